@@ -1,0 +1,208 @@
+import { LiaisonError } from '../errors.ts';
+import type { BodyMessage, MessageInfo } from './model.ts';
+import type { FieldNode, TypeNode } from './nodes.ts';
+import { timestampFromDate, timestampFromIso, timestampToIso, type LongLike } from './timestamp.ts';
+
+const INT32 = new Set(['int32', 'sint32', 'sfixed32']);
+const UINT32 = new Set(['uint32', 'fixed32']);
+const INT64 = new Set(['int64', 'sint64', 'sfixed64']);
+const UINT64 = new Set(['uint64', 'fixed64']);
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+class Invalid {
+  readonly path: string;
+  readonly expected: string;
+  constructor(path: string, expected: string) {
+    this.path = path;
+    this.expected = expected;
+  }
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) && !(value instanceof Date);
+}
+
+function integer(value: unknown, path: string, min: bigint, max: bigint, what: string, asString: boolean): number | string {
+  let big: bigint | undefined;
+  if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
+  else if (typeof value === 'string' && /^-?\d+$/.test(value)) big = BigInt(value);
+  if (big === undefined || big < min || big > max) throw new Invalid(path, what);
+  return asString ? big.toString() : Number(big);
+}
+
+function scalar(f: FieldNode, value: unknown, path: string): unknown {
+  const t = f.scalar;
+  if (t === 'string') {
+    if (typeof value !== 'string') throw new Invalid(path, 'string');
+    return value;
+  }
+  if (t === 'bool') {
+    if (typeof value !== 'boolean') throw new Invalid(path, 'boolean');
+    return value;
+  }
+  if (t === 'double' || t === 'float') {
+    if (typeof value === 'number' && !Number.isNaN(value)) return value;
+    if (value === 'NaN') return NaN;
+    if (value === 'Infinity' || value === '-Infinity') return Number(value);
+    throw new Invalid(path, 'number');
+  }
+  if (INT32.has(t)) return integer(value, path, -(2n ** 31n), 2n ** 31n - 1n, '32-bit integer', false);
+  if (UINT32.has(t)) return integer(value, path, 0n, 2n ** 32n - 1n, 'unsigned 32-bit integer', false);
+  if (INT64.has(t)) return integer(value, path, -(2n ** 63n), 2n ** 63n - 1n, '64-bit integer (number or decimal string)', true);
+  if (UINT64.has(t)) return integer(value, path, 0n, 2n ** 64n - 1n, 'unsigned 64-bit integer (number or decimal string)', true);
+  if (t === 'bytes') {
+    if (value instanceof Uint8Array) return value;
+    if (typeof value === 'string' && BASE64.test(value)) return new Uint8Array(Buffer.from(value, 'base64'));
+    throw new Invalid(path, 'base64 string');
+  }
+  throw new Invalid(path, `supported type (${t})`);
+}
+
+function enumValue(f: FieldNode, value: unknown, path: string): number {
+  if (typeof value === 'string' && Object.hasOwn(f.enumValues!, value)) return f.enumValues![value]!;
+  if (typeof value === 'number' && Number.isInteger(value) && Object.hasOwn(f.enumNames!, value)) return value;
+  const names = Object.keys(f.enumValues!).filter((n) => !n.endsWith('_UNSPECIFIED'));
+  throw new Invalid(path, `one of ${names.join(', ')}`);
+}
+
+function timestamp(value: unknown, path: string): unknown {
+  const t = typeof value === 'string' ? timestampFromIso(value) : value instanceof Date ? timestampFromDate(value) : undefined;
+  if (!t) throw new Invalid(path, 'ISO-8601 timestamp string (e.g. 2026-11-28T12:00:00Z)');
+  return t;
+}
+
+function isDefault(f: FieldNode, v: unknown): boolean {
+  if (f.kind === 'enum') return v === 0;
+  if (f.kind !== 'scalar') return false;
+  return v === '' || v === 0 || v === false || v === '0' || (v instanceof Uint8Array && v.length === 0);
+}
+
+function element(f: FieldNode, value: unknown, path: string): unknown {
+  switch (f.kind) {
+    case 'scalar':
+      return scalar(f, value, path);
+    case 'enum':
+      return enumValue(f, value, path);
+    case 'timestamp':
+      return timestamp(value, path);
+    case 'message':
+      return object(f.child!, value, path);
+  }
+}
+
+function object(node: TypeNode, value: unknown, path: string): Record<string, unknown> {
+  if (!isPlainObject(value)) throw new Invalid(path, 'object');
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = value[key];
+    const f = node.byKey.get(key);
+    const p = path ? `${path}.${key}` : key;
+    if (!f) throw new Invalid(p, `no such field in ${node.type.fullName.slice(1)}`);
+    if (v === null || v === undefined) continue;
+    if (f.map) {
+      if (!isPlainObject(v)) throw new Invalid(p, 'object (map)');
+      const m: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) m[k] = element(f, item, `${p}[${JSON.stringify(k)}]`);
+      out[f.name] = m;
+    } else if (f.repeated) {
+      if (!Array.isArray(v)) throw new Invalid(p, 'array');
+      if (v.length) out[f.name] = v.map((item, i) => element(f, item, `${p}[${i}]`));
+    } else {
+      const converted = element(f, v, p);
+      if (!isDefault(f, converted)) out[f.name] = converted;
+    }
+  }
+  return out;
+}
+
+/**
+ * Validate a JSON body against the message schema and build the protobufjs message. Accepts camelCase
+ * and proto field names, enum names (or numbers), ISO-8601 strings for Timestamp fields, base64 for
+ * bytes and decimal strings for 64-bit integers; `null` means absent and proto3 default values are
+ * dropped. Throws ERR_BODY_INVALID naming the field path (`DocumentReport.issuingCountry: expected
+ * string, got number`), with `details.field` = the path inside the body.
+ */
+export function fromJson(info: MessageInfo, value: unknown): BodyMessage {
+  let plain: Record<string, unknown>;
+  try {
+    plain = object(info.node, value, '');
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    const got = err.path ? pick(value, err.path) : value;
+    const field = err.path || undefined;
+    const where = field ? `${info.name}.${field}` : info.name;
+    const msg = err.expected.startsWith('no such field') ? `unknown field (${err.expected})` : `expected ${err.expected}, got ${kindOf(got)}`;
+    throw new LiaisonError('ERR_BODY_INVALID', `${where}: ${msg}`, { type: info.name, field: field ?? '' });
+  }
+  try {
+    return info.type.fromObject(plain);
+  } catch (err) {
+    throw new LiaisonError('ERR_BODY_INVALID', `${info.name}: ${(err as Error).message}`, { type: info.name, field: '' }, { cause: err });
+  }
+}
+
+function pick(root: unknown, path: string): unknown {
+  let v: unknown = root;
+  for (const part of path.match(/[^.[\]]+|\[[^\]]*\]/g) ?? []) {
+    const key = part.startsWith('[') ? JSON.parse(part.slice(1, -1)) as string | number : part;
+    v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[key] : undefined;
+  }
+  return v;
+}
+
+function longOut(v: unknown): unknown {
+  if (typeof v === 'object' && v !== null && 'toNumber' in v) {
+    const n = (v as LongLike).toNumber();
+    return Number.isSafeInteger(n) ? n : (v as LongLike).toString();
+  }
+  return v;
+}
+
+function elementOut(f: FieldNode, v: unknown): unknown {
+  switch (f.kind) {
+    case 'enum':
+      return f.enumNames![v as number] ?? v;
+    case 'timestamp':
+      return timestampToIso(v as { seconds?: number; nanos?: number });
+    case 'message':
+      return toPlain(f.child!, v as Record<string, unknown>);
+    case 'scalar':
+      if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+      return longOut(v);
+  }
+}
+
+function isEmpty(f: FieldNode, v: unknown): boolean {
+  if (v === null || v === undefined) return true;
+  if (f.repeated) return Array.isArray(v) ? v.length === 0 : Object.keys(v as object).length === 0;
+  if (f.kind === 'enum') return v === 0;
+  if (f.kind !== 'scalar') return false;
+  if (typeof v === 'object' && 'toNumber' in (v as object)) return (v as LongLike).toString() === '0';
+  return v === '' || v === 0 || v === false || (v instanceof Uint8Array && v.length === 0);
+}
+
+function toPlain(node: TypeNode, msg: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of node.fields) {
+    const v = msg[f.name];
+    if (isEmpty(f, v)) continue;
+    if (f.map) out[f.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, elementOut(f, x)]));
+    else if (f.repeated) out[f.name] = (v as unknown[]).map((x) => elementOut(f, x));
+    else out[f.name] = elementOut(f, v);
+  }
+  return out;
+}
+
+/**
+ * A message as a plain JSON object: camelCase keys, enums as names, Timestamps as ISO-8601 strings,
+ * bytes as base64, 64-bit integers as numbers (decimal strings beyond 2^53); default values omitted.
+ */
+export function toJson(info: MessageInfo, message: BodyMessage | Record<string, unknown>): Record<string, unknown> {
+  return toPlain(info.node, message as Record<string, unknown>);
+}

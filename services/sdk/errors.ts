@@ -1,0 +1,85 @@
+/**
+ * The one registry of Liaison error codes (fastify-style): every failure a caller can see is a
+ * {@link LiaisonError} whose `code` is one of the keys below. Callers switch on `code`, never on the
+ * message text. A test checks that every code is unique, documented and used.
+ *
+ * Add a code by adding an entry here (keep the groups); never reuse or rename a published code.
+ */
+export const ERROR_CODES = {
+  // --- input and schemas ---
+  ERR_USAGE: 'The command line or call was malformed (missing or unknown option, wrong argument).',
+  ERR_CONFIG_INVALID: 'A configuration value (environment, flag, file) is invalid.',
+  ERR_SCHEMA_LOAD: 'The protobuf schemas could not be loaded or violate the Liaison schema rules.',
+  ERR_TYPE_UNKNOWN: 'The message type is not defined by the Liaison schemas.',
+  ERR_BODY_INVALID: 'The message body does not match its schema (the message names the field).',
+  ERR_DECODE: 'Bytes could not be decoded as a Liaison envelope, signed part, header or body.',
+  ERR_MESSAGE_TOO_LARGE: 'The encoded message exceeds the maximum payload the exchange accepts.',
+
+  // --- envelope, signatures, trust ---
+  ERR_SIGNATURE_INVALID: 'The JWS signature does not verify over the received signed bytes.',
+  ERR_PROTECTED_HEADER_INVALID: 'The JWS protected header is malformed or not the Liaison profile (EdDSA, b64=false).',
+  ERR_SUBJECT_MISMATCH: 'The NATS subject disagrees with the signed header (tier, family, type, sender or recipient).',
+  ERR_HEADER_MISMATCH: 'A NATS header (CloudEvents, Nats-Msg-Id) disagrees with the signed header.',
+  ERR_HEADER_INVALID: 'The signed header is missing a required field or holds an invalid value.',
+  ERR_KEY_UNKNOWN: 'The signing key (kid) is not a key of the sender in the federation directory.',
+  ERR_CREDENTIAL_INVALID: 'An agency credential JWT does not verify against the federation root or is malformed.',
+  ERR_CREDENTIAL_EXPIRED: 'The agency credential had expired when the message was signed, or has expired now.',
+  ERR_KEY_SUPERSEDED: 'The message was signed with a rotated-out key after the rotation time.',
+  ERR_REVOKED: 'The sender agency is revoked; messages it signed at or after the revocation time are refused.',
+  ERR_DIRECTORY_INVALID: 'The federation directory does not verify against the root key or is malformed.',
+  ERR_MESSAGE_EXPIRED: 'The message expires_at is in the past.',
+  ERR_KEY_FILE_MODE: 'A private key file is readable or writable by group or others (must be 0600).',
+  ERR_KEY_FILE_INVALID: 'A private key file is missing or does not hold a valid private key.',
+
+  // --- policy ---
+  ERR_POLICY_INVALID: 'The policy file is invalid (the message names file, line and key).',
+  ERR_POLICY_SEND_DENIED: 'The policy does not allow this agency to send this message type (to this recipient).',
+  ERR_POLICY_RECEIVE_DENIED: 'The policy does not allow this agency to receive this message type at this tier.',
+  ERR_POLICY_HANDLING_DENIED: 'The recipient rule does not admit this handling code or TLP.',
+  ERR_POLICY_NO_RECIPIENT: 'No agency may receive this message under the policy.',
+  ERR_AGENCY_UNKNOWN: 'The agency is not enrolled in the federation or not named in the policy.',
+
+  // --- broker and exchange ---
+  ERR_PERMISSION_DENIED: 'The NATS server refused the operation (Permissions Violation).',
+  ERR_CONNECT: 'Could not connect to the exchange (unreachable, refused, or authorization failed).',
+  ERR_PUBLISH: 'The exchange did not acknowledge a publish.',
+  ERR_EXCHANGE: 'The exchange (nats-server) could not be configured, started or provisioned.',
+  ERR_TIMEOUT: 'An operation did not complete in time.',
+  ERR_INTERNAL: 'An unexpected failure (a bug): the message carries the stack; please report it.',
+} as const;
+
+/** A stable error code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Extra, structured facts about a failure (never secrets, never message bodies). */
+export type ErrorDetails = Record<string, unknown>;
+
+/** The error every Liaison module throws. `code` is stable; `message` is for humans. */
+export class LiaisonError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LiaisonError';
+    this.code = code;
+    this.details = details;
+  }
+
+  /** One line for logs and the CLI: `ERR_CODE: message`. */
+  toLine(): string {
+    return `${this.code}: ${this.message}`;
+  }
+}
+
+/** True when `err` is a LiaisonError (optionally with the given code). */
+export function isLiaisonError(err: unknown, code?: ErrorCode): err is LiaisonError {
+  return err instanceof LiaisonError && (code === undefined || err.code === code);
+}
+
+/** Wrap an unknown thrown value as a LiaisonError with `code`, keeping the cause. */
+export function asLiaisonError(err: unknown, code: ErrorCode, message?: string): LiaisonError {
+  if (err instanceof LiaisonError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  return new LiaisonError(code, message ? `${message}: ${text}` : text, {}, { cause: err });
+}

@@ -1,0 +1,95 @@
+import { LiaisonError } from './errors.ts';
+import { TIERS, isTier, type Tier } from './tier.ts';
+
+/**
+ * The NATS subject space of a Liaison exchange. Everything that builds or parses a subject goes
+ * through this file, so the broker permissions compiled from the policy and the subjects the SDK
+ * publishes on cannot drift apart.
+ *
+ * Messages: `liaison.v1.<tier>.<family>.<Type>.<sender>.<recipient>` (recipient = agency id or `all`).
+ */
+export const SUBJECT_ROOT = 'liaison.v1';
+
+/** The broadcast recipient token. */
+export const BROADCAST = 'all';
+
+/** Agency ids are single lowercase NATS tokens; `all` is reserved for broadcast. */
+export const AGENCY_ID_RE = /^[a-z][a-z0-9-]{1,40}$/;
+
+/** Request subject of the federation directory service; replies are the root-signed directory JWS. */
+export const DIRECTORY_REQUEST_SUBJECT = `${SUBJECT_ROOT}.svc.trust.directory`;
+/** Subject on which the exchange pushes a new directory (enrolment, revocation, rotation). */
+export const DIRECTORY_UPDATE_SUBJECT = `${SUBJECT_ROOT}.trust.directory`;
+
+/** The parts of a message subject. */
+export interface MessageSubject {
+  tier: Tier;
+  family: string;
+  type: string;
+  sender: string;
+  recipient: string;
+}
+
+/** True when `id` is a valid agency id. */
+export function isAgencyId(id: string): boolean {
+  return AGENCY_ID_RE.test(id) && id !== BROADCAST;
+}
+
+/** Throw ERR_AGENCY_UNKNOWN unless `id` is a well-formed agency id. */
+export function assertAgencyId(id: string): void {
+  if (!isAgencyId(id)) {
+    throw new LiaisonError('ERR_AGENCY_UNKNOWN', `invalid agency id "${id}" (expected ${AGENCY_ID_RE.source}, not "all")`, { agency: id });
+  }
+}
+
+/** Build the subject of one copy of a message. */
+export function messageSubject(s: MessageSubject): string {
+  return `${SUBJECT_ROOT}.${s.tier}.${s.family}.${s.type}.${s.sender}.${s.recipient}`;
+}
+
+/** Parse a message subject; undefined when it is not one. */
+export function parseMessageSubject(subject: string): MessageSubject | undefined {
+  const t = subject.split('.');
+  if (t.length !== 7 || t[0] !== 'liaison' || t[1] !== 'v1' || !isTier(t[2])) return undefined;
+  return { tier: t[2], family: t[3]!, type: t[4]!, sender: t[5]!, recipient: t[6]! };
+}
+
+/** The JetStream stream holding a family: `LIAISON_DOCUMENTS`. */
+export function streamName(family: string): string {
+  return `LIAISON_${family.toUpperCase()}`;
+}
+
+/** The subjects of a family's stream, one per tier (never `liaison.v1.*.<family>.>`, which would capture `svc`). */
+export function familyStreamSubjects(family: string): string[] {
+  return TIERS.map((tier) => `${SUBJECT_ROOT}.${tier}.${family}.>`);
+}
+
+/** Where a receiving agency puts what it rejected. */
+export function quarantineSubject(agency: string): string {
+  return `${SUBJECT_ROOT}.quarantine.${agency}`;
+}
+
+/** The quarantine stream and its subjects. */
+export const QUARANTINE_STREAM = 'LIAISON_QUARANTINE';
+export const QUARANTINE_SUBJECTS = [`${SUBJECT_ROOT}.quarantine.>`];
+
+/**
+ * Per-agency inbox prefix. A shared `_INBOX.>` would let any agency subscribe to the replies of
+ * another agency's pull requests, i.e. read its messages; a prefix per agency closes that.
+ */
+export function inboxPrefix(agency: string): string {
+  return `_INBOX_${agency}`;
+}
+
+/** Receiving scope: messages directed to the agency, or broadcasts. */
+export type Scope = 'direct' | 'all';
+
+/** Durable consumer name of an agency for a type and scope (names are listed exactly in permissions). */
+export function consumerName(agency: string, type: string, scope: Scope): string {
+  return `${agency}__${type}__${scope}`;
+}
+
+/** Filter subject of an agency's consumer: its ceiling tier, any sender, itself or `all`. */
+export function consumerFilter(agency: string, tier: Tier, family: string, type: string, scope: Scope): string {
+  return `${SUBJECT_ROOT}.${tier}.${family}.${type}.*.${scope === 'direct' ? agency : BROADCAST}`;
+}

@@ -1,0 +1,133 @@
+import { LiaisonError } from '../errors.ts';
+import {
+  DIRECTORY_REQUEST_SUBJECT,
+  DIRECTORY_UPDATE_SUBJECT,
+  QUARANTINE_STREAM,
+  QUARANTINE_SUBJECTS,
+  SUBJECT_ROOT,
+  consumerFilter,
+  consumerName,
+  familyStreamSubjects,
+  inboxPrefix,
+  quarantineSubject,
+  streamName,
+  type Scope,
+} from '../subjects.ts';
+import { TIERS, type Tier } from '../tier.ts';
+import { receiveCeiling } from './decide.ts';
+import { QUARANTINE_RETENTION_MS, retentionOf, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
+
+/** NATS user permissions of one agency (allow lists only; everything else is denied). */
+export interface CompiledPermissions {
+  pub: { allow: string[] };
+  sub: { allow: string[] };
+}
+
+/** A JetStream stream the exchange provisions. */
+export interface StreamSpec {
+  name: string;
+  subjects: string[];
+  maxAgeMs: number;
+  duplicateWindowMs: number;
+}
+
+/** A durable pull consumer (explicit ack) the exchange provisions for one agency, type and scope. */
+export interface ConsumerSpec {
+  agency: string;
+  stream: string;
+  /** `<agency>__<Type>__direct|all`. */
+  name: string;
+  filterSubject: string;
+  /** The agency's ceiling for the type in this scope. */
+  tier: Tier;
+  type: string;
+  scope: Scope;
+}
+
+/** JetStream duplicate window of every stream (Nats-Msg-Id dedupe). */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+const SCOPES: readonly [CopyScope, Scope][] = [
+  ['direct', 'direct'],
+  ['broadcast', 'all'],
+];
+
+function familyOf(catalog: TypeCatalog, type: string): string {
+  const family = catalog.familyOf(type);
+  if (family === undefined) throw new LiaisonError('ERR_TYPE_UNKNOWN', `policy names type "${type}", which the catalogue does not define`, { type });
+  return family;
+}
+
+function sortedUnique(values: string[]): string[] {
+  return [...new Set(values)].sort();
+}
+
+/** The types an agency's roles may send, sorted. */
+export function sendableTypes(policy: Policy, agencyId: string): string[] {
+  const a = policy.agencies[agencyId];
+  return sortedUnique((a?.roles ?? []).flatMap((r) => policy.roles[r]?.send ?? []));
+}
+
+function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog): ConsumerSpec[] {
+  const a = policy.agencies[agencyId];
+  const types = sortedUnique((a?.roles ?? []).flatMap((r) => (policy.roles[r]?.receive ?? []).flatMap((rule) => rule.types)));
+  const out: ConsumerSpec[] = [];
+  for (const type of types) {
+    const family = familyOf(catalog, type);
+    for (const [copyScope, scope] of SCOPES) {
+      const ceiling = receiveCeiling(policy, agencyId, type, copyScope);
+      if (!ceiling) continue;
+      out.push({
+        agency: agencyId,
+        stream: streamName(family),
+        name: consumerName(agencyId, type, scope),
+        filterSubject: consumerFilter(agencyId, ceiling.tier, family, type, scope),
+        tier: ceiling.tier,
+        type,
+        scope,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * The NATS permissions of an agency. Publish: its sendable types on every tier with its own sender
+ * token (recipient `*`), its quarantine subject, the directory request, and pull/info/ack of its own
+ * consumers only. Subscribe: its own inbox prefix, directory pushes, and its ceiling subjects
+ * (directed to itself and broadcast). No `>`, no `_INBOX.>`, no `$JS.API.>`.
+ */
+export function compilePermissions(policy: Policy, agencyId: string, catalog: TypeCatalog): CompiledPermissions {
+  if (!policy.agencies[agencyId]) throw new LiaisonError('ERR_AGENCY_UNKNOWN', `"${agencyId}" is not an agency of policy ${policy.name}`, { agency: agencyId });
+  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT];
+  for (const type of sendableTypes(policy, agencyId)) {
+    const family = familyOf(catalog, type);
+    for (const tier of TIERS) pub.push(`${SUBJECT_ROOT}.${tier}.${family}.${type}.${agencyId}.*`);
+  }
+  const sub = [`${inboxPrefix(agencyId)}.>`, DIRECTORY_UPDATE_SUBJECT];
+  for (const c of agencyConsumers(policy, agencyId, catalog)) {
+    pub.push(`$JS.API.CONSUMER.INFO.${c.stream}.${c.name}`, `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.name}`, `$JS.ACK.${c.stream}.${c.name}.>`);
+    sub.push(c.filterSubject);
+  }
+  return { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
+}
+
+/** One stream per catalogue family (its four tier subjects, retention from the policy) plus quarantine, sorted by name. */
+export function compileStreams(policy: Policy, catalog: TypeCatalog): StreamSpec[] {
+  const families = sortedUnique(catalog.types().map((t) => familyOf(catalog, t)));
+  const streams: StreamSpec[] = families.map((family) => ({
+    name: streamName(family),
+    subjects: familyStreamSubjects(family),
+    maxAgeMs: retentionOf(policy, family),
+    duplicateWindowMs: DUPLICATE_WINDOW_MS,
+  }));
+  streams.push({ name: QUARANTINE_STREAM, subjects: [...QUARANTINE_SUBJECTS], maxAgeMs: QUARANTINE_RETENTION_MS, duplicateWindowMs: DUPLICATE_WINDOW_MS });
+  return streams.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Every agency's durable consumers: one per receivable (type, scope), filtered at its ceiling tier; sorted by name. */
+export function compileConsumers(policy: Policy, catalog: TypeCatalog): ConsumerSpec[] {
+  return Object.keys(policy.agencies)
+    .flatMap((id) => agencyConsumers(policy, id, catalog))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -1,0 +1,16 @@
+/**
+ * The policy engine: a data-sharing agreement as code. Parse and validate a YAML policy, decide
+ * sends and receipts at runtime, and compile the broker artefacts (NATS permissions, JetStream
+ * streams and consumers).
+ */
+export type { AgencyEntry, CopyScope, Policy, ReceiveRule, ReceiveScope, Role, TypeCatalog } from './model.ts';
+export { DEFAULT_RETENTION_MS, QUARANTINE_RETENTION_MS, retentionOf, ruleName, sendRuleName } from './model.ts';
+export type { ParsePolicyOptions } from './load.ts';
+export { loadPolicyFile, parsePolicy, policyContentHash } from './load.ts';
+export type { PolicyIssue } from './issues.ts';
+export { parseDuration } from './duration.ts';
+export { canonicalHash, canonicalJson } from './canonical.ts';
+export type { Ceiling, Decision, PlannedCopy, ReceiveGrant, ReceiveRequest, SendPlan, SendRequest, SkippedRecipient } from './decide.ts';
+export { NON_BROADCAST_TLP, canSend, checkReceive, checkSend, decideReceive, decideSend, receiveCeiling } from './decide.ts';
+export type { CompiledPermissions, ConsumerSpec, StreamSpec } from './compile.ts';
+export { DUPLICATE_WINDOW_MS, compileConsumers, compilePermissions, compileStreams, sendableTypes } from './compile.ts';

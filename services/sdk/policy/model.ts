@@ -1,0 +1,90 @@
+import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
+
+/**
+ * The minimal view of the message catalogue the policy engine needs: the short type names
+ * (`DocumentReport`) and the family of each (`documents`).
+ */
+export interface TypeCatalog {
+  /** The family of a short type name, or undefined when the type does not exist. */
+  familyOf(type: string): string | undefined;
+  /** Every short type name. */
+  types(): readonly string[];
+}
+
+/** Receiving scope of a rule: messages directed to the agency, broadcasts, or both. */
+export type ReceiveScope = 'direct' | 'broadcast' | 'any';
+
+/** The scope of one received copy: directed to the agency, or a broadcast (`all`). */
+export type CopyScope = 'direct' | 'broadcast';
+
+/** One `receive` rule of a role: these types, up to this tier, in this scope, with these markings. */
+export interface ReceiveRule {
+  /** The role the rule belongs to. */
+  role: string;
+  /** Position in the role's `receive` list (the rule is named `roles.<role>.receive[<index>]`). */
+  index: number;
+  types: string[];
+  /** Ceiling: the highest sensitivity tier of the fields the role sees. */
+  tier: Tier;
+  scope: ReceiveScope;
+  /** Handling codes the rule admits (default: all). */
+  handling: HandlingCode[];
+  /** TLP labels the rule admits (default: all). */
+  tlp: TlpLabel[];
+}
+
+/** A role: what it may send, what it may receive. Roles are additive. */
+export interface Role {
+  name: string;
+  description?: string;
+  /** Short type names the role may send (explicit list, no wildcards). */
+  send: string[];
+  receive: ReceiveRule[];
+}
+
+/** An agency named by the policy. */
+export interface AgencyEntry {
+  /** Agency id (a NATS subject token, never `all`). */
+  id: string;
+  name: string;
+  /** ICAO 3-letter country code, uppercase. */
+  country: string;
+  roles: string[];
+}
+
+/** A parsed, validated data-sharing policy. */
+export interface Policy {
+  version: 1;
+  /** Federation name. */
+  name: string;
+  description?: string;
+  roles: Record<string, Role>;
+  agencies: Record<string, AgencyEntry>;
+  /** Retention per family in milliseconds (families not listed use {@link Policy.defaultRetentionMs}). */
+  retention: Record<string, number>;
+  defaultRetentionMs: number;
+  /** sha256 hex of the canonical JSON of the parsed policy (stable across formatting and comments). */
+  hash: string;
+  source: { file?: string; text: string };
+}
+
+/** The name of a receive rule as it appears in the policy: `roles.ngo.receive[0]`. */
+export function ruleName(rule: Pick<ReceiveRule, 'role' | 'index'>): string {
+  return `roles.${rule.role}.receive[${rule.index}]`;
+}
+
+/** The name of a role's send list: `roles.ngo.send`. */
+export function sendRuleName(role: string): string {
+  return `roles.${role}.send`;
+}
+
+/** Default retention when a family has none: 365 days. */
+export const DEFAULT_RETENTION_MS = 365 * 24 * 3_600_000;
+
+/** Retention of the quarantine stream: 30 days. */
+export const QUARANTINE_RETENTION_MS = 30 * 24 * 3_600_000;
+
+/** The retention of a family under a policy. */
+export function retentionOf(policy: Policy, family: string): number {
+  return policy.retention[family] ?? policy.defaultRetentionMs;
+}

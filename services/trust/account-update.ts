@@ -1,0 +1,76 @@
+import { readFile } from 'node:fs/promises';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import { LiaisonError } from '../sdk/errors.ts';
+import { readPrivateFile } from './key-file.ts';
+import { decodeNatsJwt } from './nats-accounts.ts';
+import { trustPaths } from './paths.ts';
+
+/** Options for {@link applyAccountUpdate}: where the exchange is and how to act as the system account. */
+export interface ApplyAccountUpdateOptions {
+  /** NATS URL(s) of the exchange. */
+  url: string | string[];
+  /** The account JWT to install (default: TRUST_DIR/nats/account.jwt). */
+  accountJwt?: string;
+  /** sys.creds text; or give `trustDir` to read TRUST_DIR/nats/sys.creds (mode-checked). */
+  sysCreds?: string;
+  trustDir?: string;
+  timeoutMs?: number;
+}
+
+/** The server's answer to a claims update. */
+export interface AccountUpdateResult {
+  account: string;
+  code: number;
+  message: string;
+  server: string;
+}
+
+/**
+ * Push an account JWT to a running exchange (full resolver) as the SYS user: request on
+ * `$SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE` and check the reply (code 200). The server then applies the new
+ * claims at once, e.g. disconnects users listed in `revocations`; the full resolver also stores the JWT, so it
+ * survives a restart. Errors: ERR_EXCHANGE (refused/unexpected reply), ERR_CONNECT, ERR_TIMEOUT.
+ */
+export async function applyAccountUpdate(opts: ApplyAccountUpdateOptions): Promise<AccountUpdateResult> {
+  if (opts.sysCreds === undefined && opts.trustDir === undefined) {
+    throw new LiaisonError('ERR_USAGE', 'applyAccountUpdate needs sysCreds or trustDir');
+  }
+  const p = opts.trustDir === undefined ? undefined : trustPaths(opts.trustDir);
+  const creds = opts.sysCreds ?? (await readPrivateFile(p!.sysCreds)).toString('utf8');
+  const accountJwt = (opts.accountJwt ?? (await readFile(p!.accountJwt, 'utf8'))).trim();
+  const account = decodeNatsJwt(accountJwt, 'account JWT').sub;
+  let nc;
+  try {
+    nc = await connect({
+      servers: opts.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+      name: 'liaison-trust-sys',
+      reconnect: false,
+    });
+  } catch (err) {
+    throw new LiaisonError('ERR_CONNECT', `cannot connect to the exchange as SYS: ${(err as Error).message}`, {}, { cause: err });
+  }
+  try {
+    let reply;
+    try {
+      reply = await nc.request(`$SYS.REQ.ACCOUNT.${account}.CLAIMS.UPDATE`, new TextEncoder().encode(accountJwt), {
+        timeout: opts.timeoutMs ?? 5_000,
+      });
+    } catch (err) {
+      throw new LiaisonError('ERR_TIMEOUT', `the exchange did not answer the account claims update: ${(err as Error).message}`, {}, { cause: err });
+    }
+    let body: { data?: { account?: string; code?: number; message?: string }; error?: { account?: string; code?: number; description?: string }; server?: { name?: string } };
+    try {
+      body = reply.json();
+    } catch (err) {
+      throw new LiaisonError('ERR_EXCHANGE', `unexpected reply to the account claims update: ${reply.string()}`, {}, { cause: err });
+    }
+    if (body.error || body.data?.code !== 200) {
+      const e = body.error;
+      throw new LiaisonError('ERR_EXCHANGE', `the exchange refused the account update: ${e?.description ?? reply.string()}`, { code: e?.code, account });
+    }
+    return { account, code: 200, message: body.data.message ?? '', server: body.server?.name ?? '' };
+  } finally {
+    await nc.close();
+  }
+}

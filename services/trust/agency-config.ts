@@ -1,0 +1,47 @@
+import { readFile } from 'node:fs/promises';
+import { LiaisonError } from '../sdk/errors.ts';
+import type { Ed25519PublicJwk } from './keys.ts';
+import { writePublicFile } from './key-file.ts';
+import { agencyPaths } from './paths.ts';
+
+/** AGENCY_DIR/agency.json (contracts.md §Trust). */
+export interface AgencyConfig {
+  id: string;
+  name: string;
+  country: string;
+  roles: string[];
+  servers: string[];
+  /** The agency credential JWT, signed by the federation root. */
+  credential: string;
+  /** kid of the signing key in signing-key.jwk. */
+  keyId: string;
+  /** The federation root public JWK. */
+  root: Ed25519PublicJwk;
+  /** `_INBOX_<id>`: pass it as `inboxPrefix` when connecting. */
+  inboxPrefix: string;
+}
+
+/** The inbox prefix of an agency. */
+export const inboxPrefixOf = (agencyId: string): string => `_INBOX_${agencyId}`;
+
+/** Read AGENCY_DIR/agency.json, or undefined when absent. */
+export async function readAgencyConfig(dir: string): Promise<AgencyConfig | undefined> {
+  const file = agencyPaths(dir).config;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    return JSON.parse(text) as AgencyConfig;
+  } catch (err) {
+    throw new LiaisonError('ERR_CONFIG_INVALID', `${file} is not JSON`, { file }, { cause: err });
+  }
+}
+
+/** Write AGENCY_DIR/agency.json. */
+export async function writeAgencyConfig(dir: string, config: AgencyConfig): Promise<void> {
+  await writePublicFile(agencyPaths(dir).config, `${JSON.stringify(config, null, 2)}\n`);
+}

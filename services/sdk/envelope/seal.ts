@@ -1,0 +1,110 @@
+import type { Clock } from '../clock.ts';
+import { LiaisonError } from '../errors.ts';
+import { uuidv7 } from '../ids.ts';
+import type { Policy } from '../policy/index.ts';
+import { checkSend } from '../policy/index.ts';
+import { encodeBody, fromJson, project, type Catalog } from '../schema/index.ts';
+import { BROADCAST, messageSubject } from '../subjects.ts';
+import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
+import type { EnvelopeCodec } from './codec.ts';
+import type { InformationReliability, MessageHeader, SourceReliability } from './header.ts';
+import { signDetached, type SigningKey } from './jws.ts';
+import { natsHeadersFor } from './nats-headers.ts';
+
+/** What a sender chooses about a message besides its type and body. */
+export interface SendOptions {
+  /** Recipient agency id, or `all` (default) for a broadcast to every permitted agency. */
+  to?: string;
+  handling?: HandlingCode;
+  tlp?: TlpLabel;
+  caseRef?: string;
+  correlationId?: string;
+  causationId?: string;
+  sourceReliability?: SourceReliability;
+  informationReliability?: InformationReliability;
+  expiresAt?: Date;
+  /** Message id; a fresh UUIDv7 by default. Re-sending with the same id is de-duplicated. */
+  id?: string;
+}
+
+/** One signed copy of a message, ready to publish. */
+export interface SealedCopy {
+  tier: Tier;
+  subject: string;
+  /** Agencies the policy says receive this copy. */
+  recipients: string[];
+  data: Uint8Array;
+  headers: Record<string, string>;
+}
+
+/** A message sealed for sending: one copy per tier that some permitted recipient needs. */
+export interface SealedMessage {
+  id: string;
+  type: string;
+  copies: SealedCopy[];
+}
+
+/** What sealing needs. */
+export interface SealContext {
+  catalog: Catalog;
+  codec: EnvelopeCodec;
+  policy: Policy;
+  sender: string;
+  key: SigningKey;
+  clock: Clock;
+  /** Largest NATS payload the exchange accepts; larger copies are refused, never truncated. */
+  maxPayload?: number;
+}
+
+/**
+ * Validate, plan, project and sign a message. The policy decides the copies (fails fast with the
+ * rule that refused); each copy holds only the fields visible at its tier and is signed separately.
+ */
+export function sealMessage(ctx: SealContext, typeName: string, body: unknown, opts: SendOptions = {}): SealedMessage {
+  const info = ctx.catalog.get(typeName);
+  const message = fromJson(info, body);
+  const recipient = opts.to ?? BROADCAST;
+  const handling = opts.handling ?? 'H0';
+  const tlp = opts.tlp ?? 'GREEN';
+  const plan = checkSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
+  const now = ctx.clock.now();
+  const id = opts.id ?? uuidv7(now);
+  const copies: SealedCopy[] = [];
+  for (const copy of plan.copies) {
+    const header: MessageHeader = {
+      id,
+      type: info.fullName,
+      sender: ctx.sender,
+      recipient,
+      createdAt: new Date(now),
+      caseRef: opts.caseRef ?? '',
+      correlationId: opts.correlationId ?? '',
+      causationId: opts.causationId ?? '',
+      handling,
+      tlp,
+      sourceReliability: opts.sourceReliability,
+      informationReliability: opts.informationReliability,
+      expiresAt: opts.expiresAt,
+      tier: copy.tier,
+      policyHash: ctx.policy.hash,
+    };
+    const signed = ctx.codec.encodeSigned(header, encodeBody(info, project(info, message, copy.tier)));
+    const jws = signDetached(signed, ctx.key);
+    const data = ctx.codec.encodeEnvelope({ signed, protected: jws.protected, signature: jws.signature });
+    if (ctx.maxPayload !== undefined && data.byteLength > ctx.maxPayload) {
+      throw new LiaisonError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `${info.name} copy at tier ${copy.tier} is ${data.byteLength} bytes; the exchange accepts at most ${ctx.maxPayload}`,
+        { size: data.byteLength, max: ctx.maxPayload },
+      );
+    }
+    copies.push({
+      tier: copy.tier,
+      subject: messageSubject({ tier: copy.tier, family: info.family, type: info.name, sender: ctx.sender, recipient }),
+      recipients: copy.recipients,
+      data,
+      headers: natsHeadersFor(header),
+    });
+  }
+  return { id, type: info.fullName, copies };
+}

@@ -1,0 +1,55 @@
+import { readFile, stat } from 'node:fs/promises';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../sdk/logging.ts';
+import { DIRECTORY_REQUEST_SUBJECT, DIRECTORY_UPDATE_SUBJECT } from '../sdk/subjects.ts';
+
+/** A running directory service. */
+export interface DirectoryService {
+  /** Re-read the directory file now and push it when it changed. */
+  refresh(): Promise<boolean>;
+  stop(): void;
+}
+
+/**
+ * Serve the root-signed federation directory (X-Road's "global configuration"): answer
+ * `liaison.v1.svc.trust.directory` requests with the current JWS and push every new version on
+ * `liaison.v1.trust.directory`, so enrolments, rotations and revocations reach connected agencies
+ * without restarts. The file is polled (default every second); agencies verify the signature
+ * themselves, so the service is not trusted.
+ */
+export async function startDirectoryService(opts: { nc: NatsConnection; file: string; logger?: Logger; pollMs?: number }): Promise<DirectoryService> {
+  let current = await readFile(opts.file, 'utf8');
+  let mtime = (await stat(opts.file)).mtimeMs;
+  const sub: Subscription = opts.nc.subscribe(DIRECTORY_REQUEST_SUBJECT, {
+    queue: 'liaison-directory',
+    callback: (err, msg) => {
+      if (err) return opts.logger?.warn({ err }, 'directory service subscription error');
+      msg.respond(current);
+    },
+  });
+  const refresh = async (): Promise<boolean> => {
+    try {
+      const m = (await stat(opts.file)).mtimeMs;
+      if (m === mtime) return false;
+      const next = await readFile(opts.file, 'utf8');
+      mtime = m;
+      if (next === current) return false;
+      current = next;
+      opts.nc.publish(DIRECTORY_UPDATE_SUBJECT, current);
+      opts.logger?.info('federation directory updated and pushed');
+      return true;
+    } catch (err) {
+      opts.logger?.warn({ err }, 'cannot read the federation directory');
+      return false;
+    }
+  };
+  const timer = setInterval(() => void refresh(), opts.pollMs ?? 1_000);
+  timer.unref();
+  return {
+    refresh,
+    stop() {
+      clearInterval(timer);
+      sub.unsubscribe();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { asLiaisonError } from '../sdk/errors.ts';
+import { silentLogger, type Logger } from '../sdk/logging.ts';
+import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
+import { applyAccountUpdate, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
+import { federationPolicy } from './admin.ts';
+import { startDirectoryService, type DirectoryService } from './directory-service.ts';
+import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
+import { provisionExchange, type ProvisionReport } from './provision.ts';
+
+/** The exchange's control plane attached to a running nats-server. */
+export interface AttachedExchange {
+  url: string;
+  /** The exchange administrator's connection (full rights in the exchange account). */
+  admin: NatsConnection;
+  policy: Policy;
+  provisioned: ProvisionReport;
+  directory: DirectoryService;
+  /** Revoke an agency: signed revocation list to receivers, NATS users revoked on the live server. */
+  revoke(agencyId: string, at?: Date): Promise<RevokeResult>;
+  /** Re-provision streams and consumers (after enrolments or a policy change). */
+  reprovision(): Promise<ProvisionReport>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Attach the control plane to a running nats-server configured from `trustDir`: connect as the
+ * exchange administrator, provision JetStream from the policy, serve the federation directory.
+ */
+export async function attachExchange(o: { trustDir: string; url: string; catalog: TypeCatalog; logger?: Logger }): Promise<AttachedExchange> {
+  const logger = o.logger ?? silentLogger();
+  const paths = trustPaths(o.trustDir);
+  const policy = await federationPolicy(o.trustDir, o.catalog);
+  let admin: NatsConnection;
+  try {
+    admin = await connect({
+      servers: o.url,
+      authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(paths.adminCreds))),
+      name: 'liaison-exchange',
+      maxReconnectAttempts: -1,
+    });
+  } catch (err) {
+    throw asLiaisonError(err, 'ERR_CONNECT', `exchange administrator cannot connect to ${o.url}`);
+  }
+  try {
+    const provisioned = await provisionExchange(admin, policy, o.catalog, logger);
+    const directory = await startDirectoryService({ nc: admin, file: paths.directory, logger });
+    const ex: AttachedExchange = {
+      url: o.url,
+      admin,
+      policy,
+      provisioned,
+      directory,
+      async revoke(agencyId, at) {
+        const result = await revokeAgency({ dir: o.trustDir, agencyId, at });
+        await directory.refresh();
+        await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: result.accountJwt });
+        logger.info({ agency: agencyId }, 'agency revoked');
+        return result;
+      },
+      async reprovision() {
+        ex.policy = await federationPolicy(o.trustDir, o.catalog);
+        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger);
+        await directory.refresh();
+        return ex.provisioned;
+      },
+      async stop() {
+        directory.stop();
+        await admin.drain().catch(() => admin.close());
+      },
+    };
+    return ex;
+  } catch (err) {
+    await admin.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A local exchange: nats-server child process plus the control plane. */
+export interface RunningExchange extends AttachedExchange {
+  server: NatsProcess;
+  configFile: string;
+}
+
+/**
+ * `liaison exchange up`: write the operator-mode nats-server config for `trustDir`, start
+ * nats-server on host:port with its store in `storeDir`, then attach the control plane.
+ */
+export async function startExchange(o: {
+  trustDir: string;
+  storeDir: string;
+  catalog: TypeCatalog;
+  host?: string;
+  port?: number;
+  logger?: Logger;
+}): Promise<RunningExchange> {
+  const host = o.host ?? '127.0.0.1';
+  const port = o.port ?? 4222;
+  await mkdir(o.storeDir, { recursive: true, mode: 0o700 });
+  const configFile = join(o.storeDir, 'nats-server.conf');
+  await writeFile(configFile, renderServerConfig({ trustDir: o.trustDir, host, port, storeDir: o.storeDir }), { mode: 0o600 });
+  const server = await spawnNatsServer({ configFile, host, port, logger: o.logger });
+  try {
+    const attached = await attachExchange({ trustDir: o.trustDir, url: server.url, catalog: o.catalog, logger: o.logger });
+    const stopAttached = attached.stop;
+    return Object.assign(attached, {
+      server,
+      configFile,
+      async stop() {
+        await stopAttached();
+        await server.stop();
+      },
+    });
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}

@@ -1,0 +1,126 @@
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { asLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import { openMessage, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
+import { quarantineSubject } from '../subjects.ts';
+
+/** A message the receiver refused, with the reason. */
+export interface Rejection {
+  code: ErrorCode;
+  reason: string;
+  subject: string;
+  /** The claimed sender, when the subject names one (unverified). */
+  claimedSender?: string;
+}
+
+/** Counters of one receiving agency. */
+export interface ReceiveStats {
+  received: number;
+  duplicates: number;
+  /** Own broadcasts delivered back to the sender, skipped. */
+  own: number;
+  handlerErrors: number;
+  rejected: Partial<Record<ErrorCode, number>>;
+}
+
+/** A message handler; a throw means "not processed": the copy is redelivered later. */
+export type Handler = (msg: ReceivedMessage) => void | Promise<void>;
+
+/** Bounded memory of processed message ids (receivers process a given id once). */
+export class SeenIds {
+  readonly #max: number;
+  readonly #ids = new Set<string>();
+
+  constructor(max = 100_000) {
+    this.#max = max;
+  }
+
+  has(id: string): boolean {
+    return this.#ids.has(id);
+  }
+
+  add(id: string): void {
+    if (this.#ids.size >= this.#max) {
+      const oldest = this.#ids.values().next().value;
+      if (oldest !== undefined) this.#ids.delete(oldest);
+    }
+    this.#ids.add(id);
+  }
+}
+
+/** What the receive loop needs. `context()` is read per message, so directory updates apply at once. */
+export interface ReceiveLoopOptions {
+  nc: NatsConnection;
+  self: string;
+  context: () => OpenContext;
+  handler: Handler;
+  onReject?: (r: Rejection) => void;
+  seen: SeenIds;
+  stats: ReceiveStats;
+  logger: Logger;
+}
+
+/**
+ * Verify, dispatch and acknowledge one delivered copy. Rejections are counted, logged, published
+ * to the agency's quarantine subject and terminated (never redelivered); handler failures are
+ * nak'ed for redelivery. Never throws.
+ */
+export async function handleDelivery(o: ReceiveLoopOptions, m: Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'>): Promise<void> {
+  if (m.subject.split('.')[5] === o.self) {
+    // Our own broadcast, delivered back by our broadcast consumer (the broker guarantees the sender token).
+    o.stats.own++;
+    m.ack();
+    return;
+  }
+  let msg: ReceivedMessage;
+  try {
+    msg = openMessage(o.context(), { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined });
+  } catch (err) {
+    const e = asLiaisonError(err, 'ERR_DECODE');
+    reject(o, m.subject, m.data, e);
+    m.term(e.code);
+    return;
+  }
+  if (o.seen.has(msg.header.id)) {
+    o.stats.duplicates++;
+    m.ack();
+    return;
+  }
+  try {
+    await o.handler(msg);
+  } catch (err) {
+    o.stats.handlerErrors++;
+    o.logger.warn({ err, msgId: msg.header.id, type: msg.type }, 'handler failed; message will be redelivered');
+    m.nak(1_000);
+    return;
+  }
+  o.seen.add(msg.header.id);
+  o.stats.received++;
+  m.ack();
+}
+
+function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: LiaisonError): void {
+  o.stats.rejected[e.code] = (o.stats.rejected[e.code] ?? 0) + 1;
+  const claimedSender = subject.split('.')[5];
+  o.logger.warn({ code: e.code, subject, claimedSender }, `rejected: ${e.message}`);
+  const h = natsHeaders();
+  h.set('liaison-reject-code', e.code);
+  h.set('liaison-reject-reason', e.message.slice(0, 512));
+  h.set('liaison-original-subject', subject);
+  try {
+    o.nc.publish(quarantineSubject(o.self), data, { headers: h });
+  } catch (err) {
+    o.logger.warn({ err }, 'could not publish to quarantine');
+  }
+  o.onReject?.({ code: e.code, reason: e.message, subject, claimedSender });
+}
+
+/** Pull from one durable consumer until `signal` aborts. */
+export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
+  const messages = await consumer.consume({ max_messages: 256 });
+  signal.addEventListener('abort', () => void messages.close(), { once: true });
+  for await (const m of messages) {
+    await handleDelivery(o, m);
+  }
+}

@@ -1,0 +1,78 @@
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { asLiaisonError, LiaisonError } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import { parsePolicy, type Policy, type TypeCatalog } from '../policy/index.ts';
+import { DIRECTORY_REQUEST_SUBJECT, DIRECTORY_UPDATE_SUBJECT } from '../subjects.ts';
+import { directoryKey, verifyDirectory, type Directory, type Ed25519PublicJwk } from '../../trust/index.ts';
+import type { KeyResolver } from '../envelope/open.ts';
+
+/** What a client knows of the federation: the verified directory, its policy, and key lookup. */
+export interface FederationView {
+  directory: Directory;
+  policy: Policy;
+  keys: KeyResolver;
+}
+
+/** Build the view from a verified directory. */
+export function federationView(directory: Directory, catalog: TypeCatalog): FederationView {
+  const policy = parsePolicy(directory.policy, { file: 'directory:policy.yaml', catalog });
+  const keys: KeyResolver = (agency, kid) => {
+    const k = directoryKey(directory, agency, kid);
+    if (!k) return undefined;
+    return {
+      publicKey: k.publicKey,
+      expiresAt: new Date((k.claims.exp ?? 0) * 1000),
+      supersededAt: k.supersededAt,
+      revokedAt: k.revokedAt,
+    };
+  };
+  return { directory, policy, keys };
+}
+
+/**
+ * Keeps a client's federation view current: fetches the root-signed directory on start and applies
+ * every newer verified version pushed by the exchange (enrolments, rotations, revocations). A pushed
+ * directory that does not verify, or is older, is ignored and logged.
+ */
+export class DirectoryWatcher {
+  #view: FederationView;
+  readonly #sub: Subscription;
+
+  private constructor(view: FederationView, sub: Subscription) {
+    this.#view = view;
+    this.#sub = sub;
+  }
+
+  static async start(o: { nc: NatsConnection; root: Ed25519PublicJwk; catalog: TypeCatalog; logger: Logger; timeoutMs?: number }): Promise<DirectoryWatcher> {
+    let jws: string;
+    try {
+      jws = (await o.nc.request(DIRECTORY_REQUEST_SUBJECT, '', { timeout: o.timeoutMs ?? 5_000 })).string();
+    } catch (err) {
+      throw asLiaisonError(err, 'ERR_CONNECT', 'the exchange did not answer the directory request (is `liaison exchange up` running?)');
+    }
+    const view = federationView(await verifyDirectory(jws, o.root), o.catalog);
+    let watcher: DirectoryWatcher | undefined;
+    const sub = o.nc.subscribe(DIRECTORY_UPDATE_SUBJECT, {
+      callback: (err, msg) => {
+        if (err || !watcher) return;
+        void verifyDirectory(msg.string(), o.root)
+          .then((d) => {
+            if (Date.parse(d.issuedAt) < Date.parse(watcher!.#view.directory.issuedAt)) return;
+            watcher!.#view = federationView(d, o.catalog);
+            o.logger.info({ issuedAt: d.issuedAt, policyHash: watcher!.#view.policy.hash }, 'federation directory updated');
+          })
+          .catch((e: unknown) => o.logger.warn({ code: e instanceof LiaisonError ? e.code : undefined }, 'ignored a directory update that does not verify'));
+      },
+    });
+    watcher = new DirectoryWatcher(view, sub);
+    return watcher;
+  }
+
+  current(): FederationView {
+    return this.#view;
+  }
+
+  stop(): void {
+    this.#sub.unsubscribe();
+  }
+}

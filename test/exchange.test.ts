@@ -1,0 +1,193 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import type { Rejection } from '../services/sdk/client/consume.ts';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import { isLiaisonError } from '../services/sdk/errors.ts';
+import { QUARANTINE_STREAM } from '../services/sdk/subjects.ts';
+import { applyAccountUpdate, revokeAgency, rotateSigningKey } from '../services/trust/index.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { RawAgency } from './support/violations.ts';
+
+const REPORT = {
+  documentNumber: 'XA4417702',
+  issuingCountry: 'XAA',
+  documentType: 'DOCUMENT_TYPE_PASSPORT',
+  status: 'DOCUMENT_STATUS_FRAUDULENT',
+  holderName: 'Amir Haddad',
+};
+
+const REFERRAL = {
+  kind: 'REFERRAL_KIND_PROTECTION',
+  summary: 'Woman travelling with a child, injured during the crossing; requests protection.',
+  consentRecorded: true,
+  criminalIntelligence: 'Identified the boat organiser from photographs.',
+};
+
+/** Collects what an agency's consumers deliver and reject. */
+function inbox(client: LiaisonClient) {
+  const got: ReceivedMessage[] = [];
+  const rejected: Rejection[] = [];
+  const ready = client.consume((m) => void got.push(m), { onReject: (r) => void rejected.push(r) });
+  const until = async (pred: () => boolean, ms = 5_000) => {
+    const end = Date.now() + ms;
+    while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    return pred();
+  };
+  return { got, rejected, ready, until };
+}
+
+describe('exchange core: signed, projected messages between agencies over a real nats-server', () => {
+  let fed: TestFederation;
+  let police: LiaisonClient;
+  let centre: LiaisonClient;
+  let ngo: LiaisonClient;
+  let xbPolice: LiaisonClient;
+  let prosecutor: LiaisonClient;
+  let centreBox: ReturnType<typeof inbox>;
+  let ngoBox: ReturnType<typeof inbox>;
+  let xbBox: ReturnType<typeof inbox>;
+  let prosecutorBox: ReturnType<typeof inbox>;
+
+  beforeAll(async () => {
+    fed = await createTestFederation({
+      agencies: ['xa-border-police', 'mac-centre', 'xa-ngo-harbour', 'xb-police', 'xa-prosecutor', 'xa-coast-guard'],
+      name: 'exchange',
+    });
+    [police, centre, ngo, xbPolice, prosecutor] = await Promise.all(
+      ['xa-border-police', 'mac-centre', 'xa-ngo-harbour', 'xb-police', 'xa-prosecutor'].map((a) => fed.connect(a)),
+    ) as [LiaisonClient, LiaisonClient, LiaisonClient, LiaisonClient, LiaisonClient];
+    centreBox = inbox(centre);
+    ngoBox = inbox(ngo);
+    xbBox = inbox(xbPolice);
+    prosecutorBox = inbox(prosecutor);
+    await Promise.all([centreBox.ready, ngoBox.ready, xbBox.ready, prosecutorBox.ready]);
+  });
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  it('a broadcast reaches each permitted agency at its own tier, with fields above the tier absent', async () => {
+    const r = await police.send('DocumentReport', REPORT, { caseRef: 'CASE-1' });
+    expect(r.copies.map((c) => c.tier).sort()).toEqual(['operational', 'personal']);
+    expect(await centreBox.until(() => centreBox.got.some((m) => m.header.id === r.id))).toBe(true);
+    expect(await xbBox.until(() => xbBox.got.some((m) => m.header.id === r.id))).toBe(true);
+    const atCentre = centreBox.got.find((m) => m.header.id === r.id)!;
+    const atXb = xbBox.got.find((m) => m.header.id === r.id)!;
+    expect(atCentre.header.tier).toBe('operational');
+    expect(atCentre.body.documentNumber).toBe(REPORT.documentNumber);
+    expect(atCentre.body.holderName).toBeUndefined();
+    expect(atXb.header.tier).toBe('personal');
+    expect(atXb.body.holderName).toBe(REPORT.holderName);
+    expect(atXb.header.sender).toBe('xa-border-police');
+    expect(atXb.header.caseRef).toBe('CASE-1');
+    expect(ngoBox.got.some((m) => m.header.id === r.id)).toBe(false);
+  });
+
+  it('a directed referral reaches only its recipient, at its tier, with no special-tier field', async () => {
+    const r = await police.send('CaseReferral', REFERRAL, { to: 'xa-ngo-harbour', tlp: 'AMBER' });
+    expect(r.copies).toHaveLength(1);
+    expect(await ngoBox.until(() => ngoBox.got.some((m) => m.header.id === r.id))).toBe(true);
+    const copy = ngoBox.got.find((m) => m.header.id === r.id)!;
+    expect(copy.header.tier).toBe('personal');
+    expect(copy.body.summary).toBe(REFERRAL.summary);
+    expect(copy.body.criminalIntelligence).toBeUndefined();
+    await new Promise((res) => setTimeout(res, 200));
+    expect(prosecutorBox.got.some((m) => m.header.id === r.id)).toBe(false);
+    expect(centreBox.got.some((m) => m.header.id === r.id)).toBe(false);
+  });
+
+  it('a replayed id is stored once by JetStream and processed once by the receiver', async () => {
+    const sealed = police.seal('DocumentReport', REPORT);
+    const first = await police.publishSealed(sealed);
+    const again = await police.publishSealed(sealed);
+    expect(first.copies.every((c) => !c.duplicate)).toBe(true);
+    expect(again.copies.every((c) => c.duplicate)).toBe(true);
+    // A raw re-publish of the same bytes without the de-duplication header gets past JetStream…
+    expect(await centreBox.until(() => centreBox.got.some((m) => m.header.id === sealed.id))).toBe(true);
+    const dupBefore = centre.stats.duplicates;
+    const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xa-border-police']!, 'xa-border-police');
+    const copy = sealed.copies.find((c) => c.tier === 'operational')!;
+    raw.nc.publish(copy.subject, copy.data);
+    await raw.nc.flush();
+    await raw.close();
+    // …and the receiver still processes the id once.
+    expect(await centreBox.until(() => centre.stats.duplicates > dupBefore)).toBe(true);
+    expect(centreBox.got.filter((m) => m.header.id === sealed.id)).toHaveLength(1);
+  });
+
+  it('a copy whose subject disagrees with its signed header is rejected, quarantined, and the consumer keeps running', async () => {
+    const sealed = police.seal('DocumentReport', REPORT);
+    const op = sealed.copies.find((c) => c.tier === 'operational')!;
+    const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xa-border-police']!, 'xa-border-police');
+    // The sender may publish on its own subjects: put the operational copy on the personal subject.
+    raw.nc.publish(op.subject.replace('.operational.', '.personal.'), op.data);
+    await raw.nc.flush();
+    await raw.close();
+    expect(await xbBox.until(() => xbBox.rejected.some((x) => x.code === 'ERR_SUBJECT_MISMATCH'))).toBe(true);
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    const last = await jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: 'liaison.v1.quarantine.xb-police' });
+    expect(last?.header?.get('liaison-reject-code')).toBe('ERR_SUBJECT_MISMATCH');
+    const after = await police.send('DocumentReport', REPORT);
+    expect(await xbBox.until(() => xbBox.got.some((m) => m.header.id === after.id))).toBe(true);
+  });
+
+  it('a corrupted copy (one flipped bit) is rejected with ERR_SIGNATURE_INVALID', async () => {
+    const sealed = police.seal('DocumentReport', REPORT);
+    // The envelope ends with the 64-byte signature: flip a bit inside it.
+    for (const c of sealed.copies) c.data[c.data.length - 10]! ^= 0x04;
+    await police.publishSealed(sealed);
+    expect(await centreBox.until(() => centreBox.rejected.some((x) => x.code === 'ERR_SIGNATURE_INVALID'))).toBe(true);
+    expect(centreBox.got.some((m) => m.header.id === sealed.id)).toBe(false);
+  });
+
+  it('a message larger than the server max payload is refused before sending, nothing truncated', async () => {
+    const big = { ...REPORT, remarks: 'x'.repeat(1_100_000) };
+    await expect(police.send('DocumentReport', big)).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_MESSAGE_TOO_LARGE'));
+  });
+
+  it('after key rotation the new key signs and verifies; the agency keeps exchanging', async () => {
+    const coastDir = fed.agencyDirs['xa-coast-guard']!;
+    const rot = await rotateSigningKey({ dir: fed.trustDir, agencyId: 'xa-coast-guard', out: coastDir });
+    await fed.exchange.directory.refresh();
+    await new Promise((r) => setTimeout(r, 300));
+    const coast = await fed.connect('xa-coast-guard');
+    expect(coast.identity.key.kid).toBe(rot.keyId);
+    const r = await coast.send('IntelligenceReport', { summary: 'Vessel sighted' }, { to: 'mac-centre' });
+    expect(await centreBox.until(() => centreBox.got.some((m) => m.header.id === r.id))).toBe(true);
+    expect(centreBox.got.find((m) => m.header.id === r.id)!.kid).toBe(rot.keyId);
+  });
+
+  it('revocation: receivers reject the agency’s new messages, the broker cuts its session within 5 s, and it cannot reconnect', async () => {
+    const revoked = await revokeAgency({ dir: fed.trustDir, agencyId: 'xb-police' });
+    await fed.exchange.directory.refresh();
+    await new Promise((r) => setTimeout(r, 300));
+    // Still connected at the NATS level: receivers enforce the signed revocation list themselves.
+    const late = await xbPolice.send('IntelligenceReport', { summary: 'sent after revocation' }, { to: 'mac-centre' });
+    expect(await centreBox.until(() => centreBox.rejected.some((x) => x.code === 'ERR_REVOKED'))).toBe(true);
+    expect(centreBox.got.some((m) => m.header.id === late.id)).toBe(false);
+    const t0 = Date.now();
+    await applyAccountUpdate({ url: fed.server.url, trustDir: fed.trustDir, accountJwt: revoked.accountJwt });
+    const end = t0 + 5_000;
+    while (!xbPolice.nc.isClosed() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(xbPolice.nc.isClosed()).toBe(true);
+    console.info(`[exchange] revoked session closed ${Date.now() - t0} ms after the account update`);
+    await expect(fed.connect('xb-police', { reconnect: false })).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_CONNECT'));
+  });
+});
+
+describe('exchange core: expired credentials', () => {
+  it('an agency whose credential and NATS user have expired cannot connect', async () => {
+    const fed = await createTestFederation({ agencies: ['mac-centre'], name: 'expiry' });
+    try {
+      const dir = await fed.enrolWith('xa-border-police', { ttlSeconds: 2 });
+      const before = await fed.connect('xa-border-police');
+      await before.close();
+      await new Promise((r) => setTimeout(r, 3_000));
+      await expect(fed.connect('xa-border-police', { reconnect: false })).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_CONNECT'));
+      expect(dir).toContain('xa-border-police');
+    } finally {
+      await fed.stop();
+    }
+  });
+});

@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import { startExchange } from '../../exchange/exchange.ts';
+import { typeCatalogOf } from '../../sdk/client/type-catalog.ts';
+import { createLogger } from '../../sdk/logging.ts';
+import { loadCatalog } from '../../sdk/schema/index.ts';
+import { renderServerConfig } from '../../trust/index.ts';
+import { int, need, str, type Command } from '../args.ts';
+
+const exchangeUp: Command = {
+  path: ['exchange', 'up'],
+  summary: 'start the exchange: operator-mode nats-server, streams, consumers, directory service',
+  usage: 'liaison exchange up --dir TRUST_DIR [--host 127.0.0.1] [--port 4222] [--store DIR]',
+  options: { dir: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' } },
+  required: ['dir'],
+  async run(args, io) {
+    const dir = need(args, 'dir');
+    const logger = createLogger({ name: 'exchange' });
+    const ex = await startExchange({
+      trustDir: dir,
+      storeDir: str(args, 'store') ?? join(dir, 'store'),
+      host: str(args, 'host') ?? '127.0.0.1',
+      port: int(args, 'port', 1, 65535) ?? 4222,
+      catalog: typeCatalogOf(loadCatalog()),
+      logger,
+    });
+    io.out(`exchange up at ${ex.url} (nats-server pid ${ex.server.pid}, config ${ex.configFile})`);
+    io.out(`policy "${ex.policy.name}" ${ex.policy.hash}: ${ex.provisioned.streams.length} streams, ${ex.provisioned.consumers.length} consumers`);
+    io.out('Ctrl-C stops it.');
+    await Promise.race([io.interrupted, ex.server.exited]);
+    await ex.stop();
+    io.out('exchange stopped');
+    return 0;
+  },
+};
+
+const exchangeConfig: Command = {
+  path: ['exchange', 'config'],
+  summary: 'print the operator-mode nats-server config of a federation',
+  usage: 'liaison exchange config --dir TRUST_DIR [--host 127.0.0.1] [--port 4222] [--store DIR]',
+  options: { dir: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' } },
+  required: ['dir'],
+  async run(args, io) {
+    const dir = need(args, 'dir');
+    io.out(
+      renderServerConfig({
+        trustDir: dir,
+        host: str(args, 'host') ?? '127.0.0.1',
+        port: int(args, 'port', 1, 65535) ?? 4222,
+        storeDir: str(args, 'store') ?? join(dir, 'store'),
+      }),
+    );
+    return 0;
+  },
+};
+
+export const EXCHANGE_COMMANDS: Command[] = [exchangeUp, exchangeConfig];

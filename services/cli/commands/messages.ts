@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { LiaisonClient } from '../../sdk/client/client.ts';
+import { LiaisonError } from '../../sdk/errors.ts';
+import { HANDLING_CODES, TLP_LABELS, type HandlingCode, type TlpLabel } from '../../sdk/tier.ts';
+import { int, need, str, type Command, type ParsedArgs } from '../args.ts';
+
+function parseBody(args: ParsedArgs): Promise<unknown> | unknown {
+  const json = str(args, 'json');
+  const file = str(args, 'file');
+  if ((json === undefined) === (file === undefined)) throw new LiaisonError('ERR_USAGE', 'give exactly one of --json JSON or --file FILE');
+  const parse = (text: string, where: string) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new LiaisonError('ERR_BODY_INVALID', `${where} is not valid JSON: ${(err as Error).message}`);
+    }
+  };
+  return json !== undefined ? parse(json, '--json') : readFile(file!, 'utf8').then((t) => parse(t, file!));
+}
+
+function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new LiaisonError('ERR_USAGE', `--${flag} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+const send: Command = {
+  path: ['send'],
+  summary: 'sign and send a message as an agency (one projected copy per tier the policy needs)',
+  usage: 'liaison send --as AGENCY_DIR --type TYPE (--json JSON | --file FILE) [--to ID] [--handling H0..H3] [--tlp LABEL] [--case REF]',
+  options: {
+    as: { type: 'string' },
+    type: { type: 'string' },
+    json: { type: 'string' },
+    file: { type: 'string' },
+    to: { type: 'string' },
+    handling: { type: 'string' },
+    tlp: { type: 'string' },
+    case: { type: 'string' },
+    server: { type: 'string' },
+  },
+  required: ['as', 'type'],
+  async run(args, io) {
+    const body = await parseBody(args);
+    const handling = oneOf<HandlingCode>(str(args, 'handling'), HANDLING_CODES, 'handling');
+    const tlp = oneOf<TlpLabel>(str(args, 'tlp'), TLP_LABELS, 'tlp');
+    const server = str(args, 'server');
+    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    try {
+      const r = await client.send(need(args, 'type'), body, { to: str(args, 'to'), handling, tlp, caseRef: str(args, 'case') });
+      for (const c of r.copies) {
+        io.out(`${r.id} ${c.tier.padEnd(11)} ${c.subject} → ${c.recipients.join(', ')} (${c.stream} #${c.seq}${c.duplicate ? ', duplicate' : ''})`);
+      }
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+const tail: Command = {
+  path: ['tail'],
+  summary: "print an agency's verified messages as JSON lines (rejections on stderr with their code)",
+  usage: 'liaison tail --as AGENCY_DIR [--type PATTERN] [--json] [--max N]',
+  options: { as: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' }, server: { type: 'string' } },
+  required: ['as'],
+  async run(args, io) {
+    const server = str(args, 'server');
+    const max = int(args, 'max', 1, 1_000_000);
+    const pattern = str(args, 'type');
+    const re = pattern ? new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`) : undefined;
+    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    let count = 0;
+    let finish!: () => void;
+    const reachedMax = new Promise<void>((r) => (finish = r));
+    try {
+      const types = re ? client.consumerSpecs().map((c) => c.type).filter((t) => re.test(t)) : undefined;
+      await client.consume(
+        (m) => {
+          const line = { id: m.header.id, type: m.type, sender: m.header.sender, recipient: m.header.recipient, tier: m.header.tier, handling: m.header.handling, tlp: m.header.tlp, caseRef: m.header.caseRef || undefined, createdAt: m.header.createdAt.toISOString(), body: m.body };
+          io.out(args.values.json ? JSON.stringify(line) : `${line.createdAt} ${line.sender} → ${line.recipient} ${line.type} [${line.tier}] ${JSON.stringify(line.body)}`);
+          if (max !== undefined && ++count >= max) finish();
+        },
+        { types, onReject: (r) => io.err(`rejected ${r.code}: ${r.reason} (${r.subject})`) },
+      );
+      await Promise.race([io.interrupted, reachedMax]);
+      return 0;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+export const MESSAGE_COMMANDS: Command[] = [send, tail];

@@ -1,0 +1,71 @@
+import { isLiaisonError } from '../sdk/errors.ts';
+import { parseCommandArgs, type CliIo, type Command } from './args.ts';
+import { COMMANDS } from './commands/index.ts';
+
+/** Exit codes: 0 ok, 1 failure, 2 usage. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+function helpText(commands: readonly Command[]): string {
+  const lines = ['liaison — inter-agency information exchange (UN CTOC res. 6/3 ¶13–17)', '', 'Usage: liaison <command> [options]', ''];
+  for (const c of commands) lines.push(`  ${c.path.join(' ').padEnd(22)} ${c.summary}`);
+  lines.push('', 'Run `liaison <command> --help` for the options of a command.', 'Exit status: 0 ok, 1 failure, 2 usage error.');
+  return lines.join('\n');
+}
+
+function commandHelp(c: Command): string {
+  const opts = Object.entries(c.options).map(([k, o]) => `  --${k}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' (repeatable)' : ''}`);
+  return [`liaison ${c.path.join(' ')} — ${c.summary}`, '', `Usage: ${c.usage}`, '', 'Options:', ...opts, '  --help'].join('\n');
+}
+
+/** Run the CLI on argv (without node and script); returns the exit code. Never throws. */
+export async function runCli(argv: string[], io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.out(helpText(commands));
+    return argv.length === 0 ? EXIT.usage : EXIT.ok;
+  }
+  const cmd = [...commands]
+    .sort((a, b) => b.path.length - a.path.length)
+    .find((c) => c.path.every((w, i) => argv[i] === w));
+  if (!cmd) {
+    const group = commands.filter((c) => c.path[0] === argv[0]);
+    if (group.length && (argv.length === 1 || argv[1] === '--help')) {
+      io.out(helpText(group));
+      return argv[1] === '--help' ? EXIT.ok : EXIT.usage;
+    }
+    io.err(`liaison: ERR_USAGE: unknown command "${argv.slice(0, 2).join(' ')}" (see liaison --help)`);
+    return EXIT.usage;
+  }
+  try {
+    const args = parseCommandArgs(cmd, argv.slice(cmd.path.length));
+    if (args.values.help) {
+      io.out(commandHelp(cmd));
+      return EXIT.ok;
+    }
+    return await cmd.run(args, io);
+  } catch (err) {
+    if (isLiaisonError(err)) {
+      io.err(`liaison: ${err.toLine()}`);
+      return err.code === 'ERR_USAGE' ? EXIT.usage : EXIT.failure;
+    }
+    io.err(`liaison: ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}`);
+    return EXIT.failure;
+  }
+}
+
+/** The process entry point: runs the CLI on process.argv and sets the exit code. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const interrupted = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  const code = await runCli(argv, {
+    out: (l) => process.stdout.write(`${l}\n`),
+    err: (l) => process.stderr.write(`${l}\n`),
+    interrupted,
+  });
+  process.exitCode = code;
+  // Long-lived handles (NATS sockets) are closed by the commands; don't wait on stragglers.
+  setTimeout(() => process.exit(code), 200).unref();
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,227 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, credsAuthenticator, errors } from '@nats-io/transport-node';
+import { enrolFromPolicy } from '../exchange/admin.ts';
+import { startExchange, type RunningExchange } from '../exchange/exchange.ts';
+import { freePort } from '../exchange/nats-process.ts';
+import { LiaisonClient } from '../sdk/client/client.ts';
+import { typeCatalogOf } from '../sdk/client/type-catalog.ts';
+import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+import type { SendOptions } from '../sdk/envelope/seal.ts';
+import { isLiaisonError } from '../sdk/errors.ts';
+import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { fieldsAt, loadCatalog } from '../sdk/schema/index.ts';
+import { inboxPrefix } from '../sdk/subjects.ts';
+import type { Tier } from '../sdk/tier.ts';
+import { initFederation, readPrivateFile } from '../trust/index.ts';
+import { createTimeline, type Timeline } from './timeline.ts';
+import { SCRIPT, type DemoStep } from './script.ts';
+
+/** The default demo policy. */
+export const DEMO_POLICY = join(import.meta.dirname, '../../deploy/policies/federation.yaml');
+
+/** What the demo observed; `failures` empty means every expectation held. */
+export interface DemoResult {
+  failures: string[];
+  sent: number;
+  verified: number;
+  refusals: Record<string, number>;
+  /** agency → type → tier it saw. */
+  saw: Record<string, Record<string, Tier>>;
+}
+
+interface Received {
+  agency: string;
+  msg: ReceivedMessage;
+}
+
+/**
+ * The first `npm start`: a throwaway federation from the example policy, a real local exchange,
+ * every agency enrolled and connected, a scripted exchange of messages, refusals by the SDK, the
+ * broker and receivers, a revocation — printed as a timeline, then a who-saw-what summary.
+ * Everything it starts it stops; everything it creates it removes.
+ */
+export async function runDemo(o: { out: (line: string) => void; logger?: Logger; policyFile?: string; keep?: boolean }): Promise<DemoResult> {
+  const logger = o.logger ?? silentLogger();
+  const t = createTimeline(o.out);
+  const work = await mkdtemp(join(tmpdir(), 'liaison-demo-'));
+  const trustDir = join(work, 'trust');
+  const catalog = loadCatalog();
+  const tc = typeCatalogOf(catalog);
+  const result: DemoResult = { failures: [], sent: 0, verified: 0, refusals: {}, saw: {} };
+  const clients = new Map<string, LiaisonClient>();
+  let exchange: RunningExchange | undefined;
+  const inbox: Received[] = [];
+  const expect = (ok: boolean, what: string) => {
+    if (!ok) {
+      result.failures.push(what);
+      t.note(`EXPECTATION FAILED: ${what}`);
+    }
+  };
+  const refuse = (code: string) => {
+    result.refusals[code] = (result.refusals[code] ?? 0) + 1;
+  };
+
+  try {
+    const policyText = await readFile(o.policyFile ?? DEMO_POLICY, 'utf8');
+    await initFederation({ dir: trustDir, policyText, federationName: 'mediterranean-pilot' });
+    const port = await freePort();
+    exchange = await startExchange({ trustDir, storeDir: join(work, 'store'), port, catalog: tc, logger });
+    const policy = exchange.policy;
+    t.step(`Federation "${policy.name}" — exchange up at ${exchange.url} (policy ${policy.hash.slice(0, 19)}…)`);
+    t.note(`${exchange.provisioned.streams.length} streams, ${exchange.provisioned.consumers.length} durable consumers compiled from the policy`);
+
+    for (const [id, a] of Object.entries(policy.agencies)) {
+      const out = join(work, 'agencies', id);
+      await enrolFromPolicy({ trustDir, agencyId: id, out, catalog: tc, servers: [exchange.url] });
+      await exchange.directory.refresh();
+      const client = await LiaisonClient.connect({ agencyDir: out, catalog, logger });
+      clients.set(id, client);
+      await client.consume(
+        (msg) => {
+          inbox.push({ agency: id, msg });
+          result.verified++;
+          (result.saw[id] ??= {})[msg.type] = msg.header.tier;
+        },
+        {
+          onReject: (r) => {
+            refuse(r.code);
+            t.event({ from: r.claimedSender ?? '?', to: id, type: r.subject.split('.')[4] ?? '?', tier: r.subject.split('.')[2], outcome: 'rejected', detail: `${r.code} (quarantined)` });
+          },
+        },
+      );
+      t.note(`enrolled and connected ${id.padEnd(17)} ${a.country}  roles: ${a.roles.join(', ')}`);
+    }
+
+    const waitFor = async (pred: () => boolean, ms = 5_000) => {
+      const end = Date.now() + ms;
+      while (!pred() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      return pred();
+    };
+
+    for (const step of SCRIPT) {
+      t.step(step.title);
+      await playStep(step);
+    }
+
+    async function playStep(step: DemoStep): Promise<void> {
+      const client = clients.get(step.from)!;
+      const opts: SendOptions = { to: step.to, handling: step.handling, tlp: step.tlp, caseRef: step.caseRef };
+      if (step.expect === 'sent') {
+        const before = inbox.length;
+        const receipt = await client.send(step.type, step.body, opts);
+        result.sent++;
+        const expected = receipt.copies.flatMap((c) => c.recipients.map((r) => ({ agency: r, tier: c.tier })));
+        await waitFor(() => expected.every((e) => inbox.slice(before).some((r) => r.agency === e.agency && r.msg.header.id === receipt.id)));
+        for (const e of expected) {
+          const got = inbox.slice(before).find((r) => r.agency === e.agency && r.msg.header.id === receipt.id);
+          const info = catalog.get(step.type);
+          const hidden = info.fields.length - fieldsAt(info, e.tier as Tier).filter((f) => !f.includes('.')).length;
+          t.event({
+            from: step.from,
+            to: e.agency,
+            type: step.type,
+            tier: e.tier,
+            outcome: got ? 'delivered' : 'refused',
+            detail: got ? `${Object.keys(got.msg.body).length} fields seen${hidden > 0 ? `, ${hidden} withheld above ${e.tier}` : ''}` : 'NOT DELIVERED',
+          });
+          expect(Boolean(got), `${e.agency} should receive ${step.type} from ${step.from}`);
+          if (got && step.check) expect(step.check(e.agency, got.msg), `${step.type} to ${e.agency}: ${step.checkLabel}`);
+        }
+        for (const agency of step.mustNotSee ?? []) {
+          await new Promise((r) => setTimeout(r, 100));
+          const leaked = inbox.some((r) => r.agency === agency && r.msg.header.id === receipt.id);
+          expect(!leaked, `${agency} must not see ${step.type}`);
+          if (!leaked) t.note(`${agency} did not receive it (no permission on any of its subjects)`);
+        }
+        return;
+      }
+      try {
+        await client.send(step.type, step.body, opts);
+        result.sent++;
+        expect(false, `${step.from} sending ${step.type} should have been refused with ${step.expect}`);
+      } catch (err) {
+        const code = isLiaisonError(err) ? err.code : 'ERR_INTERNAL';
+        refuse(code);
+        t.event({ from: step.from, to: step.to ?? 'all', type: step.type, outcome: 'refused', detail: `${code} by the sending SDK — ${(err as Error).message.split('\n')[0]}` });
+        expect(code === step.expect, `${step.type} from ${step.from}: expected ${step.expect}, got ${code}`);
+      }
+    }
+
+    t.step('A rogue integration of xa-ngo-harbour uses its own valid NATS credentials directly');
+    const ngoCreds = await readPrivateFile(join(work, 'agencies', 'xa-ngo-harbour', 'nats.creds'));
+    const raw = await connect({ servers: exchange.url, authenticator: credsAuthenticator(new Uint8Array(ngoCreds)), inboxPrefix: inboxPrefix('xa-ngo-harbour'), reconnect: false });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const s of raw.status()) if (s.type === 'error' && s.error instanceof errors.PermissionViolationError) violations.push(s.error.subject);
+    })();
+    const attempts = [
+      { what: 'publish a DocumentReport as xa-border-police', subject: 'liaison.v1.operational.documents.DocumentReport.xa-border-police.all', op: 'pub' },
+      { what: 'read special-tier case referrals addressed to it', subject: 'liaison.v1.special.referrals.CaseReferral.*.xa-ngo-harbour', op: 'sub' },
+      { what: 'read intelligence broadcasts', subject: 'liaison.v1.operational.cooperation.IntelligenceReport.*.all', op: 'sub' },
+      { what: 'list the JetStream streams', subject: '$JS.API.STREAM.NAMES', op: 'req' },
+    ];
+    for (const a of attempts) {
+      if (a.op === 'pub') raw.publish(a.subject, 'x');
+      else if (a.op === 'sub') raw.subscribe(a.subject);
+      else await raw.request(a.subject, '', { timeout: 1_000 }).catch(() => undefined);
+      const refused = await waitFor(() => violations.includes(a.subject), 2_000);
+      if (refused) refuse('NATS Permissions Violation');
+      t.event({ from: 'xa-ngo-harbour', to: 'broker', type: a.what, outcome: refused ? 'refused' : 'delivered', detail: refused ? 'Permissions Violation (by nats-server)' : 'NOT REFUSED' });
+      expect(refused, `broker must refuse: ${a.what}`);
+    }
+    await raw.close();
+
+    t.step('xa-coast-guard publishes a corrupted copy on its own subject (a bit flipped in transit)');
+    const coast = clients.get('xa-coast-guard')!;
+    const rejectedBefore = Object.values(clients.get('mac-centre')!.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
+    const sealedIntel = await coast.send('IntelligenceReport', SCRIPT.find((s) => s.type === 'IntelligenceReport')!.body, { to: 'mac-centre', tlp: 'AMBER' });
+    result.sent++;
+    void sealedIntel;
+    await waitFor(() => inbox.some((r) => r.msg.header.id === sealedIntel.id));
+    const tampered = coast.seal('IntelligenceReport', SCRIPT.find((s) => s.type === 'IntelligenceReport')!.body, { to: 'mac-centre', tlp: 'AMBER' });
+    for (const c of tampered.copies) c.data[c.data.length - 10]! ^= 0x01; // inside the signature
+    await coast.publishSealed(tampered);
+    result.sent++;
+    const corrupt = tampered.id;
+    const rejected = await waitFor(() => Object.values(clients.get('mac-centre')!.stats.rejected).reduce((a, b) => a + (b ?? 0), 0) > rejectedBefore);
+    expect(rejected && !inbox.some((r) => r.msg.header.id === corrupt), 'mac-centre must reject the corrupted copy');
+
+    t.step('The federation revokes xb-police (its credentials leaked)');
+    await exchange.revoke('xb-police');
+    const xb = clients.get('xb-police')!;
+    const cut = await waitFor(() => xb.nc.isClosed(), 5_000);
+    t.event({ from: 'exchange', to: 'xb-police', type: 'revocation', outcome: 'info', detail: cut ? 'live NATS session closed by the server' : 'session still open' });
+    expect(cut, 'revoked agency must be disconnected');
+    try {
+      await LiaisonClient.connect({ agencyDir: join(work, 'agencies', 'xb-police'), catalog, reconnect: false });
+      expect(false, 'revoked agency must not reconnect');
+    } catch (err) {
+      const code = isLiaisonError(err) ? err.code : 'ERR_INTERNAL';
+      refuse(`reconnect ${code}`);
+      t.event({ from: 'xb-police', to: 'broker', type: 'reconnect', outcome: 'refused', detail: `${code} (Authorization Violation)` });
+    }
+
+    summary(t, result, [...clients.keys()]);
+    return result;
+  } finally {
+    for (const c of clients.values()) await c.close().catch(() => undefined);
+    await exchange?.stop().catch(() => undefined);
+    if (!o.keep) await rm(work, { recursive: true, force: true });
+  }
+}
+
+function summary(t: Timeline, r: DemoResult, agencies: string[]): void {
+  t.step('Summary');
+  t.note(`messages sent: ${r.sent}; copies verified and delivered: ${r.verified}`);
+  t.note(`refusals: ${Object.entries(r.refusals).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'}`);
+  const types = [...new Set(Object.values(r.saw).flatMap((m) => Object.keys(m)))].sort();
+  t.step('Who saw what (tier of the copy each agency received)');
+  t.note(`${''.padEnd(17)} ${types.map((x) => x.slice(0, 14).padEnd(14)).join(' ')}`);
+  for (const a of agencies) {
+    t.note(`${a.padEnd(17)} ${types.map((x) => (r.saw[a]?.[x] ?? '—').padEnd(14)).join(' ')}`);
+  }
+  t.step(r.failures.length === 0 ? 'All expectations held.' : `${r.failures.length} expectation(s) failed:`);
+  for (const f of r.failures) t.note(f);
+}

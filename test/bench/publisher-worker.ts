@@ -1,0 +1,76 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { connect, credsAuthenticator, headers } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { CompactSign, importJWK, type JWK } from 'jose';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LiaisonClient } from '../../services/sdk/client/client.ts';
+import { inboxPrefix } from '../../services/sdk/subjects.ts';
+
+/**
+ * Benchmark publisher, run in a worker thread so signing (sender side) and verifying (receiver
+ * side) use different cores, as they would in two agencies' processes.
+ *
+ * mode 'liaison': LiaisonClient.send (protobuf, projection, node:crypto JWS, JetStream publish).
+ * mode 'naive':   JSON body + jose CompactSign per message, JetStream publish of the compact JWS.
+ * Either paced at `rate` msg/s (latency runs) or as fast as a window of in-flight publishes allows.
+ */
+interface Job {
+  mode: 'liaison' | 'naive';
+  agencyDir: string;
+  agencyId: string;
+  url: string;
+  count: number;
+  rate?: number;
+  type: string;
+  body: Record<string, unknown>;
+  naiveSubject?: string;
+}
+
+const job = workerData as Job;
+const WINDOW = 512;
+
+async function run(): Promise<void> {
+  let send: (i: number) => Promise<unknown>;
+  let close: () => Promise<void>;
+  if (job.mode === 'liaison') {
+    const client = await LiaisonClient.connect({ agencyDir: job.agencyDir, servers: [job.url] });
+    send = (i) => client.send(job.type, { ...job.body, remarks: `bench ${i} ${Date.now()}` }, { tlp: 'GREEN' });
+    close = () => client.close();
+  } else {
+    const creds = await readFile(join(job.agencyDir, 'nats.creds'));
+    const jwk = JSON.parse(await readFile(join(job.agencyDir, 'signing-key.jwk'), 'utf8')) as JWK;
+    const key = await importJWK(jwk, 'EdDSA');
+    const nc = await connect({ servers: job.url, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: inboxPrefix(job.agencyId) });
+    const js = jetstream(nc);
+    const enc = new TextEncoder();
+    send = async (i) => {
+      const payload = enc.encode(JSON.stringify({ type: job.type, sender: job.agencyId, sentAt: Date.now(), body: { ...job.body, remarks: `bench ${i}` } }));
+      const jws = await new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', kid: jwk.kid }).sign(key);
+      const h = headers();
+      h.set('bench-sent', String(performance.timeOrigin + performance.now()));
+      return js.publish(job.naiveSubject!, jws, { headers: h });
+    };
+    close = () => nc.drain();
+  }
+  const inflight = new Set<Promise<unknown>>();
+  const start = performance.now();
+  for (let i = 0; i < job.count; i++) {
+    if (job.rate) {
+      const due = start + (i * 1000) / job.rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    const p = send(i).finally(() => inflight.delete(p));
+    inflight.add(p);
+    if (inflight.size >= WINDOW) await Promise.race(inflight);
+  }
+  await Promise.all(inflight);
+  const seconds = (performance.now() - start) / 1000;
+  await close();
+  parentPort?.postMessage({ sent: job.count, seconds });
+}
+
+run().catch((err: unknown) => {
+  parentPort?.postMessage({ error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) });
+});

@@ -9,7 +9,7 @@ import { sealMessage, type SealContext, type SealedCopy } from '../services/sdk/
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { uuidv7 } from '../services/sdk/ids.ts';
 import { parsePolicy, type Policy } from '../services/sdk/policy/index.ts';
-import { loadCatalog, type Catalog } from '../services/sdk/schema/index.ts';
+import { encodeBody, loadCatalog, type Catalog } from '../services/sdk/schema/index.ts';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 
 const POLICY = `
@@ -255,6 +255,40 @@ describe('envelope: signed copies, JWS and the receive pipeline', () => {
     const policeOnly = parsePolicy(POLICY.replace('tier: operational', 'tier: public'), { file: 'unit.yaml', catalog: typeCatalogOf(catalog) });
     const copy = sealMessage(sealCtx(), 'DocumentReport', REPORT).copies[0]!;
     expectCode(() => open(copy, { policy: policeOnly }), 'ERR_POLICY_RECEIVE_DENIED');
+  });
+
+  it('a correctly signed copy that carries fields above its tier is refused whole (ERR_TIER_VIOLATION)', () => {
+    const info = catalog.get('CaseReferral');
+    const header = {
+      id: uuidv7(now),
+      type: info.fullName,
+      sender: 'xa-police',
+      recipient: 'xb-ngo',
+      createdAt: new Date(now),
+      caseRef: '',
+      correlationId: '',
+      causationId: '',
+      handling: 'H0' as const,
+      tlp: 'GREEN' as const,
+      tier: 'personal' as const,
+      policyHash: policy.hash,
+    };
+    // An integration that skipped projection: the special-tier field travels in the personal copy.
+    const body = encodeBody(info, { kind: 'REFERRAL_KIND_PROTECTION', summary: 'x', criminalIntelligence: 'informant named' });
+    const signed = codec.encodeSigned(header, body);
+    const jws = signDetached(signed, { privateKey: police.privateKey, kid: police.kid });
+    const data = codec.encodeEnvelope({ signed, ...jws });
+    const subject = 'liaison.v1.personal.referrals.CaseReferral.xa-police.xb-ngo';
+    try {
+      openMessage(openCtx(), { subject, data });
+      throw new Error('accepted');
+    } catch (err) {
+      expect(isLiaisonError(err, 'ERR_TIER_VIOLATION'), String(err)).toBe(true);
+      expect((err as Error).message).toContain('criminalIntelligence');
+    }
+    // The same referral, properly projected, is accepted.
+    const ok = sealMessage(sealCtx(), 'CaseReferral', { kind: 'REFERRAL_KIND_PROTECTION', summary: 'x', criminalIntelligence: 'informant named' }, { to: 'xb-ngo' }).copies[0]!;
+    expect(open(ok).body.criminalIntelligence).toBeUndefined();
   });
 
   it('an unknown body field is ERR_BODY_INVALID naming the field', () => {

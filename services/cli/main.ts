@@ -54,6 +54,10 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly Comma
 
 /** The process entry point: runs the CLI on process.argv and sets the exit code. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  // `liaison … | head`: a closed pipe ends the command quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
   const interrupted = new Promise<void>((resolve) => {
     process.once('SIGINT', () => resolve());
     process.once('SIGTERM', () => resolve());

@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   ERR_POLICY_SEND_DENIED: 'The policy does not allow this agency to send this message type (to this recipient).',
   ERR_POLICY_RECEIVE_DENIED: 'The policy does not allow this agency to receive this message type at this tier.',
   ERR_POLICY_HANDLING_DENIED: 'The recipient rule does not admit this handling code or TLP.',
+  ERR_TIER_VIOLATION: 'A copy carries fields above its own tier (the sender over-shared); it is refused whole.',
   ERR_POLICY_NO_RECIPIENT: 'No agency may receive this message under the policy.',
   ERR_AGENCY_UNKNOWN: 'The agency is not enrolled in the federation or not named in the policy.',
 

@@ -1,8 +1,23 @@
 import { randomBytes } from 'node:crypto';
 
+const POOL_SIZE = 16 * 256;
+let pool = randomBytes(POOL_SIZE);
+let offset = 0;
+
+/** 16 fresh random bytes from a pooled CSPRNG buffer (one syscall per 256 ids). */
+function nextRandom16(): Buffer {
+  if (offset + 16 > POOL_SIZE) {
+    pool = randomBytes(POOL_SIZE);
+    offset = 0;
+  }
+  const out = Buffer.from(pool.subarray(offset, offset + 16));
+  offset += 16;
+  return out;
+}
+
 /** A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by creation time. */
 export function uuidv7(nowMs: number = Date.now()): string {
-  const b = randomBytes(16);
+  const b = nextRandom16();
   const ms = BigInt(nowMs);
   for (let i = 0; i < 6; i++) b[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
   b[6] = (b[6]! & 0x0f) | 0x70;

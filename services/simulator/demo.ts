@@ -189,10 +189,21 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
     expect(rejected && !inbox.some((r) => r.msg.header.id === corrupt), 'mac-centre must reject the corrupted copy');
 
     t.step('The federation revokes xb-police (its credentials leaked)');
-    await exchange.revoke('xb-police');
     const xb = clients.get('xb-police')!;
-    const cut = await waitFor(() => xb.nc.isClosed(), 5_000);
-    t.event({ from: 'exchange', to: 'xb-police', type: 'revocation', outcome: 'info', detail: cut ? 'live NATS session closed by the server' : 'session still open' });
+    let cutAt = 0;
+    void (async () => {
+      for await (const s of xb.nc.status()) if ((s.type === 'disconnect' || s.type === 'error') && !cutAt) cutAt = Date.now();
+    })();
+    const revokedAt = Date.now();
+    await exchange.revoke('xb-police');
+    const cut = await waitFor(() => cutAt > 0 || xb.nc.isClosed(), 5_000);
+    t.event({
+      from: 'exchange',
+      to: 'xb-police',
+      type: 'revocation',
+      outcome: 'info',
+      detail: cut ? `signed revocation list pushed; live NATS session cut by the server ${cutAt - revokedAt} ms after the revocation` : 'session still open',
+    });
     expect(cut, 'revoked agency must be disconnected');
     try {
       await LiaisonClient.connect({ agencyDir: join(work, 'agencies', 'xb-police'), catalog, reconnect: false });

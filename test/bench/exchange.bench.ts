@@ -13,9 +13,11 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import { join } from 'node:path';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { compactVerify, importJWK, type JWK } from 'jose';
+import { openMessage } from '../../services/sdk/envelope/open.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 
 const N_RAW = Number(process.env.BENCH_RAW ?? 200_000);
@@ -26,13 +28,19 @@ const LAT_SECONDS = Number(process.env.BENCH_LAT_SECONDS ?? 10);
 const PAYLOAD = 512;
 const SENDER = 'xa-border-police';
 const RECEIVER = 'mac-centre';
-const TYPE = 'DocumentReport';
+/** (d): a directed IntelligenceReport, one signed copy (personal tier) per message. */
+const TYPE = 'IntelligenceReport';
 const BODY = {
-  documentNumber: 'XA1234567',
-  issuingCountry: 'XAA',
-  documentType: 'DOCUMENT_TYPE_PASSPORT',
-  status: 'DOCUMENT_STATUS_STOLEN',
+  summary: 'Fishing vessel intercepted 40 nm south of Port Xandria with 61 persons on board; organisers paid in advance.',
+  route: { origin: 'XCC', transit: ['XBB'], destination: 'XAA', description: 'Corvenia to Xandria via the Bellmark coast' },
+  modusOperandi: ['overcrowded fishing vessel', 'satellite phone to coordinator', 'fraudulent passports issued in advance'],
+  vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456', flagState: 'XBB' },
+  migrantsCount: 61,
+  assessment: 'Same organiser network as the October interceptions.',
 };
+/** (d2): a broadcast DocumentReport, two signed copies (operational, personal) per message. */
+const BROADCAST_TYPE = 'DocumentReport';
+const BROADCAST_BODY = { documentNumber: 'XA1234567', issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', status: 'DOCUMENT_STATUS_STOLEN', holderName: 'Amir Haddad' };
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -83,11 +91,11 @@ function rawVerify(): number {
   return N_VERIFY / ((performance.now() - t0) / 1000);
 }
 
-async function naive(fed: TestFederation): Promise<number> {
-  const subject = `liaison.v1.operational.documents.${TYPE}.${SENDER}.bench`;
+async function jsPipeline(fed: TestFederation, mode: 'naive' | 'raw-js'): Promise<number> {
+  const subject = `liaison.v1.operational.documents.DocumentReport.${SENDER}.bench-${mode}`;
   const jsm = await jetstreamManager(fed.exchange.admin);
   await jsm.consumers.add('LIAISON_DOCUMENTS', {
-    durable_name: 'bench-naive',
+    durable_name: `bench-${mode}`,
     filter_subject: subject,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.New,
@@ -95,76 +103,117 @@ async function naive(fed: TestFederation): Promise<number> {
   const jwk = JSON.parse(await readFile(join(fed.agencyDirs[SENDER]!, 'signing-key.jwk'), 'utf8')) as JWK;
   const { d: _d, ...pub } = jwk;
   const key = await importJWK(pub, 'EdDSA');
-  const consumer = await jetstream(fed.exchange.admin).consumers.get('LIAISON_DOCUMENTS', 'bench-naive');
+  const consumer = await jetstream(fed.exchange.admin).consumers.get('LIAISON_DOCUMENTS', `bench-${mode}`);
   const messages = await consumer.consume({ max_messages: 1024 });
   let got = 0;
   let t0 = 0;
   const received = (async () => {
     for await (const m of messages) {
       if (got === 0) t0 = performance.now();
-      const { payload } = await compactVerify(m.string(), key);
-      const doc = JSON.parse(new TextDecoder().decode(payload)) as { type: string };
-      if (doc.type !== TYPE) throw new Error('naive: bad payload');
+      if (mode === 'naive') {
+        const { payload } = await compactVerify(m.string(), key);
+        const doc = JSON.parse(new TextDecoder().decode(payload)) as { type: string };
+        if (doc.type !== TYPE) throw new Error('naive: bad payload');
+      }
       m.ack();
       if (++got === N_PIPE) break;
     }
     return N_PIPE / ((performance.now() - t0) / 1000);
   })();
-  await startPublisher({ mode: 'naive', agencyDir: fed.agencyDirs[SENDER], agencyId: SENDER, url: fed.server.url, count: N_PIPE, type: TYPE, body: BODY, naiveSubject: subject });
-  const rate = await withTimeout(received, 120_000, 'naive pipeline');
+  await startPublisher({ mode, payloadBytes: PAYLOAD, agencyDir: fed.agencyDirs[SENDER], agencyId: SENDER, url: fed.server.url, count: N_PIPE, type: TYPE, body: BODY, naiveSubject: subject });
+  const rate = await withTimeout(received, 120_000, `${mode} pipeline`);
   await messages.close();
   return rate;
 }
 
-async function liaison(fed: TestFederation, rate?: number, count = N_PIPE): Promise<{ rate: number; latencies: number[] }> {
+async function liaison(
+  fed: TestFederation,
+  o: { rate?: number; count?: number; type?: string; body?: Record<string, unknown>; to?: string; backlog?: boolean } = {},
+): Promise<{ rate: number; latencies: number[]; publisherRate: number }> {
+  const { rate, count = N_PIPE, type = TYPE, body = BODY } = o;
+  const to = o.to ?? (type === TYPE ? RECEIVER : undefined);
+  const stampField = type === TYPE ? 'recommendedAction' : 'remarks';
   const receiver = await fed.connect(RECEIVER);
   let got = 0;
   let t0 = 0;
   const latencies: number[] = [];
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
+  const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[SENDER], agencyId: SENDER, url: fed.server.url, count, rate, type, body, to, stampField };
+  // backlog: the sender publishes everything first, then the receiver drains it (its host's CPU is its own).
+  const published = o.backlog ? await withTimeout(startPublisher(pubJob), 180_000, 'liaison publisher') : undefined;
   await receiver.consume(
     (msg) => {
       if (got === 0) t0 = performance.now();
-      const sentAt = Number(String(msg.body.remarks ?? '').split(' ')[2]);
+      const sentAt = Number(String(msg.body[stampField] ?? '').split(' ')[2]);
       if (rate) latencies.push(performance.timeOrigin + performance.now() - sentAt);
       if (++got === count) finish();
     },
-    { types: [TYPE] },
+    { types: [type] },
   );
-  const pub = startPublisher({ mode: 'liaison', agencyDir: fed.agencyDirs[SENDER], agencyId: SENDER, url: fed.server.url, count, rate, type: TYPE, body: BODY });
-  await withTimeout(Promise.all([pub, done]), 180_000, 'liaison pipeline');
+  const [pubResult] = await withTimeout(Promise.all([published ?? startPublisher(pubJob), done]), 180_000, 'liaison pipeline');
   const seconds = (performance.now() - t0) / 1000;
   const rejected = Object.values(receiver.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
   if (rejected) throw new Error(`liaison: ${rejected} copies rejected: ${JSON.stringify(receiver.stats.rejected)}`);
   await receiver.close();
-  return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b) };
+  return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b), publisherRate: pubResult.sent / pubResult.seconds };
 }
+
+/** The receive pipeline alone, in process: decode → checks → node:crypto verify → policy → body. */
+async function openRate(fed: TestFederation): Promise<number> {
+  const sender = await fed.connect(SENDER);
+  const receiver = await fed.connect(RECEIVER);
+  const copy = sender.seal(TYPE, BODY, { to: RECEIVER }).copies[0]!;
+  const ctx = receiver.openContext();
+  const t0 = performance.now();
+  for (let i = 0; i < N_VERIFY; i++) openMessage(ctx, { subject: copy.subject, data: copy.data, header: (n) => copy.headers[n] });
+  const rate = N_VERIFY / ((performance.now() - t0) / 1000);
+  await sender.close();
+  await receiver.close();
+  return rate;
+}
+
+const fmt = (n: number) => n.toFixed(0).padStart(8);
 
 async function main(): Promise<void> {
   const fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'bench' });
   try {
-    console.log(`nats-server ${fed.server.runtime} at ${fed.server.url}; payload ${PAYLOAD} B; node ${process.version}`);
+    if (process.env.BENCH_ONLY === 'd') {
+      // Profiling aid: `BENCH_ONLY=d node --cpu-prof test/bench/exchange.bench.ts`
+      console.log(`(d) ${fmt((await liaison(fed)).rate)} msg/s; (d3) ${fmt((await liaison(fed, { backlog: true })).rate)} msg/s`);
+      return;
+    }
+    console.log(`nats-server ${fed.server.runtime} at ${fed.server.url}; ${os.cpus().length} cores; node ${process.version}; raw payload ${PAYLOAD} B`);
     const a = await rawNats(fed);
-    console.log(`(a) raw nats.js pub→sub          ${a.toFixed(0).padStart(9)} msg/s  (${N_RAW} msgs)`);
+    console.log(`(a)  raw nats.js core pub→sub            ${fmt(a)} msg/s  (${N_RAW} msgs, one process)`);
+    const a2 = await jsPipeline(fed, 'raw-js');
+    console.log(`(a2) raw JetStream publish→pull→ack      ${fmt(a2)} msg/s  (${N_PIPE} msgs, no crypto)`);
     const b = rawVerify();
-    console.log(`(b) raw node:crypto Ed25519 verify ${b.toFixed(0).padStart(8)} /s     (${N_VERIFY} verifies)`);
-    const c = await naive(fed);
-    console.log(`(c) naive JSON + jose JWS          ${c.toFixed(0).padStart(8)} msg/s  (${N_PIPE} msgs, JetStream)`);
+    console.log(`(b)  raw node:crypto Ed25519 verify      ${fmt(b)} /s     (${N_VERIFY} verifies, one core)`);
+    const b2 = await openRate(fed);
+    console.log(`(b2) Liaison receive pipeline in process ${fmt(b2)} msg/s  (decode, checks, verify, policy, body)`);
+    const c = await jsPipeline(fed, 'naive');
+    console.log(`(c)  naive JSON + jose JWS over JetStream ${fmt(c)} msg/s  (${N_PIPE} msgs)`);
     const d = await liaison(fed);
-    console.log(`(d) Liaison publish→verified       ${d.rate.toFixed(0).padStart(8)} msg/s  (${N_PIPE} msgs, JetStream)`);
-    const e = await liaison(fed, LAT_RATE, LAT_RATE * LAT_SECONDS);
+    console.log(`(d)  Liaison publish→verified receive    ${fmt(d.rate)} msg/s  (${N_PIPE} directed ${TYPE}, 1 copy each; publisher ${fmt(d.publisherRate).trim()} msg/s)`);
+    const d3 = await liaison(fed, { backlog: true });
+    console.log(`(d3) Liaison receive from stored backlog ${fmt(d3.rate)} msg/s  (${N_PIPE} directed ${TYPE}; sender finished first, so sender and receiver do not share the 2 cores)`);
+    const d2 = await liaison(fed, { type: BROADCAST_TYPE, body: BROADCAST_BODY });
+    console.log(`(d2) Liaison broadcast, 2 tier copies    ${fmt(d2.rate)} msg/s  (${N_PIPE} ${BROADCAST_TYPE}, received at operational)`);
+    const e = await liaison(fed, { rate: LAT_RATE, count: LAT_RATE * LAT_SECONDS });
     const p50 = pct(e.latencies, 50);
     const p99 = pct(e.latencies, 99);
-    console.log(`(e) latency at ${LAT_RATE} msg/s for ${LAT_SECONDS} s: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${e.latencies.at(-1)?.toFixed(2)} ms`);
+    console.log(`(e)  latency at ${LAT_RATE} msg/s for ${LAT_SECONDS} s: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${e.latencies.at(-1)?.toFixed(2)} ms`);
     console.log('');
-    const r1 = d.rate / b;
-    const r2 = d.rate / c;
-    const r3 = d.rate / a;
-    console.log(`ratio (d)/(b) = ${r1.toFixed(2)}   target ≥ 0.75  ${r1 >= 0.75 ? 'MET' : 'NOT MET'}`);
-    console.log(`ratio (d)/(c) = ${r2.toFixed(2)}   target ≥ 1.50  ${r2 >= 1.5 ? 'MET' : 'NOT MET'}`);
-    console.log(`ratio (d)/(a) = ${r3.toFixed(3)}  (signed, durable vs raw core NATS: informational)`);
-    console.log(`p99 at ${LAT_RATE} msg/s = ${p99.toFixed(2)} ms   target < 5 ms  ${p99 < 5 ? 'MET' : 'NOT MET'}`);
+    const line = (label: string, v: number, target: number | undefined, digits = 2) =>
+      console.log(`${label.padEnd(40)} ${v.toFixed(digits).padStart(6)}${target === undefined ? '' : `   target ≥ ${target.toFixed(2)}  ${v >= target ? 'MET' : 'NOT MET'}`}`);
+    line('ratio (d)/(b)  end to end vs raw verify', d.rate / b, 0.75);
+    line('ratio (d)/(c)  vs naive JSON + jose', d.rate / c, 1.5);
+    line('ratio (d3)/(b) backlog receive vs verify', d3.rate / b, 0.75);
+    line('ratio (b2)/(b) receive pipeline vs verify', b2 / b, undefined);
+    line('ratio (d)/(a2) vs raw JetStream, no crypto', d.rate / a2, undefined);
+    line('ratio (d)/(a)  vs raw core NATS', d.rate / a, undefined, 3);
+    console.log(`${'p99 latency at 1 000 msg/s (ms)'.padEnd(40)} ${p99.toFixed(2).padStart(6)}   target < 5.00  ${p99 < 5 ? 'MET' : 'NOT MET'}`);
     const mem = process.memoryUsage();
     console.log(`memory: rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`);
   } finally {

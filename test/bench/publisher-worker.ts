@@ -16,7 +16,7 @@ import { inboxPrefix } from '../../services/sdk/subjects.ts';
  * Either paced at `rate` msg/s (latency runs) or as fast as a window of in-flight publishes allows.
  */
 interface Job {
-  mode: 'liaison' | 'naive';
+  mode: 'liaison' | 'naive' | 'raw-js';
   agencyDir: string;
   agencyId: string;
   url: string;
@@ -25,6 +25,10 @@ interface Job {
   type: string;
   body: Record<string, unknown>;
   naiveSubject?: string;
+  payloadBytes?: number;
+  /** Body field that carries `bench <i> <sent-at ms>` (high resolution) for latency. */
+  stampField?: string;
+  to?: string;
 }
 
 const job = workerData as Job;
@@ -35,7 +39,8 @@ async function run(): Promise<void> {
   let close: () => Promise<void>;
   if (job.mode === 'liaison') {
     const client = await LiaisonClient.connect({ agencyDir: job.agencyDir, servers: [job.url] });
-    send = (i) => client.send(job.type, { ...job.body, remarks: `bench ${i} ${Date.now()}` }, { tlp: 'GREEN' });
+    const field = job.stampField ?? 'remarks';
+    send = (i) => client.send(job.type, { ...job.body, [field]: `bench ${i} ${performance.timeOrigin + performance.now()}` }, { tlp: 'GREEN', to: job.to });
     close = () => client.close();
   } else {
     const creds = await readFile(join(job.agencyDir, 'nats.creds'));
@@ -44,7 +49,9 @@ async function run(): Promise<void> {
     const nc = await connect({ servers: job.url, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: inboxPrefix(job.agencyId) });
     const js = jetstream(nc);
     const enc = new TextEncoder();
+    const raw = new Uint8Array(job.payloadBytes ?? 512).fill(7);
     send = async (i) => {
+      if (job.mode === 'raw-js') return js.publish(job.naiveSubject!, raw);
       const payload = enc.encode(JSON.stringify({ type: job.type, sender: job.agencyId, sentAt: Date.now(), body: { ...job.body, remarks: `bench ${i}` } }));
       const jws = await new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', kid: jwk.kid }).sign(key);
       const h = headers();

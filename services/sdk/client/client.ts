@@ -11,6 +11,7 @@ import { loadCatalog, type Catalog } from '../schema/index.ts';
 import { inboxPrefix } from '../subjects.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
+import { AsyncPublisher } from './publisher.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { typeCatalogOf } from './type-catalog.ts';
 
@@ -55,6 +56,7 @@ export class LiaisonClient {
   readonly stats: ReceiveStats = { received: 0, duplicates: 0, own: 0, handlerErrors: 0, rejected: {} };
   readonly #js: JetStreamClient;
   readonly #codec: EnvelopeCodec;
+  readonly #publisher: AsyncPublisher;
   readonly #directory: DirectoryWatcher;
   readonly #logger: Logger;
   readonly #clock: Clock;
@@ -69,6 +71,7 @@ export class LiaisonClient {
     this.catalog = catalog;
     this.#js = jetstream(nc);
     this.#codec = createEnvelopeCodec(catalog.envelopeTypes);
+    this.#publisher = new AsyncPublisher(nc, inboxPrefix(identity.id));
     this.#directory = directory;
     this.#logger = logger;
     this.#clock = clock;
@@ -134,21 +137,23 @@ export class LiaisonClient {
     );
   }
 
-  /** Publish every copy of a sealed message to JetStream (de-duplicated by id and tier). */
+  /** Publish every copy of a sealed message to JetStream (de-duplicated by id and tier); resolves when all are stored. */
   async publishSealed(sealed: SealedMessage): Promise<SendReceipt> {
-    const copies: SendReceipt['copies'] = [];
-    for (const c of sealed.copies) {
-      const h = natsHeaders();
-      for (const [k, v] of Object.entries(c.headers)) h.set(k, v);
-      try {
-        const ack = await this.#js.publish(c.subject, c.data, { headers: h, msgID: c.headers['Nats-Msg-Id'] });
-        copies.push({ tier: c.tier, subject: c.subject, recipients: c.recipients, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate });
-      } catch (err) {
-        const e = asLiaisonError(err, 'ERR_PUBLISH', `publish ${c.subject}`);
-        if (/permission/i.test(e.message)) throw new LiaisonError('ERR_PERMISSION_DENIED', e.message, { subject: c.subject }, { cause: err });
-        throw e;
-      }
-    }
+    const acks = await Promise.all(
+      sealed.copies.map((c) => {
+        const h = natsHeaders();
+        for (const [k, v] of Object.entries(c.headers)) h.set(k, v);
+        return this.#publisher.publish(c.subject, c.data, h);
+      }),
+    );
+    const copies = sealed.copies.map((c, i) => ({
+      tier: c.tier,
+      subject: c.subject,
+      recipients: c.recipients,
+      stream: acks[i]!.stream,
+      seq: acks[i]!.seq,
+      duplicate: acks[i]!.duplicate,
+    }));
     this.#logger.debug({ msgId: sealed.id, type: sealed.type, copies: copies.length }, 'sent');
     return { id: sealed.id, type: sealed.type, copies };
   }
@@ -217,6 +222,7 @@ export class LiaisonClient {
     for (const ac of this.#aborts) ac.abort();
     await Promise.allSettled(this.#loops);
     this.#directory.stop();
+    this.#publisher.close();
     if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
   }
 }

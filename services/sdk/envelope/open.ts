@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import { LiaisonError } from '../errors.ts';
 import type { Policy } from '../policy/index.ts';
 import { checkReceive } from '../policy/index.ts';
-import { decodeBody, toJson, type Catalog, type MessageInfo } from '../schema/index.ts';
+import { decodeBody, fieldsAboveTier, toJson, type Catalog, type MessageInfo } from '../schema/index.ts';
 import { parseMessageSubject } from '../subjects.ts';
 import type { EnvelopeCodec } from './codec.ts';
 import type { MessageHeader } from './header.ts';
@@ -63,7 +63,8 @@ function mismatch(what: string, subject: string, signed: string): never {
 
 /**
  * The receiving pipeline: decode → subject and headers agree with the signed header → key from
- * the directory → signature → revocation, rotation and expiry → policy → body. Throws a
+ * the directory → signature → revocation, rotation and expiry → policy → body (no field above the
+ * copy's tier). Throws a
  * LiaisonError with a stable code at the first failure; never anything else.
  */
 export function openMessage(ctx: OpenContext, incoming: Incoming): ReceivedMessage {
@@ -130,6 +131,13 @@ export function openMessage(ctx: OpenContext, incoming: Incoming): ReceivedMessa
     tlp: header.tlp,
   });
   const decoded = decodeBody(info, body);
+  const over = fieldsAboveTier(info, decoded, header.tier);
+  if (over.length) {
+    throw new LiaisonError('ERR_TIER_VIOLATION', `${info.name} copy at tier ${header.tier} carries field(s) above it: ${over.join(', ')}`, {
+      sender: header.sender,
+      fields: over,
+    });
+  }
   return {
     header,
     type: info.name,

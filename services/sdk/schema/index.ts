@@ -6,6 +6,6 @@
 export { loadCatalog, DEFAULT_PROTO_DIR } from './load.ts';
 export { fromJson, toJson } from './json.ts';
 export { encodeBody, decodeBody } from './codec.ts';
-export { project, fieldsAt, maxSensitivity } from './projection.ts';
+export { project, fieldsAt, fieldsAboveTier, maxSensitivity } from './projection.ts';
 export { MESSAGE_CATALOGUE, PACKAGE, TYPE_URL_PREFIX } from './catalogue-list.ts';
 export type { Catalog, MessageInfo, FieldInfo, EnvelopeTypes, BodyMessage } from './model.ts';

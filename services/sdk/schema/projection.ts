@@ -58,3 +58,37 @@ export function fieldsAt(info: MessageInfo, tier: Tier): string[] {
 export function maxSensitivity(info: MessageInfo): Tier {
   return TIERS[Math.max(0, info.node.maxRank)]!;
 }
+
+function present(v: unknown): boolean {
+  if (v === null || v === undefined) return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'string') return v.length > 0;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'boolean') return v;
+  if (v instanceof Uint8Array) return v.length > 0;
+  return true;
+}
+
+function above(node: TypeNode, rank: number, inherited: number, msg: Record<string, unknown>, prefix: string, out: string[]): void {
+  if (Math.max(node.maxRank, inherited) <= rank) return;
+  for (const f of node.fields) {
+    const v = msg[f.name];
+    if (!present(v)) continue;
+    const eff = Math.max(f.rank, inherited);
+    if (eff > rank) out.push(prefix + f.name);
+    else if (f.child) {
+      const items = f.repeated ? (v as Record<string, unknown>[]) : [v as Record<string, unknown>];
+      items.forEach((x, i) => above(f.child!, rank, eff, x, `${prefix}${f.name}${f.repeated ? `[${i}]` : ''}.`, out));
+    }
+  }
+}
+
+/**
+ * The paths of fields `message` carries above `tier` (empty for a proper copy at that tier).
+ * Receivers use it to refuse a copy that holds more than its tier allows, whoever produced it.
+ */
+export function fieldsAboveTier(info: MessageInfo, message: BodyMessage, tier: Tier): string[] {
+  const out: string[] = [];
+  above(info.node, tierRank(tier), -1, message as unknown as Record<string, unknown>, '', out);
+  return out;
+}

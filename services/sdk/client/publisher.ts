@@ -1,0 +1,112 @@
+import { errors, nuid, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { LiaisonError } from '../errors.ts';
+
+/** JetStream's acknowledgement of a stored message. */
+export interface PubAck {
+  stream: string;
+  seq: number;
+  duplicate: boolean;
+}
+
+interface Pending {
+  subject: string;
+  deadline: number;
+  resolve: (ack: PubAck) => void;
+  reject: (err: LiaisonError) => void;
+}
+
+/**
+ * Asynchronous JetStream publishing (like nats.go's PublishAsync): each message is published with a
+ * reply subject under one wildcard subscription in the agency's own inbox, and its PubAck resolves
+ * the returned promise. Compared with one request per message this avoids a subscription lookup,
+ * a timer and two pre-built error objects per publish, which dominated the sender's profile.
+ * A permission violation the server reports for a subject fails the publishes pending on it.
+ */
+export class AsyncPublisher {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #sub: Subscription;
+  readonly #pending = new Map<string, Pending>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #next = 0;
+
+  constructor(nc: NatsConnection, inboxPrefix: string) {
+    this.#nc = nc;
+    this.#prefix = `${inboxPrefix}.puback.${nuid.next()}`;
+    this.#sub = nc.subscribe(`${this.#prefix}.*`, {
+      callback: (err, msg) => {
+        if (err) return this.#failAll(new LiaisonError('ERR_PUBLISH', `publish acknowledgements stopped: ${err.message}`));
+        const token = msg.subject.slice(this.#prefix.length + 1);
+        const p = this.#pending.get(token);
+        if (!p) return;
+        this.#pending.delete(token);
+        if (msg.headers?.code === 503) {
+          return p.reject(new LiaisonError('ERR_PUBLISH', `no stream stores ${p.subject} (no responders)`, { subject: p.subject }));
+        }
+        try {
+          const ack = JSON.parse(msg.string()) as { stream?: string; seq?: number; duplicate?: boolean; error?: { description?: string } };
+          if (ack.error || !ack.stream) {
+            return p.reject(new LiaisonError('ERR_PUBLISH', `JetStream refused ${p.subject}: ${ack.error?.description ?? 'no stream'}`, { subject: p.subject }));
+          }
+          p.resolve({ stream: ack.stream, seq: ack.seq ?? 0, duplicate: ack.duplicate === true });
+        } catch {
+          p.reject(new LiaisonError('ERR_PUBLISH', `unreadable acknowledgement for ${p.subject}`, { subject: p.subject }));
+        }
+      },
+    });
+    this.#sweep = setInterval(() => this.#expire(), 250);
+    this.#sweep.unref();
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'error' && s.error instanceof errors.PermissionViolationError && s.error.operation === 'publish') {
+          this.#failSubject(s.error.subject);
+        }
+      }
+    })();
+  }
+
+  /** Publish one message to JetStream; resolves with its PubAck, rejects with a typed error. */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs = 10_000): Promise<PubAck> {
+    const token = (this.#next++).toString(36);
+    return new Promise<PubAck>((resolve, reject) => {
+      this.#pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
+      try {
+        this.#nc.publish(subject, data, { headers, reply: `${this.#prefix}.${token}` });
+      } catch (err) {
+        this.#pending.delete(token);
+        reject(new LiaisonError('ERR_PUBLISH', `publish ${subject}: ${(err as Error).message}`, { subject }, { cause: err }));
+      }
+    });
+  }
+
+  #failSubject(subject: string): void {
+    for (const [token, p] of this.#pending) {
+      if (p.subject === subject) {
+        this.#pending.delete(token);
+        p.reject(new LiaisonError('ERR_PERMISSION_DENIED', `the exchange refused publishing to ${subject} (Permissions Violation)`, { subject }));
+      }
+    }
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [token, p] of this.#pending) {
+      if (p.deadline <= now) {
+        this.#pending.delete(token);
+        p.reject(new LiaisonError('ERR_TIMEOUT', `no acknowledgement from the exchange for ${p.subject}`, { subject: p.subject }));
+      }
+    }
+  }
+
+  #failAll(err: LiaisonError): void {
+    for (const p of this.#pending.values()) p.reject(err);
+    this.#pending.clear();
+  }
+
+  /** Stop: pending publishes fail with ERR_PUBLISH. */
+  close(): void {
+    clearInterval(this.#sweep);
+    this.#sub.unsubscribe();
+    this.#failAll(new LiaisonError('ERR_PUBLISH', 'the client was closed before the exchange acknowledged'));
+  }
+}

@@ -77,6 +77,8 @@ const tail: Command = {
       const types = re ? client.consumerSpecs().map((c) => c.type).filter((t) => re.test(t)) : undefined;
       await client.consume(
         (m) => {
+          // Beyond --max: refuse (nak), so the copy stays pending for the next tail instead of being acknowledged unseen.
+          if (max !== undefined && count >= max) throw new LiaisonError('ERR_USAGE', '--max reached');
           const line = { id: m.header.id, type: m.type, sender: m.header.sender, recipient: m.header.recipient, tier: m.header.tier, handling: m.header.handling, tlp: m.header.tlp, caseRef: m.header.caseRef || undefined, createdAt: m.header.createdAt.toISOString(), body: m.body };
           io.out(args.values.json ? JSON.stringify(line) : `${line.createdAt} ${line.sender} → ${line.recipient} ${line.type} [${line.tier}] ${JSON.stringify(line.body)}`);
           if (max !== undefined && ++count >= max) finish();

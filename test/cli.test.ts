@@ -113,6 +113,22 @@ describe('liaison CLI against a running exchange', () => {
     expect(line).toMatchObject({ type: 'DocumentReport', sender: 'xa-border-police', caseRef: 'CASE-CLI-1' });
   });
 
+  it('tail --max N acknowledges only what it printed: the next tail gets the rest', async () => {
+    const police = fed.agencyDirs['xa-border-police']!;
+    const body = (n: string) => JSON.stringify({ documentNumber: n, issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', status: 'DOCUMENT_STATUS_LOST' });
+    expect((await cli(['send', '--as', police, '--type', 'DocumentReport', '--json', body('XA0000001')])).code).toBe(0);
+    expect((await cli(['send', '--as', police, '--type', 'DocumentReport', '--json', body('XA0000002')])).code).toBe(0);
+    const seen: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const tail = await cli(['tail', '--as', fed.agencyDirs['mac-centre']!, '--json', '--max', '1']);
+      expect(tail.code, tail.err).toBe(0);
+      const lines = tail.out.split('\n').filter(Boolean);
+      expect(lines).toHaveLength(1);
+      seen.push((JSON.parse(lines[0]!) as { body: { documentNumber: string } }).body.documentNumber);
+    }
+    expect(seen.sort()).toEqual(['XA0000001', 'XA0000002']);
+  });
+
   it('sending an unknown type or a body that violates the schema names the problem', async () => {
     const unknown = await cli(['send', '--as', fed.agencyDirs['xa-border-police']!, '--type', 'NoSuchMessage', '--json', '{}']);
     expect(unknown.code).toBe(1);

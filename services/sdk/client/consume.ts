@@ -61,12 +61,16 @@ export interface ReceiveLoopOptions {
   logger: Logger;
 }
 
+/** The parts of a JetStream message the receive path uses. */
+export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'>;
+
 /**
  * Verify, dispatch and acknowledge one delivered copy. Rejections are counted, logged, published
  * to the agency's quarantine subject and terminated (never redelivered); handler failures are
- * nak'ed for redelivery. Never throws.
+ * nak'ed for redelivery. Never throws. Synchronous unless the handler returns a promise, so a batch
+ * of copies from one socket read is verified and acknowledged in one tick (one write for the acks).
  */
-export async function handleDelivery(o: ReceiveLoopOptions, m: Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'>): Promise<void> {
+export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promise<void> {
   if (m.subject.split('.')[5] === o.self) {
     // Our own broadcast, delivered back by our broadcast consumer (the broker guarantees the sender token).
     o.stats.own++;
@@ -87,17 +91,25 @@ export async function handleDelivery(o: ReceiveLoopOptions, m: Pick<JsMsg, 'subj
     m.ack();
     return;
   }
-  try {
-    await o.handler(msg);
-  } catch (err) {
+  const failed = (err: unknown) => {
     o.stats.handlerErrors++;
     o.logger.warn({ err, msgId: msg.header.id, type: msg.type }, 'handler failed; message will be redelivered');
     m.nak(1_000);
+  };
+  const done = () => {
+    o.seen.add(msg.header.id);
+    o.stats.received++;
+    m.ack();
+  };
+  let result: void | Promise<void>;
+  try {
+    result = o.handler(msg);
+  } catch (err) {
+    failed(err);
     return;
   }
-  o.seen.add(msg.header.id);
-  o.stats.received++;
-  m.ack();
+  if (result instanceof Promise) return result.then(done, failed);
+  done();
 }
 
 function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: LiaisonError): void {
@@ -116,11 +128,33 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
   o.onReject?.({ code: e.code, reason: e.message, subject, claimedSender });
 }
 
-/** Pull from one durable consumer until `signal` aborts. */
+/**
+ * Pull from one durable consumer until `signal` aborts. Copies are handled in delivery order; an
+ * asynchronous handler holds back the copies behind it until it settles.
+ */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
-  const messages = await consumer.consume({ max_messages: 256 });
+  const backlog: Delivery[] = [];
+  let busy = false;
+  const pump = (): void => {
+    while (backlog.length > 0) {
+      const pending = handleDelivery(o, backlog.shift()!);
+      if (pending) {
+        busy = true;
+        void pending.then(() => {
+          busy = false;
+          pump();
+        });
+        return;
+      }
+    }
+  };
+  const messages = await consumer.consume({
+    max_messages: 256,
+    callback: (m) => {
+      backlog.push(m);
+      if (!busy) pump();
+    },
+  });
   signal.addEventListener('abort', () => void messages.close(), { once: true });
-  for await (const m of messages) {
-    await handleDelivery(o, m);
-  }
+  await messages.closed();
 }

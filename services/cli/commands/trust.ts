@@ -27,13 +27,14 @@ const trustInit: Command = {
 const trustEnrol: Command = {
   path: ['trust', 'enrol'],
   summary: 'enrol an agency named by the policy: credential, signing key, NATS creds',
-  usage: 'liaison trust enrol --dir TRUST_DIR --agency ID --out AGENCY_DIR [--server URL]... [--reissue]',
+  usage: 'liaison trust enrol --dir TRUST_DIR --agency ID --out AGENCY_DIR [--server URL]... [--reissue [--push URL]]',
   options: {
     dir: { type: 'string' },
     agency: { type: 'string' },
     out: { type: 'string' },
     server: { type: 'string', multiple: true },
     reissue: { type: 'boolean' },
+    push: { type: 'string' },
   },
   required: ['dir', 'agency', 'out'],
   async run(args, io) {
@@ -48,7 +49,13 @@ const trustEnrol: Command = {
     });
     io.out(`enrolled ${r.agency.id} (${r.agency.name}, ${r.agency.country}, roles ${r.agency.roles.join(', ')}) → ${need(args, 'out')}`);
     io.out(`signing key ${r.agency.keyId}; NATS user ${r.natsUser}; servers ${r.agency.servers.join(', ')}`);
-    if (r.accountJwt) io.out('earlier NATS users of this agency were revoked: a running exchange picks it up on the next `liaison trust revoke` push or restart');
+    const push = str(args, 'push');
+    if (r.accountJwt && push) {
+      const res = await applyAccountUpdate({ url: push, trustDir: need(args, 'dir'), accountJwt: r.accountJwt });
+      io.out(`earlier NATS users of this agency revoked on ${push}: ${res.code} ${res.message}`);
+    } else if (r.accountJwt) {
+      io.out('earlier NATS users of this agency were revoked in the account JWT; pass --push URL to apply it to a running exchange now (a restarted exchange applies it)');
+    }
     return 0;
   },
 };

@@ -146,6 +146,22 @@ describe('exchange core: signed, projected messages between agencies over a real
     await expect(police.send('DocumentReport', big)).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_MESSAGE_TOO_LARGE'));
   });
 
+  it('a pushed directory that does not verify against the root is ignored by connected agencies', async () => {
+    const before = centre.openContext().policy.hash;
+    const jws = (await fed.exchange.admin.request('liaison.v1.svc.trust.directory', '', { timeout: 2_000 })).string();
+    const [h, p, sig] = jws.split('.');
+    const payload = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { issuedAt: string; policy: string };
+    payload.issuedAt = new Date(Date.now() + 60_000).toISOString();
+    payload.policy = payload.policy.replace('tier: operational', 'tier: special');
+    const forged = `${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
+    fed.exchange.admin.publish('liaison.v1.trust.directory', forged);
+    await fed.exchange.admin.flush();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(centre.openContext().policy.hash).toBe(before);
+    const r = await police.send('DocumentReport', REPORT);
+    expect(await centreBox.until(() => centreBox.got.some((m) => m.header.id === r.id && m.header.tier === 'operational'))).toBe(true);
+  });
+
   it('after key rotation the new key signs and verifies; the agency keeps exchanging', async () => {
     const coastDir = fed.agencyDirs['xa-coast-guard']!;
     const rot = await rotateSigningKey({ dir: fed.trustDir, agencyId: 'xa-coast-guard', out: coastDir });

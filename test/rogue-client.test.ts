@@ -65,6 +65,12 @@ describe('rogue client: the broker refuses what the policy denies', () => {
     await tryPublish('spoof sender directed', `liaison.v1.personal.referrals.CaseReferral.${VICTIM}.${OTHER}`);
   });
 
+  it('forging or serving the federation directory is refused', async () => {
+    await tryPublish('push a forged directory', 'liaison.v1.trust.directory');
+    await trySubscribe('impersonate the directory service', 'liaison.v1.svc.trust.directory');
+    await tryPublish("write to another agency's quarantine", `liaison.v1.quarantine.${VICTIM}`);
+  });
+
   it('publishing a type its roles may not send is refused', async () => {
     await tryPublish('forbidden type', `liaison.v1.operational.documents.DocumentReport.${ROGUE}.all`);
     await tryPublish('forbidden type', `liaison.v1.special.cooperation.IntelligenceReport.${ROGUE}.all`);
@@ -126,7 +132,7 @@ describe('rogue client: the broker refuses what the policy denies', () => {
   });
 
   it('every attempt was refused by the server', () => {
-    expect(attempts.length).toBeGreaterThanOrEqual(25);
+    expect(attempts.length).toBeGreaterThanOrEqual(36);
     expect(attempts.filter((a) => !a.refused)).toEqual([]);
   });
 });

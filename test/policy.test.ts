@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLiaisonError, type LiaisonError } from '../services/sdk/errors.ts';
 import {
+  agencyServes,
+  servedTypes,
   canSend,
   checkReceive,
   checkSend,
@@ -380,6 +382,11 @@ describe('compiled broker artefacts', () => {
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
         } else if (s.startsWith('$JS.')) {
           expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)\\.>)$`));
+        } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory') {
+          // A request/reply service it may call: a type it may send that some role serves.
+          expect(t).toHaveLength(5);
+          expect(canSend(p, id, t[4]!).allowed).toBe(true);
+          expect(servedTypes(p).has(t[4]!)).toBe(true);
         } else {
           expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory']).toContain(s);
         }
@@ -391,6 +398,10 @@ describe('compiled broker artefacts', () => {
           expect(t[5]).toBe('*');
           expect([id, 'all']).toContain(t[6]);
           expect(receiveCeiling(p, id, t[4]!, t[6] === 'all' ? 'broadcast' : 'direct')?.tier).toBe(t[2]);
+        } else if (s.startsWith('liaison.v1.svc.') || s === '$SRV.>') {
+          // Only an agency whose roles serve a type listens as that service.
+          expect(agencyServes(p, id).length).toBeGreaterThan(0);
+          if (s !== '$SRV.>') expect(agencyServes(p, id)).toContain(t[4]);
         } else {
           expect([`_INBOX_${id}.>`, 'liaison.v1.trust.directory']).toContain(s);
         }
@@ -458,5 +469,46 @@ describe('compiled broker artefacts', () => {
     expect(streams.find((s) => s.name === 'LIAISON_QUARANTINE')).toMatchObject({ subjects: ['liaison.v1.quarantine.>'], maxAgeMs: 30 * DAY });
     const small = parsePolicy(variant({}), { catalog });
     expect(compileStreams(small, catalog).find((s) => s.name === 'LIAISON_TRAINING')!.maxAgeMs).toBe(365 * DAY);
+  });
+});
+
+describe('policy: request/reply services (serve)', () => {
+  const cat = typeCatalogFromList();
+  const SERVED = `version: 1
+name: svc
+roles:
+  police:
+    send: [DocumentCheckRequest]
+    receive:
+      - types: [DocumentCheckResult]
+        tier: personal
+        scope: direct
+  registry:
+    send: [DocumentCheckResult]
+    receive:
+      - types: [DocumentCheckRequest]
+        tier: personal
+        scope: direct
+    serve: [DocumentCheckRequest]
+agencies:
+  xa-police: { name: P, country: XAA, roles: [police] }
+  xc-registry: { name: R, country: XCC, roles: [registry] }
+`;
+
+  it('the serving agency may listen on the service subject and reply; callers may only publish to it', () => {
+    const p = parsePolicy(SERVED, { file: 'svc.yaml', catalog: cat });
+    const host = compilePermissions(p, 'xc-registry', cat);
+    expect(host.sub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest');
+    expect(host.sub.allow).toContain('$SRV.>');
+    expect(host.resp).toEqual({ max: 1, ttlMs: 60_000 });
+    const caller = compilePermissions(p, 'xa-police', cat);
+    expect(caller.pub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest');
+    expect(caller.sub.allow).not.toContain('liaison.v1.svc.documents.DocumentCheckRequest');
+    expect(caller.resp).toBeUndefined();
+  });
+
+  it('serving a type without a direct receive rule for it is a located error', () => {
+    const bad = SERVED.replace('        scope: direct\n    serve:', '        scope: broadcast\n    serve:');
+    expect(() => parsePolicy(bad, { file: 'svc.yaml', catalog: cat })).toThrow(/svc\.yaml:\d+:\d+ roles\.registry\.serve: the role serves DocumentCheckRequest but has no direct receive rule/);
   });
 });

@@ -21,6 +21,14 @@ export const DIRECTORY_REQUEST_SUBJECT = `${SUBJECT_ROOT}.svc.trust.directory`;
 /** Subject on which the exchange pushes a new directory (enrolment, revocation, rotation). */
 export const DIRECTORY_UPDATE_SUBJECT = `${SUBJECT_ROOT}.trust.directory`;
 
+/** Request subject of a request/reply service for a request type: `liaison.v1.svc.documents.DocumentCheckRequest`. */
+export function serviceSubject(family: string, type: string): string {
+  return `${SUBJECT_ROOT}.svc.${family}.${type}`;
+}
+
+/** Discovery subjects of the NATS services framework (`$SRV.PING|INFO|STATS…`), needed by service hosts. */
+export const SERVICE_DISCOVERY_SUBJECTS = '$SRV.>';
+
 /** The parts of a message subject. */
 export interface MessageSubject {
   tier: Tier;

@@ -121,7 +121,7 @@ export async function enrolAgency(opts: EnrolOptions): Promise<EnrolResult> {
   }
 
   const expiresAt = new Date(now.getTime() + ttl * 1000);
-  const user = await issueUser({ accountSigner: fed.nats.account.seed, name: opts.agencyId, permissions: opts.permissions, expiresAt });
+  const user = await issueUser({ accountSigner: fed.nats.account.seed, name: opts.agencyId, permissions: opts.permissions, allowResponses: opts.permissions.resp, expiresAt });
   const previous = record.nats.users.filter((u) => u.revokedAt === undefined).map((u) => u.publicKey);
   let accountJwt: string | undefined;
   if (previous.length > 0) {

@@ -19,6 +19,8 @@ import { LiaisonError } from '../sdk/errors.ts';
 export interface NatsPermissions {
   pub: { allow: string[] };
   sub: { allow: string[] };
+  /** Reply permission for request/reply service hosts (NATS `resp`); absent for plain agencies. */
+  resp?: { max: number; ttlMs: number };
 }
 
 /** An nkey identity with its JWT. `seed` is secret. */

@@ -2,7 +2,7 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { systemClock, type Clock } from '../clock.ts';
 import { createEnvelopeCodec, type EnvelopeCodec } from '../envelope/codec.ts';
-import type { OpenContext } from '../envelope/open.ts';
+import type { OpenContext, ReceivedMessage } from '../envelope/open.ts';
 import { sealMessage, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
 import { asLiaisonError, LiaisonError } from '../errors.ts';
 import { silentLogger, type Logger } from '../logging.ts';
@@ -12,6 +12,7 @@ import { inboxPrefix } from '../subjects.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
+import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { typeCatalogOf } from './type-catalog.ts';
 
@@ -63,6 +64,7 @@ export class LiaisonClient {
   readonly #seen = new SeenIds();
   readonly #aborts: AbortController[] = [];
   readonly #loops: Promise<void>[] = [];
+  readonly #services: Serving[] = [];
 
   private constructor(identity: AgencyIdentity, nc: NatsConnection, catalog: Catalog, directory: DirectoryWatcher, logger: Logger, clock: Clock) {
     this.id = identity.id;
@@ -217,8 +219,36 @@ export class LiaisonClient {
     };
   }
 
+  /**
+   * Send a signed request to the agency that serves `type` (e.g. a DocumentCheckRequest to the
+   * registry) and return its verified reply, bound to this request by its hash.
+   */
+  async request(type: string, body: unknown, opts: SendOptions & { timeoutMs?: number } = {}): Promise<ReceivedMessage> {
+    return await rpcRequest(this.#rpcHost(), type, body, opts);
+  }
+
+  /** Serve request types this agency's roles list under `serve`; handlers answer with a type and body. */
+  async serve(handlers: Record<string, RequestHandler>, meta: { name?: string; version?: string } = {}): Promise<Serving> {
+    const serving = await rpcServe(this.#rpcHost(), handlers, meta);
+    this.#services.push(serving);
+    return serving;
+  }
+
+  #rpcHost(): RpcHost {
+    return {
+      id: this.id,
+      nc: this.nc,
+      catalog: this.catalog,
+      policy: () => this.policy,
+      openContext: () => this.openContext(),
+      seal: (type, body, opts) => this.seal(type, body, opts),
+      logger: this.#logger,
+    };
+  }
+
   /** Stop consuming and close the connection (pending acks are flushed first). */
   async close(): Promise<void> {
+    for (const s of this.#services) await s.stop().catch(() => undefined);
     for (const ac of this.#aborts) ac.abort();
     await Promise.allSettled(this.#loops);
     this.#directory.stop();

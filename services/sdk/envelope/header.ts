@@ -30,6 +30,8 @@ export interface MessageHeader {
   tier: Tier;
   /** sha256 of the policy the sender enforced. */
   policyHash: string;
+  /** On a reply: base64url SHA-256 of the request envelope it answers. */
+  requestHash?: string;
 }
 
 const HANDLING_PREFIX = 'HANDLING_CODE_';
@@ -72,6 +74,7 @@ export function headerToObject(h: MessageHeader): Record<string, unknown> {
     expiresAt: h.expiresAt ? toTimestamp(h.expiresAt) : undefined,
     tier: TIER_PREFIX + h.tier.toUpperCase(),
     policyHash: h.policyHash,
+    requestHash: h.requestHash ?? '',
   };
 }
 
@@ -102,5 +105,6 @@ export function headerFromObject(o: Record<string, unknown>): Partial<MessageHea
     expiresAt: fromTimestamp(o.expiresAt as Timestamp | undefined),
     tier: strip(o.tier, TIER_PREFIX)?.toLowerCase() as Tier | undefined,
     policyHash: (o.policyHash as string) ?? '',
+    requestHash: (o.requestHash as string) || undefined,
   };
 }

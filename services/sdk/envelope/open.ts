@@ -4,7 +4,7 @@ import { LiaisonError } from '../errors.ts';
 import type { Policy } from '../policy/index.ts';
 import { checkReceive } from '../policy/index.ts';
 import { decodeBody, fieldsAboveTier, toJson, type Catalog, type MessageInfo } from '../schema/index.ts';
-import { parseMessageSubject } from '../subjects.ts';
+import { parseMessageSubject, serviceSubject } from '../subjects.ts';
 import type { EnvelopeCodec } from './codec.ts';
 import type { MessageHeader } from './header.ts';
 import { parseProtectedHeader, verifyDetached } from './jws.ts';
@@ -68,6 +68,22 @@ function mismatch(what: string, subject: string, signed: string): never {
  * LiaisonError with a stable code at the first failure; never anything else.
  */
 export function openMessage(ctx: OpenContext, incoming: Incoming): ReceivedMessage {
+  return openEnvelope(ctx, incoming, { route: 'message' });
+}
+
+/**
+ * How a copy arrived, which decides what the transport must agree with: a message subject
+ * (`liaison.v1.<tier>.<family>.<Type>.<sender>.<recipient>`), a service request subject
+ * (`liaison.v1.svc.<family>.<Type>`, addressed to this agency), or a reply to a request this agency
+ * made (from the expected service agency, bound to the request by its hash).
+ */
+export type Route =
+  | { route: 'message' }
+  | { route: 'request' }
+  | { route: 'reply'; from: string; requestHash: string };
+
+/** The receiving pipeline for any route (see {@link openMessage}). */
+export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route): ReceivedMessage {
   const env = ctx.codec.decodeEnvelope(incoming.data);
   const ph = parseProtectedHeader(env.protected);
   const { header, body } = ctx.codec.decodeSigned(env.signed);
@@ -78,13 +94,25 @@ export function openMessage(ctx: OpenContext, incoming: Incoming): ReceivedMessa
   } catch (err) {
     throw new LiaisonError('ERR_TYPE_UNKNOWN', `unknown message type "${header.type}"`, { type: header.type }, { cause: err });
   }
-  const s = parseMessageSubject(incoming.subject);
-  if (!s) throw new LiaisonError('ERR_SUBJECT_MISMATCH', `"${incoming.subject}" is not a Liaison message subject`);
-  if (s.tier !== header.tier) mismatch('tier', s.tier, header.tier);
-  if (s.family !== info.family) mismatch('family', s.family, info.family);
-  if (s.type !== info.name) mismatch('type', s.type, info.name);
-  if (s.sender !== header.sender) mismatch('sender', s.sender, header.sender);
-  if (s.recipient !== header.recipient) mismatch('recipient', s.recipient, header.recipient);
+  if (route.route === 'message') {
+    const s = parseMessageSubject(incoming.subject);
+    if (!s) throw new LiaisonError('ERR_SUBJECT_MISMATCH', `"${incoming.subject}" is not a Liaison message subject`);
+    if (s.tier !== header.tier) mismatch('tier', s.tier, header.tier);
+    if (s.family !== info.family) mismatch('family', s.family, info.family);
+    if (s.type !== info.name) mismatch('type', s.type, info.name);
+    if (s.sender !== header.sender) mismatch('sender', s.sender, header.sender);
+    if (s.recipient !== header.recipient) mismatch('recipient', s.recipient, header.recipient);
+  } else if (route.route === 'request') {
+    const want = serviceSubject(info.family, info.name);
+    if (incoming.subject !== want) mismatch('service', incoming.subject, want);
+    if (header.recipient !== ctx.self) mismatch('recipient', ctx.self, header.recipient);
+  } else {
+    if (header.sender !== route.from) mismatch('sender', route.from, header.sender);
+    if (header.recipient !== ctx.self) mismatch('recipient', ctx.self, header.recipient);
+    if (header.requestHash !== route.requestHash) {
+      throw new LiaisonError('ERR_HEADER_MISMATCH', `reply answers request hash ${header.requestHash ?? '(none)'}, not ${route.requestHash}`, { field: 'request_hash' });
+    }
+  }
   if (incoming.header) checkNatsHeaders(header, incoming.header);
 
   const key = ctx.keys(header.sender, ph.header.kid);

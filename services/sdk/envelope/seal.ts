@@ -25,6 +25,8 @@ export interface SendOptions {
   expiresAt?: Date;
   /** Message id; a fresh UUIDv7 by default. Re-sending with the same id is de-duplicated. */
   id?: string;
+  /** On a reply: base64url SHA-256 of the request envelope it answers. */
+  requestHash?: string;
 }
 
 /** One signed copy of a message, ready to publish. */
@@ -87,6 +89,7 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
       expiresAt: opts.expiresAt,
       tier: copy.tier,
       policyHash: ctx.policy.hash,
+      requestHash: opts.requestHash,
     };
     const signed = ctx.codec.encodeSigned(header, encodeBody(info, project(info, message, copy.tier)));
     const jws = signDetached(signed, ctx.key);

@@ -4,12 +4,14 @@ import {
   DIRECTORY_UPDATE_SUBJECT,
   QUARANTINE_STREAM,
   QUARANTINE_SUBJECTS,
+  SERVICE_DISCOVERY_SUBJECTS,
   SUBJECT_ROOT,
   consumerFilter,
   consumerName,
   familyStreamSubjects,
   inboxPrefix,
   quarantineSubject,
+  serviceSubject,
   streamName,
   type Scope,
 } from '../subjects.ts';
@@ -21,6 +23,19 @@ import { QUARANTINE_RETENTION_MS, retentionOf, type CopyScope, type Policy, type
 export interface CompiledPermissions {
   pub: { allow: string[] };
   sub: { allow: string[] };
+  /** Set for agencies that serve requests: they may publish replies to the requests they receive. */
+  resp?: { max: number; ttlMs: number };
+}
+
+/** Request types some role of the policy serves. */
+export function servedTypes(policy: Policy): Set<string> {
+  return new Set(Object.values(policy.roles).flatMap((r) => r.serve));
+}
+
+/** Request types an agency serves (over its roles). */
+export function agencyServes(policy: Policy, agencyId: string): string[] {
+  const roles = policy.agencies[agencyId]?.roles ?? [];
+  return sortedUnique(roles.flatMap((r) => policy.roles[r]?.serve ?? []));
 }
 
 /** A JetStream stream the exchange provisions. */
@@ -109,7 +124,16 @@ export function compilePermissions(policy: Policy, agencyId: string, catalog: Ty
     pub.push(`$JS.API.CONSUMER.INFO.${c.stream}.${c.name}`, `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.name}`, `$JS.ACK.${c.stream}.${c.name}.>`);
     sub.push(c.filterSubject);
   }
-  return { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
+  const served = servedTypes(policy);
+  for (const type of sendableTypes(policy, agencyId)) {
+    if (served.has(type)) pub.push(serviceSubject(familyOf(catalog, type), type));
+  }
+  const serves = agencyServes(policy, agencyId);
+  for (const type of serves) sub.push(serviceSubject(familyOf(catalog, type), type));
+  if (serves.length > 0) sub.push(SERVICE_DISCOVERY_SUBJECTS);
+  const compiled: CompiledPermissions = { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
+  if (serves.length > 0) compiled.resp = { max: 1, ttlMs: 60_000 };
+  return compiled;
 }
 
 /** One stream per catalogue family (its four tier subjects, retention from the policy) plus quarantine, sorted by name. */

@@ -13,4 +13,4 @@ export { canonicalHash, canonicalJson } from './canonical.ts';
 export type { Ceiling, Decision, PlannedCopy, ReceiveGrant, ReceiveRequest, SendPlan, SendRequest, SkippedRecipient } from './decide.ts';
 export { NON_BROADCAST_TLP, canSend, checkReceive, checkSend, decideReceive, decideSend, receiveCeiling } from './decide.ts';
 export type { CompiledPermissions, ConsumerSpec, StreamSpec } from './compile.ts';
-export { DUPLICATE_WINDOW_MS, compileConsumers, compilePermissions, compileStreams, sendableTypes } from './compile.ts';
+export { DUPLICATE_WINDOW_MS, agencyServes, compileConsumers, compilePermissions, compileStreams, sendableTypes, servedTypes } from './compile.ts';

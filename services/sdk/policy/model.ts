@@ -40,6 +40,12 @@ export interface Role {
   /** Short type names the role may send (explicit list, no wildcards). */
   send: string[];
   receive: ReceiveRule[];
+  /**
+   * Request types the role answers as a request/reply service (e.g. the registry answers
+   * DocumentCheckRequest) on `liaison.v1.svc.<family>.<Type>`. Serving also needs a direct receive rule
+   * for the type (the tier the requests are sealed at).
+   */
+  serve: string[];
 }
 
 /** An agency named by the policy. */

@@ -9,7 +9,7 @@ import { describe, entries, field, items, oneOf, str, stringList, type Entry, ty
 export type PolicyBody = Omit<Policy, 'hash' | 'source'>;
 
 const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention'] as const;
-const ROLE_KEYS = ['description', 'send', 'receive'] as const;
+const ROLE_KEYS = ['description', 'send', 'receive', 'serve'] as const;
 const RULE_KEYS = ['types', 'tier', 'scope', 'handling', 'tlp'] as const;
 const AGENCY_KEYS = ['name', 'country', 'roles'] as const;
 const SCOPES: readonly ReceiveScope[] = ['direct', 'broadcast', 'any'];
@@ -76,7 +76,7 @@ function readRole(w: Walk, e: Entry, typeCheck: (t: string) => string | undefine
   checkName(w, e, 'role name');
   const fields = entries(w, e, ROLE_KEYS);
   if (!fields) return undefined;
-  const role: Role = { name: e.key, send: [], receive: [] };
+  const role: Role = { name: e.key, send: [], receive: [], serve: [] };
   const description = field(w, fields, e, 'description', false);
   if (description) {
     const d = str(w, description);
@@ -90,6 +90,13 @@ function readRole(w: Walk, e: Entry, typeCheck: (t: string) => string | undefine
     const rule = readRule(w, loc, e.key, index, typeCheck);
     if (rule) role.receive.push(rule);
   });
+  const serve = field(w, fields, e, 'serve', false);
+  if (serve) role.serve = (seqLength(serve) === 0 ? [] : stringList(w, serve, typeCheck)) ?? [];
+  for (const t of role.serve) {
+    if (!role.receive.some((r) => r.types.includes(t) && r.scope !== 'broadcast')) {
+      w.issues.add(serve!.at, `${e.path}.serve`, `the role serves ${t} but has no direct receive rule for it (add one with the tier requests are sealed at)`);
+    }
+  }
   if (seqLength(send) === 0 && seqLength(receive) === 0) {
     w.issues.add(e.at, e.path, 'the role may neither send nor receive anything (give it a send list or a receive rule)');
   }

@@ -1,0 +1,157 @@
+import { createHash } from 'node:crypto';
+import { Svcm, ServiceErrorCodeHeader, ServiceErrorHeader, type Service, type ServiceMsg } from '@nats-io/services';
+import { errors, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { openEnvelope, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
+import type { SealedMessage, SendOptions } from '../envelope/seal.ts';
+import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
+import type { Logger } from '../logging.ts';
+import { agencyServes, type Policy } from '../policy/index.ts';
+import type { Catalog } from '../schema/index.ts';
+import { serviceSubject } from '../subjects.ts';
+
+/** base64url SHA-256 of a request envelope: what the signed reply's `request_hash` must carry. */
+export function requestHash(envelope: Uint8Array): string {
+  return createHash('sha256').update(envelope).digest('base64url');
+}
+
+/** What a service handler answers: a message type and body, sealed and signed by the SDK. */
+export interface Reply {
+  type: string;
+  body: unknown;
+  opts?: Omit<SendOptions, 'to' | 'requestHash'>;
+}
+
+/** A request handler; throw a LiaisonError to refuse (the requester gets its code). */
+export type RequestHandler = (req: ReceivedMessage) => Reply | Promise<Reply>;
+
+/** What the request/reply helpers need from a client. */
+export interface RpcHost {
+  id: string;
+  nc: NatsConnection;
+  catalog: Catalog;
+  policy(): Policy;
+  openContext(): OpenContext;
+  seal(type: string, body: unknown, opts: SendOptions): SealedMessage;
+  logger: Logger;
+}
+
+function toHeaders(h: Record<string, string>): MsgHdrs {
+  const m = natsHeaders();
+  for (const [k, v] of Object.entries(h)) m.set(k, v);
+  return m;
+}
+
+/** The agency that serves a request type under the policy (exactly one, unless `to` names it). */
+export function serverFor(policy: Policy, type: string, to?: string): string {
+  if (to) return to;
+  const servers = Object.keys(policy.agencies).filter((a) => agencyServes(policy, a).includes(type));
+  if (servers.length === 0) throw new LiaisonError('ERR_POLICY_NO_RECIPIENT', `no agency serves ${type} under policy ${policy.name}`, { type });
+  if (servers.length > 1) throw new LiaisonError('ERR_USAGE', `several agencies serve ${type} (${servers.join(', ')}); say which with { to }`, { type });
+  return servers[0]!;
+}
+
+function remoteError(h: MsgHdrs): LiaisonError {
+  const text = h.get(ServiceErrorHeader) || 'the service refused the request';
+  const code = text.split(':')[0]!;
+  const known = code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE';
+  return new LiaisonError(known, `${text.slice(code.length + 1).trim() || text} (status ${h.get(ServiceErrorCodeHeader) || '?'})`, { remote: true });
+}
+
+/**
+ * Send a signed request to the agency serving `type` and return its verified, signed reply. The
+ * reply must come from that agency, be addressed to us, and carry the hash of exactly this request.
+ */
+export async function request(host: RpcHost, type: string, body: unknown, opts: SendOptions & { timeoutMs?: number } = {}): Promise<ReceivedMessage> {
+  const info = host.catalog.get(type);
+  const server = serverFor(host.policy(), info.name, opts.to);
+  const copy = host.seal(info.name, body, { ...opts, to: server }).copies[0]!;
+  const subject = serviceSubject(info.family, info.name);
+  let reply;
+  try {
+    reply = await host.nc.request(subject, copy.data, { headers: toHeaders(copy.headers), timeout: opts.timeoutMs ?? 5_000 });
+  } catch (err) {
+    if (err instanceof errors.NoRespondersError) throw new LiaisonError('ERR_CONNECT', `no ${server} service is answering ${subject}`, { subject }, { cause: err });
+    if (err instanceof errors.TimeoutError) throw new LiaisonError('ERR_TIMEOUT', `${server} did not answer ${type} in time`, { subject }, { cause: err });
+    if (err instanceof errors.PermissionViolationError) throw new LiaisonError('ERR_PERMISSION_DENIED', `the exchange refused ${subject} (Permissions Violation)`, { subject }, { cause: err });
+    throw asLiaisonError(err, 'ERR_EXCHANGE', `request ${subject}`);
+  }
+  if (reply.headers?.get(ServiceErrorHeader)) throw remoteError(reply.headers);
+  return openEnvelope(
+    host.openContext(),
+    { subject: reply.subject, data: reply.data, header: (n) => reply.headers?.get(n) || undefined },
+    { route: 'reply', from: server, requestHash: requestHash(copy.data) },
+  );
+}
+
+/** A running request/reply service of one agency. */
+export interface Serving {
+  service: Service;
+  stop(): Promise<void>;
+}
+
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  ERR_POLICY_SEND_DENIED: 403,
+  ERR_POLICY_RECEIVE_DENIED: 403,
+  ERR_POLICY_HANDLING_DENIED: 403,
+  ERR_REVOKED: 403,
+  ERR_SIGNATURE_INVALID: 401,
+  ERR_KEY_UNKNOWN: 401,
+  ERR_INTERNAL: 500,
+};
+
+/**
+ * Serve request types this agency's roles `serve` (NATS services framework, queue group, so
+ * replicas share the load). Each request goes through the receive pipeline; the handler's answer is
+ * sealed to the requester with the request's hash and signed. Refusals answer with the error code.
+ */
+export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, meta: { name?: string; version?: string } = {}): Promise<Serving> {
+  const served = agencyServes(host.policy(), host.id);
+  for (const type of Object.keys(handlers)) {
+    if (!served.includes(type)) throw new LiaisonError('ERR_POLICY_RECEIVE_DENIED', `${host.id} does not serve ${type} under the policy (no role lists it under serve)`, { type });
+  }
+  // @nats-io/services (latest 3.0.0-25) pins its own nats-core pre-release: same runtime API, distinct types.
+  const service = await new Svcm(host.nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
+    name: meta.name ?? `liaison-${host.id}`,
+    version: meta.version ?? '0.1.0',
+    description: `Liaison request/reply service of ${host.id}`,
+  });
+  for (const [type, handler] of Object.entries(handlers)) {
+    const info = host.catalog.get(type);
+    service.addEndpoint(info.name, {
+      subject: serviceSubject(info.family, info.name),
+      queue: `liaison-${host.id}`,
+      handler: (err, msg) => {
+        if (err) return host.logger.warn({ err }, 'service endpoint error');
+        void answer(host, handler, msg);
+      },
+    });
+  }
+  return {
+    service,
+    async stop() {
+      await service.stop();
+    },
+  };
+}
+
+async function answer(host: RpcHost, handler: RequestHandler, msg: ServiceMsg): Promise<void> {
+  let req: ReceivedMessage | undefined;
+  try {
+    req = openEnvelope(host.openContext(), { subject: msg.subject, data: msg.data, header: (n) => msg.headers?.get(n) || undefined }, { route: 'request' });
+    const out = await handler(req);
+    const sealed = host.seal(out.type, out.body, {
+      caseRef: req.header.caseRef,
+      correlationId: req.header.correlationId || req.header.id,
+      ...out.opts,
+      causationId: req.header.id,
+      to: req.header.sender,
+      requestHash: requestHash(msg.data),
+    });
+    const copy = sealed.copies[0]!;
+    msg.respond(copy.data, { headers: toHeaders(copy.headers) as unknown as NonNullable<Parameters<ServiceMsg['respond']>[1]>['headers'] });
+  } catch (err) {
+    const e = asLiaisonError(err, 'ERR_INTERNAL');
+    host.logger.warn({ code: e.code, requester: req?.header.sender, type: req?.type }, `request refused: ${e.message}`);
+    msg.respondError(STATUS[e.code] ?? 400, `${e.code}: ${e.message}`.slice(0, 1000));
+  }
+}

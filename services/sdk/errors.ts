@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   ERR_POLICY_HANDLING_DENIED: 'The recipient rule does not admit this handling code or TLP.',
   ERR_TIER_VIOLATION: 'A copy carries fields above its own tier (the sender over-shared); it is refused whole.',
   ERR_POLICY_NO_RECIPIENT: 'No agency may receive this message under the policy.',
+  ERR_NOT_ISSUING_COUNTRY: 'Only an agency of the issuing country may add, change or cancel a document record (¶16, as in SLTD).',
+  ERR_RECORD_UNKNOWN: 'No registry record matches the document or alert the message refers to.',
   ERR_AGENCY_UNKNOWN: 'The agency is not enrolled in the federation or not named in the policy.',
 
   // --- broker and exchange ---

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,9 @@ import type { SendOptions } from '../sdk/envelope/seal.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { fieldsAt, loadCatalog } from '../sdk/schema/index.ts';
+import { agencyServes } from '../sdk/policy/index.ts';
+import { IndexDocumentStore } from '../registry/index-store.ts';
+import { REGISTRY_TYPES, startRegistry, type Registry } from '../registry/service.ts';
 import { inboxPrefix } from '../sdk/subjects.ts';
 import type { Tier } from '../sdk/tier.ts';
 import { initFederation, readPrivateFile } from '../trust/index.ts';
@@ -52,6 +56,7 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
   const result: DemoResult = { failures: [], sent: 0, verified: 0, refusals: {}, saw: {} };
   const clients = new Map<string, LiaisonClient>();
   let exchange: RunningExchange | undefined;
+  let registry: Registry | undefined;
   const inbox: Received[] = [];
   const expect = (ok: boolean, what: string) => {
     if (!ok) {
@@ -78,20 +83,26 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
       await exchange.directory.refresh();
       const client = await LiaisonClient.connect({ agencyDir: out, catalog, logger });
       clients.set(id, client);
+      const record = (msg: ReceivedMessage) => {
+        inbox.push({ agency: id, msg });
+        result.verified++;
+        (result.saw[id] ??= {})[msg.type] = msg.header.tier;
+      };
+      const runsRegistry = agencyServes(policy, id).includes('DocumentCheckRequest');
+      if (runsRegistry) {
+        registry = await startRegistry({ client, store: new IndexDocumentStore(randomBytes(32)), logger, observe: record });
+      }
       await client.consume(
-        (msg) => {
-          inbox.push({ agency: id, msg });
-          result.verified++;
-          (result.saw[id] ??= {})[msg.type] = msg.header.tier;
-        },
+        record,
         {
+          types: client.consumerSpecs().map((c) => c.type).filter((t) => !runsRegistry || !REGISTRY_TYPES.includes(t)),
           onReject: (r) => {
             refuse(r.code);
             t.event({ from: r.claimedSender ?? '?', to: id, type: r.subject.split('.')[4] ?? '?', tier: r.subject.split('.')[2], outcome: 'rejected', detail: `${r.code} (quarantined)` });
           },
         },
       );
-      t.note(`enrolled and connected ${id.padEnd(17)} ${a.country}  roles: ${a.roles.join(', ')}`);
+      t.note(`enrolled and connected ${id.padEnd(17)} ${a.country}  roles: ${a.roles.join(', ')}${runsRegistry ? '  — runs the ¶16 document registry' : ''}`);
     }
 
     const waitFor = async (pred: () => boolean, ms = 5_000) => {
@@ -103,6 +114,25 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
     for (const step of SCRIPT) {
       t.step(step.title);
       await playStep(step);
+      if (step.type === 'DocumentReport') await registryCheck();
+    }
+
+    async function registryCheck(): Promise<void> {
+      t.step('¶16 — xb-police checks the passport presented at the Bellmark ferry terminal against the registry');
+      const before = inbox.length;
+      const reply = await clients.get('xb-police')!.request('DocumentCheckRequest', {
+        documentNumber: 'xa 441 7702',
+        issuingCountry: 'XAA',
+        checkLocation: 'Bellmark ferry terminal',
+        presenterName: 'Amir Haddad',
+      });
+      const hit = reply.body.outcome === 'CHECK_OUTCOME_HIT';
+      t.event({ from: reply.header.sender, to: 'xb-police', type: 'DocumentCheckResult', tier: reply.header.tier, outcome: hit ? 'delivered' : 'refused', detail: hit ? `HIT — ${String(reply.body.status).replace('DOCUMENT_STATUS_', '').toLowerCase()}, signed reply bound to the request` : 'no hit' });
+      expect(hit, 'the border check must hit the reported passport');
+      const notified = await waitFor(() => inbox.slice(before).some((r) => r.agency === 'xa-border-police' && r.msg.type === 'DocumentHitNotice'));
+      const notice = inbox.slice(before).find((r) => r.agency === 'xa-border-police' && r.msg.type === 'DocumentHitNotice');
+      t.event({ from: notice?.msg.header.sender ?? 'registry', to: 'xa-border-police', type: 'DocumentHitNotice', tier: notice?.msg.header.tier, outcome: notified ? 'delivered' : 'refused', detail: notified ? `owner told: checked by ${String(notice!.msg.body.checkingAgency)} at ${String(notice!.msg.body.checkLocation)}` : 'NOT DELIVERED' });
+      expect(notified, 'the record owner must receive the hit notice');
     }
 
     async function playStep(step: DemoStep): Promise<void> {
@@ -217,6 +247,7 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
     summary(t, result, [...clients.keys()]);
     return result;
   } finally {
+    await registry?.stop().catch(() => undefined);
     for (const c of clients.values()) await c.close().catch(() => undefined);
     await exchange?.stop().catch(() => undefined);
     if (!o.keep) await rm(work, { recursive: true, force: true });

@@ -1,0 +1,173 @@
+import type { LiaisonClient } from '../sdk/client/client.ts';
+import type { Reply } from '../sdk/client/rpc.ts';
+import type { Clock } from '../sdk/clock.ts';
+import { systemClock } from '../sdk/clock.ts';
+import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+import { isLiaisonError } from '../sdk/errors.ts';
+import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
+import { isHitStatus, type DocumentStatusName, type DocumentStore } from './store.ts';
+
+/** Counters a registry exposes (`liaison registry stats`). */
+export interface RegistryStats {
+  reports: number;
+  statusChanges: number;
+  refused: number;
+  unchanged: number;
+  checks: number;
+  hits: number;
+  hitNotices: number;
+}
+
+/** A running registry: consumes reports, answers checks, notifies owners of hits. */
+export interface Registry {
+  readonly stats: RegistryStats;
+  readonly store: DocumentStore;
+  stop(): Promise<void>;
+}
+
+/** The message types the registry consumes. */
+export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange'];
+
+const STATUS_PREFIX = 'DOCUMENT_STATUS_';
+const TYPE_PREFIX = 'DOCUMENT_TYPE_';
+
+function statusOf(value: unknown): DocumentStatusName | undefined {
+  const s = typeof value === 'string' && value.startsWith(STATUS_PREFIX) ? value.slice(STATUS_PREFIX.length) : '';
+  return ['LOST', 'STOLEN', 'FRAUDULENT', 'RECOVERED', 'CANCELLED'].includes(s) ? (s as DocumentStatusName) : undefined;
+}
+
+function typeOf(value: unknown): string {
+  return typeof value === 'string' && value.startsWith(TYPE_PREFIX) ? value.slice(TYPE_PREFIX.length) : 'UNSPECIFIED';
+}
+
+/**
+ * Start the ¶16 document registry on an agency connection whose roles receive document reports and
+ * serve DocumentCheckRequest. Only an agency of the issuing country may add, change or cancel a
+ * record (INTERPOL's rule): others get a signed RegistryRefusal, never a silent drop. A check that
+ * hits sends a DocumentHitNotice to the record's owner at the tier the policy gives it.
+ */
+export async function startRegistry(o: {
+  client: LiaisonClient;
+  store: DocumentStore;
+  logger?: Logger;
+  clock?: Clock;
+  /** Called with every report the registry consumed, after applying it (simulations, audit). */
+  observe?: (msg: ReceivedMessage) => void;
+}): Promise<Registry> {
+  const { client, store } = o;
+  const logger = (o.logger ?? silentLogger()).child({ service: 'registry' });
+  const clock = o.clock ?? systemClock;
+  const stats: RegistryStats = { reports: 0, statusChanges: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
+
+  const countryOf = (agency: string) => client.policy.agencies[agency]?.country;
+
+  const refuse = async (msg: ReceivedMessage, code: string, reason: string) => {
+    stats.refused++;
+    logger.warn({ sender: msg.header.sender, msgId: msg.header.id, type: msg.type, code }, `record refused: ${reason}`);
+    await client.send(
+      'RegistryRefusal',
+      { refusedMessageId: msg.header.id, refusedType: msg.header.type, code, reason, refusedAt: new Date(clock.now()).toISOString() },
+      { to: msg.header.sender, causationId: msg.header.id, caseRef: msg.header.caseRef },
+    );
+  };
+
+  const apply = async (msg: ReceivedMessage) => {
+    const body = msg.body;
+    let country: string;
+    let number: string;
+    try {
+      country = normaliseCountry(String(body.issuingCountry ?? ''));
+      number = normaliseDocumentNumber(String(body.documentNumber ?? ''));
+    } catch (err) {
+      return await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
+    }
+    const senderCountry = countryOf(msg.header.sender);
+    if (senderCountry !== country) {
+      return await refuse(
+        msg,
+        'ERR_NOT_ISSUING_COUNTRY',
+        `only an agency of ${country} may add, change or cancel ${country} documents; ${msg.header.sender} is of ${senderCountry ?? 'no known country'}`,
+      );
+    }
+    const existing = store.get(country, number);
+    if (msg.type === 'DocumentReport') {
+      const status = statusOf(body.status);
+      if (!status) return await refuse(msg, 'ERR_BODY_INVALID', 'a document report needs a status (lost, stolen, fraudulent, recovered or cancelled)');
+      const outcome = store.upsert(country, number, { status, type: typeOf(body.documentType), owner: msg.header.sender, reference: existing?.reference ?? msg.header.id });
+      stats.reports++;
+      if (outcome === 'unchanged') stats.unchanged++;
+      return;
+    }
+    const status = statusOf(body.newStatus);
+    if (!status) return await refuse(msg, 'ERR_BODY_INVALID', 'a status change needs new_status');
+    if (!existing) return await refuse(msg, 'ERR_RECORD_UNKNOWN', `no ${country} record for this document number to change`);
+    if (existing.owner !== msg.header.sender && countryOf(existing.owner) !== senderCountry) {
+      return await refuse(msg, 'ERR_NOT_ISSUING_COUNTRY', `the record belongs to ${existing.owner}`);
+    }
+    store.upsert(country, number, { ...existing, status });
+    stats.statusChanges++;
+  };
+
+  const check = async (req: ReceivedMessage): Promise<Reply> => {
+    stats.checks++;
+    const country = normaliseCountry(String(req.body.issuingCountry ?? ''));
+    const number = normaliseDocumentNumber(String(req.body.documentNumber ?? ''));
+    const rec = store.get(country, number);
+    const checkedAt = new Date(clock.now()).toISOString();
+    if (!rec || !isHitStatus(rec.status)) {
+      return {
+        type: 'DocumentCheckResult',
+        body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT', checkedAt, ...(rec ? { status: STATUS_PREFIX + rec.status, recordOwnerCountry: country } : {}) },
+      };
+    }
+    stats.hits++;
+    void client
+      .send(
+        'DocumentHitNotice',
+        {
+          recordReference: rec.reference,
+          documentNumber: number,
+          issuingCountry: country,
+          checkingAgency: req.header.sender,
+          checkCountry: countryOf(req.header.sender) ?? '',
+          checkLocation: String(req.body.checkLocation ?? ''),
+          checkedAt,
+          presenterName: String(req.body.presenterName ?? ''),
+        },
+        { to: rec.owner, causationId: req.header.id, caseRef: req.header.caseRef },
+      )
+      .then(() => void stats.hitNotices++)
+      .catch((err: unknown) => logger.warn({ err, owner: rec.owner }, 'hit notice not delivered'));
+    return {
+      type: 'DocumentCheckResult',
+      body: {
+        requestId: req.header.id,
+        outcome: 'CHECK_OUTCOME_HIT',
+        status: STATUS_PREFIX + rec.status,
+        recordOwnerCountry: country,
+        recordReference: rec.reference,
+        instructions: 'Retain the document and contact the issuing authority through its national central bureau.',
+        checkedAt,
+      },
+    };
+  };
+
+  await client.consume(
+    async (msg) => {
+      if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
+      o.observe?.(msg);
+    },
+    { types: REGISTRY_TYPES },
+  );
+  const serving = await client.serve({ DocumentCheckRequest: check }, { name: 'liaison-registry' });
+  logger.info({ agency: client.id }, 'registry up');
+  return {
+    stats,
+    store,
+    async stop() {
+      await serving.stop();
+    },
+  };
+}
+

@@ -6,6 +6,8 @@ import { isLiaisonError } from '../services/sdk/errors.ts';
 import { runCli } from '../services/cli/main.ts';
 import { IndexDocumentStore } from '../services/registry/index-store.ts';
 import { MapDocumentStore } from '../services/registry/map-store.ts';
+import { PersonAlerts } from '../services/registry/persons.ts';
+import { createKeyedHasher } from '../services/registry/index/index.ts';
 import { startRegistry, type Registry } from '../services/registry/service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 
@@ -39,10 +41,11 @@ describe.each(STORES)('¶16 document registry (%s): reports, checks, hit notices
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: `registry-${_label.split(' ')[0]}` });
     const ncb = await fed.connect('xc-ncb');
-    registry = await startRegistry({ client: ncb, store: makeStore(randomBytes(32)) });
+    const key = randomBytes(32);
+    registry = await startRegistry({ client: ncb, store: makeStore(key), persons: new PersonAlerts(createKeyedHasher(key)) });
     police = await fed.connect('xa-border-police');
     xbPolice = await fed.connect('xb-police');
-    await police.consume((m) => void policeInbox.push(m), { types: ['DocumentHitNotice', 'RegistryRefusal'] });
+    await police.consume((m) => void policeInbox.push(m), { types: ['DocumentHitNotice', 'PersonHitNotice', 'RegistryRefusal'] });
     await xbPolice.consume((m) => void xbInbox.push(m), { types: ['DocumentHitNotice', 'RegistryRefusal'] });
   });
   afterAll(async () => {
@@ -105,6 +108,38 @@ describe.each(STORES)('¶16 document registry (%s): reports, checks, hit notices
     await police.send('DocumentReport', report('XA4417702'));
     expect(await until(() => registry.stats.unchanged > unchanged)).toBe(true);
     expect(registry.store.size).toBe(size);
+  });
+
+  it('a person alert is found by identifier, and by a transliteration variant of the name with the birth date; the owner is told', async () => {
+    await police.send('PersonAlert', {
+      alertReference: 'XA-PA-2026-17',
+      subject: {
+        name: { givenNames: 'Muhammad', familyName: 'al-Hasan' },
+        aliases: [{ fullName: 'Abu Karim' }],
+        birthDate: '1984-03-12',
+        nationalities: ['XCC'],
+        identifiers: [{ kind: 'IDENTIFIER_KIND_PASSPORT', value: 'XC 778 1234', issuingCountry: 'XCC' }],
+      },
+      basis: 'ALERT_BASIS_SUSPECTED',
+      offences: ['PROTOCOL_OFFENCE_SMUGGLING'],
+      requestedAction: 'Inform the issuing bureau; do not arrest without a warrant.',
+    });
+    expect(await until(() => registry.stats.alerts >= 1)).toBe(true);
+    const byId = await xbPolice.request('PersonCheckRequest', {
+      subject: { name: { fullName: 'M. Hassan' }, identifiers: [{ kind: 'IDENTIFIER_KIND_PASSPORT', value: 'xc7781234', issuingCountry: 'XCC' }] },
+      checkLocation: 'Bellmark ferry terminal',
+    });
+    expect(byId.body).toMatchObject({ outcome: 'CHECK_OUTCOME_HIT', alertReference: 'XA-PA-2026-17', alertOwnerCountry: 'XAA', matchScore: 100 });
+    expect(String((byId.body.matchReasons as string[]).join(' '))).toContain('identifier');
+    const byName = await xbPolice.request('PersonCheckRequest', { subject: { name: { givenNames: 'Mohamed', familyName: 'Al Hassan' }, birthDate: '1984-03-12' } });
+    expect(['CHECK_OUTCOME_HIT', 'CHECK_OUTCOME_POSSIBLE_HIT']).toContain(byName.body.outcome);
+    expect(byName.body.alertReference).toBe('XA-PA-2026-17');
+    expect((byName.body.matchReasons as string[]).length).toBeGreaterThan(0);
+    const other = await xbPolice.request('PersonCheckRequest', { subject: { name: { givenNames: 'Elena', familyName: 'Petrova' }, birthDate: '1990-01-01' } });
+    expect(other.body.outcome).toBe('CHECK_OUTCOME_NO_HIT');
+    expect(await until(() => policeInbox.some((m) => m.type === 'PersonHitNotice'))).toBe(true);
+    const notice = policeInbox.find((m) => m.type === 'PersonHitNotice')!;
+    expect(notice.body).toMatchObject({ alertReference: 'XA-PA-2026-17', checkingAgency: 'xb-police', checkCountry: 'XBB' });
   });
 
   it('liaison check-document prints hit or no hit, answered and signed by the registry', async () => {

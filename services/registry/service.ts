@@ -6,12 +6,14 @@ import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
+import type { PersonAlerts } from './persons.ts';
 import { isHitStatus, type DocumentStatusName, type DocumentStore } from './store.ts';
 
 /** Counters a registry exposes (`liaison registry stats`). */
 export interface RegistryStats {
   reports: number;
   statusChanges: number;
+  alerts: number;
   refused: number;
   unchanged: number;
   checks: number;
@@ -27,7 +29,7 @@ export interface Registry {
 }
 
 /** The message types the registry consumes. */
-export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange'];
+export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert'];
 
 const STATUS_PREFIX = 'DOCUMENT_STATUS_';
 const TYPE_PREFIX = 'DOCUMENT_TYPE_';
@@ -50,6 +52,8 @@ function typeOf(value: unknown): string {
 export async function startRegistry(o: {
   client: LiaisonClient;
   store: DocumentStore;
+  /** Person alerts (keyed-hash index); same key as the document store. */
+  persons: PersonAlerts;
   logger?: Logger;
   clock?: Clock;
   /** Called with every report the registry consumed, after applying it (simulations, audit). */
@@ -58,7 +62,7 @@ export async function startRegistry(o: {
   const { client, store } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry' });
   const clock = o.clock ?? systemClock;
-  const stats: RegistryStats = { reports: 0, statusChanges: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
+  const stats: RegistryStats = { reports: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
 
   const countryOf = (agency: string) => client.policy.agencies[agency]?.country;
 
@@ -156,11 +160,45 @@ export async function startRegistry(o: {
   await client.consume(
     async (msg) => {
       if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
+      else if (msg.type === 'PersonAlert') {
+        try {
+          o.persons.apply(msg);
+          stats.alerts++;
+        } catch (err) {
+          await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
+        }
+      }
       o.observe?.(msg);
     },
     { types: REGISTRY_TYPES },
   );
-  const serving = await client.serve({ DocumentCheckRequest: check }, { name: 'liaison-registry' });
+  const checkPerson = (req: ReceivedMessage): Reply => {
+    stats.checks++;
+    const checkedAt = new Date(clock.now()).toISOString();
+    const result = o.persons.check(req, countryOf, checkedAt);
+    if (result.hit) {
+      stats.hits++;
+      const { owner, ref } = result.hit;
+      void client
+        .send(
+          'PersonHitNotice',
+          {
+            alertReference: ref,
+            checkingAgency: req.header.sender,
+            checkCountry: countryOf(req.header.sender) ?? '',
+            checkLocation: String(req.body.checkLocation ?? ''),
+            checkedAt,
+            encounteredSubject: req.body.subject,
+            circumstances: `match score ${result.hit.score}: ${String((result.reply.body as { matchReasons?: string[] }).matchReasons?.join('; ') ?? '')}`,
+          },
+          { to: owner, causationId: req.header.id, caseRef: req.header.caseRef },
+        )
+        .then(() => void stats.hitNotices++)
+        .catch((err: unknown) => logger.warn({ err, owner }, 'person hit notice not delivered'));
+    }
+    return result.reply;
+  };
+  const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry' });
   logger.info({ agency: client.id }, 'registry up');
   return {
     stats,

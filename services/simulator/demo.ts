@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { fieldsAt, loadCatalog } from '../sdk/schema/index.ts';
 import { agencyServes } from '../sdk/policy/index.ts';
-import { IndexDocumentStore } from '../registry/index-store.ts';
+import { registryState } from '../registry/state.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from '../registry/service.ts';
 import { inboxPrefix } from '../sdk/subjects.ts';
 import type { Tier } from '../sdk/tier.ts';
@@ -90,7 +89,7 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
       };
       const runsRegistry = agencyServes(policy, id).includes('DocumentCheckRequest');
       if (runsRegistry) {
-        registry = await startRegistry({ client, store: new IndexDocumentStore(randomBytes(32)), logger, observe: record });
+        registry = await startRegistry({ client, ...registryState(), logger, observe: record });
       }
       await client.consume(
         record,

@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { LiaisonClient } from '../../sdk/client/client.ts';
 import { createLogger } from '../../sdk/logging.ts';
-import { IndexDocumentStore } from '../../registry/index-store.ts';
+import { registryState } from '../../registry/state.ts';
 import { startRegistry } from '../../registry/service.ts';
 import { need, str, type Command } from '../args.ts';
 
 const registryUp: Command = {
   path: ['registry', 'up'],
-  summary: 'run the ¶16 document registry as an agency that serves document checks',
+  summary: 'run the ¶16 registry (documents and person alerts) as an agency that serves the checks',
   usage: 'liaison registry up --as AGENCY_DIR [--server URL]',
   options: { as: { type: 'string' }, server: { type: 'string' } },
   required: ['as'],
@@ -16,7 +15,7 @@ const registryUp: Command = {
     const server = str(args, 'server');
     const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined, logger });
     // The keyed-hash key lives only in memory for now: the index is rebuilt from the streams on start.
-    const registry = await startRegistry({ client, store: new IndexDocumentStore(randomBytes(32)), logger });
+    const registry = await startRegistry({ client, ...registryState(), logger });
     io.out(`registry up as ${client.id}: answering DocumentCheckRequest; Ctrl-C stops it`);
     await io.interrupted;
     await registry.stop();

@@ -1,0 +1,100 @@
+import type { Reply } from '../sdk/client/rpc.ts';
+import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+import { LiaisonError } from '../sdk/errors.ts';
+import { HIT_SCORE, MIN_SCORE, PersonIndex, type KeyedHasher } from './index/index.ts';
+import type { IdentifierKind, PersonIdentifierInput, PersonNameInput } from './index/person-record.ts';
+
+/** The person JSON as the schema's `Person` gives it (camelCase). */
+interface PersonJson {
+  name?: PersonNameInput & object;
+  aliases?: (PersonNameInput & object)[];
+  birthDate?: string;
+  nationalities?: string[];
+  identifiers?: { kind?: string; value?: string; issuingCountry?: string }[];
+}
+
+const KIND_PREFIX = 'IDENTIFIER_KIND_';
+
+function identifiers(p: PersonJson): PersonIdentifierInput[] {
+  return (p.identifiers ?? [])
+    .filter((i) => i.value)
+    .map((i) => ({
+      kind: (i.kind?.startsWith(KIND_PREFIX) ? i.kind.slice(KIND_PREFIX.length).toLowerCase() : 'other') as IdentifierKind,
+      value: i.value!,
+      ...(i.issuingCountry ? { country: i.issuingCountry } : {}),
+    }));
+}
+
+/** What a person check found: the best candidate, if any, with its score and reasons. */
+export interface PersonCheck {
+  reply: Reply;
+  hit?: { ref: string; owner: string; score: number };
+}
+
+/**
+ * Person alerts of the ¶16 registry (persons convicted or suspected of Protocol art. 6 offences):
+ * an index of keyed hashes of identifiers and normalised name tokens (no plaintext names), matched
+ * on identifiers, names with transliteration and spelling variants, aliases and birth dates.
+ */
+export class PersonAlerts {
+  readonly index: PersonIndex;
+  readonly #actions = new Map<string, string>();
+  #seq = 0;
+
+  constructor(hasher: KeyedHasher) {
+    this.index = new PersonIndex({ hasher });
+  }
+
+  /** Store or replace a PersonAlert from its sender (the alert owner). */
+  apply(msg: ReceivedMessage): 'added' | 'updated' {
+    const body = msg.body as { alertReference?: string; subject?: PersonJson; requestedAction?: string };
+    const subject = body.subject;
+    if (!subject?.name) throw new LiaisonError('ERR_BODY_INVALID', 'PersonAlert.subject.name: a person alert needs the subject’s name', { field: 'subject.name' });
+    const ref = body.alertReference || msg.header.id;
+    if (body.requestedAction) this.#actions.set(ref, body.requestedAction);
+    return this.index.upsert({
+      ref,
+      owner: msg.header.sender,
+      seq: ++this.#seq,
+      name: subject.name,
+      aliases: subject.aliases ?? [],
+      ...(subject.birthDate ? { birthDate: subject.birthDate } : {}),
+      nationalities: subject.nationalities ?? [],
+      identifiers: identifiers(subject),
+    });
+  }
+
+  /** Answer a PersonCheckRequest: HIT at ≥ HIT_SCORE, POSSIBLE_HIT at ≥ MIN_SCORE, with the reasons. */
+  check(req: ReceivedMessage, countryOf: (agency: string) => string | undefined, checkedAt: string): PersonCheck {
+    const subject = (req.body as { subject?: PersonJson }).subject;
+    if (!subject?.name && !subject?.identifiers?.length) {
+      throw new LiaisonError('ERR_BODY_INVALID', 'PersonCheckRequest.subject: give a name or an identifier', { field: 'subject' });
+    }
+    const [best] = this.index.match({
+      names: [...(subject.name ? [subject.name] : []), ...(subject.aliases ?? [])],
+      ...(subject.birthDate ? { birthDate: subject.birthDate } : {}),
+      nationality: subject.nationalities ?? [],
+      identifiers: identifiers(subject),
+      minScore: MIN_SCORE,
+      limit: 1,
+    });
+    if (!best) return { reply: { type: 'PersonCheckResult', body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT', checkedAt } } };
+    const outcome = best.score >= HIT_SCORE ? 'CHECK_OUTCOME_HIT' : 'CHECK_OUTCOME_POSSIBLE_HIT';
+    return {
+      reply: {
+        type: 'PersonCheckResult',
+        body: {
+          requestId: req.header.id,
+          outcome,
+          alertReference: best.ref,
+          alertOwnerCountry: countryOf(best.owner) ?? '',
+          requestedAction: this.#actions.get(best.ref) ?? '',
+          matchScore: best.score,
+          matchReasons: [...best.reasons],
+          checkedAt,
+        },
+      },
+      hit: { ref: best.ref, owner: best.owner, score: best.score },
+    };
+  }
+}

@@ -382,13 +382,13 @@ describe('compiled broker artefacts', () => {
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
         } else if (s.startsWith('$JS.')) {
           expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)\\.>)$`));
-        } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory') {
+        } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory' && !s.startsWith('liaison.v1.svc.exchange.replay.')) {
           // A request/reply service it may call: a type it may send that some role serves.
           expect(t).toHaveLength(5);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
           expect(servedTypes(p).has(t[4]!)).toBe(true);
         } else {
-          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory']).toContain(s);
+          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`]).toContain(s);
         }
         if (s.includes('>')) expect(s.startsWith('$JS.ACK.')).toBe(true);
       }

@@ -9,6 +9,7 @@ import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
+import { startReplayService } from './replay-service.ts';
 
 /** The exchange's control plane attached to a running nats-server. */
 export interface AttachedExchange {
@@ -47,6 +48,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
   try {
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger);
     const directory = await startDirectoryService({ nc: admin, file: paths.directory, logger });
+    const replay = startReplayService({ nc: admin, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
       url: o.url,
       admin,
@@ -68,6 +70,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       },
       async stop() {
         directory.stop();
+        replay.stop();
         await admin.drain().catch(() => admin.close());
       },
     };

@@ -8,6 +8,21 @@ class ReferenceTable {
   #bytes = new Uint8Array(UUID_BYTES * 1024);
   #next = 1;
 
+  /** The used part of the table, for snapshots. */
+  export(): Uint8Array {
+    return this.#bytes.subarray(0, this.#next * UUID_BYTES);
+  }
+
+  static restore(bytes: Uint8Array): ReferenceTable {
+    const t = new ReferenceTable();
+    let cap = t.#bytes.length;
+    while (cap < bytes.length + UUID_BYTES) cap *= 2;
+    t.#bytes = new Uint8Array(cap);
+    t.#bytes.set(bytes);
+    t.#next = Math.max(1, Math.floor(bytes.length / UUID_BYTES));
+    return t;
+  }
+
   add(uuid: string): number {
     const seq = this.#next++;
     if ((seq + 1) * UUID_BYTES > this.#bytes.length) {
@@ -37,10 +52,16 @@ const TYPES = new Set<string>(['unspecified', 'passport', 'identity_card', 'visa
  */
 export class IndexDocumentStore implements DocumentStore {
   readonly #index: DocumentIndex;
-  readonly #refs = new ReferenceTable();
+  readonly #refs: ReferenceTable;
 
-  constructor(key: Uint8Array, capacity?: number) {
-    this.#index = new DocumentIndex({ hasher: createKeyedHasher(key), capacity });
+  constructor(key: Uint8Array, capacity?: number, restored?: { index: DocumentIndex; references: Uint8Array }) {
+    this.#index = restored?.index ?? new DocumentIndex({ hasher: createKeyedHasher(key), capacity });
+    this.#refs = restored ? ReferenceTable.restore(restored.references) : new ReferenceTable();
+  }
+
+  /** The index and the packed references, for snapshots. */
+  snapshotParts(): { index: DocumentIndex; references: Uint8Array } {
+    return { index: this.#index, references: this.#refs.export() };
   }
 
   upsert(country: string, number: string, record: StoredDocument): UpsertOutcome {

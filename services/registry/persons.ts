@@ -38,11 +38,18 @@ export interface PersonCheck {
  */
 export class PersonAlerts {
   readonly index: PersonIndex;
-  readonly #actions = new Map<string, string>();
-  #seq = 0;
+  readonly #actions: Map<string, string>;
+  #seq: number;
 
-  constructor(hasher: KeyedHasher) {
-    this.index = new PersonIndex({ hasher });
+  constructor(hasher: KeyedHasher, restored?: { index: PersonIndex; actions: Record<string, string>; seq: number }) {
+    this.index = restored?.index ?? new PersonIndex({ hasher });
+    this.#actions = new Map(Object.entries(restored?.actions ?? {}));
+    this.#seq = restored?.seq ?? 0;
+  }
+
+  /** What a snapshot needs besides the index: requested actions by alert and the record counter. */
+  snapshotExtras(): { actions: Record<string, string>; seq: number } {
+    return { actions: Object.fromEntries(this.#actions), seq: this.#seq };
   }
 
   /** Store or replace a PersonAlert from its sender (the alert owner). */

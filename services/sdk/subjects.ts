@@ -29,6 +29,18 @@ export function serviceSubject(family: string, type: string): string {
 /** Discovery subjects of the NATS services framework (`$SRV.PING|INFO|STATS…`), needed by service hosts. */
 export const SERVICE_DISCOVERY_SUBJECTS = '$SRV.>';
 
+/**
+ * An agency's own replay request subject: the exchange re-delivers that agency's durable consumers
+ * from given stream sequences (a restarted service replaying the tail after its snapshot). Only the
+ * agency may publish on it, so the broker authenticates the requester.
+ */
+export function replaySubject(agency: string): string {
+  return `${SUBJECT_ROOT}.svc.exchange.replay.${agency}`;
+}
+
+/** What the exchange's replay service subscribes to. */
+export const REPLAY_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.replay.*`;
+
 /** The parts of a message subject. */
 export interface MessageSubject {
   tier: Tier;

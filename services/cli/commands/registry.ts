@@ -1,26 +1,30 @@
 import { LiaisonClient } from '../../sdk/client/client.ts';
 import { createLogger } from '../../sdk/logging.ts';
-import { registryState } from '../../registry/state.ts';
-import { startRegistry } from '../../registry/service.ts';
-import { need, str, type Command } from '../args.ts';
+import { join } from 'node:path';
+import { runRegistry } from '../../registry/run.ts';
+import { int, need, str, type Command } from '../args.ts';
 
 const registryUp: Command = {
   path: ['registry', 'up'],
   summary: 'run the ¶16 registry (documents and person alerts) as an agency that serves the checks',
-  usage: 'liaison registry up --as AGENCY_DIR [--server URL]',
-  options: { as: { type: 'string' }, server: { type: 'string' } },
+  usage: 'liaison registry up --as AGENCY_DIR [--state DIR] [--snapshot-every SECONDS] [--server URL]',
+  options: { as: { type: 'string' }, state: { type: 'string' }, 'snapshot-every': { type: 'string' }, server: { type: 'string' } },
   required: ['as'],
   async run(args, io) {
     const logger = createLogger({ name: 'registry' });
     const server = str(args, 'server');
-    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined, logger });
-    // The keyed-hash key lives only in memory for now: the index is rebuilt from the streams on start.
-    const registry = await startRegistry({ client, ...registryState(), logger });
-    io.out(`registry up as ${client.id}: answering DocumentCheckRequest; Ctrl-C stops it`);
+    const dir = need(args, 'as');
+    const stateDir = str(args, 'state') ?? join(dir, 'registry-state');
+    const every = int(args, 'snapshot-every', 1, 86_400) ?? 60;
+    const client = await LiaisonClient.connect({ agencyDir: dir, servers: server ? [server] : undefined, logger });
+    const registry = await runRegistry({ client, stateDir, snapshotEveryMs: every * 1000, logger });
+    const r = registry.restored;
+    io.out(`registry up as ${client.id}: ${r.documents} documents and ${r.persons} person alerts from the snapshot in ${stateDir}, ${r.replayed.length} consumers replaying their tail`);
+    io.out(`answering DocumentCheckRequest and PersonCheckRequest; snapshot every ${every} s and on stop; Ctrl-C stops it`);
     await io.interrupted;
     await registry.stop();
     await client.close();
-    io.out(`registry stopped: ${JSON.stringify(registry.stats)}`);
+    io.out(`registry stopped (snapshot written): ${JSON.stringify(registry.stats)}`);
     return 0;
   },
 };

@@ -4,11 +4,11 @@ import { systemClock, type Clock } from '../clock.ts';
 import { createEnvelopeCodec, type EnvelopeCodec } from '../envelope/codec.ts';
 import type { OpenContext, ReceivedMessage } from '../envelope/open.ts';
 import { sealMessage, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
-import { asLiaisonError, LiaisonError } from '../errors.ts';
+import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import { silentLogger, type Logger } from '../logging.ts';
 import { compileConsumers } from '../policy/index.ts';
 import { loadCatalog, type Catalog } from '../schema/index.ts';
-import { inboxPrefix } from '../subjects.ts';
+import { inboxPrefix, replaySubject } from '../subjects.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
@@ -217,6 +217,26 @@ export class LiaisonClient {
       stats: this.stats,
       logger: this.#logger,
     };
+  }
+
+  /**
+   * Ask the exchange to re-deliver this agency's durable consumers from the given stream sequences
+   * (consumer name → first sequence), e.g. a restarted service replaying the tail after its snapshot.
+   * Call it before {@link consume}. Only the agency's own consumers can be reset.
+   */
+  async replayFrom(positions: Record<string, number>): Promise<string[]> {
+    let text: string;
+    try {
+      text = (await this.nc.request(replaySubject(this.id), JSON.stringify({ positions }), { timeout: 10_000 })).string();
+    } catch (err) {
+      throw asLiaisonError(err, 'ERR_EXCHANGE', 'the exchange did not answer the replay request');
+    }
+    const reply = JSON.parse(text) as { ok: boolean; reset?: string[]; error?: string };
+    if (!reply.ok) {
+      const code = String(reply.error).split(':')[0]!;
+      throw new LiaisonError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE', String(reply.error));
+    }
+    return reply.reset ?? [];
   }
 
   /**

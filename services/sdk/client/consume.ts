@@ -62,7 +62,7 @@ export interface ReceiveLoopOptions {
 }
 
 /** The parts of a JetStream message the receive path uses. */
-export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'>;
+export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'> & { info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> };
 
 /**
  * Verify, dispatch and acknowledge one delivered copy. Rejections are counted, logged, published
@@ -86,6 +86,7 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
     m.term(e.code);
     return;
   }
+  if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence };
   if (o.seen.has(msg.header.id)) {
     o.stats.duplicates++;
     m.ack();

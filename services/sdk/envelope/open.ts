@@ -48,6 +48,8 @@ export interface ReceivedMessage<B = Record<string, unknown>> {
   body: B;
   /** Key id the copy was signed with. */
   kid: string;
+  /** Where JetStream delivered it from (absent for request/reply). */
+  delivery?: { stream: string; consumer: string; streamSeq: number };
 }
 
 /** The transport-level facts of one received copy. */

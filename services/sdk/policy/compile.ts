@@ -11,6 +11,7 @@ import {
   familyStreamSubjects,
   inboxPrefix,
   quarantineSubject,
+  replaySubject,
   serviceSubject,
   streamName,
   type Scope,
@@ -114,7 +115,7 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
  */
 export function compilePermissions(policy: Policy, agencyId: string, catalog: TypeCatalog): CompiledPermissions {
   if (!policy.agencies[agencyId]) throw new LiaisonError('ERR_AGENCY_UNKNOWN', `"${agencyId}" is not an agency of policy ${policy.name}`, { agency: agencyId });
-  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT];
+  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT, replaySubject(agencyId)];
   for (const type of sendableTypes(policy, agencyId)) {
     const family = familyOf(catalog, type);
     for (const tier of TIERS) pub.push(`${SUBJECT_ROOT}.${tier}.${family}.${type}.${agencyId}.*`);

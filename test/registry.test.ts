@@ -157,6 +157,19 @@ describe.each(STORES)('¶16 document registry (%s): reports, checks, hit notices
     expect(out.join('\n')).toContain('ERR_BODY_INVALID');
   });
 
+  it('liaison check-person prints the outcome and the reasons it matched', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => void out.push(l), err: (l: string) => void out.push(l), interrupted: new Promise<void>(() => undefined) };
+    const dir = fed.agencyDirs['xb-police']!;
+    expect(await runCli(['check-person', '--as', dir, '--name', 'Mohammed Al-Hasan', '--passport', 'XCC:XC7781234'], io)).toBe(0);
+    expect(out[0]).toMatch(/^hit: alert XA-PA-2026-17 of XAA \(score 100\)/);
+    expect(out.join('\n')).toContain('reason: identifier');
+    out.length = 0;
+    expect(await runCli(['check-person', '--as', dir, '--name', 'Nobody Known', '--birth-date', '2001'], io)).toBe(0);
+    expect(out[0]).toBe('no hit');
+    expect(await runCli(['check-person', '--as', dir, '--name', 'X', '--passport', 'nocolon'], io)).toBe(2);
+  });
+
   it('a malformed check gets a typed error and the registry keeps serving', async () => {
     await expect(xbPolice.request('DocumentCheckRequest', { documentNumber: 'XA4417702', issuingCountry: 'ZZ9' })).rejects.toSatisfy((e: unknown) =>
       isLiaisonError(e, 'ERR_BODY_INVALID'),

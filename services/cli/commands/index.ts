@@ -2,8 +2,9 @@ import type { Command } from '../args.ts';
 import { EXCHANGE_COMMANDS } from './exchange.ts';
 import { MESSAGE_COMMANDS } from './messages.ts';
 import { POLICY_COMMANDS } from './policy.ts';
+import { PERSON_COMMANDS } from './persons.ts';
 import { REGISTRY_COMMANDS } from './registry.ts';
 import { TRUST_COMMANDS } from './trust.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...POLICY_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...POLICY_COMMANDS];

@@ -19,7 +19,7 @@ import { registryState } from '../../services/registry/state.ts';
 import { createTestFederation } from '../support/federation.ts';
 
 const N = Number(process.env.REGISTRY_SERVICE_RECORDS ?? 10_000_000);
-const RATE = 2_000;
+const RATE = Number(process.env.REGISTRY_BENCH_RATE ?? 2_000);
 const SECONDS = Number(process.env.REGISTRY_BENCH_SECONDS ?? 10);
 const HIT_EVERY = 100;
 

@@ -94,6 +94,9 @@ export class LiaisonClient {
         name: identity.id,
         reconnect: opts.reconnect ?? true,
         maxReconnectAttempts: -1,
+        // No pre-built Error objects with stack traces per request (they dominated request profiles);
+        // failures still carry a typed LiaisonError from the call site.
+        noAsyncTraces: true,
       });
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONNECT', `agency ${identity.id} cannot connect to ${(opts.servers ?? identity.servers).join(',')}`);

@@ -381,7 +381,7 @@ describe('compiled broker artefacts', () => {
           expect(t.slice(0, 6).includes('*')).toBe(false);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
         } else if (s.startsWith('$JS.')) {
-          expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)\\.>)$`));
+          expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)(__r\\d+)?|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)(__r\\d+)?\\.>)$`));
         } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory' && !s.startsWith('liaison.v1.svc.exchange.replay.')) {
           // A request/reply service it may call: a type it may send that some role serves.
           expect(t).toHaveLength(5);
@@ -433,17 +433,22 @@ describe('compiled broker artefacts', () => {
     expect(thrown(() => compilePermissions(p, 'xz-ghost', catalog)).code).toBe('ERR_AGENCY_UNKNOWN');
   });
 
-  it('one consumer per receivable (type, scope), filtered at the ceiling tier', () => {
+  it('one consumer per receivable (type, scope) and replica, filtered at the ceiling tier', () => {
     const consumers = compileConsumers(p, catalog);
     expect(new Set(consumers.map((c) => c.name)).size).toBe(consumers.length);
     for (const c of consumers) {
       const family = catalog.familyOf(c.type)!;
       expect(c.stream).toBe(`LIAISON_${family.toUpperCase()}`);
-      expect(c.name).toBe(`${c.agency}__${c.type}__${c.scope}`);
+      expect(c.name).toBe(`${c.agency}__${c.type}__${c.scope}${c.replica > 1 ? `__r${c.replica}` : ''}`);
+      expect(c.replica).toBeLessThanOrEqual(p.agencies[c.agency]!.replicas ?? 1);
       expect(c.tier).toBe(receiveCeiling(p, c.agency, c.type, c.scope === 'all' ? 'broadcast' : 'direct')!.tier);
       expect(c.filterSubject).toBe(consumerFilter(c.agency, c.tier, family, c.type, c.scope));
     }
-    const ncb = consumers.filter((c) => c.agency === 'xc-ncb').map((c) => [c.name, c.filterSubject]);
+    // xc-ncb runs two registry replicas: the second reads the same subjects through its own consumers.
+    expect(consumers.filter((c) => c.agency === 'xc-ncb' && c.replica === 2).map((c) => c.filterSubject)).toEqual(
+      consumers.filter((c) => c.agency === 'xc-ncb' && c.replica === 1).map((c) => c.filterSubject),
+    );
+    const ncb = consumers.filter((c) => c.agency === 'xc-ncb' && c.replica === 1).map((c) => [c.name, c.filterSubject]);
     expect(ncb).toEqual([
       ['xc-ncb__DocumentCheckRequest__direct', 'liaison.v1.personal.documents.DocumentCheckRequest.*.xc-ncb'],
       ['xc-ncb__DocumentReport__all', 'liaison.v1.personal.documents.DocumentReport.*.all'],
@@ -505,6 +510,14 @@ agencies:
     expect(caller.pub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest');
     expect(caller.sub.allow).not.toContain('liaison.v1.svc.documents.DocumentCheckRequest');
     expect(caller.resp).toBeUndefined();
+  });
+
+  it('replicas must be an integer from 1 to 8, and is reported with its location', () => {
+    const bad = SERVED.replace('roles: [registry] }', 'roles: [registry], replicas: 0 }');
+    expect(() => parsePolicy(bad, { file: 'svc.yaml', catalog: cat })).toThrow(/svc\.yaml:\d+:\d+ agencies\.xc-registry\.replicas: invalid replicas 0/);
+    const two = parsePolicy(SERVED.replace('roles: [registry] }', 'roles: [registry], replicas: 2 }'), { file: 'svc.yaml', catalog: cat });
+    const names = compileConsumers(two, cat).filter((c) => c.agency === 'xc-registry').map((c) => c.name);
+    expect(names).toEqual(['xc-registry__DocumentCheckRequest__direct', 'xc-registry__DocumentCheckRequest__direct__r2']);
   });
 
   it('serving a type without a direct receive rule for it is a located error', () => {

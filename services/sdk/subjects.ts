@@ -104,9 +104,12 @@ export function inboxPrefix(agency: string): string {
 /** Receiving scope: messages directed to the agency, or broadcasts. */
 export type Scope = 'direct' | 'all';
 
-/** Durable consumer name of an agency for a type and scope (names are listed exactly in permissions). */
-export function consumerName(agency: string, type: string, scope: Scope): string {
-  return `${agency}__${type}__${scope}`;
+/**
+ * Durable consumer name of an agency for a type and scope (names are listed exactly in permissions);
+ * replicas after the first get their own (`…__r2`), so each sees every message.
+ */
+export function consumerName(agency: string, type: string, scope: Scope, replica = 1): string {
+  return replica > 1 ? `${agency}__${type}__${scope}__r${replica}` : `${agency}__${type}__${scope}`;
 }
 
 /** Filter subject of an agency's consumer: its ceiling tier, any sender, itself or `all`. */

@@ -29,6 +29,8 @@ export interface ConnectOptions {
   catalog?: Catalog;
   /** Reconnect on connection loss (default true). */
   reconnect?: boolean;
+  /** Which replica of this agency's services this connection is (default 1; see the policy's `replicas`). */
+  replica?: number;
 }
 
 /** The outcome of a send: one entry per published tier copy. */
@@ -54,6 +56,7 @@ export class LiaisonClient {
   readonly identity: AgencyIdentity;
   readonly nc: NatsConnection;
   readonly catalog: Catalog;
+  readonly replica: number;
   readonly stats: ReceiveStats = { received: 0, duplicates: 0, own: 0, handlerErrors: 0, rejected: {} };
   readonly #js: JetStreamClient;
   readonly #codec: EnvelopeCodec;
@@ -66,8 +69,9 @@ export class LiaisonClient {
   readonly #loops: Promise<void>[] = [];
   readonly #services: Serving[] = [];
 
-  private constructor(identity: AgencyIdentity, nc: NatsConnection, catalog: Catalog, directory: DirectoryWatcher, logger: Logger, clock: Clock) {
+  private constructor(identity: AgencyIdentity, nc: NatsConnection, catalog: Catalog, directory: DirectoryWatcher, logger: Logger, clock: Clock, replica: number) {
     this.id = identity.id;
+    this.replica = replica;
     this.identity = identity;
     this.nc = nc;
     this.catalog = catalog;
@@ -103,7 +107,7 @@ export class LiaisonClient {
     }
     try {
       const directory = await DirectoryWatcher.start({ nc, root: identity.root, catalog: typeCatalogOf(catalog), logger });
-      return new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock);
+      return new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1);
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw err;
@@ -174,7 +178,7 @@ export class LiaisonClient {
   /** The durable consumers the exchange provisioned for this agency (from the policy). */
   consumerSpecs(types?: string[]) {
     return compileConsumers(this.policy, typeCatalogOf(this.catalog)).filter(
-      (c) => c.agency === this.id && (!types || types.includes(c.type)),
+      (c) => c.agency === this.id && c.replica === this.replica && (!types || types.includes(c.type)),
     );
   }
 

@@ -51,13 +51,15 @@ export interface StreamSpec {
 export interface ConsumerSpec {
   agency: string;
   stream: string;
-  /** `<agency>__<Type>__direct|all`. */
+  /** `<agency>__<Type>__direct|all`, plus `__r<k>` for replica k > 1. */
   name: string;
   filterSubject: string;
   /** The agency's ceiling for the type in this scope. */
   tier: Tier;
   type: string;
   scope: Scope;
+  /** Which replica of the agency's services reads it (1 unless the agency has `replicas`). */
+  replica: number;
 }
 
 /** JetStream duplicate window of every stream (Nats-Msg-Id dedupe). */
@@ -93,15 +95,18 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
     for (const [copyScope, scope] of SCOPES) {
       const ceiling = receiveCeiling(policy, agencyId, type, copyScope);
       if (!ceiling) continue;
-      out.push({
-        agency: agencyId,
-        stream: streamName(family),
-        name: consumerName(agencyId, type, scope),
-        filterSubject: consumerFilter(agencyId, ceiling.tier, family, type, scope),
-        tier: ceiling.tier,
-        type,
-        scope,
-      });
+      for (let replica = 1; replica <= (a?.replicas ?? 1); replica++) {
+        out.push({
+          agency: agencyId,
+          stream: streamName(family),
+          name: consumerName(agencyId, type, scope, replica),
+          filterSubject: consumerFilter(agencyId, ceiling.tier, family, type, scope),
+          tier: ceiling.tier,
+          type,
+          scope,
+          replica,
+        });
+      }
     }
   }
   return out;

@@ -56,6 +56,12 @@ export interface AgencyEntry {
   /** ICAO 3-letter country code, uppercase. */
   country: string;
   roles: string[];
+  /**
+   * Instances of this agency's services that each need every message (e.g. registry replicas that
+   * each keep a full index): each replica gets its own durable consumers (`…__r2`, `…__r3`).
+   * Absent means one.
+   */
+  replicas?: number;
 }
 
 /** A parsed, validated data-sharing policy. */

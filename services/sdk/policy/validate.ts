@@ -11,7 +11,7 @@ export type PolicyBody = Omit<Policy, 'hash' | 'source'>;
 const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention'] as const;
 const ROLE_KEYS = ['description', 'send', 'receive', 'serve'] as const;
 const RULE_KEYS = ['types', 'tier', 'scope', 'handling', 'tlp'] as const;
-const AGENCY_KEYS = ['name', 'country', 'roles'] as const;
+const AGENCY_KEYS = ['name', 'country', 'roles', 'replicas'] as const;
 const SCOPES: readonly ReceiveScope[] = ['direct', 'broadcast', 'any'];
 const NAME_RE = /^[a-z][a-z0-9-]{1,40}$/;
 const COUNTRY_RE = /^[A-Z]{3}$/;
@@ -152,6 +152,13 @@ function readAgency(w: Walk, e: Entry, roles: readonly string[]): AgencyEntry | 
   if (country && c !== undefined) {
     if (COUNTRY_RE.test(c)) agency.country = c;
     else w.issues.add(country.at, country.path, `invalid country "${c}" (expected an ICAO 3-letter code in uppercase, e.g. XAA)`);
+  }
+  const replicas = field(w, fields, e, 'replicas', false);
+  if (replicas) {
+    const n = isScalar(replicas.value) ? replicas.value.value : undefined;
+    if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 8) {
+      if (n > 1) agency.replicas = n;
+    } else w.issues.add(replicas.at, replicas.path, `invalid replicas ${describe(replicas.value)} (expected an integer from 1 to 8)`);
   }
   const roleList = field(w, fields, e, 'roles', true);
   if (roleList) {

@@ -277,9 +277,17 @@ export class LiaisonClient {
   async close(): Promise<void> {
     for (const s of this.#services) await s.stop().catch(() => undefined);
     for (const ac of this.#aborts) ac.abort();
-    await Promise.allSettled(this.#loops);
+    // Consumer loops end when their pull closes; never let a stuck one hold the shutdown.
+    await Promise.race([Promise.allSettled(this.#loops), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.#directory.stop();
     this.#publisher.close();
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    if (this.nc.isClosed()) return;
+    // drain() waits for a reconnect that may never come (a revoked agency is refused): bound it, then close.
+    const drained = this.nc.drain().then(
+      () => true,
+      () => false,
+    );
+    const inTime = await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), 3_000).unref())]);
+    if (!inTime && !this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 }

@@ -83,7 +83,8 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
   } catch (err) {
     const e = asLiaisonError(err, 'ERR_DECODE');
     reject(o, m.subject, m.data, e);
-    m.term(e.code);
+    // Plain +TERM: nats-server 2.9 does not understand a reason after it (the copy would be redelivered).
+    m.term();
     return;
   }
   if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence };
@@ -156,6 +157,7 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
       if (!busy) pump();
     },
   });
-  signal.addEventListener('abort', () => void messages.close(), { once: true });
+  if (signal.aborted) await messages.close();
+  else signal.addEventListener('abort', () => void messages.close(), { once: true });
   await messages.closed();
 }

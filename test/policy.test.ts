@@ -451,6 +451,8 @@ describe('compiled broker artefacts', () => {
     const ncb = consumers.filter((c) => c.agency === 'xc-ncb' && c.replica === 1).map((c) => [c.name, c.filterSubject]);
     expect(ncb).toEqual([
       ['xc-ncb__DocumentCheckRequest__direct', 'liaison.v1.personal.documents.DocumentCheckRequest.*.xc-ncb'],
+      ['xc-ncb__DocumentReportBatch__all', 'liaison.v1.personal.documents.DocumentReportBatch.*.all'],
+      ['xc-ncb__DocumentReportBatch__direct', 'liaison.v1.personal.documents.DocumentReportBatch.*.xc-ncb'],
       ['xc-ncb__DocumentReport__all', 'liaison.v1.personal.documents.DocumentReport.*.all'],
       ['xc-ncb__DocumentReport__direct', 'liaison.v1.personal.documents.DocumentReport.*.xc-ncb'],
       ['xc-ncb__DocumentStatusChange__all', 'liaison.v1.personal.documents.DocumentStatusChange.*.all'],

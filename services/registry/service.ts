@@ -5,6 +5,7 @@ import { systemClock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { applyDocumentBatch } from './import/apply-batch.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
 import type { PersonAlerts } from './persons.ts';
 import { isHitStatus, type DocumentStatusName, type DocumentStore } from './store.ts';
@@ -29,7 +30,7 @@ export interface Registry {
 }
 
 /** The message types the registry consumes. */
-export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert'];
+export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert', 'DocumentReportBatch'];
 
 const STATUS_PREFIX = 'DOCUMENT_STATUS_';
 const TYPE_PREFIX = 'DOCUMENT_TYPE_';
@@ -76,38 +77,38 @@ export async function startRegistry(o: {
     );
   };
 
-  const apply = async (msg: ReceivedMessage) => {
-    const body = msg.body;
+  // One report or status change: `msg` itself, or (batches) one report of it with the refusal collected by `refuseWith`.
+  const apply = async (msg: ReceivedMessage, body: Record<string, unknown> = msg.body, type: string = msg.type, refuseWith = refuse) => {
     let country: string;
     let number: string;
     try {
       country = normaliseCountry(String(body.issuingCountry ?? ''));
       number = normaliseDocumentNumber(String(body.documentNumber ?? ''));
     } catch (err) {
-      return await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
+      return await refuseWith(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
     }
     const senderCountry = countryOf(msg.header.sender);
     if (senderCountry !== country) {
-      return await refuse(
+      return await refuseWith(
         msg,
         'ERR_NOT_ISSUING_COUNTRY',
         `only an agency of ${country} may add, change or cancel ${country} documents; ${msg.header.sender} is of ${senderCountry ?? 'no known country'}`,
       );
     }
     const existing = store.get(country, number);
-    if (msg.type === 'DocumentReport') {
+    if (type === 'DocumentReport') {
       const status = statusOf(body.status);
-      if (!status) return await refuse(msg, 'ERR_BODY_INVALID', 'a document report needs a status (lost, stolen, fraudulent, recovered or cancelled)');
+      if (!status) return await refuseWith(msg, 'ERR_BODY_INVALID', 'a document report needs a status (lost, stolen, fraudulent, recovered or cancelled)');
       const outcome = store.upsert(country, number, { status, type: typeOf(body.documentType), owner: msg.header.sender, reference: existing?.reference ?? msg.header.id });
       stats.reports++;
       if (outcome === 'unchanged') stats.unchanged++;
       return;
     }
     const status = statusOf(body.newStatus);
-    if (!status) return await refuse(msg, 'ERR_BODY_INVALID', 'a status change needs new_status');
-    if (!existing) return await refuse(msg, 'ERR_RECORD_UNKNOWN', `no ${country} record for this document number to change`);
+    if (!status) return await refuseWith(msg, 'ERR_BODY_INVALID', 'a status change needs new_status');
+    if (!existing) return await refuseWith(msg, 'ERR_RECORD_UNKNOWN', `no ${country} record for this document number to change`);
     if (existing.owner !== msg.header.sender && countryOf(existing.owner) !== senderCountry) {
-      return await refuse(msg, 'ERR_NOT_ISSUING_COUNTRY', `the record belongs to ${existing.owner}`);
+      return await refuseWith(msg, 'ERR_NOT_ISSUING_COUNTRY', `the record belongs to ${existing.owner}`);
     }
     store.upsert(country, number, { ...existing, status });
     stats.statusChanges++;
@@ -160,6 +161,7 @@ export async function startRegistry(o: {
   await client.consume(
     async (msg) => {
       if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
+      else if (msg.type === 'DocumentReportBatch') await applyDocumentBatch(msg, (report, refuseRecord) => apply(msg, report, 'DocumentReport', refuseRecord), refuse);
       else if (msg.type === 'PersonAlert') {
         try {
           o.persons.apply(msg);

@@ -1,7 +1,10 @@
 import { LiaisonClient } from '../../sdk/client/client.ts';
 import { createLogger } from '../../sdk/logging.ts';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LiaisonError } from '../../sdk/errors.ts';
 import { runRegistry } from '../../registry/run.ts';
+import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
 
 const registryUp: Command = {
@@ -69,4 +72,35 @@ const checkDocument: Command = {
   },
 };
 
-export const REGISTRY_COMMANDS: Command[] = [registryUp, checkDocument];
+const registryImport: Command = {
+  path: ['registry', 'import'],
+  summary: 'bulk-upload a national registry export (CSV) to the registry in signed batches',
+  usage:
+    'liaison registry import --as AGENCY_DIR --csv FILE [--batch N] [--to REGISTRY] [--json] [--server URL] — CSV with a header row: ' +
+    'document_number,issuing_country,document_type,status[,issue_date,expiry_date,holder_name,holder_birth_date,holder_nationality,place,remarks,national_reference]',
+  options: { as: { type: 'string' }, csv: { type: 'string' }, batch: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, server: { type: 'string' } },
+  required: ['as', 'csv'],
+  async run(args, io) {
+    const server = str(args, 'server');
+    const batchSize = int(args, 'batch', 1, MAX_BATCH_SIZE) ?? 1_000;
+    const file = need(args, 'csv');
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) throw new LiaisonError('ERR_USAGE', `--csv ${file}: no such file`);
+    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    try {
+      const r = await importCsv({ client, file, batchSize, to: str(args, 'to') });
+      if (args.values.json) io.out(JSON.stringify(r));
+      else {
+        const rate = r.seconds > 0 ? Math.round(r.imported / r.seconds) : r.imported;
+        io.out(`imported ${r.imported} of ${r.rows} rows in ${r.batches} signed batches to ${r.to} (${r.seconds.toFixed(2)} s, ${rate} rows/s); ${r.bad.length} bad rows`);
+        for (const b of r.bad) io.out(`line ${b.line}: ${b.error}`);
+        if (r.imported > 0) io.out(`the registry refuses records of another issuing country by line, in a signed RegistryRefusal to ${client.id}`);
+      }
+      return r.imported > 0 ? 0 : 1;
+    } finally {
+      await client.close();
+    }
+  },
+};
+
+export const REGISTRY_COMMANDS: Command[] = [registryUp, checkDocument, registryImport];

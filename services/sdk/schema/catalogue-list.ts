@@ -3,7 +3,7 @@
  * every family option names one of these families and that every type listed here exists in its family.
  */
 export const MESSAGE_CATALOGUE: Readonly<Record<string, readonly string[]>> = {
-  documents: ['DocumentReport', 'DocumentStatusChange', 'DocumentCheckRequest', 'DocumentCheckResult', 'DocumentHitNotice', 'RegistryRefusal'],
+  documents: ['DocumentReport', 'DocumentStatusChange', 'DocumentCheckRequest', 'DocumentCheckResult', 'DocumentHitNotice', 'RegistryRefusal', 'DocumentReportBatch'],
   persons: ['PersonAlert', 'PersonCheckRequest', 'PersonCheckResult', 'PersonHitNotice'],
   referrals: ['CaseReferral', 'ReferralAcknowledgement', 'ReferralDecision', 'ReferralUpdate', 'ReferralClosure'],
   legal: ['MutualLegalAssistanceRequest', 'MutualLegalAssistanceResponse', 'ExtraditionRequest', 'ExtraditionResponse'],

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { LiaisonClient } from '../../sdk/client/client.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { HANDLING_CODES, TLP_LABELS, type HandlingCode, type TlpLabel } from '../../sdk/tier.ts';
 import { int, need, str, type Command, type ParsedArgs } from '../args.ts';
+import { connectAs } from '../connect.ts';
 
 function parseBody(args: ParsedArgs): Promise<unknown> | unknown {
   const json = str(args, 'json');
@@ -44,8 +44,7 @@ const send: Command = {
     const body = await parseBody(args);
     const handling = oneOf<HandlingCode>(str(args, 'handling'), HANDLING_CODES, 'handling');
     const tlp = oneOf<TlpLabel>(str(args, 'tlp'), TLP_LABELS, 'tlp');
-    const server = str(args, 'server');
-    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    const client = await connectAs(args);
     try {
       const r = await client.send(need(args, 'type'), body, { to: str(args, 'to'), handling, tlp, caseRef: str(args, 'case') });
       for (const c of r.copies) {
@@ -65,11 +64,10 @@ const tail: Command = {
   options: { as: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' }, server: { type: 'string' } },
   required: ['as'],
   async run(args, io) {
-    const server = str(args, 'server');
     const max = int(args, 'max', 1, 1_000_000);
     const pattern = str(args, 'type');
     const re = pattern ? new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`) : undefined;
-    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    const client = await connectAs(args);
     let count = 0;
     let finish!: () => void;
     const reachedMax = new Promise<void>((r) => (finish = r));

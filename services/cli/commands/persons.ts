@@ -1,6 +1,6 @@
-import { LiaisonClient } from '../../sdk/client/client.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { need, str, type Command } from '../args.ts';
+import { connectAs } from '../connect.ts';
 
 const checkPerson: Command = {
   path: ['check-person'],
@@ -21,8 +21,7 @@ const checkPerson: Command = {
     const passport = str(args, 'passport');
     const [pc, pn] = passport ? passport.split(':') : [];
     if (passport && (!pc || !pn)) throw new LiaisonError('ERR_USAGE', '--passport must be ICAO:NUMBER, e.g. XCC:7781234');
-    const server = str(args, 'server');
-    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    const client = await connectAs(args);
     try {
       const reply = await client.request('PersonCheckRequest', {
         subject: {

@@ -1,4 +1,3 @@
-import { LiaisonClient } from '../../sdk/client/client.ts';
 import { createLogger } from '../../sdk/logging.ts';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { LiaisonError } from '../../sdk/errors.ts';
 import { runRegistry } from '../../registry/run.ts';
 import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
+import { connectAs } from '../connect.ts';
 
 const registryUp: Command = {
   path: ['registry', 'up'],
@@ -15,11 +15,10 @@ const registryUp: Command = {
   required: ['as'],
   async run(args, io) {
     const logger = createLogger({ name: 'registry' });
-    const server = str(args, 'server');
     const dir = need(args, 'as');
     const stateDir = str(args, 'state') ?? join(dir, 'registry-state');
     const every = int(args, 'snapshot-every', 1, 86_400) ?? 60;
-    const client = await LiaisonClient.connect({ agencyDir: dir, servers: server ? [server] : undefined, logger });
+    const client = await connectAs(args, logger);
     const registry = await runRegistry({ client, stateDir, snapshotEveryMs: every * 1000, logger });
     const r = registry.restored;
     io.out(`registry up as ${client.id}: ${r.documents} documents and ${r.persons} person alerts from the snapshot in ${stateDir}, ${r.replayed.length} consumers replaying their tail`);
@@ -47,8 +46,7 @@ const checkDocument: Command = {
   },
   required: ['as', 'country', 'number'],
   async run(args, io) {
-    const server = str(args, 'server');
-    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    const client = await connectAs(args);
     try {
       const type = str(args, 'type');
       const reply = await client.request('DocumentCheckRequest', {
@@ -81,12 +79,11 @@ const registryImport: Command = {
   options: { as: { type: 'string' }, csv: { type: 'string' }, batch: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, server: { type: 'string' } },
   required: ['as', 'csv'],
   async run(args, io) {
-    const server = str(args, 'server');
     const batchSize = int(args, 'batch', 1, MAX_BATCH_SIZE) ?? 1_000;
     const file = need(args, 'csv');
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) throw new LiaisonError('ERR_USAGE', `--csv ${file}: no such file`);
-    const client = await LiaisonClient.connect({ agencyDir: need(args, 'as'), servers: server ? [server] : undefined });
+    const client = await connectAs(args);
     try {
       const r = await importCsv({ client, file, batchSize, to: str(args, 'to') });
       if (args.values.json) io.out(JSON.stringify(r));

@@ -89,7 +89,15 @@ export async function spawnNatsServer(opts: SpawnNatsOptions): Promise<NatsProce
   child.once('error', (err) => {
     spawnError = err;
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Never leave a server behind when this process ends (a failed test, Ctrl-C in the demo).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      process.off('exit', killOnExit);
+      resolve(code);
+    }),
+  );
   let hasExited = false;
   void exited.then(() => {
     hasExited = true;

@@ -16,4 +16,6 @@ async function main(): Promise<number> {
   }
 }
 
+// Ctrl-C: exit through process.exit so the exchange's nats-server is stopped with us.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
 process.exit(await main());

@@ -127,7 +127,11 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
   } catch (err) {
     o.logger.warn({ err }, 'could not publish to quarantine');
   }
-  o.onReject?.({ code: e.code, reason: e.message, subject, claimedSender });
+  try {
+    o.onReject?.({ code: e.code, reason: e.message, subject, claimedSender });
+  } catch (err) {
+    o.logger.warn({ err }, 'onReject callback failed');
+  }
 }
 
 /**

@@ -10,13 +10,14 @@ import { connectAs } from '../connect.ts';
 const registryUp: Command = {
   path: ['registry', 'up'],
   summary: 'run the ¶16 registry (documents and person alerts) as an agency that serves the checks',
-  usage: 'liaison registry up --as AGENCY_DIR [--state DIR] [--snapshot-every SECONDS] [--server URL]',
-  options: { as: { type: 'string' }, state: { type: 'string' }, 'snapshot-every': { type: 'string' }, server: { type: 'string' } },
+  usage: 'liaison registry up --as AGENCY_DIR [--replica K] [--state DIR] [--snapshot-every SECONDS] [--server URL]',
+  options: { as: { type: 'string' }, replica: { type: 'string' }, state: { type: 'string' }, 'snapshot-every': { type: 'string' }, server: { type: 'string' } },
   required: ['as'],
   async run(args, io) {
     const logger = createLogger({ name: 'registry' });
     const dir = need(args, 'as');
-    const stateDir = str(args, 'state') ?? join(dir, 'registry-state');
+    const replica = int(args, 'replica', 1, 8) ?? 1;
+    const stateDir = str(args, 'state') ?? join(dir, replica > 1 ? `registry-state-r${replica}` : 'registry-state');
     const every = int(args, 'snapshot-every', 1, 86_400) ?? 60;
     const client = await connectAs(args, logger);
     const registry = await runRegistry({ client, stateDir, snapshotEveryMs: every * 1000, logger });

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LiaisonError } from '../sdk/errors.ts';
@@ -84,9 +84,7 @@ export async function saveRegistryState(dir: string, state: RegistryState): Prom
     actions: extras.actions,
     personSeq: extras.seq,
   };
-  const tmp = `${f.manifest}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-  await rename(tmp, f.manifest);
+  await writePrivateFile(f.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /** Load the last snapshot from STATE_DIR, or undefined when there is none. Corruption → ERR_DECODE. */

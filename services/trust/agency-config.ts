@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { LiaisonError } from '../sdk/errors.ts';
+import { readJsonFile } from './json-file.ts';
 import type { Ed25519PublicJwk } from './keys.ts';
 import { writePublicFile } from './key-file.ts';
 import { agencyPaths } from './paths.ts';
@@ -26,19 +25,7 @@ export const inboxPrefixOf = (agencyId: string): string => `_INBOX_${agencyId}`;
 
 /** Read AGENCY_DIR/agency.json, or undefined when absent. */
 export async function readAgencyConfig(dir: string): Promise<AgencyConfig | undefined> {
-  const file = agencyPaths(dir).config;
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    return JSON.parse(text) as AgencyConfig;
-  } catch (err) {
-    throw new LiaisonError('ERR_CONFIG_INVALID', `${file} is not JSON`, { file }, { cause: err });
-  }
+  return await readJsonFile<AgencyConfig>(agencyPaths(dir).config, 'agency config');
 }
 
 /** Write AGENCY_DIR/agency.json. */

@@ -1,5 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { LiaisonError } from '../sdk/errors.ts';
+import { readJsonFile } from './json-file.ts';
 import { writePublicFile } from './key-file.ts';
 import { trustPaths } from './paths.ts';
 
@@ -36,19 +37,7 @@ export interface AgencyRecord {
 
 /** Read an agency record, or undefined when the agency is not enrolled. */
 export async function readAgencyRecord(dir: string, id: string): Promise<AgencyRecord | undefined> {
-  const file = trustPaths(dir).agencyRecord(id);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    return JSON.parse(text) as AgencyRecord;
-  } catch (err) {
-    throw new LiaisonError('ERR_CONFIG_INVALID', `agency record ${file} is not JSON`, { file }, { cause: err });
-  }
+  return await readJsonFile<AgencyRecord>(trustPaths(dir).agencyRecord(id), 'agency record');
 }
 
 /** Read an agency record or fail with ERR_AGENCY_UNKNOWN. */

@@ -104,28 +104,22 @@ function checkSeq(seq: number): void {
 export class DocumentIndex {
   readonly hasher: KeyedHasher;
   #agencies: AgencyTable;
-  #hi: Uint32Array;
-  #lo: Uint32Array;
-  #seq: Uint32Array;
-  #owner: Uint16Array;
-  #meta: Uint8Array;
-  #check: Uint8Array;
-  #mask: number;
+  // Assigned by #allocate (constructor, growth, fromTables).
+  #hi!: Uint32Array;
+  #lo!: Uint32Array;
+  #seq!: Uint32Array;
+  #owner!: Uint16Array;
+  #meta!: Uint8Array;
+  #check!: Uint8Array;
+  #mask!: number;
   #size = 0;
-  #growAt: number;
+  #growAt!: number;
 
   constructor(options: DocumentIndexOptions) {
     this.hasher = options.hasher;
     this.#agencies = new AgencyTable();
     const cap = capacityFor(options.capacity ?? 0);
-    this.#hi = new Uint32Array(cap);
-    this.#lo = new Uint32Array(cap);
-    this.#seq = new Uint32Array(cap);
-    this.#owner = new Uint16Array(cap);
-    this.#meta = new Uint8Array(cap);
-    this.#check = new Uint8Array(cap);
-    this.#mask = cap - 1;
-    this.#growAt = Math.floor(cap * MAX_LOAD);
+    this.#allocate(cap);
   }
 
   /** Rebuild an index from its raw arrays (snapshot load). The arrays are adopted, not copied. */
@@ -297,10 +291,8 @@ export class DocumentIndex {
     }
   }
 
-  #grow(): void {
-    const cap = (this.#mask + 1) * 2;
-    if (cap > MAX_CAPACITY) throw new LiaisonError('ERR_INTERNAL', `document index full (${this.#size} records)`);
-    const [hi, lo, seq, owner, meta, check] = [this.#hi, this.#lo, this.#seq, this.#owner, this.#meta, this.#check];
+  /** Fresh, empty tables of `cap` slots. */
+  #allocate(cap: number): void {
     this.#hi = new Uint32Array(cap);
     this.#lo = new Uint32Array(cap);
     this.#seq = new Uint32Array(cap);
@@ -309,6 +301,13 @@ export class DocumentIndex {
     this.#check = new Uint8Array(cap);
     this.#mask = cap - 1;
     this.#growAt = Math.floor(cap * MAX_LOAD);
+  }
+
+  #grow(): void {
+    const cap = (this.#mask + 1) * 2;
+    if (cap > MAX_CAPACITY) throw new LiaisonError('ERR_INTERNAL', `document index full (${this.#size} records)`);
+    const [hi, lo, seq, owner, meta, check] = [this.#hi, this.#lo, this.#seq, this.#owner, this.#meta, this.#check];
+    this.#allocate(cap);
     const mask = this.#mask;
     const [nhi, nlo, nseq, nowner, nmeta, ncheck] = [this.#hi, this.#lo, this.#seq, this.#owner, this.#meta, this.#check];
     for (let i = 0; i < meta.length; i++) {

@@ -11,6 +11,9 @@ import {
   compileConsumers,
   compilePermissions,
   compileStreams,
+  agencyBuckets,
+  bucketPermissions,
+  compileBuckets,
   decideReceive,
   decideSend,
   parsePolicy,
@@ -76,9 +79,10 @@ describe('policy loading', () => {
     const p = await loadPolicyFile(EXAMPLE, catalog);
     expect(p.name).toBe('mediterranean-pilot');
     expect(Object.keys(p.roles).sort()).toEqual(
-      ['analyst-centre', 'border-police', 'coast-guard', 'interpol-ncb', 'ngo', 'prosecutor', 'return-programme', 'training-institute'],
+      ['analyst-centre', 'border-police', 'case-registry', 'coast-guard', 'interpol-ncb', 'ngo', 'prosecutor', 'return-programme', 'training-institute'],
     );
-    expect(Object.keys(p.agencies)).toHaveLength(10);
+    expect(Object.keys(p.agencies)).toHaveLength(11);
+    expect(p.roles['case-registry']!.state).toEqual({ kv: ['cases'], objects: [] });
     expect(p.agencies['xb-police']).toEqual({ id: 'xb-police', name: 'Bellmark National Police', country: 'XBB', roles: ['border-police', 'coast-guard'] });
     expect(p.retention.documents).toBe(3650 * DAY);
     expect(p.defaultRetentionMs).toBe(365 * DAY);
@@ -234,12 +238,40 @@ describe('send decisions', () => {
   });
 
   it('a directed message goes as one copy at the recipient ceiling', () => {
-    expect(checkSend(p, { ...msg, sender: 'xa-border-police', type: 'CaseReferral', recipient: 'xa-ngo-harbour' }).copies).toEqual([
-      { tier: 'personal', recipients: ['xa-ngo-harbour'] },
+    expect(checkSend(p, { ...msg, sender: 'xa-border-police', type: 'IntelligenceReport', recipient: 'xa-prosecutor' }).copies).toEqual([
+      { tier: 'personal', recipients: ['xa-prosecutor'] },
     ]);
+    expect(checkSend(p, { ...msg, sender: 'xa-coast-guard', type: 'IntelligenceReport', recipient: 'xb-police' }).copies).toEqual([
+      { tier: 'personal', recipients: ['xb-police'] },
+    ]);
+  });
+
+  it('an observer (the case registry) gets its own tier of every message of the types it observes, whoever the recipient', () => {
+    // Same tier as the NGO: one copy serves both.
+    expect(checkSend(p, { ...msg, sender: 'xa-border-police', type: 'CaseReferral', recipient: 'xa-ngo-harbour' }).copies).toEqual([
+      { tier: 'personal', recipients: ['xa-ngo-harbour', 'mac-cases'] },
+    ]);
+    // The prosecutor sees the special tier, the registry its own (personal) copy, never the special one.
     expect(checkSend(p, { ...msg, sender: 'xa-border-police', type: 'CaseReferral', recipient: 'xa-prosecutor' }).copies).toEqual([
+      { tier: 'personal', recipients: ['mac-cases'] },
       { tier: 'special', recipients: ['xa-prosecutor'] },
     ]);
+    // A broadcast offer: the registry observes it at the public tier with everyone else.
+    const offer = checkSend(p, { ...msg, sender: 'xc-training', type: 'TrainingOffer', recipient: 'all' });
+    expect(offer.copies).toHaveLength(1);
+    expect(offer.copies[0]!.recipients).toContain('mac-cases');
+    // Receipt: the registry accepts its tier of a message directed to someone else, and nothing else.
+    const seen = { receiver: 'mac-cases', sender: 'xa-border-police', type: 'CaseReferral', recipient: 'xa-prosecutor', tier: 'personal' as const, handling: 'H2' as const, tlp: 'AMBER' as const };
+    expect(checkReceive(p, seen).ruleName).toBe('roles.case-registry.receive[1]');
+    expect(thrown(() => checkReceive(p, { ...seen, tier: 'special' })).code).toBe('ERR_POLICY_RECEIVE_DENIED');
+    expect(thrown(() => checkReceive(p, { ...seen, type: 'IntelligenceReport', sender: 'xa-coast-guard' })).code).toBe('ERR_POLICY_RECEIVE_DENIED');
+    // Other agencies still may not read copies directed to someone else.
+    expect(thrown(() => checkReceive(p, { ...seen, receiver: 'xa-ngo-harbour' })).code).toBe('ERR_POLICY_RECEIVE_DENIED');
+  });
+
+  it('an agency may not both observe a type and receive it as a party (copies would arrive twice)', () => {
+    const err = invalid(variant({ 15: '        scope: direct\n      - types: [CaseReferral]\n        tier: operational\n        scope: observe' }));
+    expect(issues(err).map((i) => i.message).join('\n')).toContain('both observes and receives CaseReferral');
   });
 
   it('a directed message is refused with the typed code when the policy denies it', () => {
@@ -371,7 +403,8 @@ describe('compiled broker artefacts', () => {
       const { pub, sub } = compilePermissions(p, id, catalog);
       for (const s of [...pub.allow, ...sub.allow]) {
         expect(['>', '*', '_INBOX.>', '$JS.API.>', 'liaison.>', '$JS.>']).not.toContain(s);
-        expect(s.startsWith('$JS.API.STREAM') || s.startsWith('$JS.API.CONSUMER.CREATE') || s.startsWith('$JS.API.DIRECT')).toBe(false);
+        const own = agencyBuckets(p, id).some((b) => s.endsWith(`KV_${b.bucket}`) || s.endsWith(`OBJ_${b.bucket}`) || s.includes(`KV_${b.bucket}.`) || s.includes(`OBJ_${b.bucket}.`));
+        if (!own) expect(s.startsWith('$JS.API.STREAM') || s.startsWith('$JS.API.CONSUMER.CREATE') || s.startsWith('$JS.API.DIRECT'), s).toBe(false);
       }
       for (const s of pub.allow) {
         const t = s.split('.');
@@ -380,8 +413,13 @@ describe('compiled broker artefacts', () => {
           expect(t[6], s).toBe('*');
           expect(t.slice(0, 6).includes('*')).toBe(false);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
+        } else if (s.startsWith('$JS.') && agencyBuckets(p, id).some((b) => s.includes(`KV_${b.bucket}`) || s.includes(`OBJ_${b.bucket}`))) {
+          // Rights on its own state buckets only (checked exactly below).
+          expect(agencyBuckets(p, id).flatMap(bucketPermissions)).toContain(s);
+        } else if (s.startsWith('$KV.') || s.startsWith('$O.')) {
+          expect(agencyBuckets(p, id).flatMap(bucketPermissions)).toContain(s);
         } else if (s.startsWith('$JS.')) {
-          expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)(__r\\d+)?|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all)(__r\\d+)?\\.>)$`));
+          expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?\\.>)$`));
         } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory' && !s.startsWith('liaison.v1.svc.exchange.replay.')) {
           // A request/reply service it may call: a type it may send that some role serves.
           expect(t).toHaveLength(5);
@@ -390,14 +428,14 @@ describe('compiled broker artefacts', () => {
         } else {
           expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`]).toContain(s);
         }
-        if (s.includes('>')) expect(s.startsWith('$JS.ACK.')).toBe(true);
+        if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
       }
       for (const s of sub.allow) {
         const t = s.split('.');
         if (t.length === 7) {
           expect(t[5]).toBe('*');
-          expect([id, 'all']).toContain(t[6]);
-          expect(receiveCeiling(p, id, t[4]!, t[6] === 'all' ? 'broadcast' : 'direct')?.tier).toBe(t[2]);
+          expect([id, 'all', '*']).toContain(t[6]);
+          expect(receiveCeiling(p, id, t[4]!, t[6] === 'all' ? 'broadcast' : t[6] === '*' ? 'observe' : 'direct')?.tier).toBe(t[2]);
         } else if (s.startsWith('liaison.v1.svc.') || s === '$SRV.>') {
           // Only an agency whose roles serve a type listens as that service.
           expect(agencyServes(p, id).length).toBeGreaterThan(0);
@@ -411,12 +449,16 @@ describe('compiled broker artefacts', () => {
 
   it('compiles the NGO permissions exactly', () => {
     const perms = compilePermissions(p, 'xa-ngo-harbour', catalog);
-    const sendTypes = ['CaseReferral', 'EnrolmentRequest', 'ReferralAcknowledgement', 'ReferralClosure', 'ReferralDecision', 'ReferralUpdate'];
+    const sendTypes = ['CaseQuery', 'CaseReferral', 'EnrolmentRequest', 'ReferralAcknowledgement', 'ReferralClosure', 'ReferralDecision', 'ReferralUpdate'];
     const messagePub = perms.pub.allow.filter((s) => s.startsWith('liaison.v1.') && s.split('.').length === 7);
     expect(messagePub).toHaveLength(sendTypes.length * TIERS.length);
     expect(messagePub).toContain('liaison.v1.special.referrals.CaseReferral.xa-ngo-harbour.*');
     expect(perms.sub.allow).toEqual([
       '_INBOX_xa-ngo-harbour.>',
+      'liaison.v1.operational.workflows.CaseQueryResult.*.xa-ngo-harbour',
+      'liaison.v1.operational.workflows.WorkflowRejection.*.xa-ngo-harbour',
+      'liaison.v1.operational.workflows.WorkflowReminder.*.xa-ngo-harbour',
+      'liaison.v1.operational.workflows.WorkflowStateChange.*.xa-ngo-harbour',
       'liaison.v1.personal.referrals.CaseReferral.*.xa-ngo-harbour',
       'liaison.v1.personal.referrals.ReferralAcknowledgement.*.xa-ngo-harbour',
       'liaison.v1.personal.referrals.ReferralClosure.*.xa-ngo-harbour',
@@ -441,7 +483,8 @@ describe('compiled broker artefacts', () => {
       expect(c.stream).toBe(`LIAISON_${family.toUpperCase()}`);
       expect(c.name).toBe(`${c.agency}__${c.type}__${c.scope}${c.replica > 1 ? `__r${c.replica}` : ''}`);
       expect(c.replica).toBeLessThanOrEqual(p.agencies[c.agency]!.replicas ?? 1);
-      expect(c.tier).toBe(receiveCeiling(p, c.agency, c.type, c.scope === 'all' ? 'broadcast' : 'direct')!.tier);
+      expect(c.tier).toBe(receiveCeiling(p, c.agency, c.type, c.scope === 'all' ? 'broadcast' : c.scope)!.tier);
+      expect(c.maxAckPending).toBe(c.scope === 'observe' ? 1 : 10_000);
       expect(c.filterSubject).toBe(consumerFilter(c.agency, c.tier, family, c.type, c.scope));
     }
     // xc-ncb runs two registry replicas: the second reads the same subjects through its own consumers.
@@ -462,6 +505,24 @@ describe('compiled broker artefacts', () => {
       ['xc-ncb__PersonCheckRequest__direct', 'liaison.v1.personal.persons.PersonCheckRequest.*.xc-ncb'],
     ]);
     expect(compileConsumers(p, catalog)).toEqual(consumers);
+    // The case registry observes: any sender, any recipient, one message at a time (stream order).
+    expect(consumers.find((c) => c.name === 'mac-cases__ReferralDecision__observe')).toMatchObject({
+      filterSubject: 'liaison.v1.operational.referrals.ReferralDecision.*.*',
+      maxAckPending: 1,
+    });
+  });
+
+  it('state buckets: one per agency and name, with rights on that bucket only', () => {
+    expect(compileBuckets(p)).toEqual([
+      { agency: 'xc-ncb', kind: 'objects', name: 'snapshots', bucket: 'xc-ncb_snapshots' },
+      { agency: 'mac-cases', kind: 'kv', name: 'cases', bucket: 'mac-cases_cases' },
+    ]);
+    const perms = compilePermissions(p, 'mac-cases', catalog).pub.allow;
+    expect(perms).toContain('$KV.mac-cases_cases.>');
+    expect(perms).toContain('$JS.API.STREAM.INFO.KV_mac-cases_cases');
+    expect(perms.filter((s) => s.startsWith('$JS.API.STREAM.'))).toEqual(['$JS.API.STREAM.INFO.KV_mac-cases_cases', '$JS.API.STREAM.MSG.GET.KV_mac-cases_cases']);
+    expect(perms.some((s) => /DELETE|PURGE|UPDATE|CREATE\.KV_[^m]/.test(s) && !s.startsWith('$JS.API.CONSUMER.DELETE.KV_mac-cases_cases.'))).toBe(false);
+    expect(compilePermissions(p, 'xa-ngo-harbour', catalog).pub.allow.some((s) => s.includes('KV_') || s.startsWith('$KV.'))).toBe(false);
   });
 
   it('one stream per family with its four tier subjects and the policy retention, plus quarantine', () => {

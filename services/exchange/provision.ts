@@ -2,13 +2,16 @@ import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager, type
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
-import { compileConsumers, compileStreams, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
+import { compileBuckets, compileConsumers, compileStreams, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
+import { provisionBucket } from './buckets.ts';
 
 /** What provisioning did. */
 export interface ProvisionReport {
   streams: string[];
   consumers: string[];
   removedConsumers: string[];
+  /** `kv:<bucket>` and `objects:<bucket>`. */
+  buckets: string[];
 }
 
 const nanos = (ms: number) => ms * 1_000_000;
@@ -26,7 +29,7 @@ export async function provisionExchange(nc: NatsConnection, policy: Policy, cata
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', 'JetStream is not available to the exchange account');
   }
-  const report: ProvisionReport = { streams: [], consumers: [], removedConsumers: [] };
+  const report: ProvisionReport = { streams: [], consumers: [], removedConsumers: [], buckets: [] };
   for (const s of compileStreams(policy, catalog)) {
     const cfg: Partial<StreamConfig> & { name: string } = {
       name: s.name,
@@ -52,11 +55,13 @@ export async function provisionExchange(nc: NatsConnection, policy: Policy, cata
       deliver_policy: DeliverPolicy.All,
       ack_wait: nanos(30_000),
       max_deliver: 20,
-      max_ack_pending: 10_000,
+      max_ack_pending: c.maxAckPending,
     };
     const info = await jsm.consumers.info(c.stream, c.name).catch(() => undefined);
-    if (info && info.config.filter_subject !== c.filterSubject) await jsm.consumers.delete(c.stream, c.name);
-    if (!info || info.config.filter_subject !== c.filterSubject) await jsm.consumers.add(c.stream, cfg);
+    const same = info && info.config.filter_subject === c.filterSubject;
+    if (info && !same) await jsm.consumers.delete(c.stream, c.name);
+    if (!same) await jsm.consumers.add(c.stream, cfg);
+    else if (info.config.max_ack_pending !== c.maxAckPending) await jsm.consumers.update(c.stream, c.name, { max_ack_pending: c.maxAckPending });
     report.consumers.push(c.name);
     if (!byStream.has(c.stream)) byStream.set(c.stream, new Set());
     byStream.get(c.stream)!.add(c.name);
@@ -70,6 +75,10 @@ export async function provisionExchange(nc: NatsConnection, policy: Policy, cata
       }
     }
   }
-  logger?.info({ streams: report.streams.length, consumers: report.consumers.length, removed: report.removedConsumers.length }, 'exchange provisioned');
+  for (const b of compileBuckets(policy)) {
+    await provisionBucket(nc, b);
+    report.buckets.push(`${b.kind}:${b.bucket}`);
+  }
+  logger?.info({ buckets: report.buckets.length, streams: report.streams.length, consumers: report.consumers.length, removed: report.removedConsumers.length }, 'exchange provisioned');
   return report;
 }

@@ -101,8 +101,8 @@ export function inboxPrefix(agency: string): string {
   return `_INBOX_${agency}`;
 }
 
-/** Receiving scope: messages directed to the agency, or broadcasts. */
-export type Scope = 'direct' | 'all';
+/** Receiving scope of a consumer: messages directed to the agency, broadcasts, or observed (any recipient). */
+export type Scope = 'direct' | 'all' | 'observe';
 
 /**
  * Durable consumer name of an agency for a type and scope (names are listed exactly in permissions);
@@ -112,7 +112,13 @@ export function consumerName(agency: string, type: string, scope: Scope, replica
   return replica > 1 ? `${agency}__${type}__${scope}__r${replica}` : `${agency}__${type}__${scope}`;
 }
 
-/** Filter subject of an agency's consumer: its ceiling tier, any sender, itself or `all`. */
+/** Filter subject of an agency's consumer: its ceiling tier, any sender, itself, `all`, or any recipient (observe). */
 export function consumerFilter(agency: string, tier: Tier, family: string, type: string, scope: Scope): string {
-  return `${SUBJECT_ROOT}.${tier}.${family}.${type}.*.${scope === 'direct' ? agency : BROADCAST}`;
+  const recipient = scope === 'direct' ? agency : scope === 'all' ? BROADCAST : '*';
+  return `${SUBJECT_ROOT}.${tier}.${family}.${type}.*.${recipient}`;
+}
+
+/** JetStream KV bucket or object store of an agency's state (`<agency>_<name>`); replicas share it. */
+export function bucketName(agency: string, name: string): string {
+  return `${agency}_${name}`;
 }

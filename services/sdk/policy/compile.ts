@@ -6,6 +6,7 @@ import {
   QUARANTINE_SUBJECTS,
   SERVICE_DISCOVERY_SUBJECTS,
   SUBJECT_ROOT,
+  bucketName,
   consumerFilter,
   consumerName,
   familyStreamSubjects,
@@ -18,7 +19,7 @@ import {
 } from '../subjects.ts';
 import { TIERS, type Tier } from '../tier.ts';
 import { receiveCeiling } from './decide.ts';
-import { QUARANTINE_RETENTION_MS, retentionOf, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
+import { QUARANTINE_RETENTION_MS, retentionOf, type BucketKind, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
 
 /** NATS user permissions of one agency (allow lists only; everything else is denied). */
 export interface CompiledPermissions {
@@ -60,6 +61,18 @@ export interface ConsumerSpec {
   scope: Scope;
   /** Which replica of the agency's services reads it (1 unless the agency has `replicas`). */
   replica: number;
+  /** {@link MAX_ACK_PENDING}: 1 for observers (strict stream order, also across instances sharing the consumer). */
+  maxAckPending: number;
+}
+
+/** A KV bucket or object store the exchange provisions for one agency's state. */
+export interface BucketSpec {
+  agency: string;
+  kind: BucketKind;
+  /** The name in the policy (`cases`). */
+  name: string;
+  /** The JetStream bucket name, `<agency>_<name>`. */
+  bucket: string;
 }
 
 /** JetStream duplicate window of every stream (Nats-Msg-Id dedupe). */
@@ -68,7 +81,11 @@ export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 const SCOPES: readonly [CopyScope, Scope][] = [
   ['direct', 'direct'],
   ['broadcast', 'all'],
+  ['observe', 'observe'],
 ];
+
+/** Unacknowledged messages a consumer may have out: observers take one at a time, so they apply messages in stream order. */
+export const MAX_ACK_PENDING = { default: 10_000, observe: 1 } as const;
 
 function familyOf(catalog: TypeCatalog, type: string): string {
   const family = catalog.familyOf(type);
@@ -105,6 +122,7 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
           type,
           scope,
           replica,
+          maxAckPending: scope === 'observe' ? MAX_ACK_PENDING.observe : MAX_ACK_PENDING.default,
         });
       }
     }
@@ -134,12 +152,60 @@ export function compilePermissions(policy: Policy, agencyId: string, catalog: Ty
   for (const type of sendableTypes(policy, agencyId)) {
     if (served.has(type)) pub.push(serviceSubject(familyOf(catalog, type), type));
   }
+  for (const b of agencyBuckets(policy, agencyId)) {
+    const rights = bucketPermissions(b);
+    pub.push(...rights);
+  }
   const serves = agencyServes(policy, agencyId);
   for (const type of serves) sub.push(serviceSubject(familyOf(catalog, type), type));
   if (serves.length > 0) sub.push(SERVICE_DISCOVERY_SUBJECTS);
   const compiled: CompiledPermissions = { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
   if (serves.length > 0) compiled.resp = { max: 1, ttlMs: 60_000 };
   return compiled;
+}
+
+/** The state buckets of one agency (over its roles), sorted by bucket name. */
+export function agencyBuckets(policy: Policy, agencyId: string): BucketSpec[] {
+  const roles = policy.agencies[agencyId]?.roles ?? [];
+  const out = new Map<string, BucketSpec>();
+  for (const r of roles) {
+    const state = policy.roles[r]?.state;
+    for (const kind of ['kv', 'objects'] as const) {
+      for (const name of state?.[kind] ?? []) {
+        const bucket = bucketName(agencyId, name);
+        out.set(`${kind}:${bucket}`, { agency: agencyId, kind, name, bucket });
+      }
+    }
+  }
+  return [...out.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+}
+
+/** Every agency's state buckets. */
+export function compileBuckets(policy: Policy): BucketSpec[] {
+  return Object.keys(policy.agencies).flatMap((id) => agencyBuckets(policy, id));
+}
+
+/**
+ * Publish rights on one bucket and nothing else of the JetStream API: read, write and watch its
+ * keys or objects (ordered consumers on its own stream), never create, delete or reconfigure streams.
+ * An object store also needs purge of its own stream (replacing an object purges the old chunks).
+ */
+export function bucketPermissions(b: BucketSpec): string[] {
+  const stream = b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`;
+  const data = b.kind === 'kv' ? `$KV.${b.bucket}.>` : `$O.${b.bucket}.>`;
+  const rights = [
+    data,
+    `$JS.API.STREAM.INFO.${stream}`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.CONSUMER.CREATE.${stream}`,
+    `$JS.API.CONSUMER.CREATE.${stream}.>`,
+    `$JS.API.CONSUMER.DELETE.${stream}.>`,
+    `$JS.API.CONSUMER.INFO.${stream}.>`,
+    `$JS.FC.${stream}.>`,
+  ];
+  if (b.kind === 'objects') rights.push(`$JS.API.STREAM.PURGE.${stream}`);
+  return rights;
 }
 
 /** One stream per catalogue family (its four tier subjects, retention from the policy) plus quarantine, sorted by name. */

@@ -100,7 +100,9 @@ export function canSend(policy: Policy, agencyId: string, type: string): Decisio
 function rulesFor(policy: Policy, agencyId: string, type: string, scope: CopyScope): ReceiveRule[] {
   const a = policy.agencies[agencyId];
   if (!a) return [];
-  return a.roles.flatMap((r) => policy.roles[r]?.receive ?? []).filter((rule) => rule.types.includes(type) && (rule.scope === scope || rule.scope === 'any'));
+  return a.roles
+    .flatMap((r) => policy.roles[r]?.receive ?? [])
+    .filter((rule) => rule.types.includes(type) && (rule.scope === scope || (rule.scope === 'any' && scope !== 'observe')));
 }
 
 /**
@@ -132,14 +134,41 @@ function admit(policy: Policy, agencyId: string, type: string, scope: CopyScope,
  * Plan a send, or throw the typed refusal. Directed: the recipient exists, is not the sender, and
  * its ceiling rule for the type (scope direct|any) admits the handling and TLP. Broadcast (`all`):
  * TLP RED and AMBER+STRICT refused; recipients are every other agency with a broadcast|any rule for
- * the type whose ceiling rule admits the handling and TLP; none → ERR_POLICY_NO_RECIPIENT.
+ * the type whose ceiling rule admits the handling and TLP; none → ERR_POLICY_NO_RECIPIENT. Either
+ * way, every agency observing the type is added to the copy of its observe tier.
  */
 export function checkSend(policy: Policy, req: SendRequest): SendPlan {
   agency(policy, req.sender, 'sender');
   const send = canSend(policy, req.sender, req.type);
   if (!send.allowed) deny(send.code!, `${req.sender} may not send ${req.type}: ${send.reason}`, { sender: req.sender, type: req.type });
   const sendRule = send.rule!;
-  if (req.recipient !== ALL) return planDirect(policy, req, sendRule);
+  const plan = req.recipient !== ALL ? planDirect(policy, req, sendRule) : planBroadcast(policy, req, sendRule);
+  return addObservers(policy, req, plan);
+}
+
+/** Every agency (but the sender) observing the type gets the copy of its tier; one whose rule does not admit the markings is skipped. */
+function addObservers(policy: Policy, req: SendRequest, plan: SendPlan): SendPlan {
+  const byTier = new Map<Tier, string[]>(plan.copies.map((c) => [c.tier, [...c.recipients]]));
+  const skipped = [...plan.skipped];
+  let observers = 0;
+  for (const id of Object.keys(policy.agencies).sort()) {
+    if (id === req.sender) continue;
+    const ceiling = receiveCeiling(policy, id, req.type, 'observe');
+    if (!ceiling) continue;
+    observers++;
+    const a = admit(policy, id, req.type, 'observe', ceiling, req.handling, req.tlp);
+    if (!a.ok) {
+      skipped.push({ agency: id, rule: ruleName(a.rule), reason: a.reason });
+      continue;
+    }
+    byTier.set(ceiling.tier, [...(byTier.get(ceiling.tier) ?? []), id]);
+  }
+  if (observers === 0) return plan;
+  const copies = TIERS.filter((t) => byTier.has(t)).map((tier) => ({ tier, recipients: byTier.get(tier)! }));
+  return { copies, rule: plan.rule, skipped };
+}
+
+function planBroadcast(policy: Policy, req: SendRequest, sendRule: string): SendPlan {
 
   if (NON_BROADCAST_TLP.includes(req.tlp)) {
     deny('ERR_POLICY_HANDLING_DENIED', `TLP ${req.tlp} may not be broadcast; send it to named recipients`, { sender: req.sender, type: req.type, tlp: req.tlp });
@@ -190,12 +219,13 @@ export function checkReceive(policy: Policy, req: ReceiveRequest): ReceiveGrant 
   const details = { receiver: req.receiver, sender: req.sender, type: req.type, recipient: req.recipient, tier: req.tier };
   const send = canSend(policy, req.sender, req.type);
   if (!send.allowed) deny('ERR_POLICY_SEND_DENIED', `${req.sender} may not send ${req.type}: ${send.reason}`, details);
-  if (req.recipient !== ALL && req.recipient !== req.receiver) {
+  if (req.recipient !== ALL && req.recipient !== req.receiver && !receiveCeiling(policy, req.receiver, req.type, 'observe')) {
     deny('ERR_POLICY_RECEIVE_DENIED', `${req.type} is directed to ${req.recipient}, not to ${req.receiver}`, details);
   }
   if (req.sender === req.receiver) deny('ERR_POLICY_RECEIVE_DENIED', `${req.receiver} does not receive its own ${req.type}`, details);
-  const scope: CopyScope = req.recipient === ALL ? 'broadcast' : 'direct';
-  if (scope === 'broadcast' && NON_BROADCAST_TLP.includes(req.tlp)) {
+  const observes = receiveCeiling(policy, req.receiver, req.type, 'observe') !== undefined;
+  const scope: CopyScope = observes ? 'observe' : req.recipient === ALL ? 'broadcast' : 'direct';
+  if (req.recipient === ALL && NON_BROADCAST_TLP.includes(req.tlp)) {
     deny('ERR_POLICY_HANDLING_DENIED', `TLP ${req.tlp} may not be broadcast`, { ...details, tlp: req.tlp });
   }
   const ceiling = receiveCeiling(policy, req.receiver, req.type, scope);

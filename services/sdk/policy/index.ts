@@ -3,7 +3,7 @@
  * sends and receipts at runtime, and compile the broker artefacts (NATS permissions, JetStream
  * streams and consumers).
  */
-export type { AgencyEntry, CopyScope, Policy, ReceiveRule, ReceiveScope, Role, TypeCatalog } from './model.ts';
+export type { AgencyEntry, BucketKind, CopyScope, Policy, ReceiveRule, ReceiveScope, Role, RoleState, TypeCatalog } from './model.ts';
 export { DEFAULT_RETENTION_MS, QUARANTINE_RETENTION_MS, retentionOf, ruleName, sendRuleName } from './model.ts';
 export type { ParsePolicyOptions } from './load.ts';
 export { loadPolicyFile, parsePolicy, policyContentHash } from './load.ts';
@@ -12,5 +12,17 @@ export { parseDuration } from './duration.ts';
 export { canonicalHash, canonicalJson } from './canonical.ts';
 export type { Ceiling, Decision, PlannedCopy, ReceiveGrant, ReceiveRequest, SendPlan, SendRequest, SkippedRecipient } from './decide.ts';
 export { NON_BROADCAST_TLP, canSend, checkReceive, checkSend, decideReceive, decideSend, receiveCeiling } from './decide.ts';
-export type { CompiledPermissions, ConsumerSpec, StreamSpec } from './compile.ts';
-export { DUPLICATE_WINDOW_MS, agencyServes, compileConsumers, compilePermissions, compileStreams, sendableTypes, servedTypes } from './compile.ts';
+export type { BucketSpec, CompiledPermissions, ConsumerSpec, StreamSpec } from './compile.ts';
+export {
+  DUPLICATE_WINDOW_MS,
+  MAX_ACK_PENDING,
+  agencyBuckets,
+  agencyServes,
+  bucketPermissions,
+  compileBuckets,
+  compileConsumers,
+  compilePermissions,
+  compileStreams,
+  sendableTypes,
+  servedTypes,
+} from './compile.ts';

@@ -11,11 +11,24 @@ export interface TypeCatalog {
   types(): readonly string[];
 }
 
-/** Receiving scope of a rule: messages directed to the agency, broadcasts, or both. */
-export type ReceiveScope = 'direct' | 'broadcast' | 'any';
+/**
+ * Receiving scope of a rule: messages directed to the agency, broadcasts, or both; or `observe`:
+ * every message of the type between any agencies (a case registry that tracks workflows between
+ * others). An observer sees each message at its own tier, in stream order.
+ */
+export type ReceiveScope = 'direct' | 'broadcast' | 'any' | 'observe';
 
-/** The scope of one received copy: directed to the agency, or a broadcast (`all`). */
-export type CopyScope = 'direct' | 'broadcast';
+/** The scope of one received copy: directed to the agency, a broadcast (`all`), or observed. */
+export type CopyScope = 'direct' | 'broadcast' | 'observe';
+
+/** A state bucket kind: a key-value bucket or an object store. */
+export type BucketKind = 'kv' | 'objects';
+
+/** JetStream state a role's services keep: named KV buckets and object stores, one set per agency. */
+export interface RoleState {
+  kv: string[];
+  objects: string[];
+}
 
 /** One `receive` rule of a role: these types, up to this tier, in this scope, with these markings. */
 export interface ReceiveRule {
@@ -46,6 +59,12 @@ export interface Role {
    * for the type (the tier the requests are sealed at).
    */
   serve: string[];
+  /**
+   * JetStream state the role's services keep (e.g. a case registry's KV bucket). The exchange
+   * provisions one bucket per agency and name (`<agency>_<name>`) and grants the agency rights on its
+   * own buckets only; replicas of the agency share them.
+   */
+  state: RoleState;
 }
 
 /** An agency named by the policy. */

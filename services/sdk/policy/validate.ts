@@ -9,10 +9,12 @@ import { describe, entries, field, items, oneOf, str, stringList, type Entry, ty
 export type PolicyBody = Omit<Policy, 'hash' | 'source'>;
 
 const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention'] as const;
-const ROLE_KEYS = ['description', 'send', 'receive', 'serve'] as const;
+const ROLE_KEYS = ['description', 'send', 'receive', 'serve', 'state'] as const;
+const STATE_KEYS = ['kv', 'objects'] as const;
+const BUCKET_RE = /^[a-z][a-z0-9-]{0,30}$/;
 const RULE_KEYS = ['types', 'tier', 'scope', 'handling', 'tlp'] as const;
 const AGENCY_KEYS = ['name', 'country', 'roles', 'replicas'] as const;
-const SCOPES: readonly ReceiveScope[] = ['direct', 'broadcast', 'any'];
+const SCOPES: readonly ReceiveScope[] = ['direct', 'broadcast', 'any', 'observe'];
 const NAME_RE = /^[a-z][a-z0-9-]{1,40}$/;
 const COUNTRY_RE = /^[A-Z]{3}$/;
 const DEFAULT_KEY = 'default';
@@ -46,10 +48,12 @@ export function validatePolicy(w: Walk, catalog: TypeCatalog): PolicyBody {
   const declaredRoles = (roleEntries ?? []).map((e) => e.key);
 
   const agenciesEntry = field(w, top, root, 'agencies', true);
-  for (const e of (agenciesEntry ? entries(w, agenciesEntry) : undefined) ?? []) {
+  const agencyEntries = (agenciesEntry ? entries(w, agenciesEntry) : undefined) ?? [];
+  for (const e of agencyEntries) {
     const agency = readAgency(w, e, declaredRoles);
     if (agency) body.agencies[e.key] = agency;
   }
+  checkObservers(w, body, agencyEntries);
 
   const retention = field(w, top, root, 'retention', false);
   if (retention) readRetention(w, retention, catalog, body);
@@ -76,7 +80,7 @@ function readRole(w: Walk, e: Entry, typeCheck: (t: string) => string | undefine
   checkName(w, e, 'role name');
   const fields = entries(w, e, ROLE_KEYS);
   if (!fields) return undefined;
-  const role: Role = { name: e.key, send: [], receive: [], serve: [] };
+  const role: Role = { name: e.key, send: [], receive: [], serve: [], state: { kv: [], objects: [] } };
   const description = field(w, fields, e, 'description', false);
   if (description) {
     const d = str(w, description);
@@ -93,14 +97,47 @@ function readRole(w: Walk, e: Entry, typeCheck: (t: string) => string | undefine
   const serve = field(w, fields, e, 'serve', false);
   if (serve) role.serve = (seqLength(serve) === 0 ? [] : stringList(w, serve, typeCheck)) ?? [];
   for (const t of role.serve) {
-    if (!role.receive.some((r) => r.types.includes(t) && r.scope !== 'broadcast')) {
+    if (!role.receive.some((r) => r.types.includes(t) && (r.scope === 'direct' || r.scope === 'any'))) {
       w.issues.add(serve!.at, `${e.path}.serve`, `the role serves ${t} but has no direct receive rule for it (add one with the tier requests are sealed at)`);
     }
   }
+  const state = field(w, fields, e, 'state', false);
+  if (state) readState(w, state, role);
   if (seqLength(send) === 0 && seqLength(receive) === 0) {
     w.issues.add(e.at, e.path, 'the role may neither send nor receive anything (give it a send list or a receive rule)');
   }
   return role;
+}
+
+function readState(w: Walk, loc: Located, role: Role): void {
+  const fields = entries(w, loc, STATE_KEYS);
+  if (!fields) return;
+  for (const kind of STATE_KEYS) {
+    const list = field(w, fields, loc, kind, false);
+    if (!list || seqLength(list) === 0) continue;
+    role.state[kind] =
+      stringList(w, list, (n) => (BUCKET_RE.test(n) ? undefined : `invalid bucket name "${n}" (expected ${BUCKET_RE.source})`)) ?? [];
+  }
+}
+
+/**
+ * An agency observes a type (sees it between any agencies) or receives it as a party, not both:
+ * otherwise copies directed to it would reach it twice, through two consumers.
+ */
+function checkObservers(w: Walk, body: PolicyBody, agencyEntries: Entry[]): void {
+  for (const e of agencyEntries) {
+    const a = body.agencies[e.key];
+    if (!a) continue;
+    const rules = a.roles.flatMap((r) => body.roles[r]?.receive ?? []);
+    const observed = new Set(rules.filter((r) => r.scope === 'observe').flatMap((r) => r.types));
+    for (const rule of rules) {
+      if (rule.scope === 'observe') continue;
+      const both = rule.types.filter((t) => observed.has(t));
+      if (both.length > 0) {
+        w.issues.add(e.at, `${e.path}.roles`, `agency ${e.key} both observes and receives ${both.join(', ')} (roles.${rule.role}.receive[${rule.index}]); an observer sees every copy already`);
+      }
+    }
+  }
 }
 
 /** Items in a list entry: 0 when absent or empty, -1 when not a list (already reported). */

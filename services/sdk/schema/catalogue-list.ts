@@ -10,6 +10,7 @@ export const MESSAGE_CATALOGUE: Readonly<Record<string, readonly string[]>> = {
   cooperation: ['IntelligenceReport', 'JointInvestigationProposal', 'JointInvestigationResponse'],
   training: ['TrainingOffer', 'EnrolmentRequest', 'EnrolmentDecision', 'TrainingCompleted'],
   analysis: ['CorrelationAlert', 'StrategicReport'],
+  workflows: ['WorkflowStateChange', 'WorkflowRejection', 'WorkflowReminder', 'WorkflowEscalation', 'CaseQuery', 'CaseQueryResult'],
 };
 
 /** The package of every Liaison schema type. */

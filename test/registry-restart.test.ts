@@ -1,8 +1,9 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRegistry } from '../services/registry/run.ts';
+import { objectSnapshotStore, type SnapshotStore } from '../services/registry/snapshot-store.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 
@@ -19,6 +20,15 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
   let stateDir: string;
   let police: LiaisonClient;
   let checker: LiaisonClient;
+  let before: string[];
+
+  const objectBytes = async (store: SnapshotStore, name: string) => {
+    const blob = await store.get(name);
+    if (!blob) return undefined;
+    const chunks: Uint8Array[] = [];
+    for await (const c of blob.chunks) chunks.push(c);
+    return Buffer.concat(chunks);
+  };
 
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'registry-restart' });
@@ -42,21 +52,33 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     return [...docs, `person:${String(person.body.outcome)}:${String(person.body.alertReference ?? '')}`];
   };
 
-  it('after a crash, the restarted registry loads the snapshot, replays the tail, and answers as before', async () => {
+  it('after a crash, the restarted registry loads the snapshot from the object store, replays the tail, and answers as before', async () => {
     const ncb1 = await fed.connect('xc-ncb');
     const r1 = await runRegistry({ client: ncb1, stateDir });
     expect(r1.restored.documents).toBe(0);
+    expect(r1.snapshotStore.where).toBe('object store xc-ncb_snapshots');
     await police.send('DocumentReport', report('XA1000001'));
     await police.send('DocumentReport', report('XA1000002'));
     await police.send('PersonAlert', { alertReference: 'XA-PA-7', subject: { name: { givenNames: 'Yusuf', familyName: 'Karimov' }, birthDate: '1979-07-01' } });
     expect(await until(() => r1.stats.reports >= 2 && r1.stats.alerts >= 1)).toBe(true);
-    await r1.snapshot();
+    const saved = await r1.snapshot();
+    expect(saved.manifest.documents).toBe(2);
+    expect(saved.manifest.persons).toBe(1);
+    expect(Object.values(saved.manifest.positions).some((seq) => seq > 0)).toBe(true);
+    // The key stays in a local 0600 file; nothing else is kept locally.
     expect((await stat(join(stateDir, 'registry.key'))).mode & 0o777).toBe(0o600);
+    expect(await readdir(stateDir)).toEqual(['registry.key']);
+    // The snapshot is one object of this replica in the agency's bucket: keyed hashes, no plaintext, not the key.
+    const bytes = await objectBytes(r1.snapshotStore, 'registry-r1');
+    expect(bytes?.byteLength).toBe(saved.bytes);
+    const key = await readFile(join(stateDir, 'registry.key'));
+    expect(bytes!.includes(key)).toBe(false);
+    for (const plain of ['XA1000001', 'XA1000002', 'Karimov', 'KARIMOV', 'Yusuf']) expect(bytes!.includes(Buffer.from(plain))).toBe(false);
     // After the snapshot: a new record and a status change that only the stream holds.
     await police.send('DocumentReport', report('XA1000003'));
     await police.send('DocumentStatusChange', { documentNumber: 'XA1000001', issuingCountry: 'XAA', newStatus: 'DOCUMENT_STATUS_RECOVERED' });
     expect(await until(() => r1.stats.reports >= 3 && r1.stats.statusChanges >= 1)).toBe(true);
-    const before = await answers();
+    before = await answers();
     expect(before[0]).toContain('NO_HIT');
     expect(before[2]).toContain(':CHECK_OUTCOME_HIT:');
     await ncb1.close(); // a crash: no final snapshot
@@ -66,10 +88,43 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     expect(r2.restored.documents).toBe(2);
     expect(r2.restored.persons).toBe(1);
     expect(r2.restored.replayed.length).toBeGreaterThan(0);
+    expect(r2.restored.snapshotRefused).toBeUndefined();
     expect(await until(() => r2.stats.reports >= 1 && r2.stats.statusChanges >= 1)).toBe(true);
     // Only the tail was replayed, not the whole stream.
     expect(r2.stats.reports).toBe(1);
     expect(await answers()).toEqual(before);
-    await r2.stop();
+    await r2.stop(); // writes a final snapshot
+  });
+
+  it('a corrupt snapshot is refused with ERR_DECODE and the registry rebuilds from a full replay, answering as before', async () => {
+    const ncb = await fed.connect('xc-ncb');
+    const store = await objectSnapshotStore(ncb.nc, 'xc-ncb_snapshots');
+    const bytes = (await objectBytes(store, 'registry-r1'))!;
+    bytes[bytes.length - 40]! ^= 0xff; // a flipped byte in the person section
+    await store.put('registry-r1', [bytes], bytes.byteLength);
+    const r = await runRegistry({ client: ncb, stateDir });
+    expect(r.restored.snapshotRefused).toMatch(/^ERR_DECODE: registry snapshot refused: .*digest/);
+    expect(r.restored.documents).toBe(0);
+    expect(await until(() => r.stats.reports >= 3 && r.stats.statusChanges >= 1 && r.stats.alerts >= 1)).toBe(true);
+    expect(await answers()).toEqual(before);
+    await r.stop();
+  });
+
+  it('a snapshot made under another hashing key (another state dir) is refused, never used with the wrong key', async () => {
+    const otherDir = await mkdtemp(join(tmpdir(), 'liaison-registry-state-'));
+    try {
+      const ncb = await fed.connect('xc-ncb');
+      const r = await runRegistry({ client: ncb, stateDir: otherDir });
+      expect(r.restored.snapshotRefused).toContain('another hashing key');
+      expect(await until(() => r.stats.reports >= 3 && r.stats.statusChanges >= 1 && r.stats.alerts >= 1)).toBe(true);
+      expect(await answers()).toEqual(before);
+      await r.stop();
+    } finally {
+      await rm(otherDir, { recursive: true, force: true });
+    }
+  });
+
+  it('another agency cannot read or overwrite the bureau’s snapshots (broker-enforced bucket rights)', async () => {
+    await expect(objectSnapshotStore(checker.nc, 'xc-ncb_snapshots')).rejects.toMatchObject({ code: 'ERR_EXCHANGE', message: expect.stringMatching(/Permissions Violation/) });
   });
 });

@@ -1,4 +1,4 @@
-import { createKeyedHasher, DocumentIndex, type DocumentStatus, type DocumentType } from './index/index.ts';
+import { createKeyedHasher, DOCUMENT_STATUSES, DOCUMENT_TYPES, DocumentIndex, statusCode, typeCode, type DocumentStatus, type DocumentType } from './index/index.ts';
 import type { DocumentStatusName, DocumentStore, StoredDocument, UpsertOutcome } from './store.ts';
 
 const UUID_BYTES = 16;
@@ -53,10 +53,26 @@ const TYPES = new Set<string>(['unspecified', 'passport', 'identity_card', 'visa
 export class IndexDocumentStore implements DocumentStore {
   readonly #index: DocumentIndex;
   readonly #refs: ReferenceTable;
+  /** Records per meta byte (type << 3 | status), kept on every upsert; counted once from the tables on restore. */
+  readonly #counts = new Float64Array(256);
 
   constructor(key: Uint8Array, capacity?: number, restored?: { index: DocumentIndex; references: Uint8Array }) {
     this.#index = restored?.index ?? new DocumentIndex({ hasher: createKeyedHasher(key), capacity });
     this.#refs = restored ? ReferenceTable.restore(restored.references) : new ReferenceTable();
+    if (restored) for (const m of this.#index.tables().meta) if (m !== 0) this.#counts[m]!++;
+  }
+
+  /** Records by document type and status (lower-case names), e.g. `{ passport: { stolen: 3 } }`. */
+  counts(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (let m = 1; m < 256; m++) {
+      const n = this.#counts[m]!;
+      if (n === 0) continue;
+      const type = DOCUMENT_TYPES[m >> 3] ?? `type-${m >> 3}`;
+      const status = DOCUMENT_STATUSES[m & 7] ?? `status-${m & 7}`;
+      (out[type] ??= {})[status] = n;
+    }
+    return out;
   }
 
   /** The index and the packed references, for snapshots. */
@@ -67,15 +83,15 @@ export class IndexDocumentStore implements DocumentStore {
   upsert(country: string, number: string, record: StoredDocument): UpsertOutcome {
     const existing = this.#index.lookup(country, number);
     const seq = existing && this.#refs.get(existing.seq) === record.reference ? existing.seq : this.#refs.add(record.reference);
-    const type = record.type.toLowerCase();
-    return this.#index.upsert({
-      country,
-      number,
-      type: (TYPES.has(type) ? type : 'unspecified') as DocumentType,
-      status: record.status.toLowerCase() as DocumentStatus,
-      owner: record.owner,
-      seq,
-    });
+    const lower = record.type.toLowerCase();
+    const type = (TYPES.has(lower) ? lower : 'unspecified') as DocumentType;
+    const status = record.status.toLowerCase() as DocumentStatus;
+    const outcome = this.#index.upsert({ country, number, type, status, owner: record.owner, seq });
+    if (outcome !== 'unchanged') {
+      if (existing) this.#counts[(typeCode(existing.type) << 3) | statusCode(existing.status)]!--;
+      this.#counts[(typeCode(type) << 3) | statusCode(status)]!++;
+    }
+    return outcome;
   }
 
   get(country: string, number: string): StoredDocument | undefined {

@@ -1,109 +1,77 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { LiaisonError } from '../sdk/errors.ts';
 import { readPrivateFile, writePrivateFile } from '../trust/index.ts';
-import {
-  createKeyedHasher,
-  readDocumentSnapshotFile,
-  readPersonSnapshotFile,
-  REGISTRY_KEY_BYTES,
-  writeDocumentSnapshotFile,
-  writePersonSnapshotFile,
-} from './index/index.ts';
-import { IndexDocumentStore } from './index-store.ts';
-import { PersonAlerts } from './persons.ts';
+import { REGISTRY_KEY_BYTES } from './index/index.ts';
+import { chunkSource, decodeRegistrySnapshot, encodeRegistrySnapshot, type RegistryState, type SnapshotManifest } from './snapshot-format.ts';
+import type { SnapshotStore } from './snapshot-store.ts';
 
-/** Last applied stream sequence per durable consumer: replay starts after it. */
-export type ConsumerPositions = Record<string, number>;
+export type { ConsumerPositions, RegistryState, SnapshotManifest } from './snapshot-format.ts';
 
-/** The registry state a snapshot holds. */
-export interface RegistryState {
-  store: IndexDocumentStore;
-  persons: PersonAlerts;
-  positions: ConsumerPositions;
-}
-
-interface Manifest {
-  version: 1;
-  savedAt: string;
-  positions: ConsumerPositions;
-  documents: number;
-  persons: number;
-  actions: Record<string, string>;
-  personSeq: number;
-}
-
-const files = (dir: string) => ({
-  key: join(dir, 'registry.key'),
-  documents: join(dir, 'documents.snap'),
-  references: join(dir, 'references.bin'),
-  persons: join(dir, 'persons.snap'),
-  manifest: join(dir, 'manifest.json'),
-});
+/** The object (or file) name of one replica's snapshot, `registry-r<K>`. */
+export const snapshotName = (replica: number): string => `registry-r${replica}`;
 
 /**
  * The registry's secret hashing key in STATE_DIR/registry.key (mode 0600, refused if looser). Created
- * on first use. Snapshots are useless without it, and it never leaves the host.
+ * on first use. Snapshots are useless without it, and it never leaves the host: it is not in the snapshot.
  */
 export async function registryKey(dir: string): Promise<Uint8Array> {
-  const f = files(dir);
+  const file = join(dir, 'registry.key');
   try {
-    const key = new Uint8Array(await readPrivateFile(f.key));
-    if (key.length !== REGISTRY_KEY_BYTES) throw new LiaisonError('ERR_KEY_FILE_INVALID', `${f.key} must hold ${REGISTRY_KEY_BYTES} bytes`);
+    const key = new Uint8Array(await readPrivateFile(file));
+    if (key.length !== REGISTRY_KEY_BYTES) throw new LiaisonError('ERR_KEY_FILE_INVALID', `${file} must hold ${REGISTRY_KEY_BYTES} bytes`);
     return key;
   } catch (err) {
     if (!(err instanceof LiaisonError) || err.code !== 'ERR_KEY_FILE_INVALID' || !/missing|ENOENT|no such/i.test(err.message)) throw err;
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const key = randomBytes(REGISTRY_KEY_BYTES);
-    await writePrivateFile(f.key, key);
+    await writePrivateFile(file, key);
     return new Uint8Array(key);
   }
 }
 
-/**
- * Write a snapshot of the registry into STATE_DIR: the compact indexes (keyed hashes only), the record
- * references and, last (atomically), the manifest with the consumer positions it covers.
- */
-export async function saveRegistryState(dir: string, state: RegistryState): Promise<void> {
-  const f = files(dir);
-  // Positions first: anything applied while the files are written is then replayed (idempotently), never skipped.
-  const positions = { ...state.positions };
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const { index, references } = state.store.snapshotParts();
-  await writeDocumentSnapshotFile(f.documents, index, { streamSequence: 0n });
-  await writePrivateFile(f.references, references);
-  await writePersonSnapshotFile(f.persons, state.persons.index, { streamSequence: 0n });
-  const extras = state.persons.snapshotExtras();
-  const manifest: Manifest = {
-    version: 1,
-    savedAt: new Date().toISOString(),
-    positions,
-    documents: state.store.size,
-    persons: state.persons.index.size,
-    actions: extras.actions,
-    personSeq: extras.seq,
-  };
-  await writePrivateFile(f.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+/** What writing a snapshot did. */
+export interface SavedSnapshot {
+  manifest: SnapshotManifest;
+  bytes: number;
+  ms: number;
 }
 
-/** Load the last snapshot from STATE_DIR, or undefined when there is none. Corruption → ERR_DECODE. */
-export async function loadRegistryState(dir: string, key: Uint8Array): Promise<RegistryState | undefined> {
-  const f = files(dir);
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(await readFile(f.manifest, 'utf8')) as Manifest;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new LiaisonError('ERR_DECODE', `${f.manifest} is not a registry manifest`, { file: f.manifest }, { cause: err });
-  }
-  const hasher = createKeyedHasher(key);
-  const docs = await readDocumentSnapshotFile(f.documents, hasher);
-  const references = new Uint8Array(await readPrivateFile(f.references));
-  const persons = await readPersonSnapshotFile(f.persons, hasher);
-  return {
-    store: new IndexDocumentStore(key, undefined, { index: docs.index, references }),
-    persons: new PersonAlerts(hasher, { index: persons.index, actions: manifest.actions ?? {}, seq: manifest.personSeq ?? 0 }),
-    positions: manifest.positions ?? {},
-  };
+/**
+ * Write a snapshot of the registry (keyed hashes and the consumer positions it covers) to `store` as
+ * `registry-r<replica>`, replacing the previous one only once the new one is complete.
+ */
+export async function saveRegistryState(store: SnapshotStore, state: RegistryState, who: { agency: string; replica: number }): Promise<SavedSnapshot> {
+  const t0 = performance.now();
+  const encoded = await encodeRegistrySnapshot(state, who);
+  await store.put(snapshotName(who.replica), encoded.parts, encoded.bytes);
+  return { manifest: encoded.manifest, bytes: encoded.bytes, ms: performance.now() - t0 };
+}
+
+/** A loaded snapshot and what loading it cost. */
+export interface LoadedSnapshot {
+  state: RegistryState;
+  manifest: SnapshotManifest;
+  bytes: number;
+  ms: number;
+}
+
+/**
+ * Load `registry-r<replica>` from `store`, or undefined when there is none. Everything is checked (container,
+ * manifest, agency, replica, key fingerprint, consumers, section digests, the store's own digest); any
+ * disagreement throws `ERR_DECODE`, and the caller falls back to a full replay.
+ */
+export async function loadRegistryState(
+  store: SnapshotStore,
+  key: Uint8Array,
+  expect: { agency: string; replica: number; consumers: ReadonlySet<string> },
+): Promise<LoadedSnapshot | undefined> {
+  const t0 = performance.now();
+  const blob = await store.get(snapshotName(expect.replica));
+  if (!blob) return undefined;
+  const src = chunkSource(blob.chunks);
+  const { state, manifest } = await decodeRegistrySnapshot(src, key, expect);
+  await blob.verified();
+  return { state, manifest, bytes: src.consumed, ms: performance.now() - t0 };
 }

@@ -6,12 +6,22 @@ import { runRegistry } from '../../registry/run.ts';
 import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { connectAs } from '../connect.ts';
+import { registryStats } from './registry-stats.ts';
 
 const registryUp: Command = {
   path: ['registry', 'up'],
   summary: 'run the ¶16 registry (documents and person alerts) as an agency that serves the checks',
-  usage: 'liaison registry up --as AGENCY_DIR [--replica K] [--state DIR] [--snapshot-every SECONDS] [--server URL]',
-  options: { as: { type: 'string' }, replica: { type: 'string' }, state: { type: 'string' }, 'snapshot-every': { type: 'string' }, server: { type: 'string' } },
+  usage:
+    'liaison registry up --as AGENCY_DIR [--replica K] [--state DIR] [--snapshot-every SECONDS] [--stats-every SECONDS] [--server URL] — ' +
+    'snapshots go to the agency’s object store (policy state: { objects: [snapshots] }) or, without one, to --state; the hashing key stays in --state',
+  options: {
+    as: { type: 'string' },
+    replica: { type: 'string' },
+    state: { type: 'string' },
+    'snapshot-every': { type: 'string' },
+    'stats-every': { type: 'string' },
+    server: { type: 'string' },
+  },
   required: ['as'],
   async run(args, io) {
     const logger = createLogger({ name: 'registry' });
@@ -19,11 +29,14 @@ const registryUp: Command = {
     const replica = int(args, 'replica', 1, 8) ?? 1;
     const stateDir = str(args, 'state') ?? join(dir, replica > 1 ? `registry-state-r${replica}` : 'registry-state');
     const every = int(args, 'snapshot-every', 1, 86_400) ?? 60;
+    const statsEvery = int(args, 'stats-every', 1, 3_600) ?? 10;
     const client = await connectAs(args, logger);
-    const registry = await runRegistry({ client, stateDir, snapshotEveryMs: every * 1000, logger });
+    const registry = await runRegistry({ client, stateDir, snapshotEveryMs: every * 1000, figuresEveryMs: statsEvery * 1000, logger });
     const r = registry.restored;
-    io.out(`registry up as ${client.id}: ${r.documents} documents and ${r.persons} person alerts from the snapshot in ${stateDir}, ${r.replayed.length} consumers replaying their tail`);
-    io.out(`answering DocumentCheckRequest and PersonCheckRequest; snapshot every ${every} s and on stop; Ctrl-C stops it`);
+    const where = registry.snapshotStore.where;
+    if (r.snapshotRefused) io.out(`registry up as ${client.id}: the snapshot in ${where} was refused (${r.snapshotRefused}); replaying all ${r.replayed.length} consumers from the start`);
+    else io.out(`registry up as ${client.id}: ${r.documents} documents and ${r.persons} person alerts from the snapshot in ${where}, ${r.replayed.length} consumers replaying their tail`);
+    io.out(`answering DocumentCheckRequest and PersonCheckRequest; snapshot every ${every} s and on stop, figures every ${statsEvery} s (liaison registry stats); Ctrl-C stops it`);
     await io.interrupted;
     await registry.stop();
     await client.close();
@@ -101,4 +114,4 @@ const registryImport: Command = {
   },
 };
 
-export const REGISTRY_COMMANDS: Command[] = [registryUp, checkDocument, registryImport];
+export const REGISTRY_COMMANDS: Command[] = [registryUp, checkDocument, registryImport, registryStats];

@@ -52,12 +52,14 @@ export {
   SNAPSHOT_VERSION,
   decodeDocumentSnapshot,
   decodePersonSnapshot,
+  documentSnapshotParts,
   encodeDocumentSnapshot,
   encodePersonSnapshot,
+  readDocumentSnapshot,
   readDocumentSnapshotFile,
   readPersonSnapshotFile,
   writeDocumentSnapshotFile,
   writePersonSnapshotFile,
 } from './snapshot.ts';
-export type { LoadedDocumentSnapshot, LoadedPersonSnapshot, SnapshotInfo } from './snapshot.ts';
+export type { LoadedDocumentSnapshot, LoadedPersonSnapshot, SequentialSource, SnapshotInfo } from './snapshot.ts';
 export { CYRILLIC_TO_LATIN, GREEK_TO_LATIN, LATIN_SPECIALS, transliterate } from './transliteration.ts';

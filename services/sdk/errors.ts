@@ -42,6 +42,16 @@ export const ERROR_CODES = {
   ERR_RECORD_UNKNOWN: 'No registry record matches the document or alert the message refers to.',
   ERR_AGENCY_UNKNOWN: 'The agency is not enrolled in the federation or not named in the policy.',
 
+  // --- workflows (the case registry refuses a message; the case is unchanged) ---
+  ERR_WORKFLOW_UNKNOWN_CASE: 'The message refers to a case the case registry does not know (wrong reference, or the opening message was refused).',
+  ERR_WORKFLOW_DUPLICATE_CASE: 'The message would open a case that already exists (same reference).',
+  ERR_WORKFLOW_ILLEGAL_TRANSITION: 'The case is not in a state where this message is allowed.',
+  ERR_WORKFLOW_NOT_A_PARTY: 'The sender is not a party to the case.',
+  ERR_WORKFLOW_WRONG_PARTY: 'The sender is a party to the case, but not the party this step belongs to.',
+  ERR_WORKFLOW_CASE_CLOSED: 'The case is closed; nothing changes it any more.',
+  ERR_WORKFLOW_GUARD: "The message does not meet the workflow's conditions (e.g. a protection referral without recorded consent).",
+  ERR_WORKFLOW_CONFLICT: 'The case changed under a concurrent update too many times in a row; the message will be retried.',
+
   // --- broker and exchange ---
   ERR_PERMISSION_DENIED: 'The NATS server refused the operation (Permissions Violation).',
   ERR_CONNECT: 'Could not connect to the exchange (unreachable, refused, or authorization failed).',

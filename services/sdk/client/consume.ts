@@ -62,7 +62,7 @@ export interface ReceiveLoopOptions {
 }
 
 /** The parts of a JetStream message the receive path uses. */
-export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'> & { info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> };
+export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'> & { info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> & { deliveryCount?: number } };
 
 /**
  * Verify, dispatch and acknowledge one delivered copy. Rejections are counted, logged, published
@@ -87,7 +87,7 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
     m.term();
     return;
   }
-  if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence };
+  if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
   if (o.seen.has(msg.header.id)) {
     o.stats.duplicates++;
     m.ack();

@@ -49,7 +49,7 @@ export interface ReceivedMessage<B = Record<string, unknown>> {
   /** Key id the copy was signed with. */
   kid: string;
   /** Where JetStream delivered it from (absent for request/reply). */
-  delivery?: { stream: string; consumer: string; streamSeq: number };
+  delivery?: { stream: string; consumer: string; streamSeq: number; /** 1 on first delivery. */ deliveryCount?: number };
 }
 
 /** The transport-level facts of one received copy. */

@@ -1,0 +1,250 @@
+import type { LiaisonClient } from '../sdk/client/client.ts';
+import type { Reply } from '../sdk/client/rpc.ts';
+import { systemClock, type Clock } from '../sdk/clock.ts';
+import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+import { LiaisonError, isLiaisonError, type ErrorCode } from '../sdk/errors.ts';
+import { derivedUuidv7 } from '../sdk/ids.ts';
+import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { agencyBuckets } from '../sdk/policy/index.ts';
+import { DEFINITIONS } from './definitions/index.ts';
+import { allowedNow, applyMessage, dueDeadlines, openCase, routeMessage, type Applied } from './engine.ts';
+import type { CaseRecord, TransitionContext, WorkflowDefinition, WorkflowMessage } from './model.ts';
+import { answerCaseQuery } from './query.ts';
+import { CaseStore, type StoredCase } from './store.ts';
+
+/** Counters of a running case registry. */
+export interface WorkflowStats {
+  applied: number;
+  opened: number;
+  rejected: Partial<Record<ErrorCode, number>>;
+  /** Messages applied before (redeliveries after a crash), skipped. */
+  replayed: number;
+  conflicts: number;
+  deadlineEffects: number;
+  notices: number;
+  /** Notices the policy does not let the registry send (logged, dropped). */
+  undeliverable: number;
+}
+
+/** A running case registry. */
+export interface Workflows {
+  readonly stats: WorkflowStats;
+  /** Apply every deadline that has passed by the injected clock (also runs on a timer). */
+  tick(): Promise<void>;
+  /** The cases as this replica's mirror holds them. */
+  cases(): CaseRecord[];
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startWorkflows}. */
+export interface WorkflowOptions {
+  /** A connection of an agency whose roles observe the workflow types, serve CaseQuery and keep `state: { kv: [cases] }`. */
+  client: LiaisonClient;
+  /** The clock deadlines run on (inject a scaled or manual clock to run days in seconds). */
+  clock?: Clock;
+  logger?: Logger;
+  /** Real milliseconds between deadline checks (default 250; 0: only when {@link Workflows.tick} is called). */
+  tickMs?: number;
+  definitions?: readonly WorkflowDefinition[];
+  /** Retries of a follow-up whose case is not (yet) known before it is refused (default 3, ≈1 s apart). */
+  unknownCaseRetries?: number;
+}
+
+const MAX_CAS_ATTEMPTS = 20;
+
+function toWorkflowMessage(r: ReceivedMessage): WorkflowMessage {
+  return {
+    id: r.header.id,
+    type: r.type,
+    sender: r.header.sender,
+    recipient: r.header.recipient,
+    externalRef: r.header.caseRef,
+    causationId: r.header.causationId,
+    kid: r.kid,
+    createdAt: r.header.createdAt.getTime(),
+    body: r.body,
+  };
+}
+
+/**
+ * Start the case registry (¶13–15, ¶8): observe the workflow messages between agencies, apply each
+ * to its case in the KV bucket (compare-and-set, retried on conflict), publish the signed notices
+ * (state changes to the parties, rejections to the sender and its recipient) and acknowledge the
+ * message only then. A case keeps its pending notices in an outbox until they are published, and
+ * notice ids derive from their cause, so a crash at any point neither loses nor doubles an effect.
+ */
+export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
+  const client = o.client;
+  const clock = o.clock ?? systemClock;
+  const logger = (o.logger ?? silentLogger()).child({ service: 'workflows', agency: client.id });
+  const defs = o.definitions ?? DEFINITIONS;
+  const retries = o.unknownCaseRetries ?? 3;
+  const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'cases');
+  if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "cases" KV bucket under the policy (give its role state: { kv: [cases] })`);
+  const store = await CaseStore.open(client.nc, bucket.bucket);
+  const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, notices: 0, undeliverable: 0 };
+  const byName = new Map(defs.map((d) => [d.name, d]));
+  const ctx = (): TransitionContext => ({ now: clock.now(), agencies: new Set(Object.keys(client.policy.agencies)) });
+  const supervisorsOf = (def: WorkflowDefinition) =>
+    Object.values(client.policy.agencies)
+      .filter((a) => a.roles.includes(def.supervisor))
+      .map((a) => a.id)
+      .sort();
+
+  async function send(type: string, body: Record<string, unknown>, to: string, id: string, c?: CaseRecord): Promise<void> {
+    try {
+      await client.send(type, body, { to, id, ...(c?.externalRef ? { caseRef: c.externalRef } : {}), correlationId: c?.ref ?? '' });
+      stats.notices++;
+    } catch (err) {
+      if (isLiaisonError(err) && err.code.startsWith('ERR_POLICY')) {
+        stats.undeliverable++;
+        logger.warn({ code: err.code, to, type }, `notice not sent: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  /** Publish a case's outbox, then remove what was published (compare-and-set, retried). */
+  async function flush(key: string, sc: StoredCase): Promise<void> {
+    if (sc.record.outbox.length === 0) return;
+    const published = new Set<string>();
+    await Promise.all(
+      sc.record.outbox.map(async (e) => {
+        await send(e.type, e.body, e.to, e.id, sc.record);
+        published.add(e.id);
+      }),
+    );
+    let cur: StoredCase | undefined = sc;
+    for (let i = 0; i < MAX_CAS_ATTEMPTS && cur; i++) {
+      const record = { ...cur.record, outbox: cur.record.outbox.filter((e) => !published.has(e.id)) };
+      const rev = await store.update(key, record, cur.revision);
+      if (rev !== undefined) {
+        store.remember(key, { record, revision: rev });
+        return;
+      }
+      stats.conflicts++;
+      cur = await store.get(key);
+    }
+  }
+
+  async function reject(m: WorkflowMessage, applied: Extract<Applied, { ok: false }>, key: string | undefined, c: CaseRecord | undefined): Promise<void> {
+    stats.rejected[applied.refusal.code] = (stats.rejected[applied.refusal.code] ?? 0) + 1;
+    logger.info({ msgId: m.id, type: m.type, sender: m.sender, case: key, code: applied.refusal.code }, `refused: ${applied.refusal.reason}`);
+    const body = {
+      causeMessageId: m.id,
+      causeType: m.type,
+      caseRef: key ?? '',
+      code: applied.refusal.code,
+      reason: applied.refusal.reason,
+      currentState: c?.state ?? '',
+      allowedNow: applied.allowedNow,
+      refusedSender: m.sender,
+    };
+    const to = [m.sender, ...(m.recipient !== 'all' && m.recipient !== client.id ? [m.recipient] : [])];
+    await Promise.all(to.map((a) => send('WorkflowRejection', body, a, derivedUuidv7(m.id, 'reject', a), c)));
+  }
+
+  async function resolve(def: WorkflowDefinition, route: { key?: string; messageId?: string }): Promise<string | undefined> {
+    if (route.key) return route.key;
+    if (!route.messageId) return undefined;
+    const direct = `${def.name}.${route.messageId}`;
+    if (await store.get(direct)) return direct;
+    return store.alias(route.messageId);
+  }
+
+  async function handle(r: ReceivedMessage): Promise<void> {
+    const m = toWorkflowMessage(r);
+    const route = routeMessage(defs, m);
+    if (!route) return;
+    const def = route.def;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const key = route.opens ? route.key : await resolve(def, route);
+      const cur = key ? await store.get(key) : undefined;
+      if (cur && cur.record.applied.includes(m.id)) {
+        stats.replayed++;
+        await flush(key!, cur);
+        return;
+      }
+      let applied: Applied;
+      if (!cur && route.opens) applied = openCase(def, key!, m, ctx());
+      else if (!cur) {
+        if ((r.delivery?.deliveryCount ?? retries) < retries) {
+          // The opening message may not have been applied yet (each type has its own consumer): retry.
+          throw new LiaisonError('ERR_WORKFLOW_UNKNOWN_CASE', `no case for ${m.type} ${m.id} yet; retrying`);
+        }
+        applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_UNKNOWN_CASE', reason: `${m.type} refers to no known ${def.name} case (${key ?? (route.opens ? route.key : route.messageId) ?? 'no reference'})` }, allowedNow: [] };
+      } else if (route.opens && !def.transitions.some((t) => t.on === m.type)) {
+        applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_DUPLICATE_CASE', reason: `case ${key} exists already` }, allowedNow: allowedNow(def, cur.record, m.sender) };
+      } else applied = applyMessage(def, cur!.record, m, ctx());
+      if (!applied.ok) {
+        await reject(m, applied, key, cur?.record);
+        return;
+      }
+      // Later messages name this one by its id (a response to the second copy of a proposal): index it.
+      if (route.opens && key !== `${def.name}.${m.id}`) await store.setAlias(m.id, key!);
+      const rev = cur ? await store.update(key!, applied.record, cur.revision) : await store.create(key!, applied.record);
+      if (rev === undefined) {
+        stats.conflicts++;
+        continue;
+      }
+      const stored = { record: applied.record, revision: rev };
+      store.remember(key!, stored);
+      stats.applied++;
+      if (!cur) stats.opened++;
+      logger.debug({ msgId: m.id, type: m.type, case: key, to: applied.step.to }, 'applied');
+      await flush(key!, stored);
+      return;
+    }
+    throw new LiaisonError('ERR_WORKFLOW_CONFLICT', `case for ${m.type} ${m.id} kept changing; will retry`);
+  }
+
+  let ticking: Promise<void> | undefined;
+  async function tickOnce(): Promise<void> {
+    const now = clock.now();
+    for (const sc of store.cases()) {
+      const def = byName.get(sc.record.workflow);
+      if (!def) continue;
+      if (sc.record.outbox.length > 0 && now - sc.record.updatedAt > 0) {
+        // Notices a crashed replica left behind (ids are stable: a repeat is dropped).
+        await flush(sc.record.ref, sc).catch((err) => logger.warn({ err, case: sc.record.ref }, 'outbox flush failed'));
+      }
+      const next = dueDeadlines(def, sc.record, now, supervisorsOf(def), client.id, client.identity.key.kid);
+      if (!next) continue;
+      const rev = await store.update(sc.record.ref, next, sc.revision);
+      if (rev === undefined) {
+        stats.conflicts++;
+        continue;
+      }
+      stats.deadlineEffects++;
+      const stored = { record: next, revision: rev };
+      store.remember(sc.record.ref, stored);
+      await flush(sc.record.ref, stored);
+    }
+  }
+  const tick = (): Promise<void> => {
+    ticking ??= tickOnce()
+      .catch((err) => logger.warn({ err }, 'deadline tick failed'))
+      .finally(() => (ticking = undefined));
+    return ticking;
+  };
+
+  await store.watch(logger);
+  const types = [...new Set(defs.flatMap((d) => [d.opens.type, ...d.follows.map((f) => f.type)]))];
+  await client.consume(handle, { types });
+  await client.serve({ CaseQuery: (req): Reply => answerCaseQuery(store.cases().map((c) => c.record), req) }, { name: 'liaison-case-registry' });
+  const timer = (o.tickMs ?? 250) > 0 ? setInterval(() => void tick(), o.tickMs ?? 250) : undefined;
+  timer?.unref();
+  logger.info({ bucket: bucket.bucket, definitions: defs.map((d) => d.name) }, 'case registry started');
+
+  return {
+    stats,
+    tick,
+    cases: () => store.cases().map((c) => c.record),
+    async stop() {
+      if (timer) clearInterval(timer);
+      await ticking;
+      store.stop();
+    },
+  };
+}

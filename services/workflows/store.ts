@@ -1,0 +1,127 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { asLiaisonError } from '../sdk/errors.ts';
+import type { Logger } from '../sdk/logging.ts';
+import type { CaseRecord } from './model.ts';
+
+/** A case and the KV revision it was read at (the compare-and-set token). */
+export interface StoredCase {
+  record: CaseRecord;
+  revision: number;
+}
+
+const ALIAS = 'alias.';
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function isConflict(err: unknown): boolean {
+  const text = String((err as { message?: unknown })?.message ?? err);
+  return /wrong last sequence|key exists|10071|10164/i.test(text);
+}
+
+/**
+ * The case registry's state in its JetStream KV bucket: one key per case (JSON), compare-and-set on
+ * the revision for every change, plus `alias.<message id>` keys for messages that belong to a case
+ * whose key is not derived from their own id (a proposal sent to a second party). A watch keeps a
+ * mirror of every case in memory for deadlines and queries; replicas share the bucket.
+ */
+export class CaseStore {
+  readonly #kv: KV;
+  readonly #mirror = new Map<string, StoredCase>();
+  #watch?: { stop(): void };
+
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Open the bucket the exchange provisioned for this agency (the agency may not create it). */
+  static async open(nc: NatsConnection, bucket: string): Promise<CaseStore> {
+    try {
+      const kv = await new Kvm(nc).open(bucket);
+      await kv.status();
+      return new CaseStore(kv);
+    } catch (err) {
+      throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);
+    }
+  }
+
+  async get(key: string): Promise<StoredCase | undefined> {
+    const e = await this.#kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+    return { record: JSON.parse(decoder.decode(e.value)) as CaseRecord, revision: e.revision };
+  }
+
+  /** Create the case; undefined when it exists already (someone else won the race). */
+  async create(key: string, record: CaseRecord): Promise<number | undefined> {
+    try {
+      return await this.#kv.create(key, encoder.encode(JSON.stringify(record)));
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Replace the case if it is still at `revision`; undefined on a conflict. */
+  async update(key: string, record: CaseRecord, revision: number): Promise<number | undefined> {
+    try {
+      return await this.#kv.update(key, encoder.encode(JSON.stringify(record)), revision);
+    } catch (err) {
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async alias(messageId: string): Promise<string | undefined> {
+    const e = await this.#kv.get(ALIAS + messageId);
+    return e && e.operation === 'PUT' && e.value.length > 0 ? decoder.decode(e.value) : undefined;
+  }
+
+  async setAlias(messageId: string, key: string): Promise<void> {
+    await this.#kv.put(ALIAS + messageId, encoder.encode(key));
+  }
+
+  /** Start mirroring every case; resolves once the current values are loaded. `onChange` sees each later change. */
+  async watch(logger: Logger, onChange?: (c: StoredCase) => void): Promise<void> {
+    const iter = await this.#kv.watch({ key: '>' });
+    let ready!: () => void;
+    const loaded = new Promise<void>((r) => (ready = r));
+    this.#watch = { stop: () => iter.stop() };
+    void (async () => {
+      try {
+        for await (const e of iter) {
+          if (!e.key.startsWith(ALIAS)) {
+            if (e.operation === 'PUT' && e.value.length > 0) {
+              const c = { record: JSON.parse(decoder.decode(e.value)) as CaseRecord, revision: e.revision };
+              const known = this.#mirror.get(e.key);
+              if (!known || known.revision < c.revision) this.#mirror.set(e.key, c);
+              onChange?.(c);
+            } else this.#mirror.delete(e.key);
+          }
+          if (e.delta === 0) ready();
+        }
+      } catch (err) {
+        logger.warn({ err }, 'case watch ended');
+      }
+      ready();
+    })();
+    // An empty bucket yields no entry at all: do not wait for one.
+    const status = await this.#kv.status();
+    if (status.values === 0) ready();
+    await loaded;
+  }
+
+  /** Record a revision this process wrote (the watch confirms it later). */
+  remember(key: string, c: StoredCase): void {
+    const known = this.#mirror.get(key);
+    if (!known || known.revision < c.revision) this.#mirror.set(key, c);
+  }
+
+  /** Every case in the mirror. */
+  cases(): StoredCase[] {
+    return [...this.#mirror.values()];
+  }
+
+  stop(): void {
+    this.#watch?.stop();
+  }
+}

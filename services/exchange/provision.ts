@@ -53,7 +53,7 @@ export async function provisionExchange(nc: NatsConnection, policy: Policy, cata
       filter_subject: c.filterSubject,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(30_000),
+      ack_wait: nanos(c.ackWaitMs),
       max_deliver: 20,
       max_ack_pending: c.maxAckPending,
     };
@@ -61,7 +61,9 @@ export async function provisionExchange(nc: NatsConnection, policy: Policy, cata
     const same = info && info.config.filter_subject === c.filterSubject;
     if (info && !same) await jsm.consumers.delete(c.stream, c.name);
     if (!same) await jsm.consumers.add(c.stream, cfg);
-    else if (info.config.max_ack_pending !== c.maxAckPending) await jsm.consumers.update(c.stream, c.name, { max_ack_pending: c.maxAckPending });
+    else if (info.config.max_ack_pending !== c.maxAckPending || info.config.ack_wait !== nanos(c.ackWaitMs)) {
+      await jsm.consumers.update(c.stream, c.name, { max_ack_pending: c.maxAckPending, ack_wait: nanos(c.ackWaitMs) });
+    }
     report.consumers.push(c.name);
     if (!byStream.has(c.stream)) byStream.set(c.stream, new Set());
     byStream.get(c.stream)!.add(c.name);

@@ -5,3 +5,12 @@ export interface Clock {
 
 /** The system clock. */
 export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * A simulated clock that starts at `start` and runs `speed` times faster than real time (a
+ * simulation runs days in seconds: speed 86 400 makes a real second a simulated day).
+ */
+export function scaledClock(speed: number, start: number = Date.now(), real: () => number = Date.now): Clock {
+  const t0 = real();
+  return { now: () => start + (real() - t0) * speed };
+}

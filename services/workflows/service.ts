@@ -46,7 +46,9 @@ export interface WorkflowOptions {
   /** Real milliseconds between deadline checks (default 250; 0: only when {@link Workflows.tick} is called). */
   tickMs?: number;
   definitions?: readonly WorkflowDefinition[];
-  /** Retries of a follow-up whose case is not (yet) known before it is refused (default 3, ≈1 s apart). */
+  /** A follow-up whose case is not (yet) known waits this long in process (default 2 000 ms)… */
+  unknownCaseWaitMs?: number;
+  /** …then is redelivered until its delivery count reaches this (default 2), then refused (ERR_WORKFLOW_UNKNOWN_CASE). */
   unknownCaseRetries?: number;
 }
 
@@ -78,7 +80,8 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const clock = o.clock ?? systemClock;
   const logger = (o.logger ?? silentLogger()).child({ service: 'workflows', agency: client.id });
   const defs = o.definitions ?? DEFINITIONS;
-  const retries = o.unknownCaseRetries ?? 3;
+  const retries = o.unknownCaseRetries ?? 2;
+  const waitMs = o.unknownCaseWaitMs ?? 2_000;
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'cases');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "cases" KV bucket under the policy (give its role state: { kv: [cases] })`);
   const store = await CaseStore.open(client.nc, bucket.bucket);
@@ -105,9 +108,21 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     }
   }
 
+  /** Cases whose outbox this process is publishing now. */
+  const inFlight = new Set<string>();
+
   /** Publish a case's outbox, then remove what was published (compare-and-set, retried). */
   async function flush(key: string, sc: StoredCase): Promise<void> {
     if (sc.record.outbox.length === 0) return;
+    inFlight.add(key);
+    try {
+      await publishOutbox(key, sc);
+    } finally {
+      inFlight.delete(key);
+    }
+  }
+
+  async function publishOutbox(key: string, sc: StoredCase): Promise<void> {
     const published = new Set<string>();
     await Promise.all(
       sc.record.outbox.map(async (e) => {
@@ -158,9 +173,16 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     const route = routeMessage(defs, m);
     if (!route) return;
     const def = route.def;
-    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+    const waitUntil = Date.now() + waitMs;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; ) {
       const key = route.opens ? route.key : await resolve(def, route);
       const cur = key ? await store.get(key) : undefined;
+      if (!cur && !route.opens && Date.now() < waitUntil) {
+        // The opening message may not be applied yet (each type has its own consumer): give it a moment.
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      attempt++;
       if (cur && cur.record.applied.includes(m.id)) {
         stats.replayed++;
         await flush(key!, cur);
@@ -170,7 +192,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
       if (!cur && route.opens) applied = openCase(def, key!, m, ctx());
       else if (!cur) {
         if ((r.delivery?.deliveryCount ?? retries) < retries) {
-          // The opening message may not have been applied yet (each type has its own consumer): retry.
+          // Still unknown: let JetStream redeliver it later before refusing it.
           throw new LiaisonError('ERR_WORKFLOW_UNKNOWN_CASE', `no case for ${m.type} ${m.id} yet; retrying`);
         }
         applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_UNKNOWN_CASE', reason: `${m.type} refers to no known ${def.name} case (${key ?? (route.opens ? route.key : route.messageId) ?? 'no reference'})` }, allowedNow: [] };
@@ -200,15 +222,21 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   }
 
   let ticking: Promise<void> | undefined;
+  /** Case → revision seen with a non-empty outbox at the previous tick. */
+  const pendingSeen = new Map<string, number>();
   async function tickOnce(): Promise<void> {
     const now = clock.now();
     for (const sc of store.cases()) {
       const def = byName.get(sc.record.workflow);
       if (!def) continue;
-      if (sc.record.outbox.length > 0 && now - sc.record.updatedAt > 0) {
-        // Notices a crashed replica left behind (ids are stable: a repeat is dropped).
-        await flush(sc.record.ref, sc).catch((err) => logger.warn({ err, case: sc.record.ref }, 'outbox flush failed'));
-      }
+      if (sc.record.outbox.length > 0) {
+        // Notices left behind by a crashed process: unchanged since the previous tick and not being
+        // flushed here. Their ids are stable, so a repeat is dropped by JetStream and the receivers.
+        if (pendingSeen.get(sc.record.ref) === sc.revision && !inFlight.has(sc.record.ref)) {
+          await flush(sc.record.ref, sc).catch((err) => logger.warn({ err, case: sc.record.ref }, 'outbox flush failed'));
+        } else pendingSeen.set(sc.record.ref, sc.revision);
+        continue;
+      } else pendingSeen.delete(sc.record.ref);
       const next = dueDeadlines(def, sc.record, now, supervisorsOf(def), client.id, client.identity.key.kid);
       if (!next) continue;
       const rev = await store.update(sc.record.ref, next, sc.revision);

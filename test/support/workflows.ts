@@ -67,7 +67,7 @@ export async function startWorkflowFixture(name: string, agencies: string[], ext
   const fed = await createTestFederation({ agencies: ['mac-cases', ...agencies], name, policyText: await workflowPolicyText() });
   const clock = new ManualClock();
   const registryClient = await fed.connect('mac-cases');
-  const wf = await startWorkflows({ client: registryClient, clock, tickMs: 0, unknownCaseRetries: 2 });
+  const wf = await startWorkflows({ client: registryClient, clock, tickMs: 0, unknownCaseRetries: 1, unknownCaseWaitMs: 1_000 });
   const parties = new Map<string, Party>();
   for (const id of agencies) {
     const client = await fed.connect(id);

@@ -63,6 +63,8 @@ export interface ConsumerSpec {
   replica: number;
   /** {@link MAX_ACK_PENDING}: 1 for observers (strict stream order, also across instances sharing the consumer). */
   maxAckPending: number;
+  /** {@link ACK_WAIT_MS}. */
+  ackWaitMs: number;
 }
 
 /** A KV bucket or object store the exchange provisions for one agency's state. */
@@ -86,6 +88,12 @@ const SCOPES: readonly [CopyScope, Scope][] = [
 
 /** Unacknowledged messages a consumer may have out: observers take one at a time, so they apply messages in stream order. */
 export const MAX_ACK_PENDING = { default: 10_000, observe: 1 } as const;
+
+/**
+ * How long a delivered message may stay unacknowledged before it is redelivered. An observer holds
+ * its whole consumer while one message is out, so a crashed observer's message comes back sooner.
+ */
+export const ACK_WAIT_MS = { default: 30_000, observe: 5_000 } as const;
 
 function familyOf(catalog: TypeCatalog, type: string): string {
   const family = catalog.familyOf(type);
@@ -123,6 +131,7 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
           scope,
           replica,
           maxAckPending: scope === 'observe' ? MAX_ACK_PENDING.observe : MAX_ACK_PENDING.default,
+          ackWaitMs: scope === 'observe' ? ACK_WAIT_MS.observe : ACK_WAIT_MS.default,
         });
       }
     }

@@ -14,6 +14,7 @@ export type { Ceiling, Decision, PlannedCopy, ReceiveGrant, ReceiveRequest, Send
 export { NON_BROADCAST_TLP, canSend, checkReceive, checkSend, decideReceive, decideSend, receiveCeiling } from './decide.ts';
 export type { BucketSpec, CompiledPermissions, ConsumerSpec, StreamSpec } from './compile.ts';
 export {
+  ACK_WAIT_MS,
   DUPLICATE_WINDOW_MS,
   MAX_ACK_PENDING,
   agencyBuckets,

@@ -110,29 +110,43 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
 
   /** Cases whose outbox this process is publishing now. */
   const inFlight = new Set<string>();
+  /** Outbox entries this process has published (stripped from the case at its next write). */
+  const published = new Set<string>();
+  const markPublished = (id: string) => {
+    if (published.size >= 200_000) published.delete(published.values().next().value!);
+    published.add(id);
+  };
 
-  /** Publish a case's outbox, then remove what was published (compare-and-set, retried). */
-  async function flush(key: string, sc: StoredCase): Promise<void> {
+  /**
+   * Publish a case's outbox (the entries not published yet), then remove them from the case. The
+   * removal is a compare-and-set of its own; `clear: 'later'` leaves it to the background (the
+   * message is acknowledged at once; the next write of the case strips them anyway).
+   */
+  async function flush(key: string, sc: StoredCase, clear: 'now' | 'later' = 'now'): Promise<void> {
     if (sc.record.outbox.length === 0) return;
     inFlight.add(key);
     try {
-      await publishOutbox(key, sc);
+      await Promise.all(
+        sc.record.outbox
+          .filter((e) => !published.has(e.id))
+          .map(async (e) => {
+            await send(e.type, e.body, e.to, e.id, sc.record);
+            markPublished(e.id);
+          }),
+      );
     } finally {
       inFlight.delete(key);
     }
+    if (clear === 'now') await clearOutbox(key, sc);
+    else void clearOutbox(key, sc).catch((err) => logger.warn({ err, case: key }, 'outbox clear failed; the next write clears it'));
   }
 
-  async function publishOutbox(key: string, sc: StoredCase): Promise<void> {
-    const published = new Set<string>();
-    await Promise.all(
-      sc.record.outbox.map(async (e) => {
-        await send(e.type, e.body, e.to, e.id, sc.record);
-        published.add(e.id);
-      }),
-    );
+  async function clearOutbox(key: string, sc: StoredCase): Promise<void> {
     let cur: StoredCase | undefined = sc;
-    for (let i = 0; i < MAX_CAS_ATTEMPTS && cur; i++) {
-      const record = { ...cur.record, outbox: cur.record.outbox.filter((e) => !published.has(e.id)) };
+    for (let i = 0; i < 3 && cur; i++) {
+      const outbox = cur.record.outbox.filter((e) => !published.has(e.id));
+      if (outbox.length === cur.record.outbox.length) return;
+      const record = { ...cur.record, outbox };
       const rev = await store.update(key, record, cur.revision);
       if (rev !== undefined) {
         store.remember(key, { record, revision: rev });
@@ -164,7 +178,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     if (route.key) return route.key;
     if (!route.messageId) return undefined;
     const direct = `${def.name}.${route.messageId}`;
-    if (await store.get(direct)) return direct;
+    if (store.cached(direct) || (await store.get(direct))) return direct;
     return store.alias(route.messageId);
   }
 
@@ -176,7 +190,8 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     const waitUntil = Date.now() + waitMs;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; ) {
       const key = route.opens ? route.key : await resolve(def, route);
-      const cur = key ? await store.get(key) : undefined;
+      // The mirror first (no round trip); after a conflict, the bucket itself.
+      const cur = key ? (attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key)) : undefined;
       if (!cur && !route.opens && Date.now() < waitUntil) {
         // The opening message may not be applied yet (each type has its own consumer): give it a moment.
         await new Promise((r) => setTimeout(r, 50));
@@ -188,6 +203,8 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
         await flush(key!, cur);
         return;
       }
+      // Notices already published (their removal may still be on its way) leave the case now.
+      const base = cur && cur.record.outbox.some((e) => published.has(e.id)) ? { ...cur.record, outbox: cur.record.outbox.filter((e) => !published.has(e.id)) } : cur?.record;
       let applied: Applied;
       if (!cur && route.opens) applied = openCase(def, key!, m, ctx());
       else if (!cur) {
@@ -198,7 +215,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
         applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_UNKNOWN_CASE', reason: `${m.type} refers to no known ${def.name} case (${key ?? (route.opens ? route.key : route.messageId) ?? 'no reference'})` }, allowedNow: [] };
       } else if (route.opens && !def.transitions.some((t) => t.on === m.type)) {
         applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_DUPLICATE_CASE', reason: `case ${key} exists already` }, allowedNow: allowedNow(def, cur.record, m.sender) };
-      } else applied = applyMessage(def, cur!.record, m, ctx());
+      } else applied = applyMessage(def, base!, m, ctx());
       if (!applied.ok) {
         await reject(m, applied, key, cur?.record);
         return;

@@ -110,6 +110,11 @@ export class CaseStore {
     await loaded;
   }
 
+  /** The mirrored case (possibly behind another replica's last write: compare-and-set catches that). */
+  cached(key: string): StoredCase | undefined {
+    return this.#mirror.get(key);
+  }
+
   /** Record a revision this process wrote (the watch confirms it later). */
   remember(key: string, c: StoredCase): void {
     const known = this.#mirror.get(key);

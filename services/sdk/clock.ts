@@ -14,3 +14,14 @@ export function scaledClock(speed: number, start: number = Date.now(), real: () 
   const t0 = real();
   return { now: () => start + (real() - t0) * speed };
 }
+
+/** Real time plus an offset the caller moves forward (a demo jumps "14 days later" without waiting). */
+export class OffsetClock implements Clock {
+  #offset = 0;
+  now(): number {
+    return Date.now() + this.#offset;
+  }
+  advance(ms: number): void {
+    this.#offset += ms;
+  }
+}

@@ -12,7 +12,9 @@ import type { SendOptions } from '../sdk/envelope/seal.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { fieldsAt, loadCatalog } from '../sdk/schema/index.ts';
-import { agencyServes } from '../sdk/policy/index.ts';
+import { agencyBuckets, agencyServes } from '../sdk/policy/index.ts';
+import { OffsetClock } from '../sdk/clock.ts';
+import { startWorkflows, workflowTypes, type Workflows } from '../workflows/service.ts';
 import { registryState } from '../registry/state.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from '../registry/service.ts';
 import { inboxPrefix } from '../sdk/subjects.ts';
@@ -56,6 +58,9 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
   const clients = new Map<string, LiaisonClient>();
   let exchange: RunningExchange | undefined;
   let registry: Registry | undefined;
+  let workflows: Workflows | undefined;
+  const simClock = new OffsetClock();
+  const sentIds: Record<string, string> = {};
   const inbox: Received[] = [];
   const expect = (ok: boolean, what: string) => {
     if (!ok) {
@@ -91,17 +96,21 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
       if (runsRegistry) {
         registry = await startRegistry({ client, ...registryState(), logger, observe: record });
       }
+      const runsCases = agencyBuckets(policy, id).some((b) => b.kind === 'kv' && b.name === 'cases');
+      if (runsCases) workflows = await startWorkflows({ client, logger, clock: simClock, tickMs: 0, observe: record });
+      const ownTypes = [...(runsRegistry ? REGISTRY_TYPES : []), ...(runsCases ? workflowTypes() : [])];
       await client.consume(
         record,
         {
-          types: client.consumerSpecs().map((c) => c.type).filter((t) => !runsRegistry || !REGISTRY_TYPES.includes(t)),
+          types: client.consumerSpecs().map((c) => c.type).filter((t) => !ownTypes.includes(t)),
           onReject: (r) => {
             refuse(r.code);
             t.event({ from: r.claimedSender ?? '?', to: id, type: r.subject.split('.')[4] ?? '?', tier: r.subject.split('.')[2], outcome: 'rejected', detail: `${r.code} (quarantined)` });
           },
         },
       );
-      t.note(`enrolled and connected ${id.padEnd(17)} ${a.country}  roles: ${a.roles.join(', ')}${runsRegistry ? '  — runs the ¶16 document registry' : ''}`);
+      const runs = runsRegistry ? '  — runs the ¶16 document registry' : runsCases ? '  — runs the case registry (¶13–15 workflows)' : '';
+      t.note(`enrolled and connected ${id.padEnd(17)} ${a.country}  roles: ${a.roles.join(', ')}${runs}`);
     }
 
     const waitFor = async (pred: () => boolean, ms = 5_000) => {
@@ -141,6 +150,7 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
         const before = inbox.length;
         const receipt = await client.send(step.type, step.body, opts);
         result.sent++;
+        sentIds[step.type] ??= receipt.id;
         const expected = receipt.copies.flatMap((c) => c.recipients.map((r) => ({ agency: r, tier: c.tier })));
         await waitFor(() => expected.every((e) => inbox.slice(before).some((r) => r.agency === e.agency && r.msg.header.id === receipt.id)));
         for (const e of expected) {
@@ -176,6 +186,95 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
         t.event({ from: step.from, to: step.to ?? 'all', type: step.type, outcome: 'refused', detail: `${code} by the sending SDK — ${(err as Error).message.split('\n')[0]}` });
         expect(code === step.expect, `${step.type} from ${step.from}: expected ${step.expect}, got ${code}`);
       }
+    }
+
+    if (workflows) await playWorkflows(workflows);
+
+    async function playWorkflows(wf: Workflows): Promise<void> {
+      const notices = (type: string) => inbox.filter((r) => r.msg.type === type);
+      const stateOf = (ref: string) => wf.cases().find((c) => c.ref === ref)?.state;
+      const show = (agency: string, type: string, body: Record<string, unknown>) => {
+        const detail =
+          type === 'WorkflowStateChange'
+            ? `${String(body.caseRef).split('.')[0]}: ${String(body.fromState) || '∅'} → ${String(body.toState)}${body.note ? ` (${String(body.note)})` : ''}`
+            : type === 'WorkflowRejection'
+              ? `${String(body.code)}: ${String(body.reason)}`
+              : type === 'WorkflowReminder'
+                ? `${String(body.awaited)} was due ${String(body.dueAt).slice(0, 10)}`
+                : `${String(body.overdueParty)} overdue with ${String(body.awaited)}`;
+        t.event({ from: 'mac-cases', to: agency, type, tier: 'operational', outcome: type === 'WorkflowRejection' ? 'refused' : 'info', detail });
+      };
+      const act = async (from: string, type: string, body: Record<string, unknown>, to: string, wait: (before: number) => boolean, what: string, opts: SendOptions = {}) => {
+        const before = inbox.length;
+        const r = await clients.get(from)!.send(type, body, { to, ...opts });
+        result.sent++;
+        const ok = await waitFor(() => wait(before));
+        for (const n of inbox.slice(before)) if (n.msg.type.startsWith('Workflow') && n.msg.body.causeMessageId === r.id) show(n.agency, n.msg.type, n.msg.body);
+        expect(ok, what);
+        return r.id;
+      };
+      const changed = (id: string, n = 2) => (before: number) => inbox.slice(before).filter((r) => r.msg.type === 'WorkflowStateChange' && (r.msg.body.causeMessageId === id || id === '*')).length >= n;
+
+      const referral = sentIds.CaseReferral!;
+      const refCase = `case-referral.${referral}`;
+      t.step('¶13–15 — the case registry (mac-cases) tracks each conversation as a case; it saw the referral and the MLA request');
+      expect(await waitFor(() => stateOf(refCase) === 'referred' && stateOf(`mla-request.${sentIds.MutualLegalAssistanceRequest}`) === 'requested'), 'the case registry must open the referral and MLA cases');
+      for (const c of wf.cases()) t.note(`${c.ref.slice(0, 40).padEnd(40)} ${c.workflow}/${c.kind}  ${c.state}  ${c.requester} → ${c.requested}`);
+
+      t.step('An illegal transition: the NGO closes the referral before accepting it — refused, the case unchanged');
+      const early = await act('xa-ngo-harbour', 'ReferralClosure', { referralId: referral, outcome: 'REFERRAL_OUTCOME_COMPLETED' }, 'xa-border-police',
+        (b) => inbox.slice(b).some((r) => r.msg.type === 'WorkflowRejection'), 'an early closure must be refused with a signed WorkflowRejection');
+      refuse('ERR_WORKFLOW_ILLEGAL_TRANSITION');
+      expect(stateOf(refCase) === 'referred' && !wf.cases().find((c) => c.ref === refCase)!.applied.includes(early), 'the refused closure must leave the case unchanged');
+
+      t.step('The NGO acknowledges and accepts the referral; both parties are told each state change');
+      let id = await act('xa-ngo-harbour', 'ReferralAcknowledgement', { referralId: referral, recipientReference: 'HL-2026-118' }, 'xa-border-police', (b) => changed('*')(b), 'acknowledgement applied');
+      id = await act('xa-ngo-harbour', 'ReferralDecision', { referralId: referral, decision: 'REFERRAL_DECISION_KIND_ACCEPTED', assignedProgramme: 'shelter and legal aid' }, 'xa-border-police', (b) => changed('*')(b), 'acceptance applied');
+      void id;
+      expect(stateOf(refCase) === 'accepted', 'the referral case must be accepted');
+
+      t.step('¶13, ¶9(c) — Bellmark executes the MLA request in part: the accounts are frozen, the rest follows');
+      const mla = sentIds.MutualLegalAssistanceRequest!;
+      const mlaCase = `mla-request.${mla}`;
+      await act('xb-prosecutor', 'MutualLegalAssistanceResponse', {
+        requestId: mla, status: 'EXECUTION_STATUS_PARTIALLY_EXECUTED', executedMeasures: ['MEASURE_FREEZING'], reasons: 'bank records need a court order',
+        expectedCompletion: new Date(simClock.now() + 21 * 86_400_000).toISOString(),
+      }, 'xa-prosecutor', (b) => changed('*')(b), 'partial execution applied');
+      expect(stateOf(mlaCase) === 'partially-executed', 'the MLA case must be partially executed');
+
+      t.step('¶8, ¶14 — xc-training offers 2 seats on evidence gathering at interception; three agencies enrol');
+      const before = inbox.length;
+      await clients.get('xc-training')!.send('TrainingOffer', {
+        courseCode: 'EVI-2027-01', title: 'Evidence gathering from the point of interception', seats: 2,
+        eligibleRoles: ['TRAINEE_ROLE_BORDER_OFFICER', 'TRAINEE_ROLE_INVESTIGATOR', 'TRAINEE_ROLE_PROSECUTOR'], enrolBy: new Date(simClock.now() + 30 * 86_400_000).toISOString(),
+      }, { to: 'all' });
+      result.sent++;
+      await waitFor(() => changed('*', 1)(before));
+      for (const [agency, role] of [['xa-border-police', 'TRAINEE_ROLE_BORDER_OFFICER'], ['xa-coast-guard', 'TRAINEE_ROLE_BORDER_OFFICER'], ['xa-prosecutor', 'TRAINEE_ROLE_PROSECUTOR']] as const) {
+        await act(agency, 'EnrolmentRequest', { courseCode: 'EVI-2027-01', traineeName: 'Officer on duty', traineeRole: role }, 'xc-training', (b) => changed('*')(b), `${agency}'s enrolment applied`);
+      }
+      const course = wf.cases().find((c) => c.workflow === 'training');
+      expect(course?.items.filter((i) => i.state === 'confirmed').length === 2 && course.items.filter((i) => i.state === 'waitlisted').length === 1, 'two seats confirmed, one on the waiting list');
+
+      t.step('Three weeks pass (simulated clock): the MLA completion date is missed — a reminder, then an escalation to the multiagency centre');
+      simClock.advance(22 * 86_400_000);
+      let b2 = inbox.length;
+      await wf.tick();
+      expect(await waitFor(() => inbox.slice(b2).some((r) => r.msg.type === 'WorkflowReminder' && r.agency === 'xb-prosecutor')), 'xb-prosecutor must be reminded');
+      for (const n of inbox.slice(b2)) if (n.msg.type === 'WorkflowReminder') show(n.agency, n.msg.type, n.msg.body);
+      simClock.advance(8 * 86_400_000);
+      b2 = inbox.length;
+      await wf.tick();
+      expect(await waitFor(() => inbox.slice(b2).some((r) => r.msg.type === 'WorkflowEscalation' && r.agency === 'mac-centre')), 'the supervisor (mac-centre) must be told of the overdue MLA');
+      for (const n of inbox.slice(b2)) if (n.msg.type === 'WorkflowEscalation' || n.msg.type === 'WorkflowReminder') show(n.agency, n.msg.type, n.msg.body);
+
+      t.step('`liaison case list --as xa-border-police`: its cases, as the case registry answers it (signed)');
+      const listed = await clients.get('xa-border-police')!.request('CaseQuery', {});
+      for (const c of (listed.body.cases as Record<string, unknown>[]) ?? []) {
+        t.note(`${String(c.workflow).padEnd(14)} ${String(c.kind).padEnd(12)} ${String(c.state).padEnd(12)} ${String(c.requester)} → ${String(c.requested)}  (${(c.timeline as unknown[]).length} steps)`);
+      }
+      expect(((listed.body.cases as unknown[]) ?? []).length >= 2, 'xa-border-police sees its referral and training cases');
+      void notices;
     }
 
     t.step('A rogue integration of xa-ngo-harbour uses its own valid NATS credentials directly');
@@ -247,6 +346,7 @@ export async function runDemo(o: { out: (line: string) => void; logger?: Logger;
     return result;
   } finally {
     await registry?.stop().catch(() => undefined);
+    await workflows?.stop().catch(() => undefined);
     for (const c of clients.values()) await c.close().catch(() => undefined);
     await exchange?.stop().catch(() => undefined);
     if (!o.keep) await rm(work, { recursive: true, force: true });

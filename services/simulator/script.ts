@@ -87,6 +87,7 @@ export const SCRIPT: DemoStep[] = [
       legalBasis: 'UNTOC art. 18; Smuggling of Migrants Protocol art. 6',
       summary: 'Bank records and freezing of accounts used to collect smuggling fees.',
       measures: ['MEASURE_BANK_RECORDS', 'MEASURE_FREEZING'],
+      assets: [{ kind: 'bank account', description: 'two accounts at a Bellmark savings bank receiving the fees', identifier: 'XB00 1234 5678 9012', estimatedValue: '4800000', currency: 'EUR' }],
       urgency: 'URGENCY_URGENT',
     },
     expect: 'sent',

@@ -46,6 +46,8 @@ export interface WorkflowOptions {
   /** Real milliseconds between deadline checks (default 250; 0: only when {@link Workflows.tick} is called). */
   tickMs?: number;
   definitions?: readonly WorkflowDefinition[];
+  /** Called with every workflow message the registry received, before applying it (simulations, audit). */
+  observe?: (msg: ReceivedMessage) => void;
   /** A follow-up whose case is not (yet) known waits this long in process (default 2 000 ms)… */
   unknownCaseWaitMs?: number;
   /** …then is redelivered until its delivery count reaches this (default 2), then refused (ERR_WORKFLOW_UNKNOWN_CASE). */
@@ -53,6 +55,11 @@ export interface WorkflowOptions {
 }
 
 const MAX_CAS_ATTEMPTS = 20;
+
+/** The message types the definitions read (what the case registry consumes). */
+export function workflowTypes(defs: readonly WorkflowDefinition[] = DEFINITIONS): string[] {
+  return [...new Set(defs.flatMap((d) => [d.opens.type, ...d.follows.map((f) => f.type)]))];
+}
 
 function toWorkflowMessage(r: ReceivedMessage): WorkflowMessage {
   return {
@@ -183,6 +190,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   }
 
   async function handle(r: ReceivedMessage): Promise<void> {
+    if (r.delivery?.deliveryCount === undefined || r.delivery.deliveryCount <= 1) o.observe?.(r);
     const m = toWorkflowMessage(r);
     const route = routeMessage(defs, m);
     if (!route) return;
@@ -275,8 +283,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   };
 
   await store.watch(logger);
-  const types = [...new Set(defs.flatMap((d) => [d.opens.type, ...d.follows.map((f) => f.type)]))];
-  await client.consume(handle, { types });
+  await client.consume(handle, { types: workflowTypes(defs) });
   await client.serve({ CaseQuery: (req): Reply => answerCaseQuery(store.cases().map((c) => c.record), req) }, { name: 'liaison-case-registry' });
   const timer = (o.tickMs ?? 250) > 0 ? setInterval(() => void tick(), o.tickMs ?? 250) : undefined;
   timer?.unref();

@@ -515,6 +515,7 @@ describe('compiled broker artefacts', () => {
   it('state buckets: one per agency and name, with rights on that bucket only', () => {
     expect(compileBuckets(p)).toEqual([
       { agency: 'xc-ncb', kind: 'objects', name: 'snapshots', bucket: 'xc-ncb_snapshots' },
+      { agency: 'mac-centre', kind: 'kv', name: 'correlations', bucket: 'mac-centre_correlations' },
       { agency: 'mac-cases', kind: 'kv', name: 'cases', bucket: 'mac-cases_cases' },
     ]);
     const perms = compilePermissions(p, 'mac-cases', catalog).pub.allow;

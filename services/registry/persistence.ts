@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { LiaisonError } from '../sdk/errors.ts';
 import { readPrivateFile, writePrivateFile } from '../trust/index.ts';
 import { REGISTRY_KEY_BYTES } from './index/index.ts';
-import { chunkSource, decodeRegistrySnapshot, encodeRegistrySnapshot, type RegistryState, type SnapshotManifest } from './snapshot-format.ts';
+import { chunkSource, decodeRegistrySnapshot, encodeRegistrySnapshot, type Quiesce, type RegistryState, type SnapshotManifest } from './snapshot-format.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
 
 export type { ConsumerPositions, RegistryState, SnapshotManifest } from './snapshot-format.ts';
@@ -40,11 +40,12 @@ export interface SavedSnapshot {
 
 /**
  * Write a snapshot of the registry (keyed hashes and the consumer positions it covers) to `store` as
- * `registry-r<replica>`, replacing the previous one only once the new one is complete.
+ * `registry-r<replica>`, replacing the previous one only once the new one is complete. With `quiesce` (a
+ * running registry's), the state is copied while no record is being applied; checks go on.
  */
-export async function saveRegistryState(store: SnapshotStore, state: RegistryState, who: { agency: string; replica: number }): Promise<SavedSnapshot> {
+export async function saveRegistryState(store: SnapshotStore, state: RegistryState, who: { agency: string; replica: number }, quiesce?: Quiesce): Promise<SavedSnapshot> {
   const t0 = performance.now();
-  const encoded = await encodeRegistrySnapshot(state, who);
+  const encoded = await encodeRegistrySnapshot(state, who, quiesce);
   await store.put(snapshotName(who.replica), encoded.parts, encoded.bytes);
   return { manifest: encoded.manifest, bytes: encoded.bytes, ms: performance.now() - t0 };
 }

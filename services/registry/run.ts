@@ -122,7 +122,7 @@ export async function runRegistry(o: {
 
   const snapshot = async (): Promise<SavedSnapshot> => {
     while (writing) await writing.catch(() => undefined);
-    writing = saveRegistryState(store, { store: state.store, persons: state.persons, positions }, who);
+    writing = saveRegistryState(store, { store: state.store, persons: state.persons, positions }, who, registry.quiesce);
     try {
       last = await writing;
       logger.info({ store: store.where, documents: last.manifest.documents, persons: last.manifest.persons, bytes: last.bytes, ms: Math.round(last.ms) }, 'registry snapshot written');

@@ -26,6 +26,11 @@ export interface RegistryStats {
 export interface Registry {
   readonly stats: RegistryStats;
   readonly store: DocumentStore;
+  /**
+   * Run `fn` while no report, status change or alert is being applied: new ones wait (in their consumers)
+   * until it settles; checks are answered meanwhile. For consistent snapshots without stopping the service.
+   */
+  quiesce<T>(fn: () => Promise<T>): Promise<T>;
   stop(): Promise<void>;
 }
 
@@ -158,22 +163,49 @@ export async function startRegistry(o: {
     };
   };
 
+  // Reports being applied, and the gate quiesce() closes while a snapshot copies the state.
+  let applying = 0;
+  let gate: Promise<void> | undefined;
+  let drained: (() => void) | undefined;
+  const quiesce = async <T>(fn: () => Promise<T>): Promise<T> => {
+    while (gate) await gate;
+    let open!: () => void;
+    gate = new Promise<void>((r) => (open = r));
+    try {
+      while (applying > 0) await new Promise<void>((r) => (drained = r));
+      return await fn();
+    } finally {
+      drained = undefined;
+      gate = undefined;
+      open();
+    }
+  };
+
   await client.consume(
     async (msg) => {
-      if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
-      else if (msg.type === 'DocumentReportBatch') await applyDocumentBatch(msg, (report, refuseRecord) => apply(msg, report, 'DocumentReport', refuseRecord), refuse);
-      else if (msg.type === 'PersonAlert') {
-        try {
-          o.persons.apply(msg);
-          stats.alerts++;
-        } catch (err) {
-          await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
-        }
+      while (gate) await gate;
+      applying++;
+      try {
+        await applyMessage(msg);
+        o.observe?.(msg); // before the gate can close: a snapshot's positions never run ahead of its state
+      } finally {
+        if (--applying === 0) drained?.();
       }
-      o.observe?.(msg);
     },
     { types: REGISTRY_TYPES },
   );
+  async function applyMessage(msg: ReceivedMessage): Promise<void> {
+    if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
+    else if (msg.type === 'DocumentReportBatch') await applyDocumentBatch(msg, (report, refuseRecord) => apply(msg, report, 'DocumentReport', refuseRecord), refuse);
+    else if (msg.type === 'PersonAlert') {
+      try {
+        o.persons.apply(msg);
+        stats.alerts++;
+      } catch (err) {
+        await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
+      }
+    }
+  }
   const checkPerson = (req: ReceivedMessage): Reply => {
     stats.checks++;
     const checkedAt = new Date(clock.now()).toISOString();
@@ -205,6 +237,7 @@ export async function startRegistry(o: {
   return {
     stats,
     store,
+    quiesce,
     async stop() {
       await serving.stop();
     },

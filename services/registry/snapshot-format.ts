@@ -21,6 +21,7 @@
 import { createHash } from 'node:crypto';
 import { LiaisonError } from '../sdk/errors.ts';
 import {
+  copyDocumentTables,
   createKeyedHasher,
   decodePersonSnapshot,
   documentSnapshotParts,
@@ -73,32 +74,53 @@ export interface EncodedSnapshot {
   bytes: number;
 }
 
+/** SHA-256 in 2 MB slices that yield to the event loop in between (a 160 MB reference table is ≈ 100 ms of hashing). */
+async function sha256Sliced(bytes: Uint8Array): Promise<string> {
+  const sha = createHash('sha256');
+  for (let off = 0; off < bytes.byteLength; off += 2 << 20) {
+    sha.update(bytes.subarray(off, off + (2 << 20)));
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  return sha.digest('hex');
+}
+
 const bad = (why: string, cause?: unknown): LiaisonError =>
   new LiaisonError('ERR_DECODE', `registry snapshot refused: ${why}`, {}, cause === undefined ? undefined : { cause });
 
+/** Runs `fn` while no record is being applied (the registry holds reports back; checks go on). */
+export type Quiesce = <T>(fn: () => Promise<T>) => Promise<T>;
+
 /**
- * Take a point-in-time snapshot of the registry state. Positions, the person index and a copy of the document
- * arrays are taken in the same synchronous step, so the snapshot never claims a position it does not hold.
+ * Take a point-in-time snapshot of the registry state: positions, references, the person index and a copy of the
+ * document arrays are all taken under `quiesce`, so the snapshot never claims a position it does not hold and
+ * never mixes states. Without `quiesce` the caller guarantees nothing changes meanwhile.
  */
-export async function encodeRegistrySnapshot(state: RegistryState, who: { agency: string; replica: number }): Promise<EncodedSnapshot> {
-  const positions = { ...state.positions };
-  const { index, references } = state.store.snapshotParts();
-  const persons = encodePersonSnapshot(state.persons.index, { streamSequence: 0n });
-  const extras = state.persons.snapshotExtras();
-  const docs = await documentSnapshotParts(index, { streamSequence: 0n });
+export async function encodeRegistrySnapshot(state: RegistryState, who: { agency: string; replica: number }, quiesce?: Quiesce): Promise<EncodedSnapshot> {
+  const take = async () => {
+    const positions = { ...state.positions };
+    const { index, references } = state.store.snapshotParts();
+    const persons = encodePersonSnapshot(state.persons.index, { streamSequence: 0n });
+    const extras = state.persons.snapshotExtras();
+    const personCount = state.persons.index.size;
+    // The reference table only grows (a record's slot never changes once written): the used part is stable.
+    return { positions, references, persons, extras, personCount, fingerprint: index.hasher.fingerprint, tables: await copyDocumentTables(index) };
+  };
+  const { positions, references, persons, extras, personCount, fingerprint, tables } = quiesce ? await quiesce(take) : await take();
+  const docs = await documentSnapshotParts(tables, fingerprint, { streamSequence: 0n });
+  const referencesSha256 = await sha256Sliced(references);
   const manifest: SnapshotManifest = {
     version: VERSION,
     agency: who.agency,
     replica: who.replica,
     savedAt: new Date().toISOString(),
-    keyFingerprint: index.hasher.fingerprint,
+    keyFingerprint: fingerprint,
     positions,
     documents: docs.records,
-    persons: state.persons.index.size,
+    persons: personCount,
     actions: extras.actions,
     personSeq: extras.seq,
     sections: { documents: docs.bytes, references: references.byteLength, persons: persons.byteLength },
-    referencesSha256: createHash('sha256').update(references).digest('hex'),
+    referencesSha256,
   };
   const json = Buffer.from(JSON.stringify(manifest), 'utf8');
   const preamble = Buffer.alloc(PREAMBLE_BYTES);

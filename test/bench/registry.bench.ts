@@ -2,7 +2,9 @@
  * Registry service benchmark (issue 3): a registry holding REGISTRY_SERVICE_RECORDS generated document
  * records (default 10 million) answers signed document checks over a real nats-server.
  *   (r1) memory per record of the service's store (index + references), measured;
- *   (r2) p50/p99 latency of checks at a steady 2 000 checks/s (target p99 < 2 ms);
+ *   (r2) p50/p99 latency of checks at a steady 2 000 checks/s (target p99 < 2 ms), twice: with the asker signing
+ *        and verifying in the window, and with its requests signed before and replies verified after the window
+ *        (the asker's cryptography belongs to its own host; on this one it competes with the registry's);
  *   (r3) checks/s closed loop, and its ratio to the raw Ed25519 verify rate measured here
  *        (a check costs two signatures and two verifications: request and reply);
  *   (r4) snapshot write to the agency's JetStream object store (and, for comparison, to a local file), and
@@ -60,9 +62,14 @@ async function main(): Promise<void> {
         w.once('error', reject);
       });
 
-    const steady = await checks({ rate: RATE, count: RATE * SECONDS });
-    const lat = steady.lat.sort((a, b) => a - b);
-    console.log(`(r2) steady ${RATE} checks/s for ${SECONDS} s (1 in ${HIT_EVERY} a hit): p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms (target < 2 ms; INTERPOL reports 200 ms)`);
+    for (const presign of [false, true]) {
+      const steady = await checks({ rate: RATE, count: RATE * SECONDS, presign });
+      const lat = steady.lat.sort((a, b) => a - b);
+      console.log(
+        `(r2) steady ${RATE} checks/s for ${SECONDS} s (1 in ${HIT_EVERY} a hit), ${presign ? "asker's signing/verifying outside the window" : 'asker signing and verifying in the window'}: ` +
+          `p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms (target < 2 ms; INTERPOL reports 200 ms)`,
+      );
+    }
 
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const input = Buffer.alloc(512, 1);

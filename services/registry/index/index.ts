@@ -51,6 +51,7 @@ export {
   SNAPSHOT_HEADER_BYTES,
   SNAPSHOT_VERSION,
   decodeDocumentSnapshot,
+  copyDocumentTables,
   decodePersonSnapshot,
   documentSnapshotParts,
   encodeDocumentSnapshot,

@@ -280,25 +280,58 @@ export async function readDocumentSnapshot(src: SequentialSource, hasher: KeyedH
   return finishDocuments(hasher, h, arrays, parseAgencies(prefix.subarray(8, 8 + jsonLength)));
 }
 
+const yieldToLoop = () => new Promise<void>((r) => setImmediate(r));
+const SLICE_BYTES = 2 << 20;
+
 /**
- * A document snapshot as byte ranges to stream (header first), made from a point-in-time copy of the
- * index's arrays, so the live index may change while they are written. The copy is synchronous (a
- * memcpy, ≈ 30 ms at 10 M records); the digest is computed in slices that yield to the event loop.
+ * A point-in-time copy of a document index's arrays, copied in 2 MB slices that yield to the event loop in
+ * between (lookups go on). The caller must keep the index from changing until it resolves (the registry holds
+ * back reports while it copies); a copy taken so is consistent however long it takes.
  */
-export async function documentSnapshotParts(index: DocumentIndex, options: { streamSequence: bigint }): Promise<{ parts: Uint8Array[]; bytes: number; records: number }> {
+export async function copyDocumentTables(index: DocumentIndex): Promise<DocumentTables> {
   const live = index.tables();
-  const t: DocumentTables = { ...live, hi: live.hi.slice(), lo: live.lo.slice(), seq: live.seq.slice(), owner: live.owner.slice(), meta: live.meta.slice(), check: live.check.slice(), agencies: [...live.agencies] };
+  const copy = async <A extends Uint8Array | Uint16Array | Uint32Array>(a: A): Promise<A> => {
+    // Not zero-filled (every byte is overwritten below): zeroing 64 MB at once would block for ≈ 10 ms.
+    const raw = Buffer.allocUnsafeSlow(a.byteLength);
+    const out = new (a.constructor as new (b: ArrayBufferLike, off: number, n: number) => A)(raw.buffer, raw.byteOffset, a.length);
+    const step = Math.max(1, Math.floor(SLICE_BYTES / a.BYTES_PER_ELEMENT));
+    for (let i = 0; i < a.length; i += step) {
+      out.set(a.subarray(i, i + step), i);
+      await yieldToLoop();
+    }
+    return out;
+  };
+  return {
+    size: live.size,
+    agencies: [...live.agencies],
+    hi: await copy(live.hi),
+    lo: await copy(live.lo),
+    seq: await copy(live.seq),
+    owner: await copy(live.owner),
+    meta: await copy(live.meta),
+    check: await copy(live.check),
+  };
+}
+
+/**
+ * A document snapshot of copied tables ({@link copyDocumentTables}) as byte ranges to stream, header first.
+ * The digest is computed in slices that yield to the event loop.
+ */
+export async function documentSnapshotParts(
+  t: DocumentTables,
+  fingerprint: string,
+  options: { streamSequence: bigint },
+): Promise<{ parts: Uint8Array[]; bytes: number; records: number }> {
   const parts = documentBodyParts(t);
   const sha = createHash('sha256');
-  const slice = 8 << 20;
   for (const p of parts) {
-    for (let off = 0; off < p.byteLength; off += slice) {
-      sha.update(p.subarray(off, off + slice));
-      await new Promise<void>((r) => setImmediate(r));
+    for (let off = 0; off < p.byteLength; off += SLICE_BYTES) {
+      sha.update(p.subarray(off, off + SLICE_BYTES));
+      await yieldToLoop();
     }
   }
   const bodyLength = parts.reduce((n, p) => n + p.byteLength, 0);
-  const header = encodeHeader({ kind: KIND_DOCUMENTS, records: t.size, streamSequence: options.streamSequence, bodyLength, fingerprint: index.hasher.fingerprint, digest: sha.digest() });
+  const header = encodeHeader({ kind: KIND_DOCUMENTS, records: t.size, streamSequence: options.streamSequence, bodyLength, fingerprint, digest: sha.digest() });
   return { parts: [header, ...parts], bytes: SNAPSHOT_HEADER_BYTES + bodyLength, records: t.size };
 }
 

@@ -11,6 +11,15 @@ const completionDue = (c: CaseRecord, now: number) => (c.data.expectedCompletion
 const ANSWERED = ['requested', 'information-requested', 'partially-executed', 'postponed'];
 
 /**
+ * A new expected completion date replaces the running completion deadline: a second partial
+ * execution (or postponement) stays in its state, where the engine would otherwise keep the old one.
+ */
+function restartCompletion(c: CaseRecord, m: { body: Record<string, unknown> }): void {
+  c.data.expectedCompletion = time(m.body, 'expectedCompletion');
+  c.deadlines = c.deadlines.filter((d) => d.name !== 'completion');
+}
+
+/**
  * Mutual legal assistance request between central authorities (¶13, ¶9(c); UNTOC art. 18): a legal
  * basis, the measures requested (freezing and confiscation of proceeds need the assets concerned),
  * urgency and a response deadline; the requested state executes, executes in part, postpones,
@@ -62,7 +71,7 @@ export const mlaRequest: WorkflowDefinition = {
       to: 'partially-executed',
       by: ['requested'],
       apply: (c, m) => {
-        c.data.expectedCompletion = time(m.body, 'expectedCompletion');
+        restartCompletion(c, m);
         const executed = list(m.body, 'executedMeasures').length;
         return { note: `${executed} of ${c.data.measures as number} measures executed${c.data.partialAccepted ? '' : ' (the request did not ask for partial execution)'}` };
       },
@@ -76,7 +85,7 @@ export const mlaRequest: WorkflowDefinition = {
       by: ['requested'],
       guard: (_c, m) => (text(m.body, 'reasons') ? undefined : guardFail('a postponement must give reasons (art. 18(25))')),
       apply: (c, m) => {
-        c.data.expectedCompletion = time(m.body, 'expectedCompletion');
+        restartCompletion(c, m);
       },
     },
     {

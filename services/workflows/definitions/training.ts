@@ -25,7 +25,8 @@ function hasSeat(c: CaseRecord, agency: string): boolean {
  * Training programme (¶8, ¶14, ¶20): an institute offers a course with seats to the federation;
  * eligible agencies enrol officials; seats are confirmed in request order (the order the exchange
  * received the requests) and the rest wait-listed; a declined seat goes to the first on the waiting
- * list; enrolment closes at `enrol_by`; the institute reports completions.
+ * list whose agency is still under its per-agency limit; enrolment closes at `enrol_by`; the
+ * institute reports completions.
  */
 export const training: WorkflowDefinition = {
   name: 'training',
@@ -98,8 +99,10 @@ export const training: WorkflowDefinition = {
         const hadSeat = item.state === 'confirmed';
         item.state = 'declined';
         const also = [];
-        const next = waiting(c)[0];
-        if (hadSeat && next && hasSeat(c, next.agency)) {
+        // The first on the waiting list who may take the seat (one whose agency has reached its
+        // per-agency limit waits on, without blocking those behind it).
+        const next = hadSeat ? waiting(c).find((i) => hasSeat(c, i.agency)) : undefined;
+        if (next) {
           next.state = 'confirmed';
           also.push({ itemRef: next.ref, itemState: 'confirmed', note: `seat confirmed from the waiting list (${confirmed(c).length} of ${c.data.seats as number})`, notify: [next.agency, c.requested] });
         }

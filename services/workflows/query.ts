@@ -29,17 +29,23 @@ export function viewFor(c: CaseRecord, asker: string): CaseRecord | undefined {
 export function caseQueryResult(cases: readonly CaseRecord[], asker: string, q: Record<string, unknown>): Record<string, unknown> {
   const str = (k: string) => (typeof q[k] === 'string' ? (q[k] as string) : '');
   const limit = Math.min(Math.max(Number(q.limit ?? 0) || DEFAULT_LIMIT, 1), MAX_LIMIT);
+  // Waiting-list positions count every enrolment of the course, also those the asker may not see.
+  const positions = new Map<string, number>();
   const matching = cases
     .filter((c) => (!str('caseRef') || c.ref === str('caseRef')) && (!str('state') || c.state === str('state')))
     .filter((c) => (!str('kind') || c.kind === str('kind')) && (!str('workflow') || c.workflow === str('workflow')))
-    .map((c) => viewFor(c, asker))
+    .map((c) => {
+      c.items
+        .filter((i) => i.state === 'waitlisted')
+        .sort((a, b) => a.order - b.order)
+        .forEach((i, n) => positions.set(`${c.ref}\u0000${i.ref}`, n + 1));
+      return viewFor(c, asker);
+    })
     .filter((c): c is CaseRecord => c !== undefined)
     .sort((a, b) => b.updatedAt - a.updatedAt);
-  const waitlist = (c: CaseRecord) => c.items.filter((i) => i.state === 'waitlisted').sort((a, b) => a.order - b.order);
   return {
     cases: matching.slice(0, limit).map((c) => {
       const next = nextDeadline(c);
-      const queue = waitlist(c);
       return {
         caseRef: c.ref,
         workflow: c.workflow,
@@ -65,7 +71,7 @@ export function caseQueryResult(cases: readonly CaseRecord[], asker: string, q: 
           note: s.note,
           itemRef: s.itemRef ?? '',
         })),
-        items: c.items.map((i) => ({ ref: i.ref, agency: i.agency, state: i.state, position: i.state === 'waitlisted' ? queue.indexOf(i) + 1 : 0 })),
+        items: c.items.map((i) => ({ ref: i.ref, agency: i.agency, state: i.state, position: positions.get(`${c.ref}\u0000${i.ref}`) ?? 0 })),
         revision: String(c.timeline.length),
       };
     }),

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { runDemo } from '../services/simulator/demo.ts';
 
-describe('npm start: the demo', () => {
-  it('plays the scenario against its own exchange, every expectation holds, and it leaves nothing behind', async () => {
+describe('npm start: the default scenario (interception → ¶13–17 end to end)', () => {
+  it('plays against its own exchange, every expectation holds, the outcomes are right, and it leaves nothing behind', async () => {
     const before = new Set((await readdir(tmpdir())).filter((d) => d.startsWith('liaison-demo-')));
     const lines: string[] = [];
     const result = await runDemo({ out: (l) => lines.push(l) });
@@ -15,11 +15,25 @@ describe('npm start: the demo', () => {
     expect(result.saw['xa-ngo-harbour']?.CaseReferral).toBe('personal');
     expect(result.saw['mac-centre']?.DocumentReport).toBe('operational');
     expect(result.saw['xa-ngo-harbour']?.IntelligenceReport).toBeUndefined();
-    // Refusals by the SDK, the broker and a receiver all appear.
+    expect(result.saw['mac-cases']?.CaseReferral).toBe('personal');
+    expect(result.saw['mac-cases']?.MutualLegalAssistanceRequest).toBe('operational');
+    // Refusals by the SDK, the broker, a receiver and the case registry all appear.
     expect(result.refusals.ERR_POLICY_SEND_DENIED).toBe(1);
+    expect(result.refusals.ERR_POLICY_HANDLING_DENIED).toBe(1);
     expect(result.refusals['NATS Permissions Violation']).toBe(4);
     expect(result.refusals.ERR_SIGNATURE_INVALID).toBe(1);
+    expect(result.refusals.ERR_WORKFLOW_GUARD).toBe(2);
+    expect(result.refusals.ERR_WORKFLOW_ILLEGAL_TRANSITION).toBe(1);
+    // Workflow outcomes: the joint investigation active, the MLA request partly executed, three referrals accepted, a course open.
+    const outcome = (workflow: string) => result.cases.filter((c) => c.workflow === workflow).map((c) => c.state).sort();
+    expect(outcome('joint-investigation')).toEqual(['active']);
+    expect(outcome('mla-request')).toEqual(['partially-executed']);
+    expect(outcome('case-referral')).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(outcome('training')).toEqual(['open']);
+    // The timeline names simulated days, the summary the workflow outcomes.
+    expect(text).toContain('[day 23 00:00]');
+    expect(text).toContain('workflow outcomes:');
     const after = (await readdir(tmpdir())).filter((d) => d.startsWith('liaison-demo-') && !before.has(d));
     expect(after).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 });

@@ -233,6 +233,9 @@ export async function startRegistry(o: {
     return result.reply;
   };
   const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry' });
+  // Once the server has answered a flush it has registered the endpoints: a check sent after start returns
+  // reaches this replica rather than finding no responders (the consumers may already have applied the tail).
+  await client.nc.flush();
   logger.info({ agency: client.id }, 'registry up');
   return {
     stats,

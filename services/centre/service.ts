@@ -1,0 +1,223 @@
+import type { LiaisonClient } from '../sdk/client/client.ts';
+import { systemClock, type Clock } from '../sdk/clock.ts';
+import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+import { isLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { derivedUuidv7 } from '../sdk/ids.ts';
+import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { agencyBuckets, receiveCeiling } from '../sdk/policy/index.ts';
+import { visibleAt } from '../sdk/tier.ts';
+import { isLink, planAlert } from './alerts.ts';
+import { extractEntities } from './entities.ts';
+import { extractFacts } from './facts.ts';
+import { composeReport, DEFAULT_PERIOD_MS, type StrategicFigures } from './report.ts';
+import { CorrelationStore, entityHash, type Occurrence } from './store.ts';
+
+/** Counters of a running centre. */
+export interface CentreStats {
+  /** Messages fully handled. */
+  processed: number;
+  /** Redeliveries of messages handled before (after a restart), skipped. */
+  replayed: number;
+  /** Occurrences of correlatable values recorded. */
+  occurrences: number;
+  /** Alerts sent (one per recipient per link event). */
+  alerts: number;
+  /** Alerts that told the recipient only that another agency holds a matching record. */
+  withheld: number;
+  /** Alerts the policy does not let the centre send to an involved agency (logged, dropped). */
+  undeliverable: number;
+  /** Strategic reports published. */
+  reports: number;
+}
+
+/** A strategic report: the figures and the StrategicReport body built from them. */
+export interface CentreReport {
+  figures: StrategicFigures;
+  body: Record<string, unknown>;
+  /** Set when it was published (its message id). */
+  published?: string;
+}
+
+/** Options of {@link Centre.report}. */
+export interface ReportRequest {
+  /** End of the period (default: now by the centre's clock). */
+  periodEnd?: number;
+  /** Length of the period (default: the centre's). */
+  periodMs?: number;
+  /** Broadcast it as a StrategicReport (default false). */
+  publish?: boolean;
+  /** Message id when published (default: derived from the period, so a repeat is de-duplicated). */
+  id?: string;
+}
+
+/** A running multiagency centre. */
+export interface Centre {
+  readonly stats: CentreStats;
+  readonly store: CorrelationStore;
+  /** Build a strategic report now (and publish it when asked). */
+  report(req?: ReportRequest): Promise<CentreReport>;
+  /** Stop the report schedule and wait for a report in progress; closing the client stops consumption. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startCentre}. */
+export interface CentreOptions {
+  /** A connection of an agency whose roles send CorrelationAlert and StrategicReport and keep `state: { kv: [correlations] }`. */
+  client: LiaisonClient;
+  /** The clock reports and link times run on. */
+  clock?: Clock;
+  logger?: Logger;
+  /** Real milliseconds between scheduled reports (default one day; 0: only on demand). */
+  reportEveryMs?: number;
+  /** Period a report covers (default 30 days of the centre's clock). */
+  reportPeriodMs?: number;
+  /** Small-cell suppression of public nationality and document-type figures (default 3). */
+  minPublicCount?: number;
+  /** Consume only these types (default: every type the centre receives but {@link CENTRE_SKIPPED_TYPES}). */
+  types?: string[];
+  /** Called with every message the centre received, before handling it (simulations, audit). */
+  observe?: (msg: ReceivedMessage) => void;
+}
+
+/**
+ * Types the centre receives but does not analyse: workflow escalations and case-query answers are
+ * for its supervisors (another process of the agency consumes them), training offers carry nothing to correlate.
+ */
+export const CENTRE_SKIPPED_TYPES: readonly string[] = ['WorkflowEscalation', 'CaseQueryResult', 'TrainingOffer'];
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Start the multiagency centre (¶17): consume what the policy lets the centre receive, extract the
+ * correlatable values of each message and record each occurrence in the correlation bucket
+ * (compare-and-set, idempotent by message id); when a value is held by two agencies (or one agency
+ * in two cases), send each involved agency that may receive CorrelationAlert its own alert, built
+ * only from what that agency may see ({@link planAlert}), at the tier the policy gives it. Alert ids
+ * derive from the triggering message, so a redelivery after a crash re-sends the same ids (dropped
+ * as duplicates). Strategic reports are built from the facts kept per message: on a schedule
+ * (broadcast) and on demand.
+ */
+export async function startCentre(o: CentreOptions): Promise<Centre> {
+  const client = o.client;
+  const clock = o.clock ?? systemClock;
+  const logger = (o.logger ?? silentLogger()).child({ service: 'centre', agency: client.id });
+  const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'correlations');
+  if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "correlations" KV bucket under the policy (give its role state: { kv: [correlations] })`);
+  const store = await CorrelationStore.open(client.nc, bucket.bucket);
+  const stats: CentreStats = { processed: 0, replayed: 0, occurrences: 0, alerts: 0, withheld: 0, undeliverable: 0, reports: 0 };
+  const periodMs = o.reportPeriodMs ?? DEFAULT_PERIOD_MS;
+
+  async function sendAlert(recipient: string, type: string, body: Record<string, unknown>, opts: Parameters<LiaisonClient['send']>[2]): Promise<boolean> {
+    try {
+      await client.send(type, body, { ...opts, to: recipient });
+      return true;
+    } catch (err) {
+      if (isLiaisonError(err) && err.code.startsWith('ERR_POLICY')) {
+        stats.undeliverable++;
+        logger.warn({ code: err.code, to: recipient, type }, `alert not sent: ${err.message}`);
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  async function handle(msg: ReceivedMessage): Promise<void> {
+    if ((msg.delivery?.deliveryCount ?? 1) <= 1) o.observe?.(msg);
+    if (await store.facts(msg.header.id)) {
+      stats.replayed++;
+      return;
+    }
+    const info = client.catalog.get(msg.type);
+    const { entities, context } = extractEntities(info, msg.body);
+    const base = {
+      messageId: msg.header.id,
+      type: msg.type,
+      agency: msg.header.sender,
+      recipient: msg.header.recipient,
+      caseRef: msg.header.caseRef,
+      sentAt: msg.header.createdAt.toISOString(),
+      handling: msg.header.handling,
+      tlp: msg.header.tlp,
+      context: context.slice(0, 16).map((c) => ({ key: c.key, tier: c.tier })),
+    };
+    for (const e of entities) {
+      const occ: Occurrence = { ...base, field: e.field, fieldTier: e.tier };
+      const namespace = e.key.slice(0, e.key.indexOf(':'));
+      const { entity, added } = await store.addOccurrence(
+        e.key,
+        () => ({ kind: e.kind, namespace, reference: `MAC-${entityHash(e.key).slice(0, 10).toUpperCase()}`, firstSeen: clock.now() }),
+        occ,
+        { value: visibleAt(e.tier, 'operational') ? e.value : undefined, linked: isLink, now: clock.now() },
+      );
+      if (added) stats.occurrences++;
+      const record = entity.record;
+      if (!record.occurrences.some((x) => x.messageId === occ.messageId) || !isLink(record)) continue;
+      const trigger = record.occurrences.find((x) => x.messageId === occ.messageId)!;
+      const agencies = [...new Set(record.occurrences.map((x) => x.agency))].sort();
+      for (const recipient of agencies) {
+        if (recipient === client.id) continue;
+        const plan = planAlert(client.policy, record, recipient, trigger);
+        if (!plan) continue;
+        if (!receiveCeiling(client.policy, recipient, 'CorrelationAlert', 'direct')) {
+          stats.undeliverable++;
+          logger.debug({ to: recipient, ref: record.reference }, 'involved agency may not receive CorrelationAlert');
+          continue;
+        }
+        const sent = await sendAlert(recipient, 'CorrelationAlert', plan.body, {
+          id: derivedUuidv7(msg.header.id, 'correlation', entity.hash, recipient),
+          handling: plan.handling,
+          tlp: plan.tlp,
+          caseRef: plan.caseRef,
+          correlationId: record.reference,
+          ...(plan.causationId ? { causationId: plan.causationId } : {}),
+        });
+        if (!sent) continue;
+        stats.alerts++;
+        if (plan.hidden > 0 && !(plan.body.occurrences as unknown[]).some((x) => (x as { agency: string }).agency !== recipient)) stats.withheld++;
+        logger.info({ to: recipient, ref: record.reference, kind: record.kind, hidden: plan.hidden, msgId: msg.header.id }, 'correlation alert sent');
+      }
+    }
+    await store.putFacts(extractFacts(msg, entities.length));
+    stats.processed++;
+  }
+
+  async function report(req: ReportRequest = {}): Promise<CentreReport> {
+    const periodEnd = req.periodEnd ?? clock.now();
+    const { figures, body } = await composeReport(store, { agency: client.id, periodEnd, periodMs: req.periodMs ?? periodMs, now: clock.now(), minPublicCount: o.minPublicCount });
+    if (!req.publish) return { figures, body };
+    const id = req.id ?? derivedUuidv7(periodEnd, 'strategic-report', client.id, String(req.periodMs ?? periodMs));
+    await client.send('StrategicReport', body, { id });
+    stats.reports++;
+    logger.info({ msgId: id, sources: figures.sourceMessages.count }, 'strategic report published');
+    return { figures, body, published: id };
+  }
+
+  const skipped = new Set(CENTRE_SKIPPED_TYPES);
+  const types = o.types ?? [...new Set(client.consumerSpecs().map((s) => s.type))].filter((t) => !skipped.has(t));
+  await client.consume(handle, { types });
+
+  const every = o.reportEveryMs ?? DAY_MS;
+  let scheduled: Promise<unknown> | undefined;
+  const timer =
+    every > 0
+      ? setInterval(() => {
+          // Period end aligned to the schedule: replicas and restarts publish the same id (de-duplicated).
+          const end = Math.floor(clock.now() / every) * every;
+          scheduled ??= report({ periodEnd: end, publish: true })
+            .catch((err) => logger.warn({ err }, 'scheduled report failed'))
+            .finally(() => (scheduled = undefined));
+        }, every)
+      : undefined;
+  timer?.unref();
+  logger.info({ bucket: bucket.bucket, types }, 'multiagency centre started');
+
+  return {
+    stats,
+    store,
+    report,
+    async stop() {
+      if (timer) clearInterval(timer);
+      await scheduled;
+    },
+  };
+}

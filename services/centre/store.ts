@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
+import type { EntityKindName } from './entities.ts';
+import type { MessageFacts } from './facts.ts';
+
+/** One message in which a correlated value occurs. */
+export interface Occurrence {
+  messageId: string;
+  /** Short type name. */
+  type: string;
+  /** The sending agency. */
+  agency: string;
+  /** The message's signed recipient: an agency id or `all`. */
+  recipient: string;
+  caseRef: string;
+  /** ISO time the message was created. */
+  sentAt: string;
+  /** Dotted field path of the value in the message. */
+  field: string;
+  /** Effective sensitivity of that field. */
+  fieldTier: Tier;
+  handling: HandlingCode;
+  tlp: TlpLabel;
+  /** Places and routes the message names (keys and their field tiers), to weigh a link. */
+  context: { key: string; tier: Tier }[];
+}
+
+/** Everything the centre knows about one correlated value. */
+export interface EntityRecord {
+  kind: EntityKindName;
+  /** Key namespace (`doc`, `imo`, `phone`…). */
+  namespace: string;
+  /**
+   * The normal form of the value — kept only when some occurrence carries it in a field at the
+   * operational tier or below; personal values are known by their key hash alone.
+   */
+  value?: string;
+  /** The centre's reference of the link, shared by every alert about it. */
+  reference: string;
+  firstSeen: number;
+  /** When two agencies (or two cases) first held the value. */
+  linkedAt?: number;
+  occurrences: Occurrence[];
+}
+
+/** A stored entity with its KV revision. */
+export interface StoredEntity {
+  hash: string;
+  record: EntityRecord;
+  revision: number;
+}
+
+const ENTITY = 'ent.';
+const FACTS = 'facts.';
+/** Occurrences kept per value (the oldest stay: they are what later messages link to). */
+export const MAX_OCCURRENCES = 500;
+const MAX_CAS_ATTEMPTS = 25;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function isConflict(err: unknown): boolean {
+  const text = String((err as { message?: unknown })?.message ?? err);
+  return /wrong last sequence|key exists|10071|10164/i.test(text);
+}
+
+/** The bucket key part of a correlation key: SHA-256, so values never appear in key names. */
+export function entityHash(key: string): string {
+  return createHash('sha256').update(`liaison-centre\u0000${key}`).digest('hex').slice(0, 40);
+}
+
+/**
+ * The centre's state in its JetStream KV bucket (`<agency>_correlations`, provisioned by the exchange
+ * from the role's `state: { kv: [correlations] }`): one key per correlated value (`ent.<hash>`,
+ * changed by compare-and-set) and one per processed message (`facts.<id>`, its strategic facts,
+ * written last: the mark that the message was fully handled). Several centre instances may share it.
+ */
+export class CorrelationStore {
+  readonly #kv: KV;
+
+  private constructor(kv: KV) {
+    this.#kv = kv;
+  }
+
+  /** Open the bucket the exchange provisioned (the agency may not create it). */
+  static async open(nc: NatsConnection, bucket: string): Promise<CorrelationStore> {
+    try {
+      const kv = await new Kvm(nc).open(bucket);
+      await kv.status();
+      return new CorrelationStore(kv);
+    } catch (err) {
+      throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);
+    }
+  }
+
+  async #get<T>(key: string): Promise<{ value: T; revision: number } | undefined> {
+    const e = await this.#kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
+    return { value: JSON.parse(decoder.decode(e.value)) as T, revision: e.revision };
+  }
+
+  /**
+   * Add an occurrence to a value's record (created on first sight), by compare-and-set. Idempotent:
+   * an occurrence of a message already recorded changes nothing (`added: false`). `value` is kept
+   * only when given (the caller gives it for fields at the operational tier or below).
+   */
+  async addOccurrence(
+    key: string,
+    init: () => Omit<EntityRecord, 'occurrences' | 'linkedAt' | 'value'>,
+    occ: Occurrence,
+    opts: { value?: string; linked: (r: EntityRecord) => boolean; now: number },
+  ): Promise<{ entity: StoredEntity; added: boolean }> {
+    const hash = entityHash(key);
+    const kvKey = ENTITY + hash;
+    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+      const cur = await this.#get<EntityRecord>(kvKey);
+      if (cur?.value.occurrences.some((o) => o.messageId === occ.messageId)) return { entity: { hash, record: cur.value, revision: cur.revision }, added: false };
+      const base: EntityRecord = cur?.value ?? { ...init(), occurrences: [] };
+      const record: EntityRecord = { ...base, occurrences: base.occurrences.length >= MAX_OCCURRENCES ? base.occurrences : [...base.occurrences, occ] };
+      if (opts.value !== undefined && record.value === undefined) record.value = opts.value;
+      if (record.linkedAt === undefined && opts.linked(record)) record.linkedAt = opts.now;
+      try {
+        const data = encoder.encode(JSON.stringify(record));
+        const revision = cur ? await this.#kv.update(kvKey, data, cur.revision) : await this.#kv.create(kvKey, data);
+        return { entity: { hash, record, revision }, added: true };
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+    throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
+  }
+
+  /** The strategic facts of a message, if it was fully handled before. */
+  async facts(messageId: string): Promise<MessageFacts | undefined> {
+    return (await this.#get<MessageFacts>(FACTS + messageId))?.value;
+  }
+
+  /** Record a message's facts (the last step of handling it). */
+  async putFacts(f: MessageFacts): Promise<void> {
+    await this.#kv.put(FACTS + f.messageId, encoder.encode(JSON.stringify(f)));
+  }
+
+  async #all<T>(prefix: string): Promise<{ key: string; value: T }[]> {
+    const keys: string[] = [];
+    for await (const k of await this.#kv.keys(`${prefix}>`)) keys.push(k);
+    const out: { key: string; value: T }[] = [];
+    for (let i = 0; i < keys.length; i += 64) {
+      const got = await Promise.all(keys.slice(i, i + 64).map(async (k) => ({ key: k, got: await this.#get<T>(k) })));
+      for (const g of got) if (g.got) out.push({ key: g.key, value: g.got.value });
+    }
+    return out;
+  }
+
+  /** Every message's facts (reports). */
+  async allFacts(): Promise<MessageFacts[]> {
+    return (await this.#all<MessageFacts>(FACTS)).map((e) => e.value);
+  }
+
+  /** Every correlated value (reports, tests). */
+  async allEntities(): Promise<StoredEntity[]> {
+    return (await this.#all<EntityRecord>(ENTITY)).map((e) => ({ hash: e.key.slice(ENTITY.length), record: e.value, revision: 0 }));
+  }
+}

@@ -426,7 +426,7 @@ describe('compiled broker artefacts', () => {
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
           expect(servedTypes(p).has(t[4]!)).toBe(true);
         } else {
-          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`]).toContain(s);
+          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
         }
         if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
       }
@@ -441,7 +441,7 @@ describe('compiled broker artefacts', () => {
           expect(agencyServes(p, id).length).toBeGreaterThan(0);
           if (s !== '$SRV.>') expect(agencyServes(p, id)).toContain(t[4]);
         } else {
-          expect([`_INBOX_${id}.>`, 'liaison.v1.trust.directory']).toContain(s);
+          expect([`_INBOX_${id}.>`, 'liaison.v1.trust.directory', 'liaison.v1.status.ping']).toContain(s);
         }
       }
     }
@@ -468,6 +468,7 @@ describe('compiled broker artefacts', () => {
       'liaison.v1.personal.training.TrainingCompleted.*.xa-ngo-harbour',
       'liaison.v1.public.analysis.StrategicReport.*.all',
       'liaison.v1.public.training.TrainingOffer.*.all',
+      'liaison.v1.status.ping',
       'liaison.v1.trust.directory',
     ]);
     expect(perms.pub.allow).toContain('$JS.API.CONSUMER.MSG.NEXT.LIAISON_REFERRALS.xa-ngo-harbour__CaseReferral__direct');

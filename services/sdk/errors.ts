@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   ERR_KEY_FILE_INVALID: 'A private key file is missing or does not hold a valid private key.',
 
   // --- policy ---
+  ERR_POLICY_STALE: "The SDK's policy is older than the exchange's; it refuses to send until it has the new directory.",
   ERR_POLICY_INVALID: 'The policy file is invalid (the message names file, line and key).',
   ERR_POLICY_SEND_DENIED: 'The policy does not allow this agency to send this message type (to this recipient).',
   ERR_POLICY_RECEIVE_DENIED: 'The policy does not allow this agency to receive this message type at this tier.',

@@ -93,6 +93,17 @@ export function quarantineSubject(agency: string): string {
 export const QUARANTINE_STREAM = 'LIAISON_QUARANTINE';
 export const QUARANTINE_SUBJECTS = [`${SUBJECT_ROOT}.quarantine.>`];
 
+/** The exchange asks every connected SDK for its status (`liaison exchange status`). */
+export const STATUS_PING_SUBJECT = `${SUBJECT_ROOT}.status.ping`;
+
+/** Where an agency's SDK answers a status ping (only that agency may publish there). */
+export function statusSubject(agency: string): string {
+  return `${SUBJECT_ROOT}.status.agency.${agency}`;
+}
+
+/** Every agency's status answers (the exchange administrator listens). */
+export const STATUS_SUBJECTS = `${SUBJECT_ROOT}.status.agency.*`;
+
 /**
  * Per-agency inbox prefix. A shared `_INBOX.>` would let any agency subscribe to the replies of
  * another agency's pull requests, i.e. read its messages; a prefix per agency closes that.

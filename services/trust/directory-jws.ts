@@ -25,6 +25,8 @@ export interface DirectoryAgency {
   credentials: DirectoryCredential[];
   /** ISO 8601 */
   revokedAt?: string;
+  /** The agency's current NATS user JWT (no secret: the seed stays with the agency); re-issued on a policy change. */
+  natsJwt?: string;
 }
 
 /** The payload of directory.jws (contracts.md §Trust). */

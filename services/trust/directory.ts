@@ -16,6 +16,8 @@ function toDirectoryAgency(r: AgencyRecord): DirectoryAgency {
     credentials: r.credentials.map((c) => ({ ...c })),
   };
   if (r.revokedAt !== undefined) a.revokedAt = r.revokedAt;
+  const user = r.nats.users.filter((u) => u.revokedAt === undefined && u.jwt).at(-1);
+  if (user?.jwt && r.revokedAt === undefined) a.natsJwt = user.jwt;
   return a;
 }
 

@@ -128,7 +128,7 @@ export async function enrolAgency(opts: EnrolOptions): Promise<EnrolResult> {
     accountJwt = await revokeNatsUsers(fed, previous, now);
     for (const u of record.nats.users) u.revokedAt ??= now.toISOString();
   }
-  record.nats.users.push({ publicKey: user.publicKey, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString() });
+  record.nats.users.push({ publicKey: user.publicKey, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString(), jwt: user.jwt });
   await writePrivateFile(ap.natsCreds, user.creds);
 
   const prior = opts.reissue ? await readAgencyConfig(opts.out) : undefined;

@@ -25,6 +25,7 @@ export {
   encodeSystemAccount,
   formatCreds,
   issueUser,
+  issueUserJwt,
   keyPairFromSeed,
 } from './nats-accounts.ts';
 export type { IssueUserOptions, NatsIdentity, NatsPermissions, NatsTrustChain, NatsUser } from './nats-accounts.ts';
@@ -32,6 +33,8 @@ export { AGENCY_ID_PATTERN, agencyPaths, trustPaths } from './paths.ts';
 export type { AgencyPaths, TrustPaths } from './paths.ts';
 export { listAgencyRecords, readAgencyRecord, requireAgencyRecord, writeAgencyRecord } from './record.ts';
 export type { AgencyRecord, CredentialEntry, NatsUserEntry } from './record.ts';
+export { reissueForPolicy } from './policy-reissue.ts';
+export type { PolicyReissue } from './policy-reissue.ts';
 export { revokeAgency } from './revoke.ts';
 export type { RevokeOptions, RevokeResult } from './revoke.ts';
 export { createRootKey } from './root.ts';

@@ -150,6 +150,21 @@ export async function issueUser(opts: IssueUserOptions): Promise<NatsUser> {
   return { seed, publicKey: user.getPublicKey(), jwt, creds: formatCreds(jwt, seed) };
 }
 
+/**
+ * A new user JWT for an existing NATS user (its public key; the seed stays with the agency): how a
+ * policy change reaches a connected agency without new key material. Issued at the current second.
+ */
+export async function issueUserJwt(opts: Omit<IssueUserOptions, 'connectionTypes'> & { userPublicKey: string; permissions: NatsPermissions }): Promise<string> {
+  const account = keyPairFromSeed(opts.accountSigner, 'account seed');
+  const claims: Partial<User> = {
+    pub: opts.permissions.pub.allow.length > 0 ? { allow: [...opts.permissions.pub.allow] } : { deny: ['>'] },
+    sub: opts.permissions.sub.allow.length > 0 ? { allow: [...opts.permissions.sub.allow] } : { deny: ['>'] },
+  };
+  if (opts.allowResponses) claims.resp = { max: opts.allowResponses.max, ttl: opts.allowResponses.ttlMs * 1_000_000 };
+  const encodeOpts = opts.expiresAt ? { exp: Math.floor(opts.expiresAt.getTime() / 1000) } : {};
+  return await encodeUser(opts.name, opts.userPublicKey, account, claims, encodeOpts);
+}
+
 /** The standard decorated `.creds` text (user JWT + user nkey seed) read by `credsAuthenticator`. */
 export function formatCreds(jwt: string, seed: string): string {
   return new TextDecoder().decode(fmtCreds(jwt, keyPairFromSeed(seed, 'user seed')));

@@ -20,6 +20,8 @@ export interface NatsUserEntry {
   expiresAt: string;
   /** ISO 8601; set when the user was added to the account revocations (reissue or agency revocation). */
   revokedAt?: string;
+  /** The user's current JWT (public: permissions and the public key). Published in the directory so a connected agency picks up a re-issued one. */
+  jwt?: string;
 }
 
 /** TRUST_DIR/agencies/<id>.json: the public record of an enrolled agency. */

@@ -4,9 +4,10 @@ import { MESSAGE_COMMANDS } from './messages.ts';
 import { POLICY_COMMANDS } from './policy.ts';
 import { PERSON_COMMANDS } from './persons.ts';
 import { REGISTRY_COMMANDS } from './registry.ts';
+import { LIVE_COMMANDS } from './live.ts';
 import { SIMULATE_COMMANDS } from './simulate.ts';
 import { TRUST_COMMANDS } from './trust.ts';
 import { WORKFLOW_COMMANDS } from './workflows.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...POLICY_COMMANDS, ...SIMULATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...POLICY_COMMANDS, ...LIVE_COMMANDS, ...SIMULATE_COMMANDS];

@@ -8,12 +8,16 @@ import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../er
 import { silentLogger, type Logger } from '../logging.ts';
 import { compileConsumers } from '../policy/index.ts';
 import { loadCatalog, type Catalog } from '../schema/index.ts';
-import { inboxPrefix, replaySubject } from '../subjects.ts';
+import { STATUS_PING_SUBJECT, inboxPrefix, replaySubject, statusSubject } from '../subjects.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
+import { credsWithJwt, jwtOfCreds } from './live-credentials.ts';
+import type { FederationView } from './directory.ts';
+import { writePrivateFile } from '../../trust/index.ts';
+import { join } from 'node:path';
 import { typeCatalogOf } from './type-catalog.ts';
 
 /** How to connect an agency. */
@@ -67,9 +71,30 @@ export class LiaisonClient {
   readonly #seen = new SeenIds();
   readonly #aborts: AbortController[] = [];
   readonly #loops: Promise<void>[] = [];
+  /** Running consumer loops by consumer name (a policy change starts and stops them). */
+  readonly #running = new Map<string, AbortController>();
+  /** consume() calls that take every type: they follow the policy as it changes. */
+  readonly #followers: { handler: Handler; opts: ConsumeOptions }[] = [];
+  /** Set while the exchange has a newer directory than this client: sends are refused until it is fetched. */
+  #behind: string | undefined;
+  /** The `.creds` the connection authenticates with; replaced when the directory carries a re-issued user JWT. */
+  readonly #auth: { creds: Uint8Array };
+  readonly #agencyDir: string | undefined;
   readonly #services: Serving[] = [];
 
-  private constructor(identity: AgencyIdentity, nc: NatsConnection, catalog: Catalog, directory: DirectoryWatcher, logger: Logger, clock: Clock, replica: number) {
+  private constructor(
+    identity: AgencyIdentity,
+    nc: NatsConnection,
+    catalog: Catalog,
+    directory: DirectoryWatcher,
+    logger: Logger,
+    clock: Clock,
+    replica: number,
+    auth: { creds: Uint8Array },
+    agencyDir: string | undefined,
+  ) {
+    this.#auth = auth;
+    this.#agencyDir = agencyDir;
     this.id = identity.id;
     this.replica = replica;
     this.identity = identity;
@@ -90,10 +115,12 @@ export class LiaisonClient {
     const logger = (opts.logger ?? silentLogger()).child({ agency: identity.id });
     const catalog = opts.catalog ?? loadCatalog();
     let nc: NatsConnection;
+    const auth = { creds: identity.creds };
     try {
       nc = await connect({
         servers: opts.servers ?? identity.servers,
-        authenticator: credsAuthenticator(identity.creds),
+        // A function: after a policy change the client swaps in its re-issued user JWT before reconnecting.
+        authenticator: credsAuthenticator(() => auth.creds),
         inboxPrefix: inboxPrefix(identity.id),
         name: identity.id,
         reconnect: opts.reconnect ?? true,
@@ -106,8 +133,14 @@ export class LiaisonClient {
       throw asLiaisonError(err, 'ERR_CONNECT', `agency ${identity.id} cannot connect to ${(opts.servers ?? identity.servers).join(',')}`);
     }
     try {
-      const directory = await DirectoryWatcher.start({ nc, root: identity.root, catalog: typeCatalogOf(catalog), logger });
-      return new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1);
+      let client: LiaisonClient | undefined;
+      const directory = await DirectoryWatcher.start({ nc, root: identity.root, catalog: typeCatalogOf(catalog), logger, onUpdate: (view) => {
+          if (client) client.#adopt(view);
+        } });
+      client = new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1, auth, opts.agencyDir);
+      client.#adopt(directory.current());
+      client.#answerStatus();
+      return client;
     } catch (err) {
       await nc.close().catch(() => undefined);
       throw err;
@@ -130,6 +163,11 @@ export class LiaisonClient {
    * refusing rule), and sign one projected copy per tier. {@link send} is `publishSealed(seal(…))`.
    */
   seal(type: string, body: unknown, opts: SendOptions = {}): SealedMessage {
+    if (this.#behind) {
+      throw new LiaisonError('ERR_POLICY_STALE', `${this.id} enforces policy ${this.policy.hash.slice(0, 12)}… but the exchange is on a newer directory (${this.#behind}); refusing to send until it has caught up`, {
+        policyHash: this.policy.hash,
+      });
+    }
     return sealMessage(
       {
         catalog: this.catalog,
@@ -187,15 +225,123 @@ export class LiaisonClient {
    * verified messages to `handler`, rejections to `onReject` and the quarantine subject.
    */
   async consume(handler: Handler, opts: ConsumeOptions = {}): Promise<void> {
-    const specs = this.consumerSpecs(opts.types);
-    for (const spec of specs) {
+    if (!opts.types) this.#followers.push({ handler, opts });
+    for (const spec of this.consumerSpecs(opts.types)) await this.#startLoop(spec, handler, opts);
+  }
+
+  async #startLoop(spec: { stream: string; name: string }, handler: Handler, opts: ConsumeOptions): Promise<void> {
+    if (this.#running.has(spec.name)) return;
+    const ac = new AbortController();
+    this.#running.set(spec.name, ac);
+    this.#aborts.push(ac);
+    try {
       const consumer = await this.#js.consumers.get(spec.stream, spec.name);
-      const ac = new AbortController();
-      this.#aborts.push(ac);
-      const loop = runConsumer(this.#loopOptions(handler, opts), consumer, ac.signal).catch((err) => {
-        if (!ac.signal.aborted) this.#logger.error({ err, consumer: spec.name }, 'consumer loop ended');
-      });
+      const loop = runConsumer(this.#loopOptions(handler, opts), consumer, ac.signal)
+        .catch((err) => {
+          if (!ac.signal.aborted) this.#logger.error({ err, consumer: spec.name }, 'consumer loop ended');
+        })
+        .finally(() => {
+          if (this.#running.get(spec.name) === ac) this.#running.delete(spec.name);
+        });
       this.#loops.push(loop);
+    } catch (err) {
+      this.#running.delete(spec.name);
+      throw err;
+    }
+  }
+
+  /**
+   * Answer the exchange's status pings (`liaison exchange status`) with the policy this process
+   * enforces; a ping from a newer directory marks the client behind (sends refused) until it has
+   * fetched and verified that directory.
+   */
+  #answerStatus(): void {
+    this.nc.subscribe(STATUS_PING_SUBJECT, {
+      callback: (err, msg) => {
+        if (err) return;
+        let ping: { issuedAt?: string } = {};
+        try {
+          ping = JSON.parse(msg.string()) as { issuedAt?: string };
+        } catch {
+          return;
+        }
+        const mine = Date.parse(this.#directory.current().directory.issuedAt);
+        const theirs = Date.parse(ping.issuedAt ?? '');
+        const answer = () => {
+          const fed = this.#directory.current();
+          const status = {
+            agency: this.id,
+            replica: this.replica,
+            policyHash: fed.policy.hash,
+            directoryIssuedAt: fed.directory.issuedAt,
+            behind: this.#behind !== undefined,
+            consumers: [...this.#running.keys()].sort(),
+            received: this.stats.received,
+            rejected: Object.values(this.stats.rejected).reduce((a, b) => a + (b ?? 0), 0),
+          };
+          try {
+            this.nc.publish(statusSubject(this.id), JSON.stringify(status));
+          } catch {
+            // closed meanwhile
+          }
+        };
+        if (theirs > mine) {
+          this.#behind = ping.issuedAt;
+          void this.#directory
+            .refresh()
+            .then(() => {
+              if (Date.parse(this.#directory.current().directory.issuedAt) >= theirs) this.#behind = undefined;
+            })
+            .catch((e: unknown) => this.#logger.warn({ err: e }, 'could not fetch the newer directory; sends stay refused'))
+            .finally(answer);
+        } else answer();
+      },
+    });
+  }
+
+  /**
+   * A newer directory arrived: adopt a re-issued NATS user JWT (persist it, reconnect with it, so the
+   * new permissions apply now) and let the consumer loops follow the policy — stop those it no longer
+   * grants, start the new ones for consume() calls that take every type.
+   */
+  #adopt(view: FederationView): void {
+    if (this.#behind && Date.parse(view.directory.issuedAt) >= Date.parse(this.#behind)) this.#behind = undefined;
+    const mine = view.directory.agencies.find((a) => a.id === this.id);
+    if (mine?.natsJwt && mine.revokedAt === undefined && mine.natsJwt !== jwtOfCreds(this.#auth.creds)) {
+      this.#auth.creds = credsWithJwt(this.#auth.creds, mine.natsJwt);
+      this.#logger.info({ policyHash: view.policy.hash }, 'adopting re-issued credentials; reconnecting');
+      if (this.#agencyDir) void writePrivateFile(join(this.#agencyDir, 'nats.creds'), this.#auth.creds).catch((err: unknown) => this.#logger.warn({ err }, 'could not save the re-issued creds'));
+      if (!this.nc.isClosed()) void this.nc.reconnect().catch((err: unknown) => this.#logger.warn({ err }, 'reconnect with re-issued creds failed'));
+    }
+    if (this.#running.size === 0 && this.#followers.length === 0) return;
+    const specs = this.consumerSpecs();
+    const granted = new Set(specs.map((s) => s.name));
+    for (const [name, ac] of this.#running) {
+      if (!granted.has(name)) {
+        this.#logger.info({ consumer: name }, 'the policy no longer grants this consumer; stopping it');
+        ac.abort();
+        this.#running.delete(name);
+      }
+    }
+    for (const f of this.#followers) {
+      for (const spec of specs) {
+        if (!this.#running.has(spec.name)) {
+          // The exchange provisions the consumer with the same policy; retry briefly until it exists.
+          void this.#startWhenProvisioned(spec, f.handler, f.opts);
+        }
+      }
+    }
+  }
+
+  async #startWhenProvisioned(spec: { stream: string; name: string }, handler: Handler, opts: ConsumeOptions): Promise<void> {
+    for (let i = 0; i < 50 && !this.nc.isClosed(); i++) {
+      try {
+        await this.#startLoop(spec, handler, opts);
+        this.#logger.info({ consumer: spec.name }, 'the policy grants a new consumer; consuming it');
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
   }
 

@@ -43,7 +43,22 @@ export class DirectoryWatcher {
     this.#sub = sub;
   }
 
-  static async start(o: { nc: NatsConnection; root: Ed25519PublicJwk; catalog: TypeCatalog; logger: Logger; timeoutMs?: number }): Promise<DirectoryWatcher> {
+  #fetch?: () => Promise<void>;
+
+  /** Fetch the directory now and adopt it when it is newer (the exchange says we are behind). */
+  async refresh(): Promise<void> {
+    await this.#fetch?.();
+  }
+
+  static async start(o: {
+    nc: NatsConnection;
+    root: Ed25519PublicJwk;
+    catalog: TypeCatalog;
+    logger: Logger;
+    timeoutMs?: number;
+    /** Called after each newer verified directory is adopted (the client re-reads its credentials and consumers). */
+    onUpdate?: (view: FederationView) => void;
+  }): Promise<DirectoryWatcher> {
     let jws: string;
     try {
       jws = (await o.nc.request(DIRECTORY_REQUEST_SUBJECT, '', { timeout: o.timeoutMs ?? 5_000 })).string();
@@ -52,19 +67,21 @@ export class DirectoryWatcher {
     }
     const view = federationView(await verifyDirectory(jws, o.root), o.catalog);
     let watcher: DirectoryWatcher | undefined;
+    const adopt = async (text: string) => {
+      const d = await verifyDirectory(text, o.root);
+      if (!watcher || Date.parse(d.issuedAt) <= Date.parse(watcher.#view.directory.issuedAt)) return;
+      watcher.#view = federationView(d, o.catalog);
+      o.logger.info({ issuedAt: d.issuedAt, policyHash: watcher.#view.policy.hash }, 'federation directory updated');
+      o.onUpdate?.(watcher.#view);
+    };
     const sub = o.nc.subscribe(DIRECTORY_UPDATE_SUBJECT, {
       callback: (err, msg) => {
         if (err || !watcher) return;
-        void verifyDirectory(msg.string(), o.root)
-          .then((d) => {
-            if (Date.parse(d.issuedAt) < Date.parse(watcher!.#view.directory.issuedAt)) return;
-            watcher!.#view = federationView(d, o.catalog);
-            o.logger.info({ issuedAt: d.issuedAt, policyHash: watcher!.#view.policy.hash }, 'federation directory updated');
-          })
-          .catch((e: unknown) => o.logger.warn({ code: e instanceof LiaisonError ? e.code : undefined }, 'ignored a directory update that does not verify'));
+        void adopt(msg.string()).catch((e: unknown) => o.logger.warn({ code: e instanceof LiaisonError ? e.code : undefined }, 'ignored a directory update that does not verify'));
       },
     });
     watcher = new DirectoryWatcher(view, sub);
+    watcher.#fetch = async () => adopt((await o.nc.request(DIRECTORY_REQUEST_SUBJECT, '', { timeout: o.timeoutMs ?? 5_000 })).string());
     return watcher;
   }
 

@@ -5,6 +5,7 @@ import {
   QUARANTINE_STREAM,
   QUARANTINE_SUBJECTS,
   SERVICE_DISCOVERY_SUBJECTS,
+  STATUS_PING_SUBJECT,
   SUBJECT_ROOT,
   bucketName,
   consumerFilter,
@@ -14,6 +15,7 @@ import {
   quarantineSubject,
   replaySubject,
   serviceSubject,
+  statusSubject,
   streamName,
   type Scope,
 } from '../subjects.ts';
@@ -147,12 +149,12 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
  */
 export function compilePermissions(policy: Policy, agencyId: string, catalog: TypeCatalog): CompiledPermissions {
   if (!policy.agencies[agencyId]) throw new LiaisonError('ERR_AGENCY_UNKNOWN', `"${agencyId}" is not an agency of policy ${policy.name}`, { agency: agencyId });
-  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT, replaySubject(agencyId)];
+  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT, replaySubject(agencyId), statusSubject(agencyId)];
   for (const type of sendableTypes(policy, agencyId)) {
     const family = familyOf(catalog, type);
     for (const tier of TIERS) pub.push(`${SUBJECT_ROOT}.${tier}.${family}.${type}.${agencyId}.*`);
   }
-  const sub = [`${inboxPrefix(agencyId)}.>`, DIRECTORY_UPDATE_SUBJECT];
+  const sub = [`${inboxPrefix(agencyId)}.>`, DIRECTORY_UPDATE_SUBJECT, STATUS_PING_SUBJECT];
   for (const c of agencyConsumers(policy, agencyId, catalog)) {
     pub.push(`$JS.API.CONSUMER.INFO.${c.stream}.${c.name}`, `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.name}`, `$JS.ACK.${c.stream}.${c.name}.>`);
     sub.push(c.filterSubject);

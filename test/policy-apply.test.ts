@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, credsAuthenticator, errors } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyPolicy } from '../services/exchange/policy-apply.ts';
+import { startDirectoryService } from '../services/exchange/directory-service.ts';
+import { runCli } from '../services/cli/main.ts';
+import { isLiaisonError } from '../services/sdk/errors.ts';
+import { trustPaths, writeDirectory } from '../services/trust/index.ts';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
+import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { EXAMPLE_POLICY, createTestFederation, type TestFederation } from './support/federation.ts';
+
+const CENTRE_RULE = '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, IntelligenceReport, DocumentHitNotice, PersonHitNotice]';
+const NGO_RULE = '      - types: [StrategicReport, TrainingOffer]\n        tier: public\n        scope: broadcast\n';
+
+/** The example policy, changed: the centre loses intelligence broadcasts; the NGO gains them at the operational tier. */
+async function changedPolicy(): Promise<string> {
+  const text = await readFile(EXAMPLE_POLICY, 'utf8');
+  const out = text
+    .replace(CENTRE_RULE, '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, DocumentHitNotice, PersonHitNotice]')
+    .replace(NGO_RULE, `${NGO_RULE}      - types: [IntelligenceReport]\n        tier: operational\n        scope: broadcast\n`);
+  expect(out).not.toBe(text);
+  expect(out.split('IntelligenceReport').length).toBe(text.split('IntelligenceReport').length);
+  return out;
+}
+
+describe('policy hot-apply: a changed agreement takes effect on a running exchange, no restart', () => {
+  let fed: TestFederation;
+  let coast: LiaisonClient;
+  let centre: LiaisonClient;
+  let ngo: LiaisonClient;
+  const got: { agency: string; msg: ReceivedMessage; at: number }[] = [];
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: ['xa-coast-guard', 'mac-centre', 'xa-ngo-harbour'], name: 'policy-apply' });
+    coast = await fed.connect('xa-coast-guard');
+    centre = await fed.connect('mac-centre', { agencyDir: fed.agencyDirs['mac-centre'] });
+    ngo = await fed.connect('xa-ngo-harbour');
+    for (const [id, c] of [['mac-centre', centre], ['xa-ngo-harbour', ngo]] as const) await c.consume((msg) => void got.push({ agency: id, msg, at: Date.now() }));
+  });
+  afterAll(async () => fed?.stop());
+
+  it('while messages flow: the agency that loses a type stops receiving it within 5 s, the one that gains it starts within 5 s', async () => {
+    const oldCentreCreds = await readFile(join(fed.agencyDirs['mac-centre']!, 'nats.creds'));
+    const sentAt = new Map<string, number>();
+    let sending = true;
+    const loop = (async () => {
+      for (let i = 0; sending; i++) {
+        try {
+          const r = await coast.send('IntelligenceReport', { summary: `sighting ${i}` }, { to: 'all', tlp: 'GREEN' });
+          sentAt.set(r.id, Date.now());
+        } catch {
+          // a send during the switch may be refused; the flow goes on
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 700));
+    expect(got.some((g) => g.agency === 'mac-centre' && g.msg.type === 'IntelligenceReport')).toBe(true);
+    expect(got.some((g) => g.agency === 'xa-ngo-harbour' && g.msg.type === 'IntelligenceReport')).toBe(false);
+
+    const t0 = Date.now();
+    const report = await applyPolicy({
+      trustDir: fed.trustDir,
+      policyText: await changedPolicy(),
+      catalog: typeCatalogOf(fed.catalog),
+      url: fed.server.url,
+      admin: fed.exchange.admin,
+      pushDirectory: () => fed.exchange.directory.refresh(),
+    });
+    await new Promise((r) => setTimeout(r, 6_000));
+    sending = false;
+    await loop;
+
+    expect(report.reissued.sort()).toEqual(['mac-centre', 'xa-ngo-harbour']);
+    expect(report.cut).toEqual(['mac-centre']);
+    expect(report.changes.find((c) => c.agency === 'mac-centre')!.losses).toContain('receive IntelligenceReport@operational (broadcast)');
+    expect(report.changes.find((c) => c.agency === 'xa-ngo-harbour')!.gains).toContain('receive IntelligenceReport@operational (broadcast)');
+    expect(report.provisioned.removedConsumers).toContain('mac-centre__IntelligenceReport__all');
+
+    // The centre: nothing sent 5 s or more after the change started reached it.
+    const centreIntel = got.filter((g) => g.agency === 'mac-centre' && g.msg.type === 'IntelligenceReport');
+    const lastSent = Math.max(...centreIntel.map((g) => sentAt.get(g.msg.header.id) ?? 0));
+    expect(lastSent).toBeLessThan(t0 + 5_000);
+    // The NGO: it receives intelligence sent within 5 s of the change, at its new (operational) tier.
+    const ngoIntel = got.filter((g) => g.agency === 'xa-ngo-harbour' && g.msg.type === 'IntelligenceReport');
+    expect(ngoIntel.length).toBeGreaterThan(0);
+    expect(Math.min(...ngoIntel.map((g) => sentAt.get(g.msg.header.id) ?? Infinity))).toBeLessThan(t0 + 5_000);
+    expect(ngoIntel.every((g) => g.msg.header.tier === 'operational')).toBe(true);
+    // Both kept their connections (re-issued JWTs adopted from the directory, no restart) and the new policy.
+    expect(centre.nc.isClosed()).toBe(false);
+    expect(centre.policy.hash).toBe(report.to.hash);
+    expect(coast.policy.hash).toBe(report.to.hash);
+    await centre.send('IntelligenceReport', { summary: 'the centre still sends' }, { to: 'xa-coast-guard' }).catch((err: unknown) => {
+      throw err;
+    });
+
+    // The broker enforces it: the centre's new permissions do not cover the intelligence broadcasts…
+    const raw = await connect({ servers: fed.server.url, authenticator: credsAuthenticator(await readFile(join(fed.agencyDirs['mac-centre']!, 'nats.creds'))), inboxPrefix: '_INBOX_mac-centre', reconnect: false });
+    const violations: string[] = [];
+    void (async () => {
+      for await (const st of raw.status()) if (st.type === 'error' && st.error instanceof errors.PermissionViolationError) violations.push(st.error.subject);
+    })();
+    raw.subscribe('liaison.v1.operational.cooperation.IntelligenceReport.*.all');
+    await raw.flush();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(violations).toContain('liaison.v1.operational.cooperation.IntelligenceReport.*.all');
+    await raw.close();
+    // …and its old JWT is refused outright.
+    await expect(connect({ servers: fed.server.url, authenticator: credsAuthenticator(new Uint8Array(oldCentreCreds)), reconnect: false })).rejects.toThrow(/Authorization/i);
+  }, 40_000);
+
+  it('exchange status: every process reports the policy it enforces; one behind the exchange refuses to send until it catches up', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l), interrupted: new Promise<void>(() => undefined) };
+    expect(await runCli(['exchange', 'status', '--dir', fed.trustDir, '--server', fed.server.url, '--wait-ms', '500'], io)).toBe(0);
+    const text = out.join('\n');
+    for (const a of ['xa-coast-guard', 'mac-centre', 'xa-ngo-harbour']) expect(text).toMatch(new RegExp(`${a}\\s+r1\\s+policy [0-9a-f]{16}… current`));
+
+    // The exchange's directory moves on but its push does not reach the agencies (the service is down).
+    fed.exchange.directory.stop();
+    await new Promise((r) => setTimeout(r, 1_100));
+    await writeDirectory(fed.trustDir);
+    out.length = 0;
+    expect(await runCli(['exchange', 'status', '--dir', fed.trustDir, '--server', fed.server.url, '--wait-ms', '800'], io)).toBe(1);
+    expect(out.join('\n')).toContain('BEHIND');
+    let refused: unknown;
+    try {
+      coast.seal('IntelligenceReport', { summary: 'while behind' }, { to: 'all' });
+    } catch (err) {
+      refused = err;
+    }
+    expect(isLiaisonError(refused, 'ERR_POLICY_STALE')).toBe(true);
+
+    // The directory service is back: the next ping makes the clients fetch it, and they send again.
+    const again = await startDirectoryService({ nc: fed.exchange.admin, file: trustPaths(fed.trustDir).directory });
+    try {
+      out.length = 0;
+      await runCli(['exchange', 'status', '--dir', fed.trustDir, '--server', fed.server.url, '--wait-ms', '800'], io);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(coast.seal('IntelligenceReport', { summary: 'caught up' }, { to: 'all' }).copies.length).toBeGreaterThan(0);
+    } finally {
+      again.stop();
+    }
+  }, 30_000);
+});

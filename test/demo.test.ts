@@ -30,6 +30,11 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     expect(outcome('mla-request')).toEqual(['partially-executed']);
     expect(outcome('case-referral')).toEqual(['accepted', 'accepted', 'accepted']);
     expect(outcome('training')).toEqual(['open']);
+    // ¶17: the centre linked the vessel across two agencies, each told at its tier; its report went out.
+    expect(result.correlations.some((c) => c.to === 'xa-coast-guard')).toBe(true);
+    expect(result.correlations.some((c) => c.to === 'xb-police')).toBe(true);
+    expect(result.saw['xa-ngo-harbour']?.StrategicReport).toBe('public');
+    expect(result.saw['xa-border-police']?.StrategicReport).toBe('operational');
     // The timeline names simulated days, the summary the workflow outcomes.
     expect(text).toContain('[day 23 00:00]');
     expect(text).toContain('workflow outcomes:');

@@ -20,6 +20,7 @@ import { inboxPrefix } from '../sdk/subjects.ts';
 import type { Tier } from '../sdk/tier.ts';
 import { initFederation, readPrivateFile } from '../trust/index.ts';
 import { startWorkflows, workflowTypes, type Workflows } from '../workflows/service.ts';
+import { CENTRE_SKIPPED_TYPES, startCentre, type Centre } from '../centre/index.ts';
 import type { Scenario, ScenarioEvent } from './scenario.ts';
 import { resolveTemplate } from './template.ts';
 import { createTimeline, type Timeline, type TimelineEvent } from './timeline.ts';
@@ -119,6 +120,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
   let exchange: RunningExchange | undefined;
   let registry: Registry | undefined;
   let workflows: Workflows | undefined;
+  let centre: Centre | undefined;
 
   const now = () => simTime(sim.now() - simStart);
   const event = (e: TimelineEvent) => {
@@ -198,7 +200,10 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
       if (runsRegistry) registry = await startRegistry({ client: c, ...registryState(), logger, observe: record });
       const runsCases = agencyBuckets(policy, id).some((b) => b.kind === 'kv' && b.name === 'cases');
       if (runsCases) workflows = await startWorkflows({ client: c, logger, clock: sim, tickMs: 0, observe: record });
-      const own = [...(runsRegistry ? REGISTRY_TYPES : []), ...(runsCases ? workflowTypes() : [])];
+      const runsCentre = agencyBuckets(policy, id).some((b) => b.kind === 'kv' && b.name === 'correlations');
+      if (runsCentre) centre = await startCentre({ client: c, logger, clock: sim, reportEveryMs: 0, observe: record });
+      const centreTypes = runsCentre ? c.consumerSpecs().map((x) => x.type).filter((x) => !CENTRE_SKIPPED_TYPES.includes(x)) : [];
+      const own = [...(runsRegistry ? REGISTRY_TYPES : []), ...(runsCases ? workflowTypes() : []), ...centreTypes];
       await c.consume(record, {
         types: c.consumerSpecs().map((x) => x.type).filter((x) => !own.includes(x)),
         onReject: (r) => {
@@ -206,7 +211,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
           event({ from: r.claimedSender ?? '?', to: id, type: r.subject.split('.')[4] ?? '?', tier: r.subject.split('.')[2], outcome: 'rejected', detail: `${r.code} (quarantined)` });
         },
       });
-      const runs = runsRegistry ? '  — runs the ¶16 registry' : runsCases ? '  — runs the case registry (¶13–15 workflows)' : '';
+      const runs = runsRegistry ? '  — runs the ¶16 registry' : runsCases ? '  — runs the case registry (¶13–15 workflows)' : runsCentre ? '  — runs the multiagency centre (¶17 correlation and reports)' : '';
       t.note(`enrolled and connected ${id.padEnd(17)} ${a.country}  roles: ${a.roles.join(', ')}${runs}`);
     }
 
@@ -266,6 +271,22 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
           const ok = await waitFor(() => inbox.some((r) => r.agency === e.to && r.msg.type === e.type && (!e.about || r.msg.body.caseRef === ref)));
           printNotices();
           expect(ok, `${e.to} must receive a ${e.type}${e.about ? ` about the case of ${e.about}` : ''}`);
+          return;
+        }
+        case 'strategic-report': {
+          if (!centre) {
+            expect(false, 'a strategic report needs the multiagency centre (an agency keeping state: { kv: [correlations] })');
+            return;
+          }
+          const r = await centre.report({ publish: true });
+          t.note(`the centre's report: ${r.figures.sourceMessages.count} source messages, ${r.figures.migrants.count} migrants reported, ${r.figures.linksTotal.count} new links; published as ${r.published ?? '(not published)'}`);
+          const ok = await waitFor(() => Object.keys(e.tiers).every((a) => inbox.some((x) => x.agency === a && x.msg.type === 'StrategicReport' && x.msg.header.id === r.published)));
+          for (const [agency, tier] of Object.entries(e.tiers)) {
+            const got = inbox.find((x) => x.agency === agency && x.msg.type === 'StrategicReport' && x.msg.header.id === r.published);
+            event({ from: 'mac-centre', to: agency, type: 'StrategicReport', tier: got?.msg.header.tier, outcome: got ? 'delivered' : 'refused', detail: got ? `${Object.keys(got.msg.body).length} fields at ${got.msg.header.tier}` : 'NOT DELIVERED' });
+            expect(got?.msg.header.tier === tier, `${agency} should receive the strategic report at the ${tier} tier (got ${got?.msg.header.tier ?? 'nothing'})`);
+          }
+          expect(ok, 'the strategic report must reach every listed agency');
           return;
         }
         case 'rogue':
@@ -383,11 +404,21 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
     async function playTamper(e: Extract<ScenarioEvent, { kind: 'tamper' }>): Promise<void> {
       const target = client(e.to);
       const rejectedBefore = Object.values(target.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
+      const codesBefore = { ...target.stats.rejected };
       const sealed = client(e.from).seal(e.type, resolveTemplate(e.body, names, sim.now()), { to: e.to });
       for (const c of sealed.copies) c.data[c.data.length - 10]! ^= 0x01; // inside the signature
       await client(e.from).publishSealed(sealed);
       result.sent++;
       const rejected = await waitFor(() => Object.values(target.stats.rejected).reduce((a, b) => a + (b ?? 0), 0) > rejectedBefore);
+      // A service consuming for the agency (the centre) has no scenario hook on its rejections: report them here.
+      if (!result.events.some((x) => x.outcome === 'rejected' && x.to === e.to && x.step === step)) {
+        for (const [code, n] of Object.entries(target.stats.rejected)) {
+          if ((n ?? 0) > (codesBefore[code as keyof typeof codesBefore] ?? 0)) {
+            refuse(code);
+            event({ from: e.from, to: e.to, type: e.type, tier: sealed.copies[0]?.tier, outcome: 'rejected', detail: `${code} (quarantined)` });
+          }
+        }
+      }
       expect(rejected && !inbox.some((r) => r.msg.header.id === sealed.id), `${e.to} must reject the corrupted copy`);
     }
 
@@ -417,6 +448,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
     return result;
   } finally {
     await workflows?.stop().catch(() => undefined);
+    await centre?.stop().catch(() => undefined);
     await registry?.stop().catch(() => undefined);
     for (const c of clients.values()) await c.close().catch(() => undefined);
     await exchange?.stop().catch(() => undefined);

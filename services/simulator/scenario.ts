@@ -57,6 +57,8 @@ export type ScenarioEvent = Base &
     | { kind: 'expect-correlation'; agencies: string[] }
     /** A notice (reminder, escalation, state change…) reaches an agency, optionally about the case of a named message. */
     | { kind: 'expect-notice'; to: string; type: string; about?: string }
+    /** The multiagency centre publishes its strategic report now (¶17); each listed agency must receive it at the given tier. */
+    | { kind: 'strategic-report'; tiers: Record<string, Tier> }
     | { kind: 'rogue'; as: string; attempts: RogueAttempt[] }
     | { kind: 'tamper'; from: string; type: string; to: string; body: Record<string, unknown> }
     | { kind: 'revoke'; agency: string }
@@ -76,7 +78,7 @@ export interface Scenario {
   events: ScenarioEvent[];
 }
 
-const KINDS = ['send', 'check-document', 'expect-case', 'expect-correlation', 'expect-notice', 'rogue', 'tamper', 'revoke', 'note'] as const;
+const KINDS = ['send', 'check-document', 'expect-case', 'expect-correlation', 'expect-notice', 'strategic-report', 'rogue', 'tamper', 'revoke', 'note'] as const;
 
 class Problems {
   readonly list: string[] = [];
@@ -202,6 +204,8 @@ function readEvent(p: Problems, raw: unknown, i: number, at: number): ScenarioEv
       };
     case 'expect-correlation':
       return { ...base, kind, agencies: strings(p, spec.agencies, `${sp}.agencies`) };
+    case 'strategic-report':
+      return { ...base, kind, tiers: tierMap(p, spec.tiers, `${sp}.tiers`) ?? {} };
     case 'expect-notice':
       return { ...base, kind, to: str(p, spec, 'to', sp) ?? '', type: str(p, spec, 'type', sp) ?? '', ...(spec.about !== undefined ? { about: str(p, spec, 'about', sp) } : {}) };
     case 'rogue': {

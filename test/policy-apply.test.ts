@@ -12,14 +12,14 @@ import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { EXAMPLE_POLICY, createTestFederation, type TestFederation } from './support/federation.ts';
 
-const CENTRE_RULE = '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, IntelligenceReport, DocumentHitNotice, PersonHitNotice]';
+const CENTRE_RULE = '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, IntelligenceReport]';
 const NGO_RULE = '      - types: [StrategicReport, TrainingOffer]\n        tier: public\n        scope: broadcast\n';
 
 /** The example policy, changed: the centre loses intelligence broadcasts; the NGO gains them at the operational tier. */
 async function changedPolicy(): Promise<string> {
   const text = await readFile(EXAMPLE_POLICY, 'utf8');
   const out = text
-    .replace(CENTRE_RULE, '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, DocumentHitNotice, PersonHitNotice]')
+    .replace(CENTRE_RULE, '      - types: [DocumentReport, DocumentStatusChange, PersonAlert]')
     .replace(NGO_RULE, `${NGO_RULE}      - types: [IntelligenceReport]\n        tier: operational\n        scope: broadcast\n`);
   expect(out).not.toBe(text);
   expect(out.split('IntelligenceReport').length).toBe(text.split('IntelligenceReport').length);

@@ -90,8 +90,8 @@ describe('liaison simulate: a scenario against a real exchange, a report, and wh
     // A stricter agreement: the multiagency centre no longer receives intelligence broadcasts.
     const policy = await readFile(EXAMPLE_POLICY, 'utf8');
     const strict = policy.replace(
-      '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, IntelligenceReport, DocumentHitNotice, PersonHitNotice]',
-      '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, DocumentHitNotice, PersonHitNotice]',
+      '      - types: [DocumentReport, DocumentStatusChange, PersonAlert, IntelligenceReport]',
+      '      - types: [DocumentReport, DocumentStatusChange, PersonAlert]',
     );
     expect(strict).not.toBe(policy);
     await writeFile(join(dir, 'strict.yaml'), strict);

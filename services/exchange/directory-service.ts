@@ -1,7 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../sdk/logging.ts';
 import { DIRECTORY_REQUEST_SUBJECT, DIRECTORY_UPDATE_SUBJECT } from '../sdk/subjects.ts';
+
+/** Header of a directory reply carrying the exchange's time (ISO 8601). */
+export const EXCHANGE_TIME_HEADER = 'liaison-exchange-time';
 
 /** A running directory service. */
 export interface DirectoryService {
@@ -24,7 +27,10 @@ export async function startDirectoryService(opts: { nc: NatsConnection; file: st
     queue: 'liaison-directory',
     callback: (err, msg) => {
       if (err) return opts.logger?.warn({ err }, 'directory service subscription error');
-      msg.respond(current);
+      // The exchange's clock, for `liaison doctor` (clock skew breaks expiry checks and deadlines).
+      const h = natsHeaders();
+      h.set(EXCHANGE_TIME_HEADER, new Date().toISOString());
+      msg.respond(current, { headers: h });
     },
   });
   const refresh = async (): Promise<boolean> => {

@@ -1,5 +1,6 @@
 import type { Command } from '../args.ts';
 import { CENTRE_COMMANDS } from './centre.ts';
+import { DOCTOR_COMMANDS } from './doctor.ts';
 import { EXCHANGE_COMMANDS } from './exchange.ts';
 import { MESSAGE_COMMANDS } from './messages.ts';
 import { POLICY_COMMANDS } from './policy.ts';
@@ -11,4 +12,4 @@ import { TRUST_COMMANDS } from './trust.ts';
 import { WORKFLOW_COMMANDS } from './workflows.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...POLICY_COMMANDS, ...LIVE_COMMANDS, ...SIMULATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...POLICY_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];

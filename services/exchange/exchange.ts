@@ -10,6 +10,10 @@ import { startDirectoryService, type DirectoryService } from './directory-servic
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { startReplayService } from './replay-service.ts';
+import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
+
+/** Audit ledger settings of an exchange, or `false` to run without it. */
+export type ExchangeAuditOptions = false | Pick<AuditServiceOptions, 'checkpointEvery' | 'checkpointMs' | 'receiptsMs' | 'queries'>;
 
 /** The exchange's control plane attached to a running nats-server. */
 export interface AttachedExchange {
@@ -23,6 +27,8 @@ export interface AttachedExchange {
   revoke(agencyId: string, at?: Date): Promise<RevokeResult>;
   /** Re-provision streams and consumers (after enrolments or a policy change). */
   reprovision(): Promise<ProvisionReport>;
+  /** The audit ledger (services/audit), unless attached with `audit: false`. */
+  audit?: AuditService;
   stop(): Promise<void>;
 }
 
@@ -30,7 +36,7 @@ export interface AttachedExchange {
  * Attach the control plane to a running nats-server configured from `trustDir`: connect as the
  * exchange administrator, provision JetStream from the policy, serve the federation directory.
  */
-export async function attachExchange(o: { trustDir: string; url: string; catalog: TypeCatalog; logger?: Logger }): Promise<AttachedExchange> {
+export async function attachExchange(o: { trustDir: string; url: string; catalog: TypeCatalog; logger?: Logger; audit?: ExchangeAuditOptions }): Promise<AttachedExchange> {
   const logger = o.logger ?? silentLogger();
   const paths = trustPaths(o.trustDir);
   const policy = await federationPolicy(o.trustDir, o.catalog);
@@ -69,11 +75,13 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
         return ex.provisioned;
       },
       async stop() {
+        await ex.audit?.stop();
         directory.stop();
         replay.stop();
         await admin.drain().catch(() => admin.close());
       },
     };
+    if (o.audit !== false) ex.audit = await startAuditService({ ...o.audit, nc: admin, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     return ex;
   } catch (err) {
     await admin.close().catch(() => undefined);
@@ -98,6 +106,7 @@ export async function startExchange(o: {
   host?: string;
   port?: number;
   logger?: Logger;
+  audit?: ExchangeAuditOptions;
 }): Promise<RunningExchange> {
   const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 4222;
@@ -106,7 +115,7 @@ export async function startExchange(o: {
   await writeFile(configFile, renderServerConfig({ trustDir: o.trustDir, host, port, storeDir: o.storeDir }), { mode: 0o600 });
   const server = await spawnNatsServer({ configFile, host, port, logger: o.logger });
   try {
-    const attached = await attachExchange({ trustDir: o.trustDir, url: server.url, catalog: o.catalog, logger: o.logger });
+    const attached = await attachExchange({ trustDir: o.trustDir, url: server.url, catalog: o.catalog, logger: o.logger, audit: o.audit });
     const stopAttached = attached.stop;
     return Object.assign(attached, {
       server,

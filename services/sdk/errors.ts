@@ -53,6 +53,11 @@ export const ERROR_CODES = {
   ERR_WORKFLOW_GUARD: "The message does not meet the workflow's conditions (e.g. a protection referral without recorded consent).",
   ERR_WORKFLOW_CONFLICT: 'The case changed under a concurrent update too many times in a row; the message will be retried.',
 
+  // --- audit ledger ---
+  ERR_AUDIT_LEDGER: 'The audit ledger stream is missing, unreadable or could not be created.',
+  ERR_AUDIT_WRITE: 'An audit entry could not be appended (another writer appended first, or JetStream refused it); the audit service resynchronises from the ledger.',
+  ERR_AUDIT_TAMPERED: 'The audit ledger does not verify: an entry was modified, removed, inserted or reordered, or a checkpoint signature or head is wrong (the message says which entry).',
+
   // --- broker and exchange ---
   ERR_PERMISSION_DENIED: 'The NATS server refused the operation (Permissions Violation).',
   ERR_CONNECT: 'Could not connect to the exchange (unreachable, refused, or authorization failed).',

@@ -1,0 +1,114 @@
+import type { Policy } from '../sdk/policy/index.ts';
+import { parseMessageSubject, QUARANTINE_STREAM, SUBJECT_ROOT } from '../sdk/subjects.ts';
+import { sha256, type CopyEntry, type QuarantineEntry, type QueryEntry } from './entry.ts';
+import type { DeliveryMap } from './recipients.ts';
+
+/** Header getter over nats.js MsgHdrs (undefined when absent or empty). */
+export type Get = (name: string) => string | undefined;
+
+/** What the audit reads of a stored copy: never more than subject, headers, bytes to digest. */
+export interface StoredCopy {
+  stream: string;
+  seq: number;
+  subject: string;
+  data: Uint8Array;
+  header: Get;
+  storedAt: string;
+}
+
+const SOURCE_PREFIX = '/liaison/agencies/';
+const TYPE_PREFIX = `${SUBJECT_ROOT}.`;
+
+/** The agency a CloudEvents `ce-source` names. */
+export function agencyOfSource(source: string | undefined): string | undefined {
+  return source?.startsWith(SOURCE_PREFIX) ? source.slice(SOURCE_PREFIX.length) : undefined;
+}
+
+/** A message type without its `liaison.v1.` package. */
+export function shortType(type: string): string {
+  return type.startsWith(TYPE_PREFIX) ? type.slice(TYPE_PREFIX.length) : type;
+}
+
+/** The entry for one stored copy of a family stream, or of the quarantine stream. */
+export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryMap): Omit<CopyEntry, 'v' | 'n' | 'prev'> | Omit<QuarantineEntry, 'v' | 'n' | 'prev'> {
+  const digest = sha256(m.data);
+  const id = m.header('ce-id');
+  const ceType = m.header('ce-type');
+  if (m.stream === QUARANTINE_STREAM) {
+    const original = m.header('liaison-original-subject');
+    const parsed = original ? parseMessageSubject(original) : undefined;
+    return {
+      kind: 'quarantine',
+      at: m.storedAt,
+      stream: m.stream,
+      seq: m.seq,
+      subject: m.subject,
+      by: m.subject.split('.').at(-1)!,
+      code: m.header('liaison-reject-code') ?? 'unknown',
+      reason: m.header('liaison-reject-reason') ?? '',
+      ...(original ? { originalSubject: original } : {}),
+      ...(parsed ? { claimedSender: parsed.sender } : {}),
+      ...(id ? { id } : {}),
+      ...(ceType || parsed ? { type: ceType ? shortType(ceType) : parsed!.type } : {}),
+      digest,
+      size: m.data.byteLength,
+    };
+  }
+  const s = parseMessageSubject(m.subject);
+  const sender = s?.sender ?? '?';
+  const type = s?.type ?? (ceType ? shortType(ceType) : '?');
+  const mismatch: string[] = [];
+  const ceSender = agencyOfSource(m.header('ce-source'));
+  if (ceSender !== undefined && ceSender !== sender) mismatch.push('ce-source');
+  if (ceType !== undefined && shortType(ceType) !== type) mismatch.push('ce-type');
+  const sentAt = m.header('ce-time');
+  const msgId = m.header('Nats-Msg-Id');
+  return {
+    kind: 'copy',
+    at: m.storedAt,
+    stream: m.stream,
+    seq: m.seq,
+    subject: m.subject,
+    ...(id ? { id } : {}),
+    type,
+    sender,
+    recipient: s?.recipient ?? '?',
+    tier: s?.tier ?? '?',
+    ...(sentAt ? { sentAt } : {}),
+    ...(msgId ? { msgId } : {}),
+    digest,
+    size: m.data.byteLength,
+    deliverTo: s ? deliveries.recipients(policy, m.subject, sender) : [],
+    policy: policy.hash,
+    ...(mismatch.length ? { mismatch } : {}),
+  };
+}
+
+/**
+ * The entry for a request seen on a service subject. A replay request's subject names the agency
+ * (only it may publish there); a signed request names its sender in `ce-source`.
+ */
+export function queryFacts(q: { subject: string; data: Uint8Array; header: Get; at: string }, policy: Policy, deliveries: DeliveryMap): Omit<QueryEntry, 'v' | 'n' | 'prev'> | undefined {
+  const t = q.subject.split('.');
+  if (t[0] !== 'liaison' || t[1] !== 'v1' || t[2] !== 'svc') return undefined;
+  const digest = sha256(q.data);
+  if (t[3] === 'exchange' && t[4] === 'replay' && t.length === 6) {
+    return { kind: 'query', at: q.at, subject: q.subject, service: 'exchange.replay', requester: t[5]!, digest, size: q.data.byteLength };
+  }
+  const requester = agencyOfSource(q.header('ce-source'));
+  if (t.length !== 5 || requester === undefined) return undefined;
+  const id = q.header('ce-id');
+  const server = deliveries.server(policy, t[4]!);
+  return {
+    kind: 'query',
+    at: q.at,
+    subject: q.subject,
+    service: `${t[3]}.${t[4]}`,
+    requester,
+    ...(server ? { server } : {}),
+    ...(id ? { id } : {}),
+    type: t[4]!,
+    digest,
+    size: q.data.byteLength,
+  };
+}

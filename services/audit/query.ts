@@ -1,0 +1,84 @@
+import type { CopyEntry, Entry, QuarantineEntry, QueryEntry } from './entry.ts';
+import { shortType } from './facts.ts';
+
+/** Oversight question: entries concerning an agency, since a time, of a type. */
+export interface LedgerQuery {
+  agency?: string;
+  since?: Date;
+  /** Short (`DocumentReport`) or full (`liaison.v1.DocumentReport`) type name. */
+  type?: string;
+}
+
+/** How the asked-about agency figures in an entry. */
+export type Role = 'sent' | 'addressed' | 'delivered' | 'refused' | 'refused-from' | 'asked' | 'served';
+
+/** One answer row. */
+export interface QueryRow {
+  entry: CopyEntry | QuarantineEntry | QueryEntry;
+  /** The agency's roles in it (empty without an agency filter). */
+  roles: Role[];
+  /** For copies: the recipients whose consumer acknowledged it (from receipt entries). */
+  acked?: string[];
+}
+
+/**
+ * Answer "who saw what, when" from ledger entries: copies sent by the agency, addressed to it or
+ * delivered to it under the policy (with whether its consumer acknowledged them), copies it refused
+ * or that were refused from it, requests it made or served. Receipts, checkpoints, start and gap
+ * entries are bookkeeping and are not returned.
+ */
+export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
+  const floors = new Map<string, number>();
+  for (const e of entries) {
+    if (e.kind !== 'receipt') continue;
+    for (const a of e.acks) {
+      const key = `${a.stream}/${a.consumer.split('__').slice(0, 2).join('__')}`;
+      floors.set(key, Math.max(floors.get(key) ?? 0, a.ackFloor));
+    }
+  }
+  const type = q.type ? shortType(q.type) : undefined;
+  const since = q.since?.getTime();
+  const out: QueryRow[] = [];
+  for (const e of entries) {
+    if (e.kind !== 'copy' && e.kind !== 'quarantine' && e.kind !== 'query') continue;
+    if (since !== undefined && Date.parse(e.at) < since) continue;
+    if (type !== undefined && e.type !== type) continue;
+    const roles = q.agency ? rolesOf(e, q.agency) : [];
+    if (q.agency && roles.length === 0) continue;
+    const row: QueryRow = { entry: e, roles };
+    if (e.kind === 'copy') row.acked = e.deliverTo.filter((a) => (floors.get(`${e.stream}/${a}__${e.type}`) ?? 0) >= e.seq);
+    out.push(row);
+  }
+  return out;
+}
+
+function rolesOf(e: CopyEntry | QuarantineEntry | QueryEntry, agency: string): Role[] {
+  const r: Role[] = [];
+  if (e.kind === 'copy') {
+    if (e.sender === agency) r.push('sent');
+    if (e.recipient === agency) r.push('addressed');
+    if (e.deliverTo.includes(agency)) r.push('delivered');
+  } else if (e.kind === 'quarantine') {
+    if (e.by === agency) r.push('refused');
+    if (e.claimedSender === agency) r.push('refused-from');
+  } else {
+    if (e.requester === agency) r.push('asked');
+    if (e.server === agency) r.push('served');
+  }
+  return r;
+}
+
+/** One human-readable line for a row. */
+export function formatRow(row: QueryRow): string {
+  const e = row.entry;
+  const who = row.roles.length ? `[${row.roles.join(',')}] ` : '';
+  const short = (d: string) => `sha256:${d.slice(0, 16)}…`;
+  if (e.kind === 'copy') {
+    const to = e.deliverTo.map((a) => (row.acked?.includes(a) ? `${a}✓` : a)).join(' ');
+    return `#${e.n} ${e.at} ${who}${e.type} ${e.tier} ${e.sender} → ${e.recipient} id ${e.id ?? '?'} ${e.stream}#${e.seq} ${short(e.digest)} ${e.size} B; delivered to: ${to || '(nobody)'}`;
+  }
+  if (e.kind === 'quarantine') {
+    return `#${e.n} ${e.at} ${who}REFUSED by ${e.by}: ${e.code} ${e.type ?? '?'} from ${e.claimedSender ?? '?'} id ${e.id ?? '?'} (${e.originalSubject ?? e.subject}) ${short(e.digest)} — ${e.reason}`;
+  }
+  return `#${e.n} ${e.at} ${who}QUERY ${e.service} by ${e.requester ?? '?'}${e.server ? ` to ${e.server}` : ''} id ${e.id ?? '?'} ${short(e.digest)} ${e.size} B`;
+}

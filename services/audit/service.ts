@@ -1,0 +1,257 @@
+import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages } from '@nats-io/jetstream';
+import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../sdk/logging.ts';
+import { silentLogger } from '../sdk/logging.ts';
+import { compileStreams, servedTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
+import { QUARANTINE_STREAM, REPLAY_SUBJECTS, serviceSubject } from '../sdk/subjects.ts';
+import { loadOrCreateAuditKey } from '../trust/audit-key.ts';
+import type { SigningKey } from '../trust/key-file.ts';
+import type { Entry, ReceiptEntry } from './entry.ts';
+import { queryFacts, storedFacts } from './facts.ts';
+import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
+import { DeliveryMap } from './recipients.ts';
+import { LedgerWriter } from './writer.ts';
+
+/** Options of {@link startAuditService}. */
+export interface AuditServiceOptions {
+  /** The exchange administrator's connection (LIAISON account): the audit is part of the control plane. */
+  nc: NatsConnection;
+  /** TRUST_DIR: where the audit key lives (`audit-key.jwk`, created on first use, mode 0600). */
+  trustDir: string;
+  /** The policy in force (read per copy, so a reprovisioned policy applies at once). */
+  policy: () => Policy;
+  catalog: TypeCatalog;
+  logger?: Logger;
+  /** A signed checkpoint every N entries (default 1 000)… */
+  checkpointEvery?: number;
+  /** …and at least every T ms while entries come (default 30 s), and on stop. */
+  checkpointMs?: number;
+  /** How often consumer acknowledgement floors are read into receipt entries (default 2 s; 0: never). */
+  receiptsMs?: number;
+  /** Record requests on `liaison.v1.svc.>` (default true). */
+  queries?: boolean;
+}
+
+/** What the audit service did since it started. */
+export interface AuditStats {
+  /** Entries appended, by kind. */
+  appended: Partial<Record<Entry['kind'], number>>;
+  /** The chain head: last entry number. */
+  head: number;
+  /** Times the writer failed and the service resynchronised from the ledger. */
+  restarts: number;
+}
+
+/** A running audit service. */
+export interface AuditService {
+  /** Wait until every copy stored in the source streams so far, and every request seen, is in the ledger. */
+  flush(timeoutMs?: number): Promise<void>;
+  /** Append a signed checkpoint now (when entries came since the last one) and wait until stored. */
+  checkpoint(): Promise<void>;
+  stats(): AuditStats;
+  /** Stop reading, append a final checkpoint, wait until stored. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The request subjects the audit listens on: those of the request types some agency serves under the
+ * policy, and the replay subjects. Not `liaison.v1.svc.>`: a listener is interest, so a request to a
+ * subject nobody serves (the directory service while it is down) would wait for its timeout instead
+ * of failing at once with "no responders".
+ */
+export function auditedRequestSubjects(policy: Policy, catalog: TypeCatalog): string[] {
+  const out = [REPLAY_SUBJECTS];
+  for (const type of servedTypes(policy)) {
+    const family = catalog.familyOf(type);
+    if (family) out.push(serviceSubject(family, type));
+  }
+  return out;
+}
+
+/** One run of the service over one writer; a failed writer ends the session and a new one resumes from the ledger. */
+class Session {
+  readonly positions: Record<string, number> = {};
+  readonly #o: AuditServiceOptions;
+  readonly #writer: LedgerWriter;
+  readonly #deliveries: DeliveryMap;
+  readonly #logger: Logger;
+  readonly #iters: ConsumerMessages[] = [];
+  readonly #consumers: Consumer[] = [];
+  readonly #loops: Promise<void>[] = [];
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #floors = new Map<string, number>();
+  #subs: Subscription[] = [];
+  #subscribedFor = '';
+  #closed = false;
+
+  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger) {
+    this.#o = o;
+    this.#writer = writer;
+    this.#deliveries = new DeliveryMap(o.catalog);
+    this.#logger = logger;
+  }
+
+  get writer(): LedgerWriter {
+    return this.#writer;
+  }
+
+  async start(key: SigningKey, streams: string[]): Promise<void> {
+    Object.assign(this.positions, await readSourcePositions(this.#o.nc, streams));
+    await this.#writer.append({ kind: 'start', at: new Date().toISOString(), kid: key.kid, positions: { ...this.positions } });
+    if (this.#o.queries !== false) {
+      this.#listen();
+      this.#timers.push(setInterval(() => this.#listen(), 1_000));
+    }
+    const js = jetstream(this.#o.nc);
+    for (const stream of streams) {
+      const from = this.positions[stream] ?? 0;
+      const consumer = await js.consumers.get(stream, {
+        name_prefix: `AUDIT_${stream}_${nuid.next()}`,
+        ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
+      });
+      const messages = await consumer.consume({ max_messages: 512, expires: 5_000 });
+      this.#iters.push(messages);
+      this.#consumers.push(consumer);
+      this.#loops.push(this.#read(stream, messages));
+    }
+    const receiptsMs = this.#o.receiptsMs ?? 2_000;
+    if (receiptsMs > 0) this.#timers.push(setInterval(() => void this.receipts(streams.filter((s) => s !== QUARANTINE_STREAM)).catch(() => undefined), receiptsMs));
+    this.#timers.push(setInterval(() => this.#writer.checkpoint(), this.#o.checkpointMs ?? 30_000));
+    for (const t of this.#timers) t.unref();
+  }
+
+  /** (Re)subscribe to the audited request subjects when the policy changed. */
+  #listen(): void {
+    const policy = this.#o.policy();
+    if (this.#closed || policy.hash === this.#subscribedFor) return;
+    this.#subscribedFor = policy.hash;
+    for (const s of this.#subs) s.unsubscribe();
+    this.#subs = auditedRequestSubjects(policy, this.#o.catalog).map((subject) =>
+      this.#o.nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err || this.#closed) return;
+          const facts = queryFacts({ subject: msg.subject, data: msg.data, header: (n) => msg.headers?.get(n) || undefined, at: new Date().toISOString() }, this.#o.policy(), this.#deliveries);
+          if (facts) this.#writer.append(facts).catch(() => undefined);
+        },
+      }),
+    );
+  }
+
+  async #read(stream: string, messages: ConsumerMessages): Promise<void> {
+    try {
+      for await (const m of messages) {
+        if (this.#closed) break;
+        const last = this.positions[stream] ?? 0;
+        if (m.seq <= last) continue;
+        const storedAt = m.time.toISOString();
+        if (m.seq > last + 1) await this.#writer.append({ kind: 'gap', at: storedAt, stream, from: last + 1, to: m.seq - 1 });
+        await this.#writer.append(storedFacts({ stream, seq: m.seq, subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined, storedAt }, this.#o.policy(), this.#deliveries));
+        this.positions[stream] = m.seq;
+      }
+    } catch (err) {
+      if (!this.#closed) this.#logger.warn({ err, stream }, 'audit reader stopped');
+    }
+  }
+
+  /** Append one receipt entry with the acknowledgement floors that advanced since the last read. */
+  async receipts(streams: string[]): Promise<void> {
+    const jsm = await jetstreamManager(this.#o.nc);
+    const acks: ReceiptEntry['acks'] = [];
+    for (const stream of streams) {
+      for await (const ci of jsm.consumers.list(stream)) {
+        if (!ci.config.durable_name) continue;
+        const key = `${stream}/${ci.name}`;
+        const floor = ci.ack_floor.stream_seq;
+        if (floor > (this.#floors.get(key) ?? 0)) {
+          this.#floors.set(key, floor);
+          acks.push({ stream, consumer: ci.name, agency: DeliveryMap.agencyOf(ci.name), ackFloor: floor });
+        }
+      }
+    }
+    if (acks.length && !this.#closed) await this.#writer.append({ kind: 'receipt', at: new Date().toISOString(), acks });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#timers) clearInterval(t);
+    for (const s of this.#subs) s.unsubscribe();
+    await Promise.allSettled(this.#iters.map((m) => m.close()));
+    await Promise.allSettled(this.#loops);
+    await Promise.allSettled(this.#consumers.map((c) => c.delete()));
+  }
+}
+
+/**
+ * Start the audit ledger: part of the exchange control plane, on the administrator's connection.
+ * It reads every family stream and the quarantine stream with ordered consumers of its own
+ * (`AUDIT_<stream>_…`, ephemeral: the ledger itself records where each stream was read up to, so a
+ * restart resumes exactly there), listens to service requests (`liaison.v1.svc.>`), reads consumer
+ * acknowledgement floors, and appends one entry per fact to the `LIAISON_AUDIT` hash chain, with a
+ * checkpoint signed by the audit key every N entries, every T ms and on stop. When an append fails
+ * (another writer, a ledger changed underneath) the session ends and a new one resumes from the
+ * ledger's head a second later.
+ */
+export async function startAuditService(o: AuditServiceOptions): Promise<AuditService> {
+  const logger = (o.logger ?? silentLogger()).child({ service: 'audit' });
+  const key = await loadOrCreateAuditKey(o.trustDir);
+  const streams = compileStreams(o.policy(), o.catalog).map((s) => s.name);
+  let restarts = 0;
+  let stopping = false;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  let session: Session;
+
+  const open = async (): Promise<Session> => {
+    await ensureLedgerStream(o.nc);
+    const writer = await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
+    const s = new Session(o, writer, logger);
+    writer.onFailure(() => {
+      if (stopping) return;
+      restarts++;
+      void s.close().then(() => {
+        if (!stopping) retry = setTimeout(() => void reopen(), 1_000);
+      });
+    });
+    await s.start(key, streams);
+    return s;
+  };
+  const reopen = async (): Promise<void> => {
+    try {
+      session = await open();
+      logger.info({ head: session.writer.head.n }, 'audit ledger resynchronised');
+    } catch (err) {
+      logger.error({ err }, 'audit ledger cannot resume; retrying');
+      if (!stopping) retry = setTimeout(() => void reopen(), 5_000);
+    }
+  };
+
+  session = await open();
+  logger.info({ head: session.writer.head.n, kid: key.kid, streams: streams.length }, 'audit ledger started');
+  return {
+    async flush(timeoutMs = 10_000) {
+      await o.nc.flush();
+      const jsm = await jetstreamManager(o.nc);
+      const targets = await Promise.all(streams.map(async (s) => [s, (await jsm.streams.info(s)).state.last_seq] as const));
+      const end = Date.now() + timeoutMs;
+      while (targets.some(([s, last]) => (session.positions[s] ?? 0) < last)) {
+        if (Date.now() > end) throw new Error(`audit flush timed out: ${targets.filter(([s, last]) => (session.positions[s] ?? 0) < last).map(([s, l]) => `${s} ${session.positions[s] ?? 0}/${l}`).join(', ')}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await session.writer.flush();
+    },
+    async checkpoint() {
+      session.writer.checkpoint();
+      await session.writer.flush();
+    },
+    stats() {
+      return { appended: { ...session.writer.counts }, head: session.writer.head.n, restarts };
+    },
+    async stop() {
+      stopping = true;
+      if (retry) clearTimeout(retry);
+      await session.close();
+      session.writer.checkpoint();
+      await session.writer.flush().catch((err: unknown) => logger.error({ err }, 'audit ledger: last entries not stored'));
+      logger.info({ head: session.writer.head.n }, 'audit ledger stopped');
+    },
+  };
+}

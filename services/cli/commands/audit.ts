@@ -1,0 +1,82 @@
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { decodeEntry, formatRow, queryLedger, readLedger, verifyLedger, type Entry } from '../../audit/index.ts';
+import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
+import { readAuditPublicKey } from '../../trust/audit-key.ts';
+import { readPrivateFile, trustPaths } from '../../trust/index.ts';
+import { need, str, type Command } from '../args.ts';
+
+const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
+
+/** The exchange administrator's connection: the ledger is readable by it alone. */
+async function connectAdmin(trustDir: string, server: string | undefined): Promise<NatsConnection> {
+  const url = server ?? DEFAULT_SERVER;
+  try {
+    return await connect({ servers: url, authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
+  } catch (err) {
+    throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${url} as its administrator`);
+  }
+}
+
+const auditVerify: Command = {
+  path: ['audit', 'verify'],
+  summary: 'verify the audit ledger: hash chain, entry order and signed checkpoints; names each modified, removed, inserted or reordered entry',
+  usage: 'liaison audit verify --dir TRUST_DIR [--server URL] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
+  required: ['dir'],
+  async run(args, io) {
+    const dir = need(args, 'dir');
+    const pub = await readAuditPublicKey(dir);
+    const nc = await connectAdmin(dir, str(args, 'server'));
+    try {
+      const report = verifyLedger(await readLedger(nc), { publicKey: pub.key, kid: pub.jwk.kid ?? '' });
+      if (args.values.json) io.out(JSON.stringify(report));
+      else {
+        const cp = report.lastCheckpoint;
+        io.out(`${report.entries} entries, ${report.checkpoints} signed checkpoints${cp ? `; last: entry ${cp.entry} at ${cp.at} covers 1–${cp.count}` : ''}; ${report.uncovered} entries after it are chained but not yet signed for`);
+        for (const p of report.problems) io.out(`entry ${p.entry ?? '?'} (stream seq ${p.seq}): ${p.kind}: ${p.message}`);
+        io.out(report.ok ? 'ledger intact' : `ledger TAMPERED: ${report.problems.length} problem(s)`);
+      }
+      if (!report.ok) io.err(`liaison: ${new LiaisonError('ERR_AUDIT_TAMPERED', `${report.problems.length} problem(s) in the audit ledger`).toLine()}`);
+      return report.ok ? 0 : 1;
+    } finally {
+      await nc.close();
+    }
+  },
+};
+
+const auditQuery: Command = {
+  path: ['audit', 'query'],
+  summary: 'who saw what, when: ledger entries sent by, delivered to, refused by or asked by an agency',
+  usage: 'liaison audit query --dir TRUST_DIR [--server URL] [--agency X] [--since ISO_TIME] [--type TYPE] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, agency: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } },
+  required: ['dir'],
+  async run(args, io) {
+    const dir = need(args, 'dir');
+    const sinceText = str(args, 'since');
+    const since = sinceText === undefined ? undefined : new Date(sinceText);
+    if (since && Number.isNaN(since.getTime())) throw new LiaisonError('ERR_USAGE', `--since must be an ISO 8601 time, got "${sinceText}"`);
+    const nc = await connectAdmin(dir, str(args, 'server'));
+    try {
+      const entries: Entry[] = [];
+      for (const s of await readLedger(nc)) {
+        try {
+          entries.push(decodeEntry(s.data));
+        } catch {
+          io.err(`stream sequence ${s.seq} is not an audit entry (run liaison audit verify)`);
+        }
+      }
+      const rows = queryLedger(entries, { agency: str(args, 'agency'), since, type: str(args, 'type') });
+      if (args.values.json) io.out(JSON.stringify(rows));
+      else {
+        for (const r of rows) io.out(formatRow(r));
+        io.out(`${rows.length} entries`);
+      }
+      return 0;
+    } finally {
+      await nc.close();
+    }
+  },
+};
+
+/** `liaison audit verify | query`. */
+export const AUDIT_COMMANDS: Command[] = [auditVerify, auditQuery];

@@ -1,4 +1,5 @@
 import type { Command } from '../args.ts';
+import { AUDIT_COMMANDS } from './audit.ts';
 import { CENTRE_COMMANDS } from './centre.ts';
 import { DOCTOR_COMMANDS } from './doctor.ts';
 import { EXCHANGE_COMMANDS } from './exchange.ts';
@@ -12,4 +13,4 @@ import { TRUST_COMMANDS } from './trust.ts';
 import { WORKFLOW_COMMANDS } from './workflows.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...POLICY_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...POLICY_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];

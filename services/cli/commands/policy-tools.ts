@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import { fieldCatalogOf } from '../../sdk/policy/access.ts';
+import { diffPolicies } from '../../sdk/policy/diff.ts';
+import { explainPolicy } from '../../sdk/policy/explain.ts';
+import { checkReceive, decideSend, loadPolicyFile, receiveCeiling, type Policy } from '../../sdk/policy/index.ts';
+import { parsePolicyTests, runPolicyTests } from '../../sdk/policy/policy-test.ts';
+import { LiaisonError, asLiaisonError } from '../../sdk/errors.ts';
+import { loadCatalog } from '../../sdk/schema/index.ts';
+import type { HandlingCode, TlpLabel } from '../../sdk/tier.ts';
+import { need, str, type Command, type ParsedArgs } from '../args.ts';
+
+const catalog = () => fieldCatalogOf(loadCatalog());
+const load = async (file: string): Promise<Policy> => loadPolicyFile(file, catalog());
+function files(args: ParsedArgs, n: number, usage: string): string[] {
+  if (args.positionals.length !== n) throw new LiaisonError('ERR_USAGE', `expected ${n} file argument(s) (usage: ${usage})`);
+  return args.positionals;
+}
+
+const policyTest: Command = {
+  path: ['policy', 'test'],
+  summary: 'run YAML test cases against a policy (allow / deny / tier), like opa test; exit 1 when one fails',
+  usage: 'liaison policy test POLICY TESTS.yaml [--json]',
+  options: { json: { type: 'boolean' } },
+  allowPositionals: true,
+  async run(args, io) {
+    const [p, t] = files(args, 2, policyTest.usage);
+    const policy = await load(p!);
+    const text = await readFile(t!, 'utf8').catch((err: unknown) => {
+      throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot read ${t}`);
+    });
+    const results = runPolicyTests(policy, parsePolicyTests(text, t!));
+    if (args.values.json) io.out(JSON.stringify(results));
+    else {
+      for (const r of results) io.out(r.pass ? `ok    ${r.name}` : `FAIL  ${r.name}\n      expected ${r.expected}, the policy gives ${r.got}${r.rule ? ` (${r.rule})` : ''}`);
+      const failed = results.filter((r) => !r.pass).length;
+      io.out(`${results.length - failed} passed, ${failed} failed`);
+    }
+    return results.every((r) => r.pass) ? 0 : 1;
+  },
+};
+
+const policyExplain: Command = {
+  path: ['policy', 'explain'],
+  summary: 'who can see which fields of which type, at which tier and scope',
+  usage: 'liaison policy explain POLICY [--role R] [--type T] [--json]',
+  options: { role: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } },
+  allowPositionals: true,
+  async run(args, io) {
+    const [p] = files(args, 1, policyExplain.usage);
+    const report = explainPolicy(await load(p!), catalog(), { ...(str(args, 'role') ? { role: str(args, 'role') } : {}), ...(str(args, 'type') ? { type: str(args, 'type') } : {}) });
+    if (args.values.json) {
+      io.out(JSON.stringify(report));
+      return 0;
+    }
+    for (const t of report.types) {
+      io.out(`${t.type} (${t.family}) — sent by ${t.senders.map((s) => `${s.role} [${s.agencies.join(', ')}]`).join('; ') || 'nobody'}`);
+      for (const r of t.receivers) {
+        io.out(`  ${r.role.padEnd(18)} ${r.scope.padEnd(9)} ${r.tier.padEnd(11)} ${r.agencies.map((a) => a.id).join(', ') || '(no agency)'}${r.shadowedBy ? `  (shadowed by ${r.shadowedBy})` : ''}`);
+        io.out(`  ${''.padEnd(18)} sees ${r.fields.join(', ') || '—'}${r.hidden.length ? `; not ${r.hidden.join(', ')}` : ''}`);
+      }
+    }
+    return 0;
+  },
+};
+
+const policyDiff: Command = {
+  path: ['policy', 'diff'],
+  summary: 'which roles and agencies gain or lose which fields of which types between two policies',
+  usage: 'liaison policy diff A B [--json]',
+  options: { json: { type: 'boolean' } },
+  allowPositionals: true,
+  async run(args, io) {
+    const [a, b] = files(args, 2, policyDiff.usage);
+    const d = diffPolicies(await load(a!), await load(b!), catalog());
+    if (args.values.json) {
+      io.out(JSON.stringify(d));
+      return 0;
+    }
+    if (d.same) io.out('the two policies grant exactly the same access');
+    for (const r of d.roles.added) io.out(`+ role ${r}`);
+    for (const r of d.roles.removed) io.out(`- role ${r}`);
+    for (const r of d.agencies.added) io.out(`+ agency ${r}`);
+    for (const r of d.agencies.removed) io.out(`- agency ${r}`);
+    for (const c of d.receive) {
+      const move = `${c.before ?? 'nothing'} → ${c.after ?? 'nothing'}`;
+      io.out(`${c.subject} ${c.name}: ${c.type} (${c.scope}) ${move}${c.gained.length ? `; gains ${c.gained.join(', ')}` : ''}${c.lost.length ? `; loses ${c.lost.join(', ')}` : ''}`);
+    }
+    for (const s of [...d.send, ...d.serve]) io.out(`${s.subject} ${s.name}: ${s.change === 'gained' ? 'may now' : 'may no longer'} ${d.send.includes(s) ? 'send' : 'serve'} ${s.type}`);
+    return 0;
+  },
+};
+
+const markings = (args: ParsedArgs) => ({ handling: (str(args, 'handling') ?? 'H2') as HandlingCode, tlp: (str(args, 'tlp') ?? 'GREEN') as TlpLabel });
+
+const policyWhy: Command = {
+  path: ['policy', 'why'],
+  summary: 'the decision, the deciding rule and the tier for one agency sending or receiving one type',
+  usage: 'liaison policy why POLICY --as AGENCY (--send TYPE [--to ID] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T]',
+  options: { as: { type: 'string' }, send: { type: 'string' }, receive: { type: 'string' }, to: { type: 'string' }, from: { type: 'string' }, broadcast: { type: 'boolean' }, handling: { type: 'string' }, tlp: { type: 'string' } },
+  required: ['as'],
+  allowPositionals: true,
+  async run(args, io) {
+    const [p] = files(args, 1, policyWhy.usage);
+    const policy = await load(p!);
+    const as = need(args, 'as');
+    const send = str(args, 'send');
+    const receive = str(args, 'receive');
+    if (Boolean(send) === Boolean(receive)) throw new LiaisonError('ERR_USAGE', `give --send TYPE or --receive TYPE (usage: ${policyWhy.usage})`);
+    if (send) {
+      const d = decideSend(policy, { sender: as, type: send, recipient: str(args, 'to') ?? 'all', ...markings(args) });
+      io.out(`${d.allowed ? 'ALLOW' : 'DENY'}  ${as} sends ${send} to ${str(args, 'to') ?? 'all'}: ${d.reason}${d.rule ? `  [${d.rule}]` : ''}`);
+      return d.allowed ? 0 : 1;
+    }
+    const from = str(args, 'from');
+    const scope = args.values.broadcast ? 'broadcast' : receiveCeiling(policy, as, receive!, 'observe') ? 'observe' : 'direct';
+    const ceiling = receiveCeiling(policy, as, receive!, scope);
+    if (!ceiling) {
+      io.out(`DENY  ${as} receives no ${receive} (${scope}): no rule matched`);
+      return 1;
+    }
+    if (from) {
+      try {
+        const g = checkReceive(policy, { receiver: as, sender: from, type: receive!, recipient: scope === 'broadcast' ? 'all' : as, tier: ceiling.tier, ...markings(args) });
+        io.out(`ALLOW  ${as} receives ${receive} from ${from} at the ${g.tier} tier  [${g.ruleName}]`);
+        return 0;
+      } catch (err) {
+        const e = asLiaisonError(err, 'ERR_POLICY_RECEIVE_DENIED');
+        io.out(`DENY  ${e.code}: ${e.message}`);
+        return 1;
+      }
+    }
+    io.out(`ALLOW  ${as} receives ${receive} (${scope}) at the ${ceiling.tier} tier  [roles.${ceiling.rule.role}.receive[${ceiling.rule.index}]]`);
+    return 0;
+  },
+};
+
+const policyRecipients: Command = {
+  path: ['policy', 'recipients'],
+  summary: 'exactly who would receive a message, at which tier (observers included), and who is skipped and why',
+  usage: 'liaison policy recipients POLICY --from AGENCY --type TYPE [--to ID] [--handling H] [--tlp T] [--json]',
+  options: { from: { type: 'string' }, type: { type: 'string' }, to: { type: 'string' }, handling: { type: 'string' }, tlp: { type: 'string' }, json: { type: 'boolean' } },
+  required: ['from', 'type'],
+  allowPositionals: true,
+  async run(args, io) {
+    const [p] = files(args, 1, policyRecipients.usage);
+    const d = decideSend(await load(p!), { sender: need(args, 'from'), type: need(args, 'type'), recipient: str(args, 'to') ?? 'all', ...markings(args) });
+    const plan = 'plan' in d ? d.plan : undefined;
+    if (args.values.json) {
+      io.out(JSON.stringify({ allowed: d.allowed, rule: d.rule, reason: d.reason, copies: plan?.copies ?? [], skipped: plan?.skipped ?? [] }));
+      return d.allowed ? 0 : 1;
+    }
+    if (!plan) {
+      io.out(`refused (${d.code}): ${d.reason}`);
+      return 1;
+    }
+    for (const c of plan.copies) io.out(`${c.tier.padEnd(12)} ${c.recipients.join(', ')}`);
+    for (const s of plan.skipped) io.out(`skipped      ${s.agency}: ${s.reason}`);
+    io.out(`(${plan.rule} allows sending it; one signed copy per tier)`);
+    return 0;
+  },
+};
+
+export const POLICY_TOOL_COMMANDS: readonly Command[] = [policyTest, policyExplain, policyDiff, policyWhy, policyRecipients];

@@ -172,6 +172,25 @@ describe('audit ledger: a hash chain of every copy, refusal and registry query, 
     expect(text.out.some((l) => l.includes('QUERY documents.DocumentCheckRequest by xb-police to xc-ncb'))).toBe(true);
   });
 
+  it('liaison explain MSG_ID: who sent a real message, which tier went to whom, who acknowledged it', async () => {
+    const sent = await police.send('DocumentReport', { ...REPORT, documentNumber: 'XA9000001' });
+    expect(await until(() => got.centre!.some((m) => m.header.id === sent.id) && got.xb!.some((m) => m.header.id === sent.id))).toBe(true);
+    await new Promise((r) => setTimeout(r, 2_500)); // a receipt round (acknowledgement floors) after delivery
+    await flush();
+    const res = await cli(['explain', '--dir', fed.trustDir, '--server', fed.server.url, sent.id, '--json']);
+    expect(res.code).toBe(0);
+    const x = JSON.parse(res.out[0]!) as { sender: string; copies: { tier: string; deliverTo: string[]; acknowledged: string[] }[] };
+    expect(x.sender).toBe('xa-border-police');
+    const byTier = Object.fromEntries(x.copies.map((c) => [c.tier, c]));
+    expect(byTier.operational!.deliverTo).toContain('mac-centre');
+    expect(byTier.personal!.deliverTo).toContain('xb-police');
+    expect(byTier.personal!.deliverTo).not.toContain('mac-centre');
+    expect(byTier.operational!.acknowledged).toContain('mac-centre');
+    const missing = await cli(['explain', '--dir', fed.trustDir, '--server', fed.server.url, '01900000-0000-7000-8000-000000000000']);
+    expect(missing.code).toBe(1);
+    expect(missing.err.join('\n')).toContain('has no message');
+  });
+
   it('keeps up when reprovisioning removes its consumers, and a restarted service resumes exactly where the ledger ends', async () => {
     await fed.exchange.reprovision();
     const a = await police.send('IntelligenceReport', { summary: 'after reprovision' }, { to: 'mac-centre' });

@@ -1,5 +1,6 @@
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEntry, formatRow, queryLedger, readLedger, verifyLedger, type Entry } from '../../audit/index.ts';
+import { explainMessage } from '../../audit/explain.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
 import { readAuditPublicKey } from '../../trust/audit-key.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
@@ -79,4 +80,47 @@ const auditQuery: Command = {
 };
 
 /** `liaison audit verify | query`. */
-export const AUDIT_COMMANDS: Command[] = [auditVerify, auditQuery];
+const explain: Command = {
+  path: ['explain'],
+  summary: 'for a real message, from the audit ledger: who sent it, which tier went to whom, who acknowledged it, who refused it and why',
+  usage: 'liaison explain --dir TRUST_DIR MSG_ID [--server URL] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
+  required: ['dir'],
+  allowPositionals: true,
+  async run(args, io) {
+    const id = args.positionals[0];
+    if (!id || args.positionals.length > 1) throw new LiaisonError('ERR_USAGE', `name one message id (usage: ${explain.usage})`);
+    const nc = await connectAdmin(need(args, 'dir'), str(args, 'server'));
+    try {
+      const entries: Entry[] = [];
+      for (const s of await readLedger(nc)) {
+        try {
+          entries.push(decodeEntry(s.data));
+        } catch {
+          // not an entry: audit verify reports it
+        }
+      }
+      const x = explainMessage(entries, id);
+      if (!x) {
+        io.err(`the audit ledger has no message ${id}`);
+        return 1;
+      }
+      if (args.values.json) {
+        io.out(JSON.stringify(x));
+        return 0;
+      }
+      io.out(`${x.type ?? '?'} ${id} from ${x.sender ?? '?'} to ${x.recipient ?? '?'}`);
+      for (const c of x.copies) {
+        const acked = c.deliverTo.map((a) => `${a}${c.acknowledged.includes(a) ? ' ✓' : ''}`).join(', ');
+        io.out(`  ${c.tier.padEnd(12)} stored ${c.storedAt} (${c.stream} #${c.seq}) for ${acked || 'nobody'}`);
+      }
+      for (const r of x.refused) io.out(`  refused by ${r.by} at ${r.at}: ${r.code} — ${r.reason}`);
+      io.out('✓ = acknowledged by the agency\'s consumer');
+      return 0;
+    } finally {
+      await nc.close();
+    }
+  },
+};
+
+export const AUDIT_COMMANDS: Command[] = [auditVerify, auditQuery, explain];

@@ -193,6 +193,10 @@ describe('exchange core: signed, projected messages between agencies over a real
     expect(cutAt > 0 || xbPolice.nc.isClosed()).toBe(true);
     console.info(`[exchange] revoked session cut ${(cutAt || Date.now()) - t0} ms after the account update`);
     await expect(fed.connect('xb-police', { reconnect: false })).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_CONNECT'));
+    // The exchange deletes a revoked agency's durable consumers: nothing keeps collecting for it.
+    const report = await fed.exchange.reprovision();
+    expect(report.removedConsumers.some((c) => c.startsWith('xb-police__'))).toBe(true);
+    expect(report.consumers.some((c) => c.startsWith('xb-police__'))).toBe(false);
   });
 });
 

@@ -4,7 +4,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { asLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
-import { applyAccountUpdate, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
+import { applyAccountUpdate, listAgencyRecords, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
 import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
@@ -14,6 +14,11 @@ import { startAuditService, type AuditService, type AuditServiceOptions } from '
 
 /** Audit ledger settings of an exchange, or `false` to run without it. */
 export type ExchangeAuditOptions = false | Pick<AuditServiceOptions, 'checkpointEvery' | 'checkpointMs' | 'receiptsMs' | 'queries'>;
+
+/** Agencies revoked in the trust dir (they keep no consumers). */
+async function revokedAgencies(trustDir: string): Promise<Set<string>> {
+  return new Set((await listAgencyRecords(trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id));
+}
 
 /** The exchange's control plane attached to a running nats-server. */
 export interface AttachedExchange {
@@ -52,7 +57,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
     throw asLiaisonError(err, 'ERR_CONNECT', `exchange administrator cannot connect to ${o.url}`);
   }
   try {
-    const provisioned = await provisionExchange(admin, policy, o.catalog, logger);
+    const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
     const directory = await startDirectoryService({ nc: admin, file: paths.directory, logger });
     const replay = startReplayService({ nc: admin, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
@@ -65,12 +70,14 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
         const result = await revokeAgency({ dir: o.trustDir, agencyId, at });
         await directory.refresh();
         await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: result.accountJwt });
+        // Its durable consumers go too: nothing keeps collecting messages for a revoked agency.
+        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
         logger.info({ agency: agencyId }, 'agency revoked');
         return result;
       },
       async reprovision() {
         ex.policy = await federationPolicy(o.trustDir, o.catalog);
-        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger);
+        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
         await directory.refresh();
         return ex.provisioned;
       },

@@ -153,7 +153,8 @@ export async function applyPolicy(o: {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${o.url} as its administrator`);
     }));
   try {
-    report.provisioned = await provisionExchange(admin, next, o.catalog, logger);
+    const revoked = new Set([...(await listAgencyRecords(o.trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id), ...removed]);
+    report.provisioned = await provisionExchange(admin, next, o.catalog, logger, revoked);
   } finally {
     if (!o.admin) await admin.close().catch(() => undefined);
   }

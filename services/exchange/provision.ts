@@ -20,9 +20,16 @@ const nanos = (ms: number) => ms * 1_000_000;
  * Reconcile JetStream with the policy, as the exchange administrator: one stream per family (tier
  * subjects listed explicitly, retention from the policy) plus quarantine, and the durable pull
  * consumers of every agency (filters compiled from the policy). Consumers the policy no longer
- * grants are deleted. Idempotent.
+ * grants (or that belong to a revoked agency) are deleted. Idempotent.
  */
-export async function provisionExchange(nc: NatsConnection, policy: Policy, catalog: TypeCatalog, logger?: Logger): Promise<ProvisionReport> {
+export async function provisionExchange(
+  nc: NatsConnection,
+  policy: Policy,
+  catalog: TypeCatalog,
+  logger?: Logger,
+  /** Agencies that keep no consumers (revoked ones): theirs are deleted. */
+  revoked: ReadonlySet<string> = new Set(),
+): Promise<ProvisionReport> {
   let jsm: JetStreamManager;
   try {
     jsm = await jetstreamManager(nc);
@@ -45,7 +52,7 @@ export async function provisionExchange(nc: NatsConnection, policy: Policy, cata
     }
     report.streams.push(s.name);
   }
-  const wanted = compileConsumers(policy, catalog);
+  const wanted = compileConsumers(policy, catalog).filter((c) => !revoked.has(c.agency));
   const byStream = new Map<string, Set<string>>();
   for (const c of wanted) {
     const cfg = {

@@ -58,14 +58,7 @@ const auditQuery: Command = {
     if (since && Number.isNaN(since.getTime())) throw new LiaisonError('ERR_USAGE', `--since must be an ISO 8601 time, got "${sinceText}"`);
     const nc = await connectAdmin(dir, str(args, 'server'));
     try {
-      const entries: Entry[] = [];
-      for (const s of await readLedger(nc)) {
-        try {
-          entries.push(decodeEntry(s.data));
-        } catch {
-          io.err(`stream sequence ${s.seq} is not an audit entry (run liaison audit verify)`);
-        }
-      }
+      const entries = await ledgerEntries(nc, io.err);
       const rows = queryLedger(entries, { agency: str(args, 'agency'), since, type: str(args, 'type') });
       if (args.values.json) io.out(JSON.stringify(rows));
       else {
@@ -80,6 +73,19 @@ const auditQuery: Command = {
 };
 
 /** `liaison audit verify | query`. */
+/** Every decodable ledger entry; an undecodable one is reported (audit verify names it). */
+async function ledgerEntries(nc: NatsConnection, warn: (line: string) => void): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  for (const s of await readLedger(nc)) {
+    try {
+      entries.push(decodeEntry(s.data));
+    } catch {
+      warn(`stream sequence ${s.seq} is not an audit entry (run liaison audit verify)`);
+    }
+  }
+  return entries;
+}
+
 const explain: Command = {
   path: ['explain'],
   summary: 'for a real message, from the audit ledger: who sent it, which tier went to whom, who acknowledged it, who refused it and why',
@@ -92,14 +98,7 @@ const explain: Command = {
     if (!id || args.positionals.length > 1) throw new LiaisonError('ERR_USAGE', `name one message id (usage: ${explain.usage})`);
     const nc = await connectAdmin(need(args, 'dir'), str(args, 'server'));
     try {
-      const entries: Entry[] = [];
-      for (const s of await readLedger(nc)) {
-        try {
-          entries.push(decodeEntry(s.data));
-        } catch {
-          // not an entry: audit verify reports it
-        }
-      }
+      const entries = await ledgerEntries(nc, io.err);
       const x = explainMessage(entries, id);
       if (!x) {
         io.err(`the audit ledger has no message ${id}`);

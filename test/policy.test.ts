@@ -420,13 +420,13 @@ describe('compiled broker artefacts', () => {
           expect(agencyBuckets(p, id).flatMap(bucketPermissions)).toContain(s);
         } else if (s.startsWith('$JS.')) {
           expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?\\.>)$`));
-        } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory' && !s.startsWith('liaison.v1.svc.exchange.replay.')) {
+        } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory' && !s.startsWith('liaison.v1.svc.exchange.')) {
           // A request/reply service it may call: a type it may send that some role serves.
           expect(t).toHaveLength(5);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
           expect(servedTypes(p).has(t[4]!)).toBe(true);
         } else {
-          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
+          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
         }
         if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
       }
@@ -449,12 +449,15 @@ describe('compiled broker artefacts', () => {
 
   it('compiles the NGO permissions exactly', () => {
     const perms = compilePermissions(p, 'xa-ngo-harbour', catalog);
-    const sendTypes = ['CaseQuery', 'CaseReferral', 'EnrolmentRequest', 'ReferralAcknowledgement', 'ReferralClosure', 'ReferralDecision', 'ReferralUpdate'];
+    // Its roles' send list, plus the built-in control types every agency may send (retraction, receipt).
+    const sendTypes = ['CaseQuery', 'CaseReferral', 'EnrolmentRequest', 'ReferralAcknowledgement', 'ReferralClosure', 'ReferralDecision', 'ReferralUpdate', 'Retraction', 'RetractionReceipt'];
     const messagePub = perms.pub.allow.filter((s) => s.startsWith('liaison.v1.') && s.split('.').length === 7);
     expect(messagePub).toHaveLength(sendTypes.length * TIERS.length);
     expect(messagePub).toContain('liaison.v1.special.referrals.CaseReferral.xa-ngo-harbour.*');
     expect(perms.sub.allow).toEqual([
       '_INBOX_xa-ngo-harbour.>',
+      'liaison.v1.operational.control.Retraction.*.xa-ngo-harbour',
+      'liaison.v1.operational.control.RetractionReceipt.*.xa-ngo-harbour',
       'liaison.v1.operational.workflows.CaseQueryResult.*.xa-ngo-harbour',
       'liaison.v1.operational.workflows.WorkflowRejection.*.xa-ngo-harbour',
       'liaison.v1.operational.workflows.WorkflowReminder.*.xa-ngo-harbour',
@@ -504,6 +507,9 @@ describe('compiled broker artefacts', () => {
       ['xc-ncb__PersonAlert__all', 'liaison.v1.special.persons.PersonAlert.*.all'],
       ['xc-ncb__PersonAlert__direct', 'liaison.v1.special.persons.PersonAlert.*.xc-ncb'],
       ['xc-ncb__PersonCheckRequest__direct', 'liaison.v1.personal.persons.PersonCheckRequest.*.xc-ncb'],
+      // Built in for every agency: retractions of what it received, receipts of its own retractions.
+      ['xc-ncb__RetractionReceipt__direct', 'liaison.v1.operational.control.RetractionReceipt.*.xc-ncb'],
+      ['xc-ncb__Retraction__direct', 'liaison.v1.operational.control.Retraction.*.xc-ncb'],
     ]);
     expect(compileConsumers(p, catalog)).toEqual(consumers);
     // The case registry observes: any sender, any recipient, one message at a time (stream order).
@@ -582,7 +588,8 @@ agencies:
     expect(() => parsePolicy(bad, { file: 'svc.yaml', catalog: cat })).toThrow(/svc\.yaml:\d+:\d+ agencies\.xc-registry\.replicas: invalid replicas 0/);
     const two = parsePolicy(SERVED.replace('roles: [registry] }', 'roles: [registry], replicas: 2 }'), { file: 'svc.yaml', catalog: cat });
     const names = compileConsumers(two, cat).filter((c) => c.agency === 'xc-registry').map((c) => c.name);
-    expect(names).toEqual(['xc-registry__DocumentCheckRequest__direct', 'xc-registry__DocumentCheckRequest__direct__r2']);
+    expect(names.filter((n) => !n.includes('__Retraction'))).toEqual(['xc-registry__DocumentCheckRequest__direct', 'xc-registry__DocumentCheckRequest__direct__r2']);
+    expect(names).toContain('xc-registry__Retraction__direct__r2');
   });
 
   it('serving a type without a direct receive rule for it is a located error', () => {

@@ -10,6 +10,7 @@ import { startDirectoryService, type DirectoryService } from './directory-servic
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { startReplayService } from './replay-service.ts';
+import { startRetractService } from './retract-service.ts';
 import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
 
 /** Audit ledger settings of an exchange, or `false` to run without it. */
@@ -60,6 +61,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
     const directory = await startDirectoryService({ nc: admin, file: paths.directory, logger });
     const replay = startReplayService({ nc: admin, policy: () => ex.policy, catalog: o.catalog, logger });
+    const retractions = startRetractService({ nc: admin, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
       url: o.url,
       admin,
@@ -85,6 +87,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
         await ex.audit?.stop();
         directory.stop();
         replay.stop();
+        retractions.stop();
         await admin.drain().catch(() => admin.close());
       },
     };

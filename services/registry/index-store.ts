@@ -100,6 +100,18 @@ export class IndexDocumentStore implements DocumentStore {
     return { status: r.status.toUpperCase() as DocumentStatusName, type: r.type.toUpperCase(), owner: r.owner, reference: this.#refs.get(r.seq) };
   }
 
+  withdraw(reference: string): number {
+    let n = 0;
+    for (const e of this.#index.entries()) {
+      if (e.status === 'cancelled' || this.#refs.get(e.seq) !== reference) continue;
+      if (this.#index.setStatusHashed(e.hash, 'cancelled') !== 'updated') continue;
+      this.#counts[(typeCode(e.type) << 3) | statusCode(e.status)]!--;
+      this.#counts[(typeCode(e.type) << 3) | statusCode('cancelled')]!++;
+      n++;
+    }
+    return n;
+  }
+
   get size(): number {
     return this.#index.size;
   }

@@ -31,6 +31,17 @@ export class MapDocumentStore implements DocumentStore {
     return r ? { ...r } : undefined;
   }
 
+  withdraw(reference: string): number {
+    let n = 0;
+    for (const r of this.#records.values()) {
+      if (r.reference === reference && r.status !== 'CANCELLED') {
+        r.status = 'CANCELLED';
+        n++;
+      }
+    }
+    return n;
+  }
+
   get size(): number {
     return this.#records.size;
   }

@@ -39,6 +39,8 @@ export interface PersonCheck {
 export class PersonAlerts {
   readonly index: PersonIndex;
   readonly #actions: Map<string, string>;
+  /** Alert reference by the id of the message that stored it (this run only; see {@link withdraw}). */
+  readonly #refByMessage = new Map<string, string>();
   #seq: number;
 
   constructor(hasher: KeyedHasher, restored?: { index: PersonIndex; actions: Record<string, string>; seq: number }) {
@@ -58,6 +60,7 @@ export class PersonAlerts {
     const subject = body.subject;
     if (!subject?.name) throw new LiaisonError('ERR_BODY_INVALID', 'PersonAlert.subject.name: a person alert needs the subject’s name', { field: 'subject.name' });
     const ref = body.alertReference || msg.header.id;
+    this.#refByMessage.set(msg.header.id, ref);
     if (body.requestedAction) this.#actions.set(ref, body.requestedAction);
     return this.index.upsert({
       ref,
@@ -69,6 +72,18 @@ export class PersonAlerts {
       nationalities: subject.nationalities ?? [],
       identifiers: identifiers(subject),
     });
+  }
+
+  /**
+   * The PersonAlert message `messageId` was retracted by its sender: drop the alert it stored. An alert
+   * with its own `alert_reference` is found through the message id only if this run applied it; one
+   * without is found by the message id itself. True when an alert was dropped.
+   */
+  withdraw(messageId: string): boolean {
+    const ref = this.#refByMessage.get(messageId) ?? messageId;
+    this.#refByMessage.delete(messageId);
+    this.#actions.delete(ref);
+    return this.index.remove(ref);
   }
 
   /** Answer a PersonCheckRequest: HIT at ≥ HIT_SCORE, POSSIBLE_HIT at ≥ MIN_SCORE, with the reasons. */

@@ -13,6 +13,8 @@ import { isHitStatus, type DocumentStatusName, type DocumentStore } from './stor
 /** Counters a registry exposes (`liaison registry stats`). */
 export interface RegistryStats {
   reports: number;
+  /** Records and alerts dropped because their report was retracted. */
+  withdrawn: number;
   statusChanges: number;
   alerts: number;
   refused: number;
@@ -34,8 +36,8 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
-/** The message types the registry consumes. */
-export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert', 'DocumentReportBatch'];
+/** The message types the registry consumes (Retraction: a sender withdrawing a report or alert). */
+export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert', 'DocumentReportBatch', 'Retraction'];
 
 const STATUS_PREFIX = 'DOCUMENT_STATUS_';
 const TYPE_PREFIX = 'DOCUMENT_TYPE_';
@@ -68,7 +70,7 @@ export async function startRegistry(o: {
   const { client, store } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry' });
   const clock = o.clock ?? systemClock;
-  const stats: RegistryStats = { reports: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
+  const stats: RegistryStats = { reports: 0, withdrawn: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
 
   const countryOf = (agency: string) => client.policy.agencies[agency]?.country;
 
@@ -197,6 +199,7 @@ export async function startRegistry(o: {
   async function applyMessage(msg: ReceivedMessage): Promise<void> {
     if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
     else if (msg.type === 'DocumentReportBatch') await applyDocumentBatch(msg, (report, refuseRecord) => apply(msg, report, 'DocumentReport', refuseRecord), refuse);
+    else if (msg.type === 'Retraction') withdraw(msg);
     else if (msg.type === 'PersonAlert') {
       try {
         o.persons.apply(msg);
@@ -205,6 +208,16 @@ export async function startRegistry(o: {
         await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
       }
     }
+  }
+  // A retracted report or alert stops hitting: its records are cancelled, its alert dropped.
+  function withdraw(msg: ReceivedMessage): void {
+    const id = String(msg.body.originalId ?? '');
+    const type = String(msg.body.originalType ?? '');
+    let n = 0;
+    if (type === 'DocumentReport' || type === 'DocumentReportBatch') n = store.withdraw(id);
+    else if (type === 'PersonAlert') n = o.persons.withdraw(id) ? 1 : 0;
+    stats.withdrawn += n;
+    logger.info({ sender: msg.header.sender, msgId: id, type, withdrawn: n }, 'retracted by its sender');
   }
   const checkPerson = (req: ReceivedMessage): Reply => {
     stats.checks++;

@@ -22,6 +22,11 @@ export type UpsertOutcome = 'added' | 'updated' | 'unchanged';
 export interface DocumentStore {
   upsert(country: string, number: string, record: StoredDocument): UpsertOutcome;
   get(country: string, number: string): StoredDocument | undefined;
+  /**
+   * The report `reference` was retracted by its sender: every record it created becomes CANCELLED
+   * (stops hitting at once). A scan over the records; retractions are rare. Returns how many changed.
+   */
+  withdraw(reference: string): number;
   readonly size: number;
 }
 

@@ -53,6 +53,10 @@ export const ERROR_CODES = {
   ERR_WORKFLOW_GUARD: "The message does not meet the workflow's conditions (e.g. a protection referral without recorded consent).",
   ERR_WORKFLOW_CONFLICT: 'The case changed under a concurrent update too many times in a row; the message will be retried.',
 
+  // --- retraction and correction ---
+  ERR_RETRACT_UNKNOWN: 'The exchange holds no message with this id (never sent, expired from its stream, or not a message that can be retracted).',
+  ERR_RETRACT_NOT_SENDER: 'Only the original sender may retract or correct a message.',
+
   // --- audit ledger ---
   ERR_AUDIT_LEDGER: 'The audit ledger stream is missing, unreadable or could not be created.',
   ERR_AUDIT_WRITE: 'An audit entry could not be appended (another writer appended first, or JetStream refused it); the audit service resynchronises from the ledger.',

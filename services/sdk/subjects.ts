@@ -41,6 +41,17 @@ export function replaySubject(agency: string): string {
 /** What the exchange's replay service subscribes to. */
 export const REPLAY_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.replay.*`;
 
+/**
+ * An agency's own retraction subject: the exchange looks up, deletes and records the copies of a
+ * message the agency sent (`liaison retract`), or reports the receipts. Only the agency may publish on it.
+ */
+export function retractSubject(agency: string): string {
+  return `${SUBJECT_ROOT}.svc.exchange.retract.${agency}`;
+}
+
+/** What the exchange's retraction service subscribes to. */
+export const RETRACT_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.retract.*`;
+
 /** The parts of a message subject. */
 export interface MessageSubject {
   tier: Tier;

@@ -12,6 +12,7 @@ import { STATUS_PING_SUBJECT, inboxPrefix, replaySubject, statusSubject } from '
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
+import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { credsWithJwt, jwtOfCreds } from './live-credentials.ts';
@@ -69,6 +70,8 @@ export class LiaisonClient {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #seen = new SeenIds();
+  /** Ids of messages retracted by their sender: a late delivery is dropped. */
+  readonly #retracted = new SeenIds();
   readonly #aborts: AbortController[] = [];
   readonly #loops: Promise<void>[] = [];
   /** Running consumer loops by consumer name (a policy change starts and stops them). */
@@ -364,7 +367,7 @@ export class LiaisonClient {
       nc: this.nc,
       self: this.id,
       context: () => this.openContext(),
-      handler,
+      handler: receivingRetractions({ id: this.id, retracted: this.#retracted, send: (t, b, o) => this.send(t, b, o), logger: this.#logger }, handler),
       onReject: opts.onReject,
       seen: this.#seen,
       stats: this.stats,
@@ -390,6 +393,26 @@ export class LiaisonClient {
       throw new LiaisonError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE', String(reply.error));
     }
     return reply.reset ?? [];
+  }
+
+  /**
+   * Retract a message this agency sent: the exchange deletes its copies (never delivered again, also
+   * not on a replay) and every agency that had received it gets a signed Retraction, which its SDK
+   * hands to its handler and acknowledges with a signed RetractionReceipt. Another agency's message
+   * is refused with ERR_RETRACT_NOT_SENDER.
+   */
+  async retract(originalId: string, reason: string): Promise<RetractOutcome> {
+    return await retractMessage(this, originalId, reason);
+  }
+
+  /** Correct a message this agency sent: the corrected body goes out as a new message, the original is retracted (see retract.ts). */
+  async correct(originalId: string, body: unknown, reason?: string): Promise<CorrectOutcome> {
+    return await correctMessage(this, originalId, body, reason);
+  }
+
+  /** The exchange's record of a retraction of this agency, with each recipient's receipt (`acknowledgedAt`). */
+  async retractionStatus(originalId: string): Promise<RetractionRecord> {
+    return await retractionStatus(this, originalId);
   }
 
   /**

@@ -14,12 +14,14 @@ import {
   inboxPrefix,
   quarantineSubject,
   replaySubject,
+  retractSubject,
   serviceSubject,
   statusSubject,
   streamName,
   type Scope,
 } from '../subjects.ts';
 import { TIERS, type Tier } from '../tier.ts';
+import { CONTROL_TYPES } from './builtin.ts';
 import { receiveCeiling } from './decide.ts';
 import { QUARANTINE_RETENTION_MS, retentionOf, type BucketKind, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
 
@@ -107,15 +109,17 @@ function sortedUnique(values: string[]): string[] {
   return [...new Set(values)].sort();
 }
 
-/** The types an agency's roles may send, sorted. */
+/** The types an agency's roles may send, plus the built-in control types (builtin.ts), sorted. */
 export function sendableTypes(policy: Policy, agencyId: string): string[] {
   const a = policy.agencies[agencyId];
-  return sortedUnique((a?.roles ?? []).flatMap((r) => policy.roles[r]?.send ?? []));
+  if (!a) return [];
+  return sortedUnique([...a.roles.flatMap((r) => policy.roles[r]?.send ?? []), ...CONTROL_TYPES]);
 }
 
 function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog): ConsumerSpec[] {
   const a = policy.agencies[agencyId];
-  const types = sortedUnique((a?.roles ?? []).flatMap((r) => (policy.roles[r]?.receive ?? []).flatMap((rule) => rule.types)));
+  if (!a) return [];
+  const types = sortedUnique([...a.roles.flatMap((r) => (policy.roles[r]?.receive ?? []).flatMap((rule) => rule.types)), ...CONTROL_TYPES]);
   const out: ConsumerSpec[] = [];
   for (const type of types) {
     const family = familyOf(catalog, type);
@@ -149,7 +153,7 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
  */
 export function compilePermissions(policy: Policy, agencyId: string, catalog: TypeCatalog): CompiledPermissions {
   if (!policy.agencies[agencyId]) throw new LiaisonError('ERR_AGENCY_UNKNOWN', `"${agencyId}" is not an agency of policy ${policy.name}`, { agency: agencyId });
-  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT, replaySubject(agencyId), statusSubject(agencyId)];
+  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT, replaySubject(agencyId), retractSubject(agencyId), statusSubject(agencyId)];
   for (const type of sendableTypes(policy, agencyId)) {
     const family = familyOf(catalog, type);
     for (const tier of TIERS) pub.push(`${SUBJECT_ROOT}.${tier}.${family}.${type}.${agencyId}.*`);

@@ -1,5 +1,6 @@
 import { LiaisonError, type ErrorCode } from '../errors.ts';
 import { TIERS, tierRank, type HandlingCode, type Tier, type TlpLabel } from '../tier.ts';
+import { BUILTIN_RECEIVE_RULE, BUILTIN_ROLE, isControlType } from './builtin.ts';
 import { ruleName, sendRuleName, type CopyScope, type Policy, type ReceiveRule } from './model.ts';
 
 /** The broadcast recipient. */
@@ -88,6 +89,7 @@ function agency(policy: Policy, id: string, as: string) {
 export function canSend(policy: Policy, agencyId: string, type: string): Decision {
   const a = policy.agencies[agencyId];
   if (!a) return { allowed: false, code: 'ERR_AGENCY_UNKNOWN', reason: `"${agencyId}" is not an agency of policy ${policy.name}` };
+  if (isControlType(type)) return { allowed: true, rule: sendRuleName(BUILTIN_ROLE), reason: `every agency may send ${type} (built-in)` };
   const role = a.roles.find((r) => policy.roles[r]?.send.includes(type));
   if (role) return { allowed: true, rule: sendRuleName(role), reason: `${sendRuleName(role)} lists ${type}` };
   return {
@@ -100,8 +102,7 @@ export function canSend(policy: Policy, agencyId: string, type: string): Decisio
 function rulesFor(policy: Policy, agencyId: string, type: string, scope: CopyScope): ReceiveRule[] {
   const a = policy.agencies[agencyId];
   if (!a) return [];
-  return a.roles
-    .flatMap((r) => policy.roles[r]?.receive ?? [])
+  return [...a.roles.flatMap((r) => policy.roles[r]?.receive ?? []), ...(isControlType(type) ? [BUILTIN_RECEIVE_RULE] : [])]
     .filter((rule) => rule.types.includes(type) && (rule.scope === scope || (rule.scope === 'any' && scope !== 'observe')));
 }
 

@@ -12,6 +12,7 @@ export { parseDuration } from './duration.ts';
 export { canonicalHash, canonicalJson } from './canonical.ts';
 export type { Ceiling, Decision, PlannedCopy, ReceiveGrant, ReceiveRequest, SendPlan, SendRequest, SkippedRecipient } from './decide.ts';
 export { NON_BROADCAST_TLP, canSend, checkReceive, checkSend, decideReceive, decideSend, receiveCeiling } from './decide.ts';
+export { BUILTIN_RECEIVE_RULE, BUILTIN_ROLE, CONTROL_TYPES, isControlType } from './builtin.ts';
 export type { BucketSpec, CompiledPermissions, ConsumerSpec, StreamSpec } from './compile.ts';
 export {
   ACK_WAIT_MS,

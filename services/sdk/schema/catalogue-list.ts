@@ -11,6 +11,7 @@ export const MESSAGE_CATALOGUE: Readonly<Record<string, readonly string[]>> = {
   training: ['TrainingOffer', 'EnrolmentRequest', 'EnrolmentDecision', 'TrainingCompleted'],
   analysis: ['CorrelationAlert', 'StrategicReport'],
   workflows: ['WorkflowStateChange', 'WorkflowRejection', 'WorkflowReminder', 'WorkflowEscalation', 'CaseQuery', 'CaseQueryResult'],
+  control: ['Retraction', 'RetractionReceipt'],
 };
 
 /** The package of every Liaison schema type. */

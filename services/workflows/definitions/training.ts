@@ -1,4 +1,4 @@
-import type { CaseItem, CaseRecord, WorkflowDefinition, WorkflowMessage } from '../model.ts';
+import type { CaseItem, CaseRecord, Refusal, WorkflowDefinition, WorkflowMessage } from '../model.ts';
 import { DAY, count, guardFail, keyToken, list, text, time } from './read.ts';
 
 const OUTCOME = 'ENROLMENT_OUTCOME_';
@@ -12,6 +12,11 @@ const waiting = (c: CaseRecord) => c.items.filter((i) => i.state === 'waitlisted
 function enrolmentOf(c: CaseRecord, m: WorkflowMessage): CaseItem | undefined {
   const ref = text(m.body, 'requestId') || m.causationId;
   return c.items.find((i) => i.ref === ref);
+}
+
+/** Guard: the decision names an enrolment of this course. */
+function knownEnrolment(c: CaseRecord, m: WorkflowMessage): Refusal | undefined {
+  return enrolmentOf(c, m) ? undefined : guardFail(`no enrolment ${text(m.body, 'requestId') || m.causationId || '(no request_id)'} on course ${c.kind}`);
 }
 
 function hasSeat(c: CaseRecord, agency: string): boolean {
@@ -93,7 +98,7 @@ export const training: WorkflowDefinition = {
       from: ['open', 'closed'],
       to: (c) => c.state,
       by: ['requested'],
-      guard: (c, m) => (enrolmentOf(c, m) ? undefined : guardFail(`no enrolment ${text(m.body, 'requestId') || m.causationId || '(no request_id)'} on course ${c.kind}`)),
+      guard: knownEnrolment,
       apply: (c, m) => {
         const item = enrolmentOf(c, m)!;
         const hadSeat = item.state === 'confirmed';
@@ -116,7 +121,7 @@ export const training: WorkflowDefinition = {
       from: ['open', 'closed'],
       to: (c) => c.state,
       by: ['requested'],
-      guard: (c, m) => (enrolmentOf(c, m) ? undefined : guardFail(`no enrolment ${text(m.body, 'requestId') || m.causationId || '(no request_id)'} on course ${c.kind}`)),
+      guard: knownEnrolment,
       apply: (c, m) => {
         const item = enrolmentOf(c, m)!;
         const extra = item.state === 'waitlisted';

@@ -16,6 +16,18 @@ import type {
 /** The case registry as an agency: actor of deadline transitions. */
 export const DEADLINE_ACTOR = 'case-registry';
 
+/**
+ * The state of a case whose opening message its sender retracted: terminal in every workflow (the
+ * engine's, not a definition's); what the opening message brought is dropped. A correction of the
+ * opening message re-opens the case under the same key (see retraction.ts).
+ */
+export const WITHDRAWN_STATE = 'withdrawn';
+
+/** True when the case accepts no further transition. */
+export function isTerminal(def: WorkflowDefinition, state: string): boolean {
+  return state === WITHDRAWN_STATE || def.states[state]?.terminal === true;
+}
+
 /** How a message relates to the definitions: it opens a case, or follows one. */
 export type Route =
   | { def: WorkflowDefinition; opens: true; key: string }
@@ -87,7 +99,7 @@ export function openCase(def: WorkflowDefinition, key: string, m: WorkflowMessag
 
 /** The message types `agency` may send on the case now. */
 export function allowedNow(def: WorkflowDefinition, c: CaseRecord, agency: string): string[] {
-  if (def.states[c.state]?.terminal) return [];
+  if (isTerminal(def, c.state)) return [];
   const types = def.transitions.filter((t) => t.from.includes(c.state) && t.by.some((p) => isParty(c, agency, p))).map((t) => t.on);
   return [...new Set(types)];
 }
@@ -106,7 +118,7 @@ export function applyMessage(def: WorkflowDefinition, c: CaseRecord, m: Workflow
   if (!parties.includes(m.sender) && !newcomerOk) {
     return refuse('ERR_WORKFLOW_NOT_A_PARTY', `${m.sender} is not a party to case ${c.ref} (parties: ${parties.join(', ')})`, allowed);
   }
-  if (def.states[c.state]?.terminal) {
+  if (isTerminal(def, c.state)) {
     return refuse('ERR_WORKFLOW_CASE_CLOSED', `case ${c.ref} is closed (${c.state}); ${m.type} changes nothing`, allowed);
   }
   const fromState = forType.filter((t) => t.from.includes(c.state));
@@ -122,6 +134,8 @@ export function applyMessage(def: WorkflowDefinition, c: CaseRecord, m: Workflow
   const next = structuredClone(c);
   const problem = t.guard?.(next, m, ctx);
   if (problem) return refuse(problem.code, problem.reason, allowed);
+  // What the case was before: restored if the sender retracts this message while nothing is built on it.
+  next.undo = { messageId: m.id, state: c.state, participants: [...c.participants], data: structuredClone(c.data), items: structuredClone(c.items), deadlines: structuredClone(c.deadlines) };
   const from = next.state;
   const result = t.apply?.(next, m, ctx) ?? {};
   const to = typeof t.to === 'string' ? t.to : t.to(next, m);
@@ -194,7 +208,7 @@ export function nextDeadline(c: CaseRecord): CaseDeadline | undefined {
   return [...c.deadlines].sort((a, b) => a.dueAt - b.dueAt)[0];
 }
 
-function stateChange(c: CaseRecord, step: CaseStep, to: string, itemState?: string, salt = ''): OutboxEntry {
+export function stateChange(c: CaseRecord, step: CaseStep, to: string, itemState?: string, salt = ''): OutboxEntry {
   const next = nextDeadline(c);
   const cause = step.messageId || c.ref;
   return {
@@ -248,6 +262,8 @@ export function dueDeadlines(def: WorkflowDefinition, c: CaseRecord, now: number
         note: `${d.awaited}: deadline passed`,
       };
       const from = next.state;
+      // The case moved on by itself: the last message's transition can no longer simply be undone.
+      delete next.undo;
       next.state = d.expireTo;
       next.updatedAt = now;
       next.timeline.push(step);

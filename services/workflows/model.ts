@@ -45,6 +45,22 @@ export interface CaseStep {
   appliedAt: number;
   note: string;
   itemRef?: string;
+  /** Set when its sender retracted the message (the step stays in the timeline, marked). */
+  retracted?: { by: string; at: number; reason: string; replacedBy?: string };
+}
+
+/**
+ * What the case was before its latest message transition: restored when that message is retracted
+ * (a transition is undone only while nothing has been built on it).
+ */
+export interface CaseUndo {
+  /** The message whose transition this undoes. */
+  messageId: string;
+  state: string;
+  participants: string[];
+  data: Record<string, unknown>;
+  items: CaseItem[];
+  deadlines: CaseDeadline[];
 }
 
 /** A running deadline: set when the case enters a state whose definition has one. */
@@ -96,6 +112,8 @@ export interface CaseRecord {
   /** Supervisor agencies escalated to (they may look the case up). */
   supervisors: string[];
   outbox: OutboxEntry[];
+  /** The state before the latest message transition (see {@link CaseUndo}). */
+  undo?: CaseUndo;
 }
 
 /** What a transition hands the engine besides the new state. */

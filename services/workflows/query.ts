@@ -68,7 +68,8 @@ export function caseQueryResult(cases: readonly CaseRecord[], asker: string, q: 
           signedBy: s.signedBy,
           sentAt: iso(s.sentAt),
           appliedAt: iso(s.appliedAt),
-          note: s.note,
+          // A step whose message its sender retracted stays, marked (CaseStep.retracted).
+          note: s.retracted ? `${s.note ? `${s.note} ` : ''}[RETRACTED by its sender${s.retracted.reason ? `: ${s.retracted.reason}` : ''}${s.retracted.replacedBy ? `; replaced by ${s.retracted.replacedBy}` : ''}]` : s.note,
           itemRef: s.itemRef ?? '',
         })),
         items: c.items.map((i) => ({ ref: i.ref, agency: i.agency, state: i.state, position: positions.get(`${c.ref}\u0000${i.ref}`) ?? 0 })),

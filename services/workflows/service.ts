@@ -10,6 +10,7 @@ import { DEFINITIONS } from './definitions/index.ts';
 import { allowedNow, applyMessage, dueDeadlines, openCase, routeMessage, type Applied } from './engine.ts';
 import type { CaseRecord, TransitionContext, WorkflowDefinition, WorkflowMessage } from './model.ts';
 import { answerCaseQuery } from './query.ts';
+import { awaitsRetraction, correctsOpening, reopenCase, reopens, retractFromCase, retractionFacts } from './retraction.ts';
 import { CaseStore, type StoredCase } from './store.ts';
 
 /** Counters of a running case registry. */
@@ -21,6 +22,8 @@ export interface WorkflowStats {
   replayed: number;
   conflicts: number;
   deadlineEffects: number;
+  /** Retractions applied to a case (withdrawn, undone or marked). */
+  retracted: number;
   notices: number;
   /** Notices the policy does not let the registry send (logged, dropped). */
   undeliverable: number;
@@ -56,10 +59,12 @@ export interface WorkflowOptions {
 
 const MAX_CAS_ATTEMPTS = 20;
 
-/** The message types the definitions read (what the case registry consumes). */
+/** The message types the definitions read (what the case registry consumes besides Retraction). */
 export function workflowTypes(defs: readonly WorkflowDefinition[] = DEFINITIONS): string[] {
   return [...new Set(defs.flatMap((d) => [d.opens.type, ...d.follows.map((f) => f.type)]))];
 }
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function toWorkflowMessage(r: ReceivedMessage): WorkflowMessage {
   return {
@@ -92,7 +97,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'cases');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "cases" KV bucket under the policy (give its role state: { kv: [cases] })`);
   const store = await CaseStore.open(client.nc, bucket.bucket);
-  const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, notices: 0, undeliverable: 0 };
+  const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, retracted: 0, notices: 0, undeliverable: 0 };
   const byName = new Map(defs.map((d) => [d.name, d]));
   const ctx = (): TransitionContext => ({ now: clock.now(), agencies: new Set(Object.keys(client.policy.agencies)) });
   const supervisorsOf = (def: WorkflowDefinition) =>
@@ -189,9 +194,64 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     return store.alias(route.messageId);
   }
 
+  /**
+   * A Retraction of a message the registry applied: find its case (the original may still be in
+   * flight on its own consumer: wait for it briefly), then withdraw, undo or mark (retraction.ts).
+   * A Retraction of anything else (a refused message, a type no workflow reads) changes nothing.
+   */
+  async function handleRetraction(m: WorkflowMessage): Promise<void> {
+    const facts = retractionFacts(m);
+    const originalType = String(m.body.originalType ?? '');
+    const def = defs.find((d) => d.opens.type === originalType || d.follows.some((f) => f.type === originalType));
+    if (!def || !facts.originalId) return;
+    const holding = () => store.cases().find((c) => c.record.workflow === def.name && c.record.applied.includes(facts.originalId))?.record.ref;
+    const waitUntil = Date.now() + waitMs;
+    let key = holding();
+    while (!key && Date.now() < waitUntil) {
+      await sleep(50);
+      key = holding();
+    }
+    if (!key) {
+      logger.info({ msgId: facts.originalId, type: originalType, sender: m.sender }, 'retraction of a message no case applied: nothing to drop');
+      return;
+    }
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const cur = attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key);
+      if (!cur) return;
+      if (cur.record.applied.includes(m.id)) {
+        stats.replayed++;
+        await flush(key, cur);
+        return;
+      }
+      const base = cur.record.outbox.some((e) => published.has(e.id)) ? { ...cur.record, outbox: cur.record.outbox.filter((e) => !published.has(e.id)) } : cur.record;
+      const outcome = retractFromCase(base, facts, ctx());
+      if (outcome.ok === 'none') {
+        logger.info({ msgId: facts.originalId, case: key }, outcome.reason);
+        return;
+      }
+      if (!outcome.ok) {
+        await reject(m, outcome, key, cur.record);
+        return;
+      }
+      const rev = await store.update(key, outcome.record, cur.revision);
+      if (rev === undefined) {
+        stats.conflicts++;
+        continue;
+      }
+      const stored = { record: outcome.record, revision: rev };
+      store.remember(key, stored);
+      stats.retracted++;
+      logger.info({ msgId: facts.originalId, case: key, from: outcome.step.from, to: outcome.step.to }, 'retraction applied');
+      await flush(key, stored);
+      return;
+    }
+    throw new LiaisonError('ERR_WORKFLOW_CONFLICT', `case ${key} kept changing while retracting ${facts.originalId}; will retry`);
+  }
+
   async function handle(r: ReceivedMessage): Promise<void> {
     if (r.delivery?.deliveryCount === undefined || r.delivery.deliveryCount <= 1) o.observe?.(r);
     const m = toWorkflowMessage(r);
+    if (m.type === 'Retraction') return await handleRetraction(m);
     const route = routeMessage(defs, m);
     if (!route) return;
     const def = route.def;
@@ -221,9 +281,21 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
           throw new LiaisonError('ERR_WORKFLOW_UNKNOWN_CASE', `no case for ${m.type} ${m.id} yet; retrying`);
         }
         applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_UNKNOWN_CASE', reason: `${m.type} refers to no known ${def.name} case (${key ?? (route.opens ? route.key : route.messageId) ?? 'no reference'})` }, allowedNow: [] };
+      } else if (route.opens && reopens(cur.record, m)) applied = reopenCase(def, base!, m, ctx());
+      else if (route.opens && correctsOpening(cur.record, m) && Date.now() < waitUntil) {
+        // The correction of the opening message, ahead of its Retraction: wait, then re-open the case with it.
+        attempt--;
+        await sleep(50);
+        continue;
       } else if (route.opens && !def.transitions.some((t) => t.on === m.type)) {
         applied = { ok: false, refusal: { code: 'ERR_WORKFLOW_DUPLICATE_CASE', reason: `case ${key} exists already` }, allowedNow: allowedNow(def, cur.record, m.sender) };
       } else applied = applyMessage(def, base!, m, ctx());
+      if (!applied.ok && cur && awaitsRetraction(cur.record, m) && Date.now() < waitUntil) {
+        // Probably a correction that overtook its Retraction: wait for it (re-read the case) before refusing.
+        attempt--;
+        await sleep(50);
+        continue;
+      }
       if (!applied.ok) {
         await reject(m, applied, key, cur?.record);
         return;
@@ -283,7 +355,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   };
 
   await store.watch(logger);
-  await client.consume(handle, { types: workflowTypes(defs) });
+  await client.consume(handle, { types: [...workflowTypes(defs), 'Retraction'] });
   await client.serve({ CaseQuery: (req): Reply => answerCaseQuery(store.cases().map((c) => c.record), req) }, { name: 'liaison-case-registry' });
   const timer = (o.tickMs ?? 250) > 0 ? setInterval(() => void tick(), o.tickMs ?? 250) : undefined;
   timer?.unref();

@@ -6,6 +6,7 @@ import { runCli } from '../services/cli/main.ts';
 import { fieldCatalogOf } from '../services/sdk/policy/access.ts';
 import { diffPolicies } from '../services/sdk/policy/diff.ts';
 import { compileConsumers, compilePermissions, decideSend, loadPolicyFile, receiveCeiling, sendableTypes } from '../services/sdk/policy/index.ts';
+import { reach } from '../services/sdk/policy/reach.ts';
 import { subjectMatches } from '../services/sdk/policy/subject-match.ts';
 import { loadCatalog } from '../services/sdk/schema/index.ts';
 import { EXAMPLE_POLICY } from './support/federation.ts';
@@ -100,8 +101,8 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
       for (const type of catalog.types()) {
         const family = catalog.familyOf(type)!;
         for (const to of ['all', ...agencies.filter((a) => a !== sender)]) {
-          const d = decideSend(policy, { sender, type, recipient: to, handling: 'H2', tlp: 'GREEN' });
-          const plan = 'plan' in d ? d.plan : undefined;
+          const r = reach(policy, { sender, type, recipient: to, handling: 'H2', tlp: 'GREEN' });
+          const plan = r.plan;
           // Allowed to send ⇔ the broker lets the sender publish the subject (when a copy exists at all).
           if (plan) {
             const receivers = new Map<string, string>();
@@ -118,6 +119,10 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
               );
               if (receivers.has(a)) expect(covers, `${a} receives ${type} from ${sender} to ${to}`).toEqual([receivers.get(a)]);
               else if (to === 'all' || to === a || receiveCeiling(policy, a, type, 'observe')) expect(covers, `${a} must not receive ${type} from ${sender} to ${to}`).toEqual([]);
+              // recipients names every agency: in a copy, skipped for its markings, or receiving nothing with the reason.
+              const named = [...receivers.keys(), ...plan.skipped.map((x) => x.agency), ...r.nothing.map((x) => x.agency)];
+              expect(named.filter((x) => x === a), `${a} named once for ${type} from ${sender} to ${to}`).toHaveLength(1);
+              if (r.nothing.some((x) => x.agency === a)) expect(covers, `${a} gets nothing of ${type} from ${sender} to ${to}`).toEqual([]);
             }
             checked++;
           } else if (!sendableTypes(policy, sender).includes(type)) {
@@ -135,5 +140,20 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
     const rec = await cli(['policy', 'recipients', EXAMPLE_POLICY, '--from', 'xa-border-police', '--type', 'CaseReferral', '--to', 'xa-prosecutor']);
     expect(rec.text).toContain('personal     mac-cases');
     expect(rec.text).toContain('special      xa-prosecutor');
+    expect(rec.text).toContain('nothing      xb-police: the message is directed to xa-prosecutor; it observes no CaseReferral');
+
+    // why --send without --to: may it send at all, the broadcast plan, and each agency a directed copy may (not) go to.
+    const wide = await cli(['policy', 'why', EXAMPLE_POLICY, '--as', 'xa-border-police', '--send', 'CaseReferral', '--json']);
+    expect(wide.code).toBe(0);
+    const answer = JSON.parse(wide.text) as { allowed: boolean; broadcast: { allowed: boolean; code: string }; directed: { agency: string; tier: string }[]; undirectable: { agency: string }[] };
+    expect(answer.broadcast).toMatchObject({ allowed: false, code: 'ERR_POLICY_NO_RECIPIENT' });
+    expect(answer.directed).toContainEqual(expect.objectContaining({ agency: 'xa-prosecutor', tier: 'special' }));
+    expect(answer.directed).toContainEqual(expect.objectContaining({ agency: 'xa-ngo-harbour', tier: 'personal' }));
+    expect(answer.undirectable.map((u) => u.agency)).toContain('xa-coast-guard');
+    for (const d of answer.directed) {
+      expect(decideSend(policy, { sender: 'xa-border-police', type: 'CaseReferral', recipient: d.agency, handling: 'H2', tlp: 'GREEN' }).allowed).toBe(true);
+    }
+    const receiveJson = JSON.parse((await cli(['policy', 'why', EXAMPLE_POLICY, '--as', 'xa-ngo-harbour', '--receive', 'CaseReferral', '--from', 'xa-border-police', '--json'])).text);
+    expect(receiveJson).toMatchObject({ allowed: true, tier: 'personal', rule: 'roles.ngo.receive[0]' });
   });
 });

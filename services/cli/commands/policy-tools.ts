@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { fieldCatalogOf } from '../../sdk/policy/access.ts';
 import { diffPolicies } from '../../sdk/policy/diff.ts';
 import { explainPolicy } from '../../sdk/policy/explain.ts';
-import { checkReceive, decideSend, loadPolicyFile, receiveCeiling, type Policy } from '../../sdk/policy/index.ts';
+import { checkReceive, loadPolicyFile, receiveCeiling, type Policy } from '../../sdk/policy/index.ts';
 import { parsePolicyTests, runPolicyTests } from '../../sdk/policy/policy-test.ts';
+import { reach, sendReach } from '../../sdk/policy/reach.ts';
 import { LiaisonError, asLiaisonError } from '../../sdk/errors.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import type { HandlingCode, TlpLabel } from '../../sdk/tier.ts';
@@ -95,8 +96,18 @@ const markings = (args: ParsedArgs) => ({ handling: (str(args, 'handling') ?? 'H
 const policyWhy: Command = {
   path: ['policy', 'why'],
   summary: 'the decision, the deciding rule and the tier for one agency sending or receiving one type',
-  usage: 'liaison policy why POLICY --as AGENCY (--send TYPE [--to ID] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T]',
-  options: { as: { type: 'string' }, send: { type: 'string' }, receive: { type: 'string' }, to: { type: 'string' }, from: { type: 'string' }, broadcast: { type: 'boolean' }, handling: { type: 'string' }, tlp: { type: 'string' } },
+  usage: 'liaison policy why POLICY --as AGENCY (--send TYPE [--to ID|all] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T] [--json]',
+  options: {
+    as: { type: 'string' },
+    send: { type: 'string' },
+    receive: { type: 'string' },
+    to: { type: 'string' },
+    from: { type: 'string' },
+    broadcast: { type: 'boolean' },
+    handling: { type: 'string' },
+    tlp: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   required: ['as'],
   allowPositionals: true,
   async run(args, io) {
@@ -105,48 +116,79 @@ const policyWhy: Command = {
     const as = need(args, 'as');
     const send = str(args, 'send');
     const receive = str(args, 'receive');
+    const json = args.values.json === true;
     if (Boolean(send) === Boolean(receive)) throw new LiaisonError('ERR_USAGE', `give --send TYPE or --receive TYPE (usage: ${policyWhy.usage})`);
+    if (send && str(args, 'to')) {
+      const to = str(args, 'to')!;
+      const r = reach(policy, { sender: as, type: send, recipient: to, ...markings(args) });
+      if (json) io.out(JSON.stringify({ kind: 'send', as, type: send, to, ...r.decision, copies: r.plan?.copies ?? [], skipped: r.plan?.skipped ?? [], nothing: r.nothing }));
+      else io.out(`${r.decision.allowed ? 'ALLOW' : 'DENY'}  ${as} sends ${send} to ${to}: ${r.decision.reason}${r.decision.rule ? `  [${r.decision.rule}]` : ''}`);
+      return r.decision.allowed ? 0 : 1;
+    }
     if (send) {
-      const d = decideSend(policy, { sender: as, type: send, recipient: str(args, 'to') ?? 'all', ...markings(args) });
-      io.out(`${d.allowed ? 'ALLOW' : 'DENY'}  ${as} sends ${send} to ${str(args, 'to') ?? 'all'}: ${d.reason}${d.rule ? `  [${d.rule}]` : ''}`);
-      return d.allowed ? 0 : 1;
+      // No recipient named: may it send the type at all, and whom could it reach (broadcast and directed)?
+      const r = sendReach(policy, { sender: as, type: send, ...markings(args) });
+      const b = r.broadcast;
+      if (json) {
+        io.out(
+          JSON.stringify({
+            kind: 'send',
+            as,
+            type: send,
+            ...r.decision,
+            broadcast: { ...b.decision, copies: b.plan?.copies ?? [], skipped: b.plan?.skipped ?? [] },
+            directed: r.directed,
+            undirectable: r.undirectable,
+          }),
+        );
+        return r.decision.allowed ? 0 : 1;
+      }
+      io.out(`${r.decision.allowed ? 'ALLOW' : 'DENY'}  ${as} sends ${send}: ${r.decision.reason}${r.decision.rule ? `  [${r.decision.rule}]` : ''}`);
+      if (!r.decision.allowed) return 1;
+      io.out(
+        b.plan
+          ? `  broadcast: ${b.plan.copies.map((c) => `${c.tier}: ${c.recipients.join(', ')}`).join('; ')}`
+          : `  broadcast: refused (${b.decision.code ?? 'ERR_POLICY'}): ${b.decision.reason}`,
+      );
+      io.out(`  directed:  ${r.directed.length ? r.directed.map((d) => `${d.agency} (${d.tier}, ${d.rule})`).join(', ') : 'to nobody'}`);
+      for (const u of r.undirectable) io.out(`  not to ${u.agency}: ${u.reason}`);
+      return 0;
     }
     const from = str(args, 'from');
     const scope = args.values.broadcast ? 'broadcast' : receiveCeiling(policy, as, receive!, 'observe') ? 'observe' : 'direct';
     const ceiling = receiveCeiling(policy, as, receive!, scope);
-    if (!ceiling) {
-      io.out(`DENY  ${as} receives no ${receive} (${scope}): no rule matched`);
-      return 1;
-    }
+    const answer = (allowed: boolean, text: string, extra: Record<string, unknown>) => {
+      io.out(json ? JSON.stringify({ kind: 'receive', as, type: receive, scope, ...(from ? { from } : {}), allowed, ...extra }) : text);
+      return allowed ? 0 : 1;
+    };
+    if (!ceiling) return answer(false, `DENY  ${as} receives no ${receive} (${scope}): no rule matched`, { code: 'ERR_POLICY_RECEIVE_DENIED', reason: 'no rule matched' });
+    const rule = `roles.${ceiling.rule.role}.receive[${ceiling.rule.index}]`;
     if (from) {
       try {
         const g = checkReceive(policy, { receiver: as, sender: from, type: receive!, recipient: scope === 'broadcast' ? 'all' : as, tier: ceiling.tier, ...markings(args) });
-        io.out(`ALLOW  ${as} receives ${receive} from ${from} at the ${g.tier} tier  [${g.ruleName}]`);
-        return 0;
+        return answer(true, `ALLOW  ${as} receives ${receive} from ${from} at the ${g.tier} tier  [${g.ruleName}]`, { tier: g.tier, rule: g.ruleName });
       } catch (err) {
         const e = asLiaisonError(err, 'ERR_POLICY_RECEIVE_DENIED');
-        io.out(`DENY  ${e.code}: ${e.message}`);
-        return 1;
+        return answer(false, `DENY  ${e.code}: ${e.message}`, { code: e.code, reason: e.message });
       }
     }
-    io.out(`ALLOW  ${as} receives ${receive} (${scope}) at the ${ceiling.tier} tier  [roles.${ceiling.rule.role}.receive[${ceiling.rule.index}]]`);
-    return 0;
+    return answer(true, `ALLOW  ${as} receives ${receive} (${scope}) at the ${ceiling.tier} tier  [${rule}]`, { tier: ceiling.tier, rule });
   },
 };
 
 const policyRecipients: Command = {
   path: ['policy', 'recipients'],
-  summary: 'exactly who would receive a message, at which tier (observers included), and who is skipped and why',
+  summary: 'exactly who would receive a message, at which tier (observers included), and why every other agency gets nothing',
   usage: 'liaison policy recipients POLICY --from AGENCY --type TYPE [--to ID] [--handling H] [--tlp T] [--json]',
   options: { from: { type: 'string' }, type: { type: 'string' }, to: { type: 'string' }, handling: { type: 'string' }, tlp: { type: 'string' }, json: { type: 'boolean' } },
   required: ['from', 'type'],
   allowPositionals: true,
   async run(args, io) {
     const [p] = files(args, 1, policyRecipients.usage);
-    const d = decideSend(await load(p!), { sender: need(args, 'from'), type: need(args, 'type'), recipient: str(args, 'to') ?? 'all', ...markings(args) });
-    const plan = 'plan' in d ? d.plan : undefined;
+    const r = reach(await load(p!), { sender: need(args, 'from'), type: need(args, 'type'), recipient: str(args, 'to') ?? 'all', ...markings(args) });
+    const { decision: d, plan } = r;
     if (args.values.json) {
-      io.out(JSON.stringify({ allowed: d.allowed, rule: d.rule, reason: d.reason, copies: plan?.copies ?? [], skipped: plan?.skipped ?? [] }));
+      io.out(JSON.stringify({ allowed: d.allowed, rule: d.rule, code: d.code, reason: d.reason, copies: plan?.copies ?? [], skipped: plan?.skipped ?? [], nothing: r.nothing }));
       return d.allowed ? 0 : 1;
     }
     if (!plan) {
@@ -155,6 +197,7 @@ const policyRecipients: Command = {
     }
     for (const c of plan.copies) io.out(`${c.tier.padEnd(12)} ${c.recipients.join(', ')}`);
     for (const s of plan.skipped) io.out(`skipped      ${s.agency}: ${s.reason}`);
+    for (const n of r.nothing) io.out(`nothing      ${n.agency}: ${n.reason}`);
     io.out(`(${plan.rule} allows sending it; one signed copy per tier)`);
     return 0;
   },

@@ -30,7 +30,7 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
   it('policy test: the example tests pass (exit 0); a failing case prints what was expected and what the policy gives (exit 1)', async () => {
     const good = await cli(['policy', 'test', EXAMPLE_POLICY, TESTS]);
     expect(good.code).toBe(0);
-    expect(good.text).toMatch(/9 passed, 0 failed/);
+    expect(good.text).toMatch(/12 passed, 0 failed/);
     const bad = join(dir, 'bad.tests.yaml');
     await writeFile(bad, `cases:
   - name: wrongly expects the NGO to see special
@@ -55,7 +55,9 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
     await writeFile(bad, 'cases:\n  - as: xa-ngo-harbour\n    expect: sometimes\n');
     const invalid = await cli(['policy', 'test', EXAMPLE_POLICY, bad]);
     expect(invalid.code).toBe(1);
-    expect(invalid.text).toContain('cases[0]: give exactly one of send: TYPE or receive: TYPE');
+    // Every problem, located by file, line and column.
+    expect(invalid.text).toContain(`${bad}:2:5 cases[0]: give exactly one of send: TYPE or receive: TYPE`);
+    expect(invalid.text).toContain(`${bad}:3:13 cases[0].expect: expected allow, deny`);
   });
 
   it('policy diff: a variant that lifts the NGO to special for referrals and drops training offers gives exactly those gains and losses', async () => {

@@ -5,7 +5,7 @@ import { explainPolicy } from '../../sdk/policy/explain.ts';
 import { checkReceive, loadPolicyFile, receiveCeiling, type Policy } from '../../sdk/policy/index.ts';
 import { parsePolicyTests, runPolicyTests } from '../../sdk/policy/policy-test.ts';
 import { reach, sendReach } from '../../sdk/policy/reach.ts';
-import { LiaisonError, asLiaisonError } from '../../sdk/errors.ts';
+import { LiaisonError, asLiaisonError, isLiaisonError } from '../../sdk/errors.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import type { HandlingCode, TlpLabel } from '../../sdk/tier.ts';
 import { need, str, type Command, type ParsedArgs } from '../args.ts';
@@ -29,7 +29,17 @@ const policyTest: Command = {
     const text = await readFile(t!, 'utf8').catch((err: unknown) => {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot read ${t}`);
     });
-    const results = runPolicyTests(policy, parsePolicyTests(text, t!));
+    let cases;
+    try {
+      cases = parsePolicyTests(text, t!);
+    } catch (err) {
+      // Every problem of the file, each at FILE:LINE:COL, then the error itself (exit 2).
+      const errors = isLiaisonError(err) ? (err.details?.errors as string[] | undefined) : undefined;
+      if (!errors || errors.length < 2) throw err;
+      for (const e of errors) io.err(e);
+      throw new LiaisonError('ERR_CONFIG_INVALID', `${t}: ${errors.length} problems`, { file: t });
+    }
+    const results = runPolicyTests(policy, cases);
     if (args.values.json) io.out(JSON.stringify(results));
     else {
       for (const r of results) io.out(r.pass ? `ok    ${r.name}` : `FAIL  ${r.name}\n      expected ${r.expected}, the policy gives ${r.got}${r.rule ? ` (${r.rule})` : ''}`);

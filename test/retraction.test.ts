@@ -91,6 +91,16 @@ describe('retraction and correction (issue 6)', () => {
     expect(out.join('\n')).toMatch(/xb-police\s+acknowledged/);
     expect(out.join('\n')).toMatch(/xc-ncb\s+acknowledged/);
     expect(out.at(-1)).toBe('2/2 acknowledged');
+
+    // liaison explain: the ledger's copies of the original, and the exchange's retraction with each receipt.
+    await fed.exchange.audit!.flush();
+    out.length = 0;
+    expect(await runCli(['explain', '--dir', fed.trustDir, '--server', fed.server.url, sent.id], io)).toBe(0);
+    const text = out.join('\n');
+    expect(text).toContain(`RETRACTED by xa-border-police`);
+    expect(text).toContain('reported in error');
+    expect(text).toMatch(/xb-police\s+Retraction \S+\s+receipt ✓/);
+    expect(text).toMatch(/xc-ncb\s+Retraction \S+\s+receipt ✓/);
   });
 
   it('a directed message is retracted at its one recipient', async () => {

@@ -72,6 +72,29 @@ async function scan(nc: NatsConnection, jsm: JetStreamManager, stream: string, f
 }
 
 /**
+ * The exchange's record of a retraction of `id`, with each recipient's receipt (a RetractionReceipt
+ * with the id derived for it, found in the control stream under the recipient's own sender token);
+ * undefined when the message was never retracted. For the exchange administrator (`liaison explain`)
+ * and the retraction service (which first checks the caller is the sender).
+ */
+export async function retractionWithReceipts(nc: NatsConnection, id: string): Promise<RetractionRecord | undefined> {
+  const kv = await new Kvm(nc).open(RETRACTIONS_BUCKET).catch(() => undefined);
+  const e = await kv?.get(id);
+  if (!e || e.operation !== 'PUT') return undefined;
+  const record = JSON.parse(e.string()) as RetractionRecord;
+  const expected = new Map(record.recipients.map((r) => [r.receiptId, r]));
+  const acked = new Map<string, string>();
+  const jsm = await jetstreamManager(nc);
+  const filter = `${SUBJECT_ROOT}.operational.${CONTROL_FAMILY}.RetractionReceipt.*.${record.sender}`;
+  await scan(nc, jsm, streamName(CONTROL_FAMILY), Date.parse(record.retractedAt) - SKEW_MS, (m) => {
+    const r = expected.get(m.header('ce-id') ?? '');
+    // The sender token is the broker's guarantee of who acknowledged.
+    if (r && parseMessageSubject(m.subject)?.sender === r.agency && !acked.has(r.agency)) acked.set(r.agency, m.storedAt);
+  }, filter);
+  return { ...record, recipients: record.recipients.map((r) => (acked.has(r.agency) ? { ...r, acknowledgedAt: acked.get(r.agency)! } : r)) };
+}
+
+/**
  * The exchange's retraction service, the delivery record of `liaison retract`. An agency asks on its
  * own `liaison.v1.svc.exchange.retract.<agency>` subject (only it may publish there, so the broker
  * authenticates the caller):
@@ -164,17 +187,8 @@ export function startRetractService(o: { nc: NatsConnection; policy: () => Polic
   };
 
   const status = async (agency: string, id: string): Promise<RetractionRecord> => {
-    const record = own(await read(id), agency, id);
-    const expected = new Map(record.recipients.map((r) => [r.receiptId, r]));
-    const acked = new Map<string, string>();
-    const jsm = await jetstreamManager(o.nc);
-    const filter = `${SUBJECT_ROOT}.operational.${CONTROL_FAMILY}.RetractionReceipt.*.${agency}`;
-    await scan(o.nc, jsm, streamName(CONTROL_FAMILY), Date.parse(record.retractedAt) - SKEW_MS, (m) => {
-      const r = expected.get(m.header('ce-id') ?? '');
-      // The sender token is the broker's guarantee of who acknowledged.
-      if (r && parseMessageSubject(m.subject)?.sender === r.agency && !acked.has(r.agency)) acked.set(r.agency, m.storedAt);
-    }, filter);
-    return { ...record, recipients: record.recipients.map((r) => (acked.has(r.agency) ? { ...r, acknowledgedAt: acked.get(r.agency)! } : r)) };
+    own(await read(id), agency, id);
+    return (await retractionWithReceipts(o.nc, id))!;
   };
 
   const sub: Subscription = o.nc.subscribe(RETRACT_SUBJECTS, {

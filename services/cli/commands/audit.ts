@@ -1,6 +1,7 @@
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEntry, formatRow, queryLedger, readLedger, verifyLedger, type Entry } from '../../audit/index.ts';
 import { explainMessage } from '../../audit/explain.ts';
+import { retractionWithReceipts } from '../../exchange/retract-service.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
 import { readAuditPublicKey } from '../../trust/audit-key.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
@@ -104,8 +105,10 @@ const explain: Command = {
         io.err(`the audit ledger has no message ${id}`);
         return 1;
       }
+      // A retraction is the exchange's record (its Retractions and receipts are messages of their own in the ledger).
+      const retraction = await retractionWithReceipts(nc, id).catch(() => undefined);
       if (args.values.json) {
-        io.out(JSON.stringify(x));
+        io.out(JSON.stringify({ ...x, ...(retraction ? { retraction } : {}) }));
         return 0;
       }
       io.out(`${x.type ?? '?'} ${id} from ${x.sender ?? '?'} to ${x.recipient ?? '?'}`);
@@ -114,6 +117,11 @@ const explain: Command = {
         io.out(`  ${c.tier.padEnd(12)} stored ${c.storedAt} (${c.stream} #${c.seq}) for ${acked || 'nobody'}`);
       }
       for (const r of x.refused) io.out(`  refused by ${r.by} at ${r.at}: ${r.code} — ${r.reason}`);
+      if (retraction) {
+        io.out(`  RETRACTED by ${retraction.sender} at ${retraction.retractedAt}${retraction.reason ? `: ${retraction.reason}` : ''}${retraction.replacedBy ? ` — replaced by ${retraction.replacedBy}` : ''}`);
+        for (const r of retraction.recipients) io.out(`    ${r.agency.padEnd(20)} Retraction ${r.retractionId}  ${r.acknowledgedAt ? `receipt ✓ ${r.acknowledgedAt}` : 'no receipt yet'}`);
+        if (retraction.withheld.length) io.out(`    withheld (deleted before they read it): ${retraction.withheld.join(', ')}`);
+      }
       io.out('✓ = acknowledged by the agency\'s consumer');
       return 0;
     } finally {

@@ -30,6 +30,14 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     expect(outcome('mla-request')).toEqual(['partially-executed']);
     expect(outcome('case-referral')).toEqual(['accepted', 'accepted', 'accepted']);
     expect(outcome('training')).toEqual(['open']);
+    // Issue 6: the return programme's decline, sent in error, is corrected: undone, then the acceptance applies;
+    // both prior recipients (the referring police and the case registry) returned a signed receipt.
+    const receipts = result.events.filter((e) => e.type === 'Retraction' && e.from === 'xb-return');
+    expect(receipts.map((e) => [e.to, e.outcome]).sort()).toEqual([
+      ['mac-cases', 'delivered'],
+      ['xa-border-police', 'delivered'],
+    ]);
+    expect(result.events.some((e) => e.type === 'WorkflowStateChange' && e.to === 'xa-border-police' && String(e.detail).includes('declined → referred'))).toBe(true);
     // ¶17: the centre linked the vessel across two agencies, each told at its tier; its report went out.
     expect(result.correlations.some((c) => c.to === 'xa-coast-guard')).toBe(true);
     expect(result.correlations.some((c) => c.to === 'xb-police')).toBe(true);

@@ -10,6 +10,7 @@ import { registryState } from '../registry/state.ts';
 import { LiaisonClient } from '../sdk/client/client.ts';
 import { typeCatalogOf } from '../sdk/client/type-catalog.ts';
 import { OffsetClock } from '../sdk/clock.ts';
+import type { RetractOutcome } from '../sdk/client/retract.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import type { SendOptions } from '../sdk/envelope/seal.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
@@ -295,6 +296,9 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
           return playTamper(e);
         case 'revoke':
           return playRevoke(e);
+        case 'retract':
+        case 'correct':
+          return playRetract(e);
       }
     }
 
@@ -420,6 +424,45 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
         }
       }
       expect(rejected && !inbox.some((r) => r.msg.header.id === sealed.id), `${e.to} must reject the corrupted copy`);
+    }
+
+    /** Retract or correct a named message; every prior recipient must acknowledge with a signed receipt. */
+    async function playRetract(e: Extract<ScenarioEvent, { kind: 'retract' | 'correct' }>): Promise<void> {
+      const id = names.get(e.message);
+      if (!id) return expect(false, `${e.kind}: no message named "${e.message}" was sent before`);
+      const c = client(e.as);
+      const caseRef = workflows?.cases().find((x) => x.applied.includes(id))?.ref;
+      const reason = e.reason ?? (e.kind === 'correct' ? 'corrected' : 'retracted');
+      let out: RetractOutcome & { correctedId?: string };
+      try {
+        out = e.kind === 'correct' ? await c.correct(id, resolveTemplate(e.body ?? {}, names, sim.now()), reason) : await c.retract(id, reason);
+      } catch (err) {
+        const code = isLiaisonError(err) ? err.code : 'ERR_INTERNAL';
+        refuse(code);
+        event({ from: e.as, to: 'exchange', type: e.kind === 'correct' ? 'correction' : 'retraction', outcome: 'refused', detail: `${code} — ${(err as Error).message.split('\n')[0]}` });
+        return expect(false, `${e.as} should be able to ${e.kind} ${e.message}: ${code}`);
+      }
+      result.sent++;
+      if (out.correctedId) {
+        if (e.name) names.set(e.name, out.correctedId);
+        result.sent++;
+      }
+      const replaced = out.correctedId ? `, replaced by ${out.correctedId}` : '';
+      t.note(`${e.as} ${e.kind === 'correct' ? 'corrects' : 'retracts'} ${out.record.originalType} ${id}${replaced}: the exchange deleted ${out.record.copies.length} stored cop${out.record.copies.length === 1 ? 'y' : 'ies'}; ${out.record.recipients.length} prior recipient(s)${out.record.withheld.length ? `, ${out.record.withheld.length} never delivered` : ''}`);
+      let status = out.record;
+      const acked = () => status.recipients.every((r) => r.acknowledgedAt);
+      for (let i = 0; i < 50 && !acked(); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = await c.retractionStatus(id);
+      }
+      for (const r of status.recipients) {
+        event({ from: e.as, to: r.agency, type: 'Retraction', tier: 'operational', outcome: r.acknowledgedAt ? 'delivered' : 'refused', detail: r.acknowledgedAt ? 'handled; signed receipt returned' : 'NO RECEIPT' });
+      }
+      expect(acked(), `every prior recipient of ${e.message} should acknowledge its retraction (missing: ${status.recipients.filter((r) => !r.acknowledgedAt).map((r) => r.agency).join(', ')})`);
+      if (e.expect.caseState) {
+        const ok = await waitFor(() => workflows?.cases().some((x) => x.ref === caseRef && x.state === e.expect.caseState && x.outbox.length === 0) ?? false);
+        expect(ok, `after the ${e.kind === 'correct' ? 'correction' : 'retraction'} of ${e.message}, its case should be ${e.expect.caseState} (is ${workflows?.cases().find((x) => x.ref === caseRef)?.state ?? 'no case'})`);
+      }
     }
 
     async function playRevoke(e: Extract<ScenarioEvent, { kind: 'revoke' }>): Promise<void> {

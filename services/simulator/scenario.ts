@@ -62,6 +62,12 @@ export type ScenarioEvent = Base &
     | { kind: 'rogue'; as: string; attempts: RogueAttempt[] }
     | { kind: 'tamper'; from: string; type: string; to: string; body: Record<string, unknown> }
     | { kind: 'revoke'; agency: string }
+    /**
+     * The sender of a named message retracts it (`liaison retract`), or corrects it with `body` (`liaison
+     * correct`; `name` names the replacement). Every prior recipient must acknowledge with a signed receipt;
+     * `expect.caseState` is the state of the workflow case the original belonged to afterwards.
+     */
+    | { kind: 'retract' | 'correct'; as: string; message: string; reason?: string; name?: string; body?: Record<string, unknown>; expect: { caseState?: string } }
     | { kind: 'note'; text: string }
   );
 
@@ -78,7 +84,7 @@ export interface Scenario {
   events: ScenarioEvent[];
 }
 
-const KINDS = ['send', 'check-document', 'expect-case', 'expect-correlation', 'expect-notice', 'strategic-report', 'rogue', 'tamper', 'revoke', 'note'] as const;
+const KINDS = ['send', 'check-document', 'expect-case', 'expect-correlation', 'expect-notice', 'strategic-report', 'rogue', 'tamper', 'revoke', 'retract', 'correct', 'note'] as const;
 
 class Problems {
   readonly list: string[] = [];
@@ -225,6 +231,21 @@ function readEvent(p: Problems, raw: unknown, i: number, at: number): ScenarioEv
       return { ...base, kind, from: str(p, spec, 'from', sp) ?? '', type: str(p, spec, 'type', sp) ?? '', to: str(p, spec, 'to', sp) ?? '', body: obj(raw.body) ? raw.body : {} };
     case 'revoke':
       return { ...base, kind, agency: str(p, spec, 'agency', sp) ?? '' };
+    case 'retract':
+    case 'correct': {
+      const ex = obj(raw.expect) ? raw.expect : {};
+      if (kind === 'correct' && !obj(raw.body)) p.add(`${path}.body`, 'a correction needs the corrected body (a mapping)');
+      return {
+        ...base,
+        kind,
+        as: str(p, spec, 'as', sp) ?? '',
+        message: str(p, spec, 'message', sp) ?? '',
+        ...(spec.reason !== undefined ? { reason: str(p, spec, 'reason', sp) } : {}),
+        ...(spec.name !== undefined ? { name: str(p, spec, 'name', sp) } : {}),
+        ...(obj(raw.body) ? { body: raw.body } : {}),
+        expect: typeof ex.caseState === 'string' ? { caseState: ex.caseState } : {},
+      };
+    }
   }
 }
 

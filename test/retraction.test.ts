@@ -180,4 +180,17 @@ describe('retraction and correction (issue 6)', () => {
     expect(await until(async () => !(await hits('XA7000010')) && (await hits('XA7000011')))).toBe(true);
     expect(await until(async () => (await police.retractionStatus(sent.id)).recipients.every((r) => r.acknowledgedAt))).toBe(true);
   });
+
+  it('a forged Retraction (not from the sender) does not make the receiving SDK drop the message it names', async () => {
+    const cg = await fed.connect('xa-coast-guard');
+    const inbox: ReceivedMessage[] = [];
+    await cg.consume((m) => void inbox.push(m), { types: ['Retraction'] });
+    const sent = await police.send('IntelligenceReport', { summary: 'Boat landed at night.', location: 'Port Zeta' });
+    // xb-police forges a Retraction of the border police's report, addressed to the coast guard.
+    await xb.send('Retraction', { originalId: sent.id, originalType: 'IntelligenceReport', reason: 'forged' }, { to: 'xa-coast-guard' });
+    expect(await until(() => inbox.some((m) => m.type === 'Retraction' && m.body.originalId === sent.id))).toBe(true);
+    // Only now does the coast guard read its intelligence: the report still reaches its handler.
+    await cg.consume((m) => void inbox.push(m), { types: ['IntelligenceReport'] });
+    expect(await until(() => inbox.some((m) => m.header.id === sent.id))).toBe(true);
+  });
 });

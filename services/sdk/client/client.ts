@@ -70,7 +70,7 @@ export class LiaisonClient {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #seen = new SeenIds();
-  /** Ids of messages retracted by their sender: a late delivery is dropped. */
+  /** Messages retracted by their sender (`<sender> <id>`): a late delivery is dropped. */
   readonly #retracted = new SeenIds();
   readonly #aborts: AbortController[] = [];
   readonly #loops: Promise<void>[] = [];

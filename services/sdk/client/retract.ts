@@ -170,7 +170,7 @@ export async function correctMessage(host: RetractHost, originalId: string, body
 /** What the receiving wrapper needs. */
 export interface RetractionReceiver {
   id: string;
-  /** Ids of messages retracted (a late delivery of one is dropped). */
+  /** Messages retracted, as `<sender> <id>` (a late delivery of one is dropped). */
   retracted: SeenIds;
   send(type: string, body: unknown, opts: SendOptions): Promise<unknown>;
   logger: Logger;
@@ -180,11 +180,13 @@ export interface RetractionReceiver {
  * Wrap a handler: a Retraction goes to the handler like any message, then its original is
  * remembered as retracted and a signed RetractionReceipt goes back to the sender (a failed receipt
  * fails the delivery, so the Retraction is redelivered and acknowledged again); a message already
- * retracted is dropped without reaching the handler.
+ * retracted is dropped without reaching the handler. A message is dropped only when the Retraction
+ * came from its own sender: anyone may send a Retraction, and a forged one must not suppress
+ * another agency's message.
  */
 export function receivingRetractions(r: RetractionReceiver, handler: Handler): Handler {
   return (msg: ReceivedMessage) => {
-    if (r.retracted.has(msg.header.id)) {
+    if (r.retracted.has(`${msg.header.sender} ${msg.header.id}`)) {
       r.logger.info({ msgId: msg.header.id, type: msg.type }, 'dropped a delivery of a retracted message');
       return;
     }
@@ -192,7 +194,7 @@ export function receivingRetractions(r: RetractionReceiver, handler: Handler): H
     return (async () => {
       await handler(msg);
       const originalId = String(msg.body.originalId ?? '');
-      if (originalId) r.retracted.add(originalId);
+      if (originalId) r.retracted.add(`${msg.header.sender} ${originalId}`);
       await r.send(
         'RetractionReceipt',
         { retractionId: msg.header.id, originalId, status: 'RETRACTION_OUTCOME_APPLIED' },

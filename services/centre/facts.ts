@@ -22,6 +22,21 @@ export interface MessageFacts {
   children: number;
   /** Number of distinct correlatable values the message held. */
   entities: number;
+  /** Hashes of those values ({@link entityHash}): where its occurrences are, should it be retracted. */
+  entityHashes?: string[];
+  /** Set when its sender retracted it: its occurrences are gone and reports leave it out. */
+  retracted?: RetractedMark;
+}
+
+/** How a message's facts record its retraction. */
+export interface RetractedMark {
+  /** When the centre applied the retraction (ms, the centre's clock). */
+  at: number;
+  /** Header id of the Retraction. */
+  retractionId: string;
+  reason: string;
+  /** The correction's id, when the original was corrected. */
+  replacedBy?: string;
 }
 
 type Obj = Record<string, unknown>;

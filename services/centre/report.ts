@@ -85,7 +85,9 @@ function monthRows(facts: MessageFacts[], end: number): FigureRow[] {
  * type, month, modus operandi and message type, each against the previous period of the same
  * length; and the tactical links found in each.
  */
-export function buildFigures(facts: readonly MessageFacts[], entities: readonly StoredEntity[], o: FigureOptions): StrategicFigures {
+export function buildFigures(all: readonly MessageFacts[], entities: readonly StoredEntity[], o: FigureOptions): StrategicFigures {
+  // A message its sender retracted no longer counts (its correction, if any, counts in its place).
+  const facts = all.filter((f) => !f.retracted);
   const periodMs = o.periodMs ?? DEFAULT_PERIOD_MS;
   const start = o.periodEnd - periodMs;
   const prevStart = start - periodMs;

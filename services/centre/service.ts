@@ -10,10 +10,11 @@ import { isLink, planAlert } from './alerts.ts';
 import { extractEntities } from './entities.ts';
 import { extractFacts } from './facts.ts';
 import { composeReport, DEFAULT_PERIOD_MS, type StrategicFigures } from './report.ts';
-import { CorrelationStore, entityHash, type Occurrence } from './store.ts';
+import { applyRetraction, type RetractionStats } from './retraction.ts';
+import { CorrelationStore, entityHash, type Occurrence, type SentAlert } from './store.ts';
 
 /** Counters of a running centre. */
-export interface CentreStats {
+export interface CentreStats extends RetractionStats {
   /** Messages fully handled. */
   processed: number;
   /** Redeliveries of messages handled before (after a restart), skipped. */
@@ -77,13 +78,16 @@ export interface CentreOptions {
   types?: string[];
   /** Called with every message the centre received, before handling it (simulations, audit). */
   observe?: (msg: ReceivedMessage) => void;
+  /** How long a Retraction waits for its original when it overtook it (default 2000 ms). */
+  retractionWaitMs?: number;
 }
 
 /**
  * Types the centre receives but does not analyse: workflow escalations and case-query answers are
- * for its supervisors (another process of the agency consumes them), training offers carry nothing to correlate.
+ * for its supervisors (another process of the agency consumes them), training offers carry nothing to correlate,
+ * receipts of the centre's own retracted alerts are the exchange's record (`retract --status`).
  */
-export const CENTRE_SKIPPED_TYPES: readonly string[] = ['WorkflowEscalation', 'CaseQueryResult', 'TrainingOffer'];
+export const CENTRE_SKIPPED_TYPES: readonly string[] = ['WorkflowEscalation', 'CaseQueryResult', 'TrainingOffer', 'RetractionReceipt'];
 
 const DAY_MS = 86_400_000;
 
@@ -95,7 +99,8 @@ const DAY_MS = 86_400_000;
  * only from what that agency may see ({@link planAlert}), at the tier the policy gives it. Alert ids
  * derive from the triggering message, so a redelivery after a crash re-sends the same ids (dropped
  * as duplicates). Strategic reports are built from the facts kept per message: on a schedule
- * (broadcast) and on demand.
+ * (broadcast) and on demand. A Retraction from a message's sender drops what stood on it
+ * (occurrences, facts, alerts: {@link applyRetraction}).
  */
 export async function startCentre(o: CentreOptions): Promise<Centre> {
   const client = o.client;
@@ -104,7 +109,20 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'correlations');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "correlations" KV bucket under the policy (give its role state: { kv: [correlations] })`);
   const store = await CorrelationStore.open(client.nc, bucket.bucket);
-  const stats: CentreStats = { processed: 0, replayed: 0, occurrences: 0, alerts: 0, withheld: 0, undeliverable: 0, reports: 0 };
+  const stats: CentreStats = {
+    processed: 0,
+    replayed: 0,
+    occurrences: 0,
+    alerts: 0,
+    withheld: 0,
+    undeliverable: 0,
+    reports: 0,
+    retracted: 0,
+    retractionsRefused: 0,
+    retractionsUnknown: 0,
+    alertsRetracted: 0,
+    alertsCorrected: 0,
+  };
   const periodMs = o.reportPeriodMs ?? DEFAULT_PERIOD_MS;
 
   async function sendAlert(recipient: string, type: string, body: Record<string, unknown>, opts: Parameters<LiaisonClient['send']>[2]): Promise<boolean> {
@@ -123,6 +141,10 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
 
   async function handle(msg: ReceivedMessage): Promise<void> {
     if ((msg.delivery?.deliveryCount ?? 1) <= 1) o.observe?.(msg);
+    if (msg.type === 'Retraction') {
+      await applyRetraction(retractions, msg);
+      return;
+    }
     if (await store.facts(msg.header.id)) {
       stats.replayed++;
       return;
@@ -154,6 +176,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       if (!record.occurrences.some((x) => x.messageId === occ.messageId) || !isLink(record)) continue;
       const trigger = record.occurrences.find((x) => x.messageId === occ.messageId)!;
       const agencies = [...new Set(record.occurrences.map((x) => x.agency))].sort();
+      const alerted: SentAlert[] = [];
       for (const recipient of agencies) {
         if (recipient === client.id) continue;
         const plan = planAlert(client.policy, record, recipient, trigger);
@@ -163,8 +186,9 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
           logger.debug({ to: recipient, ref: record.reference }, 'involved agency may not receive CorrelationAlert');
           continue;
         }
+        const alertId = derivedUuidv7(msg.header.id, 'correlation', entity.hash, recipient);
         const sent = await sendAlert(recipient, 'CorrelationAlert', plan.body, {
-          id: derivedUuidv7(msg.header.id, 'correlation', entity.hash, recipient),
+          id: alertId,
           handling: plan.handling,
           tlp: plan.tlp,
           caseRef: plan.caseRef,
@@ -172,12 +196,15 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
           ...(plan.causationId ? { causationId: plan.causationId } : {}),
         });
         if (!sent) continue;
+        alerted.push({ id: alertId, to: recipient, trigger: occ.messageId });
         stats.alerts++;
         if (plan.hidden > 0 && !(plan.body.occurrences as unknown[]).some((x) => (x as { agency: string }).agency !== recipient)) stats.withheld++;
         logger.info({ to: recipient, ref: record.reference, kind: record.kind, hidden: plan.hidden, msgId: msg.header.id }, 'correlation alert sent');
       }
+      // Remembered on the value, so a retraction of a record the alerts stood on can recompute them.
+      await store.recordAlerts(entity.hash, alerted);
     }
-    await store.putFacts(extractFacts(msg, entities.length));
+    await store.putFacts({ ...extractFacts(msg, entities.length), entityHashes: entities.map((e) => entityHash(e.key)) });
     stats.processed++;
   }
 
@@ -194,6 +221,15 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
 
   const skipped = new Set(CENTRE_SKIPPED_TYPES);
   const types = o.types ?? [...new Set(client.consumerSpecs().map((s) => s.type))].filter((t) => !skipped.has(t));
+  const retractions = {
+    client,
+    store,
+    clock,
+    logger,
+    stats,
+    analyses: (type: string) => types.includes(type) && type !== 'Retraction',
+    waitMs: o.retractionWaitMs ?? 2_000,
+  };
   await client.consume(handle, { types });
 
   const every = o.reportEveryMs ?? DAY_MS;

@@ -28,6 +28,16 @@ export interface Occurrence {
   context: { key: string; tier: Tier }[];
 }
 
+/** A CorrelationAlert the centre sent about a value: what it must retract or correct if a record it stood on is retracted. */
+export interface SentAlert {
+  /** Header id of the alert. */
+  id: string;
+  /** Its recipient. */
+  to: string;
+  /** The occurrence whose arrival sent it: the alert stood on that one and every earlier occurrence. */
+  trigger: string;
+}
+
 /** Everything the centre knows about one correlated value. */
 export interface EntityRecord {
   kind: EntityKindName;
@@ -44,6 +54,8 @@ export interface EntityRecord {
   /** When two agencies (or two cases) first held the value. */
   linkedAt?: number;
   occurrences: Occurrence[];
+  /** The alerts sent about the value that still stand (the last {@link MAX_ALERTS}). */
+  alerts?: SentAlert[];
 }
 
 /** A stored entity with its KV revision. */
@@ -57,11 +69,13 @@ const ENTITY = 'ent.';
 const FACTS = 'facts.';
 /** Occurrences kept per value (the oldest stay: they are what later messages link to). */
 export const MAX_OCCURRENCES = 500;
-const MAX_CAS_ATTEMPTS = 25;
+/** Standing alerts remembered per value (the newest stay: an older one is mostly superseded by them). */
+export const MAX_ALERTS = 500;
+export const MAX_CAS_ATTEMPTS = 25;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-function isConflict(err: unknown): boolean {
+export function isConflict(err: unknown): boolean {
   const text = String((err as { message?: unknown })?.message ?? err);
   return /wrong last sequence|key exists|10071|10164/i.test(text);
 }
@@ -128,6 +142,42 @@ export class CorrelationStore {
       } catch (err) {
         if (!isConflict(err)) throw err;
       }
+    }
+    throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
+  }
+
+  /** One value's record by its hash. */
+  async entity(hash: string): Promise<StoredEntity | undefined> {
+    const cur = await this.#get<EntityRecord>(ENTITY + hash);
+    return cur ? { hash, record: cur.value, revision: cur.revision } : undefined;
+  }
+
+  /**
+   * Replace a value's record if it is still at `revision` (compare-and-set); `undefined` deletes it
+   * (no occurrence left). False when another writer changed it first: read it again.
+   */
+  async replaceEntity(hash: string, revision: number, record: EntityRecord | undefined): Promise<boolean> {
+    try {
+      if (record) await this.#kv.update(ENTITY + hash, encoder.encode(JSON.stringify(record)), revision);
+      else await this.#kv.delete(ENTITY + hash, { previousSeq: revision });
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Remember alerts sent about a value (compare-and-set; an id already known is not added twice). */
+  async recordAlerts(hash: string, alerts: SentAlert[]): Promise<void> {
+    if (alerts.length === 0) return;
+    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
+      const cur = await this.entity(hash);
+      if (!cur) return;
+      const known = new Set((cur.record.alerts ?? []).map((a) => a.id));
+      const fresh = alerts.filter((a) => !known.has(a.id));
+      if (fresh.length === 0) return;
+      const record = { ...cur.record, alerts: [...(cur.record.alerts ?? []), ...fresh].slice(-MAX_ALERTS) };
+      if (await this.replaceEntity(hash, cur.revision, record)) return;
     }
     throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
   }

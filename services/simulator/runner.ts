@@ -54,6 +54,8 @@ export interface ScenarioResult {
   cases: { ref: string; workflow: string; kind: string; state: string; requester: string; requested: string; steps: number }[];
   correlations: { to: string; tier: string; body: Record<string, unknown> }[];
   decisions: DecisionRecord[];
+  /** The throwaway directory the run worked in (trust, agencies, store): removed at the end unless `keep`. */
+  workDir: string;
 }
 
 interface Received {
@@ -112,6 +114,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
     cases: [],
     correlations: [],
     decisions: [],
+    workDir: work,
   };
   const clients = new Map<string, LiaisonClient>();
   const names = new Map<string, string>();

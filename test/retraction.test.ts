@@ -193,4 +193,27 @@ describe('retraction and correction (issue 6)', () => {
     await cg.consume((m) => void inbox.push(m), { types: ['IntelligenceReport'] });
     expect(await until(() => inbox.some((m) => m.header.id === sent.id))).toBe(true);
   });
+
+  it('a retracted status change is undone at the registry: the passport wrongly declared recovered hits again; a forged retraction changes nothing', async () => {
+    const sent = await police.send('DocumentReport', report('XA7000200'));
+    expect(await until(async () => await hits('XA7000200'))).toBe(true);
+    const change = await police.send('DocumentStatusChange', { documentNumber: 'XA7000200', issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', newStatus: 'DOCUMENT_STATUS_RECOVERED' });
+    expect(await until(async () => !(await hits('XA7000200')))).toBe(true);
+
+    // Another agency forges Retractions of the report and of the change: the registry ignores both.
+    const withdrawn = registry.stats.withdrawn;
+    for (const [id, type] of [[sent.id, 'DocumentReport'], [change.id, 'DocumentStatusChange']]) {
+      await xb.send('Retraction', { originalId: id, originalType: type, reason: 'forged' }, { to: 'xc-ncb' });
+    }
+    // The registry has handled both (its SDK acknowledged them to the forger)…
+    const receipted = (id: string) => xbInbox.some((m) => m.type === 'RetractionReceipt' && m.body.originalId === id && m.header.sender === 'xc-ncb');
+    expect(await until(() => receipted(sent.id) && receipted(change.id))).toBe(true);
+    // …and withdrew nothing.
+    expect(registry.stats.withdrawn).toBe(withdrawn);
+    expect(await hits('XA7000200')).toBe(false);
+
+    await police.retract(change.id, 'recovered in error: the document is still missing');
+    expect(await until(async () => await hits('XA7000200'))).toBe(true);
+    expect(registry.stats.withdrawn).toBe(withdrawn + 1);
+  });
 });

@@ -1,5 +1,21 @@
 import { createKeyedHasher, DOCUMENT_STATUSES, DOCUMENT_TYPES, DocumentIndex, statusCode, typeCode, type DocumentStatus, type DocumentType } from './index/index.ts';
-import type { DocumentStatusName, DocumentStore, StoredDocument, UpsertOutcome } from './store.ts';
+import { ChangeHistory, type ChangeEntry } from './history.ts';
+import type { DocumentHash } from './index/keyed-hash.ts';
+import type { ChangeBy, DocumentStatusName, DocumentStore, StoredDocument, UpsertOutcome, Withdrawal } from './store.ts';
+
+/** A record's state as the compact index holds it (what a change history restores). */
+export interface IndexedState {
+  status: DocumentStatus;
+  type: DocumentType;
+  owner: string;
+  seq: number;
+}
+
+const keyOf = (h: DocumentHash) => `${h.hi}:${h.lo}:${h.check}`;
+const hashOf = (key: string): DocumentHash => {
+  const [hi, lo, check] = key.split(':').map(Number);
+  return { hi: hi!, lo: lo!, check: check! };
+};
 
 const UUID_BYTES = 16;
 
@@ -55,10 +71,13 @@ export class IndexDocumentStore implements DocumentStore {
   readonly #refs: ReferenceTable;
   /** Records per meta byte (type << 3 | status), kept on every upsert; counted once from the tables on restore. */
   readonly #counts = new Float64Array(256);
+  /** Changes to existing records, to undo a retracted one (in snapshots). */
+  readonly #history: ChangeHistory<IndexedState>;
 
-  constructor(key: Uint8Array, capacity?: number, restored?: { index: DocumentIndex; references: Uint8Array }) {
+  constructor(key: Uint8Array, capacity?: number, restored?: { index: DocumentIndex; references: Uint8Array; history?: ChangeEntry<IndexedState>[] }) {
     this.#index = restored?.index ?? new DocumentIndex({ hasher: createKeyedHasher(key), capacity });
     this.#refs = restored ? ReferenceTable.restore(restored.references) : new ReferenceTable();
+    this.#history = new ChangeHistory<IndexedState>(undefined, restored?.history);
     if (restored) for (const m of this.#index.tables().meta) if (m !== 0) this.#counts[m]!++;
   }
 
@@ -75,21 +94,23 @@ export class IndexDocumentStore implements DocumentStore {
     return out;
   }
 
-  /** The index and the packed references, for snapshots. */
-  snapshotParts(): { index: DocumentIndex; references: Uint8Array } {
-    return { index: this.#index, references: this.#refs.export() };
+  /** The index, the packed references and the change history, for snapshots. */
+  snapshotParts(): { index: DocumentIndex; references: Uint8Array; history: ChangeEntry<IndexedState>[] } {
+    return { index: this.#index, references: this.#refs.export(), history: this.#history.export() };
   }
 
-  upsert(country: string, number: string, record: StoredDocument): UpsertOutcome {
-    const existing = this.#index.lookup(country, number);
+  upsert(country: string, number: string, record: StoredDocument, change?: ChangeBy): UpsertOutcome {
+    const h = this.#index.hashOf(country, number);
+    const existing = this.#index.lookupHashed(h);
     const seq = existing && this.#refs.get(existing.seq) === record.reference ? existing.seq : this.#refs.add(record.reference);
     const lower = record.type.toLowerCase();
     const type = (TYPES.has(lower) ? lower : 'unspecified') as DocumentType;
     const status = record.status.toLowerCase() as DocumentStatus;
-    const outcome = this.#index.upsert({ country, number, type, status, owner: record.owner, seq });
+    const outcome = this.#index.upsertHashed(h, { type, status, owner: record.owner, seq });
     if (outcome !== 'unchanged') {
       if (existing) this.#counts[(typeCode(existing.type) << 3) | statusCode(existing.status)]!--;
       this.#counts[(typeCode(type) << 3) | statusCode(status)]!++;
+      if (existing && change) this.#history.record({ ...change, key: keyOf(h), before: { status: existing.status, type: existing.type, owner: existing.owner, seq: existing.seq } });
     }
     return outcome;
   }
@@ -100,16 +121,29 @@ export class IndexDocumentStore implements DocumentStore {
     return { status: r.status.toUpperCase() as DocumentStatusName, type: r.type.toUpperCase(), owner: r.owner, reference: this.#refs.get(r.seq) };
   }
 
-  withdraw(reference: string): number {
-    let n = 0;
+  withdraw(messageId: string, sender: string): Withdrawal {
+    const w: Withdrawal = { cancelled: 0, restored: 0, superseded: 0 };
+    for (const u of this.#history.retract(messageId, sender)) {
+      if (!u.restore) {
+        w.superseded++;
+        continue;
+      }
+      const h = hashOf(u.key);
+      const cur = this.#index.lookupHashed(h);
+      if (!cur || this.#index.upsertHashed(h, u.restore) === 'unchanged') continue;
+      this.#counts[(typeCode(cur.type) << 3) | statusCode(cur.status)]!--;
+      this.#counts[(typeCode(u.restore.type) << 3) | statusCode(u.restore.status)]!++;
+      w.restored++;
+    }
     for (const e of this.#index.entries()) {
-      if (e.status === 'cancelled' || this.#refs.get(e.seq) !== reference) continue;
+      if (e.status === 'cancelled' || e.owner !== sender || this.#refs.get(e.seq) !== messageId) continue;
       if (this.#index.setStatusHashed(e.hash, 'cancelled') !== 'updated') continue;
       this.#counts[(typeCode(e.type) << 3) | statusCode(e.status)]!--;
       this.#counts[(typeCode(e.type) << 3) | statusCode('cancelled')]!++;
-      n++;
+      this.#history.forgetKey(keyOf(e.hash));
+      w.cancelled++;
     }
-    return n;
+    return w;
   }
 
   get size(): number {

@@ -75,12 +75,14 @@ export class PersonAlerts {
   }
 
   /**
-   * The PersonAlert message `messageId` was retracted by its sender: drop the alert it stored. An alert
+   * The PersonAlert message `messageId` was retracted by `sender`: drop the alert it stored, if `sender` owns it. An alert
    * with its own `alert_reference` is found through the message id only if this run applied it; one
    * without is found by the message id itself. True when an alert was dropped.
    */
-  withdraw(messageId: string): boolean {
+  withdraw(messageId: string, sender: string): boolean {
     const ref = this.#refByMessage.get(messageId) ?? messageId;
+    // Only the alert's owner may withdraw it (anyone may send a Retraction).
+    if (this.index.get(ref)?.owner !== sender) return false;
     this.#refByMessage.delete(messageId);
     this.#actions.delete(ref);
     return this.index.remove(ref);

@@ -73,6 +73,7 @@ export async function startRegistry(o: {
   const stats: RegistryStats = { reports: 0, withdrawn: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
 
   const countryOf = (agency: string) => client.policy.agencies[agency]?.country;
+  const changeBy = (msg: ReceivedMessage) => ({ id: msg.header.id, by: msg.header.sender });
 
   const refuse = async (msg: ReceivedMessage, code: string, reason: string) => {
     stats.refused++;
@@ -106,7 +107,7 @@ export async function startRegistry(o: {
     if (type === 'DocumentReport') {
       const status = statusOf(body.status);
       if (!status) return await refuseWith(msg, 'ERR_BODY_INVALID', 'a document report needs a status (lost, stolen, fraudulent, recovered or cancelled)');
-      const outcome = store.upsert(country, number, { status, type: typeOf(body.documentType), owner: msg.header.sender, reference: existing?.reference ?? msg.header.id });
+      const outcome = store.upsert(country, number, { status, type: typeOf(body.documentType), owner: msg.header.sender, reference: existing?.reference ?? msg.header.id }, changeBy(msg));
       stats.reports++;
       if (outcome === 'unchanged') stats.unchanged++;
       return;
@@ -117,7 +118,7 @@ export async function startRegistry(o: {
     if (existing.owner !== msg.header.sender && countryOf(existing.owner) !== senderCountry) {
       return await refuseWith(msg, 'ERR_NOT_ISSUING_COUNTRY', `the record belongs to ${existing.owner}`);
     }
-    store.upsert(country, number, { ...existing, status });
+    store.upsert(country, number, { ...existing, status }, changeBy(msg));
     stats.statusChanges++;
   };
 
@@ -209,15 +210,21 @@ export async function startRegistry(o: {
       }
     }
   }
-  // A retracted report or alert stops hitting: its records are cancelled, its alert dropped.
+  // A retracted report or alert stops hitting: the records it created are cancelled, the changes it
+  // made undone, its alert dropped. Only the sender's own: anyone may send a Retraction.
   function withdraw(msg: ReceivedMessage): void {
     const id = String(msg.body.originalId ?? '');
     const type = String(msg.body.originalType ?? '');
-    let n = 0;
-    if (type === 'DocumentReport' || type === 'DocumentReportBatch') n = store.withdraw(id);
-    else if (type === 'PersonAlert') n = o.persons.withdraw(id) ? 1 : 0;
-    stats.withdrawn += n;
-    logger.info({ sender: msg.header.sender, msgId: id, type, withdrawn: n }, 'retracted by its sender');
+    const sender = msg.header.sender;
+    if (type === 'DocumentReport' || type === 'DocumentReportBatch' || type === 'DocumentStatusChange') {
+      const w = store.withdraw(id, sender);
+      stats.withdrawn += w.cancelled + w.restored;
+      logger.info({ sender, msgId: id, type, ...w }, 'retracted by its sender: created records cancelled, changes undone');
+    } else if (type === 'PersonAlert') {
+      const dropped = o.persons.withdraw(id, sender);
+      stats.withdrawn += dropped ? 1 : 0;
+      logger.info({ sender, msgId: id, type, dropped }, 'retracted by its sender');
+    }
   }
   const checkPerson = (req: ReceivedMessage): Reply => {
     stats.checks++;

@@ -29,7 +29,9 @@ import {
   readDocumentSnapshot,
   type SequentialSource,
 } from './index/index.ts';
-import { IndexDocumentStore } from './index-store.ts';
+import type { ChangeEntry } from './history.ts';
+import { DOCUMENT_STATUSES, DOCUMENT_TYPES } from './index/codes.ts';
+import { IndexDocumentStore, type IndexedState } from './index-store.ts';
 import { PersonAlerts } from './persons.ts';
 
 const MAGIC = Buffer.from('LIAIREGS', 'latin1');
@@ -56,6 +58,8 @@ export interface SnapshotManifest {
   /** Requested action per person alert reference. */
   actions: Record<string, string>;
   personSeq: number;
+  /** Changes to existing records a retraction may still undo (absent in older snapshots). */
+  history?: ChangeEntry<IndexedState>[];
   sections: { documents: number; references: number; persons: number };
   referencesSha256: string;
 }
@@ -98,14 +102,14 @@ export type Quiesce = <T>(fn: () => Promise<T>) => Promise<T>;
 export async function encodeRegistrySnapshot(state: RegistryState, who: { agency: string; replica: number }, quiesce?: Quiesce): Promise<EncodedSnapshot> {
   const take = async () => {
     const positions = { ...state.positions };
-    const { index, references } = state.store.snapshotParts();
+    const { index, references, history } = state.store.snapshotParts();
     const persons = encodePersonSnapshot(state.persons.index, { streamSequence: 0n });
     const extras = state.persons.snapshotExtras();
     const personCount = state.persons.index.size;
     // The reference table only grows (a record's slot never changes once written): the used part is stable.
-    return { positions, references, persons, extras, personCount, fingerprint: index.hasher.fingerprint, tables: await copyDocumentTables(index) };
+    return { positions, references, history, persons, extras, personCount, fingerprint: index.hasher.fingerprint, tables: await copyDocumentTables(index) };
   };
-  const { positions, references, persons, extras, personCount, fingerprint, tables } = quiesce ? await quiesce(take) : await take();
+  const { positions, references, history, persons, extras, personCount, fingerprint, tables } = quiesce ? await quiesce(take) : await take();
   const docs = await documentSnapshotParts(tables, fingerprint, { streamSequence: 0n });
   const referencesSha256 = await sha256Sliced(references);
   const manifest: SnapshotManifest = {
@@ -119,6 +123,7 @@ export async function encodeRegistrySnapshot(state: RegistryState, who: { agency
     persons: personCount,
     actions: extras.actions,
     personSeq: extras.seq,
+    history,
     sections: { documents: docs.bytes, references: references.byteLength, persons: persons.byteLength },
     referencesSha256,
   };
@@ -130,6 +135,23 @@ export async function encodeRegistrySnapshot(state: RegistryState, who: { agency
   const parts = [preamble, json, ...docs.parts, references, persons];
   return { manifest, parts, bytes: parts.reduce((n, p) => n + p.byteLength, 0) };
 }
+
+const isChange = (e: unknown): boolean => {
+  const c = e as ChangeEntry<IndexedState>;
+  const b = c?.before;
+  return (
+    typeof c?.id === 'string' &&
+    typeof c.by === 'string' &&
+    typeof c.key === 'string' &&
+    /^\d+:\d+:\d+$/.test(c.key) &&
+    !!b &&
+    typeof b.status === 'string' &&
+    DOCUMENT_STATUSES.includes(b.status) &&
+    DOCUMENT_TYPES.includes(b.type) &&
+    typeof b.owner === 'string' &&
+    Number.isSafeInteger(b.seq)
+  );
+};
 
 function checkManifest(m: unknown, expect: { agency: string; replica: number; fingerprint: string; consumers: ReadonlySet<string> }): SnapshotManifest {
   const v = m as SnapshotManifest;
@@ -145,6 +167,7 @@ function checkManifest(m: unknown, expect: { agency: string; replica: number; fi
     if (!Number.isSafeInteger(seq) || seq < 0) throw bad(`position of ${consumer} is not a stream sequence`);
   }
   if (!v.actions || typeof v.actions !== 'object' || !Number.isSafeInteger(v.personSeq)) throw bad('person extras');
+  if (v.history !== undefined && !(Array.isArray(v.history) && v.history.every(isChange))) throw bad('change history');
   return v;
 }
 
@@ -187,7 +210,7 @@ export async function decodeRegistrySnapshot(
   return {
     manifest,
     state: {
-      store: new IndexDocumentStore(key, undefined, { index: docs.index, references }),
+      store: new IndexDocumentStore(key, undefined, { index: docs.index, references, history: manifest.history ?? [] }),
       persons: new PersonAlerts(hasher, { index: persons.index, actions: manifest.actions, seq: manifest.personSeq }),
       positions: { ...manifest.positions },
     },

@@ -18,15 +18,37 @@ export interface StoredDocument {
 /** Outcome of an upsert (duplicate reports are idempotent). */
 export type UpsertOutcome = 'added' | 'updated' | 'unchanged';
 
+/** The message that makes a change, so a retraction of it can undo the change. */
+export interface ChangeBy {
+  /** Its id. */
+  id: string;
+  /** Its sender. */
+  by: string;
+}
+
+/** What a retraction did to the document records (see {@link DocumentStore.withdraw}). */
+export interface Withdrawal {
+  /** Records the message created, now CANCELLED. */
+  cancelled: number;
+  /** Records it changed, restored to their state before it. */
+  restored: number;
+  /** Records it changed that later changes stand on: left as they are. */
+  superseded: number;
+}
+
 /** The document index as the service uses it. */
 export interface DocumentStore {
-  upsert(country: string, number: string, record: StoredDocument): UpsertOutcome;
+  /** Add or change a record; `change` names the message, remembered when it changes an existing record. */
+  upsert(country: string, number: string, record: StoredDocument, change?: ChangeBy): UpsertOutcome;
   get(country: string, number: string): StoredDocument | undefined;
   /**
-   * The report `reference` was retracted by its sender: every record it created becomes CANCELLED
-   * (stops hitting at once). A scan over the records; retractions are rare. Returns how many changed.
+   * Message `messageId` was retracted by `sender`: every record it created (its reference) and that
+   * `sender` owns becomes CANCELLED (stops hitting at once) — a scan over the records, retractions
+   * are rare — and every change it made to an existing record is undone: the record is restored to
+   * its state before the change when no later change stands on it (a passport wrongly declared
+   * recovered hits again). Records of other owners and changes of other senders are left alone.
    */
-  withdraw(reference: string): number;
+  withdraw(messageId: string, sender: string): Withdrawal;
   readonly size: number;
 }
 

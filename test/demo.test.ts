@@ -40,6 +40,14 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     // ¶17: the centre linked the vessel across two agencies, each told at its tier; its report went out.
     expect(result.correlations.some((c) => c.to === 'xa-coast-guard')).toBe(true);
     expect(result.correlations.some((c) => c.to === 'xb-police')).toBe(true);
+    // Issue 6: the border police's misread report is retracted; the centre withdraws the alert it sent the
+    // border police and corrects the two others' (the link between them stands).
+    const settled = result.events.filter((e) => e.type === 'Retraction' && e.from === 'mac-centre' && e.outcome === 'delivered');
+    expect(settled.map((e) => [e.to, String(e.detail).includes('corrected') ? 'corrected' : 'withdrawn']).sort()).toEqual([
+      ['xa-border-police', 'withdrawn'],
+      ['xa-coast-guard', 'corrected'],
+      ['xb-police', 'corrected'],
+    ]);
     expect(result.saw['xa-ngo-harbour']?.StrategicReport).toBe('public');
     expect(result.saw['xa-border-police']?.StrategicReport).toBe('operational');
     // The timeline names simulated days, the summary the workflow outcomes.

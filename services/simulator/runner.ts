@@ -125,6 +125,7 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
   let registry: Registry | undefined;
   let workflows: Workflows | undefined;
   let centre: Centre | undefined;
+  let centreAgency: string | undefined;
 
   const now = () => simTime(sim.now() - simStart);
   const event = (e: TimelineEvent) => {
@@ -205,7 +206,10 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
       const runsCases = agencyBuckets(policy, id).some((b) => b.kind === 'kv' && b.name === 'cases');
       if (runsCases) workflows = await startWorkflows({ client: c, logger, clock: sim, tickMs: 0, observe: record });
       const runsCentre = agencyBuckets(policy, id).some((b) => b.kind === 'kv' && b.name === 'correlations');
-      if (runsCentre) centre = await startCentre({ client: c, logger, clock: sim, reportEveryMs: 0, observe: record });
+      if (runsCentre) {
+        centre = await startCentre({ client: c, logger, clock: sim, reportEveryMs: 0, observe: record });
+        centreAgency = id;
+      }
       const centreTypes = runsCentre ? c.consumerSpecs().map((x) => x.type).filter((x) => !CENTRE_SKIPPED_TYPES.includes(x)) : [];
       const own = [...(runsRegistry ? REGISTRY_TYPES : []), ...(runsCases ? workflowTypes() : []), ...centreTypes];
       await c.consume(record, {
@@ -462,9 +466,38 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
         event({ from: e.as, to: r.agency, type: 'Retraction', tier: 'operational', outcome: r.acknowledgedAt ? 'delivered' : 'refused', detail: r.acknowledgedAt ? 'handled; signed receipt returned' : 'NO RECEIPT' });
       }
       expect(acked(), `every prior recipient of ${e.message} should acknowledge its retraction (missing: ${status.recipients.filter((r) => !r.acknowledgedAt).map((r) => r.agency).join(', ')})`);
+      await expectAlertsSettled(e);
       if (e.expect.caseState) {
         const ok = await waitFor(() => workflows?.cases().some((x) => x.ref === caseRef && x.state === e.expect.caseState && x.outbox.length === 0) ?? false);
         expect(ok, `after the ${e.kind === 'correct' ? 'correction' : 'retraction'} of ${e.message}, its case should be ${e.expect.caseState} (is ${workflows?.cases().find((x) => x.ref === caseRef)?.state ?? 'no case'})`);
+      }
+    }
+
+    /** The centre's retractions and corrections of the correlation alerts that stood on a retracted message. */
+    async function expectAlertsSettled(e: Extract<ScenarioEvent, { kind: 'retract' | 'correct' }>): Promise<void> {
+      const wanted = [...(e.expect.alertsRetracted ?? []).map((a) => [a, false] as const), ...(e.expect.alertsCorrected ?? []).map((a) => [a, true] as const)];
+      if (wanted.length === 0) return;
+      const centreId = centreAgency ?? '?';
+      const settled = (agency: string, corrected: boolean) =>
+        inbox.find((r) => {
+          if (r.agency !== agency || r.msg.type !== 'Retraction' || r.msg.header.sender !== centreId) return false;
+          const alert = inbox.find((x) => x.agency === agency && x.msg.type === 'CorrelationAlert' && x.msg.header.id === r.msg.body.originalId);
+          const replacedBy = String(r.msg.body.replacedBy ?? '');
+          return !!alert && (corrected ? !!replacedBy && inbox.some((x) => x.agency === agency && x.msg.header.id === replacedBy) : !replacedBy);
+        });
+      await waitFor(() => wanted.every(([a, c]) => settled(a, c)));
+      for (const [agency, corrected] of wanted) {
+        const r = settled(agency, corrected);
+        const ref = r ? String(inbox.find((x) => x.msg.header.id === r.msg.body.originalId)?.msg.body.alertReference ?? '') : '';
+        event({
+          from: centreId,
+          to: agency,
+          type: 'Retraction',
+          tier: r?.msg.header.tier,
+          outcome: r ? 'delivered' : 'refused',
+          detail: r ? `its correlation alert ${ref} ${corrected ? `corrected (replaced by ${String(r.msg.body.replacedBy)})` : 'withdrawn: no longer part of the link'}` : 'NOT DONE',
+        });
+        expect(!!r, `the centre should ${corrected ? 'correct' : 'retract'} ${agency}'s correlation alert after the ${e.kind === 'correct' ? 'correction' : 'retraction'} of ${e.message}`);
       }
     }
 

@@ -65,9 +65,19 @@ export type ScenarioEvent = Base &
     /**
      * The sender of a named message retracts it (`liaison retract`), or corrects it with `body` (`liaison
      * correct`; `name` names the replacement). Every prior recipient must acknowledge with a signed receipt;
-     * `expect.caseState` is the state of the workflow case the original belonged to afterwards.
+     * `expect.caseState` is the state of the workflow case the original belonged to afterwards;
+     * `expect.alertsRetracted` / `alertsCorrected` name agencies whose correlation alert the multiagency
+     * centre must retract (no longer part of the link) or correct (recomputed without the original).
      */
-    | { kind: 'retract' | 'correct'; as: string; message: string; reason?: string; name?: string; body?: Record<string, unknown>; expect: { caseState?: string } }
+    | {
+        kind: 'retract' | 'correct';
+        as: string;
+        message: string;
+        reason?: string;
+        name?: string;
+        body?: Record<string, unknown>;
+        expect: { caseState?: string; alertsRetracted?: string[]; alertsCorrected?: string[] };
+      }
     | { kind: 'note'; text: string }
   );
 
@@ -91,6 +101,12 @@ class Problems {
   add(path: string, msg: string): void {
     this.list.push(`${path}: ${msg}`);
   }
+}
+
+function agencyList(p: Problems, v: unknown, path: string): string[] {
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  p.add(path, 'a list of agency ids');
+  return [];
 }
 
 function obj(v: unknown): v is Record<string, unknown> {
@@ -243,7 +259,11 @@ function readEvent(p: Problems, raw: unknown, i: number, at: number): ScenarioEv
         ...(spec.reason !== undefined ? { reason: str(p, spec, 'reason', sp) } : {}),
         ...(spec.name !== undefined ? { name: str(p, spec, 'name', sp) } : {}),
         ...(obj(raw.body) ? { body: raw.body } : {}),
-        expect: typeof ex.caseState === 'string' ? { caseState: ex.caseState } : {},
+        expect: {
+          ...(typeof ex.caseState === 'string' ? { caseState: ex.caseState } : {}),
+          ...(ex.alertsRetracted !== undefined ? { alertsRetracted: agencyList(p, ex.alertsRetracted, `${path}.expect.alertsRetracted`) } : {}),
+          ...(ex.alertsCorrected !== undefined ? { alertsCorrected: agencyList(p, ex.alertsCorrected, `${path}.expect.alertsCorrected`) } : {}),
+        },
       };
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -25,6 +26,7 @@ import { runCli } from '../services/cli/main.ts';
 import { AUDIT_COMMANDS } from '../services/cli/commands/audit.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { serviceSubject } from '../services/sdk/subjects.ts';
 import type { Rejection } from '../services/sdk/client/consume.ts';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { IndexDocumentStore } from '../services/registry/index-store.ts';
@@ -142,6 +144,31 @@ describe('audit ledger: a hash chain of every copy, refusal and registry query, 
     expect(q).toHaveLength(1);
     expect(q[0]).toMatchObject({ requester: 'xb-police', server: 'xc-ncb', service: 'documents.DocumentCheckRequest', digest: reply.header.requestHash });
     expect(Date.parse(q[0]!.at)).toBeGreaterThanOrEqual(before - 1_000);
+  });
+
+  it('a request is recorded under its verified signer: a forged ce-source is flagged, a broken signature marked unverified', async () => {
+    const sealed = xbPolice.seal('DocumentCheckRequest', { documentNumber: 'XA4417702', issuingCountry: 'XAA' }, { to: 'xc-ncb' }).copies[0]!;
+    const subject = serviceSubject('documents', 'DocumentCheckRequest');
+    const forged = natsHeaders();
+    for (const [k, v] of Object.entries(sealed.headers)) forged.set(k, v);
+    forged.set('ce-source', '/liaison/agencies/xa-border-police');
+    // xb-police's own signed request, its NATS header claiming the border police asked.
+    await xbPolice.nc.request(subject, sealed.data, { headers: forged, timeout: 5_000 }).catch(() => undefined);
+    // A corrupted signature (last byte of the envelope flipped), headers intact.
+    const broken = new Uint8Array(sealed.data);
+    broken[broken.length - 1]! ^= 0xff;
+    const intact = natsHeaders();
+    for (const [k, v] of Object.entries(sealed.headers)) intact.set(k, v);
+    await xbPolice.nc.request(subject, broken, { headers: intact, timeout: 2_000 }).catch(() => undefined);
+    await flush();
+    const q = (await ledger()).filter((e): e is QueryEntry => e.kind === 'query' && (e.digest === sha256(sealed.data) || e.digest === sha256(broken)));
+    const byDigest = (d: Uint8Array) => q.find((e) => e.digest === sha256(d));
+    expect(byDigest(sealed.data)).toMatchObject({ requester: 'xb-police', mismatch: ['ce-source'] });
+    expect(byDigest(sealed.data)?.unverified).toBeUndefined();
+    expect(byDigest(broken)?.requester).toBe('xb-police');
+    expect(byDigest(broken)?.unverified).toMatch(/^ERR_(SIGNATURE_INVALID|DECODE)/);
+    // Nobody is said to have asked for what they did not sign.
+    expect(queryLedger(await ledger(), { agency: 'xa-border-police' }).some((row) => row.entry.kind === 'query' && row.roles.includes('asked'))).toBe(false);
   });
 
   it('query by agency answers who saw what: sent, addressed, delivered, refused, asked — and nothing else', async () => {

@@ -78,8 +78,16 @@ export interface QueryEntry extends EntryBase {
   subject: string;
   /** `<family>.<Type>` or `exchange.replay`. */
   service: string;
-  /** The asking agency: ce-source of the signed request (a replay subject names it, broker-enforced). */
+  /**
+   * The asking agency: the signer of the request, verified against the federation directory (a
+   * replay subject names it, broker-enforced). When the signature could not be verified, only what
+   * the request claims, and `unverified` says why.
+   */
   requester?: string;
+  /** Why the request's signature could not be verified (`CODE: reason`); absent when it verified. */
+  unverified?: string;
+  /** NATS headers that disagree with the signed header (`ce-source`), when any. */
+  mismatch?: string[];
   /** The agency serving it under the policy, when exactly one does. */
   server?: string;
   id?: string;

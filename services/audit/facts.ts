@@ -2,6 +2,7 @@ import type { Policy } from '../sdk/policy/index.ts';
 import { parseMessageSubject, QUARANTINE_STREAM, SUBJECT_ROOT } from '../sdk/subjects.ts';
 import { sha256, type CopyEntry, type QuarantineEntry, type QueryEntry } from './entry.ts';
 import type { DeliveryMap } from './recipients.ts';
+import type { RequestSigner } from './requester.ts';
 
 /** Header getter over nats.js MsgHdrs (undefined when absent or empty). */
 export type Get = (name: string) => string | undefined;
@@ -88,15 +89,21 @@ export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryM
  * The entry for a request seen on a service subject. A replay request's subject names the agency
  * (only it may publish there); a signed request names its sender in `ce-source`.
  */
-export function queryFacts(q: { subject: string; data: Uint8Array; header: Get; at: string }, policy: Policy, deliveries: DeliveryMap): Omit<QueryEntry, 'v' | 'n' | 'prev'> | undefined {
+export function queryFacts(
+  q: { subject: string; data: Uint8Array; header: Get; at: string; signer?: RequestSigner },
+  policy: Policy,
+  deliveries: DeliveryMap,
+): Omit<QueryEntry, 'v' | 'n' | 'prev'> | undefined {
   const t = q.subject.split('.');
   if (t[0] !== 'liaison' || t[1] !== 'v1' || t[2] !== 'svc') return undefined;
   const digest = sha256(q.data);
-  if (t[3] === 'exchange' && t[4] === 'replay' && t.length === 6) {
+  if (isReplaySubject(q.subject)) {
     return { kind: 'query', at: q.at, subject: q.subject, service: 'exchange.replay', requester: t[5]!, digest, size: q.data.byteLength };
   }
-  const requester = agencyOfSource(q.header('ce-source'));
+  const claimed = agencyOfSource(q.header('ce-source'));
+  const requester = q.signer?.sender ?? claimed;
   if (t.length !== 5 || requester === undefined) return undefined;
+  const mismatch = q.signer?.sender !== undefined && claimed !== undefined && claimed !== q.signer.sender ? ['ce-source'] : [];
   const id = q.header('ce-id');
   const server = deliveries.server(policy, t[4]!);
   return {
@@ -110,5 +117,13 @@ export function queryFacts(q: { subject: string; data: Uint8Array; header: Get; 
     type: t[4]!,
     digest,
     size: q.data.byteLength,
+    ...(q.signer?.unverified ? { unverified: q.signer.unverified } : {}),
+    ...(mismatch.length ? { mismatch } : {}),
   };
+}
+
+/** True for a replay request subject (`liaison.v1.svc.exchange.replay.<agency>`): unsigned JSON, the subject names the agency. */
+export function isReplaySubject(subject: string): boolean {
+  const t = subject.split('.');
+  return t.length === 6 && t[2] === 'svc' && t[3] === 'exchange' && t[4] === 'replay';
 }

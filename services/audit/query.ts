@@ -80,5 +80,7 @@ export function formatRow(row: QueryRow): string {
   if (e.kind === 'quarantine') {
     return `#${e.n} ${e.at} ${who}REFUSED by ${e.by}: ${e.code} ${e.type ?? '?'} from ${e.claimedSender ?? '?'} id ${e.id ?? '?'} (${e.originalSubject ?? e.subject}) ${short(e.digest)} — ${e.reason}`;
   }
-  return `#${e.n} ${e.at} ${who}QUERY ${e.service} by ${e.requester ?? '?'}${e.server ? ` to ${e.server}` : ''} id ${e.id ?? '?'} ${short(e.digest)} ${e.size} B`;
+  const trust = e.unverified ? ` UNVERIFIED (${e.unverified})` : '';
+  const disagree = e.mismatch?.length ? ` [${e.mismatch.join(', ')} disagrees with the signed header]` : '';
+  return `#${e.n} ${e.at} ${who}QUERY ${e.service} by ${e.requester ?? '?'}${trust}${e.server ? ` to ${e.server}` : ''} id ${e.id ?? '?'} ${short(e.digest)} ${e.size} B${disagree}`;
 }

@@ -7,9 +7,10 @@ import { QUARANTINE_STREAM, REPLAY_SUBJECTS, serviceSubject } from '../sdk/subje
 import { loadOrCreateAuditKey } from '../trust/audit-key.ts';
 import type { SigningKey } from '../trust/key-file.ts';
 import type { Entry, ReceiptEntry } from './entry.ts';
-import { queryFacts, storedFacts } from './facts.ts';
+import { isReplaySubject, queryFacts, storedFacts } from './facts.ts';
 import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
 import { DeliveryMap } from './recipients.ts';
+import { RequestVerifier } from './requester.ts';
 import { LedgerWriter } from './writer.ts';
 
 /** Options of {@link startAuditService}. */
@@ -83,12 +84,21 @@ class Session {
   #subs: Subscription[] = [];
   #subscribedFor = '';
   #closed = false;
+  readonly #verifier: RequestVerifier | undefined;
+  /** Requests being verified and appended, in the order they were seen. */
+  #queries: Promise<void> = Promise.resolve();
 
-  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger) {
+  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined) {
     this.#o = o;
     this.#writer = writer;
     this.#deliveries = new DeliveryMap(o.catalog);
     this.#logger = logger;
+    this.#verifier = verifier;
+  }
+
+  /** Settles when every request seen so far is in the writer's queue. */
+  get queries(): Promise<void> {
+    return this.#queries;
   }
 
   get writer(): LedgerWriter {
@@ -130,8 +140,13 @@ class Session {
       this.#o.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err || this.#closed) return;
-          const facts = queryFacts({ subject: msg.subject, data: msg.data, header: (n) => msg.headers?.get(n) || undefined, at: new Date().toISOString() }, this.#o.policy(), this.#deliveries);
-          if (facts) this.#writer.append(facts).catch(() => undefined);
+          const q = { subject: msg.subject, data: msg.data, header: (n: string) => msg.headers?.get(n) || undefined, at: new Date().toISOString() };
+          // In order: verifying is synchronous unless the directory must be re-read for a new key.
+          this.#queries = this.#queries.then(async () => {
+            const signer = isReplaySubject(q.subject) ? undefined : ((await this.#verifier?.verify(q.data)) ?? { unverified: 'ERR_CONFIG_INVALID: the audit could not read the federation directory' });
+            const facts = queryFacts({ ...q, ...(signer ? { signer } : {}) }, this.#o.policy(), this.#deliveries);
+            if (facts && !this.#closed) this.#writer.append(facts).catch(() => undefined);
+          });
         },
       }),
     );
@@ -185,7 +200,8 @@ class Session {
  * Start the audit ledger: part of the exchange control plane, on the administrator's connection.
  * It reads every family stream and the quarantine stream with ordered consumers of its own
  * (`AUDIT_<stream>_…`, ephemeral: the ledger itself records where each stream was read up to, so a
- * restart resumes exactly there), listens to service requests (`liaison.v1.svc.>`), reads consumer
+ * restart resumes exactly there), listens to service requests (`liaison.v1.svc.>`; each recorded
+ * under its signer, verified against the federation directory: {@link RequestVerifier}), reads consumer
  * acknowledgement floors, and appends one entry per fact to the `LIAISON_AUDIT` hash chain, with a
  * checkpoint signed by the audit key every N entries, every T ms and on stop. When an append fails
  * (another writer, a ledger changed underneath) the session ends and a new one resumes from the
@@ -199,11 +215,15 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   let stopping = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let session: Session;
+  const verifier = await RequestVerifier.open(o.trustDir, o.catalog).catch((err: unknown) => {
+    logger.warn({ err }, 'cannot read the federation directory: requesters are recorded as claimed, marked unverified');
+    return undefined;
+  });
 
   const open = async (): Promise<Session> => {
     await ensureLedgerStream(o.nc);
     const writer = await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
-    const s = new Session(o, writer, logger);
+    const s = new Session(o, writer, logger, verifier);
     writer.onFailure(() => {
       if (stopping) return;
       restarts++;
@@ -236,6 +256,7 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
         if (Date.now() > end) throw new Error(`audit flush timed out: ${targets.filter(([s, last]) => (session.positions[s] ?? 0) < last).map(([s, l]) => `${s} ${session.positions[s] ?? 0}/${l}`).join(', ')}`);
         await new Promise((r) => setTimeout(r, 10));
       }
+      await session.queries;
       await session.writer.flush();
     },
     async checkpoint() {

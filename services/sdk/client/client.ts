@@ -70,6 +70,8 @@ export class LiaisonClient {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #seen = new SeenIds();
+  /** Set while reconnecting with re-issued credentials: settles when the connection is back. */
+  #reconnecting: Promise<void> | undefined;
   /** Messages retracted by their sender (`<sender> <id>`): a late delivery is dropped. */
   readonly #retracted = new SeenIds();
   readonly #aborts: AbortController[] = [];
@@ -314,7 +316,7 @@ export class LiaisonClient {
       this.#auth.creds = credsWithJwt(this.#auth.creds, mine.natsJwt);
       this.#logger.info({ policyHash: view.policy.hash }, 'adopting re-issued credentials; reconnecting');
       if (this.#agencyDir) void writePrivateFile(join(this.#agencyDir, 'nats.creds'), this.#auth.creds).catch((err: unknown) => this.#logger.warn({ err }, 'could not save the re-issued creds'));
-      if (!this.nc.isClosed()) void this.nc.reconnect().catch((err: unknown) => this.#logger.warn({ err }, 'reconnect with re-issued creds failed'));
+      if (!this.nc.isClosed()) this.#reconnectNow();
     }
     if (this.#running.size === 0 && this.#followers.length === 0) return;
     const specs = this.consumerSpecs();
@@ -336,8 +338,26 @@ export class LiaisonClient {
     }
   }
 
+  /**
+   * Reconnect now (with the re-issued JWT the authenticator returns); {@link #reconnecting} settles
+   * when the connection is back, or after 5 s. A JetStream request made meanwhile would be lost with
+   * the old connection and wait out its whole timeout, so new consumers are looked up after it.
+   */
+  #reconnectNow(): void {
+    const statuses = this.nc.status();
+    const back = (async () => {
+      for await (const st of statuses) if (st.type === 'reconnect') return;
+    })();
+    void this.nc.reconnect().catch((err: unknown) => this.#logger.warn({ err }, 'reconnect with re-issued creds failed'));
+    const settled: Promise<void> = Promise.race([back, new Promise<void>((r) => setTimeout(r, 5_000).unref())]).finally(() => {
+      if (this.#reconnecting === settled) this.#reconnecting = undefined;
+    });
+    this.#reconnecting = settled;
+  }
+
   async #startWhenProvisioned(spec: { stream: string; name: string }, handler: Handler, opts: ConsumeOptions): Promise<void> {
     for (let i = 0; i < 50 && !this.nc.isClosed(); i++) {
+      await this.#reconnecting;
       try {
         await this.#startLoop(spec, handler, opts);
         this.#logger.info({ consumer: spec.name }, 'the policy grants a new consumer; consuming it');

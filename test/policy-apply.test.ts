@@ -88,6 +88,9 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     const ngoIntel = got.filter((g) => g.agency === 'xa-ngo-harbour' && g.msg.type === 'IntelligenceReport');
     expect(ngoIntel.length).toBeGreaterThan(0);
     expect(Math.min(...ngoIntel.map((g) => sentAt.get(g.msg.header.id) ?? Infinity))).toBeLessThan(t0 + 5_000);
+    // …and the first of them arrived within 5 s of the change (the new consumer is looked up once the
+    // client is back on its re-issued JWT: a lookup lost with the old connection used to cost 5 s more).
+    expect(Math.min(...ngoIntel.map((g) => g.at))).toBeLessThan(t0 + 5_000);
     expect(ngoIntel.every((g) => g.msg.header.tier === 'operational')).toBe(true);
     // Both kept their connections (re-issued JWTs adopted from the directory, no restart) and the new policy.
     expect(centre.nc.isClosed()).toBe(false);

@@ -132,6 +132,29 @@ describe('exchange core: signed, projected messages between agencies over a real
     expect(await xbBox.until(() => xbBox.got.some((m) => m.header.id === after.id))).toBe(true);
   });
 
+  it('a publish the broker refuses fails the call that made it (ERR_PERMISSION_DENIED), saying why by the policy; the client goes on', async () => {
+    const refusal = async (edit: (subject: string) => string): Promise<unknown> => {
+      const sealed = police.seal('DocumentReport', REPORT);
+      const moved = { ...sealed, copies: sealed.copies.map((c) => ({ ...c, subject: edit(c.subject) })) };
+      return await police.publishSealed(moved).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    };
+    // As another agency: the subject names xb-police as the sender.
+    const asOther = await refusal((s) => s.replace('.xa-border-police.', '.xb-police.'));
+    expect(isLiaisonError(asOther) && asOther.code).toBe('ERR_PERMISSION_DENIED');
+    expect((asOther as Error).message).toMatch(/Permissions Violation\): the subject names xb-police as its sender: an agency may publish only as itself/);
+    // A type no rule lets it send (the SDK's own check was bypassed): the policy's reason is given.
+    const family = fed.catalog.get('TrainingOffer').family;
+    const notAllowed = await refusal((s) => s.replace('.documents.DocumentReport.', `.${family}.TrainingOffer.`));
+    expect(isLiaisonError(notAllowed) && notAllowed.code).toBe('ERR_PERMISSION_DENIED');
+    expect((notAllowed as Error).message).toContain("no rule allows it: no rule matched: no send list of xa-border-police's roles (border-police) names TrainingOffer");
+    // The connection survives the violations.
+    const after = await police.send('DocumentReport', REPORT);
+    expect(await xbBox.until(() => xbBox.got.some((m) => m.header.id === after.id))).toBe(true);
+  });
+
   it('a corrupted copy (one flipped bit) is rejected with ERR_SIGNATURE_INVALID', async () => {
     const sealed = police.seal('DocumentReport', REPORT);
     // The envelope ends with the 64-byte signature: flip a bit inside it.

@@ -6,9 +6,9 @@ import type { OpenContext, ReceivedMessage } from '../envelope/open.ts';
 import { sealMessage, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
 import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import { silentLogger, type Logger } from '../logging.ts';
-import { compileConsumers } from '../policy/index.ts';
+import { canSend, compileConsumers } from '../policy/index.ts';
 import { loadCatalog, type Catalog } from '../schema/index.ts';
-import { STATUS_PING_SUBJECT, inboxPrefix, replaySubject, statusSubject } from '../subjects.ts';
+import { STATUS_PING_SUBJECT, inboxPrefix, parseMessageSubject, replaySubject, statusSubject } from '../subjects.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
@@ -107,7 +107,7 @@ export class LiaisonClient {
     this.catalog = catalog;
     this.#js = jetstream(nc);
     this.#codec = createEnvelopeCodec(catalog.envelopeTypes);
-    this.#publisher = new AsyncPublisher(nc, inboxPrefix(identity.id));
+    this.#publisher = new AsyncPublisher(nc, inboxPrefix(identity.id), (subject) => this.#explainRefusal(subject));
     this.#directory = directory;
     this.#logger = logger;
     this.#clock = clock;
@@ -336,6 +336,23 @@ export class LiaisonClient {
         }
       }
     }
+  }
+
+  /**
+   * Why the broker may have refused publishing to `subject`, by the policy this process enforces: the
+   * deciding rule when the policy allows it (then the exchange's credentials are behind that policy,
+   * or the agency was revoked), or why no rule does.
+   */
+  #explainRefusal(subject: string): { reason: string; rule?: string } {
+    const s = parseMessageSubject(subject);
+    if (!s) return { reason: `${subject} is not a message subject of the exchange` };
+    if (s.sender !== this.id) return { reason: `the subject names ${s.sender} as its sender: an agency may publish only as itself (${this.id})` };
+    const d = canSend(this.policy, this.id, s.type);
+    if (!d.allowed) return { reason: `no rule allows it: ${d.reason}` };
+    return {
+      rule: d.rule,
+      reason: `${d.reason} in the policy this process enforces (${this.policy.hash.slice(0, 12)}…), but the exchange's credentials for ${this.id} do not allow it: they are behind that policy, or ${this.id} was revoked (run liaison doctor --as AGENCY_DIR)`,
+    };
   }
 
   /**

@@ -30,8 +30,12 @@ export class AsyncPublisher {
   readonly #sweep: ReturnType<typeof setInterval>;
   #next = 0;
 
-  constructor(nc: NatsConnection, inboxPrefix: string) {
+  /** Why the exchange may have refused a subject, by the policy this process enforces. */
+  readonly #explain: (subject: string) => { reason: string; rule?: string };
+
+  constructor(nc: NatsConnection, inboxPrefix: string, explain: (subject: string) => { reason: string; rule?: string } = () => ({ reason: 'no explanation available' })) {
     this.#nc = nc;
+    this.#explain = explain;
     this.#prefix = `${inboxPrefix}.puback.${nuid.next()}`;
     this.#sub = nc.subscribe(`${this.#prefix}.*`, {
       callback: (err, msg) => {
@@ -80,10 +84,12 @@ export class AsyncPublisher {
   }
 
   #failSubject(subject: string): void {
+    let why: { reason: string; rule?: string } | undefined;
     for (const [token, p] of this.#pending) {
       if (p.subject === subject) {
         this.#pending.delete(token);
-        p.reject(new LiaisonError('ERR_PERMISSION_DENIED', `the exchange refused publishing to ${subject} (Permissions Violation)`, { subject }));
+        why ??= this.#explain(subject);
+        p.reject(new LiaisonError('ERR_PERMISSION_DENIED', `the exchange refused publishing to ${subject} (Permissions Violation): ${why.reason}`, { subject, ...(why.rule ? { rule: why.rule } : {}) }));
       }
     }
   }

@@ -5,7 +5,7 @@ import { openEnvelope, type OpenContext, type ReceivedMessage } from '../envelop
 import type { SealedMessage, SendOptions } from '../envelope/seal.ts';
 import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging.ts';
-import { agencyServes, type Policy } from '../policy/index.ts';
+import { agencyServes, canSend, type Policy } from '../policy/index.ts';
 import type { Catalog } from '../schema/index.ts';
 import { serviceSubject } from '../subjects.ts';
 
@@ -72,7 +72,14 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
   } catch (err) {
     if (err instanceof errors.NoRespondersError) throw new LiaisonError('ERR_CONNECT', `no ${server} service is answering ${subject}`, { subject }, { cause: err });
     if (err instanceof errors.TimeoutError) throw new LiaisonError('ERR_TIMEOUT', `${server} did not answer ${type} in time`, { subject }, { cause: err });
-    if (err instanceof errors.PermissionViolationError) throw new LiaisonError('ERR_PERMISSION_DENIED', `the exchange refused ${subject} (Permissions Violation)`, { subject }, { cause: err });
+    if (err instanceof errors.PermissionViolationError) {
+      // The SDK's own check let it through: the exchange's credentials disagree with the policy this process enforces.
+      const d = canSend(host.policy(), host.id, info.name);
+      const why = d.allowed
+        ? `${d.reason} in the policy this process enforces (${host.policy().hash.slice(0, 12)}…), but the exchange's credentials for ${host.id} do not allow it: they are behind that policy, or ${host.id} was revoked (run liaison doctor --as AGENCY_DIR)`
+        : `no rule allows it: ${d.reason}`;
+      throw new LiaisonError('ERR_PERMISSION_DENIED', `the exchange refused ${subject} (Permissions Violation): ${why}`, { subject, ...(d.rule ? { rule: d.rule } : {}) }, { cause: err });
+    }
     throw asLiaisonError(err, 'ERR_EXCHANGE', `request ${subject}`);
   }
   if (reply.headers?.get(ServiceErrorHeader)) throw remoteError(reply.headers);

@@ -32,6 +32,7 @@ import type { ReceivedMessage } from '../../services/sdk/envelope/open.ts';
 import { typeCatalogOf } from '../../services/sdk/client/type-catalog.ts';
 import { applyPolicy } from '../../services/exchange/policy-apply.ts';
 import { EXAMPLE_POLICY, createTestFederation, type TestFederation } from '../support/federation.ts';
+import { runBounded } from './run-bounded.ts';
 
 const RUNS = Number(process.env.BENCH_FED_RUNS ?? 5);
 const RTT_N = Number(process.env.BENCH_FED_RTT ?? 200);
@@ -302,15 +303,4 @@ async function main(): Promise<void> {
   console.log(`    total ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-const deadline = setTimeout(() => {
-  console.error('federation bench: overall timeout (170 s)');
-  process.exit(2);
-}, 170_000);
-deadline.unref();
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBounded('federation', 170_000, main);

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import type { LiaisonClient } from '../../services/sdk/client/client.ts';
 import { createTestFederation } from '../support/federation.ts';
 import { until, workflowPolicyText } from '../support/workflows.ts';
+import { runBounded } from './run-bounded.ts';
 
 const N_BASE = Number(process.env.BENCH_WF_BASE ?? 5_000);
 const CASES = Number(process.env.BENCH_WF_CASES ?? 200);
@@ -128,15 +129,4 @@ async function main(): Promise<void> {
   }
 }
 
-const deadline = setTimeout(() => {
-  console.error('workflows bench: overall timeout (300 s)');
-  process.exit(2);
-}, 300_000);
-deadline.unref();
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBounded('workflows', 300_000, main);

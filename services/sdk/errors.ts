@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   ERR_REVOKED: 'The sender agency is revoked; messages it signed at or after the revocation time are refused.',
   ERR_DIRECTORY_INVALID: 'The federation directory does not verify against the root key or is malformed.',
   ERR_MESSAGE_EXPIRED: 'The message expires_at is in the past.',
+  ERR_CLOCK_SKEW: "The message created_at lies further in the receiver's future than the allowed clock skew (MAX_CLOCK_SKEW_MS).",
   ERR_KEY_FILE_MODE: 'A private key file is readable or writable by group or others (must be 0600).',
   ERR_KEY_FILE_INVALID: 'A private key file is missing or does not hold a valid private key.',
 

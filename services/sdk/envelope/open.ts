@@ -21,6 +21,13 @@ export interface KeyRecord {
   revokedAt?: Date;
 }
 
+/**
+ * How far in the receiver's future a message's `created_at` may lie (clocks of two agencies disagree a
+ * little): later than `now + MAX_CLOCK_SKEW_MS` is refused with ERR_CLOCK_SKEW. A sender's clock set ahead
+ * would otherwise sign messages that outlive its revocation or credential expiry.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 /** Resolve an agency's signing key by key id (the directory, verified against the root). */
 export type KeyResolver = (agency: string, kid: string) => KeyRecord | undefined;
 
@@ -33,7 +40,7 @@ export interface OpenContext {
   /** The receiving agency. */
   self: string;
   clock: Clock;
-  /** Allowed clock skew for `created_at` in the future (default 5 minutes). */
+  /** Allowed clock skew for `created_at` in the future (default {@link MAX_CLOCK_SKEW_MS}). */
   maxSkewMs?: number;
 }
 
@@ -145,8 +152,12 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
       sender: header.sender,
     });
   }
-  if (signedAt > now + (ctx.maxSkewMs ?? 300_000)) {
-    throw new LiaisonError('ERR_HEADER_INVALID', `created_at ${header.createdAt.toISOString()} lies in the future`, { field: 'created_at' });
+  const skewMs = ctx.maxSkewMs ?? MAX_CLOCK_SKEW_MS;
+  if (signedAt > now + skewMs) {
+    throw new LiaisonError('ERR_CLOCK_SKEW', `created_at ${header.createdAt.toISOString()} lies ${signedAt - now} ms in the future (more than the ${skewMs} ms allowed)`, {
+      field: 'created_at',
+      sender: header.sender,
+    });
   }
   if (header.expiresAt && header.expiresAt.getTime() <= now) {
     throw new LiaisonError('ERR_MESSAGE_EXPIRED', `message expired at ${header.expiresAt.toISOString()}`, { id: header.id });

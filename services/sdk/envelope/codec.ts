@@ -2,7 +2,8 @@ import type { Type } from 'protobufjs';
 import { LiaisonError } from '../errors.ts';
 import { isUuidv7 } from '../ids.ts';
 import { HANDLING_CODES, TLP_LABELS, isTier } from '../tier.ts';
-import { headerFromObject, headerToObject, type MessageHeader } from './header.ts';
+import { timestampFromDate } from '../schema/timestamp.ts';
+import { headerFromObject, headerToObject, INFORMATION_RELIABILITIES, SOURCE_RELIABILITIES, type MessageHeader } from './header.ts';
 
 /** The wire parts of an Envelope. */
 export interface EnvelopeParts {
@@ -13,6 +14,7 @@ export interface EnvelopeParts {
 
 /** Encode and decode `Envelope` and `Signed` with the protobufjs types of envelope.proto. */
 export interface EnvelopeCodec {
+  /** Encode `Signed`; throws ERR_HEADER_INVALID for a header a receiver would refuse. */
   encodeSigned(header: MessageHeader, body: Uint8Array): Uint8Array;
   /** Decode `Signed`; throws ERR_DECODE for bad bytes and ERR_HEADER_INVALID for a bad header. */
   decodeSigned(bytes: Uint8Array): { header: MessageHeader; body: Uint8Array };
@@ -30,19 +32,49 @@ export interface EnvelopeTypes {
 
 const TO_OBJECT = { enums: String, longs: Number, defaults: true } as const;
 
-/** Check a decoded header; throws ERR_HEADER_INVALID naming the first bad field. */
+/**
+ * Longest accepted value of each free-text header field (ids, agency ids and hashes are far shorter):
+ * a receiver never carries, logs or keys anything by an unbounded string from an unverified header.
+ */
+export const HEADER_FIELD_MAX: Readonly<Record<string, number>> = {
+  type: 128,
+  sender: 64,
+  recipient: 64,
+  caseRef: 256,
+  correlationId: 256,
+  causationId: 256,
+  policyHash: 128,
+  requestHash: 128,
+};
+
+function validInstant(d: Date | undefined): boolean {
+  return d instanceof Date && timestampFromDate(d) !== undefined;
+}
+
+/**
+ * Check a header, sent or received (the one validation both ways); throws ERR_HEADER_INVALID naming the
+ * first bad field: missing or malformed values, unknown enum values, instants outside years 1–9999 and
+ * strings longer than {@link HEADER_FIELD_MAX}.
+ */
 export function validateHeader(h: Partial<MessageHeader>): MessageHeader {
   const bad = (field: string, why: string): never => {
     throw new LiaisonError('ERR_HEADER_INVALID', `signed header ${field}: ${why}`, { field });
   };
+  for (const [field, max] of Object.entries(HEADER_FIELD_MAX)) {
+    const v = (h as Record<string, unknown>)[field];
+    if (v !== undefined && (typeof v !== 'string' || v.length > max)) bad(field, `not a string of at most ${max} characters`);
+  }
   if (!h.id || !isUuidv7(h.id)) bad('id', 'missing or not a UUIDv7');
   if (!h.type || !h.type.startsWith('liaison.v1.')) bad('type', 'missing or not a liaison.v1 type');
   if (!h.sender) bad('sender', 'missing');
   if (!h.recipient) bad('recipient', 'missing');
-  if (!h.createdAt || Number.isNaN(h.createdAt.getTime())) bad('created_at', 'missing');
+  if (!validInstant(h.createdAt)) bad('created_at', 'missing or not an instant from year 1 to 9999');
+  if (h.expiresAt !== undefined && !validInstant(h.expiresAt)) bad('expires_at', 'not an instant from year 1 to 9999');
   if (!h.handling || !(HANDLING_CODES as readonly string[]).includes(h.handling)) bad('handling', 'missing or unknown');
   if (!h.tlp || !(TLP_LABELS as readonly string[]).includes(h.tlp)) bad('tlp', 'missing or unknown');
   if (!isTier(h.tier)) bad('tier', 'missing or unknown');
+  if (h.sourceReliability !== undefined && !SOURCE_RELIABILITIES.includes(h.sourceReliability)) bad('source_reliability', 'unknown');
+  if (h.informationReliability !== undefined && !INFORMATION_RELIABILITIES.includes(h.informationReliability)) bad('information_reliability', 'unknown');
   return h as MessageHeader;
 }
 
@@ -51,7 +83,7 @@ export function createEnvelopeCodec(types: EnvelopeTypes): EnvelopeCodec {
   const { Envelope, Signed, Header } = types;
   return {
     encodeSigned(header, body) {
-      const msg = Signed.create({ header: Header.fromObject(headerToObject(header)), body });
+      const msg = Signed.create({ header: Header.fromObject(headerToObject(validateHeader(header))), body });
       return Signed.encode(msg).finish();
     },
     decodeSigned(bytes) {

@@ -1,9 +1,14 @@
+import { checkedTimestamp, timestampFromDate } from '../schema/timestamp.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
 
 /** Source reliability (Europol 4x4): A completely reliable … X cannot be judged. */
 export type SourceReliability = 'A' | 'B' | 'C' | 'X';
 /** Information reliability (Europol 4x4): 1 known true … 4 cannot be judged. */
 export type InformationReliability = 1 | 2 | 3 | 4;
+/** Every source reliability grade. */
+export const SOURCE_RELIABILITIES: readonly SourceReliability[] = ['A', 'B', 'C', 'X'];
+/** Every information reliability grade. */
+export const INFORMATION_RELIABILITIES: readonly InformationReliability[] = [1, 2, 3, 4];
 
 /**
  * The signed header of a message copy, as the SDK hands it around. Receivers trust only this
@@ -41,19 +46,20 @@ const INFO_PREFIX = 'INFORMATION_RELIABILITY_';
 const TIER_PREFIX = 'SENSITIVITY_';
 
 interface Timestamp {
-  seconds: number | { toNumber(): number };
+  seconds: number | { toNumber(): number; toString(): string };
   nanos?: number;
 }
 
-function toTimestamp(d: Date): Timestamp {
-  const ms = d.getTime();
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+/** A Date as a Timestamp; undefined when it is not a valid instant in years 1–9999 ({@link validateHeader} refuses it first). */
+function toTimestamp(d: Date): Timestamp | undefined {
+  return timestampFromDate(d) as Timestamp | undefined;
 }
 
+/** A received Timestamp as a Date; out of range (years 1–9999, nanos) → an invalid Date, which {@link validateHeader} refuses. */
 function fromTimestamp(t: Timestamp | null | undefined): Date | undefined {
   if (!t) return undefined;
-  const s = typeof t.seconds === 'number' ? t.seconds : t.seconds.toNumber();
-  return new Date(s * 1000 + Math.floor((t.nanos ?? 0) / 1_000_000));
+  const v = checkedTimestamp(t);
+  return v ? new Date(v.seconds * 1000 + Math.floor(v.nanos / 1_000_000)) : new Date(Number.NaN);
 }
 
 /** The plain object protobufjs `Header.fromObject` takes. */
@@ -82,13 +88,21 @@ function strip(value: unknown, prefix: string): string | undefined {
   return typeof value === 'string' && value.startsWith(prefix) && !value.endsWith('UNSPECIFIED') ? value.slice(prefix.length) : undefined;
 }
 
+/** Marks an optional enum whose number the schema does not define (protobufjs hands it over as a number). */
+const UNKNOWN_ENUM = '?';
+
+function optionalEnum(value: unknown, prefix: string): string | undefined {
+  if (typeof value === 'number' && value !== 0) return UNKNOWN_ENUM;
+  return strip(value, prefix);
+}
+
 /**
  * The header from protobufjs `Header.toObject(msg, { enums: String, defaults: true })`. Values that
  * are not set or not valid come back as `undefined` in the partial; {@link validateHeader} reports them.
  */
 export function headerFromObject(o: Record<string, unknown>): Partial<MessageHeader> {
   const tlp = strip(o.tlp, TLP_PREFIX);
-  const info = strip(o.informationReliability, INFO_PREFIX);
+  const info = optionalEnum(o.informationReliability, INFO_PREFIX);
   return {
     id: o.id as string,
     type: o.type as string,
@@ -100,7 +114,7 @@ export function headerFromObject(o: Record<string, unknown>): Partial<MessageHea
     causationId: (o.causationId as string) ?? '',
     handling: strip(o.handling, HANDLING_PREFIX) as HandlingCode | undefined,
     tlp: (tlp === 'AMBER_STRICT' ? 'AMBER+STRICT' : tlp) as TlpLabel | undefined,
-    sourceReliability: strip(o.sourceReliability, SOURCE_PREFIX) as SourceReliability | undefined,
+    sourceReliability: optionalEnum(o.sourceReliability, SOURCE_PREFIX) as SourceReliability | undefined,
     informationReliability: info ? (Number(info) as InformationReliability) : undefined,
     expiresAt: fromTimestamp(o.expiresAt as Timestamp | undefined),
     tier: strip(o.tier, TIER_PREFIX)?.toLowerCase() as Tier | undefined,

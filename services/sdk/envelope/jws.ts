@@ -46,6 +46,7 @@ function remember<V>(cache: Map<string, V>, key: string, value: V): V {
 export function protectedHeaderFor(kid: string): { bytes: Buffer; b64: Buffer } {
   const hit = headerCache.get(kid);
   if (hit) return hit;
+  checkKid(kid);
   const json = JSON.stringify({ alg: 'EdDSA', b64: false, crit: ['b64'], kid, typ: JWS_TYP });
   const bytes = Buffer.from(json, 'utf8');
   return remember(headerCache, kid, { bytes, b64: Buffer.from(bytes.toString('base64url'), 'ascii') });
@@ -56,35 +57,61 @@ export function signingInput(protectedB64: Buffer, payload: Uint8Array): Buffer 
   return Buffer.concat([protectedB64, DOT, payload]);
 }
 
-/** Parse and check a protected header; throws ERR_PROTECTED_HEADER_INVALID. Cached by content. */
+/** Largest protected header accepted (the Liaison profile with a 43-character thumbprint kid is ~110 bytes). */
+export const MAX_PROTECTED_HEADER_BYTES = 512;
+/** A key id: base64url, at most 128 characters (an RFC 7638 SHA-256 thumbprint is 43). */
+const KID = /^[A-Za-z0-9_-]{1,128}$/;
+const PROFILE_KEYS = ['alg', 'b64', 'crit', 'kid', 'typ'];
+
+function invalidProtected(why: string): never {
+  throw new LiaisonError('ERR_PROTECTED_HEADER_INVALID', `JWS protected header ${why}; the Liaison profile is {alg EdDSA, b64 false, crit [b64], kid, typ ${JWS_TYP}}`);
+}
+
+/** Throws ERR_PROTECTED_HEADER_INVALID unless `kid` is a bounded base64url key id. */
+export function checkKid(kid: unknown): asserts kid is string {
+  if (typeof kid !== 'string' || !KID.test(kid)) invalidProtected('kid is not a base64url key id of 1 to 128 characters');
+}
+
+/** The parsed JSON as the Liaison profile, or a typed refusal naming what is wrong. */
+function profileOf(json: unknown): ProtectedHeader {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) invalidProtected('is not a JSON object');
+  const h = json as Record<string, unknown>;
+  const extra = Object.keys(h).find((k) => !PROFILE_KEYS.includes(k));
+  if (extra !== undefined) invalidProtected(`has a member outside the profile`);
+  const crit = h.crit;
+  const ok = h.alg === 'EdDSA' && h.b64 === false && Array.isArray(crit) && crit.length === 1 && crit[0] === 'b64' && h.typ === JWS_TYP;
+  if (!ok) invalidProtected('is not the Liaison profile');
+  checkKid(h.kid);
+  return h as unknown as ProtectedHeader;
+}
+
+/**
+ * Parse and check a protected header; throws ERR_PROTECTED_HEADER_INVALID. The size is checked first
+ * (at most {@link MAX_PROTECTED_HEADER_BYTES}), so the cache (keyed by content) holds at most
+ * 1024 entries of bounded size whatever a sender sends.
+ */
 export function parseProtectedHeader(bytes: Uint8Array): { header: ProtectedHeader; b64: Buffer } {
+  if (bytes.byteLength > MAX_PROTECTED_HEADER_BYTES) invalidProtected(`is ${bytes.byteLength} bytes (at most ${MAX_PROTECTED_HEADER_BYTES})`);
   const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   const hit = parsedCache.get(key);
   if (hit) return hit;
-  let h: Record<string, unknown>;
+  let json: unknown;
   try {
-    h = JSON.parse(Buffer.from(bytes).toString('utf8')) as Record<string, unknown>;
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
   } catch {
-    throw new LiaisonError('ERR_PROTECTED_HEADER_INVALID', 'JWS protected header is not JSON');
+    invalidProtected('is not JSON');
   }
-  const crit = h.crit;
-  const ok =
-    h !== null &&
-    typeof h === 'object' &&
-    h.alg === 'EdDSA' &&
-    h.b64 === false &&
-    Array.isArray(crit) &&
-    crit.length === 1 &&
-    crit[0] === 'b64' &&
-    typeof h.kid === 'string' &&
-    h.kid.length > 0 &&
-    h.typ === JWS_TYP &&
-    Object.keys(h).every((k) => ['alg', 'b64', 'crit', 'kid', 'typ'].includes(k));
-  if (!ok) {
-    throw new LiaisonError('ERR_PROTECTED_HEADER_INVALID', 'JWS protected header is not the Liaison profile (alg EdDSA, b64 false, crit [b64], kid, typ)');
-  }
+  const header = profileOf(json);
   const b64 = Buffer.from(Buffer.from(bytes).toString('base64url'), 'ascii');
-  return remember(parsedCache, key, { header: h as unknown as ProtectedHeader, b64 });
+  return remember(parsedCache, key, { header, b64 });
+}
+
+/** Size of the received-header cache (entries and bytes held), and its bounds: for tests and diagnostics. */
+export function protectedHeaderCacheStats(): { entries: number; bytes: number; maxEntries: number; maxBytes: number } {
+  let bytes = 0;
+  for (const [k, v] of parsedCache) bytes += k.length + v.b64.byteLength;
+  const perEntry = MAX_PROTECTED_HEADER_BYTES + Math.ceil((MAX_PROTECTED_HEADER_BYTES * 4) / 3);
+  return { entries: parsedCache.size, bytes, maxEntries: CACHE_MAX, maxBytes: CACHE_MAX * perEntry };
 }
 
 /** Sign `signed` bytes with the Liaison profile. */

@@ -1,7 +1,7 @@
 import { LiaisonError } from '../errors.ts';
 import type { BodyMessage, MessageInfo } from './model.ts';
 import type { FieldNode, TypeNode } from './nodes.ts';
-import { timestampFromDate, timestampFromIso, timestampToIso, type LongLike } from './timestamp.ts';
+import { TIMESTAMP_RANGE, timestampFromDate, timestampFromIso, timestampToIso, type LongLike } from './timestamp.ts';
 
 const INT32 = new Set(['int32', 'sint32', 'sfixed32']);
 const UINT32 = new Set(['uint32', 'fixed32']);
@@ -64,16 +64,19 @@ function scalar(f: FieldNode, value: unknown, path: string): unknown {
   throw new Invalid(path, `supported type (${t})`);
 }
 
+function enumNames(f: FieldNode): string {
+  return `one of ${Object.keys(f.enumValues!).filter((n) => !n.endsWith('_UNSPECIFIED')).join(', ')}`;
+}
+
 function enumValue(f: FieldNode, value: unknown, path: string): number {
   if (typeof value === 'string' && Object.hasOwn(f.enumValues!, value)) return f.enumValues![value]!;
   if (typeof value === 'number' && Number.isInteger(value) && Object.hasOwn(f.enumNames!, value)) return value;
-  const names = Object.keys(f.enumValues!).filter((n) => !n.endsWith('_UNSPECIFIED'));
-  throw new Invalid(path, `one of ${names.join(', ')}`);
+  throw new Invalid(path, enumNames(f));
 }
 
 function timestamp(value: unknown, path: string): unknown {
   const t = typeof value === 'string' ? timestampFromIso(value) : value instanceof Date ? timestampFromDate(value) : undefined;
-  if (!t) throw new Invalid(path, 'ISO-8601 timestamp string (e.g. 2026-11-28T12:00:00Z)');
+  if (!t) throw new Invalid(path, `ISO-8601 ${TIMESTAMP_RANGE} (e.g. 2026-11-28T12:00:00Z)`);
   return t;
 }
 
@@ -164,14 +167,21 @@ function longOut(v: unknown): unknown {
   return v;
 }
 
-function elementOut(f: FieldNode, v: unknown): unknown {
+/** One value out; a value the send side would refuse (unknown enum number, timestamp out of range) throws Invalid. */
+function elementOut(f: FieldNode, v: unknown, path: string): unknown {
   switch (f.kind) {
-    case 'enum':
-      return f.enumNames![v as number] ?? v;
-    case 'timestamp':
-      return timestampToIso(v as { seconds?: number; nanos?: number });
+    case 'enum': {
+      if (typeof v === 'string' && Object.hasOwn(f.enumValues!, v)) return v;
+      if (typeof v !== 'number' || !Object.hasOwn(f.enumNames!, v)) throw new Invalid(path, enumNames(f));
+      return f.enumNames![v];
+    }
+    case 'timestamp': {
+      const iso = timestampToIso(v as { seconds?: number; nanos?: number });
+      if (iso === undefined) throw new Invalid(path, TIMESTAMP_RANGE);
+      return iso;
+    }
     case 'message':
-      return toPlain(f.child!, v as Record<string, unknown>);
+      return toPlain(f.child!, v as Record<string, unknown>, path);
     case 'scalar':
       if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
       return longOut(v);
@@ -187,14 +197,15 @@ function isEmpty(f: FieldNode, v: unknown): boolean {
   return v === '' || v === 0 || v === false || (v instanceof Uint8Array && v.length === 0);
 }
 
-function toPlain(node: TypeNode, msg: Record<string, unknown>): Record<string, unknown> {
+function toPlain(node: TypeNode, msg: Record<string, unknown>, path: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of node.fields) {
     const v = msg[f.name];
     if (isEmpty(f, v)) continue;
-    if (f.map) out[f.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, elementOut(f, x)]));
-    else if (f.repeated) out[f.name] = (v as unknown[]).map((x) => elementOut(f, x));
-    else out[f.name] = elementOut(f, v);
+    const p = path ? `${path}.${f.name}` : f.name;
+    if (f.map) out[f.name] = Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, elementOut(f, x, `${p}[${JSON.stringify(k)}]`)]));
+    else if (f.repeated) out[f.name] = (v as unknown[]).map((x, i) => elementOut(f, x, `${p}[${i}]`));
+    else out[f.name] = elementOut(f, v, p);
   }
   return out;
 }
@@ -202,7 +213,15 @@ function toPlain(node: TypeNode, msg: Record<string, unknown>): Record<string, u
 /**
  * A message as a plain JSON object: camelCase keys, enums as names, Timestamps as ISO-8601 strings,
  * bytes as base64, 64-bit integers as numbers (decimal strings beyond 2^53); default values omitted.
+ * A decoded message holding what {@link fromJson} refuses (an enum number the schema does not define,
+ * a Timestamp outside years 1–9999 or with nanos out of range) throws ERR_BODY_INVALID naming the field:
+ * the receiver validates exactly as the sender does.
  */
 export function toJson(info: MessageInfo, message: BodyMessage | Record<string, unknown>): Record<string, unknown> {
-  return toPlain(info.node, message as Record<string, unknown>);
+  try {
+    return toPlain(info.node, message as Record<string, unknown>, '');
+  } catch (err) {
+    if (!(err instanceof Invalid)) throw err;
+    throw new LiaisonError('ERR_BODY_INVALID', `${info.name}.${err.path}: expected ${err.expected}`, { type: info.name, field: err.path });
+  }
 }

@@ -1,0 +1,146 @@
+/**
+ * Issue 12, finding 5: input that crashed or bloated a receiver before the signature check. Every entry
+ * point answers garbage with a typed LiaisonError, in bounded memory and linear time.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openMessage } from '../services/sdk/envelope/open.ts';
+import { parseProtectedHeader, protectedHeaderCacheStats } from '../services/sdk/envelope/jws.ts';
+import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
+import { uuidv7 } from '../services/sdk/ids.ts';
+import { encodeBody, fromJson, toJson } from '../services/sdk/schema/index.ts';
+import { createLab, LAB_NOW, LAB_REPORT, rawHeader, type Lab } from './support/parse-lab.ts';
+
+function codeOf(fn: () => unknown): ErrorCode | string {
+  try {
+    fn();
+  } catch (err) {
+    return isLiaisonError(err) ? err.code : `untyped ${(err as Error).constructor?.name}: ${(err as Error).message}`;
+  }
+  return 'accepted';
+}
+
+let lab: Lab;
+beforeAll(async () => {
+  lab = await createLab();
+});
+
+const SUBJECT = 'liaison.v1.operational.documents.DocumentReport.xa-police.all';
+const open = (data: Uint8Array) => openMessage(lab.openCtx, { subject: SUBJECT, data });
+const PROFILE = (kid: string) => JSON.stringify({ alg: 'EdDSA', b64: false, crit: ['b64'], kid, typ: 'liaison-envelope' });
+
+describe('JWS protected header: typed refusal, bounded fields, bounded cache', () => {
+  it('a protected header of JSON null, a list, a string or a number is ERR_PROTECTED_HEADER_INVALID (was a TypeError)', () => {
+    const body = encodeBody(lab.catalog.get('DocumentReport'), LAB_REPORT);
+    const h = rawHeader(lab.header('DocumentReport'));
+    for (const json of ['null', '[]', '"x"', '1', 'true', '{"alg":null}']) {
+      expect(codeOf(() => open(lab.forge(h, body, json))), json).toBe('ERR_PROTECTED_HEADER_INVALID');
+      expect(codeOf(() => parseProtectedHeader(Buffer.from(json))), json).toBe('ERR_PROTECTED_HEADER_INVALID');
+    }
+  });
+
+  it('the valid profile still opens (positive control)', () => {
+    const copy = lab.seal('DocumentReport', LAB_REPORT);
+    expect(open(copy.data).body.documentNumber).toBe('XA1234567');
+    const body = encodeBody(lab.catalog.get('DocumentReport'), LAB_REPORT);
+    expect(codeOf(() => open(lab.forge(rawHeader(lab.header('DocumentReport')), body, PROFILE(lab.kid))))).toBe('accepted');
+  });
+
+  it('an oversized kid or protected header is refused before it is parsed or cached', () => {
+    const body = encodeBody(lab.catalog.get('DocumentReport'), LAB_REPORT);
+    const h = rawHeader(lab.header('DocumentReport'));
+    expect(codeOf(() => open(lab.forge(h, body, PROFILE('k'.repeat(129)))))).toBe('ERR_PROTECTED_HEADER_INVALID');
+    expect(codeOf(() => open(lab.forge(h, body, PROFILE('bad kid!'))))).toBe('ERR_PROTECTED_HEADER_INVALID');
+    // A 128-character kid is allowed by the profile (it is just not a key of the sender).
+    expect(codeOf(() => open(lab.forge(h, body, PROFILE('k'.repeat(128)))))).toBe('ERR_KEY_UNKNOWN');
+    const padded = PROFILE(lab.kid).replace('{', `{${' '.repeat(600)}`);
+    expect(codeOf(() => parseProtectedHeader(Buffer.from(padded)))).toBe('ERR_PROTECTED_HEADER_INVALID');
+  });
+
+  it('200 unsigned envelopes with distinct 900 kB kids leave the header cache bounded (was ~600 MB)', () => {
+    const before = protectedHeaderCacheStats();
+    const body = encodeBody(lab.catalog.get('DocumentReport'), LAB_REPORT);
+    const signed = lab.codec.encodeSigned(lab.header('DocumentReport'), body);
+    for (let i = 0; i < 200; i++) {
+      const kid = `${i}`.padStart(6, '0') + 'A'.repeat(900_000);
+      const data = lab.codec.encodeEnvelope({ signed, protected: Buffer.from(PROFILE(kid)), signature: new Uint8Array(64) });
+      expect(codeOf(() => open(data))).toBe('ERR_PROTECTED_HEADER_INVALID');
+    }
+    const after = protectedHeaderCacheStats();
+    expect(after.bytes).toBeLessThanOrEqual(after.maxBytes);
+    expect(after.bytes - before.bytes).toBeLessThan(64 * 1024);
+    expect(after.maxBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
+    // Many distinct valid-looking small headers: the entry count stays at its bound.
+    for (let i = 0; i < 3_000; i++) parseProtectedHeader(Buffer.from(PROFILE(`kid${i}`)));
+    const full = protectedHeaderCacheStats();
+    expect(full.entries).toBeLessThanOrEqual(full.maxEntries);
+    expect(full.bytes).toBeLessThanOrEqual(full.maxBytes);
+  });
+});
+
+describe('dates, enums and ranges: the same validation on receive as on send', () => {
+  const info = () => lab.catalog.get('DocumentReport');
+  const bodyWith = (over: Record<string, unknown>) => info().type.encode(info().type.fromObject({ ...info().type.toObject(fromJson(info(), LAB_REPORT)), ...over })).finish();
+
+  it('a body Timestamp beyond ±8.64e12 s is ERR_BODY_INVALID on receive (was a RangeError in toJson)', () => {
+    const h = rawHeader(lab.header('DocumentReport'));
+    for (const seconds of [9e12, -9e12, 1e15]) {
+      expect(codeOf(() => open(lab.forge(h, bodyWith({ reportedAt: { seconds, nanos: 0 } })))), String(seconds)).toBe('ERR_BODY_INVALID');
+    }
+    expect(codeOf(() => toJson(info(), info().type.decode(bodyWith({ reportedAt: { seconds: 9e12, nanos: 0 } }))))).toBe('ERR_BODY_INVALID');
+  });
+
+  it('a body Timestamp after 9999 or before year 1, or with nanos out of range, is refused on receive as on send', () => {
+    const h = rawHeader(lab.header('DocumentReport'));
+    const y10000 = Date.UTC(10000, 0, 1) / 1000;
+    expect(codeOf(() => open(lab.forge(h, bodyWith({ reportedAt: { seconds: y10000, nanos: 0 } }))))).toBe('ERR_BODY_INVALID');
+    expect(codeOf(() => open(lab.forge(h, bodyWith({ reportedAt: { seconds: -62135596801, nanos: 0 } }))))).toBe('ERR_BODY_INVALID');
+    expect(codeOf(() => open(lab.forge(h, bodyWith({ reportedAt: { seconds: 0, nanos: 1_000_000_000 } }))))).toBe('ERR_BODY_INVALID');
+    expect(codeOf(() => open(lab.forge(h, bodyWith({ reportedAt: { seconds: 0, nanos: -1 } }))))).toBe('ERR_BODY_INVALID');
+    // The send side refuses the same instants, however they are given.
+    expect(codeOf(() => fromJson(info(), { ...LAB_REPORT, reportedAt: new Date(Date.UTC(10000, 0, 1)) }))).toBe('ERR_BODY_INVALID');
+    expect(codeOf(() => fromJson(info(), { ...LAB_REPORT, reportedAt: '0000-12-31T23:59:59Z' }))).toBe('ERR_BODY_INVALID');
+    // The edges themselves are fine both ways.
+    const edge = { seconds: Date.UTC(9999, 11, 31, 23, 59, 59) / 1000, nanos: 999_999_999 };
+    expect(open(lab.forge(h, bodyWith({ reportedAt: edge }))).body.reportedAt).toBe('9999-12-31T23:59:59.999999999Z');
+    expect(codeOf(() => fromJson(info(), { ...LAB_REPORT, reportedAt: '9999-12-31T23:59:59.999999999Z' }))).toBe('accepted');
+    expect(codeOf(() => fromJson(info(), { ...LAB_REPORT, reportedAt: '0001-01-01T00:00:00Z' }))).toBe('accepted');
+  });
+
+  it('an unknown enum number in a body is ERR_BODY_INVALID on receive, as fromJson refuses it on send', () => {
+    const h = rawHeader(lab.header('DocumentReport'));
+    expect(codeOf(() => fromJson(info(), { ...LAB_REPORT, documentType: 99 }))).toBe('ERR_BODY_INVALID');
+    expect(codeOf(() => open(lab.forge(h, bodyWith({ documentType: 99 }))))).toBe('ERR_BODY_INVALID');
+    expect(codeOf(() => open(lab.forge(h, bodyWith({ status: -5 }))))).toBe('ERR_BODY_INVALID');
+  });
+
+  it('an out-of-range expires_at or created_at is ERR_HEADER_INVALID (was an Invalid Date that never expires)', () => {
+    const body = encodeBody(info(), LAB_REPORT);
+    const h = lab.header('DocumentReport');
+    for (const seconds of [9e12, 1e15, Date.UTC(10000, 0, 1) / 1000, -62135596801]) {
+      expect(codeOf(() => open(lab.forge(rawHeader(h, { expiresAt: { seconds, nanos: 0 } }), body))), `expires ${seconds}`).toBe('ERR_HEADER_INVALID');
+      expect(codeOf(() => open(lab.forge(rawHeader(h, { createdAt: { seconds, nanos: 0 } }), body))), `created ${seconds}`).toBe('ERR_HEADER_INVALID');
+    }
+    expect(codeOf(() => open(lab.forge(rawHeader(h, { expiresAt: { seconds: LAB_NOW / 1000, nanos: 2e9 } }), body)))).toBe('ERR_HEADER_INVALID');
+    // Positive control: a valid future expiry opens; a past one is ERR_MESSAGE_EXPIRED.
+    expect(codeOf(() => open(lab.forge(rawHeader(h, { expiresAt: { seconds: LAB_NOW / 1000 + 60, nanos: 0 } }), body)))).toBe('accepted');
+    expect(codeOf(() => open(lab.forge(rawHeader(h, { expiresAt: { seconds: LAB_NOW / 1000 - 60, nanos: 0 } }), body)))).toBe('ERR_MESSAGE_EXPIRED');
+  });
+
+  it('an unknown enum number in the header (reliability) is refused, not silently dropped', () => {
+    const body = encodeBody(info(), LAB_REPORT);
+    const h = lab.header('DocumentReport');
+    expect(codeOf(() => open(lab.forge(rawHeader(h, { sourceReliability: 42 }), body)))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => open(lab.forge(rawHeader(h, { informationReliability: 42 }), body)))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => open(lab.forge(rawHeader(h, { sourceReliability: 'SOURCE_RELIABILITY_B' }), body)))).toBe('accepted');
+  });
+
+  it('the sender refuses the same header values the receiver refuses (one validation both ways)', () => {
+    const body = encodeBody(info(), LAB_REPORT);
+    expect(codeOf(() => lab.codec.encodeSigned(lab.header('DocumentReport', { expiresAt: new Date(Number.NaN) }), body))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => lab.codec.encodeSigned(lab.header('DocumentReport', { expiresAt: new Date(Date.UTC(10000, 0, 1)) }), body))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => lab.seal('DocumentReport', LAB_REPORT, { expiresAt: new Date(8.64e15) }))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => lab.codec.encodeSigned(lab.header('DocumentReport', { sender: 'x'.repeat(10_000) }), body))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => open(lab.forge(rawHeader(lab.header('DocumentReport', { caseRef: 'c'.repeat(100_000) })), body)))).toBe('ERR_HEADER_INVALID');
+    expect(codeOf(() => lab.codec.encodeSigned(lab.header('DocumentReport', { id: uuidv7(LAB_NOW) }), body))).toBe('accepted');
+  });
+});

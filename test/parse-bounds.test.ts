@@ -2,12 +2,17 @@
  * Issue 12, finding 5: input that crashed or bloated a receiver before the signature check. Every entry
  * point answers garbage with a typed LiaisonError, in bounded memory and linear time.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, type RpcHost } from '../services/sdk/client/rpc.ts';
+import { sealMessage } from '../services/sdk/envelope/seal.ts';
+import { silentLogger } from '../services/sdk/logging.ts';
 import { openMessage } from '../services/sdk/envelope/open.ts';
 import { parseProtectedHeader, protectedHeaderCacheStats } from '../services/sdk/envelope/jws.ts';
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { uuidv7 } from '../services/sdk/ids.ts';
 import { encodeBody, fromJson, toJson } from '../services/sdk/schema/index.ts';
+import { startNatsServer, type TestNatsServer } from './fixture/nats-server.ts';
 import { createLab, LAB_NOW, LAB_REPORT, rawHeader, type Lab } from './support/parse-lab.ts';
 
 function codeOf(fn: () => unknown): ErrorCode | string {
@@ -142,5 +147,51 @@ describe('dates, enums and ranges: the same validation on receive as on send', (
     expect(codeOf(() => lab.codec.encodeSigned(lab.header('DocumentReport', { sender: 'x'.repeat(10_000) }), body))).toBe('ERR_HEADER_INVALID');
     expect(codeOf(() => open(lab.forge(rawHeader(lab.header('DocumentReport', { caseRef: 'c'.repeat(100_000) })), body)))).toBe('ERR_HEADER_INVALID');
     expect(codeOf(() => lab.codec.encodeSigned(lab.header('DocumentReport', { id: uuidv7(LAB_NOW) }), body))).toBe('accepted');
+  });
+});
+
+describe('request(): a malformed reply is a typed error for the caller (real nats-server)', () => {
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    server = await startNatsServer({ name: 'parse-bounds', runtime: 'local', config: (ctx) => `listen: "${ctx.host}:${ctx.port}"\n` });
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  const host = (): RpcHost => ({
+    id: 'xa-police',
+    nc,
+    catalog: lab.catalog,
+    policy: () => lab.policy,
+    openContext: () => ({ ...lab.openCtx, self: 'xa-police' }),
+    seal: (type, body, opts) => sealMessage(lab.sealCtx, type, body, opts),
+    logger: silentLogger(),
+  });
+
+  it('a reply with a protected header of null, or garbage bytes, rejects with a LiaisonError (was a raw TypeError)', async () => {
+    const replies: Uint8Array[] = [];
+    const body = encodeBody(lab.catalog.get('DocumentReport'), LAB_REPORT);
+    const h = rawHeader(lab.header('DocumentReport', { sender: 'xb-ngo', recipient: 'xa-police' }));
+    replies.push(lab.forge(h, body, 'null'), Uint8Array.of(0x0a, 0xff, 0xff), lab.forge(h, body, '[1]'));
+    const sub = nc.subscribe('liaison.v1.svc.>', {
+      callback: (_err, m) => {
+        m.respond(replies.shift() ?? new Uint8Array());
+      },
+    });
+    try {
+      for (const want of ['ERR_PROTECTED_HEADER_INVALID', 'ERR_DECODE', 'ERR_PROTECTED_HEADER_INVALID'] as const) {
+        const err = await request(host(), 'DocumentReport', LAB_REPORT, { to: 'xb-ngo', timeoutMs: 3_000 }).then(
+          () => new Error('accepted'),
+          (e: unknown) => e,
+        );
+        expect(isLiaisonError(err) ? err.code : String(err)).toBe(want);
+      }
+    } finally {
+      sub.unsubscribe();
+    }
   });
 });

@@ -3,8 +3,13 @@
  * point answers garbage with a typed LiaisonError, in bounded memory and linear time.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, type RpcHost } from '../services/sdk/client/rpc.ts';
+import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
+import { parsePolicy } from '../services/sdk/policy/index.ts';
+import { parseScenario } from '../services/simulator/scenario.ts';
 import { sealMessage } from '../services/sdk/envelope/seal.ts';
 import { silentLogger } from '../services/sdk/logging.ts';
 import { openMessage } from '../services/sdk/envelope/open.ts';
@@ -192,6 +197,69 @@ describe('request(): a malformed reply is a typed error for the caller (real nat
       }
     } finally {
       sub.unsubscribe();
+    }
+  });
+});
+
+describe('scenario and policy YAML: cycles and unknown keys refused with their location', () => {
+  const SCENARIO = (timeline: string, top = '') => `version: 1
+name: s
+policy: p.yaml
+${top}timeline:
+${timeline}`;
+  const refusal = (text: string) => {
+    try {
+      parseScenario(text, 'bad.yaml');
+    } catch (err) {
+      if (isLiaisonError(err)) return err;
+      return new Error(`untyped ${(err as Error).constructor.name}: ${(err as Error).message}`);
+    }
+    return new Error('accepted');
+  };
+
+  it('an alias cycle (name: &a [*a]) is ERR_CONFIG_INVALID at the alias, not a TypeError', () => {
+    const err = refusal(`version: 1\nname: &a [*a]\npolicy: p.yaml\ntimeline:\n  - note: hi\n`);
+    expect(isLiaisonError(err) && err.code, err.message).toBe('ERR_CONFIG_INVALID');
+    expect(err.message).toContain('bad.yaml:2:');
+    expect(err.message).toContain('cycle');
+    const deep = refusal(SCENARIO(`  - send: { from: a, type: T }\n    body: &b { x: { y: *b } }\n`));
+    expect(isLiaisonError(deep) && deep.code, deep.message).toBe('ERR_CONFIG_INVALID');
+    expect(deep.message).toMatch(/bad\.yaml:6:\d+ .*cycle/);
+  });
+
+  it('a misspelt key is refused at its line and column, with a "did you mean"', () => {
+    const err = refusal(SCENARIO(`  - send: { from: a, type: T, handlng: H1 }\n`));
+    expect(isLiaisonError(err) && err.code, err.message).toBe('ERR_CONFIG_INVALID');
+    expect(err.message).toContain('bad.yaml:5:31 timeline[0].send.handlng: unknown key "handlng"');
+    expect(err.message).toContain('did you mean "handling"?');
+    expect(isLiaisonError(err) && [err.details.line, err.details.column]).toEqual([5, 31]);
+    const top = refusal(SCENARIO(`  - note: hi\n`, 'clock: { sped: 10 }\n'));
+    expect(top.message).toContain('bad.yaml:4:10 clock.sped: unknown key "sped"');
+    const expectKey = refusal(SCENARIO(`  - send: { from: a, type: T }\n    expect: { caseStat: open }\n`));
+    expect(expectKey.message).toContain('timeline[0].expect.caseStat: unknown key');
+    expect(expectKey.message).toContain('did you mean "caseState"?');
+    const eventKey = refusal(SCENARIO(`  - revoke: { agency: a }\n    bdy: { x: 1 }\n`));
+    expect(eventKey.message).toContain('bad.yaml:6:5 timeline[0].bdy: unknown key');
+  });
+
+  it('value problems are located too; the shipped scenario (with legitimate aliases) still parses', async () => {
+    const err = refusal(SCENARIO(`  - send: { from: a, type: T, tlp: PURPLE }\n`));
+    expect(err.message).toContain('bad.yaml:5:36 timeline[0].send.tlp: expected one of');
+    const file = join(import.meta.dirname, '../deploy/scenarios/interception.yaml');
+    const s = parseScenario(await readFile(file, 'utf8'), file);
+    expect(s.events.length).toBeGreaterThan(20);
+  });
+
+  it('the policy loader refuses an alias cycle with ERR_POLICY_INVALID, located', () => {
+    for (const text of ['version: 1\nname: &a [*a]\nroles: {}\nagencies: {}\n', 'version: 1\nname: p\nroles: &r { x: { send: *r } }\nagencies: {}\n']) {
+      let got: unknown = 'accepted';
+      try {
+        parsePolicy(text, { file: 'p.yaml', catalog: typeCatalogOf(lab.catalog) });
+      } catch (e) {
+        got = e;
+      }
+      expect(isLiaisonError(got) ? got.code : String(got)).toBe('ERR_POLICY_INVALID');
+      expect((got as Error).message).toMatch(/^p\.yaml:\d+:\d+/);
     }
   });
 });

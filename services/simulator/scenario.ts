@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { LiaisonError, type ErrorCode } from '../sdk/errors.ts';
 import { parseDuration } from '../sdk/policy/index.ts';
 import { HANDLING_CODES, TIERS, TLP_LABELS, type HandlingCode, type Tier, type TlpLabel } from '../sdk/tier.ts';
+import { parseScenarioYaml, ScenarioProblems } from './scenario-yaml.ts';
 
 /** What must happen to a sent message. */
 export interface SendExpectation {
@@ -96,12 +96,7 @@ export interface Scenario {
 
 const KINDS = ['send', 'check-document', 'expect-case', 'expect-correlation', 'expect-notice', 'strategic-report', 'rogue', 'tamper', 'revoke', 'retract', 'correct', 'note'] as const;
 
-class Problems {
-  readonly list: string[] = [];
-  add(path: string, msg: string): void {
-    this.list.push(`${path}: ${msg}`);
-  }
-}
+type Problems = ScenarioProblems;
 
 function agencyList(p: Problems, v: unknown, path: string): string[] {
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
@@ -269,15 +264,36 @@ function readEvent(p: Problems, raw: unknown, i: number, at: number): ScenarioEv
   }
 }
 
-/** Parse scenario text; every problem is listed (`file: path: what`) in one ERR_CONFIG_INVALID. */
-export function parseScenario(text: string, file: string): Scenario {
-  const p = new Problems();
-  let doc: unknown;
+function invalid(file: string, p: ScenarioProblems): LiaisonError {
+  const lines = p.lines(file);
+  const first = p.list[0]!;
+  return new LiaisonError('ERR_CONFIG_INVALID', `${file}: invalid scenario: ${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ''}`, {
+    file,
+    line: first.line,
+    column: first.column,
+    errors: lines,
+  });
+}
+
+/** The document's values, once the YAML is known to be acyclic and to use only known keys. */
+function readYaml(text: string, file: string): { doc: unknown; p: ScenarioProblems } {
+  const { doc, problems: p } = parseScenarioYaml(text);
+  if (p.list.length > 0) throw invalid(file, p);
   try {
-    doc = parse(text);
+    return { doc: doc.toJS({ maxAliasCount: 1000 }), p };
   } catch (err) {
-    throw new LiaisonError('ERR_CONFIG_INVALID', `${file}: not YAML: ${(err as Error).message.split('\n')[0]}`, { file });
+    p.add('(top)', `not usable YAML: ${(err as Error).message.split('\n')[0]}`);
+    throw invalid(file, p);
   }
+}
+
+/**
+ * Parse scenario text. YAML errors, alias cycles, unknown keys (with a "did you mean" hint) and every invalid
+ * value are listed as `FILE:LINE:COL path: what` in one ERR_CONFIG_INVALID (details: file, line and column
+ * of the first, errors).
+ */
+export function parseScenario(text: string, file: string): Scenario {
+  const { doc, p } = readYaml(text, file);
   if (!obj(doc)) throw new LiaisonError('ERR_CONFIG_INVALID', `${file}: expected a mapping with version, name, policy and timeline`, { file });
   if (doc.version !== 1) p.add('version', `unsupported version ${JSON.stringify(doc.version)} (expected 1)`);
   const name = str(p, doc, 'name', '(top)') ?? '';
@@ -297,7 +313,7 @@ export function parseScenario(text: string, file: string): Scenario {
     const e = readEvent(p, raw, i, at);
     if (e) events.push(e);
   }
-  if (p.list.length > 0) throw new LiaisonError('ERR_CONFIG_INVALID', `${file}: invalid scenario: ${p.list[0]}${p.list.length > 1 ? ` (and ${p.list.length - 1} more)` : ''}`, { file, errors: p.list });
+  if (p.list.length > 0) throw invalid(file, p);
   return {
     file,
     name,

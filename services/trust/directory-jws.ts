@@ -137,7 +137,7 @@ export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJ
       } catch (err) {
         throw invalid(`credential of ${a.id} (kid ${String(c.kid)}) is invalid: ${(err as Error).message}`, err);
       }
-      if (claims.sub !== a.id || claims.cnf.jwk.kid !== c.kid) throw invalid(`credential of ${a.id} names ${claims.sub} / kid ${claims.cnf.jwk.kid}`);
+      if (!boundTo(claims, c, a)) throw invalid(`credential of ${a.id} names ${claims.sub} / kid ${claims.cnf.jwk.kid}`);
       index.set(indexKey(a.id, c.kid), toKey(claims, c, a));
     }
   }
@@ -157,17 +157,37 @@ function decodeClaims(jwt: string): CredentialClaims {
   return JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as CredentialClaims;
 }
 
+/** True when a credential belongs to the entry that lists it: issued to that agency id, for the key id it is listed under. */
+function boundTo(claims: CredentialClaims, c: DirectoryCredential, a: DirectoryAgency): boolean {
+  return claims.sub === a.id && claims.cnf?.jwk?.kid === c.kid;
+}
+
+/** Index a directory that did not come from {@link verifyDirectory}: credentials not bound to their entry are left out. */
+function indexUnverified(directory: Directory): Map<string, DirectoryKey> {
+  const index = new Map<string, DirectoryKey>();
+  for (const a of directory.agencies) {
+    for (const c of a.credentials) {
+      let claims: CredentialClaims;
+      try {
+        claims = decodeClaims(c.jwt);
+      } catch {
+        continue;
+      }
+      if (boundTo(claims, c, a)) index.set(indexKey(a.id, c.kid), toKey(claims, c, a));
+    }
+  }
+  return index;
+}
+
 /**
  * Look up the key `kid` of agency `agencyId` in a directory (a Map lookup; KeyObjects are built once per directory).
- * Directories from {@link verifyDirectory} are pre-indexed; others are indexed on first use without verification.
+ * Directories from {@link verifyDirectory} are pre-indexed; others are indexed on first use without signature
+ * verification, but a credential listed under another agency's id (or another kid) is never resolved for it.
  */
 export function directoryKey(directory: Directory, agencyId: string, kid: string): DirectoryKey | undefined {
   let index = indexes.get(directory);
   if (!index) {
-    index = new Map();
-    for (const a of directory.agencies) {
-      for (const c of a.credentials) index.set(indexKey(a.id, c.kid), toKey(decodeClaims(c.jwt), c, a));
-    }
+    index = indexUnverified(directory);
     indexes.set(directory, index);
   }
   return index.get(indexKey(agencyId, kid));

@@ -99,7 +99,7 @@ describe('audit ledger: a hash chain of every copy, refusal and registry query, 
     const jsm = await jetstreamManager(fed.exchange.admin);
     for (const c of copies) {
       const sent = r.copies.find((x) => x.tier === c.tier)!;
-      expect(c).toMatchObject({ stream: sent.stream, seq: sent.seq, subject: sent.subject, type: 'DocumentReport', sender: 'xa-border-police', recipient: 'all', msgId: `${r.id}:${c.tier}` });
+      expect(c).toMatchObject({ stream: sent.stream, seq: sent.seq, subject: sent.subject, type: 'DocumentReport', sender: 'xa-border-police', recipient: 'all', msgId: `xa-border-police:${r.id}:${c.tier}` });
       const m = await jsm.streams.getMessage(sent.stream, { seq: sent.seq });
       expect(c.digest).toBe(sha256(m!.data));
       expect(c.size).toBe(m!.data.byteLength);
@@ -148,7 +148,7 @@ describe('audit ledger: a hash chain of every copy, refusal and registry query, 
 
   it('a request is recorded under its verified signer: a forged ce-source is flagged, a broken signature marked unverified', async () => {
     const sealed = xbPolice.seal('DocumentCheckRequest', { documentNumber: 'XA4417702', issuingCountry: 'XAA' }, { to: 'xc-ncb' }).copies[0]!;
-    const subject = serviceSubject('documents', 'DocumentCheckRequest');
+    const subject = serviceSubject('documents', 'DocumentCheckRequest', 'xb-police');
     const forged = natsHeaders();
     for (const [k, v] of Object.entries(sealed.headers)) forged.set(k, v);
     forged.set('ce-source', '/liaison/agencies/xa-border-police');

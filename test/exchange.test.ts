@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
@@ -5,7 +6,7 @@ import type { Rejection } from '../services/sdk/client/consume.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { QUARANTINE_STREAM } from '../services/sdk/subjects.ts';
-import { applyAccountUpdate, revokeAgency, rotateSigningKey } from '../services/trust/index.ts';
+import { applyAccountUpdate, revokeAgency, rotateSigningKey, trustPaths } from '../services/trust/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
 
@@ -171,7 +172,7 @@ describe('exchange core: signed, projected messages between agencies over a real
 
   it('a pushed directory that does not verify against the root is ignored by connected agencies', async () => {
     const before = centre.openContext().policy.hash;
-    const jws = (await fed.exchange.admin.request('liaison.v1.svc.trust.directory', '', { timeout: 2_000 })).string();
+    const jws = (await readFile(trustPaths(fed.trustDir).directory, 'utf8')).trim();
     const [h, p, sig] = jws.split('.');
     const payload = JSON.parse(Buffer.from(p!, 'base64url').toString()) as { issuedAt: string; policy: string };
     payload.issuedAt = new Date(Date.now() + 60_000).toISOString();

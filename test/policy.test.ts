@@ -420,13 +420,20 @@ describe('compiled broker artefacts', () => {
           expect(agencyBuckets(p, id).flatMap(bucketPermissions)).toContain(s);
         } else if (s.startsWith('$JS.')) {
           expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?\\.>)$`));
-        } else if (s.startsWith('liaison.v1.svc.') && s !== 'liaison.v1.svc.trust.directory' && !s.startsWith('liaison.v1.svc.exchange.')) {
-          // A request/reply service it may call: a type it may send that some role serves.
-          expect(t).toHaveLength(5);
+        } else if (s.startsWith('liaison.v1.svc.') && !s.startsWith('liaison.v1.svc.trust.') && !s.startsWith('liaison.v1.svc.exchange.')) {
+          // A request/reply service it may call, on its own request subject: a type it may send that some role serves.
+          expect(t).toHaveLength(6);
+          expect(t[5]).toBe(id);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
           expect(servedTypes(p).has(t[4]!)).toBe(true);
+        } else if (s.startsWith('_INBOX_')) {
+          // A serving agency answers into the inboxes of the agencies that may call it, and nowhere else.
+          const requester = s.slice('_INBOX_'.length, -'.>'.length);
+          expect(s).toBe(`_INBOX_${requester}.>`);
+          expect(requester).not.toBe(id);
+          expect(agencyServes(p, id).some((type) => canSend(p, requester, type).allowed)).toBe(true);
         } else {
-          expect([`liaison.v1.quarantine.${id}`, 'liaison.v1.svc.trust.directory', `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
+          expect([`liaison.v1.quarantine.${id}`, `liaison.v1.svc.trust.directory.${id}`, `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
         }
         if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
       }
@@ -436,10 +443,11 @@ describe('compiled broker artefacts', () => {
           expect(t[5]).toBe('*');
           expect([id, 'all', '*']).toContain(t[6]);
           expect(receiveCeiling(p, id, t[4]!, t[6] === 'all' ? 'broadcast' : t[6] === '*' ? 'observe' : 'direct')?.tier).toBe(t[2]);
-        } else if (s.startsWith('liaison.v1.svc.') || s === '$SRV.>') {
-          // Only an agency whose roles serve a type listens as that service.
-          expect(agencyServes(p, id).length).toBeGreaterThan(0);
-          if (s !== '$SRV.>') expect(agencyServes(p, id)).toContain(t[4]);
+        } else if (s.startsWith('liaison.v1.svc.')) {
+          // Only an agency whose roles serve a type listens as that service (any requester's subject).
+          expect(agencyServes(p, id)).toContain(t[4]);
+          expect(t).toHaveLength(6);
+          expect(t[5]).toBe('*');
         } else {
           expect([`_INBOX_${id}.>`, 'liaison.v1.trust.directory', 'liaison.v1.status.ping']).toContain(s);
         }
@@ -520,7 +528,7 @@ describe('compiled broker artefacts', () => {
   });
 
   it('state buckets: one per agency and name, with rights on that bucket only', () => {
-    expect(compileBuckets(p)).toEqual([
+    expect(compileBuckets(p).filter((b) => b.name !== 'handled')).toEqual([
       { agency: 'xc-ncb', kind: 'objects', name: 'snapshots', bucket: 'xc-ncb_snapshots' },
       { agency: 'mac-centre', kind: 'kv', name: 'correlations', bucket: 'mac-centre_correlations' },
       { agency: 'mac-cases', kind: 'kv', name: 'cases', bucket: 'mac-cases_cases' },
@@ -528,9 +536,21 @@ describe('compiled broker artefacts', () => {
     const perms = compilePermissions(p, 'mac-cases', catalog).pub.allow;
     expect(perms).toContain('$KV.mac-cases_cases.>');
     expect(perms).toContain('$JS.API.STREAM.INFO.KV_mac-cases_cases');
-    expect(perms.filter((s) => s.startsWith('$JS.API.STREAM.'))).toEqual(['$JS.API.STREAM.INFO.KV_mac-cases_cases', '$JS.API.STREAM.MSG.GET.KV_mac-cases_cases']);
-    expect(perms.some((s) => /DELETE|PURGE|UPDATE|CREATE\.KV_[^m]/.test(s) && !s.startsWith('$JS.API.CONSUMER.DELETE.KV_mac-cases_cases.'))).toBe(false);
-    expect(compilePermissions(p, 'xa-ngo-harbour', catalog).pub.allow.some((s) => s.includes('KV_') || s.startsWith('$KV.'))).toBe(false);
+    expect(perms.filter((s) => s.startsWith('$JS.API.STREAM.') && !s.includes('_handled'))).toEqual(['$JS.API.STREAM.INFO.KV_mac-cases_cases', '$JS.API.STREAM.MSG.GET.KV_mac-cases_cases']);
+    expect(perms.some((s) => /DELETE|PURGE|UPDATE|CREATE\.KV_[^m]/.test(s) && !s.startsWith('$JS.API.CONSUMER.DELETE.KV_mac-cases_'))).toBe(false);
+    // The NGO has no state of its own: rights on its handled record only.
+    const ngoState = compilePermissions(p, 'xa-ngo-harbour', catalog).pub.allow.filter((s) => s.includes('KV_') || s.startsWith('$KV.'));
+    expect(ngoState).toContain('$KV.xa-ngo-harbour_handled.>');
+    expect(ngoState.filter((s) => !s.includes('KV_xa-ngo-harbour_handled') && !s.startsWith('$KV.xa-ngo-harbour_handled.'))).toEqual([]);
+  });
+
+  it('every agency gets its own handled record, kept a day longer than the longest stream retention', () => {
+    const handled = compileBuckets(p).filter((b) => b.name === 'handled');
+    expect(handled).toEqual(
+      Object.keys(p.agencies).map((agency) => ({ agency, kind: 'kv', name: 'handled', bucket: `${agency}_handled`, maxAgeMs: 3651 * DAY })),
+    );
+    expect(Math.max(...compileStreams(p, catalog).map((s) => s.maxAgeMs))).toBe(3650 * DAY);
+    expect(agencyBuckets(p, 'not-an-agency')).toEqual([]);
   });
 
   it('one stream per family with its four tier subjects and the policy retention, plus quarantine', () => {
@@ -571,15 +591,18 @@ agencies:
   xc-registry: { name: R, country: XCC, roles: [registry] }
 `;
 
-  it('the serving agency may listen on the service subject and reply; callers may only publish to it', () => {
+  it('the serving agency may listen on the service subjects and answer only into its callers’ inboxes; callers may only publish on their own', () => {
     const p = parsePolicy(SERVED, { file: 'svc.yaml', catalog: cat });
     const host = compilePermissions(p, 'xc-registry', cat);
-    expect(host.sub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest');
-    expect(host.sub.allow).toContain('$SRV.>');
-    expect(host.resp).toEqual({ max: 1, ttlMs: 60_000 });
+    expect(host.sub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest.*');
+    expect(host.sub.allow).not.toContain('$SRV.>');
+    // It answers into its callers' inboxes only: no NATS `resp`, whose reach the broker cannot bound.
+    expect(host.resp).toBeUndefined();
+    expect(host.pub.allow.filter((s) => s.startsWith('_INBOX'))).toEqual(['_INBOX_xa-police.>']);
     const caller = compilePermissions(p, 'xa-police', cat);
-    expect(caller.pub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest');
-    expect(caller.sub.allow).not.toContain('liaison.v1.svc.documents.DocumentCheckRequest');
+    expect(caller.pub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest.xa-police');
+    expect(caller.pub.allow.filter((s) => s.startsWith('liaison.v1.svc.documents'))).toEqual(['liaison.v1.svc.documents.DocumentCheckRequest.xa-police']);
+    expect(caller.sub.allow.filter((s) => s.startsWith('liaison.v1.svc.documents'))).toEqual([]);
     expect(caller.resp).toBeUndefined();
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { compileConsumers, receiveCeiling } from '../services/sdk/policy/index.ts';
-import { consumerName, inboxPrefix, streamName } from '../services/sdk/subjects.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, consumerName, directoryRequestSubject, inboxPrefix, streamName } from '../services/sdk/subjects.ts';
 import { TIERS, tierRank } from '../services/sdk/tier.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
@@ -67,7 +67,8 @@ describe('rogue client: the broker refuses what the policy denies', () => {
 
   it('forging or serving the federation directory is refused', async () => {
     await tryPublish('push a forged directory', 'liaison.v1.trust.directory');
-    await trySubscribe('impersonate the directory service', 'liaison.v1.svc.trust.directory');
+    await trySubscribe('impersonate the directory service', DIRECTORY_REQUEST_SUBJECTS);
+    await tryPublish("ask for the directory on another agency's subject", directoryRequestSubject(VICTIM));
     await tryPublish("write to another agency's quarantine", `liaison.v1.quarantine.${VICTIM}`);
   });
 
@@ -121,7 +122,7 @@ describe('rogue client: the broker refuses what the policy denies', () => {
   it('a connection that claims another agency’s inbox prefix cannot receive its replies', async () => {
     const spoof = await RawAgency.connect(fed.server.url, fed.agencyDirs[ROGUE]!, ROGUE, inboxPrefix(VICTIM));
     try {
-      await spoof.nc.request('liaison.v1.svc.trust.directory', '', { timeout: 1_500 }).catch(() => undefined);
+      await spoof.nc.request(directoryRequestSubject(ROGUE), '', { timeout: 1_500 }).catch(() => undefined);
       const refused = await spoof.refused(`${inboxPrefix(VICTIM)}.>`).catch(() => false);
       const anyRefusal = refused || spoof.violations.some((v) => v.subject.startsWith(inboxPrefix(VICTIM)));
       attempts.push({ what: 'spoofed inbox prefix', refused: anyRefusal });

@@ -76,7 +76,7 @@ describe('request/reply services: signed requests, signed replies bound to them,
   it('a role that may not check is refused by its SDK, and by the broker when it bypasses the SDK', async () => {
     await expect(ngo.request('DocumentCheckRequest', CHECK)).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_POLICY_SEND_DENIED'));
     const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xa-ngo-harbour']!, 'xa-ngo-harbour');
-    const subject = serviceSubject('documents', 'DocumentCheckRequest');
+    const subject = serviceSubject('documents', 'DocumentCheckRequest', 'xa-ngo-harbour');
     await raw.nc.request(subject, 'x', { timeout: 1_000 }).catch(() => undefined);
     expect(await raw.refused(subject)).toBe(true);
     await raw.close();
@@ -87,7 +87,7 @@ describe('request/reply services: signed requests, signed replies bound to them,
       isLiaisonError(e, 'ERR_POLICY_RECEIVE_DENIED'),
     );
     const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xa-border-police']!, 'xa-border-police');
-    const subject = serviceSubject('documents', 'DocumentCheckRequest');
+    const subject = serviceSubject('documents', 'DocumentCheckRequest', '*');
     raw.nc.subscribe(subject, { queue: 'liaison-xc-ncb' });
     expect(await raw.refused(subject)).toBe(true);
     await raw.close();

@@ -86,7 +86,11 @@ export interface QueryEntry extends EntryBase {
   requester?: string;
   /** Why the request's signature could not be verified (`CODE: reason`); absent when it verified. */
   unverified?: string;
-  /** NATS headers that disagree with the signed header (`ce-source`), when any. */
+  /**
+   * What disagrees, when anything does: `ce-source` or `subject` (the request subject's agency) with the signed
+   * sender; `reply`: the reply subject lies outside the requester's own inbox — a confused-deputy attempt, which
+   * every Liaison service drops unanswered.
+   */
   mismatch?: string[];
   /** The agency serving it under the policy, when exactly one does. */
   server?: string;

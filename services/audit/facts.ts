@@ -1,5 +1,5 @@
 import type { Policy } from '../sdk/policy/index.ts';
-import { parseMessageSubject, QUARANTINE_STREAM, SUBJECT_ROOT } from '../sdk/subjects.ts';
+import { parseMessageSubject, QUARANTINE_STREAM, replyAllowed, SUBJECT_ROOT } from '../sdk/subjects.ts';
 import { sha256, type CopyEntry, type QuarantineEntry, type QueryEntry } from './entry.ts';
 import type { DeliveryMap } from './recipients.ts';
 import type { RequestSigner } from './requester.ts';
@@ -90,7 +90,7 @@ export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryM
  * (only it may publish there); a signed request names its sender in `ce-source`.
  */
 export function queryFacts(
-  q: { subject: string; data: Uint8Array; header: Get; at: string; signer?: RequestSigner },
+  q: { subject: string; data: Uint8Array; header: Get; at: string; reply?: string; signer?: RequestSigner },
   policy: Policy,
   deliveries: DeliveryMap,
 ): Omit<QueryEntry, 'v' | 'n' | 'prev'> | undefined {
@@ -98,12 +98,17 @@ export function queryFacts(
   if (t[0] !== 'liaison' || t[1] !== 'v1' || t[2] !== 'svc') return undefined;
   const digest = sha256(q.data);
   if (isReplaySubject(q.subject)) {
-    return { kind: 'query', at: q.at, subject: q.subject, service: 'exchange.replay', requester: t[5]!, digest, size: q.data.byteLength };
+    const replay = { kind: 'query' as const, at: q.at, subject: q.subject, service: 'exchange.replay', requester: t[5]!, digest, size: q.data.byteLength };
+    return replyAllowed(q.reply, t[5]!) ? replay : { ...replay, mismatch: ['reply'] };
   }
   const claimed = agencyOfSource(q.header('ce-source'));
-  const requester = q.signer?.sender ?? claimed;
-  if (t.length !== 5 || requester === undefined) return undefined;
+  // The subject's last token is the requesting agency: the broker lets only that agency publish there.
+  const asker = t.length === 6 ? t[5] : undefined;
+  const requester = q.signer?.sender ?? asker ?? claimed;
+  if (t.length !== 6 || requester === undefined) return undefined;
   const mismatch = q.signer?.sender !== undefined && claimed !== undefined && claimed !== q.signer.sender ? ['ce-source'] : [];
+  if (q.signer?.sender !== undefined && asker !== undefined && asker !== q.signer.sender) mismatch.push('subject');
+  if (q.reply !== undefined && !replyAllowed(q.reply, asker ?? '')) mismatch.push('reply');
   const id = q.header('ce-id');
   const server = deliveries.server(policy, t[4]!);
   return {

@@ -81,6 +81,6 @@ export function formatRow(row: QueryRow): string {
     return `#${e.n} ${e.at} ${who}REFUSED by ${e.by}: ${e.code} ${e.type ?? '?'} from ${e.claimedSender ?? '?'} id ${e.id ?? '?'} (${e.originalSubject ?? e.subject}) ${short(e.digest)} — ${e.reason}`;
   }
   const trust = e.unverified ? ` UNVERIFIED (${e.unverified})` : '';
-  const disagree = e.mismatch?.length ? ` [${e.mismatch.join(', ')} disagrees with the signed header]` : '';
+  const disagree = e.mismatch?.length ? ` [${e.mismatch.map((m) => (m === 'reply' ? 'reply subject outside the requester’s inbox (dropped)' : `${m} disagrees with the signed header`)).join('; ')}]` : '';
   return `#${e.n} ${e.at} ${who}QUERY ${e.service} by ${e.requester ?? '?'}${trust}${e.server ? ` to ${e.server}` : ''} id ${e.id ?? '?'} ${short(e.digest)} ${e.size} B${disagree}`;
 }

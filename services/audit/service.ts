@@ -64,7 +64,7 @@ export function auditedRequestSubjects(policy: Policy, catalog: TypeCatalog): st
   const out = [REPLAY_SUBJECTS];
   for (const type of servedTypes(policy)) {
     const family = catalog.familyOf(type);
-    if (family) out.push(serviceSubject(family, type));
+    if (family) out.push(serviceSubject(family, type, '*'));
   }
   return out;
 }
@@ -140,7 +140,7 @@ class Session {
       this.#o.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err || this.#closed) return;
-          const q = { subject: msg.subject, data: msg.data, header: (n: string) => msg.headers?.get(n) || undefined, at: new Date().toISOString() };
+          const q = { subject: msg.subject, data: msg.data, reply: msg.reply, header: (n: string) => msg.headers?.get(n) || undefined, at: new Date().toISOString() };
           // In order: verifying is synchronous unless the directory must be re-read for a new key.
           this.#queries = this.#queries.then(async () => {
             const signer = isReplaySubject(q.subject) ? undefined : ((await this.#verifier?.verify(q.data)) ?? { unverified: 'ERR_CONFIG_INVALID: the audit could not read the federation directory' });

@@ -10,7 +10,7 @@ import type { Clock } from '../sdk/clock.ts';
 import { systemClock } from '../sdk/clock.ts';
 import { compileConsumers, parsePolicy } from '../sdk/policy/index.ts';
 import { loadCatalog } from '../sdk/schema/index.ts';
-import { DIRECTORY_REQUEST_SUBJECT, inboxPrefix } from '../sdk/subjects.ts';
+import { directoryRequestSubject, inboxPrefix } from '../sdk/subjects.ts';
 import { decodeNatsJwt, loadSigningKey, readAgencyConfig, readPrivateFile, verifyDirectory, type Directory } from '../trust/index.ts';
 import { SKEW_ERROR_MS, SKEW_WARN_MS, expiryFinding, fail, modeFinding, ok, warn, type Finding } from './finding.ts';
 
@@ -75,7 +75,7 @@ export async function checkAgency(o: { dir: string; servers?: string[]; clock?: 
     out.push(ok('reachability', `connected to ${servers.join(',')}`));
     let directory: Directory | undefined;
     try {
-      const reply = await nc.request(DIRECTORY_REQUEST_SUBJECT, '', { timeout: o.timeoutMs ?? 3_000 });
+      const reply = await nc.request(directoryRequestSubject(config.id), '', { timeout: o.timeoutMs ?? 3_000 });
       directory = await verifyDirectory(reply.string(), config.root);
       out.push(ok('directory', `verified against the federation root; issued ${directory.issuedAt}`));
       const t = reply.headers?.get(EXCHANGE_TIME_HEADER);

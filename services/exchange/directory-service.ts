@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
-import { headers as natsHeaders, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../sdk/logging.ts';
-import { DIRECTORY_REQUEST_SUBJECT, DIRECTORY_UPDATE_SUBJECT } from '../sdk/subjects.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, DIRECTORY_UPDATE_SUBJECT } from '../sdk/subjects.ts';
+import type { ExchangeServiceHost } from './service-host.ts';
 
 /** Header of a directory reply carrying the exchange's time (ISO 8601). */
 export const EXCHANGE_TIME_HEADER = 'liaison-exchange-time';
@@ -14,25 +15,34 @@ export interface DirectoryService {
 }
 
 /**
- * Serve the root-signed federation directory (X-Road's "global configuration"): answer
- * `liaison.v1.svc.trust.directory` requests with the current JWS and push every new version on
- * `liaison.v1.trust.directory`, so enrolments, rotations and revocations reach connected agencies
- * without restarts. The file is polled (default every second); agencies verify the signature
- * themselves, so the service is not trusted.
+ * Serve the root-signed federation directory (X-Road's "global configuration"): answer each agency's
+ * `liaison.v1.svc.trust.directory.<agency>` request (through the services host, inside that agency's inbox)
+ * with the current JWS, and push every new version on `liaison.v1.trust.directory` from `nc`, so enrolments,
+ * rotations and revocations reach connected agencies without restarts. The file is polled (default every
+ * second); agencies verify the signature themselves, so the service is not trusted.
  */
-export async function startDirectoryService(opts: { nc: NatsConnection; file: string; logger?: Logger; pollMs?: number }): Promise<DirectoryService> {
+export async function startDirectoryService(opts: {
+  nc: NatsConnection;
+  host: ExchangeServiceHost;
+  file: string;
+  logger?: Logger;
+  pollMs?: number;
+  /** Called after each new directory is pushed (the exchange adopts its policy). */
+  onChange?: () => Promise<void>;
+}): Promise<DirectoryService> {
   let current = await readFile(opts.file, 'utf8');
   let mtime = (await stat(opts.file)).mtimeMs;
-  const sub: Subscription = opts.nc.subscribe(DIRECTORY_REQUEST_SUBJECT, {
-    queue: 'liaison-directory',
-    callback: (err, msg) => {
-      if (err) return opts.logger?.warn({ err }, 'directory service subscription error');
+  opts.host.listen(
+    'directory',
+    DIRECTORY_REQUEST_SUBJECTS,
+    () => {
       // The exchange's clock, for `liaison doctor` (clock skew breaks expiry checks and deadlines).
       const h = natsHeaders();
       h.set(EXCHANGE_TIME_HEADER, new Date().toISOString());
-      msg.respond(current, { headers: h });
+      return { data: current, headers: h };
     },
-  });
+    { queue: 'liaison-directory' },
+  );
   const refresh = async (): Promise<boolean> => {
     try {
       const m = (await stat(opts.file)).mtimeMs;
@@ -43,6 +53,7 @@ export async function startDirectoryService(opts: { nc: NatsConnection; file: st
       current = next;
       opts.nc.publish(DIRECTORY_UPDATE_SUBJECT, current);
       opts.logger?.info('federation directory updated and pushed');
+      await opts.onChange?.();
       return true;
     } catch (err) {
       opts.logger?.warn({ err }, 'cannot read the federation directory');
@@ -55,7 +66,6 @@ export async function startDirectoryService(opts: { nc: NatsConnection; file: st
     refresh,
     stop() {
       clearInterval(timer);
-      sub.unsubscribe();
     },
   };
 }

@@ -11,6 +11,8 @@ import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { startReplayService } from './replay-service.ts';
 import { startRetractService } from './retract-service.ts';
+import { startExchangeServiceHost, type ExchangeServiceHost } from './service-host.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
 import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
 
 /** Audit ledger settings of an exchange, or `false` to run without it. */
@@ -24,8 +26,10 @@ async function revokedAgencies(trustDir: string): Promise<Set<string>> {
 /** The exchange's control plane attached to a running nats-server. */
 export interface AttachedExchange {
   url: string;
-  /** The exchange administrator's connection (full rights in the exchange account). */
+  /** The exchange administrator's connection (full rights in the exchange account); it answers no request. */
   admin: NatsConnection;
+  /** Where the exchange's services answer agencies (their own NATS user, inside each caller's inbox only). */
+  services: ExchangeServiceHost;
   policy: Policy;
   provisioned: ProvisionReport;
   directory: DirectoryService;
@@ -57,14 +61,27 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
   } catch (err) {
     throw asLiaisonError(err, 'ERR_CONNECT', `exchange administrator cannot connect to ${o.url}`);
   }
+  let services: ExchangeServiceHost | undefined;
   try {
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
-    const directory = await startDirectoryService({ nc: admin, file: paths.directory, logger });
-    const replay = startReplayService({ nc: admin, policy: () => ex.policy, catalog: o.catalog, logger });
-    const retractions = startRetractService({ nc: admin, policy: () => ex.policy, catalog: o.catalog, logger });
+    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, policy, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS], logger });
+    const host = services;
+    // A policy applied from elsewhere (`liaison policy apply`) reaches the running exchange with the directory:
+    // its services, replay rights and audit recipients follow it without a restart.
+    const adoptPolicy = async () => {
+      const next = await federationPolicy(o.trustDir, o.catalog);
+      if (next.hash === ex.policy.hash) return;
+      ex.policy = next;
+      await host.follow(next);
+      logger.info({ policyHash: next.hash }, 'exchange adopted the applied policy');
+    };
+    const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: adoptPolicy });
+    startReplayService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
+    startRetractService({ nc: admin, host, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
       url: o.url,
       admin,
+      services: host,
       policy,
       provisioned,
       directory,
@@ -79,6 +96,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       },
       async reprovision() {
         ex.policy = await federationPolicy(o.trustDir, o.catalog);
+        await host.follow(ex.policy);
         ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
         await directory.refresh();
         return ex.provisioned;
@@ -86,14 +104,14 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       async stop() {
         await ex.audit?.stop();
         directory.stop();
-        replay.stop();
-        retractions.stop();
+        await host.close();
         await admin.drain().catch(() => admin.close());
       },
     };
     if (o.audit !== false) ex.audit = await startAuditService({ ...o.audit, nc: admin, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     return ex;
   } catch (err) {
+    await services?.close().catch(() => undefined);
     await admin.close().catch(() => undefined);
     throw err;
   }

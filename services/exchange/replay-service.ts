@@ -1,8 +1,9 @@
 import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../sdk/logging.ts';
 import { compileConsumers, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
 import { REPLAY_SUBJECTS } from '../sdk/subjects.ts';
+import type { ExchangeServiceHost } from './service-host.ts';
 
 /** A replay request: consumer name → first stream sequence to re-deliver. */
 export interface ReplayRequest {
@@ -18,14 +19,12 @@ const nanos = (ms: number) => ms * 1_000_000;
  * The exchange's replay service. An agency (a restarted registry, say) asks on its own
  * `liaison.v1.svc.exchange.replay.<agency>` subject — which only it may publish on — to re-deliver
  * its durable consumers from given stream sequences; the exchange recreates exactly those consumers
- * (same filter, start sequence set). Consumers of other agencies are never touched.
+ * (same filter, start sequence set) on the administrator's connection `nc`; the answer goes out through the
+ * services host, inside the agency's own inbox. Consumers of other agencies are never touched.
  */
-export function startReplayService(o: { nc: NatsConnection; policy: () => Policy; catalog: TypeCatalog; logger?: Logger }): { stop(): void } {
-  const sub: Subscription = o.nc.subscribe(REPLAY_SUBJECTS, {
-    callback: (err, msg) => {
-      if (err) return o.logger?.warn({ err }, 'replay service subscription error');
-      const agency = msg.subject.split('.').at(-1)!;
-      void (async (): Promise<ReplayReply> => {
+export function startReplayService(o: { nc: NatsConnection; host: ExchangeServiceHost; policy: () => Policy; catalog: TypeCatalog; logger?: Logger }): void {
+  o.host.listen('replay', REPLAY_SUBJECTS, async (msg, agency) => {
+      const reply = await (async (): Promise<ReplayReply> => {
         let req: ReplayRequest;
         try {
           req = JSON.parse(msg.string()) as ReplayRequest;
@@ -57,10 +56,7 @@ export function startReplayService(o: { nc: NatsConnection; policy: () => Policy
         }
         o.logger?.info({ agency, reset: reset.length }, 'consumers replayed from requested sequences');
         return { ok: true, reset };
-      })()
-        .catch((e: unknown): ReplayReply => ({ ok: false, error: `ERR_EXCHANGE: ${(e as Error).message}` }))
-        .then((reply) => msg.respond(JSON.stringify(reply)));
-    },
+      })().catch((e: unknown): ReplayReply => ({ ok: false, error: `ERR_EXCHANGE: ${(e as Error).message}` }));
+      return { data: JSON.stringify(reply) };
   });
-  return { stop: () => sub.unsubscribe() };
 }

@@ -16,18 +16,47 @@ export const BROADCAST = 'all';
 /** Agency ids are single lowercase NATS tokens; `all` is reserved for broadcast. */
 export const AGENCY_ID_RE = /^[a-z][a-z0-9-]{1,40}$/;
 
-/** Request subject of the federation directory service; replies are the root-signed directory JWS. */
-export const DIRECTORY_REQUEST_SUBJECT = `${SUBJECT_ROOT}.svc.trust.directory`;
+/**
+ * An agency's own directory request subject; replies are the root-signed directory JWS. Only the agency may
+ * publish on it, so the broker authenticates the requester, and the service answers only inside its inbox.
+ */
+export function directoryRequestSubject(agency: string): string {
+  return `${SUBJECT_ROOT}.svc.trust.directory.${agency}`;
+}
+
+/** What the exchange's directory service subscribes to. */
+export const DIRECTORY_REQUEST_SUBJECTS = `${SUBJECT_ROOT}.svc.trust.directory.*`;
 /** Subject on which the exchange pushes a new directory (enrolment, revocation, rotation). */
 export const DIRECTORY_UPDATE_SUBJECT = `${SUBJECT_ROOT}.trust.directory`;
 
-/** Request subject of a request/reply service for a request type: `liaison.v1.svc.documents.DocumentCheckRequest`. */
-export function serviceSubject(family: string, type: string): string {
-  return `${SUBJECT_ROOT}.svc.${family}.${type}`;
+/**
+ * Request subject of a request/reply service for a request type, sent by `sender`:
+ * `liaison.v1.svc.documents.DocumentCheckRequest.xa-border-police`. An agency may publish only with its own
+ * sender token, so the broker authenticates the requester; the serving agency subscribes with `*` in its place
+ * and answers only inside the requester's own inbox prefix ({@link replyAllowed}).
+ */
+export function serviceSubject(family: string, type: string, sender: string): string {
+  return `${SUBJECT_ROOT}.svc.${family}.${type}.${sender}`;
 }
 
-/** Discovery subjects of the NATS services framework (`$SRV.PING|INFO|STATS…`), needed by service hosts. */
-export const SERVICE_DISCOVERY_SUBJECTS = '$SRV.>';
+/** The parts of an agency service request subject, or undefined when `subject` is not one. */
+export function parseServiceSubject(subject: string): { family: string; type: string; sender: string } | undefined {
+  const t = subject.split('.');
+  if (t.length !== 6 || t[0] !== 'liaison' || t[1] !== 'v1' || t[2] !== 'svc' || t[3] === 'exchange' || t[3] === 'trust') return undefined;
+  return { family: t[3]!, type: t[4]!, sender: t[5]! };
+}
+
+/**
+ * True when `reply` lies inside `agency`'s own inbox prefix (`_INBOX_<agency>.…`, no wildcards). NATS checks
+ * the subject a client publishes to, never the reply subject it names: a service that answered any reply
+ * subject would publish, with its own rights, wherever a requester asked (a JetStream purge, another agency's
+ * KV entry). Every Liaison service answers only where this holds, for the agency the request subject names.
+ */
+export function replyAllowed(reply: string | undefined, agency: string): boolean {
+  if (!reply || !isAgencyId(agency)) return false;
+  const prefix = `${inboxPrefix(agency)}.`;
+  return reply.length > prefix.length && reply.length <= 256 && reply.startsWith(prefix) && !/[\s*>]/.test(reply) && !reply.endsWith('.') && !reply.includes('..');
+}
 
 /**
  * An agency's own replay request subject: the exchange re-delivers that agency's durable consumers

@@ -40,7 +40,7 @@ async function run(): Promise<void> {
   if (job.rate && job.presign) {
     const info = client.catalog.get('DocumentCheckRequest');
     const server = serverFor(client.policy, info.name);
-    const subject = serviceSubject(info.family, info.name);
+    const subject = serviceSubject(info.family, info.name, client.id);
     const hitOf = (i: number) => i % job.hitEvery === 0;
     const sealed = Array.from({ length: job.count }, (_, i) => {
       const n = hitOf(i) ? (i * 7919) % job.records : job.records + i;

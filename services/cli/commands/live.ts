@@ -7,6 +7,7 @@ import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
 import { createLogger } from '../../sdk/logging.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import { STATUS_PING_SUBJECT, STATUS_SUBJECTS } from '../../sdk/subjects.ts';
+import { statusPing } from '../../sdk/client/status-ping.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
 
@@ -92,7 +93,7 @@ const exchangeStatus: Command = {
     try {
       const sub = nc.subscribe(STATUS_SUBJECTS, { callback: (err, m) => void (!err && answers.push(JSON.parse(m.string()) as Status)) });
       await nc.flush();
-      nc.publish(STATUS_PING_SUBJECT, JSON.stringify({ issuedAt, policyHash: policy.hash }));
+      nc.publish(STATUS_PING_SUBJECT, statusPing(jws));
       await new Promise((r) => setTimeout(r, int(args, 'wait-ms', 50, 60_000) ?? 1_000));
       sub.unsubscribe();
     } finally {

@@ -2,7 +2,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import { parsePolicy, type Policy, type TypeCatalog } from '../policy/index.ts';
-import { DIRECTORY_REQUEST_SUBJECT, DIRECTORY_UPDATE_SUBJECT } from '../subjects.ts';
+import { DIRECTORY_UPDATE_SUBJECT, directoryRequestSubject } from '../subjects.ts';
 import { directoryKey, verifyDirectory, type Directory, type Ed25519PublicJwk } from '../../trust/index.ts';
 import type { KeyResolver } from '../envelope/open.ts';
 
@@ -45,13 +45,26 @@ export class DirectoryWatcher {
 
   #fetch?: () => Promise<void>;
 
-  /** Fetch the directory now and adopt it when it is newer (the exchange says we are behind). */
+  /** Fetch the directory now and adopt it when it is newer. */
   async refresh(): Promise<void> {
     await this.#fetch?.();
   }
 
+  #offer?: (jws: string) => Promise<boolean>;
+
+  /**
+   * A directory JWS that arrived by another route (a status ping): verified against the federation root and
+   * adopted when newer. True when it was adopted; a JWS that does not verify throws its typed error and
+   * changes nothing — nothing unsigned steers a client.
+   */
+  async offer(jws: string): Promise<boolean> {
+    return (await this.#offer?.(jws)) ?? false;
+  }
+
   static async start(o: {
     nc: NatsConnection;
+    /** The agency whose own directory request subject to use. */
+    agency: string;
     root: Ed25519PublicJwk;
     catalog: TypeCatalog;
     logger: Logger;
@@ -61,18 +74,24 @@ export class DirectoryWatcher {
   }): Promise<DirectoryWatcher> {
     let jws: string;
     try {
-      jws = (await o.nc.request(DIRECTORY_REQUEST_SUBJECT, '', { timeout: o.timeoutMs ?? 5_000 })).string();
+      jws = (await o.nc.request(directoryRequestSubject(o.agency), '', { timeout: o.timeoutMs ?? 5_000 })).string();
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONNECT', 'the exchange did not answer the directory request (is `liaison exchange up` running?)');
     }
     const view = federationView(await verifyDirectory(jws, o.root), o.catalog);
     let watcher: DirectoryWatcher | undefined;
-    const adopt = async (text: string) => {
+    const adopt = async (text: string): Promise<boolean> => {
       const d = await verifyDirectory(text, o.root);
-      if (!watcher || Date.parse(d.issuedAt) <= Date.parse(watcher.#view.directory.issuedAt)) return;
-      watcher.#view = federationView(d, o.catalog);
+      if (!watcher || Date.parse(d.issuedAt) <= Date.parse(watcher.#view.directory.issuedAt)) return false;
+      try {
+        watcher.#view = federationView(d, o.catalog);
+      } catch (err) {
+        // Signed by the root and newer, yet this process cannot enforce it: it is behind, and says so.
+        throw new LiaisonError('ERR_POLICY_STALE', `the federation directory of ${d.issuedAt} verifies but its policy cannot be adopted: ${(err as Error).message}`, { issuedAt: d.issuedAt }, { cause: err });
+      }
       o.logger.info({ issuedAt: d.issuedAt, policyHash: watcher.#view.policy.hash }, 'federation directory updated');
       o.onUpdate?.(watcher.#view);
+      return true;
     };
     const sub = o.nc.subscribe(DIRECTORY_UPDATE_SUBJECT, {
       callback: (err, msg) => {
@@ -81,7 +100,10 @@ export class DirectoryWatcher {
       },
     });
     watcher = new DirectoryWatcher(view, sub);
-    watcher.#fetch = async () => adopt((await o.nc.request(DIRECTORY_REQUEST_SUBJECT, '', { timeout: o.timeoutMs ?? 5_000 })).string());
+    watcher.#offer = adopt;
+    watcher.#fetch = async () => {
+      await adopt((await o.nc.request(directoryRequestSubject(o.agency), '', { timeout: o.timeoutMs ?? 5_000 })).string());
+    };
     return watcher;
   }
 

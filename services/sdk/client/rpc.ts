@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
-import { Svcm, ServiceErrorCodeHeader, ServiceErrorHeader, type Service, type ServiceMsg } from '@nats-io/services';
-import { errors, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { errors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { openEnvelope, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
 import type { SealedMessage, SendOptions } from '../envelope/seal.ts';
 import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import { agencyServes, canSend, type Policy } from '../policy/index.ts';
 import type { Catalog } from '../schema/index.ts';
-import { serviceSubject } from '../subjects.ts';
+import { parseServiceSubject, replyAllowed, serviceSubject } from '../subjects.ts';
+
+/** Header of a refusal: `CODE: message` (the name the NATS services framework uses). */
+export const SERVICE_ERROR_HEADER = 'Nats-Service-Error';
+/** Header of a refusal's status number (400, 401, 403, 500). */
+export const SERVICE_ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
 
 /** base64url SHA-256 of a request envelope: what the signed reply's `request_hash` must carry. */
 export function requestHash(envelope: Uint8Array): string {
@@ -51,10 +55,10 @@ export function serverFor(policy: Policy, type: string, to?: string): string {
 }
 
 function remoteError(h: MsgHdrs): LiaisonError {
-  const text = h.get(ServiceErrorHeader) || 'the service refused the request';
+  const text = h.get(SERVICE_ERROR_HEADER) || 'the service refused the request';
   const code = text.split(':')[0]!;
   const known = code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE';
-  return new LiaisonError(known, `${text.slice(code.length + 1).trim() || text} (status ${h.get(ServiceErrorCodeHeader) || '?'})`, { remote: true });
+  return new LiaisonError(known, `${text.slice(code.length + 1).trim() || text} (status ${h.get(SERVICE_ERROR_CODE_HEADER) || '?'})`, { remote: true });
 }
 
 /**
@@ -65,7 +69,7 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
   const info = host.catalog.get(type);
   const server = serverFor(host.policy(), info.name, opts.to);
   const copy = host.seal(info.name, body, { ...opts, to: server }).copies[0]!;
-  const subject = serviceSubject(info.family, info.name);
+  const subject = serviceSubject(info.family, info.name, host.id);
   let reply;
   try {
     reply = await host.nc.request(subject, copy.data, { headers: toHeaders(copy.headers), timeout: opts.timeoutMs ?? 5_000 });
@@ -82,7 +86,7 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
     }
     throw asLiaisonError(err, 'ERR_EXCHANGE', `request ${subject}`);
   }
-  if (reply.headers?.get(ServiceErrorHeader)) throw remoteError(reply.headers);
+  if (reply.headers?.get(SERVICE_ERROR_HEADER)) throw remoteError(reply.headers);
   return openEnvelope(
     host.openContext(),
     { subject: reply.subject, data: reply.data, header: (n) => reply.headers?.get(n) || undefined },
@@ -92,7 +96,8 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
 
 /** A running request/reply service of one agency. */
 export interface Serving {
-  service: Service;
+  /** Requests dropped unanswered because their reply subject lay outside the requester's own inbox. */
+  readonly dropped: number;
   stop(): Promise<void>;
 }
 
@@ -107,44 +112,63 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 /**
- * Serve request types this agency's roles `serve` (NATS services framework, queue group, so
- * replicas share the load). Each request goes through the receive pipeline; the handler's answer is
- * sealed to the requester with the request's hash and signed. Refusals answer with the error code.
+ * Serve request types this agency's roles `serve` (a queue group, so replicas share the load). Each request
+ * goes through the receive pipeline; the handler's answer is sealed to the requester with the request's hash
+ * and signed. Refusals answer with the error code. A request whose reply subject lies outside the inbox of the
+ * agency its subject names is dropped unanswered and counted: answering would publish, with this agency's
+ * rights, wherever the requester asked.
  */
-export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, meta: { name?: string; version?: string } = {}): Promise<Serving> {
+export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, meta: { name?: string } = {}): Promise<Serving> {
   const served = agencyServes(host.policy(), host.id);
   for (const type of Object.keys(handlers)) {
     if (!served.includes(type)) throw new LiaisonError('ERR_POLICY_RECEIVE_DENIED', `${host.id} does not serve ${type} under the policy (no role lists it under serve)`, { type });
   }
-  // @nats-io/services (latest 3.0.0-25) pins its own nats-core pre-release: same runtime API, distinct types.
-  const service = await new Svcm(host.nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
-    name: meta.name ?? `liaison-${host.id}`,
-    version: meta.version ?? '0.1.0',
-    description: `Liaison request/reply service of ${host.id}`,
-  });
+  let dropped = 0;
+  const subs: Subscription[] = [];
   for (const [type, handler] of Object.entries(handlers)) {
     const info = host.catalog.get(type);
-    service.addEndpoint(info.name, {
-      subject: serviceSubject(info.family, info.name),
-      queue: `liaison-${host.id}`,
-      handler: (err, msg) => {
-        if (err) return host.logger.warn({ err }, 'service endpoint error');
-        void answer(host, handler, msg);
-      },
-    });
+    subs.push(
+      host.nc.subscribe(serviceSubject(info.family, info.name, '*'), {
+        queue: `liaison-${host.id}`,
+        callback: (err, msg) => {
+          if (err) return host.logger.warn({ err }, 'service subscription error');
+          const requester = parseServiceSubject(msg.subject)?.sender ?? '';
+          if (!replyAllowed(msg.reply, requester)) {
+            dropped++;
+            host.logger.warn({ requester, service: meta.name ?? info.name, reply: msg.reply?.slice(0, 80) }, 'request dropped: its reply subject is not inside the requester’s own inbox');
+            return;
+          }
+          void answer(host, handler, msg, requester);
+        },
+      }),
+    );
   }
+  await host.nc.flush();
   return {
-    service,
+    get dropped() {
+      return dropped;
+    },
     async stop() {
-      await service.stop();
+      for (const s of subs) s.unsubscribe();
+      await host.nc.flush().catch(() => undefined);
     },
   };
 }
 
-async function answer(host: RpcHost, handler: RequestHandler, msg: ServiceMsg): Promise<void> {
+function respondError(msg: Msg, status: number, text: string): void {
+  const h = natsHeaders();
+  h.set(SERVICE_ERROR_HEADER, text);
+  h.set(SERVICE_ERROR_CODE_HEADER, String(status));
+  msg.respond(new Uint8Array(0), { headers: h });
+}
+
+async function answer(host: RpcHost, handler: RequestHandler, msg: Msg, requester: string): Promise<void> {
   let req: ReceivedMessage | undefined;
   try {
     req = openEnvelope(host.openContext(), { subject: msg.subject, data: msg.data, header: (n) => msg.headers?.get(n) || undefined }, { route: 'request' });
+    if (req.header.sender !== requester) {
+      throw new LiaisonError('ERR_HEADER_MISMATCH', `request signed by ${req.header.sender} arrived on ${requester}'s request subject`, { field: 'sender' });
+    }
     const out = await handler(req);
     const sealed = host.seal(out.type, out.body, {
       caseRef: req.header.caseRef,
@@ -155,10 +179,10 @@ async function answer(host: RpcHost, handler: RequestHandler, msg: ServiceMsg): 
       requestHash: requestHash(msg.data),
     });
     const copy = sealed.copies[0]!;
-    msg.respond(copy.data, { headers: toHeaders(copy.headers) as unknown as NonNullable<Parameters<ServiceMsg['respond']>[1]>['headers'] });
+    msg.respond(copy.data, { headers: toHeaders(copy.headers) });
   } catch (err) {
     const e = asLiaisonError(err, 'ERR_INTERNAL');
-    host.logger.warn({ code: e.code, requester: req?.header.sender, type: req?.type }, `request refused: ${e.message}`);
-    msg.respondError(STATUS[e.code] ?? 400, `${e.code}: ${e.message}`.slice(0, 1000));
+    host.logger.warn({ code: e.code, requester, type: req?.type }, `request refused: ${e.message}`);
+    respondError(msg, STATUS[e.code] ?? 400, `${e.code}: ${e.message}`.slice(0, 1000));
   }
 }

@@ -1,15 +1,14 @@
 import { LiaisonError } from '../errors.ts';
 import {
-  DIRECTORY_REQUEST_SUBJECT,
   DIRECTORY_UPDATE_SUBJECT,
   QUARANTINE_STREAM,
   QUARANTINE_SUBJECTS,
-  SERVICE_DISCOVERY_SUBJECTS,
   STATUS_PING_SUBJECT,
   SUBJECT_ROOT,
   bucketName,
   consumerFilter,
   consumerName,
+  directoryRequestSubject,
   familyStreamSubjects,
   inboxPrefix,
   quarantineSubject,
@@ -29,7 +28,7 @@ import { QUARANTINE_RETENTION_MS, retentionOf, type BucketKind, type CopyScope, 
 export interface CompiledPermissions {
   pub: { allow: string[] };
   sub: { allow: string[] };
-  /** Set for agencies that serve requests: they may publish replies to the requests they receive. */
+  /** Never set by the compiler (agencies get no NATS `resp` right: see {@link requesterInboxes}); kept for old records. */
   resp?: { max: number; ttlMs: number };
 }
 
@@ -79,6 +78,8 @@ export interface BucketSpec {
   name: string;
   /** The JetStream bucket name, `<agency>_<name>`. */
   bucket: string;
+  /** Entries expire after this long (absent: kept until overwritten). */
+  maxAgeMs?: number;
 }
 
 /** JetStream duplicate window of every stream (Nats-Msg-Id dedupe). */
@@ -147,13 +148,14 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
 
 /**
  * The NATS permissions of an agency. Publish: its sendable types on every tier with its own sender
- * token (recipient `*`), its quarantine subject, the directory request, and pull/info/ack of its own
- * consumers only. Subscribe: its own inbox prefix, directory pushes, and its ceiling subjects
- * (directed to itself and broadcast). No `>`, no `_INBOX.>`, no `$JS.API.>`.
+ * token (recipient `*`), its quarantine subject, its own directory/replay/retract/status and service
+ * request subjects, pull/info/ack of its own consumers only, and — for a serving agency — the inboxes of
+ * its permitted requesters. Subscribe: its own inbox prefix, directory pushes, its ceiling subjects
+ * (directed to itself and broadcast) and the request subjects it serves. No `>`, no `_INBOX.>`, no `$JS.API.>`.
  */
 export function compilePermissions(policy: Policy, agencyId: string, catalog: TypeCatalog): CompiledPermissions {
   if (!policy.agencies[agencyId]) throw new LiaisonError('ERR_AGENCY_UNKNOWN', `"${agencyId}" is not an agency of policy ${policy.name}`, { agency: agencyId });
-  const pub = [quarantineSubject(agencyId), DIRECTORY_REQUEST_SUBJECT, replaySubject(agencyId), retractSubject(agencyId), statusSubject(agencyId)];
+  const pub = [quarantineSubject(agencyId), directoryRequestSubject(agencyId), replaySubject(agencyId), retractSubject(agencyId), statusSubject(agencyId)];
   for (const type of sendableTypes(policy, agencyId)) {
     const family = familyOf(catalog, type);
     for (const tier of TIERS) pub.push(`${SUBJECT_ROOT}.${tier}.${family}.${type}.${agencyId}.*`);
@@ -165,22 +167,37 @@ export function compilePermissions(policy: Policy, agencyId: string, catalog: Ty
   }
   const served = servedTypes(policy);
   for (const type of sendableTypes(policy, agencyId)) {
-    if (served.has(type)) pub.push(serviceSubject(familyOf(catalog, type), type));
+    if (served.has(type)) pub.push(serviceSubject(familyOf(catalog, type), type, agencyId));
   }
   for (const b of agencyBuckets(policy, agencyId)) {
-    const rights = bucketPermissions(b);
-    pub.push(...rights);
+    pub.push(...bucketPermissions(b));
+    sub.push(...bucketSubscriptions(b));
   }
   const serves = agencyServes(policy, agencyId);
-  for (const type of serves) sub.push(serviceSubject(familyOf(catalog, type), type));
-  if (serves.length > 0) sub.push(SERVICE_DISCOVERY_SUBJECTS);
-  const compiled: CompiledPermissions = { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
-  if (serves.length > 0) compiled.resp = { max: 1, ttlMs: 60_000 };
-  return compiled;
+  for (const type of serves) sub.push(serviceSubject(familyOf(catalog, type), type, '*'));
+  pub.push(...requesterInboxes(policy, agencyId, serves));
+  return { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
 }
 
-/** The state buckets of one agency (over its roles), sorted by bucket name. */
+/**
+ * Where a serving agency may answer: the inbox prefixes of the agencies that may send it one of the request
+ * types it serves, and nowhere else. Not NATS `resp` (publish to whatever reply subject a request names):
+ * its effect the broker cannot bound — a requester naming `$JS.API.STREAM.PURGE.…` as its reply subject would
+ * have the server let the serving agency publish there.
+ */
+export function requesterInboxes(policy: Policy, agencyId: string, serves: readonly string[]): string[] {
+  if (serves.length === 0) return [];
+  const requesters = Object.keys(policy.agencies).filter((a) => a !== agencyId && sendableTypes(policy, a).some((t) => serves.includes(t)));
+  return requesters.map((a) => `${inboxPrefix(a)}.>`);
+}
+
+/**
+ * The state buckets of one agency (over its roles), sorted by bucket name; every agency of the
+ * policy also gets the built-in {@link HANDLED_BUCKET} KV bucket (its SDK's durable record of handled
+ * messages), kept as long as the longest stream retention plus {@link HANDLED_MARGIN_MS}.
+ */
 export function agencyBuckets(policy: Policy, agencyId: string): BucketSpec[] {
+  if (!policy.agencies[agencyId]) return [];
   const roles = policy.agencies[agencyId]?.roles ?? [];
   const out = new Map<string, BucketSpec>();
   for (const r of roles) {
@@ -192,7 +209,20 @@ export function agencyBuckets(policy: Policy, agencyId: string): BucketSpec[] {
       }
     }
   }
+  const handled = bucketName(agencyId, HANDLED_BUCKET);
+  out.set(`kv:${handled}`, { agency: agencyId, kind: 'kv', name: HANDLED_BUCKET, bucket: handled, maxAgeMs: handledMaxAgeMs(policy) });
   return [...out.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+}
+
+/** The built-in KV bucket (`<agency>_handled`) where an agency's SDK records each message it handed to a handler. */
+export const HANDLED_BUCKET = 'handled';
+
+/** How much longer than the longest stream retention a handled record is kept (a backlog read at the last moment). */
+export const HANDLED_MARGIN_MS = 24 * 3_600_000;
+
+/** Max age of the handled bucket: every copy a stream still holds (so may redeliver) has its record. */
+export function handledMaxAgeMs(policy: Policy): number {
+  return Math.max(policy.defaultRetentionMs, ...Object.values(policy.retention)) + HANDLED_MARGIN_MS;
 }
 
 /** Every agency's state buckets. */
@@ -201,26 +231,34 @@ export function compileBuckets(policy: Policy): BucketSpec[] {
 }
 
 /**
- * Publish rights on one bucket and nothing else of the JetStream API: read, write and watch its
- * keys or objects (ordered consumers on its own stream), never create, delete or reconfigure streams.
- * An object store also needs purge of its own stream (replacing an object purges the old chunks).
+ * Publish rights on one bucket and nothing else of the JetStream API: write its keys or objects, read
+ * them one stored message at a time (direct get; message get for nats.js's object `put`), its stream's
+ * info, never create, delete or reconfigure streams. No consumer rights at all: nats-server 2.9 never
+ * checks a push consumer's deliver subject against its creator's permissions, so a consumer-create right
+ * would let the agency have the server publish its bucket's values on any subject. Live changes come
+ * through {@link bucketSubscriptions} instead. An object store also needs purge of its own stream
+ * (replacing an object purges the old chunks).
  */
 export function bucketPermissions(b: BucketSpec): string[] {
   const stream = b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`;
-  const data = b.kind === 'kv' ? `$KV.${b.bucket}.>` : `$O.${b.bucket}.>`;
   const rights = [
-    data,
+    bucketSubject(b),
     `$JS.API.STREAM.INFO.${stream}`,
     `$JS.API.STREAM.MSG.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}`,
     `$JS.API.DIRECT.GET.${stream}.>`,
-    `$JS.API.CONSUMER.CREATE.${stream}`,
-    `$JS.API.CONSUMER.CREATE.${stream}.>`,
-    `$JS.API.CONSUMER.DELETE.${stream}.>`,
-    `$JS.API.CONSUMER.INFO.${stream}.>`,
-    `$JS.FC.${stream}.>`,
   ];
   if (b.kind === 'objects') rights.push(`$JS.API.STREAM.PURGE.${stream}`);
   return rights;
+}
+
+/** Subscribe rights on one bucket: its own subjects (it sees its own writes, to follow changes without a consumer). */
+export function bucketSubscriptions(b: BucketSpec): string[] {
+  return [bucketSubject(b)];
+}
+
+function bucketSubject(b: BucketSpec): string {
+  return b.kind === 'kv' ? `$KV.${b.bucket}.>` : `$O.${b.bucket}.>`;
 }
 
 /** One stream per catalogue family (its four tier subjects, retention from the policy) plus quarantine, sorted by name. */

@@ -112,7 +112,7 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
     if (s.sender !== header.sender) mismatch('sender', s.sender, header.sender);
     if (s.recipient !== header.recipient) mismatch('recipient', s.recipient, header.recipient);
   } else if (route.route === 'request') {
-    const want = serviceSubject(info.family, info.name);
+    const want = serviceSubject(info.family, info.name, header.sender);
     if (incoming.subject !== want) mismatch('service', incoming.subject, want);
     if (header.recipient !== ctx.self) mismatch('recipient', ctx.self, header.recipient);
   } else {

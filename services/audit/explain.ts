@@ -10,11 +10,14 @@ export interface MessageExplanation {
   refused: { by: string; code: string; reason: string; at: string }[];
 }
 
-/** Explain a message from the audit ledger entries (`liaison explain MSG_ID`); undefined when the ledger has no copy of it. */
-export function explainMessage(entries: readonly Entry[], id: string): MessageExplanation | undefined {
-  const copies = entries.filter((e): e is CopyEntry => e.kind === 'copy' && (e.id === id || (e.msgId ?? '').startsWith(`${id}:`)));
-  const refused = entries.filter((e): e is QuarantineEntry => e.kind === 'quarantine' && (e.id === id || (e.originalSubject !== undefined && copies.some((c) => c.subject === e.originalSubject) && e.id === undefined)));
-  if (copies.length === 0 && refused.length === 0) return undefined;
+/** True when a copy entry names message `id`: its ce-id, or its Nats-Msg-Id (`<sender>:<id>:<tier>`, or `<id>:<tier>` before senders were part of it). */
+function copyOf(e: CopyEntry, id: string): boolean {
+  const msgId = e.msgId ?? '';
+  return e.id === id || msgId.startsWith(`${e.sender}:${id}:`) || msgId.startsWith(`${id}:`);
+}
+
+/** Acknowledgement floors by stream and agency, from the receipt entries. */
+function ackFloors(entries: readonly Entry[]): Map<string, number> {
   const floors = new Map<string, number>();
   for (const r of entries.filter((e): e is ReceiptEntry => e.kind === 'receipt')) {
     for (const a of r.acks) {
@@ -22,10 +25,22 @@ export function explainMessage(entries: readonly Entry[], id: string): MessageEx
       floors.set(key, Math.max(floors.get(key) ?? 0, a.ackFloor));
     }
   }
+  return floors;
+}
+
+/** One sender's message `id`: its copies (sender token of their subject) and the refusals of them. */
+function explainOne(entries: readonly Entry[], id: string, sender: string, floors: Map<string, number>): MessageExplanation | undefined {
+  const copies = entries.filter((e): e is CopyEntry => e.kind === 'copy' && e.sender === sender && copyOf(e, id));
+  const refused = entries.filter(
+    (e): e is QuarantineEntry =>
+      e.kind === 'quarantine' && ((e.id === id && e.claimedSender === sender) || (e.id === undefined && e.originalSubject !== undefined && copies.some((c) => c.subject === e.originalSubject))),
+  );
+  if (copies.length === 0 && refused.length === 0) return undefined;
   const first = copies[0];
   return {
     id,
-    ...(first ? { type: first.type, sender: first.sender, recipient: first.recipient } : {}),
+    sender,
+    ...(first ? { type: first.type, recipient: first.recipient } : {}),
     copies: copies.map((c) => ({
       tier: c.tier,
       subject: c.subject,
@@ -38,4 +53,24 @@ export function explainMessage(entries: readonly Entry[], id: string): MessageEx
     })),
     refused: refused.map((q) => ({ by: q.by, code: q.code, reason: q.reason, at: q.at })),
   };
+}
+
+/**
+ * Explain the messages with header id `id` from the audit ledger entries (`liaison explain MSG_ID`):
+ * one explanation per sender, since ids come from the sender and a message is (sender, id) — another
+ * agency's message with the same id is a different message and never merged into this one. `sender`
+ * restricts it to that sender's. Empty when the ledger has no copy of it.
+ */
+export function explainMessage(entries: readonly Entry[], id: string, sender?: string): MessageExplanation[] {
+  const senders = new Set<string>();
+  for (const e of entries) {
+    if (e.kind === 'copy' && copyOf(e, id)) senders.add(e.sender);
+    else if (e.kind === 'quarantine' && e.id === id && e.claimedSender !== undefined) senders.add(e.claimedSender);
+  }
+  const floors = ackFloors(entries);
+  return [...senders]
+    .filter((s) => sender === undefined || s === sender)
+    .sort()
+    .map((s) => explainOne(entries, id, s, floors))
+    .filter((x): x is MessageExplanation => x !== undefined);
 }

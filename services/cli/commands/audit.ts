@@ -90,39 +90,43 @@ async function ledgerEntries(nc: NatsConnection, warn: (line: string) => void): 
 const explain: Command = {
   path: ['explain'],
   summary: 'for a real message, from the audit ledger: who sent it, which tier went to whom, who acknowledged it, who refused it and why',
-  usage: 'liaison explain --dir TRUST_DIR MSG_ID [--server URL] [--json]',
-  options: { dir: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison explain --dir TRUST_DIR MSG_ID [--from SENDER] [--server URL] [--json]',
+  options: { dir: { type: 'string' }, from: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
   required: ['dir'],
   allowPositionals: true,
   async run(args, io) {
     const id = args.positionals[0];
     if (!id || args.positionals.length > 1) throw new LiaisonError('ERR_USAGE', `name one message id (usage: ${explain.usage})`);
+    const from = str(args, 'from');
     const nc = await connectAdmin(need(args, 'dir'), str(args, 'server'));
     try {
       const entries = await ledgerEntries(nc, io.err);
-      const x = explainMessage(entries, id);
-      if (!x) {
-        io.err(`the audit ledger has no message ${id}`);
+      // Ids come from the sender: one id may name messages of several senders, each explained on its own.
+      const found = explainMessage(entries, id, from);
+      if (found.length === 0) {
+        io.err(`the audit ledger has no message ${id}${from ? ` from ${from}` : ''}`);
         return 1;
       }
-      // A retraction is the exchange's record (its Retractions and receipts are messages of their own in the ledger).
-      const retraction = await retractionWithReceipts(nc, id).catch(() => undefined);
-      if (args.values.json) {
-        io.out(JSON.stringify({ ...x, ...(retraction ? { retraction } : {}) }));
-        return 0;
+      for (const x of found) {
+        // A retraction is the exchange's record of that sender's message (its Retractions and receipts are messages of their own in the ledger).
+        const retraction = x.sender ? await retractionWithReceipts(nc, x.sender, id).catch(() => undefined) : undefined;
+        if (args.values.json) {
+          io.out(JSON.stringify({ ...x, ...(retraction ? { retraction } : {}) }));
+          continue;
+        }
+        io.out(`${x.type ?? '?'} ${id} from ${x.sender ?? '?'} to ${x.recipient ?? '?'}`);
+        for (const c of x.copies) {
+          const acked = c.deliverTo.map((a) => `${a}${c.acknowledged.includes(a) ? ' ✓' : ''}`).join(', ');
+          io.out(`  ${c.tier.padEnd(12)} stored ${c.storedAt} (${c.stream} #${c.seq}) for ${acked || 'nobody'}`);
+        }
+        for (const r of x.refused) io.out(`  refused by ${r.by} at ${r.at}: ${r.code} — ${r.reason}`);
+        if (retraction) {
+          io.out(`  RETRACTED by ${retraction.sender} at ${retraction.retractedAt}${retraction.reason ? `: ${retraction.reason}` : ''}${retraction.replacedBy ? ` — replaced by ${retraction.replacedBy}` : ''}`);
+          for (const r of retraction.recipients) io.out(`    ${r.agency.padEnd(20)} Retraction ${r.retractionId}  ${r.acknowledgedAt ? `receipt ✓ ${r.acknowledgedAt}` : 'no receipt yet'}`);
+          if (retraction.withheld.length) io.out(`    withheld (deleted before they read it): ${retraction.withheld.join(', ')}`);
+        }
       }
-      io.out(`${x.type ?? '?'} ${id} from ${x.sender ?? '?'} to ${x.recipient ?? '?'}`);
-      for (const c of x.copies) {
-        const acked = c.deliverTo.map((a) => `${a}${c.acknowledged.includes(a) ? ' ✓' : ''}`).join(', ');
-        io.out(`  ${c.tier.padEnd(12)} stored ${c.storedAt} (${c.stream} #${c.seq}) for ${acked || 'nobody'}`);
-      }
-      for (const r of x.refused) io.out(`  refused by ${r.by} at ${r.at}: ${r.code} — ${r.reason}`);
-      if (retraction) {
-        io.out(`  RETRACTED by ${retraction.sender} at ${retraction.retractedAt}${retraction.reason ? `: ${retraction.reason}` : ''}${retraction.replacedBy ? ` — replaced by ${retraction.replacedBy}` : ''}`);
-        for (const r of retraction.recipients) io.out(`    ${r.agency.padEnd(20)} Retraction ${r.retractionId}  ${r.acknowledgedAt ? `receipt ✓ ${r.acknowledgedAt}` : 'no receipt yet'}`);
-        if (retraction.withheld.length) io.out(`    withheld (deleted before they read it): ${retraction.withheld.join(', ')}`);
-      }
-      io.out('✓ = acknowledged by the agency\'s consumer');
+      if (!args.values.json) io.out('✓ = acknowledged by the agency\'s consumer');
       return 0;
     } finally {
       await nc.close();

@@ -27,7 +27,15 @@ export interface ReceiveStats {
 /** A message handler; a throw means "not processed": the copy is redelivered later. */
 export type Handler = (msg: ReceivedMessage) => void | Promise<void>;
 
-/** Bounded memory of processed message ids (receivers process a given id once). */
+/**
+ * The identity of a message: its sender and its id (`<sender> <id>`). Ids come from the sender, so
+ * an id alone names nothing: another agency may send a message with the same id.
+ */
+export function messageKey(h: { sender: string; id: string }): string {
+  return `${h.sender} ${h.id}`;
+}
+
+/** Bounded memory of processed messages, by {@link messageKey} (receivers process a given message once). */
 export class SeenIds {
   readonly #max: number;
   readonly #ids = new Set<string>();
@@ -88,7 +96,7 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
     return;
   }
   if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
-  if (o.seen.has(msg.header.id)) {
+  if (o.seen.has(messageKey(msg.header))) {
     o.stats.duplicates++;
     m.ack();
     return;
@@ -99,7 +107,7 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
     m.nak(1_000);
   };
   const done = () => {
-    o.seen.add(msg.header.id);
+    o.seen.add(messageKey(msg.header));
     o.stats.received++;
     m.ack();
   };

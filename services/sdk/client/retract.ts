@@ -20,7 +20,7 @@ import { derivedUuidv7, isUuidv7, uuidv7 } from '../ids.ts';
 import type { Logger } from '../logging.ts';
 import { retractSubject } from '../subjects.ts';
 import type { Tier } from '../tier.ts';
-import type { Handler, SeenIds } from './consume.ts';
+import { messageKey, type Handler, type SeenIds } from './consume.ts';
 
 /** What an agency asks its exchange: retract one of its messages, or the receipts of a retraction. */
 export type RetractRequest = { op: 'retract'; originalId: string; reason: string; replacedBy?: string } | { op: 'status'; originalId: string };
@@ -65,9 +65,9 @@ export interface RetractionRecord {
 /** The exchange's answer. */
 export type RetractReply = { ok: true; record: RetractionRecord } | { ok: false; error: string };
 
-/** Header id of the Retraction of `originalId` directed to `agency` (stable for one retraction). */
-export function retractionIdFor(retractedAt: string, originalId: string, agency: string): string {
-  return derivedUuidv7(Date.parse(retractedAt), 'retraction', originalId, agency);
+/** Header id of the Retraction of `sender`'s message `originalId` directed to `agency` (stable for one retraction). */
+export function retractionIdFor(retractedAt: string, sender: string, originalId: string, agency: string): string {
+  return derivedUuidv7(Date.parse(retractedAt), 'retraction', sender, originalId, agency);
 }
 
 /** Header id of the receipt `agency` sends for the Retraction `retractionId`. */
@@ -186,7 +186,7 @@ export interface RetractionReceiver {
  */
 export function receivingRetractions(r: RetractionReceiver, handler: Handler): Handler {
   return (msg: ReceivedMessage) => {
-    if (r.retracted.has(`${msg.header.sender} ${msg.header.id}`)) {
+    if (r.retracted.has(messageKey(msg.header))) {
       r.logger.info({ msgId: msg.header.id, type: msg.type }, 'dropped a delivery of a retracted message');
       return;
     }
@@ -194,7 +194,8 @@ export function receivingRetractions(r: RetractionReceiver, handler: Handler): H
     return (async () => {
       await handler(msg);
       const originalId = String(msg.body.originalId ?? '');
-      if (originalId) r.retracted.add(`${msg.header.sender} ${originalId}`);
+      // The original is the Retraction's sender's own message: never another sender's with the same id.
+      if (originalId) r.retracted.add(messageKey({ sender: msg.header.sender, id: originalId }));
       await r.send(
         'RetractionReceipt',
         { retractionId: msg.header.id, originalId, status: 'RETRACTION_OUTCOME_APPLIED' },

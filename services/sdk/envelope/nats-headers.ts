@@ -28,12 +28,13 @@ export function ceSource(agency: string): string {
 }
 
 /**
- * JetStream de-duplication id of one copy. A family's stream holds all four tiers, and every tier
- * copy of a message shares the header id, so the id alone would make JetStream drop the second
- * copy as a duplicate: the tier is part of the de-duplication id.
+ * JetStream de-duplication id of one copy: `<sender>:<id>:<tier>`. A family's stream holds all four
+ * tiers, and every tier copy of a message shares the header id, so the tier is part of it. Ids come
+ * from the sender and a stream holds every sender's messages, so the sender is part of it too:
+ * another agency storing a message with the same id first must not make JetStream drop this one.
  */
-export function natsMsgId(h: Pick<MessageHeader, 'id' | 'tier'>): string {
-  return `${h.id}:${h.tier}`;
+export function natsMsgId(h: Pick<MessageHeader, 'sender' | 'id' | 'tier'>): string {
+  return `${h.sender}:${h.id}:${h.tier}`;
 }
 
 /** Header getter over whatever the transport gives (nats.js MsgHdrs or a plain map). */

@@ -1,0 +1,156 @@
+/**
+ * A message is (sender, id) everywhere (issue 12, finding 3). Ids come from the sender, so one
+ * agency can always reuse the id of another's message: nothing may then confuse the two.
+ */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { isLiaisonError } from '../services/sdk/errors.ts';
+import { messageSubject } from '../services/sdk/subjects.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { RawAgency } from './support/violations.ts';
+
+const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
+  const end = Date.now() + ms;
+  while (!(await pred()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return await pred();
+};
+
+async function refused(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    if (isLiaisonError(err)) return err.code;
+    throw err;
+  }
+  return 'no error';
+}
+
+const REFERRAL = { kind: 'REFERRAL_KIND_PROTECTION', summary: 'Reuses another agency’s message id.', consentRecorded: true };
+const OFFER = {
+  courseCode: 'ID-101',
+  title: 'Evidence gathering from the point of interception',
+  eligibleRoles: ['TRAINEE_ROLE_BORDER_OFFICER'],
+  seats: 4,
+  delivery: 'DELIVERY_MODE_IN_PERSON',
+};
+
+describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
+  let fed: TestFederation;
+  let training: LiaisonClient;
+  let ngo: LiaisonClient;
+  let border: LiaisonClient;
+  let xb: LiaisonClient;
+
+  beforeAll(async () => {
+    fed = await createTestFederation({
+      agencies: ['xc-training', 'xa-ngo-harbour', 'xa-border-police', 'xb-police', 'xb-return', 'xa-coast-guard', 'xa-prosecutor'],
+      name: 'identity',
+    });
+    training = await fed.connect('xc-training');
+    ngo = await fed.connect('xa-ngo-harbour');
+    border = await fed.connect('xa-border-police');
+    xb = await fed.connect('xb-police');
+  });
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  describe('the exchange’s retraction service', () => {
+    it('another agency reusing an id retracts only its own message; the real sender can still retract its own', async () => {
+      const offer = await training.send('TrainingOffer', { ...OFFER, courseCode: 'ID-A' });
+      // The NGO signs a message of its own with the offer's id, then retracts "that id".
+      const forged = await ngo.send('CaseReferral', REFERRAL, { to: 'xb-return', id: offer.id });
+      expect(forged.id).toBe(offer.id);
+      const ngoRetraction = await ngo.retract(offer.id, 'mine');
+      expect(ngoRetraction.record).toMatchObject({ sender: 'xa-ngo-harbour', originalType: 'CaseReferral', originalRecipient: 'xb-return' });
+      expect(ngoRetraction.record.copies.every((c) => c.subject.split('.')[5] === 'xa-ngo-harbour')).toBe(true);
+
+      // The offer is untouched: an agency that had not read it yet still gets it.
+      const seen: ReceivedMessage[] = [];
+      expect(
+        await until(async () => {
+          await border.drain((m) => void seen.push(m), { types: ['TrainingOffer'], expiresMs: 1_000 });
+          return seen.some((m) => m.header.id === offer.id && m.header.sender === 'xc-training');
+        }),
+      ).toBe(true);
+
+      // Its real sender retracts it, under its own record.
+      const own = await training.retract(offer.id, 'course cancelled');
+      expect(own.record).toMatchObject({ sender: 'xc-training', originalType: 'TrainingOffer', reason: 'course cancelled' });
+      expect(own.record.recipients.map((r) => r.agency)).toContain('xa-border-police');
+      expect((await training.retractionStatus(offer.id)).sender).toBe('xc-training');
+      expect((await ngo.retractionStatus(offer.id)).sender).toBe('xa-ngo-harbour');
+      // Each answers its own record on a repeat.
+      expect((await ngo.retract(offer.id, 'again')).record.originalType).toBe('CaseReferral');
+      expect((await training.retract(offer.id, 'again')).record.originalType).toBe('TrainingOffer');
+    });
+
+    it('an agency that holds no copy of its own is refused, and changes nothing', async () => {
+      const offer = await training.send('TrainingOffer', { ...OFFER, courseCode: 'ID-B' });
+      expect(await refused(ngo.retract(offer.id, 'not mine'))).toBe('ERR_RETRACT_NOT_SENDER');
+      expect(await refused(ngo.retractionStatus(offer.id))).toBe('ERR_RETRACT_UNKNOWN');
+      expect((await training.retract(offer.id, 'cancelled')).record.sender).toBe('xc-training');
+      expect(await refused(ngo.retractionStatus(offer.id))).toBe('ERR_RETRACT_NOT_SENDER');
+    });
+
+    it('a copy on the caller’s own subject is its own only when the caller signed it (a re-published envelope of another is not)', async () => {
+      const original = await border.send('IntelligenceReport', { summary: 'Vessel CHARLIE sighted' }, { to: 'xb-police' });
+      const copy = original.copies[0]!;
+      // xb-police received these exact bytes; it publishes them again on its own subject, claiming the id.
+      const admin = await jetstreamManager(fed.exchange.admin);
+      const stored = await admin.streams.getMessage(copy.stream, { seq: copy.seq });
+      const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xb-police']!, 'xb-police');
+      try {
+        const h = natsHeaders();
+        h.set('ce-id', original.id);
+        h.set('Nats-Msg-Id', `xb-police:${original.id}:${copy.tier}`);
+        const subject = messageSubject({ tier: copy.tier as 'personal', family: 'cooperation', type: 'IntelligenceReport', sender: 'xb-police', recipient: 'xa-border-police' });
+        const ack = await jetstream(raw.nc).publish(subject, stored!.data, { headers: h });
+        expect(ack.duplicate).toBe(false);
+      } finally {
+        await raw.close();
+      }
+      expect(await refused(xb.retract(original.id, 'claiming it'))).toBe('ERR_RETRACT_NOT_SENDER');
+      // The real sender retracts it; the record names it and the re-published copy is not among its copies.
+      const own = await border.retract(original.id, 'wrong vessel');
+      expect(own.record.sender).toBe('xa-border-police');
+      expect(own.record.copies.map((c) => c.subject.split('.')[5])).toEqual(['xa-border-police']);
+    });
+  });
+
+  describe('receivers and streams', () => {
+    it('a receiver does not drop a message as a duplicate of another sender’s message with the same id', async () => {
+      const offer = await training.send('TrainingOffer', { ...OFFER, courseCode: 'ID-C' });
+      // A police agency sends the NGO a referral with the id of the offer the NGO has not read yet.
+      await border.send('CaseReferral', REFERRAL, { to: 'xa-ngo-harbour', id: offer.id });
+      const got: ReceivedMessage[] = [];
+      const has = (sender: string, type: string) => got.some((m) => m.header.id === offer.id && m.header.sender === sender && m.type === type);
+      expect(
+        await until(async () => {
+          await ngo.drain((m) => void got.push(m), { types: ['TrainingOffer', 'CaseReferral'], expiresMs: 1_000 });
+          return has('xc-training', 'TrainingOffer') && has('xa-border-police', 'CaseReferral');
+        }),
+      ).toBe(true);
+    });
+
+    it('a stream does not drop a message because another sender stored one with the same id first (Nats-Msg-Id is per sender)', async () => {
+      const id = (await xb.send('IntelligenceReport', { summary: 'first, by xb-police' }, { to: 'xa-coast-guard' })).id;
+      const second = await border.send('IntelligenceReport', { summary: 'second, by xa-border-police' }, { to: 'xa-coast-guard', id });
+      expect(second.copies.map((c) => c.duplicate)).toEqual(second.copies.map(() => false));
+      // The same sender repeating its id is still de-duplicated.
+      const repeat = await border.send('IntelligenceReport', { summary: 'second, by xa-border-police' }, { to: 'xa-coast-guard', id });
+      expect(repeat.copies.map((c) => c.duplicate)).toEqual(repeat.copies.map(() => true));
+      const coast = await fed.connect('xa-coast-guard');
+      const got: ReceivedMessage[] = [];
+      expect(
+        await until(async () => {
+          await coast.drain((m) => void got.push(m), { types: ['IntelligenceReport'], expiresMs: 1_000 });
+          return new Set(got.filter((m) => m.header.id === id).map((m) => m.header.sender)).size === 2;
+        }),
+      ).toBe(true);
+    });
+  });
+});

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { KvReader } from '../sdk/state/kv-reader.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
 import type { EntityKindName } from './entities.ts';
 import type { MessageFacts } from './facts.ts';
@@ -90,20 +91,23 @@ export function entityHash(key: string): string {
  * from the role's `state: { kv: [correlations] }`): one key per correlated value (`ent.<hash>`,
  * changed by compare-and-set) and one per processed message (`facts.<id>`, its strategic facts,
  * written last: the mark that the message was fully handled). Several centre instances may share it.
+ * Reads go by direct get ({@link KvReader}): the agency has no consumer rights on its bucket.
  */
 export class CorrelationStore {
   readonly #kv: KV;
+  readonly #reader: KvReader;
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, reader: KvReader) {
     this.#kv = kv;
+    this.#reader = reader;
   }
 
   /** Open the bucket the exchange provisioned (the agency may not create it). */
   static async open(nc: NatsConnection, bucket: string): Promise<CorrelationStore> {
     try {
-      const kv = await new Kvm(nc).open(bucket);
+      const kv = await new Kvm(nc).open(bucket, { allow_direct: true });
       await kv.status();
-      return new CorrelationStore(kv);
+      return new CorrelationStore(kv, await KvReader.open(nc, bucket));
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);
     }
@@ -192,13 +196,11 @@ export class CorrelationStore {
     await this.#kv.put(FACTS + f.messageId, encoder.encode(JSON.stringify(f)));
   }
 
-  async #all<T>(prefix: string): Promise<{ key: string; value: T }[]> {
-    const keys: string[] = [];
-    for await (const k of await this.#kv.keys(`${prefix}>`)) keys.push(k);
-    const out: { key: string; value: T }[] = [];
-    for (let i = 0; i < keys.length; i += 64) {
-      const got = await Promise.all(keys.slice(i, i + 64).map(async (k) => ({ key: k, got: await this.#get<T>(k) })));
-      for (const g of got) if (g.got) out.push({ key: g.key, value: g.got.value });
+  /** Every current value whose key starts with `prefix`, read by one direct-get scan of the bucket. */
+  async #all<T>(prefix: string): Promise<{ key: string; value: T; revision: number }[]> {
+    const out: { key: string; value: T; revision: number }[] = [];
+    for (const [key, v] of await this.#reader.values(prefix)) {
+      if (v.value && v.value.length > 0) out.push({ key, value: JSON.parse(decoder.decode(v.value)) as T, revision: v.revision });
     }
     return out;
   }
@@ -210,6 +212,6 @@ export class CorrelationStore {
 
   /** Every correlated value (reports, tests). */
   async allEntities(): Promise<StoredEntity[]> {
-    return (await this.#all<EntityRecord>(ENTITY)).map((e) => ({ hash: e.key.slice(ENTITY.length), record: e.value, revision: 0 }));
+    return (await this.#all<EntityRecord>(ENTITY)).map((e) => ({ hash: e.key.slice(ENTITY.length), record: e.value, revision: e.revision }));
   }
 }

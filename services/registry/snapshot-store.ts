@@ -5,6 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { ObjectReader } from '../sdk/state/object-reader.ts';
 
 /** Chunks of one stored object, with a check that the store's own integrity check passed once read. */
 export interface StoredBlob {
@@ -54,14 +55,17 @@ function streamOf(parts: Uint8Array[], slice: number): ReadableStream<Uint8Array
  * Snapshots in the agency's object store bucket. The agency's NATS user may read and write only its own
  * buckets (the exchange provisions them; the user cannot create streams), so the JetStream client skips its
  * account-wide API check, which those rights do not include. Replacing an object is atomic: the new chunks go
- * in first, then the metadata, then the old chunks are purged. The store checks each object's SHA-256 on read.
+ * in first, then the metadata, then the old chunks are purged. Reads go by direct get ({@link ObjectReader}:
+ * the agency has no consumer rights on its bucket), checking each object's SHA-256, size and chunk count.
  */
 export async function objectSnapshotStore(nc: NatsConnection, bucket: string): Promise<SnapshotStore> {
   // The default pure-JS SHA-256 of @nats-io/obj runs at a fraction of node:crypto's speed on 100 MB snapshots.
   setSha256Backend('native');
   let os: ObjectStore;
+  let reader: ObjectReader;
   try {
     os = await new Objm(jetstream(nc, { checkAPI: false })).open(bucket);
+    reader = await ObjectReader.open(nc, bucket);
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot open object store ${bucket} (does the policy give this agency state: { objects: [snapshots] }?)`);
   }
@@ -78,24 +82,26 @@ export async function objectSnapshotStore(nc: NatsConnection, bucket: string): P
     async get(name) {
       let r;
       try {
-        r = await os.get(name);
+        r = await reader.read(name);
       } catch (err) {
         throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot read ${name} from object store ${bucket}`);
       }
       if (!r) return undefined;
       const result = r;
       return {
-        chunks: result.data as unknown as AsyncIterable<Uint8Array>,
-        size: result.info.size,
+        chunks: result.chunks,
+        size: result.meta.size,
         async verified() {
-          const err = await result.error;
-          if (err) throw new LiaisonError('ERR_DECODE', `registry snapshot refused: object store integrity check of ${name} failed: ${err.message}`, {}, { cause: err });
+          await result.verified().catch((err: unknown) => {
+            const text = err instanceof Error ? err.message : String(err);
+            throw new LiaisonError('ERR_DECODE', `registry snapshot refused: ${text}`, {}, { cause: err });
+          });
         },
       };
     },
     async list(prefix) {
       try {
-        return (await os.list()).filter((i) => !i.deleted && i.name.startsWith(prefix)).map((i) => i.name);
+        return (await reader.list()).filter((i) => i.name.startsWith(prefix)).map((i) => i.name);
       } catch (err) {
         throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot list object store ${bucket}`);
       }

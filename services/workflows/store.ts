@@ -2,6 +2,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
+import { KvReader, type Following, type KvValue } from '../sdk/state/kv-reader.ts';
 import type { CaseRecord } from './model.ts';
 
 /** A case and the KV revision it was read at (the compare-and-set token). */
@@ -23,32 +24,36 @@ function isConflict(err: unknown): boolean {
  * The case registry's state in its JetStream KV bucket: one key per case (JSON), compare-and-set on
  * the revision for every change, plus `alias.<message id>` keys for messages that belong to a case
  * whose key is not derived from their own id (a proposal sent to a second party). A watch keeps a
- * mirror of every case in memory for deadlines and queries; replicas share the bucket.
+ * mirror of every case in memory for deadlines and queries; replicas share the bucket. Reads go by
+ * direct get and live changes by a core subscription on the bucket's own subjects ({@link KvReader}):
+ * the agency has no consumer rights on its bucket.
  */
 export class CaseStore {
   readonly #kv: KV;
+  readonly #reader: KvReader;
   readonly #mirror = new Map<string, StoredCase>();
-  #watch?: { stop(): void };
+  #watch?: Following;
 
-  private constructor(kv: KV) {
+  private constructor(kv: KV, reader: KvReader) {
     this.#kv = kv;
+    this.#reader = reader;
   }
 
   /** Open the bucket the exchange provisioned for this agency (the agency may not create it). */
   static async open(nc: NatsConnection, bucket: string): Promise<CaseStore> {
     try {
-      const kv = await new Kvm(nc).open(bucket);
+      const kv = await new Kvm(nc).open(bucket, { allow_direct: true });
       await kv.status();
-      return new CaseStore(kv);
+      return new CaseStore(kv, await KvReader.open(nc, bucket));
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);
     }
   }
 
+  /** The case as stored now (not the mirror). */
   async get(key: string): Promise<StoredCase | undefined> {
-    const e = await this.#kv.get(key);
-    if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
-    return { record: JSON.parse(decoder.decode(e.value)) as CaseRecord, revision: e.revision };
+    const v = await this.#reader.get(key);
+    return v?.value && v.value.length > 0 ? { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision } : undefined;
   }
 
   /** Create the case; undefined when it exists already (someone else won the race). */
@@ -82,32 +87,28 @@ export class CaseStore {
 
   /** Start mirroring every case; resolves once the current values are loaded. `onChange` sees each later change. */
   async watch(logger: Logger, onChange?: (c: StoredCase) => void): Promise<void> {
-    const iter = await this.#kv.watch({ key: '>' });
-    let ready!: () => void;
-    const loaded = new Promise<void>((r) => (ready = r));
-    this.#watch = { stop: () => iter.stop() };
-    void (async () => {
-      try {
-        for await (const e of iter) {
-          if (!e.key.startsWith(ALIAS)) {
-            if (e.operation === 'PUT' && e.value.length > 0) {
-              const c = { record: JSON.parse(decoder.decode(e.value)) as CaseRecord, revision: e.revision };
-              const known = this.#mirror.get(e.key);
-              if (!known || known.revision < c.revision) this.#mirror.set(e.key, c);
-              onChange?.(c);
-            } else this.#mirror.delete(e.key);
-          }
-          if (e.delta === 0) ready();
-        }
-      } catch (err) {
-        logger.warn({ err }, 'case watch ended');
-      }
-      ready();
-    })();
-    // An empty bucket yields no entry at all: do not wait for one.
-    const status = await this.#kv.status();
-    if (status.values === 0) ready();
-    await loaded;
+    let loaded = false;
+    this.#watch = await this.#reader.follow({
+      onValue: (v) => {
+        const c = this.#apply(v);
+        if (c && loaded) onChange?.(c);
+      },
+      onError: (err) => logger.warn({ err }, 'case watch could not re-read a changed case'),
+    });
+    loaded = true;
+  }
+
+  /** Fold one stored entry into the mirror; the case when it is one (not an alias, not a removal). */
+  #apply(v: KvValue): StoredCase | undefined {
+    if (v.key.startsWith(ALIAS)) return undefined;
+    if (!v.value || v.value.length === 0) {
+      this.#mirror.delete(v.key);
+      return undefined;
+    }
+    const c = { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision };
+    const known = this.#mirror.get(v.key);
+    if (!known || known.revision < c.revision) this.#mirror.set(v.key, c);
+    return c;
   }
 
   /** The mirrored case (possibly behind another replica's last write: compare-and-set catches that). */

@@ -1,0 +1,163 @@
+import type { StoredMsg } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { LiaisonError } from '../errors.ts';
+import { StoredReader } from './stored.ts';
+
+/** One key's current value in a KV bucket, or its removal (`value` undefined). */
+export interface KvValue {
+  key: string;
+  /** Stream sequence of the stored entry: the compare-and-set token. */
+  revision: number;
+  /** The value; undefined when the key was deleted or purged (or is gone). */
+  value?: Uint8Array;
+}
+
+/** How {@link KvReader.follow} reports what it sees. */
+export interface FollowOptions {
+  /** Called with every current value of the initial scan, then with every later change (removals too). */
+  onValue(v: KvValue): void;
+  /** A re-read after a change failed (the watch goes on; the next change of the key reads it again). */
+  onError?(err: LiaisonError): void;
+}
+
+/** A running follow; `stop()` ends the live subscription. */
+export interface Following {
+  stop(): void;
+}
+
+/** The header nats.js KV writes on a delete or purge marker. */
+const KV_OPERATION = 'KV-Operation';
+
+/** A stored KV entry as a value: deletes and purges (the `KV-Operation` header) read as removals. */
+function toValue(prefix: string, m: StoredMsg): KvValue {
+  const key = m.subject.slice(prefix.length);
+  const op = m.header?.get(KV_OPERATION);
+  return op === 'DEL' || op === 'PURGE' ? { key, revision: m.seq } : { key, revision: m.seq, value: m.data };
+}
+
+/**
+ * Reads one KV bucket the agency owns without any JetStream consumer: current values by a direct-get
+ * scan of `$KV.<bucket>.>`, one key by direct get of its last entry, and live changes through a core
+ * subscription on the bucket's own subjects (the agency's own writes only), each change re-read from the
+ * stream — a core message may be a write the stream refused (a lost compare-and-set), so only the stored
+ * entry counts.
+ */
+export class KvReader {
+  readonly bucket: string;
+  readonly #nc: NatsConnection;
+  readonly #stored: StoredReader;
+  readonly #prefix: string;
+
+  private constructor(nc: NatsConnection, bucket: string, stored: StoredReader) {
+    this.#nc = nc;
+    this.bucket = bucket;
+    this.#stored = stored;
+    this.#prefix = `$KV.${bucket}.`;
+  }
+
+  /** Bind the bucket `<bucket>` (stream `KV_<bucket>`). */
+  static async open(nc: NatsConnection, bucket: string): Promise<KvReader> {
+    return new KvReader(nc, bucket, await StoredReader.open(nc, `KV_${bucket}`));
+  }
+
+  /** The current value of `key`; undefined when it was never set, was deleted or purged. */
+  async get(key: string): Promise<KvValue | undefined> {
+    const m = await this.#stored.last(this.#prefix + key);
+    if (!m) return undefined;
+    const v = toValue(this.#prefix, m);
+    return v.value === undefined ? undefined : v;
+  }
+
+  /**
+   * Every stored entry whose key starts with `keyPrefix` (deletes and purges included, as removals),
+   * in stream order, up to the bucket's last sequence when the scan started. A key changed during the
+   * scan may appear twice: the later entry wins.
+   */
+  async *entries(keyPrefix = ''): AsyncGenerator<KvValue> {
+    for await (const m of this.#stored.scan(`${this.#prefix}>`)) {
+      const v = toValue(this.#prefix, m);
+      if (v.key.startsWith(keyPrefix)) yield v;
+    }
+  }
+
+  /** The current values of the keys starting with `keyPrefix` (the latest entry of each key; removed keys left out). */
+  async values(keyPrefix = ''): Promise<Map<string, KvValue>> {
+    const latest = new Map<string, KvValue>();
+    for await (const v of this.entries(keyPrefix)) {
+      const known = latest.get(v.key);
+      if (!known || known.revision < v.revision) latest.set(v.key, v);
+    }
+    for (const [k, v] of latest) if (v.value === undefined) latest.delete(k);
+    return latest;
+  }
+
+  /**
+   * Report the current values, then every later change, to `o.onValue`. The live subscription starts
+   * before the scan, so a change made during the scan is not missed (it may be reported twice; a caller
+   * keeps the highest revision). Resolves once the scan is reported.
+   */
+  async follow(o: FollowOptions): Promise<Following> {
+    const changed = new ChangedKeys((key) => this.#reread(key, o));
+    const sub: Subscription = this.#nc.subscribe(`${this.#prefix}>`, {
+      callback: (err, m) => {
+        if (!err) changed.add(m.subject.slice(this.#prefix.length));
+      },
+    });
+    try {
+      await this.#nc.flush();
+      for await (const v of this.entries()) o.onValue(v);
+    } catch (err) {
+      sub.unsubscribe();
+      throw err;
+    }
+    changed.start();
+    return { stop: () => sub.unsubscribe() };
+  }
+
+  async #reread(key: string, o: FollowOptions): Promise<void> {
+    try {
+      const m = await this.#stored.last(this.#prefix + key);
+      o.onValue(m ? toValue(this.#prefix, m) : { key, revision: 0 });
+    } catch (err) {
+      o.onError?.(err instanceof LiaisonError ? err : new LiaisonError('ERR_EXCHANGE', `cannot re-read ${key} of ${this.bucket}: ${String(err)}`));
+    }
+  }
+}
+
+/**
+ * Keys whose change has been seen but not yet re-read, each at most once (memory is bounded by the
+ * bucket's key count, whatever the write rate). Held until `start()`, then drained one key at a time.
+ */
+class ChangedKeys {
+  readonly #pending = new Set<string>();
+  readonly #read: (key: string) => Promise<void>;
+  #started = false;
+  #draining = false;
+
+  constructor(read: (key: string) => Promise<void>) {
+    this.#read = read;
+  }
+
+  add(key: string): void {
+    this.#pending.add(key);
+    this.#drain();
+  }
+
+  start(): void {
+    this.#started = true;
+    this.#drain();
+  }
+
+  #drain(): void {
+    if (!this.#started || this.#draining) return;
+    this.#draining = true;
+    void (async () => {
+      while (this.#pending.size > 0) {
+        const key = this.#pending.values().next().value!;
+        this.#pending.delete(key);
+        await this.#read(key);
+      }
+      this.#draining = false;
+    })();
+  }
+}

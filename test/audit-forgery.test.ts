@@ -2,7 +2,7 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signCheckpoint } from '../services/audit/checkpoint.ts';
-import { encodeEntry, GENESIS, sha256, type Entry } from '../services/audit/entry.ts';
+import { encodeEntry, GENESIS, sha256, type CheckpointEntry, type Entry } from '../services/audit/entry.ts';
 import type { StoredEntry } from '../services/audit/ledger-stream.ts';
 import { verifyLedger } from '../services/audit/verify.ts';
 
@@ -135,7 +135,7 @@ describe('audit verify: a re-linked rewrite with re-computed checkpoints signed 
 
   it('a checkpoint whose signature is truncated or emptied is named too', () => {
     const stored = buildLedger(() => audit);
-    const cp = JSON.parse(Buffer.from(stored[8]!.data).toString('utf8')) as Entry & { jws: string };
+    const cp = JSON.parse(Buffer.from(stored[8]!.data).toString('utf8')) as CheckpointEntry;
     for (const jws of [cp.jws.slice(0, -4), `${cp.jws.split('.').slice(0, 2).join('.')}.`]) {
       const data = [...stored];
       data[8] = { seq: 9, data: encodeEntry({ ...cp, jws }) };

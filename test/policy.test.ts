@@ -13,6 +13,7 @@ import {
   compileStreams,
   agencyBuckets,
   bucketPermissions,
+  bucketSubscriptions,
   compileBuckets,
   decideReceive,
   decideSend,
@@ -435,7 +436,8 @@ describe('compiled broker artefacts', () => {
         } else {
           expect([`liaison.v1.quarantine.${id}`, `liaison.v1.svc.trust.directory.${id}`, `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
         }
-        if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
+        // Wildcards: its own consumers' acks, its own buckets, and (checked above) its permitted requesters' inboxes.
+        if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || s.startsWith('_INBOX_') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
       }
       for (const s of sub.allow) {
         const t = s.split('.');
@@ -448,6 +450,9 @@ describe('compiled broker artefacts', () => {
           expect(agencyServes(p, id)).toContain(t[4]);
           expect(t).toHaveLength(6);
           expect(t[5]).toBe('*');
+        } else if (s.startsWith('$KV.') || s.startsWith('$O.')) {
+          // Its own bucket subjects only: it follows its own writes (no consumer rights on buckets).
+          expect(agencyBuckets(p, id).flatMap(bucketSubscriptions)).toContain(s);
         } else {
           expect([`_INBOX_${id}.>`, 'liaison.v1.trust.directory', 'liaison.v1.status.ping']).toContain(s);
         }
@@ -463,6 +468,7 @@ describe('compiled broker artefacts', () => {
     expect(messagePub).toHaveLength(sendTypes.length * TIERS.length);
     expect(messagePub).toContain('liaison.v1.special.referrals.CaseReferral.xa-ngo-harbour.*');
     expect(perms.sub.allow).toEqual([
+      '$KV.xa-ngo-harbour_handled.>',
       '_INBOX_xa-ngo-harbour.>',
       'liaison.v1.operational.control.Retraction.*.xa-ngo-harbour',
       'liaison.v1.operational.control.RetractionReceipt.*.xa-ngo-harbour',
@@ -537,7 +543,13 @@ describe('compiled broker artefacts', () => {
     expect(perms).toContain('$KV.mac-cases_cases.>');
     expect(perms).toContain('$JS.API.STREAM.INFO.KV_mac-cases_cases');
     expect(perms.filter((s) => s.startsWith('$JS.API.STREAM.') && !s.includes('_handled'))).toEqual(['$JS.API.STREAM.INFO.KV_mac-cases_cases', '$JS.API.STREAM.MSG.GET.KV_mac-cases_cases']);
-    expect(perms.some((s) => /DELETE|PURGE|UPDATE|CREATE\.KV_[^m]/.test(s) && !s.startsWith('$JS.API.CONSUMER.DELETE.KV_mac-cases_'))).toBe(false);
+    expect(perms.some((s) => /DELETE|PURGE|UPDATE|CREATE\.KV_[^m]/.test(s))).toBe(false);
+    // No consumer right on any bucket (2.9 never checks a push consumer's deliver subject), nor flow control.
+    expect(perms.filter((s) => /^\$JS\.(API\.CONSUMER\.[A-Z.]+\.(KV|OBJ)_|FC\.)/.test(s))).toEqual([]);
+    expect(compilePermissions(p, 'xc-ncb', catalog).pub.allow.filter((s) => s.includes('CONSUMER') && s.includes('OBJ_'))).toEqual([]);
+    // Reads by direct get; changes followed on its own bucket subjects.
+    expect(perms).toContain('$JS.API.DIRECT.GET.KV_mac-cases_cases');
+    expect(compilePermissions(p, 'mac-cases', catalog).sub.allow.filter((s) => s.startsWith('$KV.') || s.startsWith('$O.'))).toEqual(['$KV.mac-cases_cases.>', '$KV.mac-cases_handled.>']);
     // The NGO has no state of its own: rights on its handled record only.
     const ngoState = compilePermissions(p, 'xa-ngo-harbour', catalog).pub.allow.filter((s) => s.includes('KV_') || s.startsWith('$KV.'));
     expect(ngoState).toContain('$KV.xa-ngo-harbour_handled.>');

@@ -21,6 +21,7 @@ export {
   agencyBuckets,
   agencyServes,
   bucketPermissions,
+  bucketSubscriptions,
   compileBuckets,
   compileConsumers,
   compilePermissions,

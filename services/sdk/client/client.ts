@@ -10,6 +10,7 @@ import { canSend, compileConsumers } from '../policy/index.ts';
 import { loadCatalog, type Catalog } from '../schema/index.ts';
 import { STATUS_PING_SUBJECT, inboxPrefix, parseMessageSubject, replaySubject, statusSubject } from '../subjects.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
+import { HandledRecord } from './handled.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
@@ -37,6 +38,14 @@ export interface ConnectOptions {
   /** Which replica of this agency's services this connection is (default 1; see the policy's `replicas`). */
   replica?: number;
 }
+  /**
+   * Keep the durable record of handled messages (default true): each message reaches the handler at
+   * most once across restarts and replays. `false` only to measure its cost: a restart may then hand
+   * a message to the handler twice.
+   */
+  atMostOnce?: boolean;
+  /** Tolerance of the freshness rule (default REPLAY_TOLERANCE_MS, freshness.ts); tests shorten it. */
+  replayToleranceMs?: number;
 
 /** The outcome of a send: one entry per published tier copy. */
 export interface SendReceipt {
@@ -71,6 +80,9 @@ export class LiaisonClient {
   readonly #clock: Clock;
   readonly #seen = new SeenIds();
   /** Set while reconnecting with re-issued credentials: settles when the connection is back. */
+  /** The durable record of handled messages (set by connect unless `atMostOnce: false`). */
+  #handled: HandledRecord | undefined;
+  #replayToleranceMs: number | undefined;
   #reconnecting: Promise<void> | undefined;
   /** Messages retracted by their sender (`<sender> <id>`): a late delivery is dropped. */
   readonly #retracted = new SeenIds();
@@ -144,6 +156,10 @@ export class LiaisonClient {
         } });
       client = new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1, auth, opts.agencyDir);
       client.#adopt(directory.current());
+      if (opts.atMostOnce !== false) {
+        client.#handled = await HandledRecord.open(nc, identity.id, { clock: client.#clock, replica: client.replica });
+      }
+      client.#replayToleranceMs = opts.replayToleranceMs;
       client.#answerStatus();
       return client;
     } catch (err) {
@@ -406,6 +422,8 @@ export class LiaisonClient {
       context: () => this.openContext(),
       handler: receivingRetractions({ id: this.id, retracted: this.#retracted, send: (t, b, o) => this.send(t, b, o), logger: this.#logger }, handler),
       onReject: opts.onReject,
+      handled: this.#handled,
+      replayToleranceMs: this.#replayToleranceMs,
       seen: this.#seen,
       stats: this.stats,
       logger: this.#logger,
@@ -428,6 +446,8 @@ export class LiaisonClient {
     if (!reply.ok) {
       const code = String(reply.error).split(':')[0]!;
       throw new LiaisonError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE', String(reply.error));
+    // What the replay redelivers was handled before: the durable record lets it reach the handler again.
+    this.#handled?.allowReplay(positions);
     }
     return reply.reset ?? [];
   }
@@ -484,6 +504,8 @@ export class LiaisonClient {
     for (const s of this.#services) await s.stop().catch(() => undefined);
     for (const ac of this.#aborts) ac.abort();
     // Consumer loops end when their pull closes; never let a stuck one hold the shutdown.
+    // Handled copies still being marked done: let them finish, so their redelivery is not taken as in doubt.
+    if (this.#handled) await Promise.race([this.#handled.idle(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     await Promise.race([Promise.allSettled(this.#loops), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.#directory.stop();
     this.#publisher.close();

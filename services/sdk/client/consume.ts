@@ -4,6 +4,9 @@ import { asLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import { openMessage, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
 import { quarantineSubject } from '../subjects.ts';
+import { dispatchClaimed } from './at-most-once.ts';
+import { replayOf } from './freshness.ts';
+import type { Claim, HandledRecord } from './handled.ts';
 
 /** A message the receiver refused, with the reason. */
 export interface Rejection {
@@ -67,18 +70,42 @@ export interface ReceiveLoopOptions {
   seen: SeenIds;
   stats: ReceiveStats;
   logger: Logger;
+  /** The agency's durable record of handled messages: at most once at the handler across restarts (absent: in-memory `seen` only). */
+  handled?: HandledRecord;
+  /** The freshness rule's tolerance (default `REPLAY_TOLERANCE_MS`, freshness.ts). */
+  replayToleranceMs?: number;
 }
 
 /** The parts of a JetStream message the receive path uses. */
-export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak'> & { info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> & { deliveryCount?: number } };
+export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak' | 'working'> & {
+  info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> & { deliveryCount?: number; /** When JetStream stored the copy (ns since the epoch). */ timestampNanos?: number };
+};
+
+/** A verified, fresh copy waiting for its turn at the handler (its durable claim may be in flight already). */
+export interface Prepared {
+  m: Delivery;
+  msg: ReceivedMessage;
+  claim?: Promise<Claim>;
+}
 
 /**
  * Verify, dispatch and acknowledge one delivered copy. Rejections are counted, logged, published
  * to the agency's quarantine subject and terminated (never redelivered); handler failures are
- * nak'ed for redelivery. Never throws. Synchronous unless the handler returns a promise, so a batch
- * of copies from one socket read is verified and acknowledged in one tick (one write for the acks).
+ * nak'ed for redelivery. Never throws. Synchronous unless the handler returns a promise or the
+ * durable record is in use, so a batch of copies from one socket read is verified and acknowledged
+ * in one tick (one write for the acks).
  */
 export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promise<void> {
+  const p = prepareDelivery(o, m);
+  return p && dispatchDelivery(o, p);
+}
+
+/**
+ * The first half of {@link handleDelivery}, run as a copy arrives: skip own broadcasts, verify,
+ * and apply the freshness rule (a copy stored long after it was signed is a replay: ERR_REPLAY).
+ * Undefined when the copy is settled already.
+ */
+export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | undefined {
   if (m.subject.split('.')[5] === o.self) {
     // Our own broadcast, delivered back by our broadcast consumer (the broker guarantees the sender token).
     o.stats.own++;
@@ -87,7 +114,7 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
   }
   let msg: ReceivedMessage;
   try {
-    msg = openMessage(o.context(), { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined });
+    msg = openMessage(o.context(), { subject: m.subject, data: m.data });
   } catch (err) {
     const e = asLiaisonError(err, 'ERR_DECODE');
     reject(o, m.subject, m.data, e);
@@ -96,6 +123,33 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
     return;
   }
   if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
+  const replay = replayOf(msg, m.info?.timestampNanos, o.replayToleranceMs);
+  if (replay) {
+    reject(o, m.subject, m.data, replay);
+    m.term();
+    return;
+  }
+  return { m, msg };
+}
+
+/**
+ * Copies claimed ahead of the handler, so the claims' round trips overlap. Few: a crash leaves every
+ * claimed, unfinished copy in doubt (quarantined, never handled), handled or not.
+ */
+export const CLAIM_AHEAD = 16;
+
+/** Start the durable claim of a prepared copy (once; nothing without a durable record). */
+export function claimAhead(o: ReceiveLoopOptions, p: Prepared): void {
+  if (!o.handled || p.claim) return;
+  const d = p.msg.delivery;
+  p.claim = o.handled.claim(p.msg.header.sender, p.msg.header.id, d && { consumer: d.consumer, streamSeq: d.streamSeq });
+}
+
+/** The second half of {@link handleDelivery}, in delivery order: the handler at most once, then the ack. */
+export function dispatchDelivery(o: ReceiveLoopOptions, p: Prepared): void | Promise<void> {
+  const { m, msg } = p;
+  claimAhead(o, p);
+  if (p.claim) return p.claim.then((c) => dispatchClaimed(o, m, msg, c));
   if (o.seen.has(messageKey(msg.header))) {
     o.stats.duplicates++;
     m.ack();
@@ -143,15 +197,17 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
 }
 
 /**
- * Pull from one durable consumer until `signal` aborts. Copies are handled in delivery order; an
- * asynchronous handler holds back the copies behind it until it settles.
+ * Pull from one durable consumer until `signal` aborts. Copies are verified as they arrive, claimed
+ * in the durable record up to {@link CLAIM_AHEAD} ahead, and handled in delivery order; an
+ * asynchronous handler or claim holds back the copies behind it until it settles.
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
-  const backlog: Delivery[] = [];
+  const backlog: Prepared[] = [];
   let busy = false;
   const pump = (): void => {
     while (backlog.length > 0) {
-      const pending = handleDelivery(o, backlog.shift()!);
+      for (let i = 0; i < Math.min(CLAIM_AHEAD, backlog.length); i++) claimAhead(o, backlog[i]!);
+      const pending = dispatchDelivery(o, backlog.shift()!);
       if (pending) {
         busy = true;
         void pending.then(() => {
@@ -165,7 +221,10 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
   const messages = await consumer.consume({
     max_messages: 256,
     callback: (m) => {
-      backlog.push(m);
+      const p = prepareDelivery(o, m);
+      if (!p) return;
+      backlog.push(p);
+      if (backlog.length <= CLAIM_AHEAD) claimAhead(o, p);
       if (!busy) pump();
     },
   });

@@ -1,0 +1,101 @@
+import { jetstream } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { ReceivedMessage } from '../envelope/open.ts';
+import { LiaisonError } from '../errors.ts';
+import { quarantineSubject } from '../subjects.ts';
+import type { Delivery, ReceiveLoopOptions } from './consume.ts';
+import type { Claim } from './handled.ts';
+
+/** While an asynchronous handler runs, tell JetStream every so often that the copy is in progress (under every ack wait). */
+export const WORKING_EVERY_MS = 2_000;
+
+/**
+ * Dispatch one verified copy by what the durable record decided (handled.ts): claimed → handler,
+ * then `done`, then ack; already done (or already quarantined) → ack without handling; in doubt →
+ * quarantine; record unreachable → nak (redelivered later, never handled unrecorded). Never throws.
+ * Resolves when the handler has settled; the `done` write and the ack follow without holding the
+ * next copy back.
+ */
+export function dispatchClaimed(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c: Claim): void | Promise<void> {
+  switch (c.outcome) {
+    case 'done':
+    case 'quarantined':
+      o.stats.duplicates++;
+      m.ack();
+      return;
+    case 'unavailable':
+      o.logger.warn({ code: c.error.code, err: c.error.message, msgId: msg.header.id, sender: msg.header.sender }, 'handled record unavailable; the copy is redelivered later');
+      m.nak(1_000);
+      return;
+    case 'in-doubt':
+      return quarantineInDoubt(o, m, msg, c);
+    case 'claimed':
+      return runHandler(o, m, msg, c);
+  }
+}
+
+function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c: Extract<Claim, { outcome: 'claimed' }>): void | Promise<void> {
+  const ok = () => {
+    o.stats.received++;
+    c.finish().then(
+      () => m.ack(),
+      (err: unknown) => o.logger.warn({ err, msgId: msg.header.id }, 'handled but not marked done: not acknowledged; a redelivery is quarantined as in doubt'),
+    );
+  };
+  const failed = (err: unknown) => {
+    o.stats.handlerErrors++;
+    o.logger.warn({ err, msgId: msg.header.id, type: msg.type }, 'handler failed; message will be redelivered');
+    c.release().then(
+      () => m.nak(1_000),
+      () => m.nak(1_000),
+    );
+  };
+  let result: void | Promise<void>;
+  try {
+    result = o.handler(msg);
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  if (!(result instanceof Promise)) return ok();
+  const beat = setInterval(() => m.working(), WORKING_EVERY_MS);
+  return result.then(ok, failed).finally(() => clearInterval(beat));
+}
+
+/**
+ * A copy whose earlier delivery was claimed but never marked done: the handler may have run. It goes
+ * to the agency's quarantine durably (JetStream-acknowledged, de-duplicated by its key) with its
+ * sender, id and delivery count, so an operator sees it and can replay it; then it is terminated.
+ */
+async function quarantineInDoubt(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c: Extract<Claim, { outcome: 'in-doubt' }>): Promise<void> {
+  const { sender, id } = msg.header;
+  const deliveryCount = m.info?.deliveryCount ?? 1;
+  const e = new LiaisonError(
+    'ERR_IN_DOUBT',
+    `message ${id} of ${sender} was claimed for the handler at ${new Date(c.claimedAt).toISOString()} but never marked done (the receiver stopped between handler and ack?): quarantined, not handled again`,
+    { sender, id, deliveryCount },
+  );
+  const h = natsHeaders();
+  h.set('liaison-reject-code', e.code);
+  h.set('liaison-reject-reason', e.message.slice(0, 512));
+  h.set('liaison-original-subject', m.subject);
+  h.set('liaison-sender', sender);
+  h.set('liaison-msg-id', id);
+  h.set('liaison-delivery-count', String(deliveryCount));
+  try {
+    await jetstream(o.nc).publish(quarantineSubject(o.self), m.data, { headers: h, msgID: `in-doubt ${sender} ${id}` });
+    await c.quarantined();
+  } catch (err) {
+    o.logger.warn({ err, msgId: id, sender }, 'could not quarantine an in-doubt message; it is redelivered later');
+    m.nak(1_000);
+    return;
+  }
+  o.stats.rejected[e.code] = (o.stats.rejected[e.code] ?? 0) + 1;
+  o.logger.warn({ code: e.code, subject: m.subject, sender, msgId: id, deliveryCount }, `quarantined: ${e.message}`);
+  m.term();
+  try {
+    o.onReject?.({ code: e.code, reason: e.message, subject: m.subject, claimedSender: sender });
+  } catch (err) {
+    o.logger.warn({ err }, 'onReject callback failed');
+  }
+}

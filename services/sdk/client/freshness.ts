@@ -1,0 +1,28 @@
+import { MAX_CLOCK_SKEW_MS, type ReceivedMessage } from '../envelope/open.ts';
+import { LiaisonError } from '../errors.ts';
+import { DUPLICATE_WINDOW_MS } from '../policy/compile.ts';
+
+/**
+ * How long after its signed `created_at` JetStream may store a copy: the duplicate window (a sender's
+ * retried publish within it is de-duplicated by Nats-Msg-Id) plus the clock skew allowed between the
+ * sender's clock and the server's. A copy stored later was re-published from an old envelope: a replay.
+ */
+export const REPLAY_TOLERANCE_MS = DUPLICATE_WINDOW_MS + MAX_CLOCK_SKEW_MS;
+
+/**
+ * The freshness rule: ERR_REPLAY when JetStream stored this copy (`storedNanos`, the stream's
+ * timestamp in the delivery) more than `toleranceMs` after the envelope was signed, else undefined.
+ * A backlog days old passes: what counts is when the copy was stored, not when it is read.
+ */
+export function replayOf(msg: ReceivedMessage, storedNanos: number | undefined, toleranceMs: number = REPLAY_TOLERANCE_MS): LiaisonError | undefined {
+  if (storedNanos === undefined) return undefined;
+  const storedMs = Math.floor(storedNanos / 1e6);
+  const lateMs = storedMs - msg.header.createdAt.getTime();
+  if (lateMs <= toleranceMs) return undefined;
+  const { sender, id } = msg.header;
+  return new LiaisonError(
+    'ERR_REPLAY',
+    `message ${id} of ${sender} was signed at ${msg.header.createdAt.toISOString()} but stored at ${new Date(storedMs).toISOString()}, ${Math.round(lateMs / 1000)} s later (tolerance ${Math.round(toleranceMs / 1000)} s): a re-published old envelope`,
+    { sender, id, lateMs, toleranceMs },
+  );
+}

@@ -1,0 +1,170 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Clock } from '../clock.ts';
+import { asLiaisonError, type LiaisonError } from '../errors.ts';
+import { HANDLED_BUCKET } from '../policy/compile.ts';
+import { bucketName } from '../subjects.ts';
+
+/**
+ * The durable record of the messages an agency handed to its handler: one entry per (sender, id) in
+ * the agency's own `<agency>_handled` KV bucket, provisioned by the exchange (see `agencyBuckets`).
+ *
+ * Order of one message: **claim** (a create that fails when any entry exists) before the handler,
+ * **done** after it, the JetStream ack after that. A SIGKILL anywhere leaves one of: no entry (not
+ * handled: handled on redelivery), `claim` (the handler may or may not have run: IN DOUBT, never
+ * handled again — quarantined), `done` (acked on redelivery without handling). A handler that throws
+ * `free`s its claim, so its redelivery is handled.
+ */
+export type RecordState = 'claim' | 'done' | 'free' | 'quarantined';
+
+/** What the record decides for one copy about to reach the handler. */
+export type Claim =
+  | { outcome: 'claimed'; /** Mark done (call after the handler succeeded, ack after it resolves). */ finish(): Promise<void>; /** The handler failed: let a redelivery be handled. */ release(): Promise<void> }
+  | { outcome: 'done' }
+  | { outcome: 'quarantined' }
+  | { outcome: 'in-doubt'; claimedAt: number; /** Record that it went to quarantine (so a further redelivery is only acked). */ quarantined(): Promise<void> }
+  | { outcome: 'unavailable'; error: LiaisonError };
+
+/** Where a copy was delivered from (a replay requested by the agency re-handles what it had handled). */
+export interface DeliveredFrom {
+  consumer: string;
+  streamSeq: number;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+/** Attempts to settle one claim when other writers race on the same key. */
+const CLAIM_ATTEMPTS = 4;
+
+function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/** One token of a KV key: kept when it is plain (`[-A-Za-z0-9_]`), else `=` + base64url (never ambiguous with a plain token). */
+function keyToken(s: string): string {
+  return /^[-\w]+$/.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
+}
+
+/** The record of one receiving agency (one per client; shared by its consumer loops). */
+export class HandledRecord {
+  readonly #kv: KV;
+  readonly #clock: Clock;
+  readonly #replica: number;
+  /** Keys whose copy is between claim and done in this process: a second copy waits for the first. */
+  readonly #inFlight = new Map<string, Promise<void>>();
+  #replay: { positions: Record<string, number>; at: number } | undefined;
+
+  private constructor(kv: KV, clock: Clock, replica: number) {
+    this.#kv = kv;
+    this.#clock = clock;
+    this.#replica = replica;
+  }
+
+  /** Bind the agency's handled bucket (no API round trip: entries are written by publish and read by direct get). */
+  static async open(nc: NatsConnection, agency: string, o: { clock: Clock; replica: number }): Promise<HandledRecord> {
+    const kv = await new Kvm(nc).open(bucketName(agency, HANDLED_BUCKET), { allow_direct: true });
+    return new HandledRecord(kv, o.clock, o.replica);
+  }
+
+  /** `<sender>.<id>` (replica k > 1 of an agency keeps its own: `<sender>.<id>.r<k>`). */
+  keyOf(sender: string, id: string): string {
+    const key = `${keyToken(sender)}.${keyToken(id)}`;
+    return this.#replica > 1 ? `${key}.r${this.#replica}` : key;
+  }
+
+  /**
+   * The agency asked the exchange to redeliver its consumers from these stream sequences (a service
+   * restored from an older snapshot): copies at or after them whose entry predates the request are
+   * handled again.
+   */
+  allowReplay(positions: Record<string, number>): void {
+    this.#replay = { positions: { ...this.#replay?.positions, ...positions }, at: this.#clock.now() };
+  }
+
+  /** Settles when no claim of this process is between claim and done (a graceful close waits for it). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()]);
+  }
+
+  /** Decide whether this copy of (sender, id) may reach the handler; never rejects. */
+  async claim(sender: string, id: string, from?: DeliveredFrom): Promise<Claim> {
+    const key = this.keyOf(sender, id);
+    for (let prior = this.#inFlight.get(key); prior; prior = this.#inFlight.get(key)) await prior;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    this.#inFlight.set(key, gate);
+    const settle = () => {
+      if (this.#inFlight.get(key) === gate) this.#inFlight.delete(key);
+      open();
+    };
+    let c: Claim;
+    try {
+      c = await this.#decide(key, from);
+    } catch (err) {
+      c = { outcome: 'unavailable', error: asLiaisonError(err, 'ERR_HANDLED_RECORD', `handled record ${key}`) };
+    }
+    if (c.outcome !== 'claimed') {
+      settle();
+      return c;
+    }
+    const { finish, release } = c;
+    return { outcome: 'claimed', finish: () => finish().finally(settle), release: () => release().finally(settle) };
+  }
+
+  async #decide(key: string, from: DeliveredFrom | undefined): Promise<Claim> {
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      try {
+        return this.#claimed(key, await this.#kv.put(key, this.#value('claim'), { previousSeq: 0 }));
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+      const e = await this.#kv.get(key);
+      if (!e) continue; // expired between the two calls: claim again
+      const [state, atText] = e.string().split(' ') as [RecordState, string];
+      const at = Number(atText);
+      if (e.operation !== 'PUT' || state === 'free' || this.#replayed(from, at)) {
+        try {
+          return this.#claimed(key, await this.#kv.update(key, this.#value('claim'), e.revision));
+        } catch (err) {
+          if (!isWrongLastSequence(err)) throw err;
+          continue; // another writer claimed it meanwhile: read again
+        }
+      }
+      if (state === 'done') return { outcome: 'done' };
+      if (state === 'quarantined') return { outcome: 'quarantined' };
+      return { outcome: 'in-doubt', claimedAt: at, quarantined: () => this.#write(key, 'quarantined', e.revision) };
+    }
+    throw new Error(`no stable entry after ${CLAIM_ATTEMPTS} attempts`);
+  }
+
+  #claimed(key: string, revision: number): Claim {
+    return { outcome: 'claimed', finish: () => this.#write(key, 'done', revision), release: () => this.#write(key, 'free', revision) };
+  }
+
+  /** Overwrite the entry this process claimed (only if nobody wrote it since). */
+  async #write(key: string, state: RecordState, revision: number): Promise<void> {
+    try {
+      await this.#kv.update(key, this.#value(state), revision);
+    } catch (err) {
+      throw asLiaisonError(err, 'ERR_HANDLED_RECORD', `cannot mark ${key} ${state}`);
+    }
+  }
+
+  #value(state: RecordState): Uint8Array {
+    return encoder.encode(`${state} ${this.#clock.now()}`);
+  }
+
+  #replayed(from: DeliveredFrom | undefined, at: number): boolean {
+    const r = this.#replay;
+    if (!r || !from) return false;
+    const first = r.positions[from.consumer];
+    return first !== undefined && from.streamSeq >= first && at < r.at;
+  }
+}
+
+/** Decode an entry's value (tests and tools): its state and when it was written. */
+export function parseRecordValue(value: Uint8Array): { state: RecordState; at: number } {
+  const [state, at] = decoder.decode(value).split(' ');
+  return { state: state as RecordState, at: Number(at) };
+}

@@ -1,0 +1,165 @@
+/**
+ * At most once at the handler, durably (issue 12, finding 4): a message reaches an agency's handler at
+ * most once across a SIGKILL of the receiver, a SIGKILL of nats-server and replays by anyone, while
+ * nothing whose publish was acknowledged is lost. Real nats-server, real receiver processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { until } from './support/workflows.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const SENDER = 'xa-border-police';
+const RECEIVER = 'mac-centre';
+const TYPE = 'IntelligenceReport';
+const BURST = 2_500;
+/** Ack wait of the receiver's consumer in these tests (provisioned 30 s): a killed receiver's copies come back sooner. */
+const ACK_WAIT_MS = 4_000;
+
+const report = (i: number) => ({ summary: `vessel sighting ${i}`, migrantsCount: i % 90, assessment: 'crash test' });
+
+/** The receiver as a child process (test/support/at-most-once-receiver.ts); resolves once it consumes. */
+async function receiverProcess(agencyDir: string, out: string, flags: string[] = []): Promise<ChildProcess> {
+  const child = spawn(NODE, ['test/support/at-most-once-receiver.ts', agencyDir, out, TYPE, ...flags], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LIAISON_LOG_LEVEL: 'warn' },
+  });
+  let text = '';
+  child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
+  await until(() => text.includes('ready') || child.exitCode !== null, 20_000, 'the receiver process to start');
+  if (child.exitCode !== null) throw new Error(`receiver exited: ${text}`);
+  return child;
+}
+
+async function sigkill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await gone;
+}
+
+/** `<sender> <id>` lines the handler appended, with how often each appears. */
+async function handledCounts(out: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  if (!existsSync(out)) return counts;
+  for (const line of (await readFile(out, 'utf8')).split('\n')) if (line) counts.set(line, (counts.get(line) ?? 0) + 1);
+  return counts;
+}
+
+/** What the receiver's quarantine holds: reject code, sender and id headers. */
+async function quarantined(fed: TestFederation): Promise<{ code: string; sender?: string; id?: string }[]> {
+  const out: { code: string; sender?: string; id?: string }[] = [];
+  const info = await (await jetstreamManager(fed.exchange.admin)).streams.info(QUARANTINE_STREAM);
+  if (info.state.messages === 0) return out;
+  const consumer = await jetstream(fed.exchange.admin).consumers.get(QUARANTINE_STREAM);
+  const batch = await consumer.fetch({ max_messages: 10_000, expires: 2_000 });
+  for await (const m of batch) {
+    if (m.subject === quarantineSubject(RECEIVER)) {
+      out.push({ code: m.headers?.get('liaison-reject-code') ?? '', sender: m.headers?.get('liaison-sender') || undefined, id: m.headers?.get('liaison-msg-id') || undefined });
+    }
+    if (m.info.pending === 0) break;
+  }
+  return out;
+}
+
+/**
+ * Send `n` messages at a steady pace (a burst spread over ~`seconds`, 32 in flight at most);
+ * resolves with the ids whose publish JetStream acknowledged. Failed sends (server down) are counted.
+ */
+async function burst(police: LiaisonClient, n: number, seconds: number): Promise<{ acked: string[]; failed: number }> {
+  const acked: string[] = [];
+  let failed = 0;
+  const perTick = Math.max(1, Math.ceil(n / (seconds * 20)));
+  for (let i = 0; i < n; i += perTick) {
+    const t0 = Date.now();
+    await Promise.all(
+      Array.from({ length: Math.min(perTick, n - i) }, (_, k) =>
+        police.send(TYPE, report(i + k), { to: RECEIVER }).then(
+          (r) => void acked.push(`${SENDER} ${r.id}`),
+          () => void failed++,
+        ),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, Math.max(0, 50 - (Date.now() - t0))));
+  }
+  return { acked, failed };
+}
+
+describe('at most once at the handler, durably (issue 12, finding 4)', () => {
+  let fed: TestFederation;
+  let police: LiaisonClient;
+  let work: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'at-most-once' });
+    work = await mkdtemp(join(tmpdir(), 'liaison-amo-'));
+    police = await fed.connect(SENDER);
+    // Shorten the ack wait of the receiver's IntelligenceReport consumers (as the exchange administrator).
+    const probe = await fed.connect(RECEIVER);
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    for (const c of probe.consumerSpecs([TYPE])) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000 });
+    await probe.close();
+  });
+  afterEach(async () => {
+    for (const c of children.splice(0)) await sigkill(c);
+  });
+  afterAll(async () => {
+    await fed?.stop();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  /** Every acknowledged message handled exactly once or (in doubt) quarantined with its id; none twice. */
+  async function account(out: string, acked: string[]) {
+    const counts = await handledCounts(out);
+    const inDoubt = new Set((await quarantined(fed)).filter((q) => q.code === 'ERR_IN_DOUBT').map((q) => `${q.sender} ${q.id}`));
+    const twice = [...counts].filter(([, n]) => n > 1).map(([k]) => k);
+    const lost = acked.filter((k) => !counts.has(k) && !inDoubt.has(k));
+    const inDoubtOfBurst = acked.filter((k) => inDoubt.has(k));
+    return { counts, twice, lost, inDoubt: inDoubtOfBurst };
+  }
+
+  /** {@link account} once every acknowledged message is handled or quarantined, or after `ms`. */
+  async function settle(out: string, acked: string[], ms: number) {
+    const deadline = Date.now() + ms;
+    let last = await account(out, acked);
+    while (last.lost.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 250));
+      last = await account(out, acked);
+    }
+    return last;
+  }
+
+  it(`a receiver SIGKILLed mid-burst of ${BURST} and restarted: 0 acknowledged lost, 0 handled twice, every in-doubt one quarantined`, async () => {
+    const out = join(work, 'handled-receiver-kill.txt');
+    const dir = fed.agencyDirs[RECEIVER]!;
+    const flags = process.env.AMO_NO_RECORD ? ['--no-record'] : [];
+    children.push(await receiverProcess(dir, out, flags));
+    const sending = burst(police, BURST, 4);
+    // Kill it while the burst is still arriving.
+    await until(() => existsSync(out), 20_000, 'the first handled message');
+    await new Promise((r) => setTimeout(r, 1_200));
+    const killedAt = (await handledCounts(out)).size;
+    await sigkill(children[0]!);
+    children.push(await receiverProcess(dir, out, flags));
+    const { acked, failed } = await sending;
+    expect(failed).toBe(0);
+    expect(acked).toHaveLength(BURST);
+    const last = await settle(out, acked, 30_000);
+    console.info(`[at-most-once] receiver SIGKILLed after ${killedAt} handled; ${acked.length} acknowledged: ${last.counts.size} handled, ${last.twice.length} twice, ${last.inDoubt.length} in doubt (quarantined), ${last.lost.length} lost`);
+    expect(killedAt).toBeGreaterThan(0);
+    expect(killedAt).toBeLessThan(BURST);
+    expect(last.twice).toEqual([]);
+    expect(last.lost).toEqual([]);
+  }, 90_000);
+});

@@ -114,7 +114,7 @@ export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | 
   }
   let msg: ReceivedMessage;
   try {
-    msg = openMessage(o.context(), { subject: m.subject, data: m.data });
+    msg = openMessage(o.context(), { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined });
   } catch (err) {
     const e = asLiaisonError(err, 'ERR_DECODE');
     reject(o, m.subject, m.data, e);

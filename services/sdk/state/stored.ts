@@ -40,25 +40,27 @@ export class StoredReader {
     }
   }
 
-  /** The stream's last sequence now (a scan stops there; later changes arrive live). */
-  async lastSeq(): Promise<number> {
+  /** The stream's first and last sequences now (a scan stops at the last; later changes arrive live). */
+  async bounds(): Promise<{ first: number; last: number }> {
     try {
-      return (await this.#jsm.streams.info(this.stream)).state.last_seq;
+      const { state } = await this.#jsm.streams.info(this.stream);
+      return { first: state.first_seq, last: state.last_seq };
     } catch (err) {
       throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot read the state of ${this.stream}`);
     }
   }
 
   /**
-   * Every message matching `filter` from sequence 1 up to the stream's last sequence when the scan
-   * started, one direct get at a time (nats-server 2.9 has no batched direct get): memory stays one
-   * message whatever the stream holds.
+   * Every message matching `filter` from the stream's first sequence up to its last sequence when the
+   * scan started, in stream order, one direct get at a time (nats-server 2.9 has no batched direct get;
+   * read-ahead lanes measured no faster on a loaded 2-core machine): memory stays one message whatever
+   * the stream holds.
    */
   async *scan(filter: string): AsyncGenerator<StoredMsg> {
-    const end = await this.lastSeq();
-    for (let seq = 1; seq <= end; ) {
+    const { first, last } = await this.bounds();
+    for (let seq = Math.max(1, first); seq <= last; ) {
       const m = await this.next(filter, seq);
-      if (!m || m.seq > end) return;
+      if (!m || m.seq > last) return;
       yield m;
       seq = m.seq + 1;
     }

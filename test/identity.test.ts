@@ -11,6 +11,8 @@ import { isLiaisonError } from '../services/sdk/errors.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
+import { keyToken } from '../services/workflows/definitions/read.ts';
+import { startWorkflowFixture, until as waitFor, type WorkflowFixture } from './support/workflows.ts';
 
 const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
   const end = Date.now() + ms;
@@ -152,5 +154,61 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
         }),
       ).toBe(true);
     });
+  });
+});
+
+describe('the case registry: a message is (sender, id) (issue 12, finding 3)', () => {
+  let fx: WorkflowFixture;
+
+  beforeAll(async () => {
+    fx = await startWorkflowFixture('identity-cases', ['xa-border-police', 'xa-ngo-harbour', 'xb-police', 'xa-prosecutor']);
+  });
+  afterAll(async () => fx?.stop());
+
+  it('a case applies another party’s message that reuses an id already in it, and a retraction undoes only its sender’s step', async () => {
+    const police = fx.party('xa-border-police').client;
+    const ngo = fx.party('xa-ngo-harbour').client;
+    const sent = await police.send('CaseReferral', REFERRAL, { to: 'xa-ngo-harbour' });
+    const ref = `case-referral.${sent.id}`;
+    await fx.caseIn(ref, 'referred');
+    await ngo.send('ReferralDecision', { referralId: sent.id, decision: 'REFERRAL_DECISION_KIND_ACCEPTED', assignedProgramme: 'shelter' }, { to: 'xa-border-police' });
+    await fx.caseIn(ref, 'accepted');
+    const ngoUpdate = await ngo.send('ReferralUpdate', { referralId: sent.id, status: 'REFERRAL_STATUS_IN_PROGRESS' }, { to: 'xa-border-police' });
+    await fx.caseIn(ref, 'in-progress');
+    // The referring police sends an update of its own under the same id: another message, applied.
+    await police.send('ReferralUpdate', { referralId: sent.id, status: 'REFERRAL_STATUS_IN_PROGRESS', note: 'police note' }, { to: 'xa-ngo-harbour', id: ngoUpdate.id });
+    const stepsOf = () => fx.caseOf(ref)!.timeline.filter((s) => s.messageId === ngoUpdate.id && s.messageType === 'ReferralUpdate');
+    await waitFor(() => stepsOf().length === 2, 8_000, 'both updates applied');
+    expect(stepsOf().map((s) => s.actor)).toEqual(['xa-ngo-harbour', 'xa-border-police']);
+
+    // The police retracts its own update: its step is undone, the NGO's stands.
+    await police.retract(ngoUpdate.id, 'note was for another case');
+    await waitFor(() => stepsOf().some((s) => s.actor === 'xa-border-police' && s.retracted !== undefined), 8_000, 'the police update retracted');
+    expect(stepsOf().find((s) => s.actor === 'xa-ngo-harbour')!.retracted).toBeUndefined();
+    expect(fx.caseOf(ref)!.timeline.at(-1)).toMatchObject({ transition: 'retract', actor: 'xa-border-police', note: expect.stringContaining('is undone') });
+  });
+
+  it('an agency’s own proposal reusing the id of a proposal it received does not capture the answers to that proposal', async () => {
+    const lead = fx.party('xa-border-police').client;
+    const xbPolice = fx.party('xb-police').client;
+    const parties = [
+      { agency: 'xa-border-police', country: 'XAA', role: 'lead', contribution: 'investigators' },
+      { agency: 'xb-police', country: 'XBB', role: 'participant', contribution: 'maritime surveillance' },
+      { agency: 'xa-prosecutor', country: 'XAA', role: 'participant', contribution: 'judicial coordination' },
+    ];
+    const proposal = (reference: string, p = parties) => ({ proposalReference: reference, title: 'Operation Id', objective: 'Test identity', legalBasis: 'UNTOC art. 19', parties: p });
+    const ref = `joint-investigation.xa-border-police.${keyToken('OP-ID-1')}`;
+    await lead.send('JointInvestigationProposal', proposal('OP-ID-1'), { to: 'xa-prosecutor' });
+    await fx.caseIn(ref, 'proposed');
+    const toXb = await lead.send('JointInvestigationProposal', proposal('OP-ID-1'), { to: 'xb-police' });
+    await waitFor(() => fx.caseOf(ref)?.timeline.length === 2, 8_000, 'the second copy applied');
+    // xb-police opens a proposal of its own under the id of the copy it received…
+    const own = `joint-investigation.xb-police.${keyToken('OP-ID-OWN')}`;
+    await xbPolice.send('JointInvestigationProposal', proposal('OP-ID-OWN', [parties[1]!, parties[0]!]), { to: 'xa-border-police', id: toXb.id });
+    await fx.caseIn(own, 'proposed');
+    // …then answers the lead's proposal: the answer belongs to the lead's case.
+    await xbPolice.send('JointInvestigationResponse', { proposalId: toXb.id, answer: 'JOINT_INVESTIGATION_ANSWER_ACCEPTED' }, { to: 'xa-border-police' });
+    await waitFor(() => fx.caseOf(ref)!.items.some((i) => i.agency === 'xb-police' && i.state === 'accepted'), 8_000, 'xb-police accepted on the lead’s case');
+    expect(fx.caseOf(own)!.timeline.map((s) => s.transition)).toEqual(['open']);
   });
 });

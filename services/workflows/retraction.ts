@@ -1,4 +1,5 @@
 import { openCase, partiesOf, stateChange, WITHDRAWN_STATE, type Applied } from './engine.ts';
+import { isStepOf } from './identity.ts';
 import type { CaseRecord, CaseStep, TransitionContext, WorkflowDefinition, WorkflowMessage } from './model.ts';
 
 /**
@@ -38,6 +39,9 @@ export type RetractionOutcome = Applied | { ok: 'none'; reason: string };
 
 const isMessageStep = (s: CaseStep) => s.messageId !== '' && !s.transition.endsWith(':effect');
 
+/** Index of the case's latest message step (the one its undo record reverts). */
+const lastMessageStep = (c: CaseRecord) => c.timeline.findLastIndex(isMessageStep);
+
 /** Read a received Retraction. */
 export function retractionFacts(m: WorkflowMessage): RetractionFacts {
   return {
@@ -53,7 +57,9 @@ export function retractionFacts(m: WorkflowMessage): RetractionFacts {
 
 /** Apply a retraction of one of the case's messages (see the module comment). */
 export function retractFromCase(c: CaseRecord, r: RetractionFacts, ctx: TransitionContext): RetractionOutcome {
-  const idx = c.timeline.findIndex((s) => s.messageId === r.originalId && isMessageStep(s));
+  // The original is the Retraction's sender's own message: another sender's step with the same id is another message.
+  const own = c.timeline.findIndex((s) => isStepOf(s, r.sender, r.originalId) && isMessageStep(s));
+  const idx = own >= 0 ? own : c.timeline.findIndex((s) => s.messageId === r.originalId && isMessageStep(s));
   if (idx < 0) return { ok: 'none', reason: `case ${c.ref} applied no message ${r.originalId}` };
   const original = c.timeline[idx]!;
   if (original.actor !== r.sender) {
@@ -77,7 +83,7 @@ export function retractFromCase(c: CaseRecord, r: RetractionFacts, ctx: Transiti
     next.deadlines = [];
     delete next.undo;
     note = `${why}: the case is withdrawn`;
-  } else if (next.undo?.messageId === r.originalId) {
+  } else if (next.undo?.messageId === r.originalId && idx === lastMessageStep(c)) {
     const u = next.undo;
     next.state = u.state;
     next.participants = u.participants;

@@ -9,6 +9,7 @@ import { agencyBuckets } from '../sdk/policy/index.ts';
 import { DEFINITIONS } from './definitions/index.ts';
 import { allowedNow, applyMessage, dueDeadlines, openCase, routeMessage, type Applied } from './engine.ts';
 import type { CaseRecord, TransitionContext, WorkflowDefinition, WorkflowMessage } from './model.ts';
+import { appliedFrom, referenceOwners } from './identity.ts';
 import { answerCaseQuery } from './query.ts';
 import { awaitsRetraction, correctsOpening, reopenCase, reopens, retractFromCase, retractionFacts } from './retraction.ts';
 import { CaseStore, type StoredCase } from './store.ts';
@@ -186,12 +187,24 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     await Promise.all(to.map((a) => send('WorkflowRejection', body, a, derivedUuidv7(m.id, 'reject', a), c)));
   }
 
-  async function resolve(def: WorkflowDefinition, route: { key?: string; messageId?: string }): Promise<string | undefined> {
+  /**
+   * The case a message names by key, or by the id of an earlier message of the case — only a message
+   * of an agency that may own the reference (identity.ts): another sender's message with that id never
+   * satisfies it.
+   */
+  async function resolve(def: WorkflowDefinition, route: { key?: string; messageId?: string }, m: WorkflowMessage): Promise<string | undefined> {
     if (route.key) return route.key;
-    if (!route.messageId) return undefined;
-    const direct = `${def.name}.${route.messageId}`;
-    if (store.cached(direct) || (await store.get(direct))) return direct;
-    return store.alias(route.messageId);
+    const id = route.messageId;
+    if (!id) return undefined;
+    const owners = referenceOwners(m);
+    const direct = `${def.name}.${id}`;
+    const opened = store.cached(direct) ?? (await store.get(direct));
+    if (opened && owners.some((a) => appliedFrom(opened.record, a, id))) return direct;
+    for (const a of owners) {
+      const key = await store.alias(a, id);
+      if (key) return key;
+    }
+    return undefined;
   }
 
   /**
@@ -204,7 +217,11 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     const originalType = String(m.body.originalType ?? '');
     const def = defs.find((d) => d.opens.type === originalType || d.follows.some((f) => f.type === originalType));
     if (!def || !facts.originalId) return;
-    const holding = () => store.cases().find((c) => c.record.workflow === def.name && c.record.applied.includes(facts.originalId))?.record.ref;
+    // The original is the Retraction's sender's own message; a case holding only another sender's
+    // message with that id is found last, so a forged Retraction is refused there (ERR_RETRACT_NOT_SENDER).
+    const ofDef = () => store.cases().filter((c) => c.record.workflow === def.name);
+    const holding = () =>
+      (ofDef().find((c) => appliedFrom(c.record, m.sender, facts.originalId)) ?? ofDef().find((c) => c.record.applied.includes(facts.originalId)))?.record.ref;
     const waitUntil = Date.now() + waitMs;
     let key = holding();
     while (!key && Date.now() < waitUntil) {
@@ -218,7 +235,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const cur = attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key);
       if (!cur) return;
-      if (cur.record.applied.includes(m.id)) {
+      if (appliedFrom(cur.record, m.sender, m.id)) {
         stats.replayed++;
         await flush(key, cur);
         return;
@@ -257,7 +274,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     const def = route.def;
     const waitUntil = Date.now() + waitMs;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; ) {
-      const key = route.opens ? route.key : await resolve(def, route);
+      const key = route.opens ? route.key : await resolve(def, route, m);
       // The mirror first (no round trip); after a conflict, the bucket itself.
       const cur = key ? (attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key)) : undefined;
       if (!cur && !route.opens && Date.now() < waitUntil) {
@@ -266,7 +283,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
         continue;
       }
       attempt++;
-      if (cur && cur.record.applied.includes(m.id)) {
+      if (cur && appliedFrom(cur.record, m.sender, m.id)) {
         stats.replayed++;
         await flush(key!, cur);
         return;
@@ -301,7 +318,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
         return;
       }
       // Later messages name this one by its id (a response to the second copy of a proposal): index it.
-      if (route.opens && key !== `${def.name}.${m.id}`) await store.setAlias(m.id, key!);
+      if (route.opens && key !== `${def.name}.${m.id}`) await store.setAlias(m.sender, m.id, key!);
       const rev = cur ? await store.update(key!, applied.record, cur.revision) : await store.create(key!, applied.record);
       if (rev === undefined) {
         stats.conflicts++;

@@ -22,8 +22,9 @@ function isConflict(err: unknown): boolean {
 
 /**
  * The case registry's state in its JetStream KV bucket: one key per case (JSON), compare-and-set on
- * the revision for every change, plus `alias.<message id>` keys for messages that belong to a case
- * whose key is not derived from their own id (a proposal sent to a second party). A watch keeps a
+ * the revision for every change, plus `alias.<sender>.<message id>` keys for messages that belong to a
+ * case whose key is not derived from their own id (a proposal sent to a second party): a message is
+ * (sender, id), so another agency's message with the same id never takes over the alias. A watch keeps a
  * mirror of every case in memory for deadlines and queries; replicas share the bucket. Reads go by
  * direct get and live changes by a core subscription on the bucket's own subjects ({@link KvReader}):
  * the agency has no consumer rights on its bucket.
@@ -76,13 +77,14 @@ export class CaseStore {
     }
   }
 
-  async alias(messageId: string): Promise<string | undefined> {
-    const e = await this.#kv.get(ALIAS + messageId);
+  /** The case key `sender`'s message `messageId` belongs to, when it was recorded by {@link setAlias}. */
+  async alias(sender: string, messageId: string): Promise<string | undefined> {
+    const e = await this.#kv.get(`${ALIAS}${sender}.${messageId}`);
     return e && e.operation === 'PUT' && e.value.length > 0 ? decoder.decode(e.value) : undefined;
   }
 
-  async setAlias(messageId: string, key: string): Promise<void> {
-    await this.#kv.put(ALIAS + messageId, encoder.encode(key));
+  async setAlias(sender: string, messageId: string, key: string): Promise<void> {
+    await this.#kv.put(`${ALIAS}${sender}.${messageId}`, encoder.encode(key));
   }
 
   /** Start mirroring every case; resolves once the current values are loaded. `onChange` sees each later change. */

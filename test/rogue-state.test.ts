@@ -1,8 +1,11 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { provisionBucket } from '../services/exchange/buckets.ts';
 import { objectSnapshotStore } from '../services/registry/snapshot-store.ts';
 import { KvReader, type KvValue } from '../services/sdk/state/kv-reader.ts';
+import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { ObjectReader, objectNameToken } from '../services/sdk/state/object-reader.ts';
 import { STATUS_PING_SUBJECT, bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
@@ -167,6 +170,17 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
     await expect(readAll()).rejects.toMatchObject({ code: 'ERR_DECODE' });
     await rewrite({ chunks: 2 });
     await expect(readAll()).rejects.toMatchObject({ code: 'ERR_DECODE', message: expect.stringContaining('1 of 2 chunks') });
+  });
+
+  it('a bucket made without direct get gets it when the exchange provisions again (the agency has no other read)', async () => {
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    await jsm.streams.update(KV_STREAM, { allow_direct: false });
+    const reader = await KvReader.open(cases.nc, KV_BUCKET);
+    await expect(reader.get('case.a')).rejects.toMatchObject({ code: 'ERR_EXCHANGE' });
+    const spec = agencyBuckets(fed.exchange.policy, CASES).find((b) => b.bucket === KV_BUCKET)!;
+    await provisionBucket(fed.exchange.admin, spec);
+    expect((await jsm.streams.info(KV_STREAM)).config.allow_direct).toBe(true);
+    expect(await reader.get('case.a')).toMatchObject({ key: 'case.a' });
   });
 
   it("a bucket holder cannot read, write or follow another agency's bucket", async () => {

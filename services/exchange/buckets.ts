@@ -6,8 +6,9 @@ import { asLiaisonError } from '../sdk/errors.ts';
 import type { BucketSpec } from '../sdk/policy/index.ts';
 
 /**
- * Create (or open, when it exists) one agency state bucket as the exchange administrator. The agency
- * itself has rights on its buckets' data and ordered consumers only, so it cannot create them.
+ * Create (or open, when it exists) one agency state bucket as the exchange administrator, with direct
+ * get allowed (the agency reads its buckets only by direct get: it has no consumer rights, see
+ * `bucketPermissions`). The agency itself cannot create, delete or reconfigure them.
  */
 export async function provisionBucket(nc: NatsConnection, b: BucketSpec): Promise<void> {
   try {
@@ -15,6 +16,7 @@ export async function provisionBucket(nc: NatsConnection, b: BucketSpec): Promis
       await new Kvm(nc).create(b.bucket, { history: 1, allow_direct: true, ...(b.maxAgeMs ? { ttl: b.maxAgeMs } : {}) });
       if (b.maxAgeMs) await keepMaxAge(nc, `KV_${b.bucket}`, b.maxAgeMs);
     } else await new Objm(nc).create(b.bucket);
+    await allowDirect(nc, b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`);
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot provision ${b.kind === 'kv' ? 'KV bucket' : 'object store'} ${b.bucket} for ${b.agency}`);
   }
@@ -26,4 +28,11 @@ async function keepMaxAge(nc: NatsConnection, stream: string, maxAgeMs: number):
   const info = await jsm.streams.info(stream);
   const want = maxAgeMs * 1_000_000;
   if (info.config.max_age !== want) await jsm.streams.update(stream, { max_age: want });
+}
+
+/** A bucket made before (or by another tool) without direct get gets it: the agency has no other way to read it. */
+async function allowDirect(nc: NatsConnection, stream: string): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  if (info.config.allow_direct !== true) await jsm.streams.update(stream, { allow_direct: true });
 }

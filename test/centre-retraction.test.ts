@@ -35,7 +35,7 @@ describe('the multiagency centre follows retractions (issue 6)', () => {
 
   async function handled(id: string): Promise<void> {
     const end = Date.now() + 8_000;
-    while (!(await centre.store.facts(id))) {
+    while ((await centre.store.factsOf(id)).length === 0) {
       if (Date.now() > end) throw new Error(`centre did not handle ${id}`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -84,7 +84,7 @@ describe('the multiagency centre follows retractions (issue 6)', () => {
     const record = await occurrences('9234567');
     expect(record?.occurrences.map((o) => o.messageId)).toEqual([cg]);
     expect(record?.linkedAt).toBeUndefined();
-    expect((await centre.store.facts(xb))?.retracted).toMatchObject({ reason: 'vessel misidentified' });
+    expect((await centre.store.facts('xb-police', xb))?.retracted).toMatchObject({ reason: 'vessel misidentified' });
     expect(centre.stats.retracted).toBe(1);
 
     // Every alert that stood on it is retracted at its recipient; the reason names the link, not the withdrawn record.
@@ -156,6 +156,6 @@ describe('the multiagency centre follows retractions (issue 6)', () => {
     await party('xa-border-police').client.send('Retraction', { originalId: cg, originalType: 'IntelligenceReport', reason: 'forged', replacedBy: '' }, { to: 'mac-centre' });
     await until(() => centre.stats.retractionsRefused === refused + 1, 8_000, 'the forged retraction refused');
     expect((await occurrences('9567890'))?.occurrences.map((o) => o.messageId)).toEqual([cg, xb]);
-    expect((await centre.store.facts(cg))?.retracted).toBeUndefined();
+    expect((await centre.store.facts('xa-coast-guard', cg))?.retracted).toBeUndefined();
   });
 });

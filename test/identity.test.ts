@@ -11,6 +11,8 @@ import { isLiaisonError } from '../services/sdk/errors.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
+import { startCentre } from '../services/centre/index.ts';
+import { entityHash } from '../services/centre/store.ts';
 import { keyToken } from '../services/workflows/definitions/read.ts';
 import { startWorkflowFixture, until as waitFor, type WorkflowFixture } from './support/workflows.ts';
 
@@ -48,7 +50,7 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
 
   beforeAll(async () => {
     fed = await createTestFederation({
-      agencies: ['xc-training', 'xa-ngo-harbour', 'xa-border-police', 'xb-police', 'xb-return', 'xa-coast-guard', 'xa-prosecutor'],
+      agencies: ['xc-training', 'xa-ngo-harbour', 'xa-border-police', 'xb-police', 'xb-return', 'xa-coast-guard', 'xa-prosecutor', 'mac-centre'],
       name: 'identity',
     });
     training = await fed.connect('xc-training');
@@ -120,6 +122,32 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
       const own = await border.retract(original.id, 'wrong vessel');
       expect(own.record.sender).toBe('xa-border-police');
       expect(own.record.copies.map((c) => c.subject.split('.')[5])).toEqual(['xa-border-police']);
+    });
+  });
+
+  describe('the multiagency centre', () => {
+    const intel = (summary: string) => ({ summary, vessel: { imoNumber: '9111111', kind: 'fishing vessel' }, location: 'Port Zeta', observedAt: new Date().toISOString() });
+
+    it('analyses another sender’s message with an id it has seen, and a retraction drops only its sender’s occurrence', async () => {
+      const centre = await startCentre({ client: await fed.connect('mac-centre'), reportEveryMs: 0, minPublicCount: 1 });
+      try {
+        const record = async () => (await centre.store.entity(entityHash('imo:9111111')))?.record;
+        const first = await xb.send('IntelligenceReport', intel('Fishing vessel seen loading people'));
+        await border.send('IntelligenceReport', intel('Same vessel at Port Zeta'), { id: first.id });
+        expect(await until(async () => (await centre.store.factsOf(first.id)).length === 2)).toBe(true);
+        expect((await record())!.occurrences.map((o) => [o.agency, o.messageId])).toEqual([
+          ['xb-police', first.id],
+          ['xa-border-police', first.id],
+        ]);
+        expect((await record())!.linkedAt).toBeDefined();
+
+        await xb.retract(first.id, 'vessel misidentified');
+        expect(await until(async () => (await centre.store.facts('xb-police', first.id))?.retracted !== undefined)).toBe(true);
+        expect((await record())!.occurrences.map((o) => o.agency)).toEqual(['xa-border-police']);
+        expect((await centre.store.facts('xa-border-police', first.id))?.retracted).toBeUndefined();
+      } finally {
+        await centre.stop();
+      }
     });
   });
 

@@ -1,7 +1,7 @@
 import type { Policy } from '../sdk/policy/index.ts';
 import { HANDLING_CODES, TLP_LABELS, visibleAt, type HandlingCode, type TlpLabel } from '../sdk/tier.ts';
 import { KEY_CONFIDENCE } from './entities.ts';
-import type { EntityRecord, Occurrence } from './store.ts';
+import { isOccurrenceOf, type EntityRecord, type Occurrence } from './store.ts';
 import { viewOf, viewSees, type View } from './visibility.ts';
 
 /** A CorrelationAlert for one recipient, with the markings to send it under. */
@@ -65,7 +65,7 @@ export function planAlert(policy: Policy, entity: EntityRecord, recipient: strin
   const shared = new Map<string, Set<string>>();
   for (const o of included) {
     const view = views.get(o)!;
-    for (const c of o.context) if (viewSees(view, c.tier)) shared.set(c.key, (shared.get(c.key) ?? new Set()).add(o.messageId));
+    for (const c of o.context) if (viewSees(view, c.tier)) shared.set(c.key, (shared.get(c.key) ?? new Set()).add(`${o.agency} ${o.messageId}`));
   }
   const common = [...shared].filter(([, ids]) => ids.size >= 2).map(([k]) => k);
   const confidence = Math.min(100, (KEY_CONFIDENCE[namespace] ?? 60) + 5 * common.length + (visible.length + hiddenAgencies.size > 1 ? 5 : 0));
@@ -89,7 +89,7 @@ export function planAlert(policy: Policy, entity: EntityRecord, recipient: strin
 
   const fields = [...new Set(included.map((o) => o.field))];
   const mine = own[own.length - 1]!;
-  const triggerKnown = trigger.agency === recipient || visible.some((o) => o.messageId === trigger.messageId);
+  const triggerKnown = trigger.agency === recipient || visible.some((o) => isOccurrenceOf(o, trigger.agency, trigger.messageId));
   return {
     recipient,
     body: {

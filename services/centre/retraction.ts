@@ -14,7 +14,7 @@ import { isLiaisonError, LiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { isLink, planAlert } from './alerts.ts';
 import type { MessageFacts } from './facts.ts';
-import { MAX_CAS_ATTEMPTS, type CorrelationStore, type EntityRecord, type SentAlert } from './store.ts';
+import { isOccurrenceOf, MAX_CAS_ATTEMPTS, type CorrelationStore, type EntityRecord, type SentAlert } from './store.ts';
 
 /** Counters of the centre's retraction handling. */
 export interface RetractionStats {
@@ -64,29 +64,33 @@ export async function applyRetraction(ctx: RetractionContext, msg: ReceivedMessa
     logger.debug({ msgId: msg.header.id, originalId, originalType }, 'retraction of a message the centre does not analyse');
     return 'unknown';
   }
+  // The original is the Retraction's sender's own message (a message is (sender, id)): another
+  // sender's message with the same id is never touched.
+  const sender = msg.header.sender;
   const waitUntil = Date.now() + ctx.waitMs;
-  let facts = await store.facts(originalId);
+  let facts = await store.facts(sender, originalId);
   while (!facts && Date.now() < waitUntil) {
     await sleep(50);
-    facts = await store.facts(originalId);
+    facts = await store.facts(sender, originalId);
   }
   if (!facts) {
+    const others = (await store.factsOf(originalId)).map((f) => f.agency);
+    if (others.length) {
+      stats.retractionsRefused++;
+      logger.warn(
+        { code: 'ERR_RETRACT_NOT_SENDER', msgId: msg.header.id, originalId, sender, originalSenders: others },
+        `${sender} may not retract ${originalId}: only its sender (${others.join(', ')}) may; ignored`,
+      );
+      return 'refused';
+    }
     stats.retractionsUnknown++;
-    logger.info({ msgId: msg.header.id, originalId, sender: msg.header.sender }, 'retraction of a message the centre never handled: nothing to drop');
+    logger.info({ msgId: msg.header.id, originalId, sender }, 'retraction of a message the centre never handled: nothing to drop');
     return 'unknown';
-  }
-  if (facts.agency !== msg.header.sender) {
-    stats.retractionsRefused++;
-    logger.warn(
-      { code: 'ERR_RETRACT_NOT_SENDER', msgId: msg.header.id, originalId, sender: msg.header.sender, originalSender: facts.agency },
-      `${msg.header.sender} may not retract ${originalId}: only its sender ${facts.agency} may; ignored`,
-    );
-    return 'refused';
   }
   if (facts.retracted) return 'repeat';
 
-  const hashes = facts.entityHashes ?? (await store.allEntities()).filter((e) => e.record.occurrences.some((o) => o.messageId === originalId)).map((e) => e.hash);
-  for (const hash of hashes) await dropOccurrence(ctx, hash, originalId);
+  const hashes = facts.entityHashes ?? (await store.allEntities()).filter((e) => e.record.occurrences.some((o) => isOccurrenceOf(o, sender, originalId))).map((e) => e.hash);
+  for (const hash of hashes) await dropOccurrence(ctx, hash, sender, originalId);
   const reason = text(msg.body.reason);
   const replacedBy = text(msg.body.replacedBy);
   const marked: MessageFacts = { ...facts, retracted: { at: ctx.clock.now(), retractionId: msg.header.id, reason, ...(replacedBy ? { replacedBy } : {}) } };
@@ -97,18 +101,18 @@ export async function applyRetraction(ctx: RetractionContext, msg: ReceivedMessa
 }
 
 /**
- * Remove the occurrence of `messageId` from one value's record and settle the alerts that stood on
- * it, in one compare-and-set of the record (the alert actions are idempotent, so a conflict simply
- * repeats them against the fresh record).
+ * Remove the occurrence of `sender`'s message `messageId` from one value's record and settle the
+ * alerts that stood on it, in one compare-and-set of the record (the alert actions are idempotent, so
+ * a conflict simply repeats them against the fresh record).
  */
-async function dropOccurrence(ctx: RetractionContext, hash: string, messageId: string): Promise<void> {
+async function dropOccurrence(ctx: RetractionContext, hash: string, sender: string, messageId: string): Promise<void> {
   for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
     const cur = await ctx.store.entity(hash);
     if (!cur) return;
     const before = cur.record;
-    const cut = before.occurrences.findIndex((o) => o.messageId === messageId);
+    const cut = before.occurrences.findIndex((o) => isOccurrenceOf(o, sender, messageId));
     if (cut < 0) return; // Removed before, with its alerts settled in the same write.
-    const remaining = before.occurrences.filter((o) => o.messageId !== messageId);
+    const remaining = before.occurrences.filter((o) => !isOccurrenceOf(o, sender, messageId));
     const after: EntityRecord = { ...before, occurrences: remaining };
     if (!isLink(after)) delete after.linkedAt;
     after.alerts = await settleAlerts(ctx, before, after, cut);
@@ -124,9 +128,11 @@ async function dropOccurrence(ctx: RetractionContext, hash: string, messageId: s
  * the recipient is no longer part of a link, all of them are retracted. Returns the standing alerts.
  */
 async function settleAlerts(ctx: RetractionContext, before: EntityRecord, after: EntityRecord, cut: number): Promise<SentAlert[]> {
-  const index = new Map(before.occurrences.map((o, i) => [o.messageId, i]));
+  // Occurrences by (sender, id); alerts recorded before their trigger's sender was kept fall back to the id.
+  const index = new Map(before.occurrences.map((o, i) => [`${o.agency} ${o.messageId}`, i]));
+  const byId = new Map(before.occurrences.map((o, i) => [o.messageId, i]));
   const alerts = before.alerts ?? [];
-  const stoodOn = (a: SentAlert) => (index.get(a.trigger) ?? -1) >= cut;
+  const stoodOn = (a: SentAlert) => ((a.triggerSender !== undefined ? index.get(`${a.triggerSender} ${a.trigger}`) : byId.get(a.trigger)) ?? -1) >= cut;
   const standing = alerts.filter((a) => !stoodOn(a));
   const affected = new Map<string, SentAlert[]>();
   for (const a of alerts.filter(stoodOn)) affected.set(a.to, [...(affected.get(a.to) ?? []), a]);
@@ -141,7 +147,7 @@ async function settleAlerts(ctx: RetractionContext, before: EntityRecord, after:
     const corrected = await correctAlert(ctx, newest, plan.body, `recomputed: a record this alert stood on was withdrawn by its sender (${before.reference})`);
     if (corrected) {
       ctx.stats.alertsCorrected++;
-      standing.push({ id: corrected, to, trigger: trigger!.messageId });
+      standing.push({ id: corrected, to, trigger: trigger!.messageId, triggerSender: trigger!.agency });
     }
   }
   if (affected.size) ctx.logger.info({ ref: before.reference, recipients: [...affected.keys()], linked: isLink(after) }, 'alerts recomputed after a retraction');

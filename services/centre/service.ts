@@ -11,7 +11,7 @@ import { extractEntities } from './entities.ts';
 import { extractFacts } from './facts.ts';
 import { composeReport, DEFAULT_PERIOD_MS, type StrategicFigures } from './report.ts';
 import { applyRetraction, type RetractionStats } from './retraction.ts';
-import { CorrelationStore, entityHash, type Occurrence, type SentAlert } from './store.ts';
+import { CorrelationStore, entityHash, isOccurrenceOf, type Occurrence, type SentAlert } from './store.ts';
 
 /** Counters of a running centre. */
 export interface CentreStats extends RetractionStats {
@@ -145,7 +145,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       await applyRetraction(retractions, msg);
       return;
     }
-    if (await store.facts(msg.header.id)) {
+    if (await store.facts(msg.header.sender, msg.header.id)) {
       stats.replayed++;
       return;
     }
@@ -173,8 +173,8 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       );
       if (added) stats.occurrences++;
       const record = entity.record;
-      if (!record.occurrences.some((x) => x.messageId === occ.messageId) || !isLink(record)) continue;
-      const trigger = record.occurrences.find((x) => x.messageId === occ.messageId)!;
+      const trigger = record.occurrences.find((x) => isOccurrenceOf(x, occ.agency, occ.messageId));
+      if (!trigger || !isLink(record)) continue;
       const agencies = [...new Set(record.occurrences.map((x) => x.agency))].sort();
       const alerted: SentAlert[] = [];
       for (const recipient of agencies) {
@@ -186,7 +186,8 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
           logger.debug({ to: recipient, ref: record.reference }, 'involved agency may not receive CorrelationAlert');
           continue;
         }
-        const alertId = derivedUuidv7(msg.header.id, 'correlation', entity.hash, recipient);
+        // From the message's sender and id: another sender's message with the same id gets alerts of its own.
+        const alertId = derivedUuidv7(msg.header.id, 'correlation', msg.header.sender, entity.hash, recipient);
         const sent = await sendAlert(recipient, 'CorrelationAlert', plan.body, {
           id: alertId,
           handling: plan.handling,
@@ -196,7 +197,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
           ...(plan.causationId ? { causationId: plan.causationId } : {}),
         });
         if (!sent) continue;
-        alerted.push({ id: alertId, to: recipient, trigger: occ.messageId });
+        alerted.push({ id: alertId, to: recipient, trigger: occ.messageId, triggerSender: occ.agency });
         stats.alerts++;
         if (plan.hidden > 0 && !(plan.body.occurrences as unknown[]).some((x) => (x as { agency: string }).agency !== recipient)) stats.withheld++;
         logger.info({ to: recipient, ref: record.reference, kind: record.kind, hidden: plan.hidden, msgId: msg.header.id }, 'correlation alert sent');

@@ -29,14 +29,21 @@ export interface Occurrence {
   context: { key: string; tier: Tier }[];
 }
 
+/** True when `o` is an occurrence of `sender`'s message `messageId`: a message is (sender, id), never id alone. */
+export function isOccurrenceOf(o: Pick<Occurrence, 'agency' | 'messageId'>, sender: string, messageId: string): boolean {
+  return o.messageId === messageId && o.agency === sender;
+}
+
 /** A CorrelationAlert the centre sent about a value: what it must retract or correct if a record it stood on is retracted. */
 export interface SentAlert {
   /** Header id of the alert. */
   id: string;
   /** Its recipient. */
   to: string;
-  /** The occurrence whose arrival sent it: the alert stood on that one and every earlier occurrence. */
+  /** The occurrence whose arrival sent it (its message id): the alert stood on that one and every earlier occurrence. */
   trigger: string;
+  /** The sender of that occurrence's message (absent on alerts recorded before it was kept). */
+  triggerSender?: string;
 }
 
 /** Everything the centre knows about one correlated value. */
@@ -89,7 +96,7 @@ export function entityHash(key: string): string {
 /**
  * The centre's state in its JetStream KV bucket (`<agency>_correlations`, provisioned by the exchange
  * from the role's `state: { kv: [correlations] }`): one key per correlated value (`ent.<hash>`,
- * changed by compare-and-set) and one per processed message (`facts.<id>`, its strategic facts,
+ * changed by compare-and-set) and one per processed message (`facts.<sender>.<id>`, its strategic facts,
  * written last: the mark that the message was fully handled). Several centre instances may share it.
  * Reads go by direct get ({@link KvReader}): the agency has no consumer rights on its bucket.
  */
@@ -134,7 +141,7 @@ export class CorrelationStore {
     const kvKey = ENTITY + hash;
     for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
       const cur = await this.#get<EntityRecord>(kvKey);
-      if (cur?.value.occurrences.some((o) => o.messageId === occ.messageId)) return { entity: { hash, record: cur.value, revision: cur.revision }, added: false };
+      if (cur?.value.occurrences.some((o) => isOccurrenceOf(o, occ.agency, occ.messageId))) return { entity: { hash, record: cur.value, revision: cur.revision }, added: false };
       const base: EntityRecord = cur?.value ?? { ...init(), occurrences: [] };
       const record: EntityRecord = { ...base, occurrences: base.occurrences.length >= MAX_OCCURRENCES ? base.occurrences : [...base.occurrences, occ] };
       if (opts.value !== undefined && record.value === undefined) record.value = opts.value;
@@ -186,14 +193,19 @@ export class CorrelationStore {
     throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
   }
 
-  /** The strategic facts of a message, if it was fully handled before. */
-  async facts(messageId: string): Promise<MessageFacts | undefined> {
-    return (await this.#get<MessageFacts>(FACTS + messageId))?.value;
+  /** The strategic facts of `sender`'s message `messageId`, if it was fully handled before. */
+  async facts(sender: string, messageId: string): Promise<MessageFacts | undefined> {
+    return (await this.#get<MessageFacts>(`${FACTS}${sender}.${messageId}`))?.value;
   }
 
-  /** Record a message's facts (the last step of handling it). */
+  /** The facts of every sender's message with id `messageId` (ids come from the sender: several may share one). A scan of the bucket. */
+  async factsOf(messageId: string): Promise<MessageFacts[]> {
+    return (await this.#all<MessageFacts>(FACTS)).filter((e) => e.key.endsWith(`.${messageId}`)).map((e) => e.value);
+  }
+
+  /** Record a message's facts (the last step of handling it), under its sender and id. */
   async putFacts(f: MessageFacts): Promise<void> {
-    await this.#kv.put(FACTS + f.messageId, encoder.encode(JSON.stringify(f)));
+    await this.#kv.put(`${FACTS}${f.agency}.${f.messageId}`, encoder.encode(JSON.stringify(f)));
   }
 
   /** Every current value whose key starts with `prefix`, read by one direct-get scan of the bucket. */

@@ -101,7 +101,7 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     });
 
     // The broker enforces it: the centre's new permissions do not cover the intelligence broadcasts…
-    const raw = await connect({ servers: fed.server.url, authenticator: credsAuthenticator(await readFile(join(fed.agencyDirs['mac-centre']!, 'nats.creds'))), inboxPrefix: '_INBOX_mac-centre', reconnect: false });
+    const raw = await connect({ servers: fed.server.url, tls: fed.tls, authenticator: credsAuthenticator(await readFile(join(fed.agencyDirs['mac-centre']!, 'nats.creds'))), inboxPrefix: '_INBOX_mac-centre', reconnect: false });
     const violations: string[] = [];
     void (async () => {
       for await (const st of raw.status()) if (st.type === 'error' && st.error instanceof errors.PermissionViolationError) violations.push(st.error.subject);
@@ -112,7 +112,7 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     expect(violations).toContain('liaison.v1.operational.cooperation.IntelligenceReport.*.all');
     await raw.close();
     // …and its old JWT is refused outright.
-    await expect(connect({ servers: fed.server.url, authenticator: credsAuthenticator(new Uint8Array(oldCentreCreds)), reconnect: false })).rejects.toThrow(/Authorization/i);
+    await expect(connect({ servers: fed.server.url, tls: fed.tls, authenticator: credsAuthenticator(new Uint8Array(oldCentreCreds)), reconnect: false })).rejects.toThrow(/Authorization/i);
   }, 40_000);
 
   it('exchange status: every process reports the policy it enforces; a push it missed arrives with the signed ping, and an unsigned or forged ping steers nothing', async () => {

@@ -164,7 +164,7 @@ describe('no agency acts through a service: replies go only inside the caller’
     expect(perms.pub.allow.every((s) => s.startsWith('_INBOX_') && s.endsWith('.>'))).toBe(true);
     const accountSeed = (await readFile(trustPaths(fed.trustDir).accountSeed, 'utf8')).trim();
     const user = await issueUser({ accountSigner: accountSeed, name: SERVICES_USER, permissions: perms });
-    const nc = await connect({ servers: fed.server.url, authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)), reconnect: false });
+    const nc = await connect({ servers: fed.server.url, tls: fed.tls, authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)), reconnect: false });
     const refused: string[] = [];
     void (async () => {
       for await (const s of nc.status()) if (s.type === 'error' && 'subject' in s.error) refused.push(String((s.error as { subject: string }).subject));

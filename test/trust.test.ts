@@ -10,6 +10,7 @@ import {
   applyAccountUpdate,
   directoryKey,
   enrolAgency,
+  ensureExchangeTls,
   generateEd25519,
   initFederation,
   issueCredential,
@@ -250,8 +251,10 @@ describe('exchange in operator mode (real nats-server)', () => {
   let fed: Federation;
   const dir = () => join(work, 'live');
   const open: NatsConnection[] = [];
+  /** The federation CA: the exchange serves TLS with a certificate it issued. */
+  let tls: { ca: string };
   const connectAs = async (creds: string, inboxPrefix?: string, extra: Record<string, unknown> = {}) => {
-    const nc = await connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra });
+    const nc = await connect({ servers: server.url, tls, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), ...(inboxPrefix ? { inboxPrefix } : {}), ...extra });
     open.push(nc);
     return nc;
   };
@@ -261,6 +264,7 @@ describe('exchange in operator mode (real nats-server)', () => {
     for (const id of ['xa-police', 'yb-ngo']) {
       await enrolAgency({ dir: dir(), agencyId: id, name: id, country: 'XAA', roles: ['r'], permissions: permissionsFor(id), out: join(work, `live-${id}`) });
     }
+    tls = { ca: (await ensureExchangeTls(dir())).toString() };
     server = await startNatsServer({ name: 'trust', config: (ctx) => renderServerConfig({ trustDir: dir(), host: ctx.host, port: ctx.port, storeDir: ctx.storeDir }) });
   });
   afterAll(async () => {
@@ -323,7 +327,7 @@ describe('exchange in operator mode (real nats-server)', () => {
     expect(disconnectMs).toBeLessThan(2000);
     expect(events.some((e) => e.s.type === 'error' && /Revoked/i.test(e.s.error.message))).toBe(true);
 
-    const again = await connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false }).then(
+    const again = await connect({ servers: server.url, tls, authenticator: credsAuthenticator(new TextEncoder().encode(creds)), reconnect: false }).then(
       (c) => c,
       (e: unknown) => e as Error,
     );
@@ -338,8 +342,8 @@ describe('exchange in operator mode (real nats-server)', () => {
     const fresh = await startNatsServer({ name: 'trust-fresh', config: (ctx) => renderServerConfig({ trustDir: dir(), host: ctx.host, port: ctx.port, storeDir: ctx.storeDir }) });
     try {
       const revoked = await readFile(join(work, 'live-yb-ngo', 'nats.creds'), 'utf8');
-      await expect(connect({ servers: fresh.url, authenticator: credsAuthenticator(new TextEncoder().encode(revoked)), reconnect: false })).rejects.toThrow(/Authorization Violation/);
-      const ok = await connect({ servers: fresh.url, authenticator: credsAuthenticator(new TextEncoder().encode(await readFile(join(work, 'live-xa-police', 'nats.creds'), 'utf8'))) });
+      await expect(connect({ servers: fresh.url, tls, authenticator: credsAuthenticator(new TextEncoder().encode(revoked)), reconnect: false })).rejects.toThrow(/Authorization Violation/);
+      const ok = await connect({ servers: fresh.url, tls, authenticator: credsAuthenticator(new TextEncoder().encode(await readFile(join(work, 'live-xa-police', 'nats.creds'), 'utf8'))) });
       await ok.close();
     } finally {
       await fresh.stop();
@@ -362,6 +366,6 @@ describe('exchange in operator mode (real nats-server)', () => {
     expect(decode<User>(newCreds.split('\n')[1]!).nats.pub?.allow).toEqual(widened.pub.allow);
     const nc = await connectAs(newCreds, '_INBOX_xa-police');
     await nc.flush();
-    await expect(connect({ servers: server.url, authenticator: credsAuthenticator(new TextEncoder().encode(oldCreds)), reconnect: false })).rejects.toThrow(/Authorization Violation/);
+    await expect(connect({ servers: server.url, tls, authenticator: credsAuthenticator(new TextEncoder().encode(oldCreds)), reconnect: false })).rejects.toThrow(/Authorization Violation/);
   });
 });

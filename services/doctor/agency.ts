@@ -12,6 +12,8 @@ import { compileConsumers, parsePolicy } from '../sdk/policy/index.ts';
 import { loadCatalog } from '../sdk/schema/index.ts';
 import { directoryRequestSubject, inboxPrefix } from '../sdk/subjects.ts';
 import { decodeNatsJwt, loadSigningKey, readAgencyConfig, readPrivateFile, verifyDirectory, type Directory } from '../trust/index.ts';
+import { natsTlsOptions } from '../sdk/client/nats-tls.ts';
+import { agencyTlsFinding } from './tls.ts';
 import { SKEW_ERROR_MS, SKEW_WARN_MS, expiryFinding, fail, modeFinding, ok, warn, type Finding } from './finding.ts';
 
 const REISSUE = 'ask the federation to re-issue: liaison trust enrol --dir TRUST_DIR --agency ID --out AGENCY_DIR --reissue';
@@ -60,14 +62,18 @@ export async function checkAgency(o: { dir: string; servers?: string[]; clock?: 
     out.push(fail('NATS user', (err as Error).message, 'fix the file mode or restore nats.creds'));
   }
   if (!creds) return out;
+  const tls = await agencyTlsFinding(o.dir, config);
+  out.push(tls.finding);
+  if (tls.finding.status === 'error') return out;
 
   const servers = o.servers ?? config.servers;
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers, authenticator: credsAuthenticator(creds), inboxPrefix: inboxPrefix(config.id), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
+    nc = await connect({ servers, ...natsTlsOptions(tls.ca, servers), authenticator: credsAuthenticator(creds), inboxPrefix: inboxPrefix(config.id), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
   } catch (err) {
     const text = String((err as Error).message);
-    if (/authoriz|authenticat|expired|revoked/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} refuses these credentials (${text})`, `${REISSUE} (revoked, expired, or re-issued while this agency was offline)`));
+    if (/certificate|self.signed|altnames|tls/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} fails TLS verification against the federation CA (${text})`, 'is this your federation\'s exchange? a plain (--plain) exchange, or a CA that changed? ask the federation to re-issue (--reissue)'));
+    else if (/authoriz|authenticat|expired|revoked/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} refuses these credentials (${text})`, `${REISSUE} (revoked, expired, or re-issued while this agency was offline)`));
     else out.push(fail('reachability', `cannot reach ${servers.join(',')}: ${text}`, 'is `liaison exchange up` running there? wrong host or port? use --server URL'));
     return out;
   }

@@ -7,6 +7,8 @@ import { systemClock } from '../sdk/clock.ts';
 import { compileConsumers, compileStreams, parsePolicy, type TypeCatalog } from '../sdk/policy/index.ts';
 import { listAgencyRecords, readPrivateFile, trustPaths, verifyDirectory, type Ed25519PublicJwk } from '../trust/index.ts';
 import { expiryFinding, fail, modeFinding, ok, type Finding } from './finding.ts';
+import { trustDirTls } from '../sdk/client/nats-tls.ts';
+import { federationTlsFindings } from './tls.ts';
 
 async function modeOf(file: string): Promise<number | undefined> {
   return stat(file).then(
@@ -20,7 +22,7 @@ async function modeOf(file: string): Promise<number | undefined> {
  * directory (verifies, carries the current policy), agencies' credential expiry, and — when the exchange
  * answers — that every stream and consumer the policy compiles to exists, and no stray consumer remains.
  */
-export async function checkFederation(o: { dir: string; server?: string; catalog: TypeCatalog; clock?: Clock; timeoutMs?: number }): Promise<Finding[]> {
+export async function checkFederation(o: { dir: string; server?: string; plain?: boolean; catalog: TypeCatalog; clock?: Clock; timeoutMs?: number }): Promise<Finding[]> {
   const now = (o.clock ?? systemClock).now();
   const p = trustPaths(o.dir);
   const out: Finding[] = [];
@@ -34,6 +36,7 @@ export async function checkFederation(o: { dir: string; server?: string; catalog
   ] as const) {
     out.push(modeFinding(what, file, await modeOf(file)));
   }
+  out.push(...(await federationTlsFindings(o.dir, now)));
   const text = await readFile(p.policy, 'utf8').catch(() => undefined);
   if (text === undefined) return [...out, fail('policy', `${p.policy} is missing`, 'restore it (liaison trust init wrote it), or apply a policy with liaison policy apply')];
   let policyOk = true;
@@ -63,7 +66,7 @@ export async function checkFederation(o: { dir: string; server?: string; catalog
   if (!o.server || !policy || !policyOk) return out;
   let nc;
   try {
-    nc = await connect({ servers: o.server, authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(p.adminCreds))), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
+    nc = await connect({ servers: o.server, ...(await trustDirTls(o.dir, o.server, { plain: o.plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(p.adminCreds))), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
   } catch (err) {
     out.push(fail('exchange', `cannot reach ${o.server} as the exchange administrator: ${(err as Error).message}`, 'is `liaison exchange up --dir TRUST_DIR` running? wrong --server?'));
     return out;

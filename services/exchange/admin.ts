@@ -18,6 +18,8 @@ export async function enrolFromPolicy(o: {
   out: string;
   catalog: TypeCatalog;
   servers?: string[];
+  /** TLS to the exchange (default true); false: plain TCP, loopback servers only. */
+  tls?: boolean;
   ttlSeconds?: number;
   reissue?: boolean;
 }): Promise<EnrolResult> {
@@ -37,6 +39,7 @@ export async function enrolFromPolicy(o: {
     permissions: compilePermissions(policy, o.agencyId, o.catalog),
     out: o.out,
     servers: o.servers,
+    tls: o.tls,
     ttlSeconds: o.ttlSeconds,
     reissue: o.reissue,
   });

@@ -4,7 +4,8 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { asLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
-import { applyAccountUpdate, listAgencyRecords, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
+import { applyAccountUpdate, ensureExchangeTls, listAgencyRecords, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
+import { trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
@@ -46,7 +47,7 @@ export interface AttachedExchange {
  * Attach the control plane to a running nats-server configured from `trustDir`: connect as the
  * exchange administrator, provision JetStream from the policy, serve the federation directory.
  */
-export async function attachExchange(o: { trustDir: string; url: string; catalog: TypeCatalog; logger?: Logger; audit?: ExchangeAuditOptions }): Promise<AttachedExchange> {
+export async function attachExchange(o: { trustDir: string; url: string; catalog: TypeCatalog; logger?: Logger; audit?: ExchangeAuditOptions; plain?: boolean }): Promise<AttachedExchange> {
   const logger = o.logger ?? silentLogger();
   const paths = trustPaths(o.trustDir);
   const policy = await federationPolicy(o.trustDir, o.catalog);
@@ -54,6 +55,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
   try {
     admin = await connect({
       servers: o.url,
+      ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })),
       authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(paths.adminCreds))),
       name: 'liaison-exchange',
       maxReconnectAttempts: -1,
@@ -64,7 +66,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
   let services: ExchangeServiceHost | undefined;
   try {
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
-    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, policy, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS], logger });
+    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, policy, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS], logger });
     const host = services;
     // A policy applied from elsewhere (`liaison policy apply`) reaches the running exchange with the directory:
     // its services, replay rights and audit recipients follow it without a restart.
@@ -88,7 +90,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       async revoke(agencyId, at) {
         const result = await revokeAgency({ dir: o.trustDir, agencyId, at });
         await directory.refresh();
-        await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: result.accountJwt });
+        await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: result.accountJwt, plain: o.plain });
         // Its durable consumers go too: nothing keeps collecting messages for a revoked agency.
         ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
         logger.info({ agency: agencyId }, 'agency revoked');
@@ -124,7 +126,7 @@ export interface RunningExchange extends AttachedExchange {
 }
 
 /**
- * `liaison exchange up`: write the operator-mode nats-server config for `trustDir`, start
+ * `liaison exchange up`: issue the TLS server certificate (unless `plain`), write the operator-mode nats-server config for `trustDir`, start
  * nats-server on host:port with its store in `storeDir`, then attach the control plane.
  */
 export async function startExchange(o: {
@@ -135,15 +137,19 @@ export async function startExchange(o: {
   port?: number;
   logger?: Logger;
   audit?: ExchangeAuditOptions;
+  /** Plain TCP instead of TLS (loopback hosts only; ERR_TLS otherwise). */
+  plain?: boolean;
 }): Promise<RunningExchange> {
   const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 4222;
   await mkdir(o.storeDir, { recursive: true, mode: 0o700 });
   const configFile = join(o.storeDir, 'nats-server.conf');
-  await writeFile(configFile, renderServerConfig({ trustDir: o.trustDir, host, port, storeDir: o.storeDir }), { mode: 0o600 });
+  // TLS by default: the federation CA (created here for a trust dir made before TLS) issues the server certificate.
+  if (!o.plain) await ensureExchangeTls(o.trustDir, { hosts: [host] });
+  await writeFile(configFile, renderServerConfig({ trustDir: o.trustDir, host, port, storeDir: o.storeDir, tls: !o.plain }), { mode: 0o600 });
   const server = await spawnNatsServer({ configFile, host, port, logger: o.logger });
   try {
-    const attached = await attachExchange({ trustDir: o.trustDir, url: server.url, catalog: o.catalog, logger: o.logger, audit: o.audit });
+    const attached = await attachExchange({ trustDir: o.trustDir, url: server.url, catalog: o.catalog, logger: o.logger, audit: o.audit, plain: o.plain });
     const stopAttached = attached.stop;
     return Object.assign(attached, {
       server,

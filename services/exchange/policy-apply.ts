@@ -1,5 +1,6 @@
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
+import { trustDirTls } from '../sdk/client/nats-tls.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { compileConsumers, compilePermissions, parsePolicy, sendableTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
 import {
@@ -90,6 +91,8 @@ export async function applyPolicy(o: {
   catalog: TypeCatalog;
   /** The running exchange's nats-server. */
   url: string;
+  /** The exchange serves plain TCP (`exchange up --plain`, loopback only); default TLS verified with the trust dir's CA. */
+  plain?: boolean;
   /** The exchange administrator's connection (else one is opened from the trust dir's admin creds). */
   admin?: NatsConnection;
   /** Push the directory now (an attached exchange's `directory.refresh`); otherwise the exchange's poll picks it up. */
@@ -149,7 +152,7 @@ export async function applyPolicy(o: {
 
   const admin =
     o.admin ??
-    (await connect({ servers: o.url, authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(o.trustDir).adminCreds))), name: 'liaison-policy-apply' }).catch((err: unknown) => {
+    (await connect({ servers: o.url, ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(o.trustDir).adminCreds))), name: 'liaison-policy-apply' }).catch((err: unknown) => {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${o.url} as its administrator`);
     }));
   try {
@@ -161,11 +164,11 @@ export async function applyPolicy(o: {
   await o.pushDirectory?.();
   if (accountJwt) {
     await sleep(o.graceMs ?? 1_500);
-    await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt });
+    await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt, plain: o.plain });
   }
   for (const id of removed) {
     const r = await revokeAgency({ dir: o.trustDir, agencyId: id });
-    await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: r.accountJwt });
+    await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: r.accountJwt, plain: o.plain });
   }
   if (removed.length) await o.pushDirectory?.();
   report.elapsedMs = Date.now() - t0;

@@ -1,5 +1,6 @@
 import { connect, credsAuthenticator, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
+import { trustDirTls } from '../sdk/client/nats-tls.ts';
 import type { Logger } from '../sdk/logging.ts';
 import type { Policy } from '../sdk/policy/index.ts';
 import { inboxPrefix, replyAllowed } from '../sdk/subjects.ts';
@@ -69,12 +70,13 @@ export function servicesUserPermissions(agencies: readonly string[], subjects: r
   return { pub: { allow: [...new Set(agencies)].sort().map((a) => `${inboxPrefix(a)}.>`) }, sub: { allow: [...new Set(subjects)].sort() } };
 }
 
-async function connectServicesUser(o: { url: string; trustDir: string; agencies: string[]; subjects: string[] }): Promise<NatsConnection> {
+async function connectServicesUser(o: { url: string; trustDir: string; plain?: boolean; agencies: string[]; subjects: string[] }): Promise<NatsConnection> {
   const accountSeed = (await readPrivateFile(trustPaths(o.trustDir).accountSeed)).toString('utf8').trim();
   const user = await issueUser({ accountSigner: accountSeed, name: SERVICES_USER, permissions: servicesUserPermissions(o.agencies, o.subjects) });
   try {
     return await connect({
       servers: o.url,
+      ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })),
       authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)),
       name: SERVICES_USER,
       inboxPrefix: inboxPrefix(SERVICES_USER),
@@ -86,7 +88,7 @@ async function connectServicesUser(o: { url: string; trustDir: string; agencies:
 }
 
 /** Start the services host of an exchange for `subjects` (every subject a later `listen` names). */
-export async function startExchangeServiceHost(o: { url: string; trustDir: string; policy: Policy; subjects: string[]; logger?: Logger }): Promise<ExchangeServiceHost> {
+export async function startExchangeServiceHost(o: { url: string; trustDir: string; plain?: boolean; policy: Policy; subjects: string[]; logger?: Logger }): Promise<ExchangeServiceHost> {
   const listeners: Listener[] = [];
   const stats: ServiceHostStats = { answered: 0, dropped: 0, recent: [] };
   let agencies = Object.keys(o.policy.agencies).sort();

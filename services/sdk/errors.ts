@@ -69,6 +69,7 @@ export const ERROR_CODES = {
   // --- broker and exchange ---
   ERR_PERMISSION_DENIED: 'The NATS server refused the operation (Permissions Violation).',
   ERR_CONNECT: 'Could not connect to the exchange (unreachable, refused, or authorization failed).',
+  ERR_TLS: "The federation's TLS material (CA, the exchange's server certificate, an agency's ca.pem) is missing, invalid or could not be made, or plain TCP was asked for beyond loopback.",
   ERR_PUBLISH: 'The exchange did not acknowledge a publish.',
   ERR_EXCHANGE: 'The exchange (nats-server) could not be configured, started or provisioned.',
   ERR_TIMEOUT: 'An operation did not complete in time.',

@@ -5,6 +5,7 @@ import { connect, credsAuthenticator, errors } from '@nats-io/transport-node';
 import { enrolFromPolicy } from '../exchange/admin.ts';
 import { startExchange, type RunningExchange } from '../exchange/exchange.ts';
 import { freePort } from '../exchange/nats-process.ts';
+import { natsTlsOptions, readAgencyCa } from '../sdk/client/nats-tls.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from '../registry/service.ts';
 import { registryState } from '../registry/state.ts';
 import { LiaisonClient } from '../sdk/client/client.ts';
@@ -395,7 +396,8 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
 
     async function playRogue(e: Extract<ScenarioEvent, { kind: 'rogue' }>): Promise<void> {
       const creds = await readPrivateFile(join(work, 'agencies', e.as, 'nats.creds'));
-      const raw = await connect({ servers: exchange!.url, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: inboxPrefix(e.as), reconnect: false });
+      // A raw client with the agency's own creds and CA: the broker, not the SDK, must refuse what follows.
+      const raw = await connect({ servers: exchange!.url, ...natsTlsOptions(await readAgencyCa(join(work, 'agencies', e.as), {}), exchange!.url), authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: inboxPrefix(e.as), reconnect: false });
       const violations: string[] = [];
       void (async () => {
         for await (const st of raw.status()) if (st.type === 'error' && st.error instanceof errors.PermissionViolationError) violations.push(st.error.subject);

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import { natsTlsOptions, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { readPrivateFile } from './key-file.ts';
 import { decodeNatsJwt } from './nats-accounts.ts';
@@ -14,6 +15,10 @@ export interface ApplyAccountUpdateOptions {
   /** sys.creds text; or give `trustDir` to read TRUST_DIR/nats/sys.creds (mode-checked). */
   sysCreds?: string;
   trustDir?: string;
+  /** The federation CA (PEM) to verify the exchange with when no `trustDir` is given (its tls/ca.pem otherwise). */
+  ca?: string;
+  /** Plain TCP to an exchange started with `--plain` (loopback only). */
+  plain?: boolean;
   timeoutMs?: number;
 }
 
@@ -41,13 +46,16 @@ export async function applyAccountUpdate(opts: ApplyAccountUpdateOptions): Promi
   const account = decodeNatsJwt(accountJwt, 'account JWT').sub;
   let nc;
   try {
+    const tls = p === undefined || opts.plain ? natsTlsOptions(opts.plain ? undefined : opts.ca, opts.url) : await trustDirTls(p.dir, opts.url);
     nc = await connect({
       servers: opts.url,
+      ...tls,
       authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
       name: 'liaison-trust-sys',
       reconnect: false,
     });
   } catch (err) {
+    if (err instanceof LiaisonError) throw err;
     throw new LiaisonError('ERR_CONNECT', `cannot connect to the exchange as SYS: ${(err as Error).message}`, {}, { cause: err });
   }
   try {

@@ -18,6 +18,13 @@ export interface AgencyConfig {
   root: Ed25519PublicJwk;
   /** `_INBOX_<id>`: pass it as `inboxPrefix` when connecting. */
   inboxPrefix: string;
+  /**
+   * TLS to the exchange (absent: true). The server certificate is verified against the federation CA in `ca`;
+   * `false` (enrolled with `--plain`) connects over plain TCP, to loopback servers only.
+   */
+  tls?: boolean;
+  /** The federation CA certificate file, relative to AGENCY_DIR (`ca.pem`). */
+  ca?: string;
 }
 
 /** The inbox prefix of an agency. */

@@ -5,11 +5,12 @@ import { inboxPrefixOf, readAgencyConfig, writeAgencyConfig, type AgencyConfig }
 import { issueCredential, verifyCredentialSignature } from './credential.ts';
 import { writeDirectory } from './directory.ts';
 import { openFederation } from './federation.ts';
-import { writePrivateFile } from './key-file.ts';
+import { writePrivateFile, writePublicFile } from './key-file.ts';
 import { generateEd25519, toPublicJwk } from './keys.ts';
 import { issueUser, type NatsPermissions } from './nats-accounts.ts';
 import { AGENCY_ID_PATTERN, agencyPaths } from './paths.ts';
 import { readAgencyRecord, writeAgencyRecord, type AgencyRecord } from './record.ts';
+import { ensureFederationCa } from './tls.ts';
 
 /** Default credential and NATS user lifetime: 30 days. */
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
@@ -28,6 +29,8 @@ export interface EnrolOptions {
   /** AGENCY_DIR to write. */
   out: string;
   servers?: string[];
+  /** TLS to the exchange (default true); `false` records plain TCP, which the SDK allows towards loopback only. */
+  tls?: boolean;
   ttlSeconds?: number;
   /**
    * Re-enrol an enrolled agency: issue new NATS user creds with `permissions` (and a new credential for the same
@@ -69,7 +72,7 @@ function checkInput(opts: EnrolOptions): void {
 
 /**
  * Enrol an agency: a new Ed25519 signing key, a root-signed credential, a NATS user with the given permissions,
- * AGENCY_DIR (agency.json, signing-key.jwk 0600, nats.creds 0600), TRUST_DIR/agencies/<id>.json and a new
+ * AGENCY_DIR (agency.json, signing-key.jwk 0600, nats.creds 0600, the federation CA ca.pem 0644), TRUST_DIR/agencies/<id>.json and a new
  * directory.jws. An enrolled agency is refused (ERR_CONFIG_INVALID) unless `reissue`; a revoked one always is.
  */
 export async function enrolAgency(opts: EnrolOptions): Promise<EnrolResult> {
@@ -142,7 +145,11 @@ export async function enrolAgency(opts: EnrolOptions): Promise<EnrolResult> {
     keyId,
     root: toPublicJwk(fed.root.publicJwk),
     inboxPrefix: inboxPrefixOf(opts.agencyId),
+    tls: opts.tls ?? prior?.tls ?? true,
+    ca: 'ca.pem',
   };
+  const ca = await ensureFederationCa(fed.dir);
+  await writePublicFile(ap.caCert, ca.toString());
   await writeAgencyConfig(opts.out, agency);
   await writeAgencyRecord(fed.dir, record);
   const directory = await writeDirectory(fed.dir, { federation: fed, now });

@@ -7,6 +7,7 @@ import { assertEd25519PublicJwk } from './keys.ts';
 import { createNatsTrustChain, decodeNatsJwt, issueUser, keyPairFromSeed, type NatsIdentity } from './nats-accounts.ts';
 import { trustPaths } from './paths.ts';
 import { createRootKey } from './root.ts';
+import { createFederationCa } from './tls.ts';
 
 /** A loaded federation (TRUST_DIR). Holds secrets: never log it. */
 export interface Federation {
@@ -38,7 +39,8 @@ async function isAbsentOrEmpty(dir: string): Promise<boolean> {
 
 /**
  * Create a federation in `dir` (TRUST_DIR layout of contracts.md): root key, NATS operator / exchange account /
- * system account, exchange-admin and sys creds, a copy of the policy, an empty agencies/ and the first directory.jws.
+ * system account, exchange-admin and sys creds, a copy of the policy, an empty agencies/, the first directory.jws and
+ * the federation's TLS CA (tls/ca.pem, tls/ca-key.pem 0600).
  * The tree is built in a temporary sibling directory and renamed into place. Refuses (ERR_CONFIG_INVALID) when
  * `dir` exists and is not empty.
  */
@@ -76,6 +78,7 @@ export async function initFederation(opts: InitFederationOptions): Promise<Feder
       { federation: opts.federationName, policyText: opts.policyText, agencies: [] },
     );
     await writePublicFile(p.directory, jws);
+    await createFederationCa(tmp, opts.federationName);
     try {
       await rename(tmp, dir);
     } catch (err) {
@@ -128,6 +131,11 @@ export async function openFederation(dir: string): Promise<Federation> {
   const system = await readIdentity(p.systemSeed, p.systemJwt, 'system account');
   await readPrivateFile(p.adminCreds);
   await readPrivateFile(p.sysCreds);
+  // The TLS CA key (absent in trust dirs made before TLS: `exchange up` creates it) is held to 0600 like the rest.
+  await readPrivateFile(p.caKey).catch((err: unknown) => {
+    if (err instanceof LiaisonError && err.code === 'ERR_KEY_FILE_INVALID') return undefined;
+    throw err;
+  });
   const name = decodeNatsJwt(operator.jwt).name;
   return { dir: abs, name, root, policyText: await readPublicText(p.policy), nats: { operator, account, system } };
 }

@@ -18,12 +18,19 @@ export interface TrustPaths {
   agenciesDir: string;
   directory: string;
   agencyRecord(id: string): string;
+  /** The federation's TLS material (tls.ts): CA certificate and key, the exchange's server certificate and key. */
+  tlsDir: string;
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
 }
 
 /** The paths of TRUST_DIR `dir`. */
 export function trustPaths(dir: string): TrustPaths {
   const natsDir = join(dir, 'nats');
   const agenciesDir = join(dir, 'agencies');
+  const tlsDir = join(dir, 'tls');
   return {
     dir,
     rootKey: join(dir, 'root-key.jwk'),
@@ -41,6 +48,11 @@ export function trustPaths(dir: string): TrustPaths {
     agenciesDir,
     directory: join(dir, 'directory.jws'),
     agencyRecord: (id: string) => join(agenciesDir, `${id}.json`),
+    tlsDir,
+    caCert: join(tlsDir, 'ca.pem'),
+    caKey: join(tlsDir, 'ca-key.pem'),
+    serverCert: join(tlsDir, 'server.pem'),
+    serverKey: join(tlsDir, 'server-key.pem'),
   };
 }
 
@@ -50,11 +62,13 @@ export interface AgencyPaths {
   config: string;
   signingKey: string;
   natsCreds: string;
+  /** The federation CA certificate (public): clients verify the exchange's TLS certificate against it. */
+  caCert: string;
 }
 
 /** The paths of AGENCY_DIR `dir`. */
 export function agencyPaths(dir: string): AgencyPaths {
-  return { dir, config: join(dir, 'agency.json'), signingKey: join(dir, 'signing-key.jwk'), natsCreds: join(dir, 'nats.creds') };
+  return { dir, config: join(dir, 'agency.json'), signingKey: join(dir, 'signing-key.jwk'), natsCreds: join(dir, 'nats.creds'), caCert: join(dir, 'ca.pem') };
 }
 
 /** Agency ids: a NATS subject token, lowercase, not `all`. */

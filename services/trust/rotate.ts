@@ -73,6 +73,8 @@ export async function rotateSigningKey(opts: RotateOptions): Promise<RotateResul
     keyId: key.kid,
     root: toPublicJwk(fed.root.publicJwk),
     inboxPrefix: inboxPrefixOf(record.id),
+    tls: prior?.tls ?? true,
+    ca: prior?.ca ?? 'ca.pem',
   };
   await writePrivateFile(agencyPaths(opts.out).signingKey, `${JSON.stringify(key.privateJwk)}\n`);
   await writeAgencyConfig(opts.out, agency);

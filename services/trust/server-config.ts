@@ -14,8 +14,9 @@
  * Auth callout does not exist in 2.9. The exchange never runs in `$G` (CVE-2023-47090): agencies and the exchange
  * live in the LIAISON account, the system account is SYS.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isLoopbackHost } from '../sdk/client/nats-tls.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { decodeNatsJwt } from './nats-accounts.ts';
 import { trustPaths } from './paths.ts';
@@ -36,7 +37,16 @@ export interface ServerConfigOptions {
   /** JetStream limits, nats-server units; defaults 256M / 4G. */
   maxMem?: string;
   maxFile?: string;
+  /**
+   * TLS for client connections (default true: the server certificate and key of `trustDir/tls/`, issued by
+   * `ensureExchangeTls`). Explicit files for a server that sees other paths (a container). `false`: plain TCP,
+   * refused (ERR_TLS) unless `host` is a loopback address.
+   */
+  tls?: boolean | { certFile: string; keyFile: string };
 }
+
+/** Seconds a client has to finish the TLS handshake. */
+export const TLS_HANDSHAKE_TIMEOUT_S = 2;
 
 /** Largest message the exchange accepts: 1 MiB. */
 export const MAX_PAYLOAD_BYTES = 1024 * 1024;
@@ -51,9 +61,29 @@ function readJwt(file: string): string {
   }
 }
 
+/** The `tls { … }` block of the config, or none for plain TCP (loopback only). */
+function tlsBlock(opts: ServerConfigOptions): string[] {
+  const host = opts.host ?? '127.0.0.1';
+  if (opts.tls === false) {
+    if (!isLoopbackHost(host)) {
+      throw new LiaisonError('ERR_TLS', `plain TCP is only for loopback: refusing to listen on ${host} without TLS`, { host });
+    }
+    return [];
+  }
+  const p = trustPaths(opts.trustDir);
+  const files = typeof opts.tls === 'object' ? opts.tls : { certFile: p.serverCert, keyFile: p.serverKey };
+  if (typeof opts.tls !== 'object') {
+    for (const file of [files.certFile, files.keyFile]) {
+      if (!existsSync(file)) throw new LiaisonError('ERR_TLS', `${file} is missing: \`liaison exchange up\` issues the server certificate from the federation CA`, { file });
+    }
+  }
+  return ['tls {', `  cert_file: ${q(files.certFile)}`, `  key_file: ${q(files.keyFile)}`, `  timeout: ${TLS_HANDSHAKE_TIMEOUT_S}`, '}', ''];
+}
+
 /**
  * Render an operator-mode nats-server config: the operator JWT inline, `system_account` SYS, the full resolver with
- * the SYS and LIAISON account JWTs preloaded, JetStream, `max_payload` 1 MiB and sane ping/write deadlines.
+ * the SYS and LIAISON account JWTs preloaded, JetStream, `max_payload` 1 MiB, sane ping/write deadlines and TLS
+ * (unless `tls: false`, loopback only).
  */
 export function renderServerConfig(opts: ServerConfigOptions): string {
   const p = trustPaths(opts.trustDir);
@@ -74,6 +104,7 @@ export function renderServerConfig(opts: ServerConfigOptions): string {
     'ping_max: 3',
     'write_deadline: "10s"',
     '',
+    ...tlsBlock(opts),
     `operator: ${operatorJwt}`,
     `system_account: ${sysPub}`,
     'resolver: {',

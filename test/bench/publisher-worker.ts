@@ -49,7 +49,7 @@ async function run(): Promise<void> {
     const creds = await readFile(join(job.agencyDir, 'nats.creds'));
     const jwk = JSON.parse(await readFile(join(job.agencyDir, 'signing-key.jwk'), 'utf8')) as JWK;
     const key = await importJWK(jwk, 'EdDSA');
-    const nc = await connect({ servers: job.url, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: inboxPrefix(job.agencyId) });
+    const nc = await connect({ servers: job.url, tls: { ca: await readFile(join(job.agencyDir, 'ca.pem'), 'utf8') }, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: inboxPrefix(job.agencyId) });
     const js = jetstream(nc);
     const enc = new TextEncoder();
     for (let i = 0; i < WARMUP; i++) await new CompactSign(enc.encode(JSON.stringify({ i }))).setProtectedHeader({ alg: 'EdDSA', kid: jwk.kid }).sign(key);

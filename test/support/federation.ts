@@ -6,11 +6,23 @@ import { enrolFromPolicy } from '../../services/exchange/admin.ts';
 import { LiaisonClient, type ConnectOptions } from '../../services/sdk/client/client.ts';
 import { typeCatalogOf } from '../../services/sdk/client/type-catalog.ts';
 import { loadCatalog, type Catalog } from '../../services/sdk/schema/index.ts';
-import { initFederation, renderServerConfig } from '../../services/trust/index.ts';
+import { ensureExchangeTls, initFederation, renderServerConfig, trustPaths } from '../../services/trust/index.ts';
 import { startNatsServer, type TestNatsServer } from '../fixture/nats-server.ts';
 
 /** The example policy the demo uses. */
 export const EXAMPLE_POLICY = join(import.meta.dirname, '../../deploy/policies/federation.yaml');
+
+/** Where a container-run nats-server finds the exchange's certificate and key (copied in by the fixture). */
+const CONTAINER_TLS = { certFile: '/etc/nats/tls/server.pem', keyFile: '/etc/nats/tls/server-key.pem' };
+
+/** The TLS files a container-run server needs, from the trust dir to {@link CONTAINER_TLS}. */
+export function containerTlsFiles(trustDir: string): { source: string; target: string }[] {
+  const p = trustPaths(trustDir);
+  return [
+    { source: p.serverCert, target: CONTAINER_TLS.certFile },
+    { source: p.serverKey, target: CONTAINER_TLS.keyFile },
+  ];
+}
 
 /** A throwaway federation on a nats-server started for the test. */
 export interface TestFederation {
@@ -19,6 +31,8 @@ export interface TestFederation {
   exchange: AttachedExchange;
   catalog: Catalog;
   agencyDirs: Record<string, string>;
+  /** The `tls` connect option of a raw nats.js client: the federation CA the server's certificate chains to. */
+  tls: { ca: string };
   /** Connect an enrolled agency through the SDK. */
   connect(agency: string, opts?: Partial<ConnectOptions>): Promise<LiaisonClient>;
   /** Enrol one more agency named by the policy. */
@@ -39,9 +53,12 @@ export async function createTestFederation(o: { agencies: string[]; policyFile?:
   const tc = typeCatalogOf(catalog);
   const policyText = o.policyText ?? (await readFile(o.policyFile ?? EXAMPLE_POLICY, 'utf8'));
   await initFederation({ dir: trustDir, policyText, federationName: o.name ?? 'test-federation' });
+  // The whole suite runs over TLS: a server certificate from the federation's own CA, as `exchange up` issues it.
+  const ca = (await ensureExchangeTls(trustDir)).toString();
   const server = await startNatsServer({
     name: o.name,
-    config: (ctx) => renderServerConfig({ trustDir, host: ctx.host, port: ctx.port, storeDir: ctx.storeDir }),
+    config: (ctx) => renderServerConfig({ trustDir, host: ctx.host, port: ctx.port, storeDir: ctx.storeDir, tls: ctx.runtime === 'container' ? CONTAINER_TLS : true }),
+    files: containerTlsFiles(trustDir),
   });
   const clients: LiaisonClient[] = [];
   const agencyDirs: Record<string, string> = {};
@@ -60,6 +77,7 @@ export async function createTestFederation(o: { agencies: string[]; policyFile?:
       exchange,
       catalog,
       agencyDirs,
+      tls: { ca },
       enrol: async (agency) => {
         const dir = await enrol(agency);
         await exchange.directory.refresh();

@@ -30,10 +30,11 @@ export class RawAgency {
     })();
   }
 
-  /** Connect with AGENCY_DIR/nats.creds; `prefix` overrides the inbox prefix (default: the agency's own). */
+  /** Connect with AGENCY_DIR/nats.creds over TLS verified with AGENCY_DIR/ca.pem; `prefix` overrides the inbox prefix (default: the agency's own). */
   static async connect(url: string, agencyDir: string, agencyId: string, prefix?: string): Promise<RawAgency> {
     const creds = await readFile(join(agencyDir, 'nats.creds'));
-    const nc = await connect({ servers: url, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: prefix ?? inboxPrefix(agencyId), reconnect: false });
+    const ca = await readFile(join(agencyDir, 'ca.pem'), 'utf8');
+    const nc = await connect({ servers: url, tls: { ca }, authenticator: credsAuthenticator(new Uint8Array(creds)), inboxPrefix: prefix ?? inboxPrefix(agencyId), reconnect: false });
     return new RawAgency(nc);
   }
 

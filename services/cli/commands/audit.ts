@@ -3,6 +3,7 @@ import { decodeEntry, formatRow, queryLedger, readLedger, verifyLedger, type Ent
 import { explainMessage } from '../../audit/explain.ts';
 import { retractionWithReceipts } from '../../exchange/retract-service.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
+import { trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readAuditPublicKey } from '../../trust/audit-key.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { need, str, type Command } from '../args.ts';
@@ -10,10 +11,10 @@ import { need, str, type Command } from '../args.ts';
 const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
 
 /** The exchange administrator's connection: the ledger is readable by it alone. */
-async function connectAdmin(trustDir: string, server: string | undefined): Promise<NatsConnection> {
+async function connectAdmin(trustDir: string, server: string | undefined, plain: boolean): Promise<NatsConnection> {
   const url = server ?? DEFAULT_SERVER;
   try {
-    return await connect({ servers: url, authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
+    return await connect({ servers: url, ...(await trustDirTls(trustDir, url, { plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
   } catch (err) {
     throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${url} as its administrator`);
   }
@@ -22,13 +23,13 @@ async function connectAdmin(trustDir: string, server: string | undefined): Promi
 const auditVerify: Command = {
   path: ['audit', 'verify'],
   summary: 'verify the audit ledger: hash chain, entry order and signed checkpoints; names each modified, removed, inserted or reordered entry',
-  usage: 'liaison audit verify --dir TRUST_DIR [--server URL] [--json]',
-  options: { dir: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison audit verify --dir TRUST_DIR [--server URL] [--plain] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, json: { type: 'boolean' } },
   required: ['dir'],
   async run(args, io) {
     const dir = need(args, 'dir');
     const pub = await readAuditPublicKey(dir);
-    const nc = await connectAdmin(dir, str(args, 'server'));
+    const nc = await connectAdmin(dir, str(args, 'server'), args.values.plain === true);
     try {
       const report = verifyLedger(await readLedger(nc), { publicKey: pub.key, kid: pub.jwk.kid ?? '' });
       if (args.values.json) io.out(JSON.stringify(report));
@@ -49,15 +50,15 @@ const auditVerify: Command = {
 const auditQuery: Command = {
   path: ['audit', 'query'],
   summary: 'who saw what, when: ledger entries sent by, delivered to, refused by or asked by an agency',
-  usage: 'liaison audit query --dir TRUST_DIR [--server URL] [--agency X] [--since ISO_TIME] [--type TYPE] [--json]',
-  options: { dir: { type: 'string' }, server: { type: 'string' }, agency: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison audit query --dir TRUST_DIR [--server URL] [--plain] [--agency X] [--since ISO_TIME] [--type TYPE] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, agency: { type: 'string' }, since: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' } },
   required: ['dir'],
   async run(args, io) {
     const dir = need(args, 'dir');
     const sinceText = str(args, 'since');
     const since = sinceText === undefined ? undefined : new Date(sinceText);
     if (since && Number.isNaN(since.getTime())) throw new LiaisonError('ERR_USAGE', `--since must be an ISO 8601 time, got "${sinceText}"`);
-    const nc = await connectAdmin(dir, str(args, 'server'));
+    const nc = await connectAdmin(dir, str(args, 'server'), args.values.plain === true);
     try {
       const entries = await ledgerEntries(nc, io.err);
       const rows = queryLedger(entries, { agency: str(args, 'agency'), since, type: str(args, 'type') });
@@ -90,15 +91,15 @@ async function ledgerEntries(nc: NatsConnection, warn: (line: string) => void): 
 const explain: Command = {
   path: ['explain'],
   summary: 'for a real message, from the audit ledger: who sent it, which tier went to whom, who acknowledged it, who refused it and why',
-  usage: 'liaison explain --dir TRUST_DIR MSG_ID [--from SENDER] [--server URL] [--json]',
-  options: { dir: { type: 'string' }, from: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison explain --dir TRUST_DIR MSG_ID [--from SENDER] [--server URL] [--plain] [--json]',
+  options: { dir: { type: 'string' }, from: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, json: { type: 'boolean' } },
   required: ['dir'],
   allowPositionals: true,
   async run(args, io) {
     const id = args.positionals[0];
     if (!id || args.positionals.length > 1) throw new LiaisonError('ERR_USAGE', `name one message id (usage: ${explain.usage})`);
     const from = str(args, 'from');
-    const nc = await connectAdmin(need(args, 'dir'), str(args, 'server'));
+    const nc = await connectAdmin(need(args, 'dir'), str(args, 'server'), args.values.plain === true);
     try {
       const entries = await ledgerEntries(nc, io.err);
       // Ids come from the sender: one id may name messages of several senders, each explained on its own.

@@ -11,15 +11,15 @@ const MARK = { ok: 'ok  ', warning: 'WARN', error: 'FAIL' } as const;
 const doctor: Command = {
   path: ['doctor'],
   summary: 'check a federation (--dir) or an agency (--as) and say what to do about each problem',
-  usage: 'liaison doctor (--dir TRUST_DIR [--server URL] | --as AGENCY_DIR [--server URL]) [--json]',
-  options: { dir: { type: 'string' }, as: { type: 'string' }, server: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison doctor (--dir TRUST_DIR [--server URL] [--plain] | --as AGENCY_DIR [--server URL]) [--json]',
+  options: { dir: { type: 'string' }, as: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, json: { type: 'boolean' } },
   async run(args, io) {
     const dir = str(args, 'dir');
     const as = str(args, 'as');
     if (Boolean(dir) === Boolean(as)) throw new LiaisonError('ERR_USAGE', `give --dir TRUST_DIR or --as AGENCY_DIR (usage: ${doctor.usage})`);
     const server = str(args, 'server');
     const findings: Finding[] = dir
-      ? await checkFederation({ dir, server: server ?? 'nats://127.0.0.1:4222', catalog: typeCatalogOf(loadCatalog()) })
+      ? await checkFederation({ dir, server: server ?? 'nats://127.0.0.1:4222', plain: args.values.plain === true, catalog: typeCatalogOf(loadCatalog()) })
       : await checkAgency({ dir: as!, ...(server ? { servers: [server] } : {}) });
     if (args.values.json) io.out(JSON.stringify(findings));
     else {

@@ -3,14 +3,14 @@ import { startExchange } from '../../exchange/exchange.ts';
 import { typeCatalogOf } from '../../sdk/client/type-catalog.ts';
 import { createLogger } from '../../sdk/logging.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
-import { renderServerConfig } from '../../trust/index.ts';
+import { ensureExchangeTls, renderServerConfig } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
 
 const exchangeUp: Command = {
   path: ['exchange', 'up'],
   summary: 'start the exchange: operator-mode nats-server, streams, consumers, directory service',
-  usage: 'liaison exchange up --dir TRUST_DIR [--host 127.0.0.1] [--port 4222] [--store DIR]',
-  options: { dir: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' } },
+  usage: 'liaison exchange up --dir TRUST_DIR [--host 127.0.0.1] [--port 4222] [--store DIR] [--plain]',
+  options: { dir: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' }, plain: { type: 'boolean' } },
   required: ['dir'],
   async run(args, io) {
     const dir = need(args, 'dir');
@@ -22,8 +22,10 @@ const exchangeUp: Command = {
       port: int(args, 'port', 1, 65535) ?? 4222,
       catalog: typeCatalogOf(loadCatalog()),
       logger,
+      plain: args.values.plain === true,
     });
-    io.out(`exchange up at ${ex.url} (nats-server pid ${ex.server.pid}, config ${ex.configFile})`);
+    const wire = args.values.plain === true ? 'plain TCP, loopback only' : 'TLS, certificate from the federation CA';
+    io.out(`exchange up at ${ex.url} (${wire}; nats-server pid ${ex.server.pid}, config ${ex.configFile})`);
     io.out(`policy "${ex.policy.name}" ${ex.policy.hash}: ${ex.provisioned.streams.length} streams, ${ex.provisioned.consumers.length} consumers`);
     io.out('Ctrl-C stops it.');
     await Promise.race([io.interrupted, ex.server.exited]);
@@ -36,17 +38,21 @@ const exchangeUp: Command = {
 const exchangeConfig: Command = {
   path: ['exchange', 'config'],
   summary: 'print the operator-mode nats-server config of a federation',
-  usage: 'liaison exchange config --dir TRUST_DIR [--host 127.0.0.1] [--port 4222] [--store DIR]',
-  options: { dir: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' } },
+  usage: 'liaison exchange config --dir TRUST_DIR [--host 127.0.0.1] [--port 4222] [--store DIR] [--plain]',
+  options: { dir: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, store: { type: 'string' }, plain: { type: 'boolean' } },
   required: ['dir'],
   async run(args, io) {
     const dir = need(args, 'dir');
+    const host = str(args, 'host') ?? '127.0.0.1';
+    const plain = args.values.plain === true;
+    if (!plain) await ensureExchangeTls(dir, { hosts: [host] });
     io.out(
       renderServerConfig({
         trustDir: dir,
-        host: str(args, 'host') ?? '127.0.0.1',
+        host,
         port: int(args, 'port', 1, 65535) ?? 4222,
         storeDir: str(args, 'store') ?? join(dir, 'store'),
+        tls: !plain,
       }),
     );
     return 0;

@@ -8,6 +8,7 @@ import { createLogger } from '../../sdk/logging.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import { STATUS_PING_SUBJECT, STATUS_SUBJECTS } from '../../sdk/subjects.ts';
 import { statusPing } from '../../sdk/client/status-ping.ts';
+import { trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
 
@@ -16,8 +17,8 @@ const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
 const policyApply: Command = {
   path: ['policy', 'apply'],
   summary: 'apply a new policy to the running exchange: who gains and loses what, re-issued credentials, consumers reconciled, live sessions switched',
-  usage: 'liaison policy apply --dir TRUST_DIR NEW_POLICY [--server URL] [--dry-run] [--grace-ms MS] [--json]',
-  options: { dir: { type: 'string' }, server: { type: 'string' }, 'dry-run': { type: 'boolean' }, 'grace-ms': { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison policy apply --dir TRUST_DIR NEW_POLICY [--server URL] [--plain] [--dry-run] [--grace-ms MS] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, 'grace-ms': { type: 'string' }, json: { type: 'boolean' } },
   required: ['dir'],
   allowPositionals: true,
   async run(args, io) {
@@ -35,6 +36,7 @@ const policyApply: Command = {
       policyFile: file,
       catalog: typeCatalogOf(loadCatalog()),
       url: str(args, 'server') ?? DEFAULT_SERVER,
+      plain: args.values.plain === true,
       dryRun: args.values['dry-run'] === true,
       graceMs: int(args, 'grace-ms', 0, 60_000) ?? 1_500,
       logger: createLogger({ name: 'policy-apply', level: process.env.LIAISON_LOG_LEVEL ?? 'warn' }),
@@ -77,8 +79,8 @@ interface Status {
 const exchangeStatus: Command = {
   path: ['exchange', 'status'],
   summary: 'which policy each connected agency process enforces (and whether it is behind), its consumers and counters',
-  usage: 'liaison exchange status --dir TRUST_DIR [--server URL] [--wait-ms MS] [--json]',
-  options: { dir: { type: 'string' }, server: { type: 'string' }, 'wait-ms': { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison exchange status --dir TRUST_DIR [--server URL] [--plain] [--wait-ms MS] [--json]',
+  options: { dir: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, 'wait-ms': { type: 'string' }, json: { type: 'boolean' } },
   required: ['dir'],
   async run(args, io) {
     const dir = need(args, 'dir');
@@ -86,7 +88,7 @@ const exchangeStatus: Command = {
     const policy = await federationPolicy(dir, typeCatalogOf(loadCatalog()));
     const jws = (await readFile(trustPaths(dir).directory, 'utf8')).trim();
     const issuedAt = (JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { issuedAt: string }).issuedAt;
-    const nc = await connect({ servers: url, authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(dir).adminCreds))), name: 'liaison-status' }).catch((err: unknown) => {
+    const nc = await connect({ servers: url, ...(await trustDirTls(dir, url, { plain: args.values.plain === true })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(dir).adminCreds))), name: 'liaison-status' }).catch((err: unknown) => {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${url} as its administrator`);
     });
     const answers: Status[] = [];

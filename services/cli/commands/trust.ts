@@ -19,7 +19,7 @@ const trustInit: Command = {
     const policy = parsePolicy(text, { file, catalog: typeCatalogOf(loadCatalog()) });
     const fed = await initFederation({ dir: need(args, 'dir'), policyText: text, federationName: str(args, 'name') ?? policy.name });
     io.out(`federation "${policy.name}" created in ${need(args, 'dir')} (policy ${basename(file)}, ${Object.keys(policy.agencies).length} agencies named)`);
-    io.out(`root key id ${fed.root.kid}; private files are mode 0600. Next: liaison trust enrol --dir ${need(args, 'dir')} --agency ID --out DIR`);
+    io.out(`root key id ${fed.root.kid}; TLS CA in tls/ca.pem (agencies get a copy at enrolment); private files are mode 0600. Next: liaison trust enrol --dir ${need(args, 'dir')} --agency ID --out DIR`);
     return 0;
   },
 };
@@ -27,7 +27,7 @@ const trustInit: Command = {
 const trustEnrol: Command = {
   path: ['trust', 'enrol'],
   summary: 'enrol an agency named by the policy: credential, signing key, NATS creds',
-  usage: 'liaison trust enrol --dir TRUST_DIR --agency ID --out AGENCY_DIR [--server URL]... [--reissue [--push URL]]',
+  usage: 'liaison trust enrol --dir TRUST_DIR --agency ID --out AGENCY_DIR [--server URL]... [--plain] [--reissue [--push URL]]',
   options: {
     dir: { type: 'string' },
     agency: { type: 'string' },
@@ -35,6 +35,7 @@ const trustEnrol: Command = {
     server: { type: 'string', multiple: true },
     reissue: { type: 'boolean' },
     push: { type: 'string' },
+    plain: { type: 'boolean' },
   },
   required: ['dir', 'agency', 'out'],
   async run(args, io) {
@@ -45,13 +46,14 @@ const trustEnrol: Command = {
       out: need(args, 'out'),
       catalog: typeCatalogOf(loadCatalog()),
       servers,
+      ...(args.values.plain === true ? { tls: false } : {}),
       reissue: args.values.reissue === true,
     });
     io.out(`enrolled ${r.agency.id} (${r.agency.name}, ${r.agency.country}, roles ${r.agency.roles.join(', ')}) → ${need(args, 'out')}`);
     io.out(`signing key ${r.agency.keyId}; NATS user ${r.natsUser}; servers ${r.agency.servers.join(', ')}`);
     const push = str(args, 'push');
     if (r.accountJwt && push) {
-      const res = await applyAccountUpdate({ url: push, trustDir: need(args, 'dir'), accountJwt: r.accountJwt });
+      const res = await applyAccountUpdate({ url: push, trustDir: need(args, 'dir'), accountJwt: r.accountJwt, plain: r.agency.tls === false });
       io.out(`earlier NATS users of this agency revoked on ${push}: ${res.code} ${res.message}`);
     } else if (r.accountJwt) {
       io.out('earlier NATS users of this agency were revoked in the account JWT; pass --push URL to apply it to a running exchange now (a restarted exchange applies it)');
@@ -63,8 +65,8 @@ const trustEnrol: Command = {
 const trustRevoke: Command = {
   path: ['trust', 'revoke'],
   summary: 'revoke an agency: signed revocation list, NATS users revoked (pushed to a running exchange with --server)',
-  usage: 'liaison trust revoke --dir TRUST_DIR --agency ID [--server URL]',
-  options: { dir: { type: 'string' }, agency: { type: 'string' }, server: { type: 'string' } },
+  usage: 'liaison trust revoke --dir TRUST_DIR --agency ID [--server URL [--plain]]',
+  options: { dir: { type: 'string' }, agency: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' } },
   required: ['dir', 'agency'],
   async run(args, io) {
     const dir = need(args, 'dir');
@@ -72,7 +74,7 @@ const trustRevoke: Command = {
     io.out(`revoked ${need(args, 'agency')} at ${r.record.revokedAt}; ${r.revokedUsers.length} NATS user(s) added to the account revocations`);
     const url = str(args, 'server');
     if (url) {
-      const res = await applyAccountUpdate({ url, trustDir: dir, accountJwt: r.accountJwt });
+      const res = await applyAccountUpdate({ url, trustDir: dir, accountJwt: r.accountJwt, plain: args.values.plain === true });
       io.out(`pushed to ${url}: ${res.code} ${res.message} (live connections of the agency are closed)`);
     } else {
       io.out('a running `liaison exchange up` pushes the new directory within a second; pass --server URL to cut live NATS sessions now');

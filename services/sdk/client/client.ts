@@ -16,6 +16,7 @@ import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
+import { natsTlsOptions } from './nats-tls.ts';
 import { credsWithJwt, jwtOfCreds } from './live-credentials.ts';
 import type { FederationView } from './directory.ts';
 import { writePrivateFile } from '../../trust/index.ts';
@@ -134,8 +135,11 @@ export class LiaisonClient {
     let nc: NatsConnection;
     const auth = { creds: identity.creds };
     try {
+      const servers = opts.servers ?? identity.servers;
       nc = await connect({
-        servers: opts.servers ?? identity.servers,
+        servers,
+        // The exchange's certificate is verified against the federation CA (plain TCP only to loopback, when enrolled so).
+        ...natsTlsOptions(identity.ca, servers),
         // A function: after a policy change the client swaps in its re-issued user JWT before reconnecting.
         authenticator: credsAuthenticator(() => auth.creds),
         inboxPrefix: inboxPrefix(identity.id),

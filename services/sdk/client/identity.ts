@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { LiaisonError } from '../errors.ts';
 import { loadSigningKey, readAgencyConfig, readPrivateFile, type Ed25519PublicJwk } from '../../trust/index.ts';
 import type { SigningKey } from '../envelope/jws.ts';
+import { readAgencyCa } from './nats-tls.ts';
 
 /** Everything an agency needs to join the exchange, loaded from its AGENCY_DIR. */
 export interface AgencyIdentity {
@@ -16,10 +17,12 @@ export interface AgencyIdentity {
   key: SigningKey;
   /** Contents of nats.creds (user JWT + nkey seed). Never logged. */
   creds: Uint8Array;
+  /** The federation CA (PEM) the exchange's TLS certificate is verified with; undefined: plain TCP, loopback only. */
+  ca?: string;
 }
 
 /**
- * Load AGENCY_DIR: agency.json, signing-key.jwk and nats.creds. Private files must have mode 0600
+ * Load AGENCY_DIR: agency.json, signing-key.jwk, nats.creds and the federation CA (ca.pem). Private files must have mode 0600
  * (ERR_KEY_FILE_MODE otherwise, like ssh).
  */
 export async function loadAgencyDir(dir: string): Promise<AgencyIdentity> {
@@ -40,5 +43,6 @@ export async function loadAgencyDir(dir: string): Promise<AgencyIdentity> {
     root: config.root,
     key: { privateKey: signing.privateKey, kid: signing.kid },
     creds: new Uint8Array(creds),
+    ca: await readAgencyCa(dir, config),
   };
 }

@@ -9,10 +9,15 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import type { ConnectOptions, LiaisonClient } from '../services/sdk/client/client.ts';
+import type { Rejection } from '../services/sdk/client/consume.ts';
+import type { SealedMessage } from '../services/sdk/envelope/seal.ts';
 import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -24,6 +29,7 @@ const BURST = 2_500;
 /** Ack wait of the receiver's consumer in these tests (provisioned 30 s): a killed receiver's copies come back sooner. */
 const ACK_WAIT_MS = 4_000;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const report = (i: number) => ({ summary: `vessel sighting ${i}`, migrantsCount: i % 90, assessment: 'crash test' });
 
 /** The receiver as a child process (test/support/at-most-once-receiver.ts); resolves once it consumes. */
@@ -162,4 +168,108 @@ describe('at most once at the handler, durably (issue 12, finding 4)', () => {
     expect(last.twice).toEqual([]);
     expect(last.lost).toEqual([]);
   }, 90_000);
+
+  it(`nats-server SIGKILLed mid-burst and restarted on its store, with the receiver: 0 acknowledged lost, 0 handled twice`, async () => {
+    const out = join(work, 'handled-server-kill.txt');
+    const dir = fed.agencyDirs[RECEIVER]!;
+    const flags = process.env.AMO_NO_RECORD ? ['--no-record'] : [];
+    children.push(await receiverProcess(dir, out, flags));
+    const sending = burst(police, BURST, 5);
+    await until(() => existsSync(out), 20_000, 'the first handled message');
+    await sleep(1_200);
+    const killedAt = (await handledCounts(out)).size;
+    // A host crash: the receiver dies with the server, so no process memory can hide a redelivery.
+    await sigkill(children[0]!);
+    await fed.server.crashAndRestart(200);
+    // The exchange's services reconnect on their own; the receiver starts once they answer.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        children.push(await receiverProcess(dir, out, flags));
+        break;
+      } catch (err) {
+        if (attempt >= 20) throw err;
+        await sleep(500);
+      }
+    }
+    const { acked, failed } = await sending;
+    const last = await settle(out, acked, 30_000);
+    console.info(`[at-most-once] nats-server SIGKILLed after ${killedAt} handled; ${acked.length} acknowledged (${failed} sends failed while it was down): ${last.counts.size} handled, ${last.twice.length} twice, ${last.inDoubt.length} in doubt (quarantined), ${last.lost.length} lost`);
+    expect(killedAt).toBeGreaterThan(0);
+    expect(acked.length).toBeGreaterThan(killedAt);
+    expect(last.twice).toEqual([]);
+    expect(last.lost).toEqual([]);
+  }, 90_000);
+
+  /** An in-process receiver of the burst type, recording what it handled and refused. */
+  async function receiver(opts: Partial<ConnectOptions> = {}) {
+    const client = await fed.connect(RECEIVER, opts);
+    const handled: string[] = [];
+    const rejected: Rejection[] = [];
+    await client.consume((m) => void handled.push(`${m.header.sender} ${m.header.id}`), { types: [TYPE], onReject: (r) => void rejected.push(r) });
+    return { client, handled, rejected };
+  }
+
+  /** Re-publish a sealed copy's exact bytes as its sender, with a raw client and without Nats-Msg-Id (no broker dedupe). */
+  async function republish(sealed: SealedMessage): Promise<void> {
+    const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs[SENDER]!, SENDER);
+    const copy = sealed.copies[0]!;
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(copy.headers)) if (k.toLowerCase() !== 'nats-msg-id') h.set(k, v);
+    raw.nc.publish(copy.subject, copy.data, { headers: h });
+    await raw.nc.flush();
+    await raw.close();
+  }
+
+  it('a copy claimed but never marked done (killed between handler and ack) is quarantined as in doubt, never handed to the handler', async () => {
+    const sent = await police.send(TYPE, report(1), { to: RECEIVER });
+    // What a SIGKILL between the handler and its done mark leaves behind: a claim without done.
+    const kv = await new Kvm(fed.exchange.admin).open(`${RECEIVER}_handled`);
+    await kv.create(`${SENDER}.${sent.id}`, `claim ${Date.now()}`);
+    const r = await receiver();
+    await until(() => r.rejected.some((x) => x.code === 'ERR_IN_DOUBT'), 10_000, 'the in-doubt copy to be quarantined');
+    expect(r.handled).not.toContain(`${SENDER} ${sent.id}`);
+    expect(r.client.stats.rejected.ERR_IN_DOUBT).toBe(1);
+    expect(await quarantined(fed)).toContainEqual({ code: 'ERR_IN_DOUBT', sender: SENDER, id: sent.id });
+    expect((await kv.get(`${SENDER}.${sent.id}`))?.string()).toMatch(/^quarantined /);
+    // Control: a message without a claim is handled.
+    const next = await police.send(TYPE, report(2), { to: RECEIVER });
+    await until(() => r.handled.includes(`${SENDER} ${next.id}`), 10_000, 'the next message');
+    await r.client.close();
+  }, 30_000);
+
+  it('a replay inside the tolerance after the receiver restarted is not handled again (the durable record, not memory)', async () => {
+    const sealed = police.seal(TYPE, report(3), { to: RECEIVER });
+    const key = `${SENDER} ${sealed.id}`;
+    const first = await receiver();
+    await police.publishSealed(sealed);
+    await until(() => first.handled.includes(key), 10_000, 'the original');
+    await first.client.close();
+    const second = await receiver();
+    await republish(sealed);
+    await until(() => second.client.stats.duplicates === 1, 10_000, 'the replayed copy to be recognised');
+    expect(second.handled).not.toContain(key);
+    expect(second.rejected).toEqual([]);
+    await second.client.close();
+  }, 30_000);
+
+  it('an agency re-publishing its own old envelope without Nats-Msg-Id after the tolerance is refused (ERR_REPLAY), also after the receiver restarts', async () => {
+    const toleranceMs = 1_500;
+    const sealed = police.seal(TYPE, report(4), { to: RECEIVER });
+    const key = `${SENDER} ${sealed.id}`;
+    const first = await receiver({ replayToleranceMs: toleranceMs });
+    await police.publishSealed(sealed);
+    await until(() => first.handled.includes(key), 10_000, 'the original');
+    await sleep(toleranceMs + 500);
+    await republish(sealed);
+    await until(() => first.rejected.length > 0, 10_000, 'the replay to be refused');
+    expect(first.rejected.map((x) => x.code)).toEqual(['ERR_REPLAY']);
+    await first.client.close();
+    const second = await receiver({ replayToleranceMs: toleranceMs });
+    await republish(sealed);
+    await until(() => second.rejected.length > 0, 10_000, 'the replay to be refused after the restart');
+    expect(second.rejected.map((x) => x.code)).toEqual(['ERR_REPLAY']);
+    expect([...first.handled, ...second.handled].filter((k) => k === key)).toHaveLength(1);
+    expect((await quarantined(fed)).filter((q) => q.code === 'ERR_REPLAY')).toHaveLength(2);
+    await second.client.close();
+  }, 30_000);
 });

@@ -13,6 +13,12 @@ import { createTestFederation, type TestFederation } from './support/federation.
 import { RawAgency } from './support/violations.ts';
 import { startCentre } from '../services/centre/index.ts';
 import { entityHash } from '../services/centre/store.ts';
+import { randomBytes } from 'node:crypto';
+import { ChangeHistory } from '../services/registry/history.ts';
+import { IndexDocumentStore } from '../services/registry/index-store.ts';
+import { createKeyedHasher } from '../services/registry/index/index.ts';
+import { PersonAlerts } from '../services/registry/persons.ts';
+import { startRegistry } from '../services/registry/service.ts';
 import { keyToken } from '../services/workflows/definitions/read.ts';
 import { startWorkflowFixture, until as waitFor, type WorkflowFixture } from './support/workflows.ts';
 
@@ -50,7 +56,7 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
 
   beforeAll(async () => {
     fed = await createTestFederation({
-      agencies: ['xc-training', 'xa-ngo-harbour', 'xa-border-police', 'xb-police', 'xb-return', 'xa-coast-guard', 'xa-prosecutor', 'mac-centre'],
+      agencies: ['xc-training', 'xa-ngo-harbour', 'xa-border-police', 'xb-police', 'xb-return', 'xa-coast-guard', 'xa-prosecutor', 'mac-centre', 'xc-ncb'],
       name: 'identity',
     });
     training = await fed.connect('xc-training');
@@ -148,6 +154,44 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
       } finally {
         await centre.stop();
       }
+    });
+  });
+
+  describe('the ¶16 registry', () => {
+    it('an agency reusing the id of another’s person alert neither replaces it nor keeps its sender from retracting it', async () => {
+      const key = randomBytes(32);
+      const registry = await startRegistry({ client: await fed.connect('xc-ncb'), store: new IndexDocumentStore(key), persons: new PersonAlerts(createKeyedHasher(key)) });
+      try {
+        const person = { name: { givenNames: 'Tariq', familyName: 'Mansour' }, birthDate: '1981-02-03' };
+        const hit = async () => String((await xb.request('PersonCheckRequest', { subject: person })).body.outcome);
+        const genuine = await border.send('PersonAlert', { subject: person });
+        expect(await until(() => registry.stats.alerts >= 1)).toBe(true);
+        expect(await hit()).toBe('CHECK_OUTCOME_HIT');
+        // xb-police sends an alert of its own about someone else under the same message id.
+        const refusals: ReceivedMessage[] = [];
+        await xb.consume((m) => void refusals.push(m), { types: ['RegistryRefusal'] });
+        await xb.send('PersonAlert', { subject: { name: { givenNames: 'Someone', familyName: 'Else' }, birthDate: '1990-01-01' } }, { id: genuine.id });
+        expect(await until(() => refusals.some((m) => m.body.refusedMessageId === genuine.id))).toBe(true);
+        expect(refusals.find((m) => m.body.refusedMessageId === genuine.id)!.body.code).toBe('ERR_REFERENCE_TAKEN');
+        expect(await hit()).toBe('CHECK_OUTCOME_HIT');
+        // Its real sender retracts it: the alert stops hitting.
+        await border.retract(genuine.id, 'alert issued in error');
+        expect(await until(async () => (await hit()) !== 'CHECK_OUTCOME_HIT')).toBe(true);
+      } finally {
+        await registry.stop();
+      }
+    });
+
+    it('the change history keeps each sender’s change under the same id apart: each undoes only its own', () => {
+      const h = new ChangeHistory<string>();
+      h.record({ id: 'm', by: 'xa-border-police', key: 'doc', before: 'S0' });
+      h.record({ id: 'm', by: 'xa-airport-police', key: 'doc', before: 'S1' });
+      expect(h.size).toBe(2);
+      expect(h.knows('m', 'xa-airport-police')).toBe(true);
+      expect(h.retract('m', 'xa-airport-police')).toEqual([{ key: 'doc', restore: 'S1' }]);
+      expect(h.knows('m', 'xa-border-police')).toBe(true);
+      expect(h.retract('m', 'xa-border-police')).toEqual([{ key: 'doc', restore: 'S0' }]);
+      expect(h.size).toBe(0);
     });
   });
 

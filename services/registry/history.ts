@@ -8,7 +8,8 @@
  * record as it was before it; retracting an earlier one leaves the later changes standing and hands
  * its "before" to the next change (so undoing that one later restores the state before both).
  * Bounded: the oldest entries go first; a change that has left the history can no longer be undone
- * (the retraction is logged as such).
+ * (the retraction is logged as such). A message is (sender, id): changes are kept by sender and id,
+ * so another agency's message with the same id is another change.
  */
 
 /** One change, with the state to restore. `P` is the store's form of a record. */
@@ -35,11 +36,11 @@ export const MAX_CHANGES = 20_000;
 
 export class ChangeHistory<P> {
   readonly #max: number;
-  /** Every entry in the order made (oldest first), by `<id> <key>`. */
+  /** Every entry in the order made (oldest first), by `<by> <id> <key>`. */
   readonly #entries = new Map<string, ChangeEntry<P>>();
   /** Per document, its changes oldest first. */
   readonly #byKey = new Map<string, ChangeEntry<P>[]>();
-  /** Per message, the documents it changed. */
+  /** Per message (`<by> <id>`), the documents it changed. */
   readonly #byId = new Map<string, string[]>();
 
   constructor(max = MAX_CHANGES, restored: readonly ChangeEntry<P>[] = []) {
@@ -53,22 +54,22 @@ export class ChangeHistory<P> {
 
   /** Remember a change (a repeat of the same message on the same document is ignored). */
   record(e: ChangeEntry<P>): void {
-    const k = `${e.id} ${e.key}`;
+    const k = entryKey(e.by, e.id, e.key);
     if (this.#entries.has(k)) return;
     this.#entries.set(k, e);
     const chain = this.#byKey.get(e.key);
     if (chain) chain.push(e);
     else this.#byKey.set(e.key, [e]);
-    const keys = this.#byId.get(e.id);
+    const m = messageOf(e.by, e.id);
+    const keys = this.#byId.get(m);
     if (keys) keys.push(e.key);
-    else this.#byId.set(e.id, [e.key]);
+    else this.#byId.set(m, [e.key]);
     while (this.#entries.size > this.#max) this.#forget(this.#entries.keys().next().value!);
   }
 
-  /** True when `id` changed some document and `by` sent it. */
+  /** True when `by`'s message `id` changed some document. */
   knows(id: string, by: string): boolean {
-    const keys = this.#byId.get(id);
-    return !!keys && keys.some((key) => this.#entries.get(`${id} ${key}`)?.by === by);
+    return (this.#byId.get(messageOf(by, id))?.length ?? 0) > 0;
   }
 
   /**
@@ -77,25 +78,26 @@ export class ChangeHistory<P> {
    */
   retract(id: string, by: string): Undo<P>[] {
     const out: Undo<P>[] = [];
-    for (const key of this.#byId.get(id) ?? []) {
-      const e = this.#entries.get(`${id} ${key}`);
-      if (!e || e.by !== by) continue;
+    for (const key of [...(this.#byId.get(messageOf(by, id)) ?? [])]) {
+      const e = this.#entries.get(entryKey(by, id, key));
+      if (!e) continue;
       const chain = this.#byKey.get(key)!;
       const at = chain.indexOf(e);
       if (at === chain.length - 1) out.push({ key, restore: e.before });
       else {
-        chain[at + 1] = { ...chain[at + 1]!, before: e.before };
-        this.#entries.set(`${chain[at + 1]!.id} ${key}`, chain[at + 1]!);
+        const next = { ...chain[at + 1]!, before: e.before };
+        chain[at + 1] = next;
+        this.#entries.set(entryKey(next.by, next.id, key), next);
         out.push({ key });
       }
-      this.#forget(`${id} ${key}`);
+      this.#forget(entryKey(by, id, key));
     }
     return out;
   }
 
   /** Forget every change of one document (its creating report was retracted: nothing to restore to). */
   forgetKey(key: string): void {
-    for (const e of [...(this.#byKey.get(key) ?? [])]) this.#forget(`${e.id} ${key}`);
+    for (const e of [...(this.#byKey.get(key) ?? [])]) this.#forget(entryKey(e.by, e.id, key));
   }
 
   /** Every entry, oldest first (snapshots). */
@@ -108,11 +110,22 @@ export class ChangeHistory<P> {
     if (!e) return;
     this.#entries.delete(k);
     const chain = this.#byKey.get(e.key)!;
-    const at = chain.findIndex((x) => x.id === e.id);
+    const at = chain.findIndex((x) => x.id === e.id && x.by === e.by);
     if (at >= 0) chain.splice(at, 1);
     if (chain.length === 0) this.#byKey.delete(e.key);
-    const keys = this.#byId.get(e.id)!.filter((x) => x !== e.key);
-    if (keys.length) this.#byId.set(e.id, keys);
-    else this.#byId.delete(e.id);
+    const m = messageOf(e.by, e.id);
+    const keys = this.#byId.get(m)!.filter((x) => x !== e.key);
+    if (keys.length) this.#byId.set(m, keys);
+    else this.#byId.delete(m);
   }
+}
+
+/** A message, `<sender> <id>`. */
+function messageOf(by: string, id: string): string {
+  return `${by} ${id}`;
+}
+
+/** One change: a sender's message on one document. */
+function entryKey(by: string, id: string, key: string): string {
+  return `${by} ${id} ${key}`;
 }

@@ -1,5 +1,6 @@
 import type { Reply } from '../sdk/client/rpc.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+import { messageKey } from '../sdk/client/consume.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { HIT_SCORE, MIN_SCORE, PersonIndex, type KeyedHasher } from './index/index.ts';
 import type { IdentifierKind, PersonIdentifierInput, PersonNameInput } from './index/person-record.ts';
@@ -39,7 +40,7 @@ export interface PersonCheck {
 export class PersonAlerts {
   readonly index: PersonIndex;
   readonly #actions: Map<string, string>;
-  /** Alert reference by the id of the message that stored it (this run only; see {@link withdraw}). */
+  /** Alert reference by the message that stored it, `<sender> <id>` (this run only; see {@link withdraw}). */
   readonly #refByMessage = new Map<string, string>();
   #seq: number;
 
@@ -54,13 +55,21 @@ export class PersonAlerts {
     return { actions: Object.fromEntries(this.#actions), seq: this.#seq };
   }
 
-  /** Store or replace a PersonAlert from its sender (the alert owner). */
+  /**
+   * Store or replace a PersonAlert from its sender (the alert owner). An alert of another agency is
+   * never replaced: a reference (or, without one, a message id) it already holds is refused
+   * (ERR_REFERENCE_TAKEN).
+   */
   apply(msg: ReceivedMessage): 'added' | 'updated' {
     const body = msg.body as { alertReference?: string; subject?: PersonJson; requestedAction?: string };
     const subject = body.subject;
     if (!subject?.name) throw new LiaisonError('ERR_BODY_INVALID', 'PersonAlert.subject.name: a person alert needs the subject’s name', { field: 'subject.name' });
     const ref = body.alertReference || msg.header.id;
-    this.#refByMessage.set(msg.header.id, ref);
+    const owner = this.index.get(ref)?.owner;
+    if (owner !== undefined && owner !== msg.header.sender) {
+      throw new LiaisonError('ERR_REFERENCE_TAKEN', `the alert ${ref} belongs to ${owner}: ${msg.header.sender} may not replace it`, { field: body.alertReference ? 'alertReference' : 'id' });
+    }
+    this.#refByMessage.set(messageKey(msg.header), ref);
     if (body.requestedAction) this.#actions.set(ref, body.requestedAction);
     return this.index.upsert({
       ref,
@@ -80,10 +89,12 @@ export class PersonAlerts {
    * without is found by the message id itself. True when an alert was dropped.
    */
   withdraw(messageId: string, sender: string): boolean {
-    const ref = this.#refByMessage.get(messageId) ?? messageId;
+    // The retracted message is the sender's own (a message is (sender, id)).
+    const key = messageKey({ sender, id: messageId });
+    const ref = this.#refByMessage.get(key) ?? messageId;
     // Only the alert's owner may withdraw it (anyone may send a Retraction).
     if (this.index.get(ref)?.owner !== sender) return false;
-    this.#refByMessage.delete(messageId);
+    this.#refByMessage.delete(key);
     this.#actions.delete(ref);
     return this.index.remove(ref);
   }

@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   ERR_POLICY_NO_RECIPIENT: 'No agency may receive this message under the policy.',
   ERR_NOT_ISSUING_COUNTRY: 'Only an agency of the issuing country may add, change or cancel a document record (¶16, as in SLTD).',
   ERR_RECORD_UNKNOWN: 'No registry record matches the document or alert the message refers to.',
+  ERR_REFERENCE_TAKEN: 'The registry record or alert reference belongs to another agency: one agency never replaces another’s record by reusing its reference or message id.',
   ERR_AGENCY_UNKNOWN: 'The agency is not enrolled in the federation or not named in the policy.',
 
   // --- workflows (the case registry refuses a message; the case is unchanged) ---

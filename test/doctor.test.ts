@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../services/cli/main.ts';
 import { checkAgency } from '../services/doctor/agency.ts';
 import { checkFederation } from '../services/doctor/federation.ts';
+import { recordEnforcedPolicy } from '../services/exchange/enforced.ts';
 import type { Finding } from '../services/doctor/finding.ts';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { trustPaths } from '../services/trust/index.ts';
@@ -29,6 +30,22 @@ describe('liaison doctor finds misconfigurations and names the fix', () => {
     expect(out.join('\n')).toMatch(/ok +consumers +all \d+ durable consumers/);
     out.length = 0;
     expect(await runCli(['doctor', '--dir', fed.trustDir, '--server', fed.server.url], io)).toBe(0);
+  });
+
+  it('an exchange that enforces another policy than the directory’s is reported, with the fix', async () => {
+    const tc = typeCatalogOf(fed.catalog);
+    const before = await checkFederation({ dir: fed.trustDir, server: fed.server.url, catalog: tc });
+    expect(before.find((f) => f.check === 'exchange policy')?.status).toBe('ok');
+    // The exchange says it still enforces an older policy (as one that missed `policy apply` would).
+    await recordEnforcedPolicy(fed.exchange.admin, { ...fed.exchange.policy, hash: 'f'.repeat(64) });
+    try {
+      const f = problem(await checkFederation({ dir: fed.trustDir, server: fed.server.url, catalog: tc }), 'exchange policy');
+      expect(f?.status).toBe('error');
+      expect(f?.detail).toContain('ffffffffffffffff');
+      expect(f?.fix).toMatch(/restart/);
+    } finally {
+      await recordEnforcedPolicy(fed.exchange.admin, fed.exchange.policy);
+    }
   });
 
   it('clock skew, a wrong server, a missing consumer, a stray consumer, a key readable by others, a policy edited by hand', async () => {

@@ -6,9 +6,19 @@ import type { Clock } from '../sdk/clock.ts';
 import { systemClock } from '../sdk/clock.ts';
 import { compileConsumers, compileStreams, parsePolicy, type TypeCatalog } from '../sdk/policy/index.ts';
 import { listAgencyRecords, readPrivateFile, trustPaths, verifyDirectory, type Ed25519PublicJwk } from '../trust/index.ts';
-import { expiryFinding, fail, modeFinding, ok, type Finding } from './finding.ts';
+import { readEnforcedPolicy, type EnforcedPolicy } from '../exchange/enforced.ts';
+import { expiryFinding, fail, modeFinding, ok, warn, type Finding } from './finding.ts';
 import { trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationTlsFindings } from './tls.ts';
+
+/** Whether the running exchange enforces the directory's policy (it adopts an applied one within a second or two). */
+function enforcedFinding(enforced: EnforcedPolicy | undefined, directoryHash: string): Finding {
+  if (!enforced) return warn('exchange policy', 'the exchange has not recorded which policy it enforces', 'restart `liaison exchange up --dir TRUST_DIR` with this version');
+  if (enforced.policyHash !== directoryHash) {
+    return fail('exchange policy', `the running exchange enforces policy ${enforced.policyHash.slice(0, 16)}… (since ${enforced.since}), the directory carries ${directoryHash.slice(0, 16)}…`, 'the exchange adopts the directory\'s policy within seconds of liaison policy apply; if this persists, restart `liaison exchange up`');
+  }
+  return ok('exchange policy', `the running exchange enforces the directory's policy (since ${enforced.since})`);
+}
 
 async function modeOf(file: string): Promise<number | undefined> {
   return stat(file).then(
@@ -73,6 +83,7 @@ export async function checkFederation(o: { dir: string; server?: string; plain?:
   }
   try {
     out.push(ok('exchange', `the exchange at ${o.server} answers the administrator`));
+    out.push(enforcedFinding(await readEnforcedPolicy(nc), policy.hash));
     const jsm = await jetstreamManager(nc);
     const streams = compileStreams(policy, o.catalog);
     const missingStreams: string[] = [];

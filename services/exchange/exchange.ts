@@ -12,6 +12,7 @@ import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { startReplayService } from './replay-service.ts';
 import { startRetractService } from './retract-service.ts';
+import { recordEnforcedPolicy } from './enforced.ts';
 import { startExchangeServiceHost, type ExchangeServiceHost } from './service-host.ts';
 import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
 import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
@@ -75,6 +76,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       if (next.hash === ex.policy.hash) return;
       ex.policy = next;
       await host.follow(next);
+      await recordEnforcedPolicy(admin, next);
       logger.info({ policyHash: next.hash }, 'exchange adopted the applied policy');
     };
     const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: adoptPolicy });
@@ -110,6 +112,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
         await admin.drain().catch(() => admin.close());
       },
     };
+    await recordEnforcedPolicy(admin, policy);
     if (o.audit !== false) ex.audit = await startAuditService({ ...o.audit, nc: admin, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     return ex;
   } catch (err) {

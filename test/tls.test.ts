@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkAgency } from '../services/doctor/agency.ts';
+import { checkFederation } from '../services/doctor/federation.ts';
 import { startExchange } from '../services/exchange/exchange.ts';
 import { freePort } from '../services/exchange/nats-process.ts';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
@@ -223,6 +225,26 @@ describe('an exchange serving TLS (real nats-server)', () => {
     await cp(fed.agencyDirs[AGENCY]!, dir, { recursive: true });
     await writeFile(join(dir, 'ca.pem'), otherCa);
     expect(await codeOf(LiaisonClient.connect({ agencyDir: dir, catalog: fed.catalog, reconnect: false }))).toBe('ERR_CONNECT');
+    const findings = await checkAgency({ dir });
+    expect(findings.find((f) => f.check === 'reachability')).toMatchObject({ status: 'error', detail: expect.stringMatching(/fails TLS verification against the federation CA/) });
+    const own = await checkAgency({ dir: fed.agencyDirs[AGENCY]! });
+    expect(own.find((f) => f.check === 'reachability')?.status).toBe('ok');
+  });
+
+  it('doctor reports the federation CA and a CA key readable by others', async () => {
+    const p = trustPaths(fed.trustDir);
+    const tlsOf = async () => (await checkFederation({ dir: fed.trustDir, server: fed.server.url, catalog: typeCatalogOf(fed.catalog) })).filter((f) => f.check.startsWith('TLS'));
+    expect((await tlsOf()).map((f) => [f.check, f.status])).toEqual([
+      ['TLS CA', 'ok'],
+      ['TLS CA key', 'ok'],
+      ['TLS server cert', 'ok'],
+    ]);
+    await chmod(p.caKey, 0o644);
+    try {
+      expect((await tlsOf()).find((f) => f.check === 'TLS CA key')).toMatchObject({ status: 'error', fix: `chmod 600 ${p.caKey}` });
+    } finally {
+      await chmod(p.caKey, 0o600);
+    }
   });
 
   it('refuses a plain-TCP client: the server requires TLS before CONNECT, hangs up and answers nothing in cleartext', async () => {

@@ -72,7 +72,8 @@ export async function checkAgency(o: { dir: string; servers?: string[]; clock?: 
     nc = await connect({ servers, ...natsTlsOptions(tls.ca, servers), authenticator: credsAuthenticator(creds), inboxPrefix: inboxPrefix(config.id), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
   } catch (err) {
     const text = String((err as Error).message);
-    if (/certificate|self.signed|altnames|tls/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} fails TLS verification against the federation CA (${text})`, 'is this your federation\'s exchange? a plain (--plain) exchange, or a CA that changed? ask the federation to re-issue (--reissue)'));
+    if (/does not support 'tls'/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} serves plain TCP; this agency verifies the exchange over TLS and refuses to go plain`, 'start the exchange without --plain (a plain exchange is for loopback development only)'));
+    else if (/certificate|self.signed|altnames|tls/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} fails TLS verification against the federation CA (${text})`, 'is this your federation\'s exchange? a plain (--plain) exchange, or a CA that changed? ask the federation to re-issue (--reissue)'));
     else if (/authoriz|authenticat|expired|revoked/i.test(text)) out.push(fail('reachability', `the exchange at ${servers.join(',')} refuses these credentials (${text})`, `${REISSUE} (revoked, expired, or re-issued while this agency was offline)`));
     else out.push(fail('reachability', `cannot reach ${servers.join(',')}: ${text}`, 'is `liaison exchange up` running there? wrong host or port? use --server URL'));
     return out;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { LiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
 
@@ -46,12 +47,32 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * True when a NATS server answers on host:port with its INFO line. A TLS server is probed to the end of a handshake
+ * (nothing is sent over it; its certificate is checked by the real clients), so it logs no handshake error.
+ */
 async function portAnswers(host: string, port: number): Promise<boolean> {
   return await new Promise((resolve) => {
     const sock = tcpConnect({ host, port });
     sock.once('data', (d) => {
-      sock.destroy();
-      resolve(d.toString('latin1').startsWith('INFO'));
+      const line = d.toString('latin1');
+      if (!line.startsWith('INFO')) {
+        sock.destroy();
+        return resolve(false);
+      }
+      if (!/"tls_required":\s*true/.test(line)) {
+        sock.destroy();
+        return resolve(true);
+      }
+      const secure = tlsConnect({ socket: sock, rejectUnauthorized: false });
+      secure.once('secureConnect', () => {
+        secure.end();
+        resolve(true);
+      });
+      secure.once('error', () => {
+        secure.destroy();
+        resolve(true);
+      });
     });
     sock.once('error', () => resolve(false));
     sock.setTimeout(500, () => {

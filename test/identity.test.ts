@@ -14,6 +14,7 @@ import { RawAgency } from './support/violations.ts';
 import { startCentre } from '../services/centre/index.ts';
 import { entityHash } from '../services/centre/store.ts';
 import { randomBytes } from 'node:crypto';
+import { runCli } from '../services/cli/main.ts';
 import { ChangeHistory } from '../services/registry/history.ts';
 import { IndexDocumentStore } from '../services/registry/index-store.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
@@ -225,6 +226,18 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
           return new Set(got.filter((m) => m.header.id === id).map((m) => m.header.sender)).size === 2;
         }),
       ).toBe(true);
+
+      // liaison explain tells the two messages apart: one explanation per sender, never merged.
+      await fed.exchange.audit!.flush();
+      const out: string[] = [];
+      const io = { out: (l: string) => void out.push(l), err: (l: string) => void out.push(l), interrupted: new Promise<void>(() => undefined) };
+      expect(await runCli(['explain', '--dir', fed.trustDir, '--server', fed.server.url, id, '--json'], io)).toBe(0);
+      const explained = out.map((l) => JSON.parse(l) as { sender: string; copies: { subject: string }[] });
+      expect(explained.map((x) => x.sender)).toEqual(['xa-border-police', 'xb-police']);
+      for (const x of explained) expect(x.copies.every((c) => c.subject.split('.')[5] === x.sender)).toBe(true);
+      out.length = 0;
+      expect(await runCli(['explain', '--dir', fed.trustDir, '--server', fed.server.url, id, '--from', 'xb-police'], io)).toBe(0);
+      expect(out[0]).toBe(`IntelligenceReport ${id} from xb-police to xa-coast-guard`);
     });
   });
 });
@@ -233,7 +246,7 @@ describe('the case registry: a message is (sender, id) (issue 12, finding 3)', (
   let fx: WorkflowFixture;
 
   beforeAll(async () => {
-    fx = await startWorkflowFixture('identity-cases', ['xa-border-police', 'xa-ngo-harbour', 'xb-police', 'xa-prosecutor']);
+    fx = await startWorkflowFixture('identity-cases', ['xa-border-police', 'xa-ngo-harbour', 'xb-police', 'xa-prosecutor', 'xc-training']);
   });
   afterAll(async () => fx?.stop());
 
@@ -258,6 +271,22 @@ describe('the case registry: a message is (sender, id) (issue 12, finding 3)', (
     await waitFor(() => stepsOf().some((s) => s.actor === 'xa-border-police' && s.retracted !== undefined), 8_000, 'the police update retracted');
     expect(stepsOf().find((s) => s.actor === 'xa-ngo-harbour')!.retracted).toBeUndefined();
     expect(fx.caseOf(ref)!.timeline.at(-1)).toMatchObject({ transition: 'retract', actor: 'xa-border-police', note: expect.stringContaining('is undone') });
+  });
+
+  it('a decision on an enrolment applies to the enrolment of the agency it is addressed to, not another agency’s request with the same id', async () => {
+    const institute = fx.party('xc-training').client;
+    await institute.send('TrainingOffer', { ...OFFER, courseCode: 'ID-ENROL', eligibleRoles: [] }, { to: 'all' });
+    const ref = `training.xc-training.${keyToken('ID-ENROL')}`;
+    await fx.caseIn(ref, 'open');
+    const request = (agency: string, id?: string) =>
+      fx.party(agency).client.send('EnrolmentRequest', { courseCode: 'ID-ENROL', traineeName: `Officer of ${agency}`, unit: 'smuggling unit' }, { to: 'xc-training', ...(id ? { id } : {}) });
+    const first = await request('xa-border-police');
+    await waitFor(() => fx.caseOf(ref)!.items.length === 1, 8_000, 'the first enrolment');
+    await request('xb-police', first.id);
+    await waitFor(() => fx.caseOf(ref)!.items.length === 2, 8_000, 'the second enrolment, same id');
+    await institute.send('EnrolmentDecision', { requestId: first.id, courseCode: 'ID-ENROL', outcome: 'ENROLMENT_OUTCOME_DECLINED', reason: 'unit not eligible' }, { to: 'xb-police' });
+    await waitFor(() => fx.caseOf(ref)!.items.some((i) => i.state === 'declined'), 8_000, 'a declined enrolment');
+    expect(Object.fromEntries(fx.caseOf(ref)!.items.map((i) => [i.agency, i.state]))).toEqual({ 'xa-border-police': 'confirmed', 'xb-police': 'declined' });
   });
 
   it('an agency’s own proposal reusing the id of a proposal it received does not capture the answers to that proposal', async () => {

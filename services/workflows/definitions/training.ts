@@ -8,10 +8,14 @@ const courseKey = (institute: string, code: string) => `training.${institute}.${
 const confirmed = (c: CaseRecord) => c.items.filter((i) => i.state === 'confirmed' || i.state === 'completed');
 const waiting = (c: CaseRecord) => c.items.filter((i) => i.state === 'waitlisted').sort((a, b) => a.order - b.order);
 
-/** The enrolment a decision or completion concerns: the request's header id (request_id, else causation id). */
+/**
+ * The enrolment a decision or completion concerns: the request's header id (request_id, else causation
+ * id) — a request of the agency the decision is addressed to. A message is (sender, id): another
+ * agency's request with the same id is another enrolment.
+ */
 function enrolmentOf(c: CaseRecord, m: WorkflowMessage): CaseItem | undefined {
   const ref = text(m.body, 'requestId') || m.causationId;
-  return c.items.find((i) => i.ref === ref);
+  return c.items.find((i) => i.ref === ref && i.agency === m.recipient);
 }
 
 /** Guard: the decision names an enrolment of this course. */

@@ -69,17 +69,6 @@ export async function retractionWithReceipts(nc: NatsConnection, sender: string,
   return { ...record, recipients: record.recipients.map((r) => (acked.has(r.agency) ? { ...r, acknowledgedAt: acked.get(r.agency)! } : r)) };
 }
 
-/** Every sender's retraction of a message with id `id` (ids are the sender's: several agencies may have used one), with receipts. */
-export async function retractionsOf(nc: NatsConnection, id: string): Promise<RetractionRecord[]> {
-  const kv = await new Kvm(nc).open(RETRACTIONS_BUCKET).catch(() => undefined);
-  const records: RetractionRecord[] = [];
-  for (const sender of await retractingSenders(kv, id)) {
-    const r = await retractionWithReceipts(nc, sender, id);
-    if (r) records.push(r);
-  }
-  return records;
-}
-
 /**
  * The exchange's retraction service, the delivery record of `liaison retract`. An agency asks on its
  * own `liaison.v1.svc.exchange.retract.<agency>` subject (only it may publish there, so the broker

@@ -30,6 +30,10 @@ import {
   type NatsPermissions,
 } from '../services/trust/index.ts';
 import { startNatsServer, type TestNatsServer } from './fixture/nats-server.ts';
+import { CONTAINER_TLS, containerTlsFiles } from './support/federation.ts';
+
+/** The server's TLS files: the trust dir's own, or where the fixture copies them in a container. */
+const tlsFor = (ctx: { runtime: 'container' | 'local' }) => (ctx.runtime === 'container' ? CONTAINER_TLS : true);
 
 const POLICY = 'version: 1\nname: test-federation\nroles: {}\nagencies: {}\n';
 
@@ -265,7 +269,7 @@ describe('exchange in operator mode (real nats-server)', () => {
       await enrolAgency({ dir: dir(), agencyId: id, name: id, country: 'XAA', roles: ['r'], permissions: permissionsFor(id), out: join(work, `live-${id}`) });
     }
     tls = { ca: (await ensureExchangeTls(dir())).toString() };
-    server = await startNatsServer({ name: 'trust', config: (ctx) => renderServerConfig({ trustDir: dir(), host: ctx.host, port: ctx.port, storeDir: ctx.storeDir }) });
+    server = await startNatsServer({ name: 'trust', config: (ctx) => renderServerConfig({ trustDir: dir(), host: ctx.host, port: ctx.port, storeDir: ctx.storeDir, tls: tlsFor(ctx) }), files: containerTlsFiles(dir()) });
   });
   afterAll(async () => {
     for (const nc of open) await nc.close().catch(() => undefined);
@@ -339,7 +343,7 @@ describe('exchange in operator mode (real nats-server)', () => {
   });
 
   it('keeps the revocation in TRUST_DIR: a fresh exchange from the regenerated config refuses the revoked creds', async () => {
-    const fresh = await startNatsServer({ name: 'trust-fresh', config: (ctx) => renderServerConfig({ trustDir: dir(), host: ctx.host, port: ctx.port, storeDir: ctx.storeDir }) });
+    const fresh = await startNatsServer({ name: 'trust-fresh', config: (ctx) => renderServerConfig({ trustDir: dir(), host: ctx.host, port: ctx.port, storeDir: ctx.storeDir, tls: tlsFor(ctx) }), files: containerTlsFiles(dir()) });
     try {
       const revoked = await readFile(join(work, 'live-yb-ngo', 'nats.creds'), 'utf8');
       await expect(connect({ servers: fresh.url, tls, authenticator: credsAuthenticator(new TextEncoder().encode(revoked)), reconnect: false })).rejects.toThrow(/Authorization Violation/);

@@ -13,7 +13,7 @@ import { startNatsServer, type TestNatsServer } from '../fixture/nats-server.ts'
 export const EXAMPLE_POLICY = join(import.meta.dirname, '../../deploy/policies/federation.yaml');
 
 /** Where a container-run nats-server finds the exchange's certificate and key (copied in by the fixture). */
-const CONTAINER_TLS = { certFile: '/etc/nats/tls/server.pem', keyFile: '/etc/nats/tls/server-key.pem' };
+export const CONTAINER_TLS = { certFile: '/etc/nats/tls/server.pem', keyFile: '/etc/nats/tls/server-key.pem' };
 
 /** The TLS files a container-run server needs, from the trust dir to {@link CONTAINER_TLS}. */
 export function containerTlsFiles(trustDir: string): { source: string; target: string }[] {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import type { Rejection } from '../services/sdk/client/consume.ts';
@@ -198,25 +199,34 @@ describe('exchange core: signed, projected messages between agencies over a real
     expect(centreBox.got.find((m) => m.header.id === r.id)!.kid).toBe(rot.keyId);
   });
 
-  it('revocation: receivers reject the agency’s new messages, the broker cuts its session within 5 s, and it cannot reconnect', async () => {
-    const revoked = await revokeAgency({ dir: fed.trustDir, agencyId: 'xb-police' });
-    await fed.exchange.directory.refresh();
-    await new Promise((r) => setTimeout(r, 300));
-    // Still connected at the NATS level: receivers enforce the signed revocation list themselves.
-    const late = await xbPolice.send('IntelligenceReport', { summary: 'sent after revocation' }, { to: 'mac-centre' });
-    expect(await centreBox.until(() => centreBox.rejected.some((x) => x.code === 'ERR_REVOKED'))).toBe(true);
-    expect(centreBox.got.some((m) => m.header.id === late.id)).toBe(false);
+  it('revocation: the broker cuts the agency’s session within 5 s of the directory change, receivers reject what it signs after, and it cannot reconnect', async () => {
     let cutAt = 0;
     void (async () => {
       for await (const st of xbPolice.nc.status()) if ((st.type === 'disconnect' || st.type === 'error') && !cutAt) cutAt = Date.now();
     })();
+    const revoked = await revokeAgency({ dir: fed.trustDir, agencyId: 'xb-police' });
+    // Signed after the revocation, before its SDK heard of it: a copy that reaches receivers by another route.
+    const sealed = xbPolice.seal('IntelligenceReport', { summary: 'signed after revocation' }, { to: 'mac-centre' });
+    const late = sealed.copies[0]!;
     const t0 = Date.now();
-    await applyAccountUpdate({ url: fed.server.url, trustDir: fed.trustDir, accountJwt: revoked.accountJwt });
+    // The exchange sees the new directory, pushes the agency's account JWT (its users revoked) and the directory.
+    await fed.exchange.directory.refresh();
     const end = t0 + 5_000;
     while (!cutAt && !xbPolice.nc.isClosed() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
     expect(cutAt > 0 || xbPolice.nc.isClosed()).toBe(true);
-    console.info(`[exchange] revoked session cut ${(cutAt || Date.now()) - t0} ms after the account update`);
+    console.info(`[exchange] revoked session cut ${(cutAt || Date.now()) - t0} ms after the directory change`);
+    // Receivers enforce the signed revocation list themselves, whatever route a copy took.
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(late.headers)) h.set(k, v);
+    const issuedAt = (JSON.parse(Buffer.from(revoked.directory.split('.')[1]!, 'base64url').toString('utf8')) as { issuedAt: string }).issuedAt;
+    expect(await centreBox.until(() => centre.directoryIssuedAt === issuedAt)).toBe(true);
+    fed.exchange.admin.publish(late.subject, late.data, { headers: h });
+    const seen = await centreBox.until(() => centreBox.rejected.some((x) => x.code === 'ERR_REVOKED'));
+    expect(seen, JSON.stringify(centreBox.rejected.map((x) => x.code))).toBe(true);
+    expect(centreBox.got.some((m) => m.header.id === sealed.id)).toBe(false);
     await expect(fed.connect('xb-police', { reconnect: false })).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_CONNECT'));
+    // Pushing the account JWT again changes nothing: it is already in force.
+    await applyAccountUpdate({ url: fed.server.url, trustDir: fed.trustDir, accountJwt: revoked.accountJwt });
     // The exchange deletes a revoked agency's durable consumers: nothing keeps collecting for it.
     const report = await fed.exchange.reprovision();
     expect(report.removedConsumers.some((c) => c.startsWith('xb-police__'))).toBe(true);

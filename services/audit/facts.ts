@@ -1,5 +1,5 @@
 import type { Policy } from '../sdk/policy/index.ts';
-import { parseMessageSubject, QUARANTINE_STREAM, replyAllowed, SUBJECT_ROOT } from '../sdk/subjects.ts';
+import { parseMessageSubject, QUARANTINE_STREAM, responseRoute, SUBJECT_ROOT } from '../sdk/subjects.ts';
 import { sha256, type CopyEntry, type QuarantineEntry, type QueryEntry } from './entry.ts';
 import type { DeliveryMap } from './recipients.ts';
 import type { RequestSigner } from './requester.ts';
@@ -99,7 +99,7 @@ export function queryFacts(
   const digest = sha256(q.data);
   if (isReplaySubject(q.subject)) {
     const replay = { kind: 'query' as const, at: q.at, subject: q.subject, service: 'exchange.replay', requester: t[5]!, digest, size: q.data.byteLength };
-    return replyAllowed(q.reply, t[5]!) ? replay : { ...replay, mismatch: ['reply'] };
+    return q.reply === undefined || responseRoute(q.reply) ? replay : { ...replay, mismatch: ['reply'] };
   }
   const claimed = agencyOfSource(q.header('ce-source'));
   // The subject's last token is the requesting agency: the broker lets only that agency publish there.
@@ -108,7 +108,7 @@ export function queryFacts(
   if (t.length !== 6 || requester === undefined) return undefined;
   const mismatch = q.signer?.sender !== undefined && claimed !== undefined && claimed !== q.signer.sender ? ['ce-source'] : [];
   if (q.signer?.sender !== undefined && asker !== undefined && asker !== q.signer.sender) mismatch.push('subject');
-  if (q.reply !== undefined && !replyAllowed(q.reply, asker ?? '')) mismatch.push('reply');
+  if (q.reply !== undefined && !responseRoute(q.reply)) mismatch.push('reply');
   const id = q.header('ce-id');
   const server = deliveries.server(policy, t[4]!);
   return {

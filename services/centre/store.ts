@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
@@ -112,7 +113,7 @@ export class CorrelationStore {
   /** Open the bucket the exchange provisioned (the agency may not create it). */
   static async open(nc: NatsConnection, bucket: string): Promise<CorrelationStore> {
     try {
-      const kv = await new Kvm(nc).open(bucket, { allow_direct: true });
+      const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
       return new CorrelationStore(kv, await KvReader.open(nc, bucket));
     } catch (err) {

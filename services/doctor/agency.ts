@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
+import { agencyJetStreamManager } from '../sdk/client/agency-js.ts';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { decodeJwt } from 'jose';
 import { EXCHANGE_TIME_HEADER } from '../exchange/directory-service.ts';
@@ -108,7 +108,7 @@ export async function checkAgency(o: { dir: string; servers?: string[]; clock?: 
         if (me.natsJwt && me.natsJwt !== jwtOfCreds(creds)) {
           out.push(warn('NATS user JWT', 'nats.creds holds an older user JWT than the directory (a policy change re-issued it)', 'connect once with the SDK (it adopts and saves the new JWT), or re-issue the creds'));
         }
-        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const jsm = await agencyJetStreamManager(nc);
         const specs = compileConsumers(policy, typeCatalogOf(loadCatalog())).filter((c) => c.agency === config.id && c.replica === 1);
         const missing: string[] = [];
         for (const c of specs) {

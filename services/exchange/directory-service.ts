@@ -43,7 +43,7 @@ export async function startDirectoryService(opts: {
     },
     { queue: 'liaison-directory' },
   );
-  const refresh = async (): Promise<boolean> => {
+  const check = async (): Promise<boolean> => {
     try {
       const m = (await stat(opts.file)).mtimeMs;
       if (m === mtime) return false;
@@ -51,15 +51,19 @@ export async function startDirectoryService(opts: {
       mtime = m;
       if (next === current) return false;
       current = next;
+      // The server learns the accounts first (an agency told of new rights must find them granted).
+      await opts.onChange?.();
       opts.nc.publish(DIRECTORY_UPDATE_SUBJECT, current);
       opts.logger?.info('federation directory updated and pushed');
-      await opts.onChange?.();
       return true;
     } catch (err) {
       opts.logger?.warn({ err }, 'cannot read the federation directory');
       return false;
     }
   };
+  // One check at a time: an explicit refresh waits for the poll in flight, then looks again.
+  let inflight: Promise<boolean> = Promise.resolve(false);
+  const refresh = (): Promise<boolean> => (inflight = inflight.then(check, check));
   const timer = setInterval(() => void refresh(), opts.pollMs ?? 1_000);
   timer.unref();
   return {

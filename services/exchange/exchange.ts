@@ -12,6 +12,7 @@ import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { startReplayService } from './replay-service.ts';
 import { startRetractService } from './retract-service.ts';
+import { startAccountSync } from './account-sync.ts';
 import { recordEnforcedPolicy } from './enforced.ts';
 import { startExchangeServiceHost, type ExchangeServiceHost } from './service-host.ts';
 import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
@@ -66,8 +67,10 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
   }
   let services: ExchangeServiceHost | undefined;
   try {
+    // Agencies live in accounts of their own: the server must know them (and the exchange's exports) first.
+    const accounts = await startAccountSync({ trustDir: o.trustDir, url: o.url, plain: o.plain, logger });
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
-    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, policy, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS], logger });
+    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS], logger });
     const host = services;
     // A policy applied from elsewhere (`liaison policy apply`) reaches the running exchange with the directory:
     // its services, replay rights and audit recipients follow it without a restart.
@@ -75,11 +78,14 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       const next = await federationPolicy(o.trustDir, o.catalog);
       if (next.hash === ex.policy.hash) return;
       ex.policy = next;
-      await host.follow(next);
       await recordEnforcedPolicy(admin, next);
       logger.info({ policyHash: next.hash }, 'exchange adopted the applied policy');
     };
-    const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: adoptPolicy });
+    const onDirectoryChange = async () => {
+      await accounts.sync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs'));
+      await adoptPolicy();
+    };
+    const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: onDirectoryChange });
     startReplayService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
     startRetractService({ nc: admin, host, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
@@ -100,7 +106,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       },
       async reprovision() {
         ex.policy = await federationPolicy(o.trustDir, o.catalog);
-        await host.follow(ex.policy);
+        await accounts.sync();
         ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
         await directory.refresh();
         return ex.provisioned;

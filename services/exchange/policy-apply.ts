@@ -10,7 +10,8 @@ import {
   readPrivateFile,
   reissueForPolicy,
   revokeAgency,
-  revokeNatsUsers,
+  pushFederationAccounts,
+  revokeAgencyUsers,
   trustPaths,
   writeDirectory,
   writePublicFile,
@@ -135,14 +136,14 @@ export async function applyPolicy(o: {
     return lost(before.pub.allow, after.pub.allow) || lost(before.sub.allow, after.sub.allow) || (before.resp !== undefined && after.resp === undefined);
   });
   report.cut = losers;
-  const users = records.filter((r) => losers.includes(r.id)).flatMap((r) => r.nats.users.filter((u) => u.revokedAt === undefined).map((u) => u.publicKey));
-  // Revoke the current JWTs (issued up to this second) — pushed only after the agencies had time to switch.
-  const accountJwt = users.length > 0 ? await revokeNatsUsers(fed, users, new Date()) : undefined;
-  const revokedUpTo = Math.floor(Date.now() / 1000);
+  const usersOf = (id: string) => records.find((r) => r.id === id)?.nats.users.filter((u) => u.revokedAt === undefined).map((u) => u.publicKey) ?? [];
+  // The losers' current JWTs (issued up to this second) are revoked — only after the agencies had time to switch.
+  const revokeAt = new Date();
+  const revokedUpTo = Math.floor(revokeAt.getTime() / 1000);
   await writePublicFile(trustPaths(o.trustDir).policy, o.policyText.endsWith('\n') ? o.policyText : `${o.policyText}\n`);
   fed = await openFederation(o.trustDir);
   // New JWTs must be issued after the revocation second, or they would be revoked with the old ones.
-  if (accountJwt) while (Math.floor(Date.now() / 1000) <= revokedUpTo) await sleep(20);
+  if (losers.length > 0) while (Math.floor(Date.now() / 1000) <= revokedUpTo) await sleep(20);
   for (const id of affected) {
     const a = next.agencies[id]!;
     await reissueForPolicy(fed, { agencyId: id, name: a.name, country: a.country, roles: a.roles, permissions: compilePermissions(next, id, o.catalog) });
@@ -161,10 +162,15 @@ export async function applyPolicy(o: {
   } finally {
     if (!o.admin) await admin.close().catch(() => undefined);
   }
+  // The broker grants by the accounts' imports: the new ones go in before the agencies are told.
+  if (affected.length > 0) await pushFederationAccounts({ url: o.url, trustDir: o.trustDir, plain: o.plain, agencies: affected });
   await o.pushDirectory?.();
-  if (accountJwt) {
+  if (losers.length > 0) {
     await sleep(o.graceMs ?? 1_500);
-    await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt, plain: o.plain });
+    for (const id of losers) {
+      const accountJwt = await revokeAgencyUsers(fed, id, usersOf(id), revokeAt, { exact: true });
+      await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt, plain: o.plain });
+    }
   }
   for (const id of removed) {
     const r = await revokeAgency({ dir: o.trustDir, agencyId: id });

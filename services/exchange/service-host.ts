@@ -2,8 +2,8 @@ import { connect, credsAuthenticator, type Msg, type MsgHdrs, type NatsConnectio
 import { asLiaisonError } from '../sdk/errors.ts';
 import { trustDirTls } from '../sdk/client/nats-tls.ts';
 import type { Logger } from '../sdk/logging.ts';
-import type { Policy } from '../sdk/policy/index.ts';
-import { inboxPrefix, replyAllowed } from '../sdk/subjects.ts';
+import { SERVICE_RESPONSES } from '../sdk/policy/index.ts';
+import { inboxPrefix, responseRoute } from '../sdk/subjects.ts';
 import { issueUser, readPrivateFile, trustPaths } from '../trust/index.ts';
 
 /** What an exchange service answers to one request. */
@@ -38,20 +38,19 @@ export const RECENT_DROPS = 32;
 /**
  * Where the exchange's request/reply services (directory, replay, retraction) listen and answer. Defence in
  * depth against the confused deputy:
- * 1. it answers only inside the requesting agency's own inbox prefix (the agency the broker authenticated
- *    through the request subject), and drops, counts and logs anything else;
+ * 1. a request reaches the exchange only through the requesting agency's import of its own request subject
+ *    (each agency has a NATS account of its own), so its reply is a service-import response route (`_R_.…`)
+ *    that the server maps back into the requester's account; the host answers only such routes and drops,
+ *    counts and logs anything else;
  * 2. it runs on a NATS user of its own, issued in memory at start and never written to disk, whose only
- *    publish rights are the agencies' inbox prefixes — not `$JS.>`, `$KV.>`, `$O.>`, `$SYS.>` nor any
- *    message subject — so even a missed check could not reach JetStream;
+ *    publish right is those response routes — not `$JS.>`, `$KV.>`, `$O.>`, `$SYS.>` nor any message
+ *    subject — so even a missed check could not reach JetStream;
  * 3. the administrator's connection, which does the JetStream work, answers no request.
- * A policy that adds agencies re-issues the user ({@link ExchangeServiceHost.follow}).
  */
 export interface ExchangeServiceHost {
   /** Listen on `subject` (last token: the requesting agency) and answer with `respond`. */
   listen(service: string, subject: string, respond: ExchangeResponder, opts?: { queue?: string }): void;
   readonly stats: ServiceHostStats;
-  /** Re-issue the services user for `policy`'s agencies and move every listener to it (no-op when they are unchanged). */
-  follow(policy: Policy): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -65,14 +64,14 @@ interface Listener {
   queue?: string;
 }
 
-/** Publish and subscribe rights of the services user: agency inboxes out, the service subjects in. */
-export function servicesUserPermissions(agencies: readonly string[], subjects: readonly string[]): { pub: { allow: string[] }; sub: { allow: string[] } } {
-  return { pub: { allow: [...new Set(agencies)].sort().map((a) => `${inboxPrefix(a)}.>`) }, sub: { allow: [...new Set(subjects)].sort() } };
+/** Publish and subscribe rights of the services user: response routes out, the service subjects in. */
+export function servicesUserPermissions(subjects: readonly string[]): { pub: { allow: string[] }; sub: { allow: string[] } } {
+  return { pub: { allow: [SERVICE_RESPONSES] }, sub: { allow: [...new Set(subjects)].sort() } };
 }
 
-async function connectServicesUser(o: { url: string; trustDir: string; plain?: boolean; agencies: string[]; subjects: string[] }): Promise<NatsConnection> {
+async function connectServicesUser(o: { url: string; trustDir: string; plain?: boolean; subjects: string[] }): Promise<NatsConnection> {
   const accountSeed = (await readPrivateFile(trustPaths(o.trustDir).accountSeed)).toString('utf8').trim();
-  const user = await issueUser({ accountSigner: accountSeed, name: SERVICES_USER, permissions: servicesUserPermissions(o.agencies, o.subjects) });
+  const user = await issueUser({ accountSigner: accountSeed, name: SERVICES_USER, permissions: servicesUserPermissions(o.subjects) });
   try {
     return await connect({
       servers: o.url,
@@ -88,20 +87,18 @@ async function connectServicesUser(o: { url: string; trustDir: string; plain?: b
 }
 
 /** Start the services host of an exchange for `subjects` (every subject a later `listen` names). */
-export async function startExchangeServiceHost(o: { url: string; trustDir: string; plain?: boolean; policy: Policy; subjects: string[]; logger?: Logger }): Promise<ExchangeServiceHost> {
+export async function startExchangeServiceHost(o: { url: string; trustDir: string; plain?: boolean; subjects: string[]; logger?: Logger }): Promise<ExchangeServiceHost> {
   const listeners: Listener[] = [];
   const stats: ServiceHostStats = { answered: 0, dropped: 0, recent: [] };
-  let agencies = Object.keys(o.policy.agencies).sort();
-  let nc = await connectServicesUser({ ...o, agencies });
-  let subs: Subscription[] = [];
-  const retiring = new Set<NatsConnection>();
+  const nc = await connectServicesUser(o);
+  const subs: Subscription[] = [];
 
   const drop = (l: Listener, agency: string, reply: string | undefined) => {
     stats.dropped++;
     const d = { service: l.service, agency, reply: (reply ?? '(none)').slice(0, 120), at: new Date().toISOString() };
     stats.recent.push(d);
     if (stats.recent.length > RECENT_DROPS) stats.recent.shift();
-    o.logger?.warn(d, 'request dropped: its reply subject is not inside the requesting agency’s own inbox');
+    o.logger?.warn(d, 'request dropped: its reply subject is not a service-import response route');
   };
 
   const attach = (conn: NatsConnection, l: Listener): Subscription =>
@@ -110,7 +107,7 @@ export async function startExchangeServiceHost(o: { url: string; trustDir: strin
       callback: (err, msg) => {
         if (err) return o.logger?.warn({ err, service: l.service }, 'exchange service subscription error');
         const agency = msg.subject.split('.').at(-1) ?? '';
-        if (!replyAllowed(msg.reply, agency)) return drop(l, agency, msg.reply);
+        if (!responseRoute(msg.reply)) return drop(l, agency, msg.reply);
         void Promise.resolve()
           .then(() => l.respond(msg, agency))
           .then((a) => {
@@ -128,25 +125,9 @@ export async function startExchangeServiceHost(o: { url: string; trustDir: strin
       listeners.push(l);
       subs.push(attach(nc, l));
     },
-    async follow(policy) {
-      const next = Object.keys(policy.agencies).sort();
-      if (next.join(',') === agencies.join(',')) return;
-      const fresh = await connectServicesUser({ ...o, agencies: next });
-      const old = nc;
-      const oldSubs = subs;
-      subs = listeners.map((l) => attach(fresh, l));
-      await fresh.flush();
-      nc = fresh;
-      agencies = next;
-      for (const s of oldSubs) s.unsubscribe();
-      // Answers in flight on the old connection still go out; then it closes.
-      retiring.add(old);
-      setTimeout(() => void old.drain().catch(() => undefined).finally(() => retiring.delete(old)), 5_000).unref();
-      o.logger?.info({ agencies: next.length }, 'exchange services user re-issued for the policy');
-    },
     async close() {
       for (const s of subs) s.unsubscribe();
-      for (const c of [nc, ...retiring]) await c.drain().catch(() => c.close());
+      await nc.drain().catch(() => nc.close());
     },
   };
 }

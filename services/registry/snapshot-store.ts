@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
+import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { jetstream } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
@@ -64,7 +64,7 @@ export async function objectSnapshotStore(nc: NatsConnection, bucket: string): P
   let os: ObjectStore;
   let reader: ObjectReader;
   try {
-    os = await new Objm(jetstream(nc, { checkAPI: false })).open(bucket);
+    os = await new Objm(agencyJetStream(nc)).open(bucket);
     reader = await ObjectReader.open(nc, bucket);
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot open object store ${bucket} (does the policy give this agency state: { objects: [snapshots] }?)`);

@@ -59,6 +59,16 @@ export function replyAllowed(reply: string | undefined, agency: string): boolean
 }
 
 /**
+ * True when `reply` is a service-import response route (`_R_.…`): what a request that crossed from another
+ * NATS account carries. The server maps it back to the requester's own reply subject inside the requester's
+ * account, so an answer there can reach nothing else. Inside an account that holds no agency (the exchange's),
+ * and for an agency serving through the exchange, it is the only reply a Liaison service answers.
+ */
+export function responseRoute(reply: string | undefined): boolean {
+  return reply !== undefined && reply.length > 4 && reply.length <= 256 && reply.startsWith('_R_.') && !/[\s*>]/.test(reply);
+}
+
+/**
  * An agency's own replay request subject: the exchange re-delivers that agency's durable consumers
  * from given stream sequences (a restarted service replaying the tail after its snapshot). Only the
  * agency may publish on it, so the broker authenticates the requester.
@@ -80,6 +90,21 @@ export function retractSubject(agency: string): string {
 
 /** What the exchange's retraction service subscribes to. */
 export const RETRACT_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.retract.*`;
+
+/**
+ * Where an agency reaches the exchange's JetStream API in its own NATS account: `LIAISON.API.<…>` is imported
+ * from the exchange account's `$JS.API.<…>` (and `LIAISON.API.$KV.<bucket>.>` from `$KV.<bucket>.>`). Each agency
+ * lives in an account of its own, so whatever JetStream answers to a request goes back into the requesting
+ * agency's account only — never onto a subject of the exchange or of another agency (2.9 lets a requester name
+ * any reply subject, and JetStream answers there). Its own account has no JetStream of its own, whose handler
+ * would shadow an import of `$JS.API.>` itself.
+ */
+export const AGENCY_JS_API = 'LIAISON.API';
+
+/** An agency-local JetStream API subject for the exchange's `$JS.API.<rest>`. */
+export function agencyJsApi(rest: string): string {
+  return `${AGENCY_JS_API}.${rest}`;
+}
 
 /** The parts of a message subject. */
 export interface MessageSubject {

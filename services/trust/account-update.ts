@@ -5,6 +5,7 @@ import { LiaisonError } from '../sdk/errors.ts';
 import { readPrivateFile } from './key-file.ts';
 import { decodeNatsJwt } from './nats-accounts.ts';
 import { trustPaths } from './paths.ts';
+import { listAgencyAccounts } from './agency-accounts.ts';
 
 /** Options for {@link applyAccountUpdate}: where the exchange is and how to act as the system account. */
 export interface ApplyAccountUpdateOptions {
@@ -81,4 +82,17 @@ export async function applyAccountUpdate(opts: ApplyAccountUpdateOptions): Promi
   } finally {
     await nc.close();
   }
+}
+
+/**
+ * Push the exchange account JWT and the account JWTs of `agencies` (default: every agency account in the trust
+ * dir) to a running exchange: how enrolments, policy changes and revocations reach the broker.
+ */
+export async function pushFederationAccounts(opts: { url: string | string[]; trustDir: string; plain?: boolean; agencies?: string[] }): Promise<AccountUpdateResult[]> {
+  const p = trustPaths(opts.trustDir);
+  const jwts = [(await readFile(p.accountJwt, 'utf8')).trim()];
+  for (const a of await listAgencyAccounts(opts.trustDir)) if (!opts.agencies || opts.agencies.includes(a.agencyId)) jwts.push(a.jwt);
+  const out: AccountUpdateResult[] = [];
+  for (const accountJwt of jwts) out.push(await applyAccountUpdate({ url: opts.url, trustDir: opts.trustDir, accountJwt, plain: opts.plain }));
+  return out;
 }

@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import { LiaisonError } from '../sdk/errors.ts';
-import { revokeNatsUsers } from './account-revocations.ts';
+import { ensureAgencyAccount, revocationsOf, writeAgencyAccount } from './agency-accounts.ts';
 import { inboxPrefixOf, readAgencyConfig, writeAgencyConfig, type AgencyConfig } from './agency-config.ts';
 import { issueCredential, verifyCredentialSignature } from './credential.ts';
 import { writeDirectory } from './directory.ts';
@@ -48,8 +48,11 @@ export interface EnrolResult {
   directory: string;
   /** The NATS user public key in nats.creds. */
   natsUser: string;
-  /** Set when earlier NATS users were revoked (reissue): the account JWT to push with `applyAccountUpdate`. */
-  accountJwt?: string;
+  /**
+   * The agency's own account JWT (its imports, and its earlier NATS users revoked on reissue): push it with
+   * `applyAccountUpdate` — a running exchange also pushes it when it sees the new directory.
+   */
+  accountJwt: string;
 }
 
 const exists = async (file: string): Promise<boolean> =>
@@ -124,13 +127,17 @@ export async function enrolAgency(opts: EnrolOptions): Promise<EnrolResult> {
   }
 
   const expiresAt = new Date(now.getTime() + ttl * 1000);
-  const user = await issueUser({ accountSigner: fed.nats.account.seed, name: opts.agencyId, permissions: opts.permissions, allowResponses: opts.permissions.resp, expiresAt });
+  // The agency's users live in an account of its own; its imports are its permissions (account-routes.ts).
+  const account = await ensureAgencyAccount(fed, opts.agencyId);
+  const user = await issueUser({ accountSigner: account.seed, name: opts.agencyId, permissions: opts.permissions, allowResponses: opts.permissions.resp, expiresAt });
   const previous = record.nats.users.filter((u) => u.revokedAt === undefined).map((u) => u.publicKey);
-  let accountJwt: string | undefined;
+  const revocations = revocationsOf(account.jwt);
   if (previous.length > 0) {
-    accountJwt = await revokeNatsUsers(fed, previous, now);
+    const when = Math.max(Math.floor(now.getTime() / 1000), Math.floor(Date.now() / 1000));
+    for (const pk of previous) revocations[pk] = Math.max(revocations[pk] ?? 0, when);
     for (const u of record.nats.users) u.revokedAt ??= now.toISOString();
   }
+  const accountJwt = await writeAgencyAccount(fed, opts.agencyId, opts.permissions, revocations);
   record.nats.users.push({ publicKey: user.publicKey, issuedAt: now.toISOString(), expiresAt: expiresAt.toISOString(), jwt: user.jwt });
   await writePrivateFile(ap.natsCreds, user.creds);
 
@@ -153,7 +160,5 @@ export async function enrolAgency(opts: EnrolOptions): Promise<EnrolResult> {
   await writeAgencyConfig(opts.out, agency);
   await writeAgencyRecord(fed.dir, record);
   const directory = await writeDirectory(fed.dir, { federation: fed, now });
-  const result: EnrolResult = { agency, record, directory, natsUser: user.publicKey };
-  if (accountJwt !== undefined) result.accountJwt = accountJwt;
-  return result;
+  return { agency, record, directory, natsUser: user.publicKey, accountJwt };
 }

@@ -1,7 +1,9 @@
 /** Federation trust layer: root key, agency credentials, NATS operator/account/user JWTs, directory, revocation, rotation. */
-export { applyAccountUpdate } from './account-update.ts';
+export { applyAccountUpdate, pushFederationAccounts } from './account-update.ts';
+export { ensureAgencyAccount, listAgencyAccounts, refreshExchangeAccount, revocationsOf, revokeAgencyUsers, writeAgencyAccount } from './agency-accounts.ts';
+export type { AgencyAccount } from './agency-accounts.ts';
+export { EXCHANGE_SERVICE_EXPORTS, EXCHANGE_STREAM_EXPORTS, agencyExports, agencyImports, exchangeImports } from './account-routes.ts';
 export type { AccountUpdateResult, ApplyAccountUpdateOptions } from './account-update.ts';
-export { accountRevocations, revokeNatsUsers } from './account-revocations.ts';
 export { inboxPrefixOf, readAgencyConfig, writeAgencyConfig } from './agency-config.ts';
 export type { AgencyConfig } from './agency-config.ts';
 export { CREDENTIAL_TYP, credentialIssuer, issueCredential, verifyCredential, verifyCredentialSignature } from './credential.ts';
@@ -21,6 +23,8 @@ export {
   SYSTEM_ACCOUNT_NAME,
   createNatsTrustChain,
   decodeNatsJwt,
+  createAccountKey,
+  encodeAgencyAccount,
   encodeExchangeAccount,
   encodeSystemAccount,
   formatCreds,

@@ -9,11 +9,14 @@ import {
   fmtCreds,
   fromSeed,
   type Account,
+  type Export,
+  type Import,
   type ClaimsData,
   type KeyPair,
   type User,
 } from '@nats-io/jwt';
 import { LiaisonError } from '../sdk/errors.ts';
+import { EXCHANGE_SERVICE_EXPORTS, EXCHANGE_STREAM_EXPORTS } from './account-routes.ts';
 
 /** NATS publish/subscribe allow lists, as compiled from the policy. */
 export interface NatsPermissions {
@@ -76,21 +79,52 @@ export function keyPairFromSeed(seed: string, what = 'nkey seed'): KeyPair {
 
 /**
  * Encode the exchange account JWT (`LIAISON`), signed by the operator: no connection/subscription/data limits,
- * JetStream enabled without limits, bearer tokens disallowed, and the given user revocations
+ * JetStream enabled without limits, bearer tokens disallowed, the exports agencies import from
+ * (account-routes.ts), its imports of serving agencies' request subjects, and the given user revocations
  * (user public key → unix seconds; user JWTs issued at or before that time are refused).
  */
 export async function encodeExchangeAccount(opts: {
   operatorSeed: string;
   accountSeed: string;
   revocations?: Record<string, number>;
+  imports?: Import[];
 }): Promise<string> {
   const op = keyPairFromSeed(opts.operatorSeed, 'operator seed');
   const acc = keyPairFromSeed(opts.accountSeed, 'account seed');
   const account: Partial<Account> = {
     limits: { ...UNLIMITED_ACCOUNT, ...UNLIMITED_JETSTREAM, disallow_bearer: true },
+    exports: [...EXCHANGE_SERVICE_EXPORTS, ...EXCHANGE_STREAM_EXPORTS],
   };
+  if (opts.imports && opts.imports.length > 0) account.imports = [...opts.imports];
   if (opts.revocations && Object.keys(opts.revocations).length > 0) account.revocations = { ...opts.revocations };
   return await encodeAccount(EXCHANGE_ACCOUNT_NAME, acc.getPublicKey(), account, { signer: op });
+}
+
+/**
+ * Encode an agency's own account JWT, signed by the operator: no JetStream of its own (it reaches the exchange's
+ * through its imports), bearer tokens disallowed, its imports and exports (account-routes.ts), and revocations of
+ * its users.
+ */
+export async function encodeAgencyAccount(opts: {
+  operatorSeed: string;
+  agencySeed: string;
+  agencyId: string;
+  imports: Import[];
+  exports: Export[];
+  revocations?: Record<string, number>;
+}): Promise<string> {
+  const op = keyPairFromSeed(opts.operatorSeed, 'operator seed');
+  const acc = keyPairFromSeed(opts.agencySeed, `account seed of ${opts.agencyId}`);
+  const account: Partial<Account> = { limits: { ...UNLIMITED_ACCOUNT, disallow_bearer: true }, imports: [...opts.imports] };
+  if (opts.exports.length > 0) account.exports = [...opts.exports];
+  if (opts.revocations && Object.keys(opts.revocations).length > 0) account.revocations = { ...opts.revocations };
+  return await encodeAccount(`agency:${opts.agencyId}`, acc.getPublicKey(), account, { signer: op });
+}
+
+/** A fresh account key pair (for an agency's own account): its seed (secret) and public key. */
+export function createAccountKey(): { seed: string; publicKey: string } {
+  const kp = createAccount();
+  return { seed: seedText(kp), publicKey: kp.getPublicKey() };
 }
 
 /** Encode the system account JWT (`SYS`), signed by the operator. */

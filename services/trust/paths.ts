@@ -18,6 +18,10 @@ export interface TrustPaths {
   agenciesDir: string;
   directory: string;
   agencyRecord(id: string): string;
+  /** Each agency's own NATS account: its seed (0600) and JWT (nats/agencies/<id>.nk, .jwt). */
+  agencyAccountsDir: string;
+  agencyAccountSeed(id: string): string;
+  agencyAccountJwt(id: string): string;
   /** The federation's TLS material (tls.ts): CA certificate and key, the exchange's server certificate and key. */
   tlsDir: string;
   caCert: string;
@@ -48,6 +52,9 @@ export function trustPaths(dir: string): TrustPaths {
     agenciesDir,
     directory: join(dir, 'directory.jws'),
     agencyRecord: (id: string) => join(agenciesDir, `${id}.json`),
+    agencyAccountsDir: join(natsDir, 'agencies'),
+    agencyAccountSeed: (id: string) => join(natsDir, 'agencies', `${id}.nk`),
+    agencyAccountJwt: (id: string) => join(natsDir, 'agencies', `${id}.jwt`),
     tlsDir,
     caCert: join(tlsDir, 'ca.pem'),
     caKey: join(tlsDir, 'ca-key.pem'),

@@ -4,6 +4,7 @@ import type { Federation } from './federation.ts';
 import { toPublicJwk } from './keys.ts';
 import { issueUserJwt, type NatsPermissions } from './nats-accounts.ts';
 import { requireAgencyRecord, writeAgencyRecord } from './record.ts';
+import { ensureAgencyAccount, writeAgencyAccount } from './agency-accounts.ts';
 import { DEFAULT_TTL_SECONDS } from './enrol.ts';
 
 /** What a policy change re-issued for one agency. */
@@ -13,13 +14,16 @@ export interface PolicyReissue {
   userPublicKey: string;
   userJwt: string;
   credential: string;
+  /** The agency's account JWT with the imports of its new permissions (push it with `applyAccountUpdate`). */
+  accountJwt: string;
 }
 
 /**
  * Re-issue an enrolled agency's credential (name, country, roles) and its NATS user JWT (permissions)
  * for the same signing key and the same NATS user key pair — nothing secret changes hands; the
- * directory carries both to the agency. The caller revokes the user's older JWTs in the account JWT
- * (revocation time strictly before this issue's second) and pushes it.
+ * directory carries both to the agency — and the agency's account JWT (its imports) for the new permissions.
+ * The caller revokes the user's older JWTs in that account (revocation time strictly before this issue's
+ * second) and pushes it.
  */
 export async function reissueForPolicy(
   fed: Federation,
@@ -44,7 +48,8 @@ export async function reissueForPolicy(
     now,
   });
   const expiresAt = new Date(now.getTime() + ttl * 1000);
-  const userJwt = await issueUserJwt({ accountSigner: fed.nats.account.seed, name: o.agencyId, userPublicKey: user.publicKey, permissions: o.permissions, allowResponses: o.permissions.resp, expiresAt });
+  const account = await ensureAgencyAccount(fed, o.agencyId);
+  const userJwt = await issueUserJwt({ accountSigner: account.seed, name: o.agencyId, userPublicKey: user.publicKey, permissions: o.permissions, allowResponses: o.permissions.resp, expiresAt });
   active.jwt = credential;
   record.name = o.name;
   record.country = o.country;
@@ -53,5 +58,6 @@ export async function reissueForPolicy(
   user.issuedAt = now.toISOString();
   user.expiresAt = expiresAt.toISOString();
   await writeAgencyRecord(fed.dir, record);
-  return { agencyId: o.agencyId, userPublicKey: user.publicKey, userJwt, credential };
+  const accountJwt = await writeAgencyAccount(fed, o.agencyId, o.permissions);
+  return { agencyId: o.agencyId, userPublicKey: user.publicKey, userJwt, credential, accountJwt };
 }

@@ -1,5 +1,5 @@
 import { LiaisonError } from '../sdk/errors.ts';
-import { revokeNatsUsers } from './account-revocations.ts';
+import { revokeAgencyUsers } from './agency-accounts.ts';
 import { writeDirectory } from './directory.ts';
 import { openFederation } from './federation.ts';
 import { requireAgencyRecord, writeAgencyRecord, type AgencyRecord } from './record.ts';
@@ -39,7 +39,7 @@ export async function revokeAgency(opts: RevokeOptions): Promise<RevokeResult> {
   const record = await requireAgencyRecord(fed.dir, opts.agencyId);
   record.revokedAt ??= at.toISOString();
   const revokedUsers = record.nats.users.map((u) => u.publicKey);
-  const accountJwt = await revokeNatsUsers(fed, revokedUsers, at);
+  const accountJwt = await revokeAgencyUsers(fed, opts.agencyId, revokedUsers, at);
   for (const u of record.nats.users) u.revokedAt ??= at.toISOString();
   await writeAgencyRecord(fed.dir, record);
   const directory = await writeDirectory(fed.dir, { federation: fed });

@@ -14,7 +14,7 @@
  * Auth callout does not exist in 2.9. The exchange never runs in `$G` (CVE-2023-47090): agencies and the exchange
  * live in the LIAISON account, the system account is SYS.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isLoopbackHost } from '../sdk/client/nats-tls.ts';
 import { LiaisonError } from '../sdk/errors.ts';
@@ -59,6 +59,18 @@ function readJwt(file: string): string {
   } catch (err) {
     throw new LiaisonError('ERR_CONFIG_INVALID', `cannot read ${file}: ${(err as Error).message}`, { file }, { cause: err });
   }
+}
+
+/** Every agency's own account JWT (TRUST_DIR/nats/agencies/*.jwt), preloaded so enrolled agencies connect at once. */
+function agencyAccountJwts(trustDir: string): string[] {
+  const dir = trustPaths(trustDir).agencyAccountsDir;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n.endsWith('.jwt')).sort().map((n) => readJwt(join(dir, n)));
 }
 
 /** The `tls { … }` block of the config, or none for plain TCP (loopback only). */
@@ -117,6 +129,7 @@ export function renderServerConfig(opts: ServerConfigOptions): string {
     'resolver_preload: {',
     `  ${sysPub}: ${systemJwt}`,
     `  ${accPub}: ${accountJwt}`,
+    ...agencyAccountJwts(opts.trustDir).map((jwt) => `  ${decodeNatsJwt(jwt, 'agency account JWT').sub}: ${jwt}`),
     '}',
     '',
     'jetstream {',

@@ -1,4 +1,5 @@
 import { Kvm, type KV } from '@nats-io/kv';
+import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
@@ -43,7 +44,7 @@ export class CaseStore {
   /** Open the bucket the exchange provisioned for this agency (the agency may not create it). */
   static async open(nc: NatsConnection, bucket: string): Promise<CaseStore> {
     try {
-      const kv = await new Kvm(nc).open(bucket, { allow_direct: true });
+      const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
       return new CaseStore(kv, await KvReader.open(nc, bucket));
     } catch (err) {

@@ -1,4 +1,5 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { agencyJetStream } from './agency-js.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../clock.ts';
@@ -63,7 +64,7 @@ export class HandledRecord {
 
   /** Bind the agency's handled bucket (no API round trip: entries are written by publish and read by direct get). */
   static async open(nc: NatsConnection, agency: string, o: { clock: Clock; replica: number }): Promise<HandledRecord> {
-    const kv = await new Kvm(nc).open(bucketName(agency, HANDLED_BUCKET), { allow_direct: true });
+    const kv = await new Kvm(agencyJetStream(nc)).open(bucketName(agency, HANDLED_BUCKET), { allow_direct: true });
     return new HandledRecord(kv, o.clock, o.replica);
   }
 

@@ -6,7 +6,7 @@ import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../er
 import type { Logger } from '../logging.ts';
 import { agencyServes, canSend, type Policy } from '../policy/index.ts';
 import type { Catalog } from '../schema/index.ts';
-import { parseServiceSubject, replyAllowed, serviceSubject } from '../subjects.ts';
+import { parseServiceSubject, responseRoute, serviceSubject } from '../subjects.ts';
 
 /** Header of a refusal: `CODE: message` (the name the NATS services framework uses). */
 export const SERVICE_ERROR_HEADER = 'Nats-Service-Error';
@@ -114,9 +114,9 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 /**
  * Serve request types this agency's roles `serve` (a queue group, so replicas share the load). Each request
  * goes through the receive pipeline; the handler's answer is sealed to the requester with the request's hash
- * and signed. Refusals answer with the error code. A request whose reply subject lies outside the inbox of the
- * agency its subject names is dropped unanswered and counted: answering would publish, with this agency's
- * rights, wherever the requester asked.
+ * and signed. Refusals answer with the error code. Requests reach a serving agency only through the exchange's
+ * import of its request subjects, so every reply is a service-import response route (`_R_.…`) that the server
+ * maps back into the requester's own account; anything else is dropped unanswered and counted.
  */
 export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, meta: { name?: string } = {}): Promise<Serving> {
   const served = agencyServes(host.policy(), host.id);
@@ -133,9 +133,9 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
         callback: (err, msg) => {
           if (err) return host.logger.warn({ err }, 'service subscription error');
           const requester = parseServiceSubject(msg.subject)?.sender ?? '';
-          if (!replyAllowed(msg.reply, requester)) {
+          if (!responseRoute(msg.reply)) {
             dropped++;
-            host.logger.warn({ requester, service: meta.name ?? info.name, reply: msg.reply?.slice(0, 80) }, 'request dropped: its reply subject is not inside the requester’s own inbox');
+            host.logger.warn({ requester, service: meta.name ?? info.name, reply: msg.reply?.slice(0, 80) }, 'request dropped: its reply subject is not a service-import response route');
             return;
           }
           void answer(host, handler, msg, requester);

@@ -7,6 +7,7 @@ import {
   SUBJECT_ROOT,
   bucketName,
   consumerFilter,
+  agencyJsApi,
   consumerName,
   directoryRequestSubject,
   familyStreamSubjects,
@@ -28,7 +29,7 @@ import { QUARANTINE_RETENTION_MS, retentionOf, type BucketKind, type CopyScope, 
 export interface CompiledPermissions {
   pub: { allow: string[] };
   sub: { allow: string[] };
-  /** Never set by the compiler (agencies get no NATS `resp` right: see {@link requesterInboxes}); kept for old records. */
+  /** Never set by the compiler (agencies get no NATS `resp` right: see {@link SERVICE_RESPONSES}); kept for old records. */
   resp?: { max: number; ttlMs: number };
 }
 
@@ -162,7 +163,7 @@ export function compilePermissions(policy: Policy, agencyId: string, catalog: Ty
   }
   const sub = [`${inboxPrefix(agencyId)}.>`, DIRECTORY_UPDATE_SUBJECT, STATUS_PING_SUBJECT];
   for (const c of agencyConsumers(policy, agencyId, catalog)) {
-    pub.push(`$JS.API.CONSUMER.INFO.${c.stream}.${c.name}`, `$JS.API.CONSUMER.MSG.NEXT.${c.stream}.${c.name}`, `$JS.ACK.${c.stream}.${c.name}.>`);
+    pub.push(agencyJsApi(`CONSUMER.INFO.${c.stream}.${c.name}`), agencyJsApi(`CONSUMER.MSG.NEXT.${c.stream}.${c.name}`), `$JS.ACK.${c.stream}.${c.name}.>`);
     sub.push(c.filterSubject);
   }
   const served = servedTypes(policy);
@@ -175,21 +176,16 @@ export function compilePermissions(policy: Policy, agencyId: string, catalog: Ty
   }
   const serves = agencyServes(policy, agencyId);
   for (const type of serves) sub.push(serviceSubject(familyOf(catalog, type), type, '*'));
-  pub.push(...requesterInboxes(policy, agencyId, serves));
+  if (serves.length > 0) pub.push(SERVICE_RESPONSES);
   return { pub: { allow: sortedUnique(pub) }, sub: { allow: sortedUnique(sub) } };
 }
 
 /**
- * Where a serving agency may answer: the inbox prefixes of the agencies that may send it one of the request
- * types it serves, and nowhere else. Not NATS `resp` (publish to whatever reply subject a request names):
- * its effect the broker cannot bound — a requester naming `$JS.API.STREAM.PURGE.…` as its reply subject would
- * have the server let the serving agency publish there.
+ * Where a serving agency answers: the service-import response routes (`_R_.>`) of its own account, which the
+ * server maps back to each requester's own reply subject, in the requester's own account. Not NATS `resp`
+ * (publish to whatever reply subject a request names), whose effect the broker cannot bound.
  */
-export function requesterInboxes(policy: Policy, agencyId: string, serves: readonly string[]): string[] {
-  if (serves.length === 0) return [];
-  const requesters = Object.keys(policy.agencies).filter((a) => a !== agencyId && sendableTypes(policy, a).some((t) => serves.includes(t)));
-  return requesters.map((a) => `${inboxPrefix(a)}.>`);
-}
+export const SERVICE_RESPONSES = '_R_.>';
 
 /**
  * The state buckets of one agency (over its roles), sorted by bucket name; every agency of the
@@ -240,16 +236,22 @@ export function compileBuckets(policy: Policy): BucketSpec[] {
  * (replacing an object purges the old chunks).
  */
 export function bucketPermissions(b: BucketSpec): string[] {
-  const stream = b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`;
+  const stream = bucketStream(b);
   const rights = [
-    bucketSubject(b),
-    `$JS.API.STREAM.INFO.${stream}`,
-    `$JS.API.STREAM.MSG.GET.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}`,
-    `$JS.API.DIRECT.GET.${stream}.>`,
+    // nats.js writes a KV key through the JetStream API prefix, an object chunk on its own subject.
+    b.kind === 'kv' ? agencyJsApi(bucketSubject(b)) : bucketSubject(b),
+    agencyJsApi(`STREAM.INFO.${stream}`),
+    agencyJsApi(`STREAM.MSG.GET.${stream}`),
+    agencyJsApi(`DIRECT.GET.${stream}`),
+    agencyJsApi(`DIRECT.GET.${stream}.>`),
   ];
-  if (b.kind === 'objects') rights.push(`$JS.API.STREAM.PURGE.${stream}`);
+  if (b.kind === 'objects') rights.push(agencyJsApi(`STREAM.PURGE.${stream}`));
   return rights;
+}
+
+/** The JetStream stream behind a bucket (`KV_<bucket>`, `OBJ_<bucket>`). */
+export function bucketStream(b: Pick<BucketSpec, 'kind' | 'bucket'>): string {
+  return b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`;
 }
 
 /** Subscribe rights on one bucket: its own subjects (it sees its own writes, to follow changes without a consumer). */

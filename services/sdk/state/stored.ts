@@ -1,4 +1,5 @@
-import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
+import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
+import { agencyJetStreamManager } from '../client/agency-js.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../errors.ts';
 
@@ -19,7 +20,7 @@ export class StoredReader {
 
   /** Bind `stream` (no round trip: the agency has no account-wide `$JS.API.INFO` right). */
   static async open(nc: NatsConnection, stream: string): Promise<StoredReader> {
-    return new StoredReader(stream, await jetstreamManager(nc, { checkAPI: false }));
+    return new StoredReader(stream, await agencyJetStreamManager(nc));
   }
 
   /** The last message stored on `subject` (a literal subject), or undefined when there is none. */

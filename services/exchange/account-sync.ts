@@ -1,0 +1,37 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../sdk/logging.ts';
+import { applyAccountUpdate, decodeNatsJwt, listAgencyAccounts, openFederation, refreshExchangeAccount, trustPaths } from '../trust/index.ts';
+
+/**
+ * Keeps the running nats-server's accounts equal to the trust directory's: the exchange account (its exports
+ * and its imports of serving agencies' request subjects) and every agency's own account (its imports — what the
+ * broker lets it reach — and its user revocations). Enrolment, `policy apply` and revocation write the JWTs;
+ * the exchange pushes each one that changed (as the system user) when it sees the directory change.
+ */
+export interface AccountSync {
+  /** Push every account JWT that differs from what was last pushed; returns the accounts pushed. */
+  sync(): Promise<string[]>;
+}
+
+/** Start syncing for `trustDir` against the exchange at `url`; re-signs the exchange account first (trust dirs made before it had exports). */
+export async function startAccountSync(o: { trustDir: string; url: string; plain?: boolean; logger?: Logger }): Promise<AccountSync> {
+  await refreshExchangeAccount(await openFederation(o.trustDir));
+  const pushed = new Map<string, string>();
+  let running: Promise<string[]> = Promise.resolve([]);
+  const once = async (): Promise<string[]> => {
+    const jwts = [(await readFile(trustPaths(o.trustDir).accountJwt, 'utf8')).trim(), ...(await listAgencyAccounts(o.trustDir)).map((a) => a.jwt)];
+    const done: string[] = [];
+    for (const jwt of jwts) {
+      const account = decodeNatsJwt(jwt, 'account JWT').sub;
+      if (pushed.get(account) === jwt) continue;
+      await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: jwt, plain: o.plain });
+      pushed.set(account, jwt);
+      done.push(account);
+    }
+    if (done.length > 0) o.logger?.info({ accounts: done.length }, 'account JWTs pushed to the server');
+    return done;
+  };
+  const sync = () => (running = running.catch(() => []).then(once));
+  await sync();
+  return { sync };
+}

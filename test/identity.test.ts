@@ -265,6 +265,10 @@ describe('the case registry: a message is (sender, id) (issue 12, finding 3)', (
     const stepsOf = () => fx.caseOf(ref)!.timeline.filter((s) => s.messageId === ngoUpdate.id && s.messageType === 'ReferralUpdate');
     await waitFor(() => stepsOf().length === 2, 8_000, 'both updates applied');
     expect(stepsOf().map((s) => s.actor)).toEqual(['xa-ngo-harbour', 'xa-border-police']);
+    // Each party is told of each update: the notices of one are not taken for repeats of the other's.
+    const told = (party: string) => fx.party(party).notices('WorkflowStateChange', ref).filter((n) => n.causeMessageId === ngoUpdate.id).map((n) => n.actor);
+    await waitFor(() => told('xa-ngo-harbour').length === 2 && told('xa-border-police').length === 2, 8_000, 'both updates told to both parties');
+    expect(told('xa-ngo-harbour').sort()).toEqual(['xa-border-police', 'xa-ngo-harbour']);
 
     // The police retracts its own update: its step is undone, the NGO's stands.
     await police.retract(ngoUpdate.id, 'note was for another case');
@@ -287,6 +291,16 @@ describe('the case registry: a message is (sender, id) (issue 12, finding 3)', (
     await institute.send('EnrolmentDecision', { requestId: first.id, courseCode: 'ID-ENROL', outcome: 'ENROLMENT_OUTCOME_DECLINED', reason: 'unit not eligible' }, { to: 'xb-police' });
     await waitFor(() => fx.caseOf(ref)!.items.some((i) => i.state === 'declined'), 8_000, 'a declined enrolment');
     expect(Object.fromEntries(fx.caseOf(ref)!.items.map((i) => [i.agency, i.state]))).toEqual({ 'xa-border-police': 'confirmed', 'xb-police': 'declined' });
+  });
+
+  it('refusals of two senders’ messages with the same id both reach the agency they were addressed to', async () => {
+    const unknownReferral = '01900000-0000-7000-8000-00000000beef';
+    const update = { referralId: unknownReferral, status: 'REFERRAL_STATUS_IN_PROGRESS' };
+    const first = await fx.party('xb-police').client.send('ReferralUpdate', update, { to: 'xa-ngo-harbour' });
+    await fx.party('xa-border-police').client.send('ReferralUpdate', update, { to: 'xa-ngo-harbour', id: first.id });
+    const refused = () => fx.party('xa-ngo-harbour').notices('WorkflowRejection').filter((r) => r.causeMessageId === first.id).map((r) => r.refusedSender);
+    await waitFor(() => refused().length === 2, 10_000, 'both refusals at the NGO');
+    expect(refused().sort()).toEqual(['xa-border-police', 'xb-police']);
   });
 
   it('an agency’s own proposal reusing the id of a proposal it received does not capture the answers to that proposal', async () => {

@@ -9,6 +9,8 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
+import { createEnvelopeCodec } from '../services/sdk/envelope/codec.ts';
+import { loadCatalog } from '../services/sdk/schema/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
 import { startCentre } from '../services/centre/index.ts';
@@ -129,6 +131,29 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
       const own = await border.retract(original.id, 'wrong vessel');
       expect(own.record.sender).toBe('xa-border-police');
       expect(own.record.copies.map((c) => c.subject.split('.')[5])).toEqual(['xa-border-police']);
+    });
+    it('a copy whose signed header names the caller but whose signature does not verify is not the caller’s', async () => {
+      const original = await border.send('IntelligenceReport', { summary: 'Vessel DELTA sighted' }, { to: 'xb-police' });
+      const copy = original.copies[0]!;
+      const admin = await jetstreamManager(fed.exchange.admin);
+      const stored = await admin.streams.getMessage(copy.stream, { seq: copy.seq });
+      // xb-police rewrites the signed header to name itself, keeping xa-border-police's signature.
+      const codec = createEnvelopeCodec(loadCatalog().envelopeTypes);
+      const env = codec.decodeEnvelope(stored!.data);
+      const { header, body } = codec.decodeSigned(env.signed);
+      const forged = codec.encodeEnvelope({ ...env, signed: codec.encodeSigned({ ...header, sender: 'xb-police', recipient: 'xa-border-police' }, body) });
+      const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xb-police']!, 'xb-police');
+      try {
+        const h = natsHeaders();
+        h.set('ce-id', original.id);
+        h.set('Nats-Msg-Id', `xb-police:${original.id}:${copy.tier}`);
+        const subject = messageSubject({ tier: copy.tier as 'personal', family: 'cooperation', type: 'IntelligenceReport', sender: 'xb-police', recipient: 'xa-border-police' });
+        expect((await jetstream(raw.nc).publish(subject, forged, { headers: h })).duplicate).toBe(false);
+      } finally {
+        await raw.close();
+      }
+      expect(await refused(xb.retract(original.id, 'claiming it'))).toBe('ERR_RETRACT_NOT_SENDER');
+      expect((await border.retract(original.id, 'wrong vessel')).record.sender).toBe('xa-border-police');
     });
   });
 

@@ -1,7 +1,7 @@
 /**
  * The fuzz run at scale (issue 12, finding 5): the generators of test/fuzz.test.ts (test/support/fuzz-cases.ts)
  * over the receive pipeline, reply parsing and the policy, scenario and CSV parsers, for as many cases as asked.
- * Prints cases, untyped errors, accepted mutations, chunking inconsistencies and cases/s, per target, and the
+ * Prints cases, untyped errors, accepted mutations, inconsistencies and cases/s, per target, and the
  * first failures (each names its case number: re-run with the same seed to reproduce). Exits 1 on any failure.
  *
  * Run: node test/bench/fuzz.ts --cases 100000 --seed 12   (npm run fuzz -- --cases 100000 --seed 12)
@@ -25,7 +25,7 @@ runBounded('fuzz', 60 * 60_000, async () => {
   const stats = runFuzz(fuzzTargets(lab), { cases, seed, rng: mulberry32 });
   const rate = Math.round(stats.cases / (stats.ms / 1000));
   console.log(`fuzz seed ${seed}: ${stats.cases} cases in ${(stats.ms / 1000).toFixed(1)} s (${rate} cases/s)`);
-  console.log(`  untyped errors: ${stats.untyped}; accepted mutations: ${stats.accepted}; chunking inconsistencies: ${stats.inconsistent}`);
+  console.log(`  untyped errors: ${stats.untyped}; accepted mutations: ${stats.accepted}; inconsistencies (opened but refused by send-side validation, or chunked CSV != whole): ${stats.inconsistent}`);
   for (const [name, t] of Object.entries(stats.byTarget)) {
     console.log(`  ${name.padEnd(9)} ${String(t.cases).padStart(7)} cases (${Math.round(t.cases / (t.ms / 1000))}/s): ${t.refused} refused (typed), ${t.ok} accepted as valid, ${t.untyped} untyped, ${t.accepted} accepted mutations, ${t.inconsistent} inconsistent`);
   }

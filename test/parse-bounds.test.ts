@@ -86,6 +86,25 @@ describe('JWS protected header: typed refusal, bounded fields, bounded cache', (
     expect(full.entries).toBeLessThanOrEqual(full.maxEntries);
     expect(full.bytes).toBeLessThanOrEqual(full.maxBytes);
   });
+
+  it('only headers that verified under a directory key are cached: a flood of unverified ones neither grows nor churns it', () => {
+    const body = encodeBody(lab.catalog.get('DocumentReport'), LAB_REPORT);
+    const signed = lab.codec.encodeSigned(lab.header('DocumentReport'), body);
+    const copy = lab.seal('DocumentReport', LAB_REPORT);
+    open(copy.data);
+    const before = protectedHeaderCacheStats().entries;
+    for (let i = 0; i < 2_000; i++) {
+      // Valid profile, unknown kid (refused at the key lookup) or the real kid with a bad signature.
+      const kid = i % 2 ? `unknown${i}` : lab.kid;
+      const prot = Buffer.from(PROFILE(kid).replace('{', `{${' '.repeat(i % 300)}`));
+      const data = lab.codec.encodeEnvelope({ signed, protected: prot, signature: new Uint8Array(64) });
+      expect(codeOf(() => open(data))).toMatch(/^ERR_(KEY_UNKNOWN|SIGNATURE_INVALID)$/);
+    }
+    expect(protectedHeaderCacheStats().entries).toBe(before);
+    // The genuine header is still cached (the flood did not evict it) and still opens.
+    expect(protectedHeaderCacheStats().entries).toBeGreaterThan(0);
+    expect(open(copy.data).body.documentNumber).toBe('XA1234567');
+  });
 });
 
 describe('dates, enums and ranges: the same validation on receive as on send', () => {

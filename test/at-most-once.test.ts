@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -15,8 +15,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectOptions, LiaisonClient } from '../services/sdk/client/client.ts';
 import type { Rejection } from '../services/sdk/client/consume.ts';
 import type { SealedMessage } from '../services/sdk/envelope/seal.ts';
+import { isLiaisonError } from '../services/sdk/errors.ts';
+import { parsePolicy } from '../services/sdk/policy/index.ts';
 import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
-import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { createTestFederation, EXAMPLE_POLICY, type TestFederation } from './support/federation.ts';
+import { typeCatalogFromList } from './support/catalogue-list.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -272,4 +275,21 @@ describe('at most once at the handler, durably (issue 12, finding 4)', () => {
     expect((await quarantined(fed)).filter((q) => q.code === 'ERR_REPLAY')).toHaveLength(2);
     await second.client.close();
   }, 30_000);
+});
+
+describe('the handled record is built in', () => {
+  it('a policy may not name a state bucket "handled" (every agency has one: the SDK would share it with the application)', () => {
+    const text = readFileSync(EXAMPLE_POLICY, 'utf8');
+    const catalog = typeCatalogFromList();
+    expect(text).toContain('kv: [cases]');
+    expect(() => parsePolicy(text, { catalog })).not.toThrow();
+    let err: unknown;
+    try {
+      parsePolicy(text.replace('kv: [cases]', 'kv: [cases, handled]'), { catalog });
+    } catch (e) {
+      err = e;
+    }
+    expect(isLiaisonError(err, 'ERR_POLICY_INVALID')).toBe(true);
+    expect((err as Error).message).toContain('bucket name "handled" is reserved');
+  });
 });

@@ -9,6 +9,8 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
+import { createEnvelopeCodec } from '../services/sdk/envelope/codec.ts';
+import { loadCatalog } from '../services/sdk/schema/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
 import { startCentre } from '../services/centre/index.ts';
@@ -129,6 +131,29 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
       const own = await border.retract(original.id, 'wrong vessel');
       expect(own.record.sender).toBe('xa-border-police');
       expect(own.record.copies.map((c) => c.subject.split('.')[5])).toEqual(['xa-border-police']);
+    });
+    it('a copy whose signed header names the caller but whose signature does not verify is not the caller’s', async () => {
+      const original = await border.send('IntelligenceReport', { summary: 'Vessel DELTA sighted' }, { to: 'xb-police' });
+      const copy = original.copies[0]!;
+      const admin = await jetstreamManager(fed.exchange.admin);
+      const stored = await admin.streams.getMessage(copy.stream, { seq: copy.seq });
+      // xb-police rewrites the signed header to name itself, keeping xa-border-police's signature.
+      const codec = createEnvelopeCodec(loadCatalog().envelopeTypes);
+      const env = codec.decodeEnvelope(stored!.data);
+      const { header, body } = codec.decodeSigned(env.signed);
+      const forged = codec.encodeEnvelope({ ...env, signed: codec.encodeSigned({ ...header, sender: 'xb-police', recipient: 'xa-border-police' }, body) });
+      const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xb-police']!, 'xb-police');
+      try {
+        const h = natsHeaders();
+        h.set('ce-id', original.id);
+        h.set('Nats-Msg-Id', `xb-police:${original.id}:${copy.tier}`);
+        const subject = messageSubject({ tier: copy.tier as 'personal', family: 'cooperation', type: 'IntelligenceReport', sender: 'xb-police', recipient: 'xa-border-police' });
+        expect((await jetstream(raw.nc).publish(subject, forged, { headers: h })).duplicate).toBe(false);
+      } finally {
+        await raw.close();
+      }
+      expect(await refused(xb.retract(original.id, 'claiming it'))).toBe('ERR_RETRACT_NOT_SENDER');
+      expect((await border.retract(original.id, 'wrong vessel')).record.sender).toBe('xa-border-police');
     });
   });
 
@@ -265,6 +290,10 @@ describe('the case registry: a message is (sender, id) (issue 12, finding 3)', (
     const stepsOf = () => fx.caseOf(ref)!.timeline.filter((s) => s.messageId === ngoUpdate.id && s.messageType === 'ReferralUpdate');
     await waitFor(() => stepsOf().length === 2, 8_000, 'both updates applied');
     expect(stepsOf().map((s) => s.actor)).toEqual(['xa-ngo-harbour', 'xa-border-police']);
+    // Each party is told of each update: the notices of one are not taken for repeats of the other's.
+    const told = (party: string) => fx.party(party).notices('WorkflowStateChange', ref).filter((n) => n.causeMessageId === ngoUpdate.id).map((n) => n.actor);
+    await waitFor(() => told('xa-ngo-harbour').length === 2 && told('xa-border-police').length === 2, 8_000, 'both updates told to both parties');
+    expect(told('xa-ngo-harbour').sort()).toEqual(['xa-border-police', 'xa-ngo-harbour']);
 
     // The police retracts its own update: its step is undone, the NGO's stands.
     await police.retract(ngoUpdate.id, 'note was for another case');
@@ -287,6 +316,34 @@ describe('the case registry: a message is (sender, id) (issue 12, finding 3)', (
     await institute.send('EnrolmentDecision', { requestId: first.id, courseCode: 'ID-ENROL', outcome: 'ENROLMENT_OUTCOME_DECLINED', reason: 'unit not eligible' }, { to: 'xb-police' });
     await waitFor(() => fx.caseOf(ref)!.items.some((i) => i.state === 'declined'), 8_000, 'a declined enrolment');
     expect(Object.fromEntries(fx.caseOf(ref)!.items.map((i) => [i.agency, i.state]))).toEqual({ 'xa-border-police': 'confirmed', 'xb-police': 'declined' });
+  });
+
+  it('refusals of two senders’ messages with the same id both reach the agency they were addressed to', async () => {
+    const unknownReferral = '01900000-0000-7000-8000-00000000beef';
+    const update = { referralId: unknownReferral, status: 'REFERRAL_STATUS_IN_PROGRESS' };
+    const first = await fx.party('xb-police').client.send('ReferralUpdate', update, { to: 'xa-ngo-harbour' });
+    await fx.party('xa-border-police').client.send('ReferralUpdate', update, { to: 'xa-ngo-harbour', id: first.id });
+    const refused = () => fx.party('xa-ngo-harbour').notices('WorkflowRejection').filter((r) => r.causeMessageId === first.id).map((r) => r.refusedSender);
+    await waitFor(() => refused().length === 2, 10_000, 'both refusals at the NGO');
+    expect(refused().sort()).toEqual(['xa-border-police', 'xb-police']);
+  });
+
+  it('a reference by id resolves only to a message of the agencies that may own it: an answer to one referral never lands on another sender’s case with that id', async () => {
+    const ngo = fx.party('xa-ngo-harbour').client;
+    // xb-police took the id first (an agency that learned it in advance); the genuine referral with it is refused as a duplicate case.
+    const taken = await fx.party('xb-police').client.send('CaseReferral', REFERRAL, { to: 'xa-ngo-harbour' });
+    const ref = `case-referral.${taken.id}`;
+    await fx.caseIn(ref, 'referred');
+    const genuine = await fx.party('xa-border-police').client.send('CaseReferral', REFERRAL, { to: 'xa-ngo-harbour', id: taken.id });
+    const rejection = () => fx.party('xa-border-police').notices('WorkflowRejection').find((r) => r.causeMessageId === genuine.id);
+    await waitFor(() => rejection() !== undefined, 8_000, 'the genuine referral refused');
+    expect(rejection()!.code).toBe('ERR_WORKFLOW_DUPLICATE_CASE');
+    // The NGO accepts the border police's referral: the answer belongs to the border police, not to xb-police's case.
+    const decision = await ngo.send('ReferralDecision', { referralId: taken.id, decision: 'REFERRAL_DECISION_KIND_ACCEPTED', assignedProgramme: 'shelter' }, { to: 'xa-border-police' });
+    const refusedDecision = () => fx.party('xa-ngo-harbour').notices('WorkflowRejection').find((r) => r.causeMessageId === decision.id);
+    await waitFor(() => refusedDecision() !== undefined, 10_000, 'the decision refused');
+    expect(refusedDecision()!.code).toBe('ERR_WORKFLOW_UNKNOWN_CASE');
+    expect(fx.caseOf(ref)!.state).toBe('referred');
   });
 
   it('an agency’s own proposal reusing the id of a proposal it received does not capture the answers to that proposal', async () => {

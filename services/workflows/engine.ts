@@ -212,7 +212,8 @@ export function stateChange(c: CaseRecord, step: CaseStep, to: string, itemState
   const next = nextDeadline(c);
   const cause = step.messageId || c.ref;
   return {
-    id: derivedUuidv7(cause, 'state', c.ref, step.transition, step.itemRef ?? '', salt, to),
+    // From the step's message, (sender, id): another party's message with the same id gets notices of its own.
+    id: derivedUuidv7(cause, 'state', step.actor, c.ref, step.transition, step.itemRef ?? '', salt, to),
     type: 'WorkflowStateChange',
     to,
     body: {

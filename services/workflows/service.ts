@@ -184,7 +184,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
       refusedSender: m.sender,
     };
     const to = [m.sender, ...(m.recipient !== 'all' && m.recipient !== client.id ? [m.recipient] : [])];
-    await Promise.all(to.map((a) => send('WorkflowRejection', body, a, derivedUuidv7(m.id, 'reject', a), c)));
+    await Promise.all(to.map((a) => send('WorkflowRejection', body, a, derivedUuidv7(m.id, 'reject', m.sender, a), c)));
   }
 
   /**

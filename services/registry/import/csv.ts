@@ -1,6 +1,6 @@
 /**
- * CSV import of a national registry's export (issue 3, bulk upload): a small streaming RFC 4180 parser and the
- * mapping of the documented columns to DocumentReport bodies.
+ * CSV import of a national registry's export (issue 3, bulk upload): streaming records (the linear-time RFC 4180
+ * parser of csv-parser.ts) and the mapping of the documented columns to DocumentReport bodies.
  *
  * Columns (header row required, names case-insensitive, any order):
  * `document_number,issuing_country,document_type,status` and optionally
@@ -12,158 +12,11 @@
  * @module
  */
 import { createReadStream } from 'node:fs';
-import { LiaisonError } from '../../sdk/errors.ts';
+import { isLiaisonError, LiaisonError } from '../../sdk/errors.ts';
+import { CsvParser, type CsvRecord } from './csv-parser.ts';
 import { normaliseBirthDate, normaliseCountry, normaliseDocumentNumber } from '../index/normalise.ts';
 
-/** One CSV record: its fields and the file line it starts on (1-based). */
-export interface CsvRecord {
-  line: number;
-  fields: string[];
-  /** Set when the record is malformed (unterminated quote, text after a closing quote). */
-  error?: string;
-}
-
-/**
- * An incremental RFC 4180 parser: feed it text chunks with {@link push}, then call {@link end}. Handles quoted
- * fields (commas, line breaks and `""` escapes inside), CRLF and LF line ends and a leading BOM; blank lines are
- * skipped (but counted). Unquoted lines take a fast path (`split(',')`).
- */
-export class CsvParser {
-  #buf = '';
-  #line = 1;
-  #started = false;
-
-  /** Parse what `chunk` completes; a record cut by the chunk boundary waits for the next chunk. */
-  push(chunk: string): CsvRecord[] {
-    this.#buf = this.#buf.length === 0 ? chunk : this.#buf + chunk;
-    return this.#drain(false);
-  }
-
-  /** Parse the rest (the last record needs no line end). */
-  end(): CsvRecord[] {
-    return this.#drain(true);
-  }
-
-  #drain(final: boolean): CsvRecord[] {
-    let buf = this.#buf;
-    if (!this.#started) {
-      if (buf.length === 0 && !final) return [];
-      if (buf.charCodeAt(0) === 0xfeff) buf = buf.slice(1);
-      this.#started = true;
-    }
-    const out: CsvRecord[] = [];
-    const len = buf.length;
-    let pos = 0;
-    let quote = buf.indexOf('"');
-    while (pos < len) {
-      if (quote !== -1 && quote < pos) quote = buf.indexOf('"', pos);
-      const nl = buf.indexOf('\n', pos);
-      if (quote === -1 || (nl !== -1 && quote > nl)) {
-        // Fast path: no quote before the end of this line.
-        if (nl === -1 && !final) break;
-        let end = nl === -1 ? len : nl;
-        if (end > pos && buf.charCodeAt(end - 1) === 13) end--;
-        const text = buf.slice(pos, end);
-        if (text.length > 0) out.push({ line: this.#line, fields: text.split(',') });
-        this.#line++;
-        pos = nl === -1 ? len : nl + 1;
-        continue;
-      }
-      const r = this.#quoted(buf, pos, final);
-      if (!r) break;
-      out.push(r.record);
-      pos = r.next;
-    }
-    this.#buf = buf.slice(pos);
-    return out;
-  }
-
-  /** Parse one record that contains a quote, starting at `start`; undefined when it needs more text. */
-  #quoted(buf: string, start: number, final: boolean): { record: CsvRecord; next: number } | undefined {
-    const len = buf.length;
-    const line = this.#line;
-    const fields: string[] = [];
-    let breaks = 0;
-    let i = start;
-    let error: string | undefined;
-    for (;;) {
-      // At the start of a field.
-      let field: string;
-      if (buf.charCodeAt(i) === 34) {
-        field = '';
-        let j = i + 1;
-        for (;;) {
-          const q = buf.indexOf('"', j);
-          if (q === -1) {
-            if (!final) return undefined;
-            field += buf.slice(j);
-            breaks += countBreaks(buf, j, len);
-            error = 'unterminated quoted field';
-            i = len;
-            break;
-          }
-          field += buf.slice(j, q);
-          breaks += countBreaks(buf, j, q);
-          if (q + 1 >= len && !final) return undefined;
-          if (buf.charCodeAt(q + 1) === 34) {
-            field += '"';
-            j = q + 2;
-            continue;
-          }
-          i = q + 1;
-          break;
-        }
-        const c = buf.charCodeAt(i);
-        if (i < len && c !== 44 && c !== 10 && c !== 13) {
-          // Text after a closing quote: keep it, but the record is malformed.
-          error ??= `unexpected text after a closing quote in field ${fields.length + 1}`;
-          let k = i;
-          while (k < len && buf.charCodeAt(k) !== 44 && buf.charCodeAt(k) !== 10 && buf.charCodeAt(k) !== 13) k++;
-          if (k >= len && !final) return undefined;
-          field += buf.slice(i, k);
-          i = k;
-        }
-      } else {
-        let k = i;
-        while (k < len) {
-          const c = buf.charCodeAt(k);
-          if (c === 44 || c === 10 || c === 13) break;
-          k++;
-        }
-        if (k >= len && !final) return undefined;
-        field = buf.slice(i, k);
-        i = k;
-      }
-      fields.push(field);
-      if (i >= len) {
-        this.#line += breaks + 1;
-        return { record: { line, fields, ...(error ? { error } : {}) }, next: len };
-      }
-      const c = buf.charCodeAt(i);
-      if (c === 44) {
-        i++;
-        continue;
-      }
-      // Line end: CRLF, LF or a lone CR.
-      if (c === 13 && i + 1 >= len && !final) return undefined;
-      const next = c === 13 && buf.charCodeAt(i + 1) === 10 ? i + 2 : i + 1;
-      this.#line += breaks + 1;
-      return { record: { line, fields, ...(error ? { error } : {}) }, next };
-    }
-  }
-}
-
-function countBreaks(buf: string, from: number, to: number): number {
-  let n = 0;
-  for (let k = buf.indexOf('\n', from); k !== -1 && k < to; k = buf.indexOf('\n', k + 1)) n++;
-  return n;
-}
-
-/** Parse a whole CSV text (tests, small files). */
-export function parseCsv(text: string): CsvRecord[] {
-  const p = new CsvParser();
-  return [...p.push(text), ...p.end()];
-}
+export { CsvParser, parseCsv, type CsvRecord } from './csv-parser.ts';
 
 /** Stream a CSV file's records in chunks (64 KiB reads); never holds the whole file. */
 export async function* readCsvRecords(file: string): AsyncGenerator<CsvRecord[]> {
@@ -200,9 +53,10 @@ const JSON_NAME: Readonly<Record<string, string>> = Object.fromEntries(COLUMNS.m
 const DOCUMENT_TYPES = ['PASSPORT', 'IDENTITY_CARD', 'VISA', 'RESIDENCE_PERMIT', 'REFUGEE_TRAVEL_DOCUMENT', 'SEAFARER_ID', 'BLANK'];
 const DOCUMENT_STATUSES = ['LOST', 'STOLEN', 'FRAUDULENT', 'RECOVERED', 'CANCELLED'];
 
-/** A row that cannot be imported, by its file line. */
+/** A row that cannot be imported, by its file line (and the 1-based column of the bad cell, when one is). */
 export interface BadRow {
   line: number;
+  column?: number;
   error: string;
 }
 
@@ -263,11 +117,51 @@ function enumValue(raw: string, prefix: string, names: readonly string[], column
   return prefix + name;
 }
 
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A real calendar date `YYYY-MM-DD` (year 1 to 9999), or a typed refusal: `2024-13-01` and `2023-02-29` are not dates. */
+function calendarDate(v: string, column: string): string {
+  const m = DATE.exec(v);
+  const [year, month, day] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  const days = month >= 1 && month <= 12 ? new Date(Date.UTC(2000, month, 0)).getUTCDate() - (month === 2 && !leap(year) ? 1 : 0) : 0;
+  if (!m || year < 1 || day < 1 || day > days) throw new LiaisonError('ERR_BODY_INVALID', `${column}: "${v}" is not a date (YYYY-MM-DD)`, { field: column });
+  return v;
+}
+
+function leap(year: number): boolean {
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+}
+
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides, which can hide or reorder text in a record.
+ * Free-text columns may hold line breaks and tabs; no other column may.
+ */
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
+const CONTROL_OR_BREAK = /[\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
+const FREE_TEXT: readonly string[] = ['remarks', 'place'];
+
+function checkCharacters(v: string, column: string): void {
+  const bad = (FREE_TEXT.includes(column) ? CONTROL : CONTROL_OR_BREAK).exec(v);
+  if (bad) {
+    const code = `U+${bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    throw new LiaisonError('ERR_BODY_INVALID', `${column}: control character ${code} at position ${bad.index + 1}`, { field: column });
+  }
+}
+
+/** Run `fn` for one cell; a refusal is re-thrown located: `line L, column C: …` with details line, column and field. */
+function atCell<T>(record: CsvRecord, index: number, column: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof LiaisonError)) throw err;
+    throw new LiaisonError(err.code, `line ${record.line}, column ${index + 1}: ${err.message}`, { ...err.details, line: record.line, column: index + 1, field: column }, { cause: err });
+  }
+}
 
 /**
  * Turn one record into a DocumentReport body (normalised number and country, enum names), or throw
- * `ERR_BODY_INVALID` naming the column.
+ * `ERR_BODY_INVALID` located by line and column (details `line`, `column`, `field`): a bad value, an impossible
+ * date or a control character.
  */
 export function reportBody(record: CsvRecord, columns: ColumnMap): Record<string, unknown> {
   if (record.error) throw new LiaisonError('ERR_BODY_INVALID', record.error, { line: record.line });
@@ -276,25 +170,38 @@ export function reportBody(record: CsvRecord, columns: ColumnMap): Record<string
     throw new LiaisonError('ERR_BODY_INVALID', `${f.length} field${f.length === 1 ? '' : 's'}; the header has ${columns.width}`, { line: record.line });
   }
   const ix = columns.index;
+  const cell = <T>(column: string, fn: (v: string) => T): T => atCell(record, ix[column]!, column, () => {
+    const v = f[ix[column]!]!;
+    checkCharacters(v, column);
+    return fn(v);
+  });
   const body: Record<string, unknown> = {
-    documentNumber: normaliseDocumentNumber(f[ix.document_number!]!),
-    issuingCountry: normaliseCountry(f[ix.issuing_country!]!),
+    documentNumber: cell('document_number', (v) => normaliseDocumentNumber(v)),
+    issuingCountry: cell('issuing_country', (v) => normaliseCountry(v)),
   };
-  const type = enumValue(f[ix.document_type!]!, 'DOCUMENT_TYPE_', DOCUMENT_TYPES, 'document_type', false);
+  const type = cell('document_type', (v) => enumValue(v, 'DOCUMENT_TYPE_', DOCUMENT_TYPES, 'document_type', false));
   if (type) body.documentType = type;
-  body.status = enumValue(f[ix.status!]!, 'DOCUMENT_STATUS_', DOCUMENT_STATUSES, 'status', true);
+  body.status = cell('status', (v) => enumValue(v, 'DOCUMENT_STATUS_', DOCUMENT_STATUSES, 'status', true));
   for (const column of OPTIONAL_COLUMNS) {
-    const i = ix[column];
-    if (i === undefined) continue;
-    const v = f[i]!.trim();
-    if (v === '') continue;
-    if ((column === 'issue_date' || column === 'expiry_date') && !DATE.test(v)) {
-      throw new LiaisonError('ERR_BODY_INVALID', `${column}: "${v}" is not YYYY-MM-DD`, { field: column });
-    }
-    if (column === 'holder_birth_date') normaliseBirthDate(v, column);
-    body[JSON_NAME[column]!] = column === 'holder_nationality' ? normaliseCountry(v, column) : v;
+    if (ix[column] === undefined) continue;
+    const value = cell(column, (raw) => optionalValue(raw.trim(), column));
+    if (value !== undefined) body[JSON_NAME[column]!] = value;
   }
   return body;
+}
+
+function optionalValue(v: string, column: string): string | undefined {
+  if (v === '') return undefined;
+  if (column === 'issue_date' || column === 'expiry_date') return calendarDate(v, column);
+  if (column === 'holder_birth_date') normaliseBirthDate(v, column);
+  return column === 'holder_nationality' ? normaliseCountry(v, column) : v;
+}
+
+/** A refused row: its line, the column of the bad cell, and what is wrong with it (the location is in the fields). */
+function badRow(record: CsvRecord, err: unknown): BadRow {
+  const column = isLiaisonError(err) && typeof err.details.column === 'number' ? err.details.column : undefined;
+  const inner = column !== undefined && err instanceof Error && err.cause instanceof Error ? err.cause.message : (err as Error).message;
+  return { line: record.line, ...(column !== undefined ? { column } : {}), error: inner };
 }
 
 /**
@@ -316,7 +223,7 @@ export async function readReportRows(file: string, onRows: (good: ReportRow[], b
       try {
         good.push({ line: record.line, body: reportBody(record, columns) });
       } catch (err) {
-        bad.push({ line: record.line, error: (err as Error).message });
+        bad.push(badRow(record, err));
       }
     }
     await onRows(good, bad);

@@ -1,11 +1,11 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { agencyJetStream } from './agency-js.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../clock.ts';
-import { asLiaisonError, type LiaisonError } from '../errors.ts';
+import { asLiaisonError, LiaisonError } from '../errors.ts';
 import { HANDLED_BUCKET } from '../policy/compile.ts';
-import { bucketName } from '../subjects.ts';
+import { agencyJsApi, bucketName, inboxPrefix } from '../subjects.ts';
+import { RecordWriter } from './record-writer.ts';
 
 /**
  * The durable record of the messages an agency handed to its handler: one entry per (sender, id) in
@@ -38,10 +38,6 @@ const decoder = new TextDecoder();
 /** Attempts to settle one claim when other writers race on the same key. */
 const CLAIM_ATTEMPTS = 4;
 
-function isWrongLastSequence(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
-}
-
 /** One token of a KV key: kept when it is plain (`[-A-Za-z0-9_]`), else `=` + base64url (never ambiguous with a plain token). */
 function keyToken(s: string): string {
   return /^[-\w]+$/.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
@@ -49,23 +45,30 @@ function keyToken(s: string): string {
 
 /** The record of one receiving agency (one per client; shared by its consumer loops). */
 export class HandledRecord {
+  /** Reads (only when a claim finds an entry). */
   readonly #kv: KV;
+  /** Writes: compare-and-set publishes, PubAcks on one subscription. */
+  readonly #writer: RecordWriter;
+  readonly #bucket: string;
   readonly #clock: Clock;
   readonly #replica: number;
   /** Keys whose copy is between claim and done in this process: a second copy waits for the first. */
   readonly #inFlight = new Map<string, Promise<void>>();
   #replay: { positions: Record<string, number>; at: number } | undefined;
 
-  private constructor(kv: KV, clock: Clock, replica: number) {
+  private constructor(kv: KV, writer: RecordWriter, bucket: string, clock: Clock, replica: number) {
     this.#kv = kv;
+    this.#writer = writer;
+    this.#bucket = bucket;
     this.#clock = clock;
     this.#replica = replica;
   }
 
   /** Bind the agency's handled bucket (no API round trip: entries are written by publish and read by direct get). */
   static async open(nc: NatsConnection, agency: string, o: { clock: Clock; replica: number }): Promise<HandledRecord> {
-    const kv = await new Kvm(agencyJetStream(nc)).open(bucketName(agency, HANDLED_BUCKET), { allow_direct: true });
-    return new HandledRecord(kv, o.clock, o.replica);
+    const bucket = bucketName(agency, HANDLED_BUCKET);
+    const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
+    return new HandledRecord(kv, new RecordWriter(nc, inboxPrefix(agency)), bucket, o.clock, o.replica);
   }
 
   /** `<sender>.<id>` (replica k > 1 of an agency keeps its own: `<sender>.<id>.r<k>`). */
@@ -115,22 +118,16 @@ export class HandledRecord {
 
   async #decide(key: string, from: DeliveredFrom | undefined): Promise<Claim> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      try {
-        return this.#claimed(key, await this.#kv.put(key, this.#value('claim'), { previousSeq: 0 }));
-      } catch (err) {
-        if (!isWrongLastSequence(err)) throw err;
-      }
+      const created = await this.#put(key, 'claim', 0);
+      if (created !== 'conflict') return this.#claimed(key, created);
       const e = await this.#kv.get(key);
       if (!e) continue; // expired between the two calls: claim again
       const [state, atText] = e.string().split(' ') as [RecordState, string];
       const at = Number(atText);
       if (e.operation !== 'PUT' || state === 'free' || this.#replayed(from, at)) {
-        try {
-          return this.#claimed(key, await this.#kv.update(key, this.#value('claim'), e.revision));
-        } catch (err) {
-          if (!isWrongLastSequence(err)) throw err;
-          continue; // another writer claimed it meanwhile: read again
-        }
+        const reclaimed = await this.#put(key, 'claim', e.revision);
+        if (reclaimed !== 'conflict') return this.#claimed(key, reclaimed);
+        continue; // another writer claimed it meanwhile: read again
       }
       if (state === 'done') return { outcome: 'done' };
       if (state === 'quarantined') return { outcome: 'quarantined' };
@@ -145,15 +142,14 @@ export class HandledRecord {
 
   /** Overwrite the entry this process claimed (only if nobody wrote it since). */
   async #write(key: string, state: RecordState, revision: number): Promise<void> {
-    try {
-      await this.#kv.update(key, this.#value(state), revision);
-    } catch (err) {
-      throw asLiaisonError(err, 'ERR_HANDLED_RECORD', `cannot mark ${key} ${state}`);
-    }
+    const r = await this.#put(key, state, revision);
+    if (r === 'conflict') throw new LiaisonError('ERR_HANDLED_RECORD', `cannot mark ${key} ${state}: another writer changed it`, { key });
   }
 
-  #value(state: RecordState): Uint8Array {
-    return encoder.encode(`${state} ${this.#clock.now()}`);
+  /** Write `<state> <now>` at `key` if its last revision is `expected` (0: absent). */
+  #put(key: string, state: RecordState, expected: number): Promise<number | 'conflict'> {
+    // Through the agency's import of its own bucket (account-routes.ts), as nats.js's KV would write it.
+    return this.#writer.put(agencyJsApi(`$KV.${this.#bucket}.${key}`), encoder.encode(`${state} ${this.#clock.now()}`), expected);
   }
 
   #replayed(from: DeliveredFrom | undefined, at: number): boolean {

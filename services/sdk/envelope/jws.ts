@@ -86,9 +86,16 @@ function profileOf(json: unknown): ProtectedHeader {
 }
 
 /**
+ * Parsed headers not yet verified, by their signing-input prefix: {@link verifyDetached} moves one into the
+ * cache when a signature over it verifies. Weak, so an unverified header lives only as long as its message.
+ */
+const unverified = new WeakMap<Buffer, { key: string; parsed: { header: ProtectedHeader; b64: Buffer } }>();
+
+/**
  * Parse and check a protected header; throws ERR_PROTECTED_HEADER_INVALID. The size is checked first
- * (at most {@link MAX_PROTECTED_HEADER_BYTES}), so the cache (keyed by content) holds at most
- * 1024 entries of bounded size whatever a sender sends.
+ * (at most {@link MAX_PROTECTED_HEADER_BYTES}). Cached by content, but only once a signature over it has
+ * verified ({@link verifyDetached}): whatever unsigned headers a sender floods, the cache holds at most
+ * 1024 entries of bounded size, all of them headers of genuine signatures.
  */
 export function parseProtectedHeader(bytes: Uint8Array): { header: ProtectedHeader; b64: Buffer } {
   if (bytes.byteLength > MAX_PROTECTED_HEADER_BYTES) invalidProtected(`is ${bytes.byteLength} bytes (at most ${MAX_PROTECTED_HEADER_BYTES})`);
@@ -103,7 +110,17 @@ export function parseProtectedHeader(bytes: Uint8Array): { header: ProtectedHead
   }
   const header = profileOf(json);
   const b64 = Buffer.from(Buffer.from(bytes).toString('base64url'), 'ascii');
-  return remember(parsedCache, key, { header, b64 });
+  const parsed = { header, b64 };
+  unverified.set(b64, { key, parsed });
+  return parsed;
+}
+
+/** A header whose signature verified joins the cache. */
+function rememberVerified(protectedB64: Buffer): void {
+  const pending = unverified.get(protectedB64);
+  if (!pending) return;
+  unverified.delete(protectedB64);
+  remember(parsedCache, pending.key, pending.parsed);
 }
 
 /** Size of the received-header cache (entries and bytes held), and its bounds: for tests and diagnostics. */
@@ -124,7 +141,9 @@ export function signDetached(signed: Uint8Array, key: SigningKey): JwsParts {
 /** Verify a detached Liaison JWS with node:crypto. Returns false on a bad signature (never throws for it). */
 export function verifyDetached(signed: Uint8Array, protectedB64: Buffer, signature: Uint8Array, publicKey: KeyObject): boolean {
   if (signature.byteLength !== 64) return false;
-  return edVerify(null, signingInput(protectedB64, signed), publicKey, signature);
+  const ok = edVerify(null, signingInput(protectedB64, signed), publicKey, signature);
+  if (ok) rememberVerified(protectedB64);
+  return ok;
 }
 
 /** The flattened JWS JSON serialization (RFC 7515 §7.2.2) of an envelope, for any JWS library. */

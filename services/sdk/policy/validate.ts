@@ -1,5 +1,6 @@
 import { isScalar, isSeq } from 'yaml';
 import { HANDLING_CODES, TIERS, TLP_LABELS, type HandlingCode, type TlpLabel } from '../tier.ts';
+import { HANDLED_BUCKET } from './compile.ts';
 import { closest } from './issues.ts';
 import { DEFAULT_RETENTION_MS, type AgencyEntry, type Policy, type ReceiveRule, type ReceiveScope, type Role, type TypeCatalog } from './model.ts';
 import { parseDuration } from './duration.ts';
@@ -116,7 +117,13 @@ function readState(w: Walk, loc: Located, role: Role): void {
     const list = field(w, fields, loc, kind, false);
     if (!list || seqLength(list) === 0) continue;
     role.state[kind] =
-      stringList(w, list, (n) => (BUCKET_RE.test(n) ? undefined : `invalid bucket name "${n}" (expected ${BUCKET_RE.source})`)) ?? [];
+      stringList(w, list, (n) =>
+        n === HANDLED_BUCKET
+          ? `bucket name "${n}" is reserved: every agency has a built-in "${n}" KV bucket (its SDK's record of handled messages)`
+          : BUCKET_RE.test(n)
+            ? undefined
+            : `invalid bucket name "${n}" (expected ${BUCKET_RE.source})`,
+      ) ?? [];
   }
 }
 

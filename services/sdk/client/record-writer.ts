@@ -1,0 +1,85 @@
+import { headers as natsHeaders, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { LiaisonError } from '../errors.ts';
+
+/** JetStream's error code for a write whose expected last subject sequence did not match. */
+const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+interface Pending {
+  subject: string;
+  deadline: number;
+  resolve: (seq: number | 'conflict') => void;
+  reject: (err: LiaisonError) => void;
+}
+
+/**
+ * Compare-and-set writes of KV entries as plain JetStream publishes whose PubAcks arrive on one
+ * wildcard subscription in the agency's own inbox (as AsyncPublisher does for sends): no request
+ * subscription, timer or error object per write, so the handled record's two writes per message
+ * stay cheap. A write resolves with the entry's new revision, or `'conflict'` when the key's last
+ * revision was not the expected one.
+ */
+export class RecordWriter {
+  readonly #nc: NatsConnection;
+  readonly #prefix: string;
+  readonly #sub: Subscription;
+  readonly #pending = new Map<string, Pending>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #next = 0;
+
+  constructor(nc: NatsConnection, inboxPrefix: string) {
+    this.#nc = nc;
+    this.#prefix = `${inboxPrefix}.kvack.${nuid.next()}`;
+    this.#sub = nc.subscribe(`${this.#prefix}.*`, { callback: (err, msg) => (err ? undefined : this.#settle(msg.subject.slice(this.#prefix.length + 1), msg.headers?.code, msg.string())) });
+    this.#sweep = setInterval(() => this.#expire(), 250);
+    this.#sweep.unref();
+  }
+
+  /** Write `value` at `subject` if the subject's last revision is `expected` (0: no entry yet). */
+  put(subject: string, value: Uint8Array, expected: number, timeoutMs = 10_000): Promise<number | 'conflict'> {
+    const token = (this.#next++).toString(36);
+    const h = natsHeaders();
+    h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
+    return new Promise((resolve, reject) => {
+      this.#pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
+      try {
+        this.#nc.publish(subject, value, { headers: h, reply: `${this.#prefix}.${token}` });
+      } catch (err) {
+        this.#pending.delete(token);
+        reject(new LiaisonError('ERR_HANDLED_RECORD', `write ${subject}: ${(err as Error).message}`, { subject }, { cause: err }));
+      }
+    });
+  }
+
+  #settle(token: string, status: number | undefined, text: string): void {
+    const p = this.#pending.get(token);
+    if (!p) return;
+    this.#pending.delete(token);
+    if (status === 503) return p.reject(new LiaisonError('ERR_HANDLED_RECORD', `no stream stores ${p.subject} (is the handled bucket provisioned?)`, { subject: p.subject }));
+    let ack: { seq?: number; error?: { err_code?: number; description?: string } };
+    try {
+      ack = JSON.parse(text) as typeof ack;
+    } catch {
+      return p.reject(new LiaisonError('ERR_HANDLED_RECORD', `unreadable acknowledgement for ${p.subject}`, { subject: p.subject }));
+    }
+    if (ack.error && WRONG_LAST_SEQUENCE.has(ack.error.err_code ?? 0)) return p.resolve('conflict');
+    if (ack.error || !ack.seq) return p.reject(new LiaisonError('ERR_HANDLED_RECORD', `JetStream refused ${p.subject}: ${ack.error?.description ?? 'no sequence'}`, { subject: p.subject }));
+    p.resolve(ack.seq);
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [token, p] of this.#pending) {
+      if (p.deadline > now) continue;
+      this.#pending.delete(token);
+      p.reject(new LiaisonError('ERR_HANDLED_RECORD', `no acknowledgement from the exchange for ${p.subject}`, { subject: p.subject }));
+    }
+  }
+
+  /** Stop: pending writes fail. */
+  close(): void {
+    clearInterval(this.#sweep);
+    this.#sub.unsubscribe();
+    for (const p of this.#pending.values()) p.reject(new LiaisonError('ERR_HANDLED_RECORD', `closed before ${p.subject} was acknowledged`, { subject: p.subject }));
+    this.#pending.clear();
+  }
+}

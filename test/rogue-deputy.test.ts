@@ -4,9 +4,11 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICES_USER, servicesUserPermissions } from '../services/exchange/service-host.ts';
+import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
+import { compileConsumers } from '../services/sdk/policy/index.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { Serving } from '../services/sdk/client/rpc.ts';
-import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, bucketName, directoryRequestSubject, inboxPrefix, replaySubject, retractSubject, serviceSubject, streamName } from '../services/sdk/subjects.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, agencyJsApi, bucketName, directoryRequestSubject, inboxPrefix, replaySubject, retractSubject, serviceSubject, streamName } from '../services/sdk/subjects.ts';
 import { issueUser, trustPaths } from '../services/trust/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
@@ -15,8 +17,10 @@ import { RawAgency } from './support/violations.ts';
  * The confused deputy (issue 12, finding 1). NATS checks the subject a client publishes to, never the
  * reply subject it names. A service that answered any reply subject would publish, with its own rights,
  * wherever a requester asked: the NGO emptied LIAISON_REFERRALS by naming `$JS.API.STREAM.PURGE…` as the
- * reply of a replay request. Every service — the exchange's and an agency's `serve` — must answer only
- * inside the requesting agency's own inbox, and the broker must bound what a service could publish anyway.
+ * reply of a replay request — and JetStream itself is such a service: a pull from one's own consumer with
+ * that reply purged the stream. Each agency lives in a NATS account of its own, so every answer to its
+ * requests — the exchange's services', JetStream's, a serving agency's — returns into its own account, where
+ * no such subject leads anywhere.
  */
 const ROGUE = 'xa-ngo-harbour';
 const POLICE = 'xa-border-police';
@@ -24,7 +28,7 @@ const NCB = 'xc-ncb';
 const CASES = 'mac-cases';
 const CHECK = { documentNumber: 'XA4417702', issuingCountry: 'XAA' };
 
-describe('no agency acts through a service: replies go only inside the caller’s own inbox', () => {
+describe('no agency acts through a service: every answer returns into the requester’s own account', () => {
   let fed: TestFederation;
   let rogue: RawAgency;
   let police: LiaisonClient;
@@ -64,9 +68,8 @@ describe('no agency acts through a service: replies go only inside the caller’
     ["inject into another agency's inbox", `${inboxPrefix(POLICE)}.injected`],
   ];
 
-  it('the exchange’s replay, retraction and directory services drop a request whose reply lies outside the caller’s inbox — nothing changes', async () => {
+  it('the exchange’s replay, retraction and directory services, asked with a forged reply subject, change nothing', async () => {
     const before = await snapshot();
-    const dropped0 = fed.exchange.services.stats.dropped;
     const victimInbox: Msg[] = [];
     const policeRaw = await RawAgency.connect(fed.server.url, fed.agencyDirs[POLICE]!, POLICE);
     policeRaw.nc.subscribe(`${inboxPrefix(POLICE)}.>`, { callback: (_e, m) => void victimInbox.push(m) });
@@ -76,15 +79,33 @@ describe('no agency acts through a service: replies go only inside the caller’
       [retractSubject(ROGUE), JSON.stringify({ op: 'status', originalId: '01900000-0000-7000-8000-000000000000' })],
       [directoryRequestSubject(ROGUE), ''],
     ];
+    const answered0 = fed.exchange.services.stats.answered;
     for (const [subject, body] of requests) for (const [, target] of deputyTargets()) rogue.nc.publish(subject, body, { reply: target });
     await rogue.nc.flush();
     await new Promise((r) => setTimeout(r, 800));
     expect(rogue.violations).toEqual([]);
+    // Answered — into the rogue's own account, where none of those subjects leads anywhere.
+    expect(fed.exchange.services.stats.answered - answered0).toBe(requests.length * deputyTargets().length);
     expect(await snapshot()).toEqual(before);
     expect(victimInbox).toEqual([]);
-    expect(fed.exchange.services.stats.dropped - dropped0).toBe(requests.length * deputyTargets().length);
-    expect(fed.exchange.services.stats.recent.at(-1)).toMatchObject({ agency: ROGUE });
     await policeRaw.close();
+  });
+
+  it('JetStream itself, asked with a forged reply subject (a pull from one’s own consumer, its info), changes nothing', async () => {
+    const own = compileConsumers(fed.exchange.policy, typeCatalogOf(fed.catalog)).find((c) => c.agency === ROGUE && c.type === 'CaseReferral')!;
+    await police.send('CaseReferral', { kind: 'REFERRAL_KIND_PROTECTION', summary: 'for the pull', consentRecorded: true }, { to: ROGUE });
+    const before = await snapshot();
+    for (const [, target] of deputyTargets()) {
+      rogue.nc.publish(agencyJsApi(`CONSUMER.MSG.NEXT.${own.stream}.${own.name}`), JSON.stringify({ batch: 1, no_wait: true }), { reply: target });
+      rogue.nc.publish(agencyJsApi(`CONSUMER.INFO.${own.stream}.${own.name}`), '', { reply: target });
+    }
+    await rogue.nc.flush();
+    await new Promise((r) => setTimeout(r, 800));
+    expect(rogue.violations).toEqual([]);
+    expect(await snapshot()).toEqual(before);
+    // Control: its own consumer's info, asked with its own inbox, is answered.
+    const info = await rogue.nc.request(agencyJsApi(`CONSUMER.INFO.${own.stream}.${own.name}`), '', { timeout: 3_000 });
+    expect((info.json() as { name?: string }).name).toBe(own.name);
   });
 
   it('control: the same requests with the caller’s own inbox are answered', async () => {
@@ -94,22 +115,8 @@ describe('no agency acts through a service: replies go only inside the caller’
     expect(JSON.parse(replay.string())).toEqual({ ok: true, reset: [] });
   });
 
-  it('the audit ledger records a request whose reply lay outside the requester’s inbox', async () => {
-    rogue.nc.publish(replaySubject(ROGUE), JSON.stringify({ positions: {} }), { reply: `$JS.API.STREAM.PURGE.${documents}` });
-    await rogue.nc.flush();
-    await new Promise((r) => setTimeout(r, 500));
-    const ledger = await jsm.streams.info('LIAISON_AUDIT');
-    const entries: { kind: string; requester?: string; mismatch?: string[] }[] = [];
-    for (let seq = Math.max(1, ledger.state.last_seq - 60); seq <= ledger.state.last_seq; seq++) {
-      const m = await jsm.streams.getMessage('LIAISON_AUDIT', { seq }).catch(() => undefined);
-      if (m) entries.push(m.json());
-    }
-    expect(entries.some((e) => e.kind === 'query' && e.requester === ROGUE && e.mismatch?.includes('reply'))).toBe(true);
-  });
-
-  it('an agency’s own service (SDK serve) answers only inside its requester’s inbox', async () => {
+  it('an agency’s own service (SDK serve), asked with a forged reply subject, changes nothing', async () => {
     const before = await snapshot();
-    const dropped0 = serving.dropped;
     const copy = police.seal('DocumentCheckRequest', CHECK, { to: NCB }).copies[0]!;
     const h = natsHeaders();
     for (const [k, v] of Object.entries(copy.headers)) h.set(k, v);
@@ -119,8 +126,8 @@ describe('no agency acts through a service: replies go only inside the caller’
     await police.nc.flush();
     await new Promise((r) => setTimeout(r, 800));
     expect(await snapshot()).toEqual(before);
-    expect(serving.dropped - dropped0).toBe(targets.length);
-    // Control: the same signed request with police's own inbox is answered.
+    // Every request reached the bureau through the exchange's import, with a response route: none was dropped.
+    expect(serving.dropped).toBe(0);
     const ok = await police.nc.request(subject, copy.data, { headers: h, timeout: 3_000 });
     expect(ok.data.byteLength).toBeGreaterThan(0);
   });
@@ -136,32 +143,33 @@ describe('no agency acts through a service: replies go only inside the caller’
     }
   });
 
-  it('a serving agency that answers a forged reply subject itself is stopped by the broker: it may publish only into its requesters’ inboxes', async () => {
+  it('a serving agency that answers a forged reply subject itself reaches nothing: the broker lets it answer only along response routes', async () => {
     const rawNcb = await RawAgency.connect(fed.server.url, fed.agencyDirs[NCB]!, NCB);
     try {
-      rawNcb.nc.publish(`$JS.API.STREAM.PURGE.${documents}`, '{}');
-      expect(await rawNcb.refused(`$JS.API.STREAM.PURGE.${documents}`)).toBe(true);
+      for (const s of [`$JS.API.STREAM.PURGE.${documents}`, `${inboxPrefix(POLICE)}.answer`, `$KV.${bucketName(CASES, 'cases')}.probe`]) {
+        rawNcb.nc.publish(s, '{}');
+        expect(await rawNcb.refused(s), s).toBe(true);
+      }
       const got = new Promise<Msg>((resolve) => rawNcb.nc.subscribe(serviceSubject('documents', 'DocumentCheckRequest', '*'), { max: 1, callback: (_e, m) => resolve(m) }));
       await rawNcb.nc.flush();
       police.nc.publish(serviceSubject('documents', 'DocumentCheckRequest', POLICE), 'x', { reply: `$KV.${bucketName(CASES, 'cases')}.probe` });
       const req = await got;
-      req.respond('forged answer');
-      expect(await rawNcb.refused(`$KV.${bucketName(CASES, 'cases')}.probe`)).toBe(true);
-      expect((await cases.get('probe'))?.string()).toBe('the case registry wrote this');
-      // Control: answering inside a permitted requester's inbox is allowed.
+      expect(req.reply?.startsWith('_R_.')).toBe(true);
       const before = rawNcb.violations.length;
-      rawNcb.nc.publish(`${inboxPrefix(POLICE)}.answer`, 'ok');
+      req.respond('forged answer');
       await rawNcb.nc.flush();
       await new Promise((r) => setTimeout(r, 300));
+      // Allowed (a response route); it lands in the police's own account, where that subject leads nowhere.
       expect(rawNcb.violations.length).toBe(before);
+      expect((await cases.get('probe'))?.string()).toBe('the case registry wrote this');
     } finally {
       await rawNcb.close();
     }
   });
 
-  it('the exchange services’ own NATS user cannot publish to JetStream, KV, object, system or message subjects', async () => {
-    const perms = servicesUserPermissions(Object.keys(fed.exchange.policy.agencies), [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS]);
-    expect(perms.pub.allow.every((s) => s.startsWith('_INBOX_') && s.endsWith('.>'))).toBe(true);
+  it('the exchange services’ own NATS user may answer only along response routes: not JetStream, KV, object, system, message subjects nor inboxes', async () => {
+    const perms = servicesUserPermissions([DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS]);
+    expect(perms.pub.allow).toEqual(['_R_.>']);
     const accountSeed = (await readFile(trustPaths(fed.trustDir).accountSeed, 'utf8')).trim();
     const user = await issueUser({ accountSigner: accountSeed, name: SERVICES_USER, permissions: perms });
     const nc = await connect({ servers: fed.server.url, tls: fed.tls, authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)), reconnect: false });
@@ -169,9 +177,9 @@ describe('no agency acts through a service: replies go only inside the caller’
     void (async () => {
       for await (const s of nc.status()) if (s.type === 'error' && 'subject' in s.error) refused.push(String((s.error as { subject: string }).subject));
     })();
-    const forbidden = [`$JS.API.STREAM.PURGE.${documents}`, `$KV.${bucketName(CASES, 'cases')}.probe`, `$O.${bucketName(NCB, 'snapshots')}.M.x`, '$SYS.REQ.SERVER.PING', `liaison.v1.operational.documents.DocumentReport.${POLICE}.all`, 'liaison.v1.status.ping'];
+    const forbidden = [`$JS.API.STREAM.PURGE.${documents}`, `$KV.${bucketName(CASES, 'cases')}.probe`, `$O.${bucketName(NCB, 'snapshots')}.M.x`, '$SYS.REQ.SERVER.PING', `liaison.v1.operational.documents.DocumentReport.${POLICE}.all`, 'liaison.v1.status.ping', `${inboxPrefix(POLICE)}.x`];
     for (const s of forbidden) nc.publish(s, 'x');
-    nc.publish(`${inboxPrefix(POLICE)}.fine`, 'x');
+    nc.publish('_R_.abc.def', 'x');
     await nc.flush();
     await new Promise((r) => setTimeout(r, 500));
     await nc.close();

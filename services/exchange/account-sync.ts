@@ -19,7 +19,8 @@ export async function startAccountSync(o: { trustDir: string; url: string; plain
   const pushed = new Map<string, string>();
   let running: Promise<string[]> = Promise.resolve([]);
   const once = async (): Promise<string[]> => {
-    const jwts = [(await readFile(trustPaths(o.trustDir).accountJwt, 'utf8')).trim(), ...(await listAgencyAccounts(o.trustDir)).map((a) => a.jwt)];
+    // Agencies first: the exchange account imports from serving agencies' accounts, which the server must know.
+    const jwts = [...(await listAgencyAccounts(o.trustDir)).map((a) => a.jwt), (await readFile(trustPaths(o.trustDir).accountJwt, 'utf8')).trim()];
     const done: string[] = [];
     for (const jwt of jwts) {
       const account = decodeNatsJwt(jwt, 'account JWT').sub;

@@ -90,8 +90,10 @@ export async function applyAccountUpdate(opts: ApplyAccountUpdateOptions): Promi
  */
 export async function pushFederationAccounts(opts: { url: string | string[]; trustDir: string; plain?: boolean; agencies?: string[] }): Promise<AccountUpdateResult[]> {
   const p = trustPaths(opts.trustDir);
-  const jwts = [(await readFile(p.accountJwt, 'utf8')).trim()];
+  const jwts: string[] = [];
   for (const a of await listAgencyAccounts(opts.trustDir)) if (!opts.agencies || opts.agencies.includes(a.agencyId)) jwts.push(a.jwt);
+  // Last: the exchange account imports from serving agencies' accounts, which the server must know first.
+  jwts.push((await readFile(p.accountJwt, 'utf8')).trim());
   const out: AccountUpdateResult[] = [];
   for (const accountJwt of jwts) out.push(await applyAccountUpdate({ url: opts.url, trustDir: opts.trustDir, accountJwt, plain: opts.plain }));
   return out;

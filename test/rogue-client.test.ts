@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { compileConsumers, receiveCeiling } from '../services/sdk/policy/index.ts';
-import { DIRECTORY_REQUEST_SUBJECTS, consumerName, directoryRequestSubject, inboxPrefix, streamName } from '../services/sdk/subjects.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, agencyJsApi, consumerName, directoryRequestSubject, inboxPrefix, streamName } from '../services/sdk/subjects.ts';
 import { TIERS, tierRank } from '../services/sdk/tier.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
@@ -56,7 +56,7 @@ describe('rogue client: the broker refuses what the policy denies', () => {
     const own = compileConsumers(fed.exchange.policy, typeCatalogOf(fed.catalog)).find((c) => c.agency === ROGUE)!;
     expect(own).toBeDefined();
     const before = rogue.violations.length;
-    await rogue.nc.request(`$JS.API.CONSUMER.INFO.${own.stream}.${own.name}`, '', { timeout: 2_000 });
+    await rogue.nc.request(agencyJsApi(`CONSUMER.INFO.${own.stream}.${own.name}`), '', { timeout: 2_000 });
     expect(rogue.violations.length).toBe(before);
   });
 
@@ -101,21 +101,24 @@ describe('rogue client: the broker refuses what the policy denies', () => {
   it('the JetStream API is closed except pulling and acking its own consumers', async () => {
     const stream = streamName('referrals');
     const victimConsumer = consumerName(VICTIM, 'DocumentHitNotice', 'direct');
-    await tryRequest('account info', '$JS.API.INFO');
-    await tryRequest('stream list', '$JS.API.STREAM.LIST');
-    await tryRequest('stream names', '$JS.API.STREAM.NAMES');
-    await tryRequest('stream info', `$JS.API.STREAM.INFO.${stream}`);
-    await tryRequest('message get', `$JS.API.STREAM.MSG.GET.${stream}`);
-    await tryRequest('direct get', `$JS.API.DIRECT.GET.${stream}`);
-    await tryRequest('stream purge', `$JS.API.STREAM.PURGE.${stream}`);
-    await tryRequest('stream delete', `$JS.API.STREAM.DELETE.${stream}`);
-    await tryRequest('stream create', '$JS.API.STREAM.CREATE.ROGUE');
-    await tryRequest('consumer create', `$JS.API.CONSUMER.CREATE.${stream}`);
-    await tryRequest('durable consumer create', `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.rogue`);
-    await tryRequest('consumer list', `$JS.API.CONSUMER.LIST.${stream}`);
-    await tryRequest("another agency's consumer info", `$JS.API.CONSUMER.INFO.LIAISON_DOCUMENTS.${victimConsumer}`);
-    await tryRequest("pull from another agency's consumer", `$JS.API.CONSUMER.MSG.NEXT.LIAISON_DOCUMENTS.${victimConsumer}`);
-    await tryRequest('delete own consumer', `$JS.API.CONSUMER.DELETE.${stream}.${consumerName(ROGUE, 'CaseReferral', 'direct')}`);
+    // The exchange's API under its own name, and as imported into agency accounts (LIAISON.API): closed either way.
+    for (const api of ['$JS.API', 'LIAISON.API']) {
+      await tryRequest(`${api} account info`, `${api}.INFO`);
+      await tryRequest(`${api} stream list`, `${api}.STREAM.LIST`);
+      await tryRequest('stream names', `${api}.STREAM.NAMES`);
+      await tryRequest('stream info', `${api}.STREAM.INFO.${stream}`);
+      await tryRequest('message get', `${api}.STREAM.MSG.GET.${stream}`);
+      await tryRequest('direct get', `${api}.DIRECT.GET.${stream}`);
+      await tryRequest('stream purge', `${api}.STREAM.PURGE.${stream}`);
+      await tryRequest('stream delete', `${api}.STREAM.DELETE.${stream}`);
+      await tryRequest('stream create', `${api}.STREAM.CREATE.ROGUE`);
+      await tryRequest('consumer create', `${api}.CONSUMER.CREATE.${stream}`);
+      await tryRequest('durable consumer create', `${api}.CONSUMER.DURABLE.CREATE.${stream}.rogue`);
+      await tryRequest('consumer list', `${api}.CONSUMER.LIST.${stream}`);
+      await tryRequest("another agency's consumer info", `${api}.CONSUMER.INFO.LIAISON_DOCUMENTS.${victimConsumer}`);
+      await tryRequest("pull from another agency's consumer", `${api}.CONSUMER.MSG.NEXT.LIAISON_DOCUMENTS.${victimConsumer}`);
+      await tryRequest('delete own consumer', `${api}.CONSUMER.DELETE.${stream}.${consumerName(ROGUE, 'CaseReferral', 'direct')}`);
+    }
     await tryPublish("ack on another agency's consumer", `$JS.ACK.LIAISON_DOCUMENTS.${victimConsumer}.1.1.1.1.0`);
   });
 
@@ -133,7 +136,7 @@ describe('rogue client: the broker refuses what the policy denies', () => {
   });
 
   it('every attempt was refused by the server', () => {
-    expect(attempts.length).toBeGreaterThanOrEqual(36);
+    expect(attempts.length).toBeGreaterThanOrEqual(51);
     expect(attempts.filter((a) => !a.refused)).toEqual([]);
   });
 });

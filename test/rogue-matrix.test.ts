@@ -7,7 +7,7 @@ import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { openEnvelope } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { agencyBuckets, compileConsumers, sendableTypes } from '../services/sdk/policy/index.ts';
-import { bucketName, directoryRequestSubject, inboxPrefix, messageSubject, quarantineSubject, replaySubject, retractSubject, streamName } from '../services/sdk/subjects.ts';
+import { agencyJsApi, bucketName, directoryRequestSubject, inboxPrefix, messageSubject, quarantineSubject, replaySubject, retractSubject, streamName } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
 
@@ -85,17 +85,20 @@ describe('rogue agencies: every attack class refused for three attackers, each b
       const vc = consumerOf(atk.victim);
       expect(await refusedSubscribe(a, `liaison.v1.*.*.*.*.${atk.victim}`)).toBe(true);
       expect(await refusedSubscribe(a, `${inboxPrefix(atk.victim)}.>`)).toBe(true);
-      expect(await refusedPublish(a, `$JS.API.CONSUMER.MSG.NEXT.${vc.stream}.${vc.name}`, '{"batch":1}')).toBe(true);
-      expect(await refusedPublish(a, `$JS.API.DIRECT.GET.KV_${vb()}.$KV.${vb()}.probe`)).toBe(true);
+      for (const api of ['$JS.API', 'LIAISON.API']) {
+        expect(await refusedPublish(a, `${api}.CONSUMER.MSG.NEXT.${vc.stream}.${vc.name}`, '{"batch":1}')).toBe(true);
+        expect(await refusedPublish(a, `${api}.DIRECT.GET.KV_${vb()}.$KV.${vb()}.probe`)).toBe(true);
+      }
       expect(await refusedSubscribe(a, `$KV.${vb()}.>`)).toBe(true);
       // Control: the victim reads its own consumer.
-      expect(await allowedPublish(raw[atk.victim]!, `$JS.API.CONSUMER.INFO.${vc.stream}.${vc.name}`)).toBe(true);
+      expect(await allowedPublish(raw[atk.victim]!, agencyJsApi(`CONSUMER.INFO.${vc.stream}.${vc.name}`))).toBe(true);
     });
 
     it('write: another agency’s state bucket refuses the attacker — its owner writes', async () => {
       expect(await refusedPublish(raw[atk.id]!, `$KV.${vb()}.probe`, 'overwritten')).toBe(true);
+      expect(await refusedPublish(raw[atk.id]!, agencyJsApi(`$KV.${vb()}.probe`), 'overwritten')).toBe(true);
       expect(await probe(atk.bucket.owner, atk.bucket.name)).toBe(`${atk.bucket.owner} wrote this`);
-      expect(await allowedPublish(raw[atk.bucket.owner]!, `$KV.${vb()}.control`, 'the owner may')).toBe(true);
+      expect(await allowedPublish(raw[atk.bucket.owner]!, agencyJsApi(`$KV.${vb()}.control`), 'the owner may')).toBe(true);
     });
 
     it('delete: messages, streams, buckets and consumers of others refuse the attacker — the owner deletes its own keys', async () => {
@@ -111,7 +114,7 @@ describe('rogue agencies: every attack class refused for three attackers, each b
       del.set('KV-Operation', 'DEL');
       const owner = raw[atk.bucket.owner]!;
       const n = owner.violations.length;
-      owner.nc.publish(`$KV.${vb()}.control`, '', { headers: del });
+      owner.nc.publish(agencyJsApi(`$KV.${vb()}.control`), '', { headers: del });
       await owner.nc.flush();
       await new Promise((res) => setTimeout(res, 150));
       expect(owner.violations.length).toBe(n);
@@ -121,10 +124,11 @@ describe('rogue agencies: every attack class refused for three attackers, each b
       const before = await streamSizes();
       expect(await refusedPublish(raw[atk.id]!, `$JS.API.STREAM.PURGE.${streamName('documents')}`, '{}')).toBe(true);
       expect(await refusedPublish(raw[atk.id]!, `$JS.API.STREAM.PURGE.KV_${vb()}`, '{}')).toBe(true);
+      expect(await refusedPublish(raw[atk.id]!, agencyJsApi(`STREAM.PURGE.${streamName('documents')}`), '{}')).toBe(true);
       expect(await streamSizes()).toEqual(before);
       expect(await probe(atk.bucket.owner, atk.bucket.name)).toBe(`${atk.bucket.owner} wrote this`);
       const objects = agencyBuckets(fed.exchange.policy, 'xc-ncb').find((b) => b.kind === 'objects')!;
-      expect(await allowedPublish(raw['xc-ncb']!, `$JS.API.STREAM.PURGE.OBJ_${objects.bucket}`, '{"filter":"$O.nothing"}')).toBe(true);
+      expect(await allowedPublish(raw['xc-ncb']!, agencyJsApi(`STREAM.PURGE.OBJ_${objects.bucket}`), '{"filter":"$O.nothing"}')).toBe(true);
     });
 
     it('spoof: another agency’s sender token, quarantine and service subjects are refused — its own are allowed', async () => {
@@ -164,7 +168,7 @@ describe('rogue agencies: every attack class refused for three attackers, each b
       const vc = consumerOf(atk.victim);
       expect(await refusedPublish(a, `$JS.ACK.${vc.stream}.${vc.name}.1.1.1.1.0`, '+ACK')).toBe(true);
       expect(await refusedPublish(a, `$JS.API.CONSUMER.DELETE.${vc.stream}.${vc.name}`)).toBe(true);
-      expect(await allowedPublish(raw[atk.victim]!, `$JS.API.CONSUMER.INFO.${vc.stream}.${vc.name}`)).toBe(true);
+      expect(await allowedPublish(raw[atk.victim]!, agencyJsApi(`CONSUMER.INFO.${vc.stream}.${vc.name}`))).toBe(true);
     });
 
     it('freeze: status pings, directory pushes and push consumers on its own buckets are refused — connected SDKs keep sending', async () => {
@@ -174,7 +178,7 @@ describe('rogue agencies: every attack class refused for three attackers, each b
       for (const b of agencyBuckets(fed.exchange.policy, atk.id)) {
         const stream = `${b.kind === 'kv' ? 'KV' : 'OBJ'}_${b.bucket}`;
         const push = JSON.stringify({ stream_name: stream, config: { deliver_subject: 'liaison.v1.status.ping', ack_policy: 'none' } });
-        expect(await refusedPublish(a, `$JS.API.CONSUMER.CREATE.${stream}`, push), stream).toBe(true);
+        for (const api of ['$JS.API', 'LIAISON.API']) expect(await refusedPublish(a, `${api}.CONSUMER.CREATE.${stream}`, push), stream).toBe(true);
       }
       await new Promise((res) => setTimeout(res, 300));
       const police = clients['xa-border-police']!;

@@ -2,12 +2,13 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
+import { agencyJetStream } from '../services/sdk/client/agency-js.ts';
 import { provisionBucket } from '../services/exchange/buckets.ts';
 import { objectSnapshotStore } from '../services/registry/snapshot-store.ts';
 import { KvReader, type KvValue } from '../services/sdk/state/kv-reader.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { ObjectReader, objectNameToken } from '../services/sdk/state/object-reader.ts';
-import { STATUS_PING_SUBJECT, bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
+import { AGENCY_JS_API, STATUS_PING_SUBJECT, agencyJsApi, bucketChangesSubject, bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
 
@@ -49,7 +50,7 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
     cases = await RawAgency.connect(fed.server.url, fed.agencyDirs[CASES]!, CASES);
     registry = await RawAgency.connect(fed.server.url, fed.agencyDirs[REGISTRY]!, REGISTRY);
     // The attacker's own bucket holds the freezing value (it may write its own keys).
-    await cases.nc.request(`$KV.${KV_BUCKET}.freeze`, encoder.encode(FREEZE), { timeout: 2_000 });
+    await cases.nc.request(agencyJsApi(`$KV.${KV_BUCKET}.freeze`), encoder.encode(FREEZE), { timeout: 2_000 });
     await registry.nc.request(`$O.${OBJ_BUCKET}.C.rogue`, encoder.encode(FREEZE), { timeout: 2_000 });
   });
   afterAll(async () => {
@@ -59,7 +60,12 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
   });
 
   /** Ask for a push consumer on `stream` delivering to `target`; expect the server's refusal and silence on the target. */
-  async function tryPushConsumer(rogue: RawAgency, api: string, stream: string, filter: string, target: string, durable?: string): Promise<void> {
+  async function tryPushConsumer(rogue: RawAgency, exchangeApi: string, stream: string, filter: string, target: string, durable?: string): Promise<void> {
+    // Under the exchange's own API name, and as an agency account reaches the exchange's API (LIAISON.API).
+    for (const api of [exchangeApi, exchangeApi.replace('$JS.API.', `${AGENCY_JS_API}.`)]) await tryPushConsumerAt(rogue, api, stream, filter, target, durable);
+  }
+
+  async function tryPushConsumerAt(rogue: RawAgency, api: string, stream: string, filter: string, target: string, durable?: string): Promise<void> {
     const watch = listen(fed.exchange.admin, [target]);
     await fed.exchange.admin.flush();
     const config = { deliver_subject: target, deliver_policy: 'all', ack_policy: 'none', filter_subject: filter, ...(durable ? { durable_name: durable } : {}) };
@@ -89,7 +95,7 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
   }
 
   it('no consumer of its own may be left on its buckets to delete, inspect or flow-control', async () => {
-    for (const api of [`$JS.API.CONSUMER.DELETE.${KV_STREAM}.x`, `$JS.API.CONSUMER.INFO.${KV_STREAM}.x`, `$JS.API.CONSUMER.LIST.${KV_STREAM}`, `$JS.API.CONSUMER.NAMES.${KV_STREAM}`]) {
+    for (const api of ['$JS.API', AGENCY_JS_API].flatMap((p) => [`${p}.CONSUMER.DELETE.${KV_STREAM}.x`, `${p}.CONSUMER.INFO.${KV_STREAM}.x`, `${p}.CONSUMER.LIST.${KV_STREAM}`, `${p}.CONSUMER.NAMES.${KV_STREAM}`])) {
       await cases.nc.request(api, '', { timeout: 1_500 }).catch(() => undefined);
       expect(await cases.refused(api), api).toBe(true);
     }
@@ -99,7 +105,7 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
 
   it('control: the KV bucket holder writes and reads its own keys (direct get) and follows changes without a consumer', async () => {
     const before = cases.violations.length;
-    const kv = await new Kvm(cases.nc).open(KV_BUCKET, { allow_direct: true });
+    const kv = await new Kvm(agencyJetStream(cases.nc)).open(KV_BUCKET, { allow_direct: true });
     const reader = await KvReader.open(cases.nc, KV_BUCKET);
     const rev = await kv.put('case.a', encoder.encode('one'));
     expect(new TextDecoder().decode((await kv.get('case.a'))!.value)).toBe('one');
@@ -111,7 +117,7 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
       // Another connection of the same agency (a replica) changes a key; a lost compare-and-set is never reported.
       const other = await RawAgency.connect(fed.server.url, fed.agencyDirs[CASES]!, CASES);
       try {
-        const kv2 = await new Kvm(other.nc).open(KV_BUCKET, { allow_direct: true });
+        const kv2 = await new Kvm(agencyJetStream(other.nc)).open(KV_BUCKET, { allow_direct: true });
         const rev2 = await kv2.update('case.a', encoder.encode('two'), rev);
         await expect(kv2.update('case.a', encoder.encode('lost'), rev)).rejects.toThrow();
         await kv2.delete('freeze');
@@ -185,17 +191,19 @@ describe('rogue state: no bucket right lets the server publish for an agency', (
 
   it("a bucket holder cannot read, write or follow another agency's bucket", async () => {
     const foreign = `KV_${bucketName(CENTRE, 'correlations')}`;
-    for (const api of [`$JS.API.DIRECT.GET.${foreign}`, `$JS.API.STREAM.MSG.GET.${foreign}`, `$JS.API.STREAM.INFO.${foreign}`, `$JS.API.DIRECT.GET.${OBJ_STREAM}`]) {
+    for (const api of ['$JS.API', AGENCY_JS_API].flatMap((p) => [`${p}.DIRECT.GET.${foreign}`, `${p}.STREAM.MSG.GET.${foreign}`, `${p}.STREAM.INFO.${foreign}`, `${p}.DIRECT.GET.${OBJ_STREAM}`])) {
       await cases.nc.request(api, '{}', { timeout: 1_500 }).catch(() => undefined);
       expect(await cases.refused(api), api).toBe(true);
     }
-    const write = `$KV.${bucketName(CENTRE, 'correlations')}.x`;
-    cases.nc.publish(write, 'x');
-    expect(await cases.refused(write)).toBe(true);
-    const follow = `$KV.${bucketName(CENTRE, 'correlations')}.>`;
-    const sub = cases.nc.subscribe(follow);
-    expect(await cases.refused(follow)).toBe(true);
-    sub.unsubscribe();
+    for (const write of [`$KV.${bucketName(CENTRE, 'correlations')}.x`, agencyJsApi(`$KV.${bucketName(CENTRE, 'correlations')}.x`)]) {
+      cases.nc.publish(write, 'x');
+      expect(await cases.refused(write), write).toBe(true);
+    }
+    for (const follow of [`$KV.${bucketName(CENTRE, 'correlations')}.>`, `${bucketChangesSubject(bucketName(CENTRE, 'correlations'))}.>`]) {
+      const sub = cases.nc.subscribe(follow);
+      expect(await cases.refused(follow), follow).toBe(true);
+      sub.unsubscribe();
+    }
   });
 });
 

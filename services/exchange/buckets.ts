@@ -3,7 +3,8 @@ import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
-import type { BucketSpec } from '../sdk/policy/index.ts';
+import { HANDLED_BUCKET, type BucketSpec } from '../sdk/policy/index.ts';
+import { bucketChangesSubject } from '../sdk/subjects.ts';
 
 /**
  * Create (or open, when it exists) one agency state bucket as the exchange administrator, with direct
@@ -13,10 +14,12 @@ import type { BucketSpec } from '../sdk/policy/index.ts';
 export async function provisionBucket(nc: NatsConnection, b: BucketSpec): Promise<void> {
   try {
     if (b.kind === 'kv') {
-      await new Kvm(nc).create(b.bucket, { history: 1, allow_direct: true, ...(b.maxAgeMs ? { ttl: b.maxAgeMs } : {}) });
+      const followed = b.name !== HANDLED_BUCKET;
+      await new Kvm(nc).create(b.bucket, { history: 1, allow_direct: true, ...(b.maxAgeMs ? { ttl: b.maxAgeMs } : {}), ...(followed ? { republish: changeNotices(b.bucket) } : {}) });
       if (b.maxAgeMs) await keepMaxAge(nc, `KV_${b.bucket}`, b.maxAgeMs);
     } else await new Objm(nc).create(b.bucket);
     await allowDirect(nc, b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`);
+
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot provision ${b.kind === 'kv' ? 'KV bucket' : 'object store'} ${b.bucket} for ${b.agency}`);
   }
@@ -28,6 +31,16 @@ async function keepMaxAge(nc: NatsConnection, stream: string, maxAgeMs: number):
   const info = await jsm.streams.info(stream);
   const want = maxAgeMs * 1_000_000;
   if (info.config.max_age !== want) await jsm.streams.update(stream, { max_age: want });
+}
+
+/**
+ * Each write to a KV bucket is republished (headers only) on the bucket's change subject, which its owner
+ * imports: how an agency in its own account follows its bucket (see `bucketChangesSubject`). Set when the
+ * bucket is created (nats-server 2.9 cannot add it to an existing stream); a bucket made before has no
+ * notices, and its owner sees other replicas' writes only when it reads them.
+ */
+function changeNotices(bucket: string): { src: string; dest: string; headers_only: boolean } {
+  return { src: `$KV.${bucket}.>`, dest: `${bucketChangesSubject(bucket)}.>`, headers_only: true };
 }
 
 /** A bucket made before (or by another tool) without direct get gets it: the agency has no other way to read it. */

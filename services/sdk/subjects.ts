@@ -194,6 +194,15 @@ export function consumerFilter(agency: string, tier: Tier, family: string, type:
   return `${SUBJECT_ROOT}.${tier}.${family}.${type}.*.${recipient}`;
 }
 
+/**
+ * Where the exchange republishes each write to a KV bucket (its stream's `republish`, headers only): the
+ * owning agency follows its bucket there, by a stream import into its account. A write arrives in the exchange
+ * through the agency's service import, and such traffic is not passed on to stream imports; a republish is.
+ */
+export function bucketChangesSubject(bucket: string): string {
+  return `${SUBJECT_ROOT}.state.${bucket}`;
+}
+
 /** JetStream KV bucket or object store of an agency's state (`<agency>_<name>`); replicas share it. */
 export function bucketName(agency: string, name: string): string {
   return `${agency}_${name}`;

@@ -5,6 +5,7 @@ import {
   QUARANTINE_SUBJECTS,
   STATUS_PING_SUBJECT,
   SUBJECT_ROOT,
+  bucketChangesSubject,
   bucketName,
   consumerFilter,
   agencyJsApi,
@@ -254,9 +255,12 @@ export function bucketStream(b: Pick<BucketSpec, 'kind' | 'bucket'>): string {
   return b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`;
 }
 
-/** Subscribe rights on one bucket: its own subjects (it sees its own writes, to follow changes without a consumer). */
+/**
+ * Subscribe rights on one bucket: a KV bucket's change notices (the exchange republishes each write's headers on
+ * {@link bucketChangesSubject}), so its owner follows changes without a consumer. Object stores are not followed.
+ */
 export function bucketSubscriptions(b: BucketSpec): string[] {
-  return [bucketSubject(b)];
+  return b.kind === 'kv' && b.name !== HANDLED_BUCKET ? [`${bucketChangesSubject(b.bucket)}.>`] : [];
 }
 
 function bucketSubject(b: BucketSpec): string {

@@ -18,6 +18,7 @@ export {
   ACK_WAIT_MS,
   DUPLICATE_WINDOW_MS,
   MAX_ACK_PENDING,
+  HANDLED_BUCKET,
   SERVICE_RESPONSES,
   agencyBuckets,
   agencyServes,

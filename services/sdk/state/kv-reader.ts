@@ -1,4 +1,5 @@
 import type { StoredMsg } from '@nats-io/jetstream';
+import { bucketChangesSubject } from '../subjects.ts';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { LiaisonError } from '../errors.ts';
 import { StoredReader } from './stored.ts';
@@ -37,10 +38,9 @@ function toValue(prefix: string, m: StoredMsg): KvValue {
 
 /**
  * Reads one KV bucket the agency owns without any JetStream consumer: current values by a direct-get
- * scan of `$KV.<bucket>.>`, one key by direct get of its last entry, and live changes through a core
- * subscription on the bucket's own subjects (the agency's own writes only), each change re-read from the
- * stream — a core message may be a write the stream refused (a lost compare-and-set), so only the stored
- * entry counts.
+ * scan of `$KV.<bucket>.>`, one key by direct get of its last entry, and live changes through the change
+ * notices the exchange republishes for its bucket (`liaison.v1.state.<bucket>.<key>`, headers only), each
+ * change re-read from the stream, so only the stored entry counts.
  */
 export class KvReader {
   readonly bucket: string;
@@ -98,9 +98,10 @@ export class KvReader {
    */
   async follow(o: FollowOptions): Promise<Following> {
     const changed = new ChangedKeys((key) => this.#reread(key, o));
-    const sub: Subscription = this.#nc.subscribe(`${this.#prefix}>`, {
+    const notices = `${bucketChangesSubject(this.bucket)}.`;
+    const sub: Subscription = this.#nc.subscribe(`${notices}>`, {
       callback: (err, m) => {
-        if (!err) changed.add(m.subject.slice(this.#prefix.length));
+        if (!err) changed.add(m.subject.slice(notices.length));
       },
     });
     try {

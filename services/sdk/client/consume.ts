@@ -74,6 +74,8 @@ export interface ReceiveLoopOptions {
   handled?: HandledRecord;
   /** The freshness rule's tolerance (default `REPLAY_TOLERANCE_MS`, freshness.ts). */
   replayToleranceMs?: number;
+  /** The handler is idempotent: an in-doubt copy is handed to it again instead of quarantined (see ConsumeOptions). */
+  redeliverInDoubt?: boolean;
 }
 
 /** The parts of a JetStream message the receive path uses. */

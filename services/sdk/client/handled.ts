@@ -40,7 +40,6 @@ export interface DeliveredFrom {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 /** Attempts to settle one claim when other writers race on the same key. */
 const CLAIM_ATTEMPTS = 4;
 
@@ -170,10 +169,4 @@ export class HandledRecord {
     const first = r.positions[from.consumer];
     return first !== undefined && from.streamSeq >= first && at < r.at;
   }
-}
-
-/** Decode an entry's value (tests and tools): its state and when it was written. */
-export function parseRecordValue(value: Uint8Array): { state: RecordState; at: number } {
-  const [state, at] = decoder.decode(value).split(' ');
-  return { state: state as RecordState, at: Number(at) };
 }

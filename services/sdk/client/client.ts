@@ -4,13 +4,14 @@ import { systemClock, type Clock } from '../clock.ts';
 import { createEnvelopeCodec, type EnvelopeCodec } from '../envelope/codec.ts';
 import type { OpenContext, ReceivedMessage } from '../envelope/open.ts';
 import { sealMessage, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
-import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
+import { asLiaisonError, ERROR_CODES, isLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
+import { directoryOfPing } from './status-ping.ts';
 import { silentLogger, type Logger } from '../logging.ts';
 import { canSend, compileConsumers } from '../policy/index.ts';
 import { loadCatalog, type Catalog } from '../schema/index.ts';
 import { STATUS_PING_SUBJECT, inboxPrefix, parseMessageSubject, replaySubject, statusSubject } from '../subjects.ts';
-import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { HandledRecord } from './handled.ts';
+import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
@@ -38,7 +39,6 @@ export interface ConnectOptions {
   reconnect?: boolean;
   /** Which replica of this agency's services this connection is (default 1; see the policy's `replicas`). */
   replica?: number;
-}
   /**
    * Keep the durable record of handled messages (default true): each message reaches the handler at
    * most once across restarts and replays. `false` only to measure its cost: a restart may then hand
@@ -47,6 +47,7 @@ export interface ConnectOptions {
   atMostOnce?: boolean;
   /** Tolerance of the freshness rule (default REPLAY_TOLERANCE_MS, freshness.ts); tests shorten it. */
   replayToleranceMs?: number;
+}
 
 /** The outcome of a send: one entry per published tier copy. */
 export interface SendReceipt {
@@ -86,10 +87,10 @@ export class LiaisonClient {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #seen = new SeenIds();
-  /** Set while reconnecting with re-issued credentials: settles when the connection is back. */
   /** The durable record of handled messages (set by connect unless `atMostOnce: false`). */
   #handled: HandledRecord | undefined;
   #replayToleranceMs: number | undefined;
+  /** Set while reconnecting with re-issued credentials: settles when the connection is back. */
   #reconnecting: Promise<void> | undefined;
   /** Messages retracted by their sender (`<sender> <id>`): a late delivery is dropped. */
   readonly #retracted = new SeenIds();
@@ -161,15 +162,15 @@ export class LiaisonClient {
     }
     try {
       let client: LiaisonClient | undefined;
-      const directory = await DirectoryWatcher.start({ nc, root: identity.root, catalog: typeCatalogOf(catalog), logger, onUpdate: (view) => {
+      const directory = await DirectoryWatcher.start({ nc, agency: identity.id, root: identity.root, catalog: typeCatalogOf(catalog), logger, onUpdate: (view) => {
           if (client) client.#adopt(view);
         } });
       client = new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1, auth, opts.agencyDir);
-      client.#adopt(directory.current());
       if (opts.atMostOnce !== false) {
         client.#handled = await HandledRecord.open(nc, identity.id, { clock: client.#clock, replica: client.replica });
       }
       client.#replayToleranceMs = opts.replayToleranceMs;
+      client.#adopt(directory.current());
       client.#answerStatus();
       return client;
     } catch (err) {
@@ -187,6 +188,11 @@ export class LiaisonClient {
   /** The policy this client enforces (from the verified directory). */
   get policy() {
     return this.#directory.current().policy;
+  }
+
+  /** When the federation directory this process enforces was issued (ISO 8601). */
+  get directoryIssuedAt(): string {
+    return this.#directory.current().directory.issuedAt;
   }
 
   /**
@@ -282,52 +288,45 @@ export class LiaisonClient {
   }
 
   /**
-   * Answer the exchange's status pings (`liaison exchange status`) with the policy this process
-   * enforces; a ping from a newer directory marks the client behind (sends refused) until it has
-   * fetched and verified that directory.
+   * Answer the exchange's status pings (`liaison exchange status`) with the policy this process enforces.
+   * A ping carries the root-signed directory: it is verified, and adopted when newer (a push this process
+   * missed). Nothing in a ping is trusted unverified: an unsigned or forged ping changes nothing; a verified
+   * newer directory whose policy cannot be adopted marks the client behind (sends refused, ERR_POLICY_STALE).
    */
   #answerStatus(): void {
     this.nc.subscribe(STATUS_PING_SUBJECT, {
       callback: (err, msg) => {
         if (err) return;
-        let ping: { issuedAt?: string } = {};
-        try {
-          ping = JSON.parse(msg.string()) as { issuedAt?: string };
-        } catch {
-          return;
-        }
-        const mine = Date.parse(this.#directory.current().directory.issuedAt);
-        const theirs = Date.parse(ping.issuedAt ?? '');
-        const answer = () => {
-          const fed = this.#directory.current();
-          const status = {
-            agency: this.id,
-            replica: this.replica,
-            policyHash: fed.policy.hash,
-            directoryIssuedAt: fed.directory.issuedAt,
-            behind: this.#behind !== undefined,
-            consumers: [...this.#running.keys()].sort(),
-            received: this.stats.received,
-            rejected: Object.values(this.stats.rejected).reduce((a, b) => a + (b ?? 0), 0),
-          };
-          try {
-            this.nc.publish(statusSubject(this.id), JSON.stringify(status));
-          } catch {
-            // closed meanwhile
-          }
-        };
-        if (theirs > mine) {
-          this.#behind = ping.issuedAt;
-          void this.#directory
-            .refresh()
-            .then(() => {
-              if (Date.parse(this.#directory.current().directory.issuedAt) >= theirs) this.#behind = undefined;
-            })
-            .catch((e: unknown) => this.#logger.warn({ err: e }, 'could not fetch the newer directory; sends stay refused'))
-            .finally(answer);
-        } else answer();
+        const jws = directoryOfPing(msg.data);
+        const offered = jws === undefined ? Promise.resolve(false) : this.#directory.offer(jws);
+        void offered
+          .catch((e: unknown) => {
+            if (isLiaisonError(e, 'ERR_POLICY_STALE')) this.#behind = String((e as LiaisonError).details['issuedAt'] ?? 'a newer directory');
+            else this.#logger.warn({ code: e instanceof LiaisonError ? e.code : undefined }, 'ignored a status ping whose directory does not verify');
+            return false;
+          })
+          .then(() => this.#publishStatus());
       },
     });
+  }
+
+  #publishStatus(): void {
+    const fed = this.#directory.current();
+    const status = {
+      agency: this.id,
+      replica: this.replica,
+      policyHash: fed.policy.hash,
+      directoryIssuedAt: fed.directory.issuedAt,
+      behind: this.#behind !== undefined,
+      consumers: [...this.#running.keys()].sort(),
+      received: this.stats.received,
+      rejected: Object.values(this.stats.rejected).reduce((a, b) => a + (b ?? 0), 0),
+    };
+    try {
+      this.nc.publish(statusSubject(this.id), JSON.stringify(status));
+    } catch {
+      // closed meanwhile
+    }
   }
 
   /**
@@ -433,9 +432,9 @@ export class LiaisonClient {
       handler: receivingRetractions({ id: this.id, retracted: this.#retracted, send: (t, b, o) => this.send(t, b, o), logger: this.#logger }, handler),
       onReject: opts.onReject,
       redeliverInDoubt: opts.redeliverInDoubt,
+      seen: this.#seen,
       handled: this.#handled,
       replayToleranceMs: this.#replayToleranceMs,
-      seen: this.#seen,
       stats: this.stats,
       logger: this.#logger,
     };
@@ -457,9 +456,9 @@ export class LiaisonClient {
     if (!reply.ok) {
       const code = String(reply.error).split(':')[0]!;
       throw new LiaisonError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE', String(reply.error));
+    }
     // What the replay redelivers was handled before: the durable record lets it reach the handler again.
     this.#handled?.allowReplay(positions);
-    }
     return reply.reset ?? [];
   }
 
@@ -492,7 +491,7 @@ export class LiaisonClient {
   }
 
   /** Serve request types this agency's roles list under `serve`; handlers answer with a type and body. */
-  async serve(handlers: Record<string, RequestHandler>, meta: { name?: string; version?: string } = {}): Promise<Serving> {
+  async serve(handlers: Record<string, RequestHandler>, meta: { name?: string } = {}): Promise<Serving> {
     const serving = await rpcServe(this.#rpcHost(), handlers, meta);
     this.#services.push(serving);
     return serving;
@@ -515,9 +514,9 @@ export class LiaisonClient {
     for (const s of this.#services) await s.stop().catch(() => undefined);
     for (const ac of this.#aborts) ac.abort();
     // Consumer loops end when their pull closes; never let a stuck one hold the shutdown.
+    await Promise.race([Promise.allSettled(this.#loops), new Promise((r) => setTimeout(r, 2_000).unref())]);
     // Handled copies still being marked done: let them finish, so their redelivery is not taken as in doubt.
     if (this.#handled) await Promise.race([this.#handled.idle(), new Promise((r) => setTimeout(r, 2_000).unref())]);
-    await Promise.race([Promise.allSettled(this.#loops), new Promise((r) => setTimeout(r, 2_000).unref())]);
     this.#directory.stop();
     this.#publisher.close();
     if (this.nc.isClosed()) return;

@@ -372,7 +372,9 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   };
 
   await store.watch(logger);
-  await client.consume(handle, { types: [...workflowTypes(defs), 'Retraction'] });
+  // Idempotent (a redelivery of an applied message is skipped by its id in the case): a copy left in
+  // doubt by a crash is applied (or skipped) on redelivery, not quarantined.
+  await client.consume(handle, { types: [...workflowTypes(defs), 'Retraction'], redeliverInDoubt: true });
   await client.serve({ CaseQuery: (req): Reply => answerCaseQuery(store.cases().map((c) => c.record), req) }, { name: 'liaison-case-registry' });
   const timer = (o.tickMs ?? 250) > 0 ? setInterval(() => void tick(), o.tickMs ?? 250) : undefined;
   timer?.unref();

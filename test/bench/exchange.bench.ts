@@ -6,12 +6,14 @@
  *   (c) a naive pipeline: JSON body + jose compact JWS per message, JetStream publish → pull → jose verify;
  *   (d) Liaison publish → verified receive (protobuf, projection, JWS, policy, JetStream, pull consumer);
  *   (e) Liaison p50/p99 latency at a steady 1 000 msg/s.
- * Targets: (d) ≥ 75 % of (b); (d) ≥ 1.5 × (c); (e) p99 < 5 ms.
+ * (d0)/(d30) are (d)/(d3) without the receiver's durable handled record (at most once at the handler).
+ * Targets: (d) ≥ 75 % of (b); (d) ≥ 1.5 × (c); (e) p99 < 5 ms; the handled record costs ≤ 10 % of (d) and of (d3).
  * Publishers run in a worker thread (the sender's core), receivers in the main thread.
  * Bounded: every phase has a fixed count and a timeout; loopback only; the server is stopped at the end.
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -128,12 +130,12 @@ async function jsPipeline(fed: TestFederation, mode: 'naive' | 'raw-js'): Promis
 
 async function liaison(
   fed: TestFederation,
-  o: { rate?: number; count?: number; type?: string; body?: Record<string, unknown>; to?: string; backlog?: boolean } = {},
-): Promise<{ rate: number; latencies: number[]; publisherRate: number }> {
+  o: { rate?: number; count?: number; type?: string; body?: Record<string, unknown>; to?: string; backlog?: boolean; /** Default true: the durable handled record. */ atMostOnce?: boolean } = {},
+): Promise<{ rate: number; latencies: number[]; publisherRate: number; /** CPU µs per message while receiving (receiver process, nats-server); meaningful with `backlog`. */ cpu: { receiver: number; server: number } }> {
   const { rate, count = N_PIPE, type = TYPE, body = BODY } = o;
   const to = o.to ?? (type === TYPE ? RECEIVER : undefined);
   const stampField = type === TYPE ? 'recommendedAction' : 'remarks';
-  const receiver = await fed.connect(RECEIVER);
+  const receiver = await fed.connect(RECEIVER, { atMostOnce: o.atMostOnce ?? true });
   let got = 0;
   let t0 = 0;
   const latencies: number[] = [];
@@ -142,9 +144,15 @@ async function liaison(
   const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[SENDER], agencyId: SENDER, url: fed.server.url, count, rate, type, body, to, stampField };
   // backlog: the sender publishes everything first, then the receiver drains it (its host's CPU is its own).
   const published = o.backlog ? await withTimeout(startPublisher(pubJob), 180_000, 'liaison publisher') : undefined;
+  let cpu0 = process.cpuUsage();
+  let srv0 = serverCpuUs(fed);
   await receiver.consume(
     (msg) => {
-      if (got === 0) t0 = performance.now();
+      if (got === 0) {
+        t0 = performance.now();
+        cpu0 = process.cpuUsage();
+        srv0 = serverCpuUs(fed);
+      }
       const sentAt = Number(String(msg.body[stampField] ?? '').split(' ')[2]);
       if (rate) latencies.push(performance.timeOrigin + performance.now() - sentAt);
       if (++got === count) finish();
@@ -153,10 +161,22 @@ async function liaison(
   );
   const [pubResult] = await withTimeout(Promise.all([published ?? startPublisher(pubJob), done]), 180_000, 'liaison pipeline');
   const seconds = (performance.now() - t0) / 1000;
+  const used = process.cpuUsage(cpu0);
+  const cpu = { receiver: (used.user + used.system) / count, server: (serverCpuUs(fed) - srv0) / count };
   const rejected = Object.values(receiver.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
   if (rejected) throw new Error(`liaison: ${rejected} copies rejected: ${JSON.stringify(receiver.stats.rejected)}`);
   await receiver.close();
-  return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b), publisherRate: pubResult.sent / pubResult.seconds };
+  return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b), publisherRate: pubResult.sent / pubResult.seconds, cpu };
+}
+
+/** CPU time nats-server has used so far, in µs (/proc; NaN where there is none). */
+function serverCpuUs(fed: TestFederation): number {
+  try {
+    const fields = readFileSync(`/proc/${fed.server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /** The receive pipeline alone, in process: decode → checks → node:crypto verify → policy → body. */
@@ -178,6 +198,24 @@ const fmt = (n: number) => n.toFixed(0).padStart(8);
 async function main(): Promise<void> {
   const fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'bench' });
   try {
+    if (process.env.BENCH_ONLY === 'amo') {
+      // The handled record's cost alone, alternating off/on so both see the same machine load; medians.
+      const rounds = Number(process.env.BENCH_ROUNDS ?? 4);
+      const runs: Record<string, Awaited<ReturnType<typeof liaison>>[]> = { d0: [], d: [], d30: [], d3: [] };
+      for (let i = 0; i < rounds; i++) {
+        runs.d0!.push(await liaison(fed, { atMostOnce: false }));
+        runs.d!.push(await liaison(fed));
+        runs.d30!.push(await liaison(fed, { backlog: true, atMostOnce: false }));
+        runs.d3!.push(await liaison(fed, { backlog: true }));
+      }
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+      for (const [k, rs] of Object.entries(runs)) {
+        console.log(`(${k}) rates ${rs.map((r) => r.rate.toFixed(0)).join(' ')} msg/s, median ${median(rs.map((r) => r.rate)).toFixed(0)}; CPU/msg receiver ${median(rs.map((r) => r.cpu.receiver)).toFixed(0)} µs, nats-server ${median(rs.map((r) => r.cpu.server)).toFixed(0)} µs`);
+      }
+      const m = (k: string) => median(runs[k]!.map((r) => r.rate));
+      console.log(`ratio (d)/(d0) ${(m('d') / m('d0')).toFixed(3)}; (d3)/(d30) ${(m('d3') / m('d30')).toFixed(3)}`);
+      return;
+    }
     if (process.env.BENCH_ONLY === 'd') {
       // Profiling aid: `BENCH_ONLY=d node --cpu-prof test/bench/exchange.bench.ts`
       console.log(`(d) ${fmt((await liaison(fed)).rate)} msg/s; (d3) ${fmt((await liaison(fed, { backlog: true })).rate)} msg/s`);
@@ -198,6 +236,10 @@ async function main(): Promise<void> {
     console.log(`(d)  Liaison publish→verified receive    ${fmt(d.rate)} msg/s  (${N_PIPE} directed ${TYPE}, 1 copy each; publisher ${fmt(d.publisherRate).trim()} msg/s)`);
     const d3 = await liaison(fed, { backlog: true });
     console.log(`(d3) Liaison receive from stored backlog ${fmt(d3.rate)} msg/s  (${N_PIPE} directed ${TYPE}; sender finished first, so sender and receiver do not share the 2 cores)`);
+    const d0 = await liaison(fed, { atMostOnce: false });
+    console.log(`(d0) (d) without the handled record      ${fmt(d0.rate)} msg/s  (at most once at the handler off: measurement only)`);
+    const d30 = await liaison(fed, { backlog: true, atMostOnce: false });
+    console.log(`(d30) (d3) without the handled record    ${fmt(d30.rate)} msg/s`);
     const d2 = await liaison(fed, { type: BROADCAST_TYPE, body: BROADCAST_BODY });
     console.log(`(d2) Liaison broadcast, 2 tier copies    ${fmt(d2.rate)} msg/s  (${N_PIPE} ${BROADCAST_TYPE}, received at operational)`);
     const e = await liaison(fed, { rate: LAT_RATE, count: LAT_RATE * LAT_SECONDS });
@@ -210,6 +252,11 @@ async function main(): Promise<void> {
     line('ratio (d)/(b)  end to end vs raw verify', d.rate / b, 0.75);
     line('ratio (d)/(c)  vs naive JSON + jose', d.rate / c, 1.5);
     line('ratio (d3)/(b) backlog receive vs verify', d3.rate / b, 0.75);
+    line('ratio (d)/(d0) with vs without handled record', d.rate / d0.rate, 0.9);
+    line('ratio (d3)/(d30) same, from a backlog', d3.rate / d30.rate, 0.9);
+    const cpuOf = (r: { cpu: { receiver: number; server: number } }) => r.cpu.receiver + r.cpu.server;
+    console.log(`CPU per received message from a backlog (receiver + nats-server): ${d30.cpu.receiver.toFixed(0)} + ${d30.cpu.server.toFixed(0)} µs without the handled record, ${d3.cpu.receiver.toFixed(0)} + ${d3.cpu.server.toFixed(0)} µs with it`);
+    line('ratio CPU/msg (d30)/(d3): record cost by CPU', cpuOf(d30) / cpuOf(d3), 0.9);
     line('ratio (b2)/(b) receive pipeline vs verify', b2 / b, undefined);
     line('ratio (d)/(a2) vs raw JetStream, no crypto', d.rate / a2, undefined);
     line('ratio (d)/(a)  vs raw core NATS', d.rate / a, undefined, 3);

@@ -28,7 +28,7 @@ export function dispatchClaimed(o: ReceiveLoopOptions, m: Delivery, msg: Receive
       m.nak(1_000);
       return;
     case 'in-doubt':
-      return quarantineInDoubt(o, m, msg, c);
+      return o.redeliverInDoubt ? handleAgain(o, m, msg, c) : quarantineInDoubt(o, m, msg, c);
     case 'claimed':
       return runHandler(o, m, msg, c);
   }
@@ -60,6 +60,18 @@ function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c:
   if (!(result instanceof Promise)) return ok();
   const beat = setInterval(() => m.working(), WORKING_EVERY_MS);
   return result.then(ok, failed).finally(() => clearInterval(beat));
+}
+
+/** An idempotent handler (`redeliverInDoubt`) gets an in-doubt copy again: claim it anew, then as usual. */
+function handleAgain(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c: Extract<Claim, { outcome: 'in-doubt' }>): Promise<void> {
+  o.logger.info({ msgId: msg.header.id, sender: msg.header.sender }, 'in doubt: handed to the idempotent handler again');
+  return c.reclaim().then(
+    (again) => dispatchClaimed(o, m, msg, again),
+    (err: unknown) => {
+      o.logger.warn({ err, msgId: msg.header.id }, 'could not claim an in-doubt copy again; it is redelivered later');
+      m.nak(1_000);
+    },
+  );
 }
 
 /**

@@ -62,6 +62,12 @@ export interface ConsumeOptions {
   /** Only these short type names (default: every type the agency receives). */
   types?: string[];
   onReject?: (r: Rejection) => void;
+  /**
+   * The handler is idempotent (it records what it applied, e.g. the case registry's compare-and-set
+   * per case): a copy left in doubt by a crash between handler and done is handed to it again
+   * rather than quarantined. Default false: at most once, in-doubt copies go to quarantine.
+   */
+  redeliverInDoubt?: boolean;
 }
 
 /**
@@ -426,6 +432,7 @@ export class LiaisonClient {
       context: () => this.openContext(),
       handler: receivingRetractions({ id: this.id, retracted: this.#retracted, send: (t, b, o) => this.send(t, b, o), logger: this.#logger }, handler),
       onReject: opts.onReject,
+      redeliverInDoubt: opts.redeliverInDoubt,
       seen: this.#seen,
       handled: this.#handled,
       replayToleranceMs: this.#replayToleranceMs,

@@ -74,6 +74,8 @@ export interface ReceiveLoopOptions {
   handled?: HandledRecord;
   /** The freshness rule's tolerance (default `REPLAY_TOLERANCE_MS`, freshness.ts). */
   replayToleranceMs?: number;
+  /** The handler is idempotent: an in-doubt copy is handed to it again instead of quarantined (see ConsumeOptions). */
+  redeliverInDoubt?: boolean;
 }
 
 /** The parts of a JetStream message the receive path uses. */
@@ -101,7 +103,7 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
 }
 
 /**
- * The first half of {@link handleDelivery}, run as a copy arrives: skip own broadcasts, verify,
+ * The first half of {@link handleDelivery}, run as a copy nears the handler: skip own broadcasts, verify,
  * and apply the freshness rule (a copy stored long after it was signed is a replay: ERR_REPLAY).
  * Undefined when the copy is settled already.
  */
@@ -197,17 +199,26 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
 }
 
 /**
- * Pull from one durable consumer until `signal` aborts. Copies are verified as they arrive, claimed
- * in the durable record up to {@link CLAIM_AHEAD} ahead, and handled in delivery order; an
- * asynchronous handler or claim holds back the copies behind it until it settles.
+ * Pull from one durable consumer until `signal` aborts. Copies are handled in delivery order; an
+ * asynchronous handler or claim holds back the copies behind it until it settles. Only a window of
+ * {@link CLAIM_AHEAD} copies ahead of the handler is verified and claimed at a time: verifying a
+ * whole pulled batch at once would hold the event loop, and so every claim's round trip, for as long.
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
-  const backlog: Prepared[] = [];
+  const arrived: Delivery[] = [];
+  const window: Prepared[] = [];
   let busy = false;
+  const fill = (): void => {
+    while (window.length < CLAIM_AHEAD && arrived.length > 0) {
+      const p = prepareDelivery(o, arrived.shift()!);
+      if (!p) continue;
+      claimAhead(o, p);
+      window.push(p);
+    }
+  };
   const pump = (): void => {
-    while (backlog.length > 0) {
-      for (let i = 0; i < Math.min(CLAIM_AHEAD, backlog.length); i++) claimAhead(o, backlog[i]!);
-      const pending = dispatchDelivery(o, backlog.shift()!);
+    for (fill(); window.length > 0; fill()) {
+      const pending = dispatchDelivery(o, window.shift()!);
       if (pending) {
         busy = true;
         void pending.then(() => {
@@ -221,10 +232,7 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
   const messages = await consumer.consume({
     max_messages: 256,
     callback: (m) => {
-      const p = prepareDelivery(o, m);
-      if (!p) return;
-      backlog.push(p);
-      if (backlog.length <= CLAIM_AHEAD) claimAhead(o, p);
+      arrived.push(m);
       if (!busy) pump();
     },
   });

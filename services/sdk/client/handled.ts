@@ -24,7 +24,14 @@ export type Claim =
   | { outcome: 'claimed'; /** Mark done (call after the handler succeeded, ack after it resolves). */ finish(): Promise<void>; /** The handler failed: let a redelivery be handled. */ release(): Promise<void> }
   | { outcome: 'done' }
   | { outcome: 'quarantined' }
-  | { outcome: 'in-doubt'; claimedAt: number; /** Record that it went to quarantine (so a further redelivery is only acked). */ quarantined(): Promise<void> }
+  | {
+      outcome: 'in-doubt';
+      claimedAt: number;
+      /** Record that it went to quarantine (so a further redelivery is only acked). */
+      quarantined(): Promise<void>;
+      /** Claim it again, for a handler that declared itself idempotent (`redeliverInDoubt`). */
+      reclaim(): Promise<Claim>;
+    }
   | { outcome: 'unavailable'; error: LiaisonError };
 
 /** Where a copy was delivered from (a replay requested by the agency re-handles what it had handled). */
@@ -34,7 +41,6 @@ export interface DeliveredFrom {
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 /** Attempts to settle one claim when other writers race on the same key. */
 const CLAIM_ATTEMPTS = 4;
 
@@ -131,9 +137,16 @@ export class HandledRecord {
       }
       if (state === 'done') return { outcome: 'done' };
       if (state === 'quarantined') return { outcome: 'quarantined' };
-      return { outcome: 'in-doubt', claimedAt: at, quarantined: () => this.#write(key, 'quarantined', e.revision) };
+      const revision = e.revision;
+      return { outcome: 'in-doubt', claimedAt: at, quarantined: () => this.#write(key, 'quarantined', revision), reclaim: () => this.#reclaim(key, revision) };
     }
     throw new Error(`no stable entry after ${CLAIM_ATTEMPTS} attempts`);
+  }
+
+  async #reclaim(key: string, revision: number): Promise<Claim> {
+    const r = await this.#put(key, 'claim', revision);
+    if (r === 'conflict') throw new LiaisonError('ERR_HANDLED_RECORD', `cannot claim ${key} again: another writer changed it`, { key });
+    return this.#claimed(key, r);
   }
 
   #claimed(key: string, revision: number): Claim {
@@ -158,10 +171,4 @@ export class HandledRecord {
     const first = r.positions[from.consumer];
     return first !== undefined && from.streamSeq >= first && at < r.at;
   }
-}
-
-/** Decode an entry's value (tests and tools): its state and when it was written. */
-export function parseRecordValue(value: Uint8Array): { state: RecordState; at: number } {
-  const [state, at] = decoder.decode(value).split(' ');
-  return { state: state as RecordState, at: Number(at) };
 }

@@ -24,6 +24,8 @@ export class RecordWriter {
   readonly #sub: Subscription;
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: ReturnType<typeof setInterval>;
+  /** Writes of this turn of the event loop, published together (one socket write, not one per write). */
+  #queued: { subject: string; value: Uint8Array; expected: number; token: string }[] = [];
   #next = 0;
 
   constructor(nc: NatsConnection, inboxPrefix: string) {
@@ -37,17 +39,27 @@ export class RecordWriter {
   /** Write `value` at `subject` if the subject's last revision is `expected` (0: no entry yet). */
   put(subject: string, value: Uint8Array, expected: number, timeoutMs = 10_000): Promise<number | 'conflict'> {
     const token = (this.#next++).toString(36);
-    const h = natsHeaders();
-    h.set('Nats-Expected-Last-Subject-Sequence', String(expected));
     return new Promise((resolve, reject) => {
       this.#pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
-      try {
-        this.#nc.publish(subject, value, { headers: h, reply: `${this.#prefix}.${token}` });
-      } catch (err) {
-        this.#pending.delete(token);
-        reject(new LiaisonError('ERR_HANDLED_RECORD', `write ${subject}: ${(err as Error).message}`, { subject }, { cause: err }));
-      }
+      if (this.#queued.length === 0) setImmediate(() => this.#publishQueued());
+      this.#queued.push({ subject, value, expected, token });
     });
+  }
+
+  #publishQueued(): void {
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const q of queued) {
+      const h = natsHeaders();
+      h.set('Nats-Expected-Last-Subject-Sequence', String(q.expected));
+      try {
+        this.#nc.publish(q.subject, q.value, { headers: h, reply: `${this.#prefix}.${q.token}` });
+      } catch (err) {
+        const p = this.#pending.get(q.token);
+        this.#pending.delete(q.token);
+        p?.reject(new LiaisonError('ERR_HANDLED_RECORD', `write ${q.subject}: ${(err as Error).message}`, { subject: q.subject }, { cause: err }));
+      }
+    }
   }
 
   #settle(token: string, status: number | undefined, text: string): void {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../sdk/logging.ts';
-import { applyAccountUpdate, decodeNatsJwt, listAgencyAccounts, openFederation, refreshExchangeAccount, trustPaths } from '../trust/index.ts';
+import { compilePermissions, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
+import { applyAccountUpdate, decodeNatsJwt, listAgencyAccounts, openFederation, refreshExchangeAccount, trustPaths, writeAgencyAccount } from '../trust/index.ts';
 
 /**
  * Keeps the running nats-server's accounts equal to the trust directory's: the exchange account (its exports
@@ -13,12 +14,24 @@ export interface AccountSync {
   sync(): Promise<string[]>;
 }
 
+/**
+ * Every agency the policy names gets its account before it enrols (its imports from its compiled permissions):
+ * the exchange account's imports of serving agencies then stand from the start, and an enrolment adds a user
+ * without re-signing any account — an account update re-links the routes through it, dropping requests in flight.
+ */
+async function ensurePolicyAccounts(trustDir: string, policy: Policy, catalog: TypeCatalog): Promise<void> {
+  const fed = await openFederation(trustDir);
+  const have = new Set((await listAgencyAccounts(trustDir)).map((a) => a.agencyId));
+  for (const id of Object.keys(policy.agencies).sort()) if (!have.has(id)) await writeAgencyAccount(fed, id, compilePermissions(policy, id, catalog));
+  await refreshExchangeAccount(fed);
+}
+
 /** Start syncing for `trustDir` against the exchange at `url`; re-signs the exchange account first (trust dirs made before it had exports). */
-export async function startAccountSync(o: { trustDir: string; url: string; plain?: boolean; logger?: Logger }): Promise<AccountSync> {
-  await refreshExchangeAccount(await openFederation(o.trustDir));
+export async function startAccountSync(o: { trustDir: string; url: string; plain?: boolean; logger?: Logger; policy: () => Policy; catalog: TypeCatalog }): Promise<AccountSync> {
   const pushed = new Map<string, string>();
   let running: Promise<string[]> = Promise.resolve([]);
   const once = async (): Promise<string[]> => {
+    await ensurePolicyAccounts(o.trustDir, o.policy(), o.catalog);
     // Agencies first: the exchange account imports from serving agencies' accounts, which the server must know.
     const jwts = [...(await listAgencyAccounts(o.trustDir)).map((a) => a.jwt), (await readFile(trustPaths(o.trustDir).accountJwt, 'utf8')).trim()];
     const done: string[] = [];

@@ -66,9 +66,11 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
     throw asLiaisonError(err, 'ERR_CONNECT', `exchange administrator cannot connect to ${o.url}`);
   }
   let services: ExchangeServiceHost | undefined;
+  // The policy in force (read by the account sync before `ex` exists).
+  let currentPolicy = policy;
   try {
     // Agencies live in accounts of their own: the server must know them (and the exchange's exports) first.
-    const accounts = await startAccountSync({ trustDir: o.trustDir, url: o.url, plain: o.plain, logger });
+    const accounts = await startAccountSync({ trustDir: o.trustDir, url: o.url, plain: o.plain, logger, policy: () => currentPolicy, catalog: o.catalog });
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
     services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS], logger });
     const host = services;
@@ -78,12 +80,13 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       const next = await federationPolicy(o.trustDir, o.catalog);
       if (next.hash === ex.policy.hash) return;
       ex.policy = next;
+      currentPolicy = next;
       await recordEnforcedPolicy(admin, next);
       logger.info({ policyHash: next.hash }, 'exchange adopted the applied policy');
     };
     const onDirectoryChange = async () => {
-      await accounts.sync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs'));
       await adoptPolicy();
+      await accounts.sync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs'));
     };
     const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: onDirectoryChange });
     startReplayService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
@@ -106,6 +109,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       },
       async reprovision() {
         ex.policy = await federationPolicy(o.trustDir, o.catalog);
+        currentPolicy = ex.policy;
         await accounts.sync();
         ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
         await directory.refresh();

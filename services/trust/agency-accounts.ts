@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import type { Account } from '@nats-io/jwt';
 import { LiaisonError } from '../sdk/errors.ts';
-import { agencyExports, agencyImports, exchangeImports } from './account-routes.ts';
+import { EXCHANGE_SERVICE_EXPORTS, EXCHANGE_STREAM_EXPORTS, agencyExports, agencyImports, exchangeImports } from './account-routes.ts';
 import type { Federation } from './federation.ts';
 import { readPrivateFile, writePrivateFile, writePublicFile } from './key-file.ts';
 import { createAccountKey, decodeNatsJwt, encodeAgencyAccount, encodeExchangeAccount, keyPairFromSeed, type NatsPermissions } from './nats-accounts.ts';
@@ -51,14 +51,18 @@ export function revocationsOf(jwt: string | undefined): Record<string, number> {
  */
 export async function writeAgencyAccount(fed: Federation, agencyId: string, permissions: NatsPermissions, revocations?: Record<string, number>): Promise<string> {
   const acc = await ensureAgencyAccount(fed, agencyId);
-  const jwt = await encodeAgencyAccount({
-    operatorSeed: fed.nats.operator.seed,
-    agencySeed: acc.seed,
-    agencyId,
-    imports: agencyImports(permissions, fed.nats.account.publicKey),
-    exports: agencyExports(permissions),
-    revocations: revocations ?? revocationsOf(acc.jwt),
-  });
+  const imports = agencyImports(permissions, fed.nats.account.publicKey);
+  const exports = agencyExports(permissions);
+  const wanted = revocations ?? revocationsOf(acc.jwt);
+  if (acc.jwt) {
+    // Unchanged claims are not re-signed (an update makes the server re-link the routes through this account).
+    const cur = decodeNatsJwt<Account>(acc.jwt, `account JWT of ${agencyId}`).nats;
+    if (sameJson(cur.imports ?? [], imports) && sameJson(cur.exports ?? [], exports) && sameJson([cur.revocations ?? {}], [wanted])) {
+      await refreshExchangeAccount(fed);
+      return acc.jwt;
+    }
+  }
+  const jwt = await encodeAgencyAccount({ operatorSeed: fed.nats.operator.seed, agencySeed: acc.seed, agencyId, imports, exports, revocations: wanted });
   await writePublicFile(trustPaths(fed.dir).agencyAccountJwt(agencyId), `${jwt}\n`);
   await refreshExchangeAccount(fed);
   return jwt;
@@ -112,8 +116,21 @@ export async function refreshExchangeAccount(fed: Federation): Promise<string> {
   if (conflicts.length > 0) {
     throw new LiaisonError('ERR_CONFIG_INVALID', `request subjects served by more than one agency cannot be routed: ${conflicts.join(', ')} (one agency may serve each request type; replicas share it)`);
   }
+  const current = decodeNatsJwt<Account>(fed.nats.account.jwt, 'exchange account JWT').nats;
+  const exports = [...EXCHANGE_SERVICE_EXPORTS, ...EXCHANGE_STREAM_EXPORTS];
+  // Unchanged claims are not re-signed: every update of the exchange account makes the server re-link the
+  // agencies' imports, which drops the response routes of requests in flight (pulls are re-issued within seconds).
+  if (sameJson(current.imports ?? [], imports) && sameJson(current.exports ?? [], exports)) return fed.nats.account.jwt;
   const jwt = await encodeExchangeAccount({ operatorSeed: fed.nats.operator.seed, accountSeed: fed.nats.account.seed, revocations: revocationsOf(fed.nats.account.jwt), imports });
   await writePublicFile(trustPaths(fed.dir).accountJwt, `${jwt}\n`);
   fed.nats.account.jwt = jwt;
   return jwt;
+}
+
+/** Order-insensitive equality of two lists of JWT claim objects (keys sorted). */
+function sameJson(a: readonly object[], b: readonly object[]): boolean {
+  const norm = (xs: readonly object[]) => xs.map((x) => JSON.stringify(Object.fromEntries(Object.entries(x).sort(([k1], [k2]) => (k1 < k2 ? -1 : 1))))).sort();
+  const na = norm(a);
+  const nb = norm(b);
+  return na.length === nb.length && na.every((x, i) => x === nb[i]);
 }

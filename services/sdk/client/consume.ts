@@ -198,6 +198,9 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
   }
 }
 
+/** How long one pull request waits for messages before the consumer issues a new one. */
+export const PULL_EXPIRES_MS = 5_000;
+
 /**
  * Pull from one durable consumer until `signal` aborts. Copies are handled in delivery order; an
  * asynchronous handler or claim holds back the copies behind it until it settles. Only a window of
@@ -231,6 +234,9 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
   };
   const messages = await consumer.consume({
     max_messages: 256,
+    // Pull requests live at most PULL_EXPIRES_MS: a request whose response route the server dropped (an account
+    // update re-links imports) is replaced within that time, so a consumer never stalls for long.
+    expires: PULL_EXPIRES_MS,
     callback: (m) => {
       arrived.push(m);
       if (!busy) pump();

@@ -22,6 +22,7 @@ import {
   loadPolicyFile,
   type Policy,
   type PolicyIssue,
+  SERVICE_RESPONSES,
 } from '../services/sdk/policy/index.ts';
 import { consumerFilter } from '../services/sdk/subjects.ts';
 import { TIERS } from '../services/sdk/tier.ts';
@@ -403,9 +404,11 @@ describe('compiled broker artefacts', () => {
     for (const id of agencies) {
       const { pub, sub } = compilePermissions(p, id, catalog);
       for (const s of [...pub.allow, ...sub.allow]) {
-        expect(['>', '*', '_INBOX.>', '$JS.API.>', 'liaison.>', '$JS.>']).not.toContain(s);
+        expect(['>', '*', '_INBOX.>', '$JS.API.>', 'LIAISON.API.>', 'liaison.>', '$JS.>']).not.toContain(s);
         const own = agencyBuckets(p, id).some((b) => s.endsWith(`KV_${b.bucket}`) || s.endsWith(`OBJ_${b.bucket}`) || s.includes(`KV_${b.bucket}.`) || s.includes(`OBJ_${b.bucket}.`));
-        if (!own) expect(s.startsWith('$JS.API.STREAM') || s.startsWith('$JS.API.CONSUMER.CREATE') || s.startsWith('$JS.API.DIRECT'), s).toBe(false);
+        if (!own) expect(/^(\$JS|LIAISON)\.API\.(STREAM|CONSUMER\.CREATE|DIRECT)/.test(s), s).toBe(false);
+        // The exchange's API is reached only through the agency account's imports (LIAISON.API), never by its own name.
+        expect(s.startsWith('$JS.API.'), s).toBe(false);
       }
       for (const s of pub.allow) {
         const t = s.split('.');
@@ -414,30 +417,27 @@ describe('compiled broker artefacts', () => {
           expect(t[6], s).toBe('*');
           expect(t.slice(0, 6).includes('*')).toBe(false);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
-        } else if (s.startsWith('$JS.') && agencyBuckets(p, id).some((b) => s.includes(`KV_${b.bucket}`) || s.includes(`OBJ_${b.bucket}`))) {
+        } else if (s.startsWith('LIAISON.API.') && agencyBuckets(p, id).some((b) => s.includes(`KV_${b.bucket}`) || s.includes(`OBJ_${b.bucket}`) || s.includes(`$KV.${b.bucket}.`))) {
           // Rights on its own state buckets only (checked exactly below).
           expect(agencyBuckets(p, id).flatMap(bucketPermissions)).toContain(s);
-        } else if (s.startsWith('$KV.') || s.startsWith('$O.')) {
+        } else if (s.startsWith('$O.')) {
           expect(agencyBuckets(p, id).flatMap(bucketPermissions)).toContain(s);
-        } else if (s.startsWith('$JS.')) {
-          expect(s, s).toMatch(new RegExp(`^\\$JS\\.(API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?|ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?\\.>)$`));
+        } else if (s.startsWith('LIAISON.API.') || s.startsWith('$JS.')) {
+          expect(s, s).toMatch(new RegExp(`^(LIAISON\\.API\\.CONSUMER\\.(INFO|MSG\\.NEXT)\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?|\\$JS\\.ACK\\.LIAISON_[A-Z]+\\.${id}__[A-Za-z]+__(direct|all|observe)(__r\\d+)?\\.>)$`));
         } else if (s.startsWith('liaison.v1.svc.') && !s.startsWith('liaison.v1.svc.trust.') && !s.startsWith('liaison.v1.svc.exchange.')) {
           // A request/reply service it may call, on its own request subject: a type it may send that some role serves.
           expect(t).toHaveLength(6);
           expect(t[5]).toBe(id);
           expect(canSend(p, id, t[4]!).allowed).toBe(true);
           expect(servedTypes(p).has(t[4]!)).toBe(true);
-        } else if (s.startsWith('_INBOX_')) {
-          // A serving agency answers into the inboxes of the agencies that may call it, and nowhere else.
-          const requester = s.slice('_INBOX_'.length, -'.>'.length);
-          expect(s).toBe(`_INBOX_${requester}.>`);
-          expect(requester).not.toBe(id);
-          expect(agencyServes(p, id).some((type) => canSend(p, requester, type).allowed)).toBe(true);
+        } else if (s === SERVICE_RESPONSES) {
+          // A serving agency answers along its account's response routes, and only a serving agency.
+          expect(agencyServes(p, id).length).toBeGreaterThan(0);
         } else {
           expect([`liaison.v1.quarantine.${id}`, `liaison.v1.svc.trust.directory.${id}`, `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
         }
         // Wildcards: its own consumers' acks, its own buckets, and (checked above) its permitted requesters' inboxes.
-        if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || s.startsWith('_INBOX_') || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
+        if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || s === SERVICE_RESPONSES || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);
       }
       for (const s of sub.allow) {
         const t = s.split('.');
@@ -450,8 +450,8 @@ describe('compiled broker artefacts', () => {
           expect(agencyServes(p, id)).toContain(t[4]);
           expect(t).toHaveLength(6);
           expect(t[5]).toBe('*');
-        } else if (s.startsWith('$KV.') || s.startsWith('$O.')) {
-          // Its own bucket subjects only: it follows its own writes (no consumer rights on buckets).
+        } else if (s.startsWith('liaison.v1.state.')) {
+          // Its own KV buckets' change notices only: it follows them without consumer rights.
           expect(agencyBuckets(p, id).flatMap(bucketSubscriptions)).toContain(s);
         } else {
           expect([`_INBOX_${id}.>`, 'liaison.v1.trust.directory', 'liaison.v1.status.ping']).toContain(s);
@@ -468,7 +468,6 @@ describe('compiled broker artefacts', () => {
     expect(messagePub).toHaveLength(sendTypes.length * TIERS.length);
     expect(messagePub).toContain('liaison.v1.special.referrals.CaseReferral.xa-ngo-harbour.*');
     expect(perms.sub.allow).toEqual([
-      '$KV.xa-ngo-harbour_handled.>',
       '_INBOX_xa-ngo-harbour.>',
       'liaison.v1.operational.control.Retraction.*.xa-ngo-harbour',
       'liaison.v1.operational.control.RetractionReceipt.*.xa-ngo-harbour',
@@ -488,7 +487,8 @@ describe('compiled broker artefacts', () => {
       'liaison.v1.status.ping',
       'liaison.v1.trust.directory',
     ]);
-    expect(perms.pub.allow).toContain('$JS.API.CONSUMER.MSG.NEXT.LIAISON_REFERRALS.xa-ngo-harbour__CaseReferral__direct');
+    expect(perms.pub.allow).toContain('LIAISON.API.CONSUMER.MSG.NEXT.LIAISON_REFERRALS.xa-ngo-harbour__CaseReferral__direct');
+    expect(perms.pub.allow).toContain('LIAISON.API.$KV.xa-ngo-harbour_handled.>');
     expect(perms.pub.allow).toContain('$JS.ACK.LIAISON_REFERRALS.xa-ngo-harbour__CaseReferral__direct.>');
     expect(thrown(() => compilePermissions(p, 'xz-ghost', catalog)).code).toBe('ERR_AGENCY_UNKNOWN');
   });
@@ -540,20 +540,20 @@ describe('compiled broker artefacts', () => {
       { agency: 'mac-cases', kind: 'kv', name: 'cases', bucket: 'mac-cases_cases' },
     ]);
     const perms = compilePermissions(p, 'mac-cases', catalog).pub.allow;
-    expect(perms).toContain('$KV.mac-cases_cases.>');
-    expect(perms).toContain('$JS.API.STREAM.INFO.KV_mac-cases_cases');
-    expect(perms.filter((s) => s.startsWith('$JS.API.STREAM.') && !s.includes('_handled'))).toEqual(['$JS.API.STREAM.INFO.KV_mac-cases_cases', '$JS.API.STREAM.MSG.GET.KV_mac-cases_cases']);
+    expect(perms).toContain('LIAISON.API.$KV.mac-cases_cases.>');
+    expect(perms).toContain('LIAISON.API.STREAM.INFO.KV_mac-cases_cases');
+    expect(perms.filter((s) => s.startsWith('LIAISON.API.STREAM.') && !s.includes('_handled'))).toEqual(['LIAISON.API.STREAM.INFO.KV_mac-cases_cases', 'LIAISON.API.STREAM.MSG.GET.KV_mac-cases_cases']);
     expect(perms.some((s) => /DELETE|PURGE|UPDATE|CREATE\.KV_[^m]/.test(s))).toBe(false);
     // No consumer right on any bucket (2.9 never checks a push consumer's deliver subject), nor flow control.
-    expect(perms.filter((s) => /^\$JS\.(API\.CONSUMER\.[A-Z.]+\.(KV|OBJ)_|FC\.)/.test(s))).toEqual([]);
+    expect(perms.filter((s) => /^(LIAISON|\$JS)\.(API\.CONSUMER\.[A-Z.]+\.(KV|OBJ)_|FC\.)/.test(s))).toEqual([]);
     expect(compilePermissions(p, 'xc-ncb', catalog).pub.allow.filter((s) => s.includes('CONSUMER') && s.includes('OBJ_'))).toEqual([]);
-    // Reads by direct get; changes followed on its own bucket subjects.
-    expect(perms).toContain('$JS.API.DIRECT.GET.KV_mac-cases_cases');
-    expect(compilePermissions(p, 'mac-cases', catalog).sub.allow.filter((s) => s.startsWith('$KV.') || s.startsWith('$O.'))).toEqual(['$KV.mac-cases_cases.>', '$KV.mac-cases_handled.>']);
+    // Reads by direct get; changes followed on the bucket's change notices (its own KV buckets, the handled record excepted).
+    expect(perms).toContain('LIAISON.API.DIRECT.GET.KV_mac-cases_cases');
+    expect(compilePermissions(p, 'mac-cases', catalog).sub.allow.filter((s) => s.startsWith('liaison.v1.state.'))).toEqual(['liaison.v1.state.mac-cases_cases.>']);
     // The NGO has no state of its own: rights on its handled record only.
-    const ngoState = compilePermissions(p, 'xa-ngo-harbour', catalog).pub.allow.filter((s) => s.includes('KV_') || s.startsWith('$KV.'));
-    expect(ngoState).toContain('$KV.xa-ngo-harbour_handled.>');
-    expect(ngoState.filter((s) => !s.includes('KV_xa-ngo-harbour_handled') && !s.startsWith('$KV.xa-ngo-harbour_handled.'))).toEqual([]);
+    const ngoState = compilePermissions(p, 'xa-ngo-harbour', catalog).pub.allow.filter((s) => s.includes('KV_') || s.includes('$KV.'));
+    expect(ngoState).toContain('LIAISON.API.$KV.xa-ngo-harbour_handled.>');
+    expect(ngoState.filter((s) => !s.includes('KV_xa-ngo-harbour_handled') && !s.includes('$KV.xa-ngo-harbour_handled.'))).toEqual([]);
   });
 
   it('every agency gets its own handled record, kept a day longer than the longest stream retention', () => {
@@ -603,14 +603,14 @@ agencies:
   xc-registry: { name: R, country: XCC, roles: [registry] }
 `;
 
-  it('the serving agency may listen on the service subjects and answer only into its callers’ inboxes; callers may only publish on their own', () => {
+  it('the serving agency may listen on the service subjects and answer only along its response routes; callers may only publish on their own', () => {
     const p = parsePolicy(SERVED, { file: 'svc.yaml', catalog: cat });
     const host = compilePermissions(p, 'xc-registry', cat);
     expect(host.sub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest.*');
     expect(host.sub.allow).not.toContain('$SRV.>');
     // It answers into its callers' inboxes only: no NATS `resp`, whose reach the broker cannot bound.
     expect(host.resp).toBeUndefined();
-    expect(host.pub.allow.filter((s) => s.startsWith('_INBOX'))).toEqual(['_INBOX_xa-police.>']);
+    expect(host.pub.allow.filter((s) => s.startsWith('_INBOX') || s.startsWith('_R_'))).toEqual([SERVICE_RESPONSES]);
     const caller = compilePermissions(p, 'xa-police', cat);
     expect(caller.pub.allow).toContain('liaison.v1.svc.documents.DocumentCheckRequest.xa-police');
     expect(caller.pub.allow.filter((s) => s.startsWith('liaison.v1.svc.documents'))).toEqual(['liaison.v1.svc.documents.DocumentCheckRequest.xa-police']);

@@ -365,7 +365,7 @@ describe('exchange in operator mode (real nats-server)', () => {
     const r = await enrolAgency({ dir: dir(), agencyId: 'xa-police', name: 'xa-police', country: 'XAA', roles: ['r'], permissions: widened, out, reissue: true });
     expect(r.agency.keyId).toBe(oldKid);
     expect(r.accountJwt).toBeDefined();
-    await applyAccountUpdate({ url: server.url, trustDir: dir() });
+    await applyAccountUpdate({ url: server.url, trustDir: dir(), accountJwt: r.accountJwt });
     const newCreds = await readFile(join(out, 'nats.creds'), 'utf8');
     expect(decode<User>(newCreds.split('\n')[1]!).nats.pub?.allow).toEqual(widened.pub.allow);
     const nc = await connectAs(newCreds, '_INBOX_xa-police');

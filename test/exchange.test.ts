@@ -238,10 +238,10 @@ describe('exchange core: expired credentials', () => {
   it('an agency whose credential and NATS user have expired cannot connect', async () => {
     const fed = await createTestFederation({ agencies: ['mac-centre'], name: 'expiry' });
     try {
-      const dir = await fed.enrolWith('xa-border-police', { ttlSeconds: 2 });
+      const dir = await fed.enrolWith('xa-border-police', { ttlSeconds: 5 });
       const before = await fed.connect('xa-border-police');
       await before.close();
-      await new Promise((r) => setTimeout(r, 3_000));
+      await new Promise((r) => setTimeout(r, 5_500));
       await expect(fed.connect('xa-border-police', { reconnect: false })).rejects.toSatisfy((e: unknown) => isLiaisonError(e, 'ERR_CONNECT'));
       expect(dir).toContain('xa-border-police');
     } finally {

@@ -618,6 +618,12 @@ agencies:
     expect(caller.resp).toBeUndefined();
   });
 
+  it('one agency serves each request type (the exchange routes one subject to one account): a second is a located error', () => {
+    const second = `${SERVED.trimEnd()}\n  xd-registry: { name: D, country: XDD, roles: [registry] }\n`;
+    expect(() => parsePolicy(second, { file: 'svc.yaml', catalog: cat })).toThrow(/svc\.yaml:\d+:\d+ agencies\.xd-registry\.roles: agency xd-registry would serve DocumentCheckRequest, which xc-registry serves already/);
+    expect(() => parsePolicy(SERVED, { file: 'svc.yaml', catalog: cat })).not.toThrow();
+  });
+
   it('replicas must be an integer from 1 to 8, and is reported with its location', () => {
     const bad = SERVED.replace('roles: [registry] }', 'roles: [registry], replicas: 0 }');
     expect(() => parsePolicy(bad, { file: 'svc.yaml', catalog: cat })).toThrow(/svc\.yaml:\d+:\d+ agencies\.xc-registry\.replicas: invalid replicas 0/);

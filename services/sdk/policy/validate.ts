@@ -55,6 +55,7 @@ export function validatePolicy(w: Walk, catalog: TypeCatalog): PolicyBody {
     if (agency) body.agencies[e.key] = agency;
   }
   checkObservers(w, body, agencyEntries);
+  checkSingleServer(w, body, agencyEntries);
 
   const retention = field(w, top, root, 'retention', false);
   if (retention) readRetention(w, retention, catalog, body);
@@ -143,6 +144,23 @@ function checkObservers(w: Walk, body: PolicyBody, agencyEntries: Entry[]): void
       if (both.length > 0) {
         w.issues.add(e.at, `${e.path}.roles`, `agency ${e.key} both observes and receives ${both.join(', ')} (roles.${rule.role}.receive[${rule.index}]); an observer sees every copy already`);
       }
+    }
+  }
+}
+
+/**
+ * One agency serves each request type (its replicas share it): requests cross from the requester's NATS
+ * account through the exchange's, which can route one subject to one account only.
+ */
+function checkSingleServer(w: Walk, body: PolicyBody, agencyEntries: Entry[]): void {
+  const first = new Map<string, string>();
+  for (const e of agencyEntries) {
+    const a = body.agencies[e.key];
+    if (!a) continue;
+    for (const type of new Set(a.roles.flatMap((r) => body.roles[r]?.serve ?? []))) {
+      const other = first.get(type);
+      if (other === undefined) first.set(type, e.key);
+      else w.issues.add(e.at, `${e.path}.roles`, `agency ${e.key} would serve ${type}, which ${other} serves already: one agency serves each request type (give it replicas instead)`);
     }
   }
 }

@@ -1,25 +1,11 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import { SignJWT, compactVerify, decodeProtectedHeader } from 'jose';
+import { SignJWT } from 'jose';
 import { LiaisonError } from '../sdk/errors.ts';
-import { assertEd25519PublicJwk, jwkThumbprint, publicKeyFromJwk, type Ed25519PublicJwk } from './keys.ts';
+import { CREDENTIAL_TYP, credentialIssuer } from '../sdk/trust/credential.ts';
+import { jwkThumbprint, type Ed25519PublicJwk } from '../sdk/trust/keys.ts';
 
-/** JOSE `typ` of an agency credential. */
-export const CREDENTIAL_TYP = 'liaison-credential+jwt';
-
-/** The claims of an agency credential (contracts.md §Trust). */
-export interface CredentialClaims {
-  /** `liaison-root:<federation name>` */
-  iss: string;
-  /** agency id */
-  sub: string;
-  roles: string[];
-  country: string;
-  /** The agency's message-signing public key, with kid = its RFC 7638 thumbprint. */
-  cnf: { jwk: Ed25519PublicJwk & { kid: string } };
-  jti: string;
-  iat: number;
-  exp: number;
-}
+/** Verification is the SDK's (`services/sdk/trust/credential.ts`); issuing stays here. */
+export * from '../sdk/trust/credential.ts';
 
 /** The signer of credentials: the federation root. */
 export interface CredentialSigner {
@@ -41,9 +27,6 @@ export interface IssueCredentialInput {
   now?: Date;
 }
 
-/** The `iss` of credentials of federation `name`. */
-export const credentialIssuer = (federation: string): string => `liaison-root:${federation}`;
-
 /** Issue an agency credential JWT signed by the root (EdDSA, header kid = root kid, typ `liaison-credential+jwt`). */
 export async function issueCredential(root: CredentialSigner, input: IssueCredentialInput): Promise<string> {
   const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
@@ -59,101 +42,5 @@ export async function issueCredential(root: CredentialSigner, input: IssueCreden
     .setIssuedAt(iat)
     .setExpirationTime(iat + input.ttlSeconds)
     .sign(root.privateKey);
-}
-
-const invalid = (message: string, cause?: unknown): LiaisonError =>
-  new LiaisonError('ERR_CREDENTIAL_INVALID', message, {}, cause === undefined ? undefined : { cause });
-
-/**
- * Check a credential's root signature, header and claim shapes, without looking at time.
- * Used for directory entries, whose expiry receivers judge against each message's signing time.
- */
-export async function verifyCredentialSignature(
-  jwt: string,
-  rootPublicJwk: Ed25519PublicJwk,
-  rootKey: KeyObject = publicKeyFromJwk(rootPublicJwk),
-): Promise<CredentialClaims> {
-  let header;
-  try {
-    header = decodeProtectedHeader(jwt);
-  } catch (err) {
-    throw invalid('credential is not a JWS', err);
-  }
-  if (header.alg !== 'EdDSA' || header.typ !== CREDENTIAL_TYP) throw invalid(`credential header is not alg EdDSA / typ ${CREDENTIAL_TYP}`);
-  const rootKid = rootPublicJwk.kid ?? (await jwkThumbprint(rootPublicJwk));
-  if (header.kid !== rootKid) throw invalid(`credential is signed by key ${String(header.kid)}, not by the federation root ${rootKid}`);
-  let payload: Uint8Array;
-  try {
-    ({ payload } = await compactVerify(jwt, rootKey, { algorithms: ['EdDSA'] }));
-  } catch (err) {
-    throw invalid('credential signature does not verify against the federation root', err);
-  }
-  let claims: Record<string, unknown>;
-  try {
-    claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
-  } catch (err) {
-    throw invalid('credential payload is not JSON', err);
-  }
-  return await parseClaims(claims);
-}
-
-async function parseClaims(c: Record<string, unknown>): Promise<CredentialClaims> {
-  const str = (k: string): string => {
-    if (typeof c[k] !== 'string' || c[k] === '') throw invalid(`credential claim ${k} is missing or not a string`);
-    return c[k] as string;
-  };
-  const num = (k: string): number => {
-    if (typeof c[k] !== 'number' || !Number.isFinite(c[k])) throw invalid(`credential claim ${k} is missing or not a number`);
-    return c[k] as number;
-  };
-  const iss = str('iss');
-  if (!iss.startsWith('liaison-root:')) throw invalid('credential iss is not liaison-root:<federation>');
-  if (!Array.isArray(c.roles) || !c.roles.every((r) => typeof r === 'string')) throw invalid('credential claim roles is not a list of strings');
-  const cnf = c.cnf as { jwk?: unknown } | undefined;
-  let jwk: Ed25519PublicJwk;
-  try {
-    jwk = assertEd25519PublicJwk(cnf?.jwk);
-  } catch (err) {
-    throw invalid(`credential cnf.jwk: ${(err as Error).message}`, err);
-  }
-  const kid = await jwkThumbprint(jwk);
-  if (jwk.kid !== kid) throw invalid('credential cnf.jwk.kid is not the RFC 7638 thumbprint of the key');
-  return {
-    iss,
-    sub: str('sub'),
-    roles: [...(c.roles as string[])],
-    country: str('country'),
-    cnf: { jwk: { ...jwk, kid } },
-    jti: str('jti'),
-    iat: num('iat'),
-    exp: num('exp'),
-  };
-}
-
-/** Options for {@link verifyCredential}. */
-export interface VerifyCredentialOptions {
-  /** The time to judge expiry at (default now), e.g. a message's signing time. */
-  at?: Date;
-  /** When set, `iss` must be `liaison-root:<federation>`. */
-  federation?: string;
-}
-
-/**
- * Verify an agency credential against the federation root public key and check it is not expired at `at`.
- * Errors: ERR_CREDENTIAL_INVALID (malformed, wrong root, tampered), ERR_CREDENTIAL_EXPIRED.
- */
-export async function verifyCredential(jwt: string, rootPublicJwk: Ed25519PublicJwk, opts: VerifyCredentialOptions = {}): Promise<CredentialClaims> {
-  const claims = await verifyCredentialSignature(jwt, rootPublicJwk);
-  if (opts.federation !== undefined && claims.iss !== credentialIssuer(opts.federation)) {
-    throw invalid(`credential iss ${claims.iss} is not ${credentialIssuer(opts.federation)}`);
-  }
-  const at = Math.floor((opts.at ?? new Date()).getTime() / 1000);
-  if (at >= claims.exp) {
-    throw new LiaisonError('ERR_CREDENTIAL_EXPIRED', `credential of ${claims.sub} expired at ${new Date(claims.exp * 1000).toISOString()}`, {
-      agency: claims.sub,
-      exp: claims.exp,
-    });
-  }
-  return claims;
 }
 

@@ -21,7 +21,7 @@ import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { natsTlsOptions } from './nats-tls.ts';
 import { credsWithJwt, jwtOfCreds } from './live-credentials.ts';
 import type { FederationView } from './directory.ts';
-import { writePrivateFile } from '../../trust/index.ts';
+import { writePrivateFile } from '../trust/key-file.ts';
 import { join } from 'node:path';
 import { typeCatalogOf } from './type-catalog.ts';
 

@@ -3,7 +3,8 @@ import { asLiaisonError, LiaisonError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import { parsePolicy, type Policy, type TypeCatalog } from '../policy/index.ts';
 import { DIRECTORY_UPDATE_SUBJECT, directoryRequestSubject } from '../subjects.ts';
-import { directoryKey, verifyDirectory, type Directory, type Ed25519PublicJwk } from '../../trust/index.ts';
+import { directoryKey, verifyDirectory, type Directory } from '../trust/directory.ts';
+import type { Ed25519PublicJwk } from '../trust/keys.ts';
 import type { KeyResolver } from '../envelope/open.ts';
 
 /** What a client knows of the federation: the verified directory, its policy, and key lookup. */

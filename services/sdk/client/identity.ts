@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import { LiaisonError } from '../errors.ts';
-import { loadSigningKey, readAgencyConfig, readPrivateFile, type Ed25519PublicJwk } from '../../trust/index.ts';
+import { readAgencyConfig } from '../trust/agency-config.ts';
+import { loadSigningKey, readPrivateFile } from '../trust/key-file.ts';
+import type { Ed25519PublicJwk } from '../trust/keys.ts';
 import type { SigningKey } from '../envelope/jws.ts';
 import { readAgencyCa } from './nats-tls.ts';
 

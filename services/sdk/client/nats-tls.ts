@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { LiaisonError } from '../errors.ts';
-import { agencyPaths, trustPaths } from '../../trust/paths.ts';
+import { agencyPaths, trustPaths } from '../trust/paths.ts';
 
 /** Connect options' `tls`: the federation CA to verify the server with, or `null` for plain TCP (never upgraded). */
 export interface NatsTls {

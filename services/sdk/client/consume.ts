@@ -25,6 +25,10 @@ export interface ReceiveStats {
   own: number;
   handlerErrors: number;
   rejected: Partial<Record<ErrorCode, number>>;
+  /** Copies in this process now (pulled, not yet settled at the handler), over all consumer loops. */
+  inFlight?: number;
+  /** The most copies ever in this process at once. */
+  inFlightHighWater?: number;
 }
 
 /** A message handler; a throw means "not processed": the copy is redelivered later. */
@@ -201,6 +205,9 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
 /** How long one pull request waits for messages before the consumer issues a new one. */
 export const PULL_EXPIRES_MS = 5_000;
 
+/** The most copies one consumer loop holds in process (pulled, not yet settled at the handler). */
+export const MAX_IN_FLIGHT = 64;
+
 /**
  * Pull from one durable consumer until `signal` aborts. Copies are handled in delivery order; an
  * asynchronous handler or claim holds back the copies behind it until it settles. Only a window of
@@ -221,6 +228,8 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
   };
   const pump = (): void => {
     for (fill(); window.length > 0; fill()) {
+      o.stats.inFlight = arrived.length + window.length;
+      o.stats.inFlightHighWater = Math.max(o.stats.inFlightHighWater ?? 0, o.stats.inFlight);
       const pending = dispatchDelivery(o, window.shift()!);
       if (pending) {
         busy = true;

@@ -6,6 +6,7 @@ import type { Federation } from './federation.ts';
 import { readPrivateFile, writePrivateFile, writePublicFile } from './key-file.ts';
 import { createAccountKey, decodeNatsJwt, encodeAgencyAccount, encodeExchangeAccount, keyPairFromSeed, type NatsPermissions } from './nats-accounts.ts';
 import { trustPaths } from './paths.ts';
+import { listAgencyRecords } from './record.ts';
 
 /** An agency's own NATS account. `seed` is secret. */
 export interface AgencyAccount {
@@ -118,10 +119,11 @@ export async function refreshExchangeAccount(fed: Federation): Promise<string> {
   }
   const current = decodeNatsJwt<Account>(fed.nats.account.jwt, 'exchange account JWT').nats;
   const exports = [...EXCHANGE_SERVICE_EXPORTS, ...EXCHANGE_STREAM_EXPORTS];
+  const revocations = { ...revocationsOf(fed.nats.account.jwt), ...(await legacyAgencyUsers(fed)) };
   // Unchanged claims are not re-signed: every update of the exchange account makes the server re-link the
   // agencies' imports, which drops the response routes of requests in flight (pulls are re-issued within seconds).
-  if (sameJson(current.imports ?? [], imports) && sameJson(current.exports ?? [], exports)) return fed.nats.account.jwt;
-  const jwt = await encodeExchangeAccount({ operatorSeed: fed.nats.operator.seed, accountSeed: fed.nats.account.seed, revocations: revocationsOf(fed.nats.account.jwt), imports });
+  if (sameJson(current.imports ?? [], imports) && sameJson(current.exports ?? [], exports) && sameJson([current.revocations ?? {}], [revocations])) return fed.nats.account.jwt;
+  const jwt = await encodeExchangeAccount({ operatorSeed: fed.nats.operator.seed, accountSeed: fed.nats.account.seed, revocations, imports });
   await writePublicFile(trustPaths(fed.dir).accountJwt, `${jwt}\n`);
   fed.nats.account.jwt = jwt;
   return jwt;
@@ -133,4 +135,21 @@ function sameJson(a: readonly object[], b: readonly object[]): boolean {
   const na = norm(a);
   const nb = norm(b);
   return na.length === nb.length && na.every((x, i) => x === nb[i]);
+}
+
+/**
+ * Agency users issued in the exchange account itself (enrolled before agencies had accounts of their own): each is
+ * revoked there, at its own issue time (a stable value, so the claims do not change from one refresh to the next),
+ * so old credentials cannot join the account that holds JetStream. Such agencies re-enrol with `--reissue`.
+ */
+async function legacyAgencyUsers(fed: Federation): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const r of await listAgencyRecords(fed.dir)) {
+    for (const u of r.nats.users) {
+      if (!u.jwt) continue;
+      const claims = decodeNatsJwt(u.jwt, `NATS user JWT of ${r.id}`);
+      if (claims.iss === fed.nats.account.publicKey) out[u.publicKey] = Math.max(out[u.publicKey] ?? 0, claims.iat ?? Math.floor(Date.parse(u.issuedAt) / 1000));
+    }
+  }
+  return out;
 }

@@ -62,12 +62,13 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
   let police: LiaisonClient;
   /** The receiver's consumers of TYPE: nothing waiting or unacknowledged in any of them. */
   let settled: () => Promise<boolean>;
+  let specs: { stream: string; name: string }[];
 
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'back-pressure' });
     police = await fed.connect(SENDER);
     const probe = await fed.connect(RECEIVER);
-    const specs = probe.consumerSpecs([TYPE]);
+    specs = probe.consumerSpecs([TYPE]);
     await probe.close();
     const jsm = await jetstreamManager(fed.exchange.admin);
     for (const c of specs) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000, max_deliver: MAX_DELIVER });
@@ -93,8 +94,11 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
     };
     // A slow receiver (40 ms a message: 12 s for the lot) runs for longer than max_deliver × ack wait, then stops.
     const slow = await fed.connect(RECEIVER);
+    const redelivered: number[] = [];
     await slow.consume(
       async (m: ReceivedMessage) => {
+        const n = m.delivery?.deliveryCount ?? 1;
+        if (n > 1) redelivered.push(n);
         await sleep(40);
         count(m);
       },
@@ -102,6 +106,7 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
     );
     await sleep((MAX_DELIVER + 2) * ACK_WAIT_MS);
     const highWater = slow.stats.inFlightHighWater;
+    const slowDuplicates = slow.stats.duplicates;
     await slow.close();
     // Its replacement takes what is left in JetStream.
     const next = await fed.connect(RECEIVER);
@@ -124,6 +129,9 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
       );
       expect(lost).toEqual([]);
       expect(twice).toEqual([]);
+      // The slow receiver's copies waiting in process were kept alive (working), none timed out and came back to it.
+      expect(redelivered).toEqual([]);
+      expect(slowDuplicates).toBe(0);
       expect(await settled()).toBe(true);
     } finally {
       await next.close();
@@ -150,6 +158,62 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
       await receiver.close();
     }
   }, 90_000);
+
+  it('a handler running three ack waits long extends its deadline: its copy is not redelivered, handled once, not dead-lettered', async () => {
+    const [key] = await store(police, 1, 'long handler');
+    const receiver = await fed.connect(RECEIVER);
+    const deliveries: number[] = [];
+    await receiver.consume(
+      async (m: ReceivedMessage) => {
+        deliveries.push(m.delivery?.deliveryCount ?? 0);
+        await sleep(3 * ACK_WAIT_MS);
+      },
+      { types: [TYPE] },
+    );
+    try {
+      await until(() => receiver.stats.received === 1, 15_000, 'the long handler to finish');
+      await sleep(2 * ACK_WAIT_MS); // a redelivery would arrive now
+      expect(key).toBeDefined();
+      expect(deliveries).toEqual([1]);
+      // Not redelivered at all (a redelivered copy would be acknowledged as a duplicate, never reaching the handler).
+      expect(receiver.stats.duplicates).toBe(0);
+      expect(receiver.stats.rejected.ERR_DEAD_LETTER).toBeUndefined();
+      expect(await settled()).toBe(true);
+    } finally {
+      await receiver.close();
+    }
+  }, 30_000);
+
+  it('a copy whose earlier deliveries all timed out unsettled arrives for the last time: dead-lettered, not left for JetStream to drop', async () => {
+    const [key] = await store(police, 1, 'timed out');
+    // Three deliveries taken and never settled (as by receivers that died holding it), each left to its ack wait.
+    const admin = jetstream(fed.exchange.admin);
+    for (let i = 1; i < MAX_DELIVER; i++) {
+      let taken = 0;
+      for (const c of specs) {
+        const batch = await (await admin.consumers.get(c.stream, c.name)).fetch({ max_messages: 1, expires: 2 * ACK_WAIT_MS });
+        for await (const m of batch) {
+          expect(m.info.deliveryCount).toBe(i);
+          taken++;
+        }
+      }
+      expect(taken).toBe(1);
+    }
+    const receiver = await fed.connect(RECEIVER);
+    let handled = 0;
+    await receiver.consume(() => void handled++, { types: [TYPE] });
+    try {
+      await until(() => (receiver.stats.rejected.ERR_DEAD_LETTER ?? 0) > 0, 15_000, 'the timed-out copy to be dead-lettered');
+      const dead = (await quarantined(fed)).filter((q) => `${q.sender} ${q.id}` === key);
+      expect(dead).toEqual([{ code: 'ERR_DEAD_LETTER', sender: SENDER, id: key!.split(' ')[1], deliveryCount: String(MAX_DELIVER) }]);
+      expect(handled).toBe(0);
+      const deadline = Date.now() + 5_000;
+      while (Date.now() < deadline && !(await settled())) await sleep(200);
+      expect(await settled()).toBe(true);
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
 
   for (const atMostOnce of [true, false]) {
     it(`a copy whose handler always throws ends in quarantine as ERR_DEAD_LETTER below max_deliver, and the next messages are handled (${atMostOnce ? 'durable record' : 'in-memory'})`, async () => {

@@ -4,6 +4,7 @@ import type { ReceivedMessage } from '../envelope/open.ts';
 import { LiaisonError } from '../errors.ts';
 import { quarantineSubject } from '../subjects.ts';
 import type { Delivery, ReceiveLoopOptions } from './consume.ts';
+import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from './dead-letter.ts';
 import type { Claim } from './handled.ts';
 
 /** While an asynchronous handler runs, tell JetStream every so often that the copy is in progress (under every ack wait). */
@@ -42,24 +43,28 @@ function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c:
       (err: unknown) => o.logger.warn({ err, msgId: msg.header.id }, 'handled but not marked done: not acknowledged; a redelivery is quarantined as in doubt'),
     );
   };
-  const failed = (err: unknown) => {
+  const failed = (err: unknown): void | Promise<void> => {
     o.stats.handlerErrors++;
+    // Released first, so a replay the agency requests once the handler is fixed reaches it again.
+    if (isLastAttempt(o, m)) return releaseThen(c, () => deadLetter(o, m, msg, deadLetterReason(m, err)));
     o.logger.warn({ err, msgId: msg.header.id, type: msg.type }, 'handler failed; message will be redelivered');
-    c.release().then(
-      () => m.nak(1_000),
-      () => m.nak(1_000),
-    );
+    void releaseThen(c, () => m.nak(1_000));
   };
+  if (isPastLastAttempt(o, m)) return releaseThen(c, () => deadLetter(o, m, msg, deadLetterReason(m)));
   let result: void | Promise<void>;
   try {
     result = o.handler(msg);
   } catch (err) {
-    failed(err);
-    return;
+    return failed(err);
   }
   if (!(result instanceof Promise)) return ok();
   const beat = setInterval(() => m.working(), WORKING_EVERY_MS);
   return result.then(ok, failed).finally(() => clearInterval(beat));
+}
+
+/** Release a claim (the handler did not complete), then `next` whether or not the release was written. */
+function releaseThen(c: Extract<Claim, { outcome: 'claimed' }>, next: () => void | Promise<void>): Promise<void> {
+  return c.release().then(next, next);
 }
 
 /** An idempotent handler (`redeliverInDoubt`) gets an in-doubt copy again: claim it anew, then as usual. */

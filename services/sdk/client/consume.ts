@@ -5,8 +5,10 @@ import type { Logger } from '../logging.ts';
 import { openMessage, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
 import { quarantineSubject } from '../subjects.ts';
 import { dispatchClaimed } from './at-most-once.ts';
+import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from './dead-letter.ts';
 import { replayOf } from './freshness.ts';
 import type { Claim, HandledRecord } from './handled.ts';
+import { InFlight } from './in-flight.ts';
 
 /** A message the receiver refused, with the reason. */
 export interface Rejection {
@@ -31,7 +33,7 @@ export interface ReceiveStats {
   inFlightHighWater?: number;
 }
 
-/** A message handler; a throw means "not processed": the copy is redelivered later. */
+/** A message handler; a throw means "not processed": the copy is redelivered later, up to the dead-letter limit (dead-letter.ts). */
 export type Handler = (msg: ReceivedMessage) => void | Promise<void>;
 
 /**
@@ -80,6 +82,8 @@ export interface ReceiveLoopOptions {
   replayToleranceMs?: number;
   /** The handler is idempotent: an in-doubt copy is handed to it again instead of quarantined (see ConsumeOptions). */
   redeliverInDoubt?: boolean;
+  /** The consumer's `max_deliver` (set by {@link runConsumer}): sets the dead-letter limit (dead-letter.ts); absent: none. */
+  maxDeliver?: number;
 }
 
 /** The parts of a JetStream message the receive path uses. */
@@ -161,8 +165,10 @@ export function dispatchDelivery(o: ReceiveLoopOptions, p: Prepared): void | Pro
     m.ack();
     return;
   }
-  const failed = (err: unknown) => {
+  if (isPastLastAttempt(o, m)) return deadLetter(o, m, msg, deadLetterReason(m));
+  const failed = (err: unknown): void | Promise<void> => {
     o.stats.handlerErrors++;
+    if (isLastAttempt(o, m)) return deadLetter(o, m, msg, deadLetterReason(m, err));
     o.logger.warn({ err, msgId: msg.header.id, type: msg.type }, 'handler failed; message will be redelivered');
     m.nak(1_000);
   };
@@ -175,8 +181,7 @@ export function dispatchDelivery(o: ReceiveLoopOptions, p: Prepared): void | Pro
   try {
     result = o.handler(msg);
   } catch (err) {
-    failed(err);
-    return;
+    return failed(err);
   }
   if (result instanceof Promise) return result.then(done, failed);
   done();
@@ -205,7 +210,7 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
 /** How long one pull request waits for messages before the consumer issues a new one. */
 export const PULL_EXPIRES_MS = 5_000;
 
-/** The most copies one consumer loop holds in process (pulled, not yet settled at the handler). */
+/** The most copies one consumer loop holds in process (pulled, not yet settled at the handler); the rest wait in JetStream. */
 export const MAX_IN_FLIGHT = 64;
 
 /**
@@ -213,45 +218,114 @@ export const MAX_IN_FLIGHT = 64;
  * asynchronous handler or claim holds back the copies behind it until it settles. Only a window of
  * {@link CLAIM_AHEAD} copies ahead of the handler is verified and claimed at a time: verifying a
  * whole pulled batch at once would hold the event loop, and so every claim's round trip, for as long.
+ *
+ * Back-pressure: the loop pulls (fetch, expiring after {@link PULL_EXPIRES_MS}) only into free slots of
+ * {@link MAX_IN_FLIGHT} (in-flight.ts), refilling once half are free, so what waits stays in JetStream,
+ * not in this process; held copies are kept alive with `working()` at a third of the consumer's ack
+ * wait. The consumer's `max_deliver` sets the dead-letter limit (dead-letter.ts).
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
+  const { name, config } = await consumer.info(true);
+  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver };
+  const inFlight = new InFlight({ limit: MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
+  const pump = orderedPump(lo, inFlight);
+  try {
+    while (!signal.aborted) {
+      await inFlight.room(Math.ceil(inFlight.limit / 2), signal);
+      if (signal.aborted) break;
+      await pullOnce({ ...o, name }, consumer, inFlight.free(), signal, (m) => {
+        inFlight.add(m);
+        pump(m);
+      });
+    }
+  } finally {
+    inFlight.stop();
+  }
+}
+
+/** Keep-alive period for held copies: a third of the ack wait (nanoseconds), within [100 ms, 10 s]. */
+function workingEvery(ackWaitNanos: number | undefined): number {
+  const ackWaitMs = ackWaitNanos ? ackWaitNanos / 1_000_000 : 30_000;
+  return Math.min(10_000, Math.max(100, Math.floor(ackWaitMs / 3)));
+}
+
+/**
+ * The in-order pipeline of one loop: `push` a pulled copy; copies are prepared (verified, claimed ahead)
+ * in a window and dispatched one after another; each frees its slot once settled at the handler.
+ */
+function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight): (m: Delivery) => void {
   const arrived: Delivery[] = [];
   const window: Prepared[] = [];
   let busy = false;
   const fill = (): void => {
     while (window.length < CLAIM_AHEAD && arrived.length > 0) {
-      const p = prepareDelivery(o, arrived.shift()!);
-      if (!p) continue;
+      const m = arrived.shift()!;
+      const p = prepareDelivery(o, m);
+      if (!p) {
+        inFlight.settle(m);
+        continue;
+      }
       claimAhead(o, p);
       window.push(p);
     }
   };
   const pump = (): void => {
     for (fill(); window.length > 0; fill()) {
-      o.stats.inFlight = arrived.length + window.length;
-      o.stats.inFlightHighWater = Math.max(o.stats.inFlightHighWater ?? 0, o.stats.inFlight);
-      const pending = dispatchDelivery(o, window.shift()!);
+      const p = window.shift()!;
+      const pending = dispatchDelivery(o, p);
       if (pending) {
         busy = true;
-        void pending.then(() => {
+        const next = () => {
+          inFlight.settle(p.m);
           busy = false;
           pump();
-        });
+        };
+        void pending.then(next, next);
         return;
       }
+      inFlight.settle(p.m);
     }
   };
-  const messages = await consumer.consume({
-    max_messages: 256,
-    // Pull requests live at most PULL_EXPIRES_MS: a request whose response route the server dropped (an account
-    // update re-links imports) is replaced within that time, so a consumer never stalls for long.
-    expires: PULL_EXPIRES_MS,
-    callback: (m) => {
-      arrived.push(m);
-      if (!busy) pump();
-    },
+  return (m) => {
+    arrived.push(m);
+    if (!busy) pump();
+  };
+}
+
+/**
+ * One pull request for up to `max` copies, each passed to `take` as it arrives; resolves when the batch
+ * is complete, the request expired, or `signal` aborted. A failed or empty-and-early pull (the consumer
+ * is gone, the route was dropped) is logged and followed by a pause, never a tight loop.
+ */
+async function pullOnce(o: { logger: Logger; name: string }, consumer: Consumer, max: number, signal: AbortSignal, take: (m: Delivery) => void): Promise<void> {
+  const started = Date.now();
+  let got = 0;
+  try {
+    const batch = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
+    const stop = () => void batch.stop();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const m of batch) {
+        got++;
+        take(m);
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  } catch (err) {
+    if (!signal.aborted) o.logger.warn({ err, consumer: o.name }, 'pull failed; retrying');
+  }
+  if (got === 0 && Date.now() - started < PULL_EXPIRES_MS / 2) await pause(1_000, signal);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
   });
-  if (signal.aborted) await messages.close();
-  else signal.addEventListener('abort', () => void messages.close(), { once: true });
-  await messages.closed();
 }

@@ -159,6 +159,17 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
     }
   }, 90_000);
 
+  it('a receiver closed while its pulls wait stops at once: the pull is cancelled, not waited out', async () => {
+    const receiver = await fed.connect(RECEIVER);
+    await receiver.consume(() => undefined, { types: [TYPE] });
+    await sleep(300); // the loops are waiting in their first pulls
+    const t0 = Date.now();
+    await receiver.close();
+    const ms = Date.now() - t0;
+    console.info(`[back-pressure] close took ${ms} ms`);
+    expect(ms).toBeLessThan(800);
+  }, 30_000);
+
   it('a handler running three ack waits long extends its deadline: its copy is not redelivered, handled once, not dead-lettered', async () => {
     const [key] = await store(police, 1, 'long handler');
     const receiver = await fed.connect(RECEIVER);

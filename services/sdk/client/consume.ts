@@ -315,10 +315,12 @@ async function pullOnce(o: { logger: Logger; name: string }, consumer: Consumer,
   } catch (err) {
     if (!signal.aborted) o.logger.warn({ err, consumer: o.name }, 'pull failed; retrying');
   }
-  if (got === 0 && Date.now() - started < PULL_EXPIRES_MS / 2) await pause(1_000, signal);
+  if (got === 0 && !signal.aborted && Date.now() - started < PULL_EXPIRES_MS / 2) await pause(1_000, signal);
 }
 
+/** Wait `ms`, or less if `signal` aborts (at once if it has). */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done() {

@@ -95,6 +95,7 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     expect(r2.stats.reports).toBe(1);
     expect(await answers()).toEqual(before);
     await r2.stop(); // writes a final snapshot
+    await ncb2.close(); // and its consumer loops: they must not share the next registry's replayed consumers
   });
 
   it('a corrupt snapshot is refused with ERR_DECODE and the registry rebuilds from a full replay, answering as before', async () => {
@@ -109,6 +110,7 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     expect(await until(() => r.stats.reports >= 3 && r.stats.statusChanges >= 1 && r.stats.alerts >= 1)).toBe(true);
     expect(await answers()).toEqual(before);
     await r.stop();
+    await ncb.close();
   });
 
   it('a snapshot made under another hashing key (another state dir) is refused, never used with the wrong key', async () => {
@@ -120,6 +122,7 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
       expect(await until(() => r.stats.reports >= 3 && r.stats.statusChanges >= 1 && r.stats.alerts >= 1)).toBe(true);
       expect(await answers()).toEqual(before);
       await r.stop();
+      await ncb.close();
     } finally {
       await rm(otherDir, { recursive: true, force: true });
     }
@@ -164,6 +167,7 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     }
     expect(await answers()).toEqual(before);
     await r2.stop();
+    await again.close();
   });
 
   it('another agency cannot read or overwrite the bureau’s snapshots (broker-enforced bucket rights)', async () => {

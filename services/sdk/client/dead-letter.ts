@@ -59,6 +59,10 @@ export async function deadLetter(o: ReceiveLoopOptions, m: Delivery, msg: Receiv
   h.set('liaison-sender', sender);
   h.set('liaison-msg-id', id);
   h.set('liaison-delivery-count', String(count));
+  // The verified id and the original type, so the audit ledger's quarantine entry names the message.
+  h.set('ce-id', id);
+  const ceType = m.headers?.get('ce-type');
+  if (ceType) h.set('ce-type', ceType);
   try {
     await jetstream(o.nc).publish(quarantineSubject(o.self), m.data, { headers: h, msgID: `dead-letter ${sender} ${id}` });
   } catch (err) {

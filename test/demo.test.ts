@@ -56,5 +56,5 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     // Its own throwaway directory (keys, credentials, store) is gone; other suites' runs may be in progress.
     expect(result.workDir.startsWith(tmpdir())).toBe(true);
     expect(existsSync(result.workDir)).toBe(false);
-  }, 90_000);
+  }, 180_000);
 });

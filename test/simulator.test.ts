@@ -115,7 +115,7 @@ describe('liaison simulate: a scenario against a real exchange, a report, and wh
     expect(html).toContain('Who saw what');
     expect(html).toContain('case-referral');
     expect(html).toContain('mac-centre no longer sees IntelligenceReport');
-  }, 90_000);
+  }, 180_000);
 
   it('exits non-zero when an expectation fails', async () => {
     const failing = SMALL(EXAMPLE_POLICY).replace('mac-centre: operational', 'mac-centre: personal');
@@ -124,5 +124,5 @@ describe('liaison simulate: a scenario against a real exchange, a report, and wh
     const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l), interrupted: new Promise<void>(() => undefined) };
     expect(await runCli(['simulate', join(dir, 'failing.yaml'), '--quiet'], io)).toBe(1);
     expect(out.join('\n')).toContain('mac-centre should see IntelligenceReport at the personal tier');
-  }, 60_000);
+  }, 120_000);
 });

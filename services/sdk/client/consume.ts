@@ -208,7 +208,7 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
 }
 
 /** How long one pull request waits for messages before the consumer issues a new one. */
-export const PULL_EXPIRES_MS = 5_000;
+export const PULL_EXPIRES_MS = 2_000;
 
 /** The most copies one consumer loop holds in process (pulled, not yet settled at the handler); the rest wait in JetStream. */
 export const MAX_IN_FLIGHT = 64;
@@ -303,6 +303,8 @@ async function pullOnce(o: { logger: Logger; name: string }, consumer: Consumer,
   try {
     const batch = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
     const stop = () => void batch.stop();
+    // An abort that came while the request was being set up stops it now (the listener was not there yet).
+    if (signal.aborted) stop();
     signal.addEventListener('abort', stop, { once: true });
     try {
       for await (const m of batch) {

@@ -1,8 +1,9 @@
 import { isLiaisonError } from '../sdk/errors.ts';
 import { parseCommandArgs, type CliIo, type Command } from './args.ts';
 import { COMMANDS } from './commands/index.ts';
+import { watchStopSignals } from './signals.ts';
 
-/** Exit codes: 0 ok, 1 failure, 2 usage. */
+/** Exit codes: 0 ok (also a service stopped by SIGTERM/SIGINT within the bound), 1 failure (also a stop past the bound), 2 usage; 130 a second signal while stopping. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 function helpText(commands: readonly Command[]): string {
@@ -58,10 +59,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  const interrupted = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+  // SIGTERM/SIGINT: a long-running command stops cleanly and returns 0, within STOP_BOUND_MS (else exit 1, ERR_STOP_TIMEOUT).
+  const interrupted = watchStopSignals({ err: (l) => process.stderr.write(`${l}\n`), exit: (code) => process.exit(code) });
   const code = await runCli(argv, {
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),

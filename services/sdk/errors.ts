@@ -75,6 +75,7 @@ export const ERROR_CODES = {
   ERR_PUBLISH: 'The exchange did not acknowledge a publish.',
   ERR_EXCHANGE: 'The exchange (nats-server) could not be configured, started or provisioned.',
   ERR_TIMEOUT: 'An operation did not complete in time.',
+  ERR_STOP_TIMEOUT: "A service did not finish stopping within the bound after SIGTERM/SIGINT (e.g. the exchange stalled during its final snapshot or drain): the process exits with status 1 anyway; what it acknowledged stays acknowledged, the rest stays in JetStream.",
   ERR_INTERNAL: 'An unexpected failure (a bug): the message carries the stack; please report it.',
 } as const;
 

@@ -70,6 +70,11 @@ export interface ConsumeOptions {
   redeliverInDoubt?: boolean;
 }
 
+/** The most {@link LiaisonClient.close} takes, stalled server or not (the CLI bounds a whole stop to 4 s). */
+export const CLOSE_BOUND_MS = 3_000;
+/** Of {@link CLOSE_BOUND_MS}, what is kept for draining the connection (flushing acks) after the consumers stop. */
+export const CLOSE_DRAIN_RESERVE_MS = 1_000;
+
 /**
  * An agency's connection to the exchange: sends signed, projected copies and consumes its own
  * durable consumers through the verifying receive pipeline.
@@ -510,14 +515,21 @@ export class LiaisonClient {
     };
   }
 
-  /** Stop consuming and close the connection (pending acks are flushed first). */
+  /**
+   * Stop consuming and close the connection (pending acks are flushed first). Bounded: within
+   * {@link CLOSE_BOUND_MS} in all, even when the server stalls; past it the connection is closed as is.
+   */
   async close(): Promise<void> {
-    for (const s of this.#services) await s.stop().catch(() => undefined);
+    const deadline = Date.now() + CLOSE_BOUND_MS;
+    /** `p`, or `fallback` once the close's deadline (less `reserveMs`, kept for the drain) has passed. */
+    const inTime = <T>(p: Promise<T>, fallback: T, reserveMs = CLOSE_DRAIN_RESERVE_MS): Promise<T> =>
+      Promise.race([p, new Promise<T>((r) => setTimeout(() => r(fallback), Math.max(0, deadline - reserveMs - Date.now())).unref())]);
+    await inTime(Promise.allSettled(this.#services.map((s) => s.stop())), []);
     for (const ac of this.#aborts) ac.abort();
     // Consumer loops end when their pull closes; never let a stuck one hold the shutdown.
-    await Promise.race([Promise.allSettled(this.#loops), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    await inTime(Promise.allSettled(this.#loops), []);
     // Handled copies still being marked done: let them finish, so their redelivery is not taken as in doubt.
-    if (this.#handled) await Promise.race([this.#handled.idle(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    if (this.#handled) await inTime(this.#handled.idle(), undefined);
     this.#directory.stop();
     this.#publisher.close();
     if (this.nc.isClosed()) return;
@@ -526,7 +538,6 @@ export class LiaisonClient {
       () => true,
       () => false,
     );
-    const inTime = await Promise.race([drained, new Promise<boolean>((r) => setTimeout(() => r(false), 3_000).unref())]);
-    if (!inTime && !this.nc.isClosed()) await this.nc.close().catch(() => undefined);
+    if (!(await inTime(drained, false, 0)) && !this.nc.isClosed()) await this.nc.close().catch(() => undefined);
   }
 }

@@ -228,7 +228,7 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
   const { name, config } = await consumer.info(true);
   const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver };
   const inFlight = new InFlight({ limit: MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
-  const pump = orderedPump(lo, inFlight);
+  const pump = orderedPump(lo, inFlight, signal);
   try {
     while (!signal.aborted) {
       await inFlight.room(Math.ceil(inFlight.limit / 2), signal);
@@ -253,7 +253,7 @@ function workingEvery(ackWaitNanos: number | undefined): number {
  * The in-order pipeline of one loop: `push` a pulled copy; copies are prepared (verified, claimed ahead)
  * in a window and dispatched one after another; each frees its slot once settled at the handler.
  */
-function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight): (m: Delivery) => void {
+function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSignal): (m: Delivery) => void {
   const arrived: Delivery[] = [];
   const window: Prepared[] = [];
   let busy = false;
@@ -269,8 +269,18 @@ function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight): (m: Delivery) =
       window.push(p);
     }
   };
+  /** Stopping: what was pulled but not dispatched goes back to JetStream now (claims freed), not after the ack wait. */
+  const handBack = (): void => {
+    for (const p of window.splice(0)) void giveBack(o, p).finally(() => inFlight.settle(p.m));
+    for (const m of arrived.splice(0)) {
+      m.nak();
+      inFlight.settle(m);
+    }
+  };
   const pump = (): void => {
+    if (signal.aborted) return handBack();
     for (fill(); window.length > 0; fill()) {
+      if (signal.aborted) return handBack();
       const p = window.shift()!;
       const pending = dispatchDelivery(o, p);
       if (pending) {
@@ -286,10 +296,27 @@ function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight): (m: Delivery) =
       inFlight.settle(p.m);
     }
   };
+  signal.addEventListener('abort', () => void (busy ? undefined : handBack()), { once: true });
   return (m) => {
+    if (signal.aborted) {
+      m.nak();
+      inFlight.settle(m);
+      return;
+    }
     arrived.push(m);
     if (!busy) pump();
   };
+}
+
+/** Hand a prepared, undispatched copy back: free its durable claim (if one was taken ahead), then nak it for redelivery now. */
+async function giveBack(o: ReceiveLoopOptions, p: Prepared): Promise<void> {
+  try {
+    const c = p.claim ? await p.claim : undefined;
+    if (c?.outcome === 'claimed') await c.release();
+  } catch (err) {
+    o.logger.warn({ err, msgId: p.msg.header.id }, 'could not free the claim of a copy handed back on stop; it may come back in doubt');
+  }
+  p.m.nak();
 }
 
 /**

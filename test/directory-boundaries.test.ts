@@ -12,6 +12,7 @@ import { sealMessage } from '../services/sdk/envelope/seal.ts';
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { parsePolicy, type Policy } from '../services/sdk/policy/index.ts';
 import { loadCatalog, type Catalog } from '../services/sdk/schema/index.ts';
+import { codeOf, codeOfAsync } from './support/outcome.ts';
 import {
   DIRECTORY_TYP,
   enrolAgency,
@@ -55,26 +56,6 @@ agencies:
 
 const REPORT = { documentNumber: 'XA1234567', issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', status: 'DOCUMENT_STATUS_STOLEN' };
 const ENROLLED = new Date('2026-11-01T00:00:00.000Z');
-
-async function codeOfAsync(p: Promise<unknown>): Promise<ErrorCode | 'accepted'> {
-  try {
-    await p;
-    return 'accepted';
-  } catch (err) {
-    if (!isLiaisonError(err)) throw err;
-    return err.code;
-  }
-}
-
-function codeOf(fn: () => unknown): ErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (err) {
-    if (!isLiaisonError(err)) throw err;
-    return err.code;
-  }
-}
 
 let work: string;
 let catalog: Catalog;

@@ -10,10 +10,10 @@ import { JWS_TYP, signingInput, type SigningKey } from '../services/sdk/envelope
 import { ceSource } from '../services/sdk/envelope/nats-headers.ts';
 import { MAX_CLOCK_SKEW_MS, openMessage, type KeyResolver, type ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { sealMessage, type SealedCopy } from '../services/sdk/envelope/seal.ts';
-import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { parsePolicy, type Policy } from '../services/sdk/policy/index.ts';
 import { loadCatalog, type Catalog } from '../services/sdk/schema/index.ts';
 import { enrolAgency, initFederation, loadSigningKey, revokeAgency, rotateSigningKey, verifyDirectory, type Federation } from '../services/trust/index.ts';
+import { codeOf } from './support/outcome.ts';
 
 /**
  * The receive pipeline's time and header checks at their exact boundaries, with real keys, a real
@@ -43,16 +43,6 @@ const REPORT = { documentNumber: 'XA1234567', issuingCountry: 'XAA', documentTyp
 const ENROLLED = new Date('2026-11-01T00:00:00.000Z');
 const TTL_S = 30 * 86_400;
 const EXP_MS = ENROLLED.getTime() + TTL_S * 1000;
-
-function codeOf(fn: () => unknown): ErrorCode | 'accepted' {
-  try {
-    fn();
-    return 'accepted';
-  } catch (err) {
-    if (!isLiaisonError(err)) throw err;
-    return err.code;
-  }
-}
 
 let work: string;
 let catalog: Catalog;

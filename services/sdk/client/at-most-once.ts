@@ -1,11 +1,9 @@
-import { jetstream } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { ReceivedMessage } from '../envelope/open.ts';
 import { LiaisonError } from '../errors.ts';
-import { quarantineSubject } from '../subjects.ts';
 import type { Delivery, ReceiveLoopOptions } from './consume.ts';
 import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from './dead-letter.ts';
 import type { Claim } from './handled.ts';
+import { quarantineDurably } from './quarantine.ts';
 
 /** While an asynchronous handler runs, tell JetStream every so often that the copy is in progress (under every ack wait). */
 export const WORKING_EVERY_MS = 2_000;
@@ -92,15 +90,8 @@ async function quarantineInDoubt(o: ReceiveLoopOptions, m: Delivery, msg: Receiv
     `message ${id} of ${sender} was claimed for the handler at ${new Date(c.claimedAt).toISOString()} but never marked done (the receiver stopped between handler and ack?): quarantined, not handled again`,
     { sender, id, deliveryCount },
   );
-  const h = natsHeaders();
-  h.set('liaison-reject-code', e.code);
-  h.set('liaison-reject-reason', e.message.slice(0, 512));
-  h.set('liaison-original-subject', m.subject);
-  h.set('liaison-sender', sender);
-  h.set('liaison-msg-id', id);
-  h.set('liaison-delivery-count', String(deliveryCount));
   try {
-    await jetstream(o.nc).publish(quarantineSubject(o.self), m.data, { headers: h, msgID: `in-doubt ${sender} ${id}` });
+    await quarantineDurably(o, m, e, { kind: 'in-doubt', sender, id, deliveryCount });
     await c.quarantined();
   } catch (err) {
     o.logger.warn({ err, msgId: id, sender }, 'could not quarantine an in-doubt message; it is redelivered later');

@@ -1,9 +1,10 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import { openMessage, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
 import { quarantineSubject } from '../subjects.ts';
+import { quarantineHeaders } from './quarantine.ts';
 import { dispatchClaimed } from './at-most-once.ts';
 import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from './dead-letter.ts';
 import { replayOf } from './freshness.ts';
@@ -191,12 +192,8 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
   o.stats.rejected[e.code] = (o.stats.rejected[e.code] ?? 0) + 1;
   const claimedSender = subject.split('.')[5];
   o.logger.warn({ code: e.code, subject, claimedSender }, `rejected: ${e.message}`);
-  const h = natsHeaders();
-  h.set('liaison-reject-code', e.code);
-  h.set('liaison-reject-reason', e.message.slice(0, 512));
-  h.set('liaison-original-subject', subject);
   try {
-    o.nc.publish(quarantineSubject(o.self), data, { headers: h });
+    o.nc.publish(quarantineSubject(o.self), data, { headers: quarantineHeaders(e, subject) });
   } catch (err) {
     o.logger.warn({ err }, 'could not publish to quarantine');
   }

@@ -1,9 +1,7 @@
-import { jetstream } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { ReceivedMessage } from '../envelope/open.ts';
 import { LiaisonError } from '../errors.ts';
-import { quarantineSubject } from '../subjects.ts';
 import type { Delivery, ReceiveLoopOptions } from './consume.ts';
+import { quarantineDurably } from './quarantine.ts';
 
 /**
  * Dead letters. JetStream stops delivering a copy after the consumer's `max_deliver` and tells nobody,
@@ -52,19 +50,9 @@ export async function deadLetter(o: ReceiveLoopOptions, m: Delivery, msg: Receiv
   const { sender, id } = msg.header;
   const count = deliveryCount(m);
   const e = new LiaisonError('ERR_DEAD_LETTER', `message ${id} of ${sender} (${msg.type}): ${reason}`, { sender, id, deliveryCount: count });
-  const h = natsHeaders();
-  h.set('liaison-reject-code', e.code);
-  h.set('liaison-reject-reason', e.message.slice(0, 512));
-  h.set('liaison-original-subject', m.subject);
-  h.set('liaison-sender', sender);
-  h.set('liaison-msg-id', id);
-  h.set('liaison-delivery-count', String(count));
-  // The verified id and the original type, so the audit ledger's quarantine entry names the message.
-  h.set('ce-id', id);
-  const ceType = m.headers?.get('ce-type');
-  if (ceType) h.set('ce-type', ceType);
   try {
-    await jetstream(o.nc).publish(quarantineSubject(o.self), m.data, { headers: h, msgID: `dead-letter ${sender} ${id}` });
+    // The verified id and the original type ride along, so the audit ledger's quarantine entry names the message.
+    await quarantineDurably(o, m, e, { kind: 'dead-letter', sender, id, deliveryCount: count, ce: { id, type: m.headers?.get('ce-type') || undefined } });
   } catch (err) {
     o.logger.error({ err, msgId: id, sender, deliveryCount: count }, 'could not dead-letter a message to quarantine; it is redelivered if JetStream allows');
     m.nak(1_000);

@@ -1,0 +1,36 @@
+import { jetstream } from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import type { LiaisonError } from '../errors.ts';
+import { quarantineSubject } from '../subjects.ts';
+import type { Delivery, ReceiveLoopOptions } from './consume.ts';
+
+/** The headers of a quarantined copy: the refusal's code and reason, and the subject it arrived on. */
+export function quarantineHeaders(e: LiaisonError, subject: string): MsgHdrs {
+  const h = natsHeaders();
+  h.set('liaison-reject-code', e.code);
+  h.set('liaison-reject-reason', e.message.slice(0, 512));
+  h.set('liaison-original-subject', subject);
+  return h;
+}
+
+/**
+ * Put a verified copy on the agency's quarantine durably (JetStream-acknowledged, de-duplicated by `<kind> <sender> <id>`)
+ * with its sender, id and delivery count — and, when given, the verified id and original type as CloudEvents
+ * headers, so the audit's quarantine entry names the message. Throws when the quarantine cannot be written.
+ */
+export async function quarantineDurably(
+  o: Pick<ReceiveLoopOptions, 'nc' | 'self'>,
+  m: Delivery,
+  e: LiaisonError,
+  q: { kind: string; sender: string; id: string; deliveryCount: number; ce?: { id: string; type?: string } },
+): Promise<void> {
+  const h = quarantineHeaders(e, m.subject);
+  h.set('liaison-sender', q.sender);
+  h.set('liaison-msg-id', q.id);
+  h.set('liaison-delivery-count', String(q.deliveryCount));
+  if (q.ce) {
+    h.set('ce-id', q.ce.id);
+    if (q.ce.type) h.set('ce-type', q.ce.type);
+  }
+  await jetstream(o.nc).publish(quarantineSubject(o.self), m.data, { headers: h, msgID: `${q.kind} ${q.sender} ${q.id}` });
+}

@@ -38,7 +38,7 @@ async function isAbsentOrEmpty(dir: string): Promise<boolean> {
 }
 
 /**
- * Create a federation in `dir` (TRUST_DIR layout of contracts.md): root key, NATS operator / exchange account /
+ * Create a federation in `dir` (TRUST_DIR layout: `trustPaths` in services/sdk/trust/paths.ts): root key, NATS operator / exchange account /
  * system account, exchange-admin and sys creds, a copy of the policy, an empty agencies/, the first directory.jws and
  * the federation's TLS CA (tls/ca.pem, tls/ca-key.pem 0600).
  * The tree is built in a temporary sibling directory and renamed into place. Refuses (ERR_CONFIG_INVALID) when

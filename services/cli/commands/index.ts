@@ -10,9 +10,10 @@ import { REGISTRY_COMMANDS } from './registry.ts';
 import { RETRACT_COMMANDS } from './retract.ts';
 import { LIVE_COMMANDS } from './live.ts';
 import { POLICY_TOOL_COMMANDS } from './policy-tools.ts';
+import { SCHEMA_COMMANDS } from './schema.ts';
 import { SIMULATE_COMMANDS } from './simulate.ts';
 import { TRUST_COMMANDS } from './trust.ts';
 import { WORKFLOW_COMMANDS } from './workflows.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...RETRACT_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...POLICY_COMMANDS, ...POLICY_TOOL_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...RETRACT_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...POLICY_COMMANDS, ...POLICY_TOOL_COMMANDS, ...SCHEMA_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];

@@ -38,7 +38,8 @@ function parseRoot(protoDir: string): Root {
   }
   if (files.length === 0) throw new LiaisonError('ERR_SCHEMA_LOAD', `no .proto files under ${protoDir}`, { dir: protoDir });
   try {
-    root.loadSync(files, { keepCase: false });
+    // Comments too (`//` as well as `/** */`): they are the catalogue's meanings (describe.ts).
+    root.loadSync(files, { keepCase: false, alternateCommentMode: true });
     root.resolveAll();
   } catch (err) {
     throw asLiaisonError(err, 'ERR_SCHEMA_LOAD', `cannot parse the schemas under ${protoDir}`);

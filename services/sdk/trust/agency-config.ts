@@ -3,7 +3,7 @@ import type { Ed25519PublicJwk } from './keys.ts';
 import { writePublicFile } from './key-file.ts';
 import { agencyPaths } from './paths.ts';
 
-/** AGENCY_DIR/agency.json (contracts.md §Trust). */
+/** AGENCY_DIR/agency.json: what an enrolled agency needs to connect (README, "Security"). */
 export interface AgencyConfig {
   id: string;
   name: string;

@@ -6,7 +6,7 @@ import { assertEd25519PublicJwk, jwkThumbprint, publicKeyFromJwk, type Ed25519Pu
 /** JOSE `typ` of an agency credential. */
 export const CREDENTIAL_TYP = 'liaison-credential+jwt';
 
-/** The claims of an agency credential (contracts.md §Trust). */
+/** The claims of an agency credential: the root-signed binding of an agency id to its signing key (README, "Security"). */
 export interface CredentialClaims {
   /** `liaison-root:<federation name>` */
   iss: string;

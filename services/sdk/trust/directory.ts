@@ -29,7 +29,7 @@ export interface DirectoryAgency {
   natsJwt?: string;
 }
 
-/** The payload of directory.jws (contracts.md §Trust). */
+/** The payload of directory.jws: the root-signed list of agencies, their credentials and the policy (README, "Security"). */
 export interface Directory {
   federation: string;
   /** ISO 8601 */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 
-/** File locations inside a federation TRUST_DIR (layout of contracts.md). */
+/** File locations inside a federation TRUST_DIR (this interface is the layout; `liaison trust init` creates it). */
 export interface TrustPaths {
   dir: string;
   rootKey: string;

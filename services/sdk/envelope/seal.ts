@@ -106,7 +106,7 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
       subject: messageSubject({ tier: copy.tier, family: info.family, type: info.name, sender: ctx.sender, recipient }),
       recipients: copy.recipients,
       data,
-      headers: natsHeadersFor(header),
+      headers: natsHeadersFor(header, ctx.key),
     });
   }
   return { id, type: info.fullName, copies };

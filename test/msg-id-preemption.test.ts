@@ -1,0 +1,133 @@
+/**
+ * Ids the broker-side de-duplication cannot be pre-empted on (issue 12). JetStream de-duplicates by
+ * the `Nats-Msg-Id` header, which the broker never checks against the publisher. An agency that
+ * learns another's message id before it is sent must not be able to store a message first under the
+ * victim's Nats-Msg-Id and so make JetStream drop the genuine one as a duplicate.
+ */
+import { jetstream } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import { loadAgencyDir } from '../services/sdk/client/identity.ts';
+import type { MessageHeader } from '../services/sdk/envelope/header.ts';
+import { MSG_ID_TAG, msgIdTag, msgIdTagKey } from '../services/sdk/envelope/msg-id-tag.ts';
+import { checkNatsHeaders, natsMsgId } from '../services/sdk/envelope/nats-headers.ts';
+import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { isLiaisonError } from '../services/sdk/errors.ts';
+import { uuidv7 } from '../services/sdk/ids.ts';
+import { TIERS } from '../services/sdk/tier.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { RawAgency } from './support/violations.ts';
+
+const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
+  const end = Date.now() + ms;
+  while (!(await pred()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return await pred();
+};
+
+describe('Nats-Msg-Id cannot be pre-empted by another agency (issue 12)', () => {
+  let fed: TestFederation;
+  let border: LiaisonClient;
+  let xb: LiaisonClient;
+  let coast: LiaisonClient;
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xa-coast-guard'], name: 'msg-id-preemption' });
+    border = await fed.connect('xa-border-police');
+    xb = await fed.connect('xb-police');
+    coast = await fed.connect('xa-coast-guard');
+  });
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  /** Everything coast guard receives of type IntelligenceReport with header id `id`, until `done` holds. */
+  async function receivedWith(id: string, done: (got: ReceivedMessage[]) => boolean): Promise<ReceivedMessage[]> {
+    const got: ReceivedMessage[] = [];
+    await until(async () => {
+      await coast.drain((m) => void got.push(m), { types: ['IntelligenceReport'], expiresMs: 1_000 });
+      return done(got.filter((m) => m.header.id === id));
+    });
+    return got.filter((m) => m.header.id === id);
+  }
+
+  it('a message stored first by another agency under the victim’s `<sender>:<id>:<tier>` does not make JetStream drop the genuine one', async () => {
+    // xb-police learnt the id xa-border-police is about to use (a caller-chosen id, or one a correction will reference).
+    const id = uuidv7();
+    const bait = xb.seal('IntelligenceReport', { summary: 'pre-empting, by xb-police' }, { to: 'xa-coast-guard', id });
+    const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xb-police']!, 'xb-police');
+    try {
+      const js = jetstream(raw.nc);
+      // On its own sender subject (which it may publish to), into the same stream, once per tier.
+      const copy = bait.copies[0]!;
+      for (const tier of TIERS) {
+        const h = natsHeaders();
+        h.set('Nats-Msg-Id', `xa-border-police:${id}:${tier}`);
+        expect((await js.publish(copy.subject, copy.data, { headers: h })).duplicate).toBe(false);
+      }
+    } finally {
+      await raw.close();
+    }
+    // The genuine publish is stored, not reported a duplicate…
+    const genuine = await border.send('IntelligenceReport', { summary: 'genuine, by xa-border-police' }, { to: 'xa-coast-guard', id });
+    expect(genuine.copies.length).toBeGreaterThan(0);
+    expect(genuine.copies.map((c) => c.duplicate)).toEqual(genuine.copies.map(() => false));
+    // …and delivered.
+    const got = await receivedWith(id, (ms) => ms.some((m) => m.header.sender === 'xa-border-police'));
+    expect(got.filter((m) => m.header.sender === 'xa-border-police').map((m) => (m.body as { summary: string }).summary)).toEqual(['genuine, by xa-border-police']);
+  });
+
+  it('control: the genuine sender repeating a publish with the same id is still de-duplicated (one copy stored per tier)', async () => {
+    const id = uuidv7();
+    const first = await border.send('IntelligenceReport', { summary: 'sent twice' }, { to: 'xa-coast-guard', id });
+    expect(first.copies.map((c) => c.duplicate)).toEqual(first.copies.map(() => false));
+    const again = await border.send('IntelligenceReport', { summary: 'sent twice' }, { to: 'xa-coast-guard', id });
+    expect(again.copies.map((c) => c.duplicate)).toEqual(again.copies.map(() => true));
+    expect(again.copies.map((c) => c.seq)).toEqual(first.copies.map((c) => c.seq));
+    // A replica of the same agency (the same key, loaded again) de-duplicates against it too.
+    const replica = await fed.connect('xa-border-police');
+    const third = await replica.send('IntelligenceReport', { summary: 'sent twice' }, { to: 'xa-coast-guard', id });
+    expect(third.copies.map((c) => c.duplicate)).toEqual(first.copies.map(() => true));
+    const got = await receivedWith(id, (ms) => ms.length >= first.copies.length);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got.length).toBe(first.copies.length);
+  });
+  it('the tag is stable for one key across loads (restarts, replicas) and differs between agencies, ids and tiers', async () => {
+    const a1 = msgIdTagKey((await loadAgencyDir(fed.agencyDirs['xa-border-police']!)).key.privateKey);
+    const a2 = msgIdTagKey((await loadAgencyDir(fed.agencyDirs['xa-border-police']!)).key.privateKey);
+    const b = msgIdTagKey((await loadAgencyDir(fed.agencyDirs['xb-police']!)).key.privateKey);
+    const t = msgIdTag(a1, 'xa-border-police', 'm1', 'operational');
+    expect(t).toMatch(MSG_ID_TAG);
+    expect(msgIdTag(a2, 'xa-border-police', 'm1', 'operational')).toBe(t);
+    expect(msgIdTag(b, 'xa-border-police', 'm1', 'operational')).not.toBe(t);
+    expect(msgIdTag(a1, 'xa-border-police', 'm2', 'operational')).not.toBe(t);
+    expect(msgIdTag(a1, 'xa-border-police', 'm1', 'personal')).not.toBe(t);
+    // The fields cannot be shifted into one another.
+    expect(msgIdTag(a1, 'xa', 'border-police|m1', 'operational')).not.toBe(msgIdTag(a1, 'xa|border-police', 'm1', 'operational'));
+  });
+});
+
+describe('the Nats-Msg-Id tag', () => {
+  const header = (over: Partial<MessageHeader> = {}): MessageHeader =>
+    ({ id: '01900000-0000-7000-8000-000000000001', type: 'liaison.v1.IntelligenceReport', sender: 'xa-border-police', tier: 'operational', ...over }) as MessageHeader;
+
+  it('receivers accept the tagged and the older three-field form, and refuse either with another sender, id or tier', () => {
+    const h = header();
+    const base = natsMsgId(h);
+    const check = (v: string) => {
+      try {
+        checkNatsHeaders(h, (n) => (n === 'Nats-Msg-Id' ? v : undefined));
+        return 'ok';
+      } catch (err) {
+        return isLiaisonError(err) ? err.code : 'untyped';
+      }
+    };
+    expect(check(`${base}:AAAAAAAAAAAAAAAAAAAAAA`)).toBe('ok');
+    expect(check(base)).toBe('ok');
+    expect(check(`xb-police:${h.id}:operational:AAAAAAAAAAAAAAAAAAAAAA`)).toBe('ERR_HEADER_MISMATCH');
+    expect(check(`xa-border-police:other:operational:AAAAAAAAAAAAAAAAAAAAAA`)).toBe('ERR_HEADER_MISMATCH');
+    expect(check(`xa-border-police:${h.id}:personal:AAAAAAAAAAAAAAAAAAAAAA`)).toBe('ERR_HEADER_MISMATCH');
+    expect(check(`${base}:not a tag`)).toBe('ERR_HEADER_MISMATCH');
+    expect(check(`${base}:`)).toBe('ERR_HEADER_MISMATCH');
+  });
+});

@@ -3,6 +3,24 @@ import { parseCommandArgs, type CliIo, type Command } from './args.ts';
 import { COMMANDS } from './commands/index.ts';
 import { watchStopSignals } from './signals.ts';
 
+/** Errors that are the user's to fix in what they typed or configured: exit 2, like a usage error. */
+const USAGE_CODES: ReadonlySet<string> = new Set(['ERR_USAGE', 'ERR_CONFIG_INVALID']);
+
+const FILE_ERRORS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+/** A file the user named that cannot be opened: one line naming it (no stack trace), else undefined. */
+function fileErrorLine(err: unknown): string | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!e || typeof e.code !== 'string' || typeof e.path !== 'string' || !(e.code in FILE_ERRORS)) return undefined;
+  return `ERR_USAGE: cannot open ${e.path}: ${FILE_ERRORS[e.code]}`;
+}
+
 /** Exit codes: 0 ok (also a service stopped by SIGTERM/SIGINT within the bound), 1 failure (also a stop past the bound), 2 usage; 130 a second signal while stopping. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
@@ -46,7 +64,12 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly Comma
   } catch (err) {
     if (isLiaisonError(err)) {
       io.err(`liaison: ${err.toLine()}`);
-      return err.code === 'ERR_USAGE' ? EXIT.usage : EXIT.failure;
+      return USAGE_CODES.has(err.code) ? EXIT.usage : EXIT.failure;
+    }
+    const file = fileErrorLine(err);
+    if (file) {
+      io.err(`liaison: ${file}`);
+      return EXIT.usage;
     }
     io.err(`liaison: ERR_INTERNAL: ${(err as Error)?.stack ?? String(err)}`);
     return EXIT.failure;

@@ -3,6 +3,7 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { LiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
+import { locateNatsServer } from './nats-binary.ts';
 
 /** A nats-server child process started by Liaison. */
 export interface NatsProcess {
@@ -28,9 +29,9 @@ export interface SpawnNatsOptions {
   readyTimeoutMs?: number;
 }
 
-/** The nats-server binary: `$NATS_SERVER_BIN`, else `nats-server` on the PATH. */
+/** The nats-server binary ({@link locateNatsServer}): `$LIAISON_NATS_SERVER`, else `nats-server` on the PATH; ERR_NATS_SERVER_MISSING naming the fix when there is none. */
 export function natsServerBinary(): string {
-  return process.env.NATS_SERVER_BIN ?? 'nats-server';
+  return locateNatsServer();
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

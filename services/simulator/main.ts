@@ -1,3 +1,4 @@
+import { isLiaisonError } from '../sdk/errors.ts';
 import { createLogger } from '../sdk/logging.ts';
 import { runDemo } from './demo.ts';
 
@@ -11,7 +12,8 @@ async function main(): Promise<number> {
     const r = await runDemo({ out: (l) => process.stdout.write(`${l}\n`), logger, keep: process.argv.includes('--keep') });
     return r.failures.length === 0 ? 0 : 1;
   } catch (err) {
-    process.stderr.write(`demo failed: ${(err as Error).stack ?? String(err)}\n`);
+    // A user's or machine's problem (e.g. ERR_NATS_SERVER_MISSING) is one line naming the fix; only a bug shows its stack.
+    process.stderr.write(`demo failed: ${isLiaisonError(err) && err.code !== 'ERR_INTERNAL' ? err.toLine() : ((err as Error).stack ?? String(err))}\n`);
     return 1;
   }
 }

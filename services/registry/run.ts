@@ -7,13 +7,33 @@ import { writeRegistryFigures, type RegistryFigures } from './figures.ts';
 import { loadRegistryState, registryKey, saveRegistryState, type ConsumerPositions, type SavedSnapshot } from './persistence.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from './service.ts';
 import { fileSnapshotStore, objectSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
+import { settleBy } from './settle-by.ts';
 import { registryState } from './state.ts';
 
 /** The policy's name of the registry's snapshot object store (`state: { objects: [snapshots] }`). */
 export const SNAPSHOT_BUCKET = 'snapshots';
 
+/**
+ * How long after a stop signal the CLI gives the registry's final snapshot (services/cli/commands/registry.ts): the
+ * rest of the 4 s stop bound is kept for closing the connection. A snapshot not written by then is skipped.
+ */
+export const FINAL_SNAPSHOT_WITHIN_MS = 2_500;
+
+/** What a registry's stop did with its final snapshot: written, or skipped (and why). */
+export interface RegistryStopped {
+  snapshot: 'written' | 'skipped';
+  /** Why it was skipped: the deadline came first, or the write failed (with its code). */
+  skipped?: string;
+}
+
 /** A registry that survives restarts. */
-export interface DurableRegistry extends Registry {
+export interface DurableRegistry extends Omit<Registry, 'stop'> {
+  /**
+   * Stop answering checks and write a final snapshot, by the epoch-ms deadline `by` when given. The snapshot is
+   * an optimisation (a restart loads the last one written and replays the stream after it), so one not written
+   * by the deadline (a stalled server), or that fails, is skipped with a warning rather than holding the stop.
+   */
+  stop(o?: { by?: number }): Promise<RegistryStopped>;
   /** Write a snapshot now (one at a time: a call while one is being written waits for it, then writes). */
   snapshot(): Promise<SavedSnapshot>;
   /** The figures `liaison registry stats` prints, as of now. */
@@ -147,12 +167,18 @@ export async function runRegistry(o: {
     figures,
     snapshotStore: store,
     restored,
-    async stop() {
+    async stop(so: { by?: number } = {}): Promise<RegistryStopped> {
       if (timer) clearInterval(timer);
       if (figuresTimer) clearInterval(figuresTimer);
-      await stopService();
-      await snapshot();
-      await publishFigures();
+      await settleBy(stopService(), so.by);
+      const final = await settleBy(snapshot(), so.by);
+      if (final.state !== 'done') {
+        const why = final.state === 'late' ? 'not written by the stop deadline (is the server stalled?)' : `failed: ${asLiaisonError(final.err, 'ERR_EXCHANGE').toLine()}`;
+        logger.warn({ store: store.where, positions }, `registry final snapshot skipped, ${why}; the next start loads the last snapshot and replays the stream after it`);
+        return { snapshot: 'skipped', skipped: why };
+      }
+      await settleBy(publishFigures(), so.by);
+      return { snapshot: 'written' };
     },
   });
 }

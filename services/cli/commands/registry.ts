@@ -2,11 +2,15 @@ import { createLogger } from '../../sdk/logging.ts';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LiaisonError } from '../../sdk/errors.ts';
-import { runRegistry } from '../../registry/run.ts';
+import { FINAL_SNAPSHOT_WITHIN_MS, runRegistry } from '../../registry/run.ts';
 import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { connectAs } from '../connect.ts';
+import { STOP_BOUND_MS } from '../signals.ts';
 import { registryStats } from './registry-stats.ts';
+
+/** Of the CLI's stop bound, what is kept for the process to exit once the connection is closed. */
+const EXIT_MARGIN_MS = 700;
 
 const registryUp: Command = {
   path: ['registry', 'up'],
@@ -38,9 +42,11 @@ const registryUp: Command = {
     else io.out(`registry up as ${client.id}: ${r.documents} documents and ${r.persons} person alerts from the snapshot in ${where}, ${r.replayed.length} consumers replaying their tail`);
     io.out(`answering DocumentCheckRequest and PersonCheckRequest; snapshot every ${every} s and on stop, figures every ${statsEvery} s (liaison registry stats); Ctrl-C stops it`);
     await io.interrupted;
-    await registry.stop();
-    await client.close();
-    io.out(`registry stopped (snapshot written): ${JSON.stringify(registry.stats)}`);
+    // Within the stop bound: the final snapshot by 2.5 s after the signal, then the close with what is left (less 0.7 s to exit).
+    const signalled = Date.now();
+    const stopped = await registry.stop({ by: signalled + FINAL_SNAPSHOT_WITHIN_MS });
+    await client.close({ boundMs: signalled + STOP_BOUND_MS - EXIT_MARGIN_MS - Date.now() });
+    io.out(`registry stopped (final snapshot ${stopped.snapshot === 'written' ? 'written' : `skipped: ${stopped.skipped ?? ''}`}): ${JSON.stringify(registry.stats)}`);
     return 0;
   },
 };

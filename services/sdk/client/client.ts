@@ -517,12 +517,15 @@ export class LiaisonClient {
 
   /**
    * Stop consuming and close the connection (pending acks are flushed first). Bounded: within
-   * {@link CLOSE_BOUND_MS} in all, even when the server stalls; past it the connection is closed as is.
+   * {@link CLOSE_BOUND_MS} in all (or `boundMs`, when a caller has less of its own stop bound left), even when
+   * the server stalls; past it the connection is closed as is.
    */
-  async close(): Promise<void> {
-    const deadline = Date.now() + CLOSE_BOUND_MS;
+  async close(o: { boundMs?: number } = {}): Promise<void> {
+    const boundMs = Math.max(0, Math.min(CLOSE_BOUND_MS, o.boundMs ?? CLOSE_BOUND_MS));
+    const deadline = Date.now() + boundMs;
+    const drainReserveMs = Math.round((CLOSE_DRAIN_RESERVE_MS * boundMs) / CLOSE_BOUND_MS);
     /** `p`, or `fallback` once the close's deadline (less `reserveMs`, kept for the drain) has passed. */
-    const inTime = <T>(p: Promise<T>, fallback: T, reserveMs = CLOSE_DRAIN_RESERVE_MS): Promise<T> =>
+    const inTime = <T>(p: Promise<T>, fallback: T, reserveMs = drainReserveMs): Promise<T> =>
       Promise.race([p, new Promise<T>((r) => setTimeout(() => r(fallback), Math.max(0, deadline - reserveMs - Date.now())).unref())]);
     await inTime(Promise.allSettled(this.#services.map((s) => s.stop())), []);
     for (const ac of this.#aborts) ac.abort();

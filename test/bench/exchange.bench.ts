@@ -12,8 +12,6 @@
  * Bounded: every phase has a fixed count and a timeout; loopback only; the server is stopped at the end.
  */
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +19,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/
 import { compactVerify, importJWK, type JWK } from 'jose';
 import { openMessage } from '../../services/sdk/envelope/open.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
+import { liaisonRate, startPublisher, withTimeout, type LiaisonRate, type LiaisonRateOptions } from './liaison-rate.ts';
 
 const N_RAW = Number(process.env.BENCH_RAW ?? 200_000);
 const N_VERIFY = Number(process.env.BENCH_VERIFY ?? 30_000);
@@ -46,18 +45,6 @@ const BROADCAST_BODY = { documentNumber: 'XA1234567', issuingCountry: 'XAA', doc
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms).unref())]);
-}
-
-function startPublisher(job: Record<string, unknown>): Promise<{ sent: number; seconds: number }> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./publisher-worker.ts', import.meta.url), { workerData: job });
-    w.once('message', (m: { error?: string; sent: number; seconds: number }) => (m.error ? reject(new Error(m.error)) : resolve(m)));
-    w.once('error', reject);
-  });
 }
 
 async function rawNats(fed: TestFederation): Promise<number> {
@@ -128,55 +115,19 @@ async function jsPipeline(fed: TestFederation, mode: 'naive' | 'raw-js'): Promis
   return rate;
 }
 
-async function liaison(
-  fed: TestFederation,
-  o: { rate?: number; count?: number; type?: string; body?: Record<string, unknown>; to?: string; backlog?: boolean; /** Default true: the durable handled record. */ atMostOnce?: boolean } = {},
-): Promise<{ rate: number; latencies: number[]; publisherRate: number; /** CPU µs per message while receiving (receiver process, nats-server); meaningful with `backlog`. */ cpu: { receiver: number; server: number } }> {
-  const { rate, count = N_PIPE, type = TYPE, body = BODY } = o;
-  const to = o.to ?? (type === TYPE ? RECEIVER : undefined);
-  const stampField = type === TYPE ? 'recommendedAction' : 'remarks';
-  const receiver = await fed.connect(RECEIVER, { atMostOnce: o.atMostOnce ?? true });
-  let got = 0;
-  let t0 = 0;
-  const latencies: number[] = [];
-  let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
-  const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[SENDER], agencyId: SENDER, url: fed.server.url, count, rate, type, body, to, stampField };
-  // backlog: the sender publishes everything first, then the receiver drains it (its host's CPU is its own).
-  const published = o.backlog ? await withTimeout(startPublisher(pubJob), 180_000, 'liaison publisher') : undefined;
-  let cpu0 = process.cpuUsage();
-  let srv0 = serverCpuUs(fed);
-  await receiver.consume(
-    (msg) => {
-      if (got === 0) {
-        t0 = performance.now();
-        cpu0 = process.cpuUsage();
-        srv0 = serverCpuUs(fed);
-      }
-      const sentAt = Number(String(msg.body[stampField] ?? '').split(' ')[2]);
-      if (rate) latencies.push(performance.timeOrigin + performance.now() - sentAt);
-      if (++got === count) finish();
-    },
-    { types: [type] },
-  );
-  const [pubResult] = await withTimeout(Promise.all([published ?? startPublisher(pubJob), done]), 180_000, 'liaison pipeline');
-  const seconds = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(cpu0);
-  const cpu = { receiver: (used.user + used.system) / count, server: (serverCpuUs(fed) - srv0) / count };
-  const rejected = Object.values(receiver.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
-  if (rejected) throw new Error(`liaison: ${rejected} copies rejected: ${JSON.stringify(receiver.stats.rejected)}`);
-  await receiver.close();
-  return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b), publisherRate: pubResult.sent / pubResult.seconds, cpu };
-}
-
-/** CPU time nats-server has used so far, in µs (/proc; NaN where there is none). */
-function serverCpuUs(fed: TestFederation): number {
-  try {
-    const fields = readFileSync(`/proc/${fed.server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-  } catch {
-    return NaN;
-  }
+/** (d) and its variants: the core's rate (liaison-rate.ts) for this bench's sender, receiver and messages. */
+function liaison(fed: TestFederation, o: Partial<Omit<LiaisonRateOptions, 'sender' | 'receiver'>> = {}): Promise<LiaisonRate> {
+  const type = o.type ?? TYPE;
+  return liaisonRate(fed, {
+    sender: SENDER,
+    receiver: RECEIVER,
+    count: N_PIPE,
+    body: BODY,
+    ...o,
+    type,
+    to: o.to ?? (type === TYPE ? RECEIVER : undefined),
+    stampField: type === TYPE ? 'recommendedAction' : 'remarks',
+  });
 }
 
 /** The receive pipeline alone, in process: decode → checks → node:crypto verify → policy → body. */

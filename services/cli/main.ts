@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { parseCommandArgs, type CliIo, type Command } from './args.ts';
 import { COMMANDS } from './commands/index.ts';
+import { EXAMPLES, optionText } from './help-text.ts';
 import { watchStopSignals } from './signals.ts';
 
 /** Errors that are the user's to fix in what they typed or configured: exit 2, like a usage error. */
@@ -27,24 +30,53 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 function helpText(commands: readonly Command[]): string {
   const lines = ['liaison — inter-agency information exchange (UN CTOC res. 6/3 ¶13–17)', '', 'Usage: liaison <command> [options]', ''];
   for (const c of commands) lines.push(`  ${c.path.join(' ').padEnd(22)} ${c.summary}`);
-  lines.push('', 'Run `liaison <command> --help` for the options of a command.', 'Exit status: 0 ok, 1 failure, 2 usage error.');
+  lines.push('', 'Run `liaison <command> --help` (or `liaison help <command>`) for its options and examples; `liaison --version`.', 'Exit status: 0 ok, 1 failure, 2 usage error.');
   return lines.join('\n');
 }
 
 function commandHelp(c: Command): string {
-  const opts = Object.entries(c.options).map(([k, o]) => `  --${k}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' (repeatable)' : ''}`);
-  return [`liaison ${c.path.join(' ')} — ${c.summary}`, '', `Usage: ${c.usage}`, '', 'Options:', ...opts, '  --help'].join('\n');
+  const flags = Object.entries(c.options).map(([k, o]) => ({
+    flag: `${o.short ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' …' : ''}`,
+    text: optionText(c.path, k) ?? '',
+  }));
+  flags.push({ flag: '-h, --help', text: 'show this help' });
+  const width = Math.max(...flags.map((f) => f.flag.length)) + 2;
+  const examples = EXAMPLES[c.path.join(' ')] ?? [];
+  return [
+    `liaison ${c.path.join(' ')} — ${c.summary}`,
+    '',
+    `Usage: ${c.usage}`,
+    '',
+    'Options:',
+    ...flags.map((f) => `  ${f.flag.padEnd(width)}${f.text}`),
+    ...(examples.length ? ['', 'Examples:', ...examples.map((e) => `  ${e}`)] : []),
+  ].join('\n');
+}
+
+/** The package version (`liaison --version`). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+  return `liaison ${pkg.version} (node ${process.versions.node})`;
+}
+
+/** The command `argv` names (longest path first), if any. */
+function findCommand(commands: readonly Command[], argv: readonly string[]): Command | undefined {
+  return [...commands].sort((a, b) => b.path.length - a.path.length).find((c) => c.path.every((w, i) => argv[i] === w));
 }
 
 /** Run the CLI on argv (without node and script); returns the exit code. Never throws. */
 export async function runCli(argv: string[], io: CliIo, commands: readonly Command[] = COMMANDS): Promise<number> {
+  if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+    io.out(version());
+    return EXIT.ok;
+  }
+  // `liaison help send` is `liaison send --help`.
+  if (argv[0] === 'help' && argv.length > 1) return await runCli([...argv.slice(1), '--help'], io, commands);
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.out(helpText(commands));
     return argv.length === 0 ? EXIT.usage : EXIT.ok;
   }
-  const cmd = [...commands]
-    .sort((a, b) => b.path.length - a.path.length)
-    .find((c) => c.path.every((w, i) => argv[i] === w));
+  const cmd = findCommand(commands, argv);
   if (!cmd) {
     const group = commands.filter((c) => c.path[0] === argv[0]);
     if (group.length && (argv.length === 1 || argv[1] === '--help')) {

@@ -1,3 +1,4 @@
+import { migrateCentreFacts } from './migrate-facts.ts';
 import type { LiaisonClient } from '../sdk/client/client.ts';
 import { systemClock, type Clock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
@@ -108,6 +109,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
   const logger = (o.logger ?? silentLogger()).child({ service: 'centre', agency: client.id });
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'correlations');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "correlations" KV bucket under the policy (give its role state: { kv: [correlations] })`);
+  await migrateCentreFacts(client.nc, bucket.bucket, logger);
   const store = await CorrelationStore.open(client.nc, bucket.bucket);
   const stats: CentreStats = {
     processed: 0,

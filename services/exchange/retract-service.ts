@@ -12,6 +12,7 @@ import { receiptIdFor, retractionIdFor, type RetractReply, type RetractRequest, 
 import { loadCatalog } from '../sdk/schema/index.ts';
 import { QUARANTINE_STREAM, RETRACT_SUBJECTS, SUBJECT_ROOT, parseMessageSubject, streamName } from '../sdk/subjects.ts';
 import { findCopies, scan, type OwnCopy } from './retract-copies.ts';
+import { migrateRetractions } from './migrate-retractions.ts';
 import type { ExchangeServiceHost } from './service-host.ts';
 
 /** The exchange's KV bucket of retraction records (key: {@link retractionKey}). */
@@ -87,7 +88,12 @@ export function startRetractService(o: { nc: NatsConnection; host: ExchangeServi
   let codec: EnvelopeCodec | undefined;
   let kv: Promise<KV> | undefined;
   let verifier: Promise<RequestVerifier> | undefined;
-  const bucket = () => (kv ??= new Kvm(o.nc).create(RETRACTIONS_BUCKET, { history: 1 }));
+  // Records written before they were keyed by (sender, id) move to their new key first.
+  const bucket = () => (kv ??= new Kvm(o.nc).create(RETRACTIONS_BUCKET, { history: 1 }).then(async (b) => (await migrateRetractions(b, o.logger), b)));
+  void bucket().catch((err: unknown) => {
+    kv = undefined;
+    o.logger?.warn({ err }, 'could not open or migrate the retraction records; trying again on the next request');
+  });
 
   const notSender = (agency: string, id: string, senders: Iterable<string>) =>
     new LiaisonError('ERR_RETRACT_NOT_SENDER', `${agency} sent no message ${id} (the exchange's with this id are from ${[...senders].join(', ')}): only the original sender may retract or correct it`);

@@ -1,3 +1,4 @@
+import { migrateCaseAliases } from './migrate-aliases.ts';
 import type { LiaisonClient } from '../sdk/client/client.ts';
 import type { Reply } from '../sdk/client/rpc.ts';
 import { systemClock, type Clock } from '../sdk/clock.ts';
@@ -97,6 +98,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const waitMs = o.unknownCaseWaitMs ?? 2_000;
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'cases');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "cases" KV bucket under the policy (give its role state: { kv: [cases] })`);
+  await migrateCaseAliases(client.nc, bucket.bucket, logger);
   const store = await CaseStore.open(client.nc, bucket.bucket);
   const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, retracted: 0, notices: 0, undeliverable: 0 };
   const byName = new Map(defs.map((d) => [d.name, d]));

@@ -92,6 +92,17 @@ export function retractSubject(agency: string): string {
 export const RETRACT_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.retract.*`;
 
 /**
+ * An agency's own quarantine listing subject: the exchange answers with the copies waiting in that agency's
+ * quarantine (and those replayed). Only the agency may publish on it, so it lists only its own.
+ */
+export function quarantineServiceSubject(agency: string): string {
+  return `${SUBJECT_ROOT}.svc.exchange.quarantine.${agency}`;
+}
+
+/** What the exchange's quarantine listing service subscribes to. */
+export const QUARANTINE_SERVICE_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.quarantine.*`;
+
+/**
  * Where an agency reaches the exchange's JetStream API in its own NATS account: `LIAISON.API.<…>` is imported
  * from the exchange account's `$JS.API.<…>` (and `LIAISON.API.$KV.<bucket>.>` from `$KV.<bucket>.>`). Each agency
  * lives in an account of its own, so whatever JetStream answers to a request goes back into the requesting

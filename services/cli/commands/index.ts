@@ -7,6 +7,7 @@ import { MESSAGE_COMMANDS } from './messages.ts';
 import { POLICY_COMMANDS } from './policy.ts';
 import { PERSON_COMMANDS } from './persons.ts';
 import { REGISTRY_COMMANDS } from './registry.ts';
+import { QUARANTINE_COMMANDS } from './quarantine.ts';
 import { RETRACT_COMMANDS } from './retract.ts';
 import { LIVE_COMMANDS } from './live.ts';
 import { POLICY_TOOL_COMMANDS } from './policy-tools.ts';
@@ -16,4 +17,4 @@ import { TRUST_COMMANDS } from './trust.ts';
 import { WORKFLOW_COMMANDS } from './workflows.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...RETRACT_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...POLICY_COMMANDS, ...POLICY_TOOL_COMMANDS, ...SCHEMA_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...RETRACT_COMMANDS, ...QUARANTINE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...POLICY_COMMANDS, ...POLICY_TOOL_COMMANDS, ...SCHEMA_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];

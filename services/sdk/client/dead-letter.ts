@@ -2,6 +2,8 @@ import type { ReceivedMessage } from '../envelope/open.ts';
 import { LiaisonError } from '../errors.ts';
 import type { Delivery, ReceiveLoopOptions } from './consume.ts';
 import { quarantineDurably } from './quarantine.ts';
+import { markDeadLettered } from './quarantine-record.ts';
+import { systemClock } from '../clock.ts';
 
 /**
  * Dead letters. JetStream stops delivering a copy after the consumer's `max_deliver` and tells nobody,
@@ -58,6 +60,8 @@ export async function deadLetter(o: ReceiveLoopOptions, m: Delivery, msg: Receiv
     m.nak(1_000);
     return;
   }
+  // Its released claim becomes `quarantined`: only a replay the agency's operator decides hands it to the handler again.
+  if (o.handled) await markDeadLettered(o.nc, o.self, o.handled.keyOf(sender, id), systemClock).catch((err: unknown) => o.logger.warn({ err, msgId: id, sender }, 'dead-lettered, but its handled record entry is still free'));
   o.stats.rejected[e.code] = (o.stats.rejected[e.code] ?? 0) + 1;
   o.logger.warn({ code: e.code, subject: m.subject, sender, msgId: id, deliveryCount: count }, `dead-lettered: ${e.message}`);
   m.term();

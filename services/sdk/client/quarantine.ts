@@ -15,7 +15,7 @@ export function quarantineHeaders(e: LiaisonError, subject: string): MsgHdrs {
 
 /**
  * Put a verified copy on the agency's quarantine durably (JetStream-acknowledged, de-duplicated by `<kind> <sender> <id>`)
- * with its sender, id and delivery count — and, when given, the verified id and original type as CloudEvents
+ * with its sender, id, delivery count and where it was delivered from (stream, sequence, consumer) — and, when given, the verified id and original type as CloudEvents
  * headers, so the audit's quarantine entry names the message. Throws when the quarantine cannot be written.
  */
 export async function quarantineDurably(
@@ -28,6 +28,12 @@ export async function quarantineDurably(
   h.set('liaison-sender', q.sender);
   h.set('liaison-msg-id', q.id);
   h.set('liaison-delivery-count', String(q.deliveryCount));
+  if (m.info) {
+    // Where it was delivered from: what `liaison quarantine replay` has the agency's consumer re-deliver.
+    h.set('liaison-original-stream', m.info.stream);
+    h.set('liaison-original-seq', String(m.info.streamSequence));
+    h.set('liaison-consumer', m.info.consumer);
+  }
   if (q.ce) {
     h.set('ce-id', q.ce.id);
     if (q.ce.type) h.set('ce-type', q.ce.type);

@@ -247,8 +247,8 @@ describe('audit ledger: a hash chain of every copy, refusal and registry query, 
     expect(res.code).toBe(0);
     const cp = (await ledger()).filter((e) => e.kind === 'checkpoint').at(-1)!;
     const pub = await readAuditPublicKey(fed.trustDir);
-    const { payload, protectedHeader } = await compactVerify(cp.kind === 'checkpoint' ? cp.jws : '', await importJWK({ ...pub.jwk }, 'EdDSA'));
-    expect(protectedHeader).toMatchObject({ alg: 'EdDSA', typ: 'liaison-audit-checkpoint', kid: pub.jwk.kid });
+    const { payload, protectedHeader } = await compactVerify(cp.kind === 'checkpoint' ? cp.jws : '', await importJWK({ ...pub.jwk }, 'Ed25519'));
+    expect(protectedHeader).toMatchObject({ alg: 'Ed25519', typ: 'liaison-audit-checkpoint', kid: pub.jwk.kid });
     expect(JSON.parse(new TextDecoder().decode(payload))).toMatchObject({ ledger: LEDGER_STREAM, count: cp.n - 1 });
   });
 

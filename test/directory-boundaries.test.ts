@@ -121,6 +121,23 @@ describe("a credential listed under another agency's id", () => {
     expect(await codeOfAsync(verifyDirectory(await signAsRoot(f.fed, payloadOf(f.directory)), f.fed.root.publicJwk))).toBe('accepted');
   });
 
+  it('the root signs directories and credentials with alg Ed25519 (RFC 9864); EdDSA from an older root still verifies, any other alg does not', async () => {
+    const header = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString('utf8')) as { alg: string };
+    expect(header(f.directory).alg).toBe('Ed25519');
+    const d = await verifyDirectory(f.directory, f.fed.root.publicJwk);
+    expect(d.agencies.flatMap((a) => a.credentials.map((c) => header(c.jwt).alg))).toEqual(expect.arrayContaining(['Ed25519']));
+    expect(d.agencies.flatMap((a) => a.credentials.map((c) => header(c.jwt).alg)).every((alg) => alg === 'Ed25519')).toBe(true);
+    const payload = new TextEncoder().encode(JSON.stringify(payloadOf(f.directory)));
+    const signedWith = (alg: string) => new CompactSign(payload).setProtectedHeader({ alg, kid: f.fed.root.kid, typ: DIRECTORY_TYP }).sign(f.fed.root.privateKey);
+    expect(await codeOfAsync(verifyDirectory(await signedWith('EdDSA'), f.fed.root.publicJwk))).toBe('accepted');
+    // Same Ed25519 signature bytes, the header's alg rewritten: refused for any alg outside the two.
+    const [, body, sig] = (await signedWith('Ed25519')).split('.');
+    for (const alg of ['none', 'HS256', 'ed25519']) {
+      const forged = `${Buffer.from(JSON.stringify({ alg, kid: f.fed.root.kid, typ: DIRECTORY_TYP })).toString('base64url')}.${body}.${sig}`;
+      expect(await codeOfAsync(verifyDirectory(forged, f.fed.root.publicJwk)), alg).toBe('ERR_DIRECTORY_INVALID');
+    }
+  });
+
   it('is refused by verifyDirectory (credential sub ≠ entry id), even though the root signed it', async () => {
     const err = await verifyDirectory(await signAsRoot(f.fed, forged), f.fed.root.publicJwk).catch((e: unknown) => e);
     expect(isLiaisonError(err, 'ERR_DIRECTORY_INVALID'), String(err)).toBe(true);

@@ -135,7 +135,7 @@ describe('created_at in the receiver future (clock skew)', () => {
   });
 });
 
-describe('JWS alg: only EdDSA passes', () => {
+describe('JWS alg: Ed25519 (RFC 9864) is signed, Ed25519 and EdDSA (older senders) pass, nothing else', () => {
   const now = ENROLLED.getTime() + 86_400_000;
 
   /** Re-sign a copy under another protected header, with a real Ed25519 signature over the RFC 7797 input (or `signature`). */
@@ -154,6 +154,12 @@ describe('JWS alg: only EdDSA passes', () => {
     expect(verdict(withProtected(profile({})))).toBe('accepted');
   });
 
+  it('what a sender signs today carries alg Ed25519, and a header rebuilt with Ed25519 verifies', () => {
+    const sent = JSON.parse(Buffer.from(codec.decodeEnvelope(signedAt(now).data).protected).toString('utf8')) as { alg: string };
+    expect(sent.alg).toBe('Ed25519');
+    expect(verdict(withProtected(profile({ alg: 'Ed25519' })))).toBe('accepted');
+  });
+
   it('alg "none" is refused even with a valid Ed25519 signature, and with an empty one', () => {
     expect(verdict(withProtected(profile({ alg: 'none' })))).toBe('ERR_PROTECTED_HEADER_INVALID');
     // An empty signature may already fail the envelope framing; either way it is refused, never accepted.
@@ -168,7 +174,7 @@ describe('JWS alg: only EdDSA passes', () => {
 
   it('a missing alg, a null alg, another case or another asymmetric alg is refused', () => {
     const { alg: _alg, ...noAlg } = profile({});
-    const headers: Record<string, unknown>[] = [noAlg, profile({ alg: null }), profile({ alg: 'eddsa' }), profile({ alg: 'ES256' }), profile({ alg: ['EdDSA'] })];
+    const headers: Record<string, unknown>[] = [noAlg, profile({ alg: null }), profile({ alg: 'eddsa' }), profile({ alg: 'ed25519' }), profile({ alg: 'Ed448' }), profile({ alg: 'ES256' }), profile({ alg: ['EdDSA'] })];
     for (const h of headers) {
       expect(verdict(withProtected(h)), JSON.stringify(h.alg ?? '(missing)')).toBe('ERR_PROTECTED_HEADER_INVALID');
     }

@@ -115,7 +115,7 @@ describe('envelope: signed copies, JWS and the receive pipeline', () => {
     const parts = codec.decodeEnvelope(copy.data);
     const result = await flattenedVerify(toFlattenedJws(parts), police.publicKey);
     expect(Buffer.from(result.payload).equals(Buffer.from(parts.signed))).toBe(true);
-    expect(result.protectedHeader).toMatchObject({ alg: 'EdDSA', b64: false, kid: police.kid });
+    expect(result.protectedHeader).toMatchObject({ alg: 'Ed25519', b64: false, kid: police.kid });
     const tampered = Uint8Array.from(parts.signed);
     tampered[tampered.length - 1]! ^= 1;
     await expect(flattenedVerify(toFlattenedJws({ ...parts, signed: tampered }), police.publicKey)).rejects.toThrow();

@@ -1,4 +1,5 @@
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import { ACCEPTED_ALGS, JWS_ALG } from '../sdk/envelope/jws.ts';
 import { LEDGER_STREAM } from './entry.ts';
 
 /** JWS `typ` of an audit checkpoint. */
@@ -13,12 +14,12 @@ export interface CheckpointClaims {
 }
 
 /**
- * Sign a checkpoint as an Ed25519 compact JWS (RFC 7515, alg EdDSA), computed with node:crypto
+ * Sign a checkpoint as an Ed25519 compact JWS (RFC 7515, alg Ed25519), computed with node:crypto
  * over the standard signing input `BASE64URL(protected) '.' BASE64URL(payload)`, so any JWS library
  * (jose's `compactVerify`) verifies it with the audit public key.
  */
 export function signCheckpoint(c: Omit<CheckpointClaims, 'ledger'>, key: { privateKey: KeyObject; kid: string }): string {
-  const protectedB64 = Buffer.from(JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: CHECKPOINT_TYP })).toString('base64url');
+  const protectedB64 = Buffer.from(JSON.stringify({ alg: JWS_ALG, kid: key.kid, typ: CHECKPOINT_TYP })).toString('base64url');
   const claims: CheckpointClaims = { ledger: LEDGER_STREAM, count: c.count, head: c.head, at: c.at };
   const payloadB64 = Buffer.from(JSON.stringify(claims)).toString('base64url');
   const input = `${protectedB64}.${payloadB64}`;
@@ -38,7 +39,7 @@ export function verifyCheckpoint(jws: string, publicKey: KeyObject, kid: string)
   } catch {
     return { ok: false, reason: 'protected header or payload is not JSON' };
   }
-  if (header.alg !== 'EdDSA' || header.typ !== CHECKPOINT_TYP) return { ok: false, reason: `not an EdDSA ${CHECKPOINT_TYP} JWS` };
+  if (!ACCEPTED_ALGS.has(header.alg) || header.typ !== CHECKPOINT_TYP) return { ok: false, reason: `not an Ed25519 ${CHECKPOINT_TYP} JWS` };
   if (header.kid !== kid) return { ok: false, reason: `signed by key ${String(header.kid)}, not the audit key ${kid}` };
   const signature = Buffer.from(sig, 'base64url');
   if (signature.byteLength !== 64 || !edVerify(null, Buffer.from(`${p}.${payload}`, 'ascii'), publicKey, signature)) return { ok: false, reason: 'signature does not verify with the audit key' };

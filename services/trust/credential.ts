@@ -1,6 +1,7 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { LiaisonError } from '../sdk/errors.ts';
+import { JWS_ALG } from '../sdk/envelope/jws.ts';
 import { CREDENTIAL_TYP, credentialIssuer } from '../sdk/trust/credential.ts';
 import { jwkThumbprint, type Ed25519PublicJwk } from '../sdk/trust/keys.ts';
 
@@ -27,7 +28,7 @@ export interface IssueCredentialInput {
   now?: Date;
 }
 
-/** Issue an agency credential JWT signed by the root (EdDSA, header kid = root kid, typ `liaison-credential+jwt`). */
+/** Issue an agency credential JWT signed by the root (alg Ed25519, header kid = root kid, typ `liaison-credential+jwt`). */
 export async function issueCredential(root: CredentialSigner, input: IssueCredentialInput): Promise<string> {
   const iat = Math.floor((input.now ?? new Date()).getTime() / 1000);
   const jwk = { kty: 'OKP' as const, crv: 'Ed25519' as const, x: input.publicJwk.x, kid: input.kid };
@@ -35,7 +36,7 @@ export async function issueCredential(root: CredentialSigner, input: IssueCreden
     throw new LiaisonError('ERR_CREDENTIAL_INVALID', `kid ${input.kid} is not the thumbprint of the agency public key`);
   }
   return await new SignJWT({ roles: [...input.roles], country: input.country, cnf: { jwk } })
-    .setProtectedHeader({ alg: 'EdDSA', kid: root.kid, typ: CREDENTIAL_TYP })
+    .setProtectedHeader({ alg: JWS_ALG, kid: root.kid, typ: CREDENTIAL_TYP })
     .setIssuer(credentialIssuer(input.federation))
     .setSubject(input.agencyId)
     .setJti(randomUUID())

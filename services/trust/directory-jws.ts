@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
+import { JWS_ALG } from '../sdk/envelope/jws.ts';
 import { DIRECTORY_TYP, policyHash, type Directory, type DirectoryAgency } from '../sdk/trust/directory.ts';
 import type { Ed25519PublicJwk } from '../sdk/trust/keys.ts';
 
@@ -13,7 +14,7 @@ export interface DirectorySigner {
   kid: string;
 }
 
-/** Sign a directory (JWS compact, EdDSA, typ `liaison-directory+jwt`, kid = root kid). */
+/** Sign a directory (JWS compact, alg Ed25519, typ `liaison-directory+jwt`, kid = root kid). */
 export async function signDirectory(
   root: DirectorySigner,
   input: { federation: string; policyText: string; agencies: DirectoryAgency[]; now?: Date },
@@ -26,7 +27,7 @@ export async function signDirectory(
     agencies: input.agencies,
   };
   return await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: 'EdDSA', kid: root.kid, typ: DIRECTORY_TYP })
+    .setProtectedHeader({ alg: JWS_ALG, kid: root.kid, typ: DIRECTORY_TYP })
     .sign(root.privateKey);
 }
 

@@ -2,16 +2,24 @@ import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto'
 import { LiaisonError } from '../errors.ts';
 
 /**
- * The Liaison JWS profile: RFC 7515 with EdDSA (Ed25519) and an unencoded, detached payload
+ * The Liaison JWS profile: RFC 7515 with Ed25519 (RFC 9864; `EdDSA` accepted) and an unencoded, detached payload
  * (RFC 7797, `b64: false`). The payload is exactly the received `signed` bytes, so no
  * re-encoding or canonicalisation is ever needed and any JWS library (jose's `flattenedVerify`)
  * verifies a Liaison signature. The hot path below calls node:crypto over the same signing input.
  */
 export const JWS_TYP = 'liaison-envelope';
 
+/**
+ * The JWS `alg` Liaison signs with: `Ed25519`, the fully specified identifier of RFC 9864 (2025),
+ * which deprecates the polymorphic `EdDSA` of RFC 8037 for new signatures.
+ */
+export const JWS_ALG = 'Ed25519';
+/** The `alg` values a verifier accepts: `Ed25519`, and `EdDSA` from senders built before RFC 9864 (the same Ed25519 signature). */
+export const ACCEPTED_ALGS: ReadonlySet<unknown> = new Set([JWS_ALG, 'EdDSA']);
+
 /** The parsed protected header. */
 export interface ProtectedHeader {
-  alg: 'EdDSA';
+  alg: 'Ed25519' | 'EdDSA';
   b64: false;
   crit: ['b64'];
   kid: string;
@@ -47,7 +55,7 @@ export function protectedHeaderFor(kid: string): { bytes: Buffer; b64: Buffer } 
   const hit = headerCache.get(kid);
   if (hit) return hit;
   checkKid(kid);
-  const json = JSON.stringify({ alg: 'EdDSA', b64: false, crit: ['b64'], kid, typ: JWS_TYP });
+  const json = JSON.stringify({ alg: JWS_ALG, b64: false, crit: ['b64'], kid, typ: JWS_TYP });
   const bytes = Buffer.from(json, 'utf8');
   return remember(headerCache, kid, { bytes, b64: Buffer.from(bytes.toString('base64url'), 'ascii') });
 }
@@ -64,7 +72,7 @@ const KID = /^[A-Za-z0-9_-]{1,128}$/;
 const PROFILE_KEYS = ['alg', 'b64', 'crit', 'kid', 'typ'];
 
 function invalidProtected(why: string): never {
-  throw new LiaisonError('ERR_PROTECTED_HEADER_INVALID', `JWS protected header ${why}; the Liaison profile is {alg EdDSA, b64 false, crit [b64], kid, typ ${JWS_TYP}}`);
+  throw new LiaisonError('ERR_PROTECTED_HEADER_INVALID', `JWS protected header ${why}; the Liaison profile is {alg Ed25519 (or EdDSA), b64 false, crit [b64], kid, typ ${JWS_TYP}}`);
 }
 
 /** Throws ERR_PROTECTED_HEADER_INVALID unless `kid` is a bounded base64url key id. */
@@ -79,7 +87,7 @@ function profileOf(json: unknown): ProtectedHeader {
   const extra = Object.keys(h).find((k) => !PROFILE_KEYS.includes(k));
   if (extra !== undefined) invalidProtected(`has a member outside the profile`);
   const crit = h.crit;
-  const ok = h.alg === 'EdDSA' && h.b64 === false && Array.isArray(crit) && crit.length === 1 && crit[0] === 'b64' && h.typ === JWS_TYP;
+  const ok = ACCEPTED_ALGS.has(h.alg) && h.b64 === false && Array.isArray(crit) && crit.length === 1 && crit[0] === 'b64' && h.typ === JWS_TYP;
   if (!ok) invalidProtected('is not the Liaison profile');
   checkKid(h.kid);
   return h as unknown as ProtectedHeader;

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { LiaisonError } from '../errors.ts';
+import { ACCEPTED_ALGS } from '../envelope/jws.ts';
 import { assertEd25519PublicJwk, jwkThumbprint, publicKeyFromJwk, type Ed25519PublicJwk } from './keys.ts';
 
 /** JOSE `typ` of an agency credential. */
@@ -42,12 +43,12 @@ export async function verifyCredentialSignature(
   } catch (err) {
     throw invalid('credential is not a JWS', err);
   }
-  if (header.alg !== 'EdDSA' || header.typ !== CREDENTIAL_TYP) throw invalid(`credential header is not alg EdDSA / typ ${CREDENTIAL_TYP}`);
+  if (!ACCEPTED_ALGS.has(header.alg) || header.typ !== CREDENTIAL_TYP) throw invalid(`credential header is not alg Ed25519 (or EdDSA) / typ ${CREDENTIAL_TYP}`);
   const rootKid = rootPublicJwk.kid ?? (await jwkThumbprint(rootPublicJwk));
   if (header.kid !== rootKid) throw invalid(`credential is signed by key ${String(header.kid)}, not by the federation root ${rootKid}`);
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(jwt, rootKey, { algorithms: ['EdDSA'] }));
+    ({ payload } = await compactVerify(jwt, rootKey, { algorithms: [...ACCEPTED_ALGS] as string[] }));
   } catch (err) {
     throw invalid('credential signature does not verify against the federation root', err);
   }

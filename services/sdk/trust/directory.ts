@@ -1,6 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { LiaisonError } from '../errors.ts';
+import { ACCEPTED_ALGS } from '../envelope/jws.ts';
 import { verifyCredentialSignature, type CredentialClaims } from './credential.ts';
 import { jwkThumbprint, publicKeyFromJwk, type Ed25519PublicJwk } from './keys.ts';
 
@@ -78,13 +79,13 @@ export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJ
     throw invalid('directory is not a JWS', err);
   }
   const rootKid = rootPublicJwk.kid ?? (await jwkThumbprint(rootPublicJwk));
-  if (header.alg !== 'EdDSA' || header.typ !== DIRECTORY_TYP || header.kid !== rootKid) {
-    throw invalid(`directory header is not alg EdDSA / typ ${DIRECTORY_TYP} / kid ${rootKid}`);
+  if (!ACCEPTED_ALGS.has(header.alg) || header.typ !== DIRECTORY_TYP || header.kid !== rootKid) {
+    throw invalid(`directory header is not alg Ed25519 (or EdDSA) / typ ${DIRECTORY_TYP} / kid ${rootKid}`);
   }
   const rootKey = publicKeyFromJwk(rootPublicJwk);
   let payload: Uint8Array;
   try {
-    ({ payload } = await compactVerify(jws, rootKey, { algorithms: ['EdDSA'] }));
+    ({ payload } = await compactVerify(jws, rootKey, { algorithms: [...ACCEPTED_ALGS] as string[] }));
   } catch (err) {
     throw invalid('directory signature does not verify against the federation root', err);
   }

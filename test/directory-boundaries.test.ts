@@ -121,6 +121,18 @@ describe("a credential listed under another agency's id", () => {
     expect(await codeOfAsync(verifyDirectory(await signAsRoot(f.fed, payloadOf(f.directory)), f.fed.root.publicJwk))).toBe('accepted');
   });
 
+  it('the directory is a JWT with iss (the federation root), iat (= issuedAt) and exp; past exp, or under another iss, it is refused', async () => {
+    const d = payloadOf(f.directory);
+    expect(d.iss).toBe(`liaison-root:${d.federation}`);
+    expect(d.iat).toBe(Math.floor(Date.parse(d.issuedAt) / 1000));
+    expect(d.exp! - d.iat!).toBe(365 * 86_400);
+    const at = (s: number) => new Date(s * 1000);
+    expect(await codeOfAsync(verifyDirectory(f.directory, f.fed.root.publicJwk, at(d.exp! - 1)))).toBe('accepted');
+    expect(await codeOfAsync(verifyDirectory(f.directory, f.fed.root.publicJwk, at(d.exp!)))).toBe('ERR_DIRECTORY_INVALID');
+    expect(await codeOfAsync(verifyDirectory(await signAsRoot(f.fed, { ...d, iss: 'liaison-root:another-federation' }), f.fed.root.publicJwk))).toBe('ERR_DIRECTORY_INVALID');
+    expect(await codeOfAsync(verifyDirectory(await signAsRoot(f.fed, { ...d, iat: d.iat! + 1 }), f.fed.root.publicJwk))).toBe('ERR_DIRECTORY_INVALID');
+  });
+
   it('the root signs directories and credentials with alg Ed25519 (RFC 9864); EdDSA from an older root still verifies, any other alg does not', async () => {
     const header = (jws: string) => JSON.parse(Buffer.from(jws.split('.')[0]!, 'base64url').toString('utf8')) as { alg: string };
     expect(header(f.directory).alg).toBe('Ed25519');

@@ -2,7 +2,7 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { LiaisonError } from '../errors.ts';
 import { ACCEPTED_ALGS } from '../envelope/jws.ts';
-import { verifyCredentialSignature, type CredentialClaims } from './credential.ts';
+import { credentialIssuer, verifyCredentialSignature, type CredentialClaims } from './credential.ts';
 import { jwkThumbprint, publicKeyFromJwk, type Ed25519PublicJwk } from './keys.ts';
 
 /** JOSE `typ` of the federation directory. */
@@ -39,7 +39,16 @@ export interface Directory {
   policyHash: string;
   policy: string;
   agencies: DirectoryAgency[];
+  /** JWT issuer: `liaison-root:<federation>`, as in the credentials (absent from directories signed before it was added). */
+  iss?: string;
+  /** JWT issued-at, seconds (= issuedAt). */
+  iat?: number;
+  /** JWT expiry, seconds: {@link DIRECTORY_TTL_SECONDS} after iat; a directory past it is refused. */
+  exp?: number;
 }
+
+/** How long a signed directory is valid: every enrolment, revocation, rotation and `policy apply` signs a new one. */
+export const DIRECTORY_TTL_SECONDS = 365 * 86_400;
 
 /** One key of the directory, resolved for receivers. */
 export interface DirectoryKey {
@@ -71,7 +80,7 @@ function isoOrInvalid(value: unknown, what: string): void {
  * credential (root signature, sub = agency id, kid = key thumbprint). Errors: ERR_DIRECTORY_INVALID.
  * The returned object is indexed for {@link directoryKey}.
  */
-export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJwk): Promise<Directory> {
+export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJwk, now: Date = new Date()): Promise<Directory> {
   let header;
   try {
     header = decodeProtectedHeader(jws);
@@ -101,6 +110,7 @@ export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJ
   isoOrInvalid(d.issuedAt, 'directory issuedAt');
   if (d.issuedAt === undefined) throw invalid('directory issuedAt is missing');
   if (d.policyHash !== policyHash(d.policy)) throw invalid('directory policyHash does not match its policy');
+  checkJwtClaims(d, now);
   const index = new Map<string, DirectoryKey>();
   for (const a of d.agencies) {
     if (typeof a?.id !== 'string' || !Array.isArray(a.credentials) || !Array.isArray(a.roles)) throw invalid('directory agency entry is malformed');
@@ -120,6 +130,15 @@ export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJ
   }
   indexes.set(d, index);
   return d;
+}
+
+/** iss names this federation, iat is issuedAt, and exp has not passed (each checked when present: older directories lack them). */
+function checkJwtClaims(d: Directory, now: Date): void {
+  if (d.iss !== undefined && d.iss !== credentialIssuer(d.federation)) throw invalid(`directory iss ${JSON.stringify(d.iss)} is not ${credentialIssuer(d.federation)}`);
+  if (d.iat !== undefined && (!Number.isInteger(d.iat) || d.iat !== Math.floor(Date.parse(d.issuedAt) / 1000))) throw invalid('directory iat does not match issuedAt');
+  if (d.exp === undefined) return;
+  if (!Number.isInteger(d.exp)) throw invalid('directory exp is not a whole number of seconds');
+  if (now.getTime() >= d.exp * 1000) throw invalid(`directory expired at ${new Date(d.exp * 1000).toISOString()}: sign a new one (liaison policy apply with the current policy, or any enrolment)`);
 }
 
 function toKey(claims: CredentialClaims, c: DirectoryCredential, a: DirectoryAgency): DirectoryKey {

@@ -11,7 +11,7 @@ import { need, str, type Command } from '../args.ts';
 const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
 
 /** The exchange administrator's connection: the ledger is readable by it alone. */
-async function connectAdmin(trustDir: string, server: string | undefined, plain: boolean): Promise<NatsConnection> {
+export async function connectAdmin(trustDir: string, server: string | undefined, plain: boolean): Promise<NatsConnection> {
   const url = server ?? DEFAULT_SERVER;
   try {
     return await connect({ servers: url, ...(await trustDirTls(trustDir, url, { plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
@@ -76,7 +76,7 @@ const auditQuery: Command = {
 
 /** `liaison audit verify | query`. */
 /** Every decodable ledger entry; an undecodable one is reported (audit verify names it). */
-async function ledgerEntries(nc: NatsConnection, warn: (line: string) => void): Promise<Entry[]> {
+export async function ledgerEntries(nc: NatsConnection, warn: (line: string) => void): Promise<Entry[]> {
   const entries: Entry[] = [];
   for (const s of await readLedger(nc)) {
     try {

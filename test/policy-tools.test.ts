@@ -54,7 +54,8 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
     expect(r.text).toContain('1 passed, 2 failed');
     await writeFile(bad, 'cases:\n  - as: xa-ngo-harbour\n    expect: sometimes\n');
     const invalid = await cli(['policy', 'test', EXAMPLE_POLICY, bad]);
-    expect(invalid.code).toBe(1);
+    // A file that does not load is a usage error (exit 2), never a run of its other cases.
+    expect(invalid.code).toBe(2);
     // Every problem, located by file, line and column.
     expect(invalid.text).toContain(`${bad}:2:5 cases[0]: give exactly one of send: TYPE or receive: TYPE`);
     expect(invalid.text).toContain(`${bad}:3:13 cases[0].expect: expected allow, deny`);

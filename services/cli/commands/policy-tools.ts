@@ -3,7 +3,7 @@ import { fieldCatalogOf } from '../../sdk/policy/access.ts';
 import { diffPolicies } from '../../sdk/policy/diff.ts';
 import { explainPolicy } from '../../sdk/policy/explain.ts';
 import { checkReceive, loadPolicyFile, receiveCeiling, type Policy } from '../../sdk/policy/index.ts';
-import { parsePolicyTests, runPolicyTests } from '../../sdk/policy/policy-test.ts';
+import { parsePolicyTests, policyTestNames, runPolicyTests } from '../../sdk/policy/policy-test.ts';
 import { reach, sendReach } from '../../sdk/policy/reach.ts';
 import { LiaisonError, asLiaisonError, isLiaisonError } from '../../sdk/errors.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
@@ -31,11 +31,12 @@ const policyTest: Command = {
     });
     let cases;
     try {
-      cases = parsePolicyTests(text, t!);
+      cases = parsePolicyTests(text, t!, policyTestNames(policy, catalog()));
     } catch (err) {
       // Every problem of the file, each at FILE:LINE:COL, then the error itself (exit 2).
       const errors = isLiaisonError(err) ? (err.details?.errors as string[] | undefined) : undefined;
       if (!errors || errors.length < 2) throw err;
+      // A file that does not load is the user's mistake to fix (exit 2, like a usage error), never a run of its other cases.
       for (const e of errors) io.err(e);
       throw new LiaisonError('ERR_CONFIG_INVALID', `${t}: ${errors.length} problems`, { file: t });
     }
@@ -76,16 +77,17 @@ const policyExplain: Command = {
 
 const policyDiff: Command = {
   path: ['policy', 'diff'],
-  summary: 'which roles and agencies gain or lose which fields of which types between two policies',
-  usage: 'liaison policy diff A B [--json]',
-  options: { json: { type: 'boolean' } },
+  summary: 'which roles and agencies gain or lose which fields of which types between two policies; with --exit-code, exit 1 when they differ (like git diff)',
+  usage: 'liaison policy diff A B [--exit-code] [--json]',
+  options: { json: { type: 'boolean' }, 'exit-code': { type: 'boolean' } },
   allowPositionals: true,
   async run(args, io) {
     const [a, b] = files(args, 2, policyDiff.usage);
     const d = diffPolicies(await load(a!), await load(b!), catalog());
+    const code = args.values['exit-code'] === true && !d.same ? 1 : 0;
     if (args.values.json) {
       io.out(JSON.stringify(d));
-      return 0;
+      return code;
     }
     if (d.same) io.out('the two policies grant exactly the same access');
     for (const r of d.roles.added) io.out(`+ role ${r}`);
@@ -97,7 +99,7 @@ const policyDiff: Command = {
       io.out(`${c.subject} ${c.name}: ${c.type} (${c.scope}) ${move}${c.gained.length ? `; gains ${c.gained.join(', ')}` : ''}${c.lost.length ? `; loses ${c.lost.join(', ')}` : ''}`);
     }
     for (const s of [...d.send, ...d.serve]) io.out(`${s.subject} ${s.name}: ${s.change === 'gained' ? 'may now' : 'may no longer'} ${d.send.includes(s) ? 'send' : 'serve'} ${s.type}`);
-    return 0;
+    return code;
   },
 };
 

@@ -88,7 +88,7 @@ export function explainPolicy(policy: Policy, fields: FieldCatalog, opts: Explai
   const out: ExplainType[] = [];
   for (const type of types) {
     const t = explainType(policy, fields, type, roles);
-    if (opts.role !== undefined && opts.type === undefined && t.receivers.length === 0 && t.senders.length === 0) continue;
+    if (opts.role !== undefined && opts.type === undefined && t.receivers.length === 0 && !t.senders.some((x) => x.role === opts.role)) continue;
     out.push(t);
   }
   return {
@@ -106,7 +106,11 @@ function agenciesWith(policy: Policy, role: string): string[] {
 }
 
 function explainType(policy: Policy, fields: FieldCatalog, type: string, roles: readonly string[]): ExplainType {
-  const senders = roles.filter((r) => policy.roles[r]!.send.includes(type)).map((role) => ({ role, agencies: agenciesWith(policy, role) }));
+  // Every role that sends the type, whatever the role filter: the filter picks the receive rows, and "sent by
+  // nobody" under `--role ngo` would claim that no agency may send what the NGO receives.
+  const senders = Object.keys(policy.roles)
+    .filter((r) => policy.roles[r]!.send.includes(type))
+    .map((role) => ({ role, agencies: agenciesWith(policy, role) }));
   const all = fields.fieldsAt(type, 'special');
   const receivers: ExplainReceiver[] = [];
   let topTier: Tier | undefined;

@@ -1,10 +1,11 @@
 import { isNode, LineCounter, parseDocument } from 'yaml';
-import { LiaisonError } from '../errors.ts';
+import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import { HANDLING_CODES, TIERS, TLP_LABELS, type HandlingCode, type Tier, type TlpLabel } from '../tier.ts';
-import { asLiaisonError } from '../errors.ts';
+import { CONTROL_TYPES } from './builtin.ts';
 import { checkReceive, decideSend, receiveCeiling } from './decide.ts';
-import { ruleName, type CopyScope, type Policy } from './model.ts';
-import { IssueList } from './issues.ts';
+import { ruleName, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
+import { closest, IssueList } from './issues.ts';
+import { oneOf } from './yaml-walk.ts';
 import { withAnySender, withRoleProbe } from './probe.ts';
 
 /** One case of a policy test file. */
@@ -35,8 +36,109 @@ export interface CaseResult {
 
 const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Parse a policy test file (`cases:` list); every problem named by FILE:LINE:COL and key path, in one ERR_CONFIG_INVALID. */
-export function parsePolicyTests(text: string, file: string): PolicyCase[] {
+/**
+ * The names a test file may use: the policy's agencies and roles, the catalogue's types. Given to
+ * {@link parsePolicyTests}, any other name is a load error — a misspelt type with `expect: deny` would
+ * otherwise "pass", since the policy denies a type it has never heard of.
+ */
+export interface PolicyTestNames {
+  policy: string;
+  agencies: readonly string[];
+  roles: readonly string[];
+  types: readonly string[];
+}
+
+/** The names of {@link PolicyTestNames} for a policy and the type catalogue (control types included). */
+export function policyTestNames(policy: Policy, catalog: TypeCatalog): PolicyTestNames {
+  return { policy: policy.name, agencies: Object.keys(policy.agencies), roles: Object.keys(policy.roles), types: [...catalog.types(), ...CONTROL_TYPES] };
+}
+
+/** Records one problem at the node of a key path (or the deepest part of it the file has). */
+type Problem = (path: (string | number)[], message: string) => void;
+
+/** `unknown WHAT "s" (…; did you mean "x"?)`: every candidate listed when `list`, else only the closest. */
+function unknownName(what: string, s: string, candidates: readonly string[], where: string, list: boolean): string {
+  const hint = closest(s, candidates);
+  const known = list ? `expected one of ${candidates.join(', ')}` : where;
+  return `unknown ${what} "${s}" (${known}${hint ? `; did you mean "${hint}"?` : ''})`;
+}
+
+/** Check a name a case uses against the known ones (nothing to check without `names`). */
+function checkName(problem: Problem, at: (string | number)[], what: 'agency' | 'role' | 'message type', value: string | undefined, names: PolicyTestNames | undefined): void {
+  if (value === undefined || !names) return;
+  const known = what === 'agency' ? names.agencies : what === 'role' ? names.roles : names.types;
+  if (known.includes(value)) return;
+  const where = what === 'message type' ? 'not a type of the message catalogue' : `policy ${names.policy} has no such ${what}`;
+  problem(at, unknownName(what, value, known, where, false));
+}
+
+/** A scope, handling code or TLP label: its default when absent, else one of `allowed` (reported otherwise). */
+function markingOf<T extends string>(problem: Problem, at: (string | number)[], what: string, value: unknown, fallback: T, allowed: readonly string[]): T {
+  if (value === undefined) return fallback;
+  const msg = typeof value === 'string' ? oneOf(what, allowed)(value) : `expected one of ${allowed.join(', ')}`;
+  if (msg) problem(at, msg);
+  return value as T;
+}
+
+/** The `expect:` of case `i`: allow, deny, `{ deny: CODE }` (a known error code) or `{ tier: TIER }` (a tier). */
+function expectOf(problem: Problem, i: number, e: unknown): PolicyCase['expect'] | undefined {
+  const at = ['cases', i, 'expect'];
+  if (e === 'allow' || e === 'deny') return { allow: e === 'allow' };
+  if (obj(e) && typeof e.deny === 'string') {
+    if (ERROR_CODES[e.deny as ErrorCode] !== undefined) return { allow: false, code: e.deny };
+    problem([...at, 'deny'], unknownName('error code', e.deny, Object.keys(ERROR_CODES), 'not a Liaison error code', false));
+    return undefined;
+  }
+  if (obj(e) && typeof e.tier === 'string') {
+    if ((TIERS as readonly string[]).includes(e.tier)) return { allow: true, tier: e.tier as Tier };
+    problem([...at, 'tier'], unknownName('tier', e.tier, TIERS, '', true));
+    return undefined;
+  }
+  problem(at, 'expected allow, deny, { deny: CODE } or { tier: TIER }');
+  return undefined;
+}
+
+/** One case of the file, every problem reported; undefined when it cannot be run. */
+function parseCase(problem: Problem, c: unknown, i: number, names: PolicyTestNames | undefined): PolicyCase | undefined {
+  if (!obj(c)) return void problem(['cases', i], 'expected a mapping');
+  const asRole = typeof c.role === 'string' && c.as === undefined;
+  const as = typeof c.as === 'string' ? c.as : typeof c.role === 'string' ? c.role : undefined;
+  if (!as) problem(['cases', i], 'name the agency (as: ID) or the role (role: NAME)');
+  else checkName(problem, ['cases', i, asRole ? 'role' : 'as'], asRole ? 'role' : 'agency', as, names);
+  const send = typeof c.send === 'string' ? c.send : undefined;
+  const receive = typeof c.receive === 'string' ? c.receive : undefined;
+  if (Boolean(send) === Boolean(receive)) problem(['cases', i], 'give exactly one of send: TYPE or receive: TYPE');
+  checkName(problem, ['cases', i, send ? 'send' : 'receive'], 'message type', send ?? receive, names);
+  if (c.from !== undefined && (typeof c.from !== 'string' || !receive)) problem(['cases', i, 'from'], 'a sending agency id, for receive cases only');
+  else checkName(problem, ['cases', i, 'from'], 'agency', typeof c.from === 'string' ? c.from : undefined, names);
+  if (c.to !== undefined && (typeof c.to !== 'string' || !send)) problem(['cases', i, 'to'], 'a recipient agency id or all, for send cases only');
+  else if (c.to !== 'all') checkName(problem, ['cases', i, 'to'], 'agency', typeof c.to === 'string' ? c.to : undefined, names);
+  const scope = markingOf<CopyScope>(problem, ['cases', i, 'scope'], 'scope', c.scope, c.to === 'all' ? 'broadcast' : 'direct', ['direct', 'broadcast', 'observe']);
+  const handling = markingOf<HandlingCode>(problem, ['cases', i, 'handling'], 'handling code', c.handling, 'H2', HANDLING_CODES);
+  const tlp = markingOf<TlpLabel>(problem, ['cases', i, 'tlp'], 'TLP label', c.tlp, 'GREEN', TLP_LABELS);
+  const expect = expectOf(problem, i, c.expect);
+  if (!as || !expect || !(send || receive)) return undefined;
+  return {
+    name: typeof c.name === 'string' ? c.name : `${as} ${send ? `sends ${send}` : `receives ${receive}`}`,
+    as,
+    asRole,
+    ...(send ? { send } : {}),
+    ...(receive ? { receive } : {}),
+    ...(typeof c.to === 'string' ? { to: c.to } : {}),
+    ...(typeof c.from === 'string' ? { from: c.from } : {}),
+    scope,
+    handling,
+    tlp,
+    expect,
+  };
+}
+
+/**
+ * Parse a policy test file (`cases:` list); every problem named by FILE:LINE:COL and key path, in one
+ * ERR_CONFIG_INVALID. With `names` (see {@link policyTestNames}), an agency, role, sender, recipient or type the
+ * policy or catalogue does not have is a problem too, with a "did you mean".
+ */
+export function parsePolicyTests(text: string, file: string, names?: PolicyTestNames): PolicyCase[] {
   const lineCounter = new LineCounter();
   const ydoc = parseDocument(text, { lineCounter, prettyErrors: false });
   const issues = new IssueList(file, lineCounter);
@@ -46,51 +148,14 @@ export function parsePolicyTests(text: string, file: string): PolicyCase[] {
     throw new LiaisonError('ERR_CONFIG_INVALID', issues.items[0]!.text, { file, errors: issues.items.map((i) => i.text) });
   }
   const doc: unknown = ydoc.toJS();
-  /** Record a problem at the deepest node of `path` the file has. */
-  const problem = (path: (string | number)[], message: string) => {
+  const problem: Problem = (path, message) => {
     let node: unknown;
     for (let n = path.length; n >= 0 && !isNode(node); n--) node = ydoc.getIn(path.slice(0, n), true);
     const key = path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join('');
     issues.add(isNode(node) ? node.range?.[0] : undefined, key, message);
   };
   const cases = obj(doc) && Array.isArray(doc.cases) ? doc.cases : (problem(['cases'], 'expected a list of cases'), []);
-  const out: PolicyCase[] = [];
-  cases.forEach((c: unknown, i: number) => {
-    if (!obj(c)) return void problem(['cases', i], 'expected a mapping');
-    const as = typeof c.as === 'string' ? c.as : typeof c.role === 'string' ? c.role : undefined;
-    if (!as) problem(['cases', i], 'name the agency (as: ID) or the role (role: NAME)');
-    const send = typeof c.send === 'string' ? c.send : undefined;
-    const receive = typeof c.receive === 'string' ? c.receive : undefined;
-    if (Boolean(send) === Boolean(receive)) problem(['cases', i], 'give exactly one of send: TYPE or receive: TYPE');
-    if (c.from !== undefined && (typeof c.from !== 'string' || !receive)) problem(['cases', i, 'from'], 'a sending agency id, for receive cases only');
-    const scope = (c.scope ?? (c.to === 'all' ? 'broadcast' : 'direct')) as CopyScope;
-    if (!['direct', 'broadcast', 'observe'].includes(scope)) problem(['cases', i, 'scope'], 'expected direct, broadcast or observe');
-    const handling = (c.handling ?? 'H2') as HandlingCode;
-    if (!HANDLING_CODES.includes(handling)) problem(['cases', i, 'handling'], `expected one of ${HANDLING_CODES.join(', ')}`);
-    const tlp = (c.tlp ?? 'GREEN') as TlpLabel;
-    if (!TLP_LABELS.includes(tlp)) problem(['cases', i, 'tlp'], `expected one of ${TLP_LABELS.join(', ')}`);
-    const e = c.expect;
-    let expect: PolicyCase['expect'] | undefined;
-    if (e === 'allow' || e === 'deny') expect = { allow: e === 'allow' };
-    else if (obj(e) && typeof e.deny === 'string') expect = { allow: false, code: e.deny };
-    else if (obj(e) && typeof e.tier === 'string' && (TIERS as readonly string[]).includes(e.tier)) expect = { allow: true, tier: e.tier as Tier };
-    else problem(['cases', i, 'expect'], 'expected allow, deny, { deny: CODE } or { tier: TIER }');
-    if (as && expect && (send || receive)) {
-      out.push({
-        name: typeof c.name === 'string' ? c.name : `${as} ${send ? `sends ${send}` : `receives ${receive}`}`,
-        as,
-        asRole: typeof c.role === 'string' && c.as === undefined,
-        ...(send ? { send } : {}),
-        ...(receive ? { receive } : {}),
-        ...(typeof c.to === 'string' ? { to: c.to } : {}),
-        ...(typeof c.from === 'string' ? { from: c.from } : {}),
-        scope,
-        handling,
-        tlp,
-        expect,
-      });
-    }
-  });
+  const out = cases.map((c: unknown, i: number) => parseCase(problem, c, i, names)).filter((c): c is PolicyCase => c !== undefined);
   const all = issues.items.map((x) => x.text);
   if (all.length) throw new LiaisonError('ERR_CONFIG_INVALID', `${all[0]}${all.length > 1 ? ` (and ${all.length - 1} more)` : ''}`, { file, errors: all });
   return out;

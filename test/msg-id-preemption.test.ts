@@ -18,6 +18,11 @@ import { uuidv7 } from '../services/sdk/ids.ts';
 import { TIERS } from '../services/sdk/tier.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
+import { randomBytes } from 'node:crypto';
+import { IndexDocumentStore } from '../services/registry/index-store.ts';
+import { createKeyedHasher } from '../services/registry/index/index.ts';
+import { PersonAlerts } from '../services/registry/persons.ts';
+import { startRegistry } from '../services/registry/service.ts';
 
 const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
   const end = Date.now() + ms;
@@ -32,7 +37,7 @@ describe('Nats-Msg-Id cannot be pre-empted by another agency (issue 12)', () => 
   let coast: LiaisonClient;
 
   beforeAll(async () => {
-    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xa-coast-guard'], name: 'msg-id-preemption' });
+    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xa-coast-guard', 'xc-ncb'], name: 'msg-id-preemption' });
     border = await fed.connect('xa-border-police');
     xb = await fed.connect('xb-police');
     coast = await fed.connect('xa-coast-guard');
@@ -92,6 +97,39 @@ describe('Nats-Msg-Id cannot be pre-empted by another agency (issue 12)', () => 
     await new Promise((r) => setTimeout(r, 300));
     expect(got.length).toBe(first.copies.length);
   });
+  it('a person alert stored first by another agency under the victim’s message id takes neither the id nor its reference (¶16 registry)', async () => {
+    const key = randomBytes(32);
+    const registry = await startRegistry({ client: await fed.connect('xc-ncb'), store: new IndexDocumentStore(key), persons: new PersonAlerts(createKeyedHasher(key)) });
+    try {
+      const refusals: ReceivedMessage[] = [];
+      await border.consume((m) => void refusals.push(m), { types: ['RegistryRefusal'] });
+      await xb.consume((m) => void refusals.push(m), { types: ['RegistryRefusal'] });
+      const person = { name: { givenNames: 'Rami', familyName: 'Haddad' }, birthDate: '1984-05-06' };
+      const decoy = { name: { givenNames: 'Someone', familyName: 'Else' }, birthDate: '1990-01-01' };
+      const id = uuidv7();
+      // xb-police learnt the id in advance: an alert of its own under that id, and one naming the
+      // reference the genuine alert will have.
+      await xb.send('PersonAlert', { subject: decoy }, { id });
+      const squat = await xb.send('PersonAlert', { alertReference: `xa-border-police:${id}`, subject: decoy });
+      expect(await until(() => registry.stats.alerts + registry.stats.refused >= 2)).toBe(true);
+      expect(await until(() => refusals.some((m) => m.body.refusedMessageId === squat.id))).toBe(true);
+      expect(refusals.find((m) => m.body.refusedMessageId === squat.id)!.body.code).toBe('ERR_BODY_INVALID');
+
+      await border.send('PersonAlert', { subject: person }, { id });
+      const check = async (p: typeof person) => (await xb.request('PersonCheckRequest', { subject: p })).body as { outcome: string; alertReference?: string };
+      expect(await until(async () => (await check(person)).outcome === 'CHECK_OUTCOME_HIT')).toBe(true);
+      expect((await check(person)).alertReference).toBe(`xa-border-police:${id}`);
+      expect((await check(decoy)).alertReference).toBe(`xb-police:${id}`);
+      expect(refusals.filter((m) => m.body.refusedMessageId === id)).toEqual([]);
+      // Each sender's retraction drops only its own alert.
+      await border.retract(id, 'issued in error');
+      expect(await until(async () => (await check(person)).outcome !== 'CHECK_OUTCOME_HIT')).toBe(true);
+      expect((await check(decoy)).outcome).toBe('CHECK_OUTCOME_HIT');
+    } finally {
+      await registry.stop();
+    }
+  });
+
   it('the tag is stable for one key across loads (restarts, replicas) and differs between agencies, ids and tiers', async () => {
     const a1 = msgIdTagKey((await loadAgencyDir(fed.agencyDirs['xa-border-police']!)).key.privateKey);
     const a2 = msgIdTagKey((await loadAgencyDir(fed.agencyDirs['xa-border-police']!)).key.privateKey);

@@ -2,6 +2,7 @@ import type { Reply } from '../sdk/client/rpc.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { messageKey } from '../sdk/client/consume.ts';
 import { LiaisonError } from '../sdk/errors.ts';
+import { isUuidv7 } from '../sdk/ids.ts';
 import { HIT_SCORE, MIN_SCORE, PersonIndex, type KeyedHasher } from './index/index.ts';
 import type { IdentifierKind, PersonIdentifierInput, PersonNameInput } from './index/person-record.ts';
 
@@ -24,6 +25,22 @@ function identifiers(p: PersonJson): PersonIdentifierInput[] {
       value: i.value!,
       ...(i.issuingCountry ? { country: i.issuingCountry } : {}),
     }));
+}
+
+/** The reference of an alert that gives none of its own: its message, `<sender>:<id>`. */
+export function messageAlertRef(sender: string, id: string): string {
+  return `${sender}:${id}`;
+}
+
+/** `<agency>:<UUIDv7>`: the form of a message reference. */
+const MESSAGE_REF = /^([a-z][a-z0-9-]{1,40}):(.+)$/;
+
+/** Throws ERR_BODY_INVALID when `reference` has the form of another agency's message reference. */
+function checkOwnReference(reference: string, sender: string): void {
+  const m = MESSAGE_REF.exec(reference);
+  if (m && m[1] !== sender && isUuidv7(m[2]!)) {
+    throw new LiaisonError('ERR_BODY_INVALID', `PersonAlert.alert_reference "${reference}" has the form of a message reference of ${m[1]}: an agency references only its own alerts`, { field: 'alertReference' });
+  }
 }
 
 /** What a person check found: the best candidate, if any, with its score and reasons. */
@@ -57,14 +74,17 @@ export class PersonAlerts {
 
   /**
    * Store or replace a PersonAlert from its sender (the alert owner). An alert of another agency is
-   * never replaced: a reference (or, without one, a message id) it already holds is refused
-   * (ERR_REFERENCE_TAKEN).
+   * never replaced: a reference it already holds is refused (ERR_REFERENCE_TAKEN). An alert without a
+   * reference of its own is referenced by its message, `<sender>:<id>` ({@link messageAlertRef}): a
+   * message is (sender, id), so another agency that learnt the id in advance cannot take the
+   * reference first; nor can it name an alert of its own with another agency's message reference.
    */
   apply(msg: ReceivedMessage): 'added' | 'updated' {
     const body = msg.body as { alertReference?: string; subject?: PersonJson; requestedAction?: string };
     const subject = body.subject;
     if (!subject?.name) throw new LiaisonError('ERR_BODY_INVALID', 'PersonAlert.subject.name: a person alert needs the subject’s name', { field: 'subject.name' });
-    const ref = body.alertReference || msg.header.id;
+    if (body.alertReference) checkOwnReference(body.alertReference, msg.header.sender);
+    const ref = body.alertReference || messageAlertRef(msg.header.sender, msg.header.id);
     const owner = this.index.get(ref)?.owner;
     if (owner !== undefined && owner !== msg.header.sender) {
       throw new LiaisonError('ERR_REFERENCE_TAKEN', `the alert ${ref} belongs to ${owner}: ${msg.header.sender} may not replace it`, { field: body.alertReference ? 'alertReference' : 'id' });
@@ -91,9 +111,11 @@ export class PersonAlerts {
   withdraw(messageId: string, sender: string): boolean {
     // The retracted message is the sender's own (a message is (sender, id)).
     const key = messageKey({ sender, id: messageId });
-    const ref = this.#refByMessage.get(key) ?? messageId;
+    // Its own reference if this run applied it; else its message reference, or (an alert stored before
+    // those existed, restored from a snapshot) the bare message id.
+    const ref = [this.#refByMessage.get(key), messageAlertRef(sender, messageId), messageId].find((r) => r !== undefined && this.index.get(r)?.owner === sender);
     // Only the alert's owner may withdraw it (anyone may send a Retraction).
-    if (this.index.get(ref)?.owner !== sender) return false;
+    if (ref === undefined) return false;
     this.#refByMessage.delete(key);
     this.#actions.delete(ref);
     return this.index.remove(ref);

@@ -5,19 +5,25 @@ import type { Clock } from '../clock.ts';
 import { asLiaisonError, LiaisonError } from '../errors.ts';
 import { HANDLED_BUCKET } from '../policy/compile.ts';
 import { agencyJsApi, bucketName, inboxPrefix } from '../subjects.ts';
+import { DoneFloor } from './done-floor.ts';
+import { claimText, covers, floorKey, parseEntry, parseFloor, stateText, type EntryState } from './record-entry.ts';
 import { RecordWriter } from './record-writer.ts';
 
 /**
  * The durable record of the messages an agency handed to its handler: one entry per (sender, id) in
  * the agency's own `<agency>_handled` KV bucket, provisioned by the exchange (see `agencyBuckets`).
  *
- * Order of one message: **claim** (a create that fails when any entry exists) before the handler,
- * **done** after it, the JetStream ack after that. A SIGKILL anywhere leaves one of: no entry (not
- * handled: handled on redelivery), `claim` (the handler may or may not have run: IN DOUBT, never
- * handled again — quarantined), `done` (acked on redelivery without handling). A handler that throws
- * `free`s its claim, so its redelivery is handled.
+ * Order of one message: **claim** (a create that fails when any entry exists: `claim <at> <P> <n>`,
+ * claim number n of this process P) before the handler, **done** after it — not a write per message
+ * but this process's done floor (done-floor.ts), written once per batch — and the JetStream ack only
+ * once the floor covering n is durable. A SIGKILL anywhere leaves one of: no entry (not handled:
+ * handled on redelivery), a claim its process's floor does not cover (the handler may or may not
+ * have run: IN DOUBT, never handled again — quarantined), a covered claim (acked on redelivery without
+ * handling); the crash points are listed on {@link DoneFloor}. A handler that throws `free`s its claim,
+ * so its redelivery is handled. Entries of the per-message `done` era (`done <at>`, `claim <at>`) read
+ * as done and in doubt.
  */
-export type RecordState = 'claim' | 'done' | 'free' | 'quarantined';
+export type RecordState = EntryState;
 
 /** What the record decides for one copy about to reach the handler. */
 export type Claim =
@@ -43,6 +49,8 @@ export interface DeliveredFrom {
 const encoder = new TextEncoder();
 /** Attempts to settle one claim when other writers race on the same key. */
 const CLAIM_ATTEMPTS = 4;
+/** Abandoned claim numbers (holes kept for good) after which new claims start a fresh floor (new P): the floor entry stays small. */
+export const MAX_ABANDONED = 256;
 
 /** One token of a KV key: kept when it is plain (`[-A-Za-z0-9_]`), else `=` + base64url (never ambiguous with a plain token). */
 function keyToken(s: string): string {
@@ -58,6 +66,8 @@ export class HandledRecord {
   readonly #bucket: string;
   readonly #clock: Clock;
   readonly #replica: number;
+  /** The done floor new claims are numbered in (replaced once it has too many abandoned holes). */
+  #floor: DoneFloor;
   /** Keys whose copy is between claim and done in this process: a second copy waits for the first. */
   readonly #inFlight = new Map<string, Promise<void>>();
   #replay: { positions: Record<string, number>; at: number } | undefined;
@@ -68,6 +78,12 @@ export class HandledRecord {
     this.#bucket = bucket;
     this.#clock = clock;
     this.#replica = replica;
+    this.#floor = this.#newFloor();
+  }
+
+  /** The id P this process's new claims carry (their floor is the entry `=floor.<P>`). */
+  get processId(): string {
+    return this.#floor.id;
   }
 
   /** Bind the agency's handled bucket (no API round trip: entries are written by publish and read by direct get). */
@@ -90,6 +106,37 @@ export class HandledRecord {
    */
   allowReplay(positions: Record<string, number>): void {
     this.#replay = { positions: { ...this.#replay?.positions, ...positions }, at: this.#clock.now() };
+  }
+
+  /**
+   * A dead-lettered copy (its claim released) is now on the quarantine: record it as quarantined, so no later
+   * redelivery — a consumer reset replaying another entry, say — hands it to the handler unless the agency's
+   * operator replays it ({@link reopen}). Leaves any other state as it is.
+   */
+  async markQuarantined(sender: string, id: string): Promise<void> {
+    const key = this.keyOf(sender, id);
+    const e = await this.#kv.get(key);
+    if (!e || e.operation !== 'PUT' || e.string().split(' ')[0] !== 'free') return;
+    await this.#put(key, 'quarantined', e.revision);
+  }
+
+  /**
+   * The agency's operator decided to hand a quarantined copy of (sender, id) to the handler once more: a
+   * `quarantined` entry becomes `free`, so the copy's next delivery is claimed and handled once, as usual.
+   * `done` (handled since: nothing to do) and `claim` (a handler has it right now) are left alone.
+   */
+  async reopen(sender: string, id: string): Promise<'reopened' | 'done' | 'busy'> {
+    const key = this.keyOf(sender, id);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const e = await this.#kv.get(key);
+      if (!e || e.operation !== 'PUT') return 'reopened'; // no entry: the next delivery claims it anew
+      const state = e.string().split(' ')[0] as RecordState;
+      if (state === 'done') return 'done';
+      if (state === 'claim') return 'busy';
+      if (state === 'free') return 'reopened';
+      if ((await this.#put(key, 'free', e.revision)) !== 'conflict') return 'reopened';
+    }
+    throw new LiaisonError('ERR_HANDLED_RECORD', `cannot reopen ${key}: other writers keep changing it`, { key });
   }
 
   /** Settles when no claim of this process is between claim and done (a graceful close waits for it). */
@@ -124,45 +171,86 @@ export class HandledRecord {
 
   async #decide(key: string, from: DeliveredFrom | undefined): Promise<Claim> {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const created = await this.#put(key, 'claim', 0);
-      if (created !== 'conflict') return this.#claimed(key, created);
+      const created = await this.#claimAt(key, 0);
+      if (created !== 'conflict') return created;
       const e = await this.#kv.get(key);
       if (!e) continue; // expired between the two calls: claim again
-      const [state, atText] = e.string().split(' ') as [RecordState, string];
-      const at = Number(atText);
-      if (e.operation !== 'PUT' || state === 'free' || this.#replayed(from, at)) {
-        const reclaimed = await this.#put(key, 'claim', e.revision);
-        if (reclaimed !== 'conflict') return this.#claimed(key, reclaimed);
+      const entry = parseEntry(e.string());
+      if (e.operation !== 'PUT' || entry.state === 'free' || this.#replayed(from, entry.at)) {
+        const reclaimed = await this.#claimAt(key, e.revision);
+        if (reclaimed !== 'conflict') return reclaimed;
         continue; // another writer claimed it meanwhile: read again
       }
-      if (state === 'done') return { outcome: 'done' };
-      if (state === 'quarantined') return { outcome: 'quarantined' };
+      if (entry.state === 'done' || (entry.claimOf && (await this.#covered(entry.claimOf)))) return { outcome: 'done' };
+      if (entry.state === 'quarantined') return { outcome: 'quarantined' };
       const revision = e.revision;
-      return { outcome: 'in-doubt', claimedAt: at, quarantined: () => this.#write(key, 'quarantined', revision), reclaim: () => this.#reclaim(key, revision) };
+      return { outcome: 'in-doubt', claimedAt: entry.at, quarantined: () => this.#write(key, 'quarantined', revision), reclaim: () => this.#reclaim(key, revision) };
     }
     throw new Error(`no stable entry after ${CLAIM_ATTEMPTS} attempts`);
   }
 
-  async #reclaim(key: string, revision: number): Promise<Claim> {
-    const r = await this.#put(key, 'claim', revision);
-    if (r === 'conflict') throw new LiaisonError('ERR_HANDLED_RECORD', `cannot claim ${key} again: another writer changed it`, { key });
-    return this.#claimed(key, r);
+  /** Whether process P's durable floor covers its claim number n (no floor, or an unreadable one: not covered). */
+  async #covered(c: { process: string; n: number }): Promise<boolean> {
+    const f = await this.#kv.get(floorKey(c.process));
+    return !!f && f.operation === 'PUT' && covers(parseFloor(f.string()), c.n);
   }
 
-  #claimed(key: string, revision: number): Claim {
-    return { outcome: 'claimed', finish: () => this.#write(key, 'done', revision), release: () => this.#write(key, 'free', revision) };
+  async #reclaim(key: string, revision: number): Promise<Claim> {
+    const r = await this.#claimAt(key, revision);
+    if (r === 'conflict') throw new LiaisonError('ERR_HANDLED_RECORD', `cannot claim ${key} again: another writer changed it`, { key });
+    return r;
+  }
+
+  /** Write a claim numbered in the current floor at `key` if its last revision is `expected` (0: absent). */
+  async #claimAt(key: string, expected: number): Promise<Claim | 'conflict'> {
+    if (this.#floor.abandoned >= MAX_ABANDONED) this.#floor = this.#newFloor();
+    const floor = this.#floor;
+    const n = floor.take();
+    let r: number | 'conflict';
+    try {
+      r = await this.#put(key, claimText(this.#clock.now(), floor.id, n), expected);
+    } catch (err) {
+      floor.abandon(n); // the claim may have been stored: it stays uncovered (in doubt)
+      throw err;
+    }
+    if (r === 'conflict') {
+      floor.drop(n);
+      return 'conflict';
+    }
+    const revision = r;
+    return {
+      outcome: 'claimed',
+      finish: () => floor.finish(n),
+      release: async () => {
+        try {
+          await this.#write(key, 'free', revision);
+        } catch (err) {
+          floor.abandon(n); // still `claim … n`: it must never be covered
+          throw err;
+        }
+        floor.drop(n);
+      },
+    };
+  }
+
+  #newFloor(): DoneFloor {
+    return new DoneFloor(async (key, text) => {
+      // A plain put (no expected revision): only this process writes its floor, one write at a time.
+      const r = await this.#writer.put(agencyJsApi(`$KV.${this.#bucket}.${key}`), encoder.encode(text), undefined);
+      if (r === 'conflict') throw new LiaisonError('ERR_HANDLED_RECORD', `floor ${key} refused`, { key });
+    }, this.#clock);
   }
 
   /** Overwrite the entry this process claimed (only if nobody wrote it since). */
-  async #write(key: string, state: RecordState, revision: number): Promise<void> {
-    const r = await this.#put(key, state, revision);
+  async #write(key: string, state: 'free' | 'quarantined', revision: number): Promise<void> {
+    const r = await this.#put(key, stateText(state, this.#clock.now()), revision);
     if (r === 'conflict') throw new LiaisonError('ERR_HANDLED_RECORD', `cannot mark ${key} ${state}: another writer changed it`, { key });
   }
 
-  /** Write `<state> <now>` at `key` if its last revision is `expected` (0: absent). */
-  #put(key: string, state: RecordState, expected: number): Promise<number | 'conflict'> {
+  /** Write `text` at `key` if its last revision is `expected` (0: absent). */
+  #put(key: string, text: string, expected: number): Promise<number | 'conflict'> {
     // Through the agency's import of its own bucket (account-routes.ts), as nats.js's KV would write it.
-    return this.#writer.put(agencyJsApi(`$KV.${this.#bucket}.${key}`), encoder.encode(`${state} ${this.#clock.now()}`), expected);
+    return this.#writer.put(agencyJsApi(`$KV.${this.#bucket}.${key}`), encoder.encode(text), expected);
   }
 
   #replayed(from: DeliveredFrom | undefined, at: number): boolean {

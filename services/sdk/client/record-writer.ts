@@ -14,8 +14,8 @@ interface Pending {
 /**
  * Compare-and-set writes of KV entries as plain JetStream publishes whose PubAcks arrive on one
  * wildcard subscription in the agency's own inbox (as AsyncPublisher does for sends): no request
- * subscription, timer or error object per write, so the handled record's two writes per message
- * stay cheap. A write resolves with the entry's new revision, or `'conflict'` when the key's last
+ * subscription, timer or error object per write, so the handled record's claim per message
+ * and floor per batch stay cheap. A write resolves with the entry's new revision, or `'conflict'` when the key's last
  * revision was not the expected one.
  */
 export class RecordWriter {
@@ -25,7 +25,7 @@ export class RecordWriter {
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: ReturnType<typeof setInterval>;
   /** Writes of this turn of the event loop, published together (one socket write, not one per write). */
-  #queued: { subject: string; value: Uint8Array; expected: number; token: string }[] = [];
+  #queued: { subject: string; value: Uint8Array; expected: number | undefined; token: string }[] = [];
   #next = 0;
 
   constructor(nc: NatsConnection, inboxPrefix: string) {
@@ -36,8 +36,8 @@ export class RecordWriter {
     this.#sweep.unref();
   }
 
-  /** Write `value` at `subject` if the subject's last revision is `expected` (0: no entry yet). */
-  put(subject: string, value: Uint8Array, expected: number, timeoutMs = 10_000): Promise<number | 'conflict'> {
+  /** Write `value` at `subject` if the subject's last revision is `expected` (0: no entry yet; undefined: whatever is there). */
+  put(subject: string, value: Uint8Array, expected: number | undefined, timeoutMs = 10_000): Promise<number | 'conflict'> {
     const token = (this.#next++).toString(36);
     return new Promise((resolve, reject) => {
       this.#pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
@@ -50,10 +50,10 @@ export class RecordWriter {
     const queued = this.#queued;
     this.#queued = [];
     for (const q of queued) {
-      const h = natsHeaders();
-      h.set('Nats-Expected-Last-Subject-Sequence', String(q.expected));
+      const h = q.expected === undefined ? undefined : natsHeaders();
+      h?.set('Nats-Expected-Last-Subject-Sequence', String(q.expected));
       try {
-        this.#nc.publish(q.subject, q.value, { headers: h, reply: `${this.#prefix}.${q.token}` });
+        this.#nc.publish(q.subject, q.value, { ...(h && { headers: h }), reply: `${this.#prefix}.${q.token}` });
       } catch (err) {
         const p = this.#pending.get(q.token);
         this.#pending.delete(q.token);

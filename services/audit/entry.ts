@@ -64,10 +64,14 @@ export interface QuarantineEntry extends EntryBase {
   code: string;
   reason: string;
   originalSubject?: string;
-  /** The sender token of the original subject. */
+  /** The sender token of the original subject (or, on a replay marker, the sender of the entry replayed). */
   claimedSender?: string;
   id?: string;
   type?: string;
+  /** How many times the copy was delivered before it was quarantined (in-doubt and dead-lettered copies). */
+  deliveryCount?: number;
+  /** On a replay marker (code `REPLAYED`): the quarantine sequence of the entry the agency replayed. */
+  replayOf?: number;
   digest: string;
   size: number;
 }

@@ -38,6 +38,10 @@ export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryM
   if (m.stream === QUARANTINE_STREAM) {
     const original = m.header('liaison-original-subject');
     const parsed = original ? parseMessageSubject(original) : undefined;
+    const sender = parsed?.sender ?? m.header('liaison-sender');
+    const msgId = id ?? m.header('liaison-msg-id');
+    const deliveryCount = Number(m.header('liaison-delivery-count'));
+    const replayOf = Number(m.header('liaison-replay-of'));
     return {
       kind: 'quarantine',
       at: m.storedAt,
@@ -45,12 +49,14 @@ export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryM
       seq: m.seq,
       subject: m.subject,
       by: m.subject.split('.').at(-1)!,
-      code: m.header('liaison-reject-code') ?? 'unknown',
-      reason: m.header('liaison-reject-reason') ?? '',
+      code: m.header('liaison-reject-code') ?? (replayOf > 0 ? 'REPLAYED' : 'unknown'),
+      reason: m.header('liaison-reject-reason') ?? (replayOf > 0 ? `replayed by ${m.subject.split('.').at(-1)!}: ${m.header('liaison-replay-outcome') ?? 'replayed'}` : ''),
       ...(original ? { originalSubject: original } : {}),
-      ...(parsed ? { claimedSender: parsed.sender } : {}),
-      ...(id ? { id } : {}),
+      ...(sender ? { claimedSender: sender } : {}),
+      ...(msgId ? { id: msgId } : {}),
       ...(ceType || parsed ? { type: ceType ? shortType(ceType) : parsed!.type } : {}),
+      ...(Number.isSafeInteger(deliveryCount) && deliveryCount > 0 ? { deliveryCount } : {}),
+      ...(Number.isSafeInteger(replayOf) && replayOf > 0 ? { replayOf } : {}),
       digest,
       size: m.data.byteLength,
     };

@@ -10,6 +10,8 @@ import { readEnforcedPolicy, type EnforcedPolicy } from '../exchange/enforced.ts
 import { expiryFinding, fail, modeFinding, ok, warn, type Finding } from './finding.ts';
 import { trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationTlsFindings } from './tls.ts';
+import { quarantineFinding } from './quarantine.ts';
+import { quarantineCounts } from '../exchange/quarantine-read.ts';
 
 /** Whether the running exchange enforces the directory's policy (it adopts an applied one within a second or two). */
 function enforcedFinding(enforced: EnforcedPolicy | undefined, directoryHash: string): Finding {
@@ -103,6 +105,7 @@ export async function checkFederation(o: { dir: string; server?: string; plain?:
       out.push(fail('provisioning', `missing streams: ${missingStreams.join(', ') || 'none'}; missing consumers: ${absent.slice(0, 6).join(', ') || 'none'}${absent.length > 6 ? ', …' : ''}`, 'restart `liaison exchange up` or re-apply the policy (liaison policy apply): both reconcile JetStream with the policy'));
     } else out.push(ok('provisioning', `${streams.length} streams and ${missing.length} consumers as the policy compiles them`));
     if (stray.length) out.push(fail('stray consumers', `consumers no policy grants: ${stray.join(', ')}`, 'liaison policy apply (or exchange up) removes them'));
+    out.push(quarantineFinding(await quarantineCounts(nc)));
   } finally {
     await nc.close();
   }

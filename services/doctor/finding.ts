@@ -5,6 +5,8 @@ export interface Finding {
   detail: string;
   /** What to do, for warnings and errors. */
   fix?: string;
+  /** Figures behind the finding, for `--json` readers (e.g. quarantine counts per agency). */
+  data?: Record<string, unknown>;
 }
 
 export const ok = (check: string, detail: string): Finding => ({ check, status: 'ok', detail });

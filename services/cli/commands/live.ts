@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { federationPolicy } from '../../exchange/admin.ts';
 import { applyPolicy } from '../../exchange/policy-apply.ts';
+import { quarantineCounts } from '../../exchange/quarantine-read.ts';
+import type { QuarantineCounts } from '../../sdk/client/quarantine-entry.ts';
 import { typeCatalogOf } from '../../sdk/client/type-catalog.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
 import { createLogger } from '../../sdk/logging.ts';
@@ -78,7 +80,7 @@ interface Status {
 
 const exchangeStatus: Command = {
   path: ['exchange', 'status'],
-  summary: 'which policy each connected agency process enforces (and whether it is behind), its consumers and counters',
+  summary: 'which policy each connected agency process enforces (and whether it is behind), its consumers and counters, and what waits in each agency\'s quarantine',
   usage: 'liaison exchange status --dir TRUST_DIR [--server URL] [--plain] [--wait-ms MS] [--json]',
   options: { dir: { type: 'string' }, server: { type: 'string' }, plain: { type: 'boolean' }, 'wait-ms': { type: 'string' }, json: { type: 'boolean' } },
   required: ['dir'],
@@ -92,18 +94,21 @@ const exchangeStatus: Command = {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${url} as its administrator`);
     });
     const answers: Status[] = [];
+    let quarantine: Record<string, QuarantineCounts> = {};
     try {
       const sub = nc.subscribe(STATUS_SUBJECTS, { callback: (err, m) => void (!err && answers.push(JSON.parse(m.string()) as Status)) });
       await nc.flush();
       nc.publish(STATUS_PING_SUBJECT, statusPing(jws));
       await new Promise((r) => setTimeout(r, int(args, 'wait-ms', 50, 60_000) ?? 1_000));
       sub.unsubscribe();
+      // What waits in each agency's quarantine, by reason (liaison quarantine list/replay, as the agency, act on it).
+      quarantine = await quarantineCounts(nc);
     } finally {
       await nc.close();
     }
     answers.sort((a, b) => a.agency.localeCompare(b.agency) || a.replica - b.replica);
     if (args.values.json) {
-      io.out(JSON.stringify({ exchange: { policy: policy.name, policyHash: policy.hash, directoryIssuedAt: issuedAt }, processes: answers }));
+      io.out(JSON.stringify({ exchange: { policy: policy.name, policyHash: policy.hash, directoryIssuedAt: issuedAt }, processes: answers, quarantine }));
       return 0;
     }
     io.out(`exchange: policy "${policy.name}" ${policy.hash.slice(0, 16)}…, directory of ${issuedAt}`);
@@ -111,6 +116,9 @@ const exchangeStatus: Command = {
     for (const a of answers) {
       const mark = a.policyHash === policy.hash && !a.behind ? 'current' : 'BEHIND (refuses to send until it catches up)';
       io.out(`  ${a.agency.padEnd(18)} r${a.replica}  policy ${a.policyHash.slice(0, 16)}… ${mark.padEnd(12)}  consumers ${String(a.consumers.length).padStart(3)}  received ${a.received}  rejected ${a.rejected}`);
+    }
+    for (const [agency, q] of Object.entries(quarantine)) {
+      io.out(`  quarantine of ${agency.padEnd(18)} waiting: ${q.inDoubt} in doubt, ${q.deadLetter} dead letters, ${q.other} other refusals; ${q.replayed} replayed`);
     }
     return answers.every((a) => a.policyHash === policy.hash && !a.behind) ? 0 : 1;
   },

@@ -7,12 +7,12 @@ import { trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readAuditPublicKey } from '../../trust/audit-key.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { need, str, type Command } from '../args.ts';
+import { exchangeUrlFor } from '../exchange-url.ts';
 
-const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
 
 /** The exchange administrator's connection: the ledger is readable by it alone. */
 export async function connectAdmin(trustDir: string, server: string | undefined, plain: boolean): Promise<NatsConnection> {
-  const url = server ?? DEFAULT_SERVER;
+  const url = exchangeUrlFor(trustDir, server);
   try {
     return await connect({ servers: url, ...(await trustDirTls(trustDir, url, { plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
   } catch (err) {

@@ -5,6 +5,7 @@ import { createLogger } from '../../sdk/logging.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import { ensureExchangeTls, renderServerConfig } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
+import { rememberExchangeUrl } from '../exchange-url.ts';
 
 const exchangeUp: Command = {
   path: ['exchange', 'up'],
@@ -24,6 +25,7 @@ const exchangeUp: Command = {
       logger,
       plain: args.values.plain === true,
     });
+    await rememberExchangeUrl(dir, ex.url);
     const wire = args.values.plain === true ? 'plain TCP, loopback only' : 'TLS, certificate from the federation CA';
     io.out(`exchange up at ${ex.url} (${wire}; nats-server pid ${ex.server.pid}, config ${ex.configFile})`);
     io.out(`policy "${ex.policy.name}" ${ex.policy.hash}: ${ex.provisioned.streams.length} streams, ${ex.provisioned.consumers.length} consumers`);

@@ -150,6 +150,20 @@ describe('quarantine replay: dead letters and in-doubt copies handed to the fixe
     }
   }, 60_000);
 
+  it('a malformed replay or list command is a usage error (exit 2) before anything is touched', async () => {
+    for (const argv of [
+      ['quarantine', 'replay', ...as],
+      ['quarantine', 'replay', ...as, '--id', 'x'],
+      ['quarantine', 'replay', ...as, '--all', '--id', 'x', '--sender', SENDER],
+      ['quarantine', 'replay', ...as, '--id', 'x', '--sender', SENDER, '--reason', 'ERR_DEAD_LETTER'],
+      ['quarantine', 'list', ...as, '-o', 'yaml'],
+    ]) {
+      const r = await cli(argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err.join('\n'), argv.join(' ')).toContain('ERR_USAGE');
+    }
+  });
+
   it('another agency can neither list nor replay nor mark the receiver\'s quarantine', async () => {
     const sent = await police.send(TYPE, report('poison for the rogue test'), { to: RECEIVER });
     broken.add(sent.id);

@@ -27,3 +27,17 @@ export function appliedFrom(c: CaseRecord, sender: string, id: string): boolean 
 export function referenceOwners(m: Pick<WorkflowMessage, 'sender' | 'recipient'>): string[] {
   return [...new Set([m.recipient, m.sender])].filter((a) => a !== 'all');
 }
+
+/**
+ * The key of the case `m` opens. A definition derives some keys from the message id alone
+ * (`case-referral.<id>`); an agency that learnt the id in advance could open that case first and have
+ * the genuine opening refused as a duplicate. When the case at such a key was opened by another
+ * agency, `m` opens its own case at `<key>.<sender>` (ids are UUIDv7, so no opening message's own key
+ * can take that form); later messages find it through the alias of (sender, id). `caseAt` reads the
+ * case at a key (the mirror, else the bucket).
+ */
+export async function openingKey(defName: string, key: string, m: Pick<WorkflowMessage, 'sender' | 'id'>, caseAt: (key: string) => Promise<CaseRecord | undefined>): Promise<string> {
+  if (key !== `${defName}.${m.id}`) return key;
+  const taken = await caseAt(key);
+  return taken && taken.requester !== m.sender ? `${key}.${m.sender}` : key;
+}

@@ -10,7 +10,7 @@ import { agencyBuckets } from '../sdk/policy/index.ts';
 import { DEFINITIONS } from './definitions/index.ts';
 import { allowedNow, applyMessage, dueDeadlines, openCase, routeMessage, type Applied } from './engine.ts';
 import type { CaseRecord, TransitionContext, WorkflowDefinition, WorkflowMessage } from './model.ts';
-import { appliedFrom, referenceOwners } from './identity.ts';
+import { appliedFrom, openingKey, referenceOwners } from './identity.ts';
 import { answerCaseQuery } from './query.ts';
 import { awaitsRetraction, correctsOpening, reopenCase, reopens, retractFromCase, retractionFacts } from './retraction.ts';
 import { CaseStore, type StoredCase } from './store.ts';
@@ -276,7 +276,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     const def = route.def;
     const waitUntil = Date.now() + waitMs;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; ) {
-      const key = route.opens ? route.key : await resolve(def, route, m);
+      const key = route.opens ? await openingKey(def.name, route.key, m, async (k) => (store.cached(k) ?? (await store.get(k)))?.record) : await resolve(def, route, m);
       // The mirror first (no round trip); after a conflict, the bucket itself.
       const cur = key ? (attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key)) : undefined;
       if (!cur && !route.opens && Date.now() < waitUntil) {

@@ -11,6 +11,7 @@ import { MAX_IN_FLIGHT } from '../services/sdk/client/consume.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { codeOfAsync } from './support/outcome.ts';
 import { until } from './support/workflows.ts';
 
 const SENDER = 'xa-border-police';
@@ -158,6 +159,42 @@ describe('back-pressure and dead letters in the SDK consumer (issue 13)', () => 
       await receiver.close();
     }
   }, 90_000);
+
+  it('a consumer given maxInFlight 8 holds at most 8 copies in process from a backlog twelve times that', async () => {
+    const limit = 8;
+    const ids = await store(police, 12 * limit, 'limit 8');
+    const receiver = await fed.connect(RECEIVER);
+    const handled = new Set<string>();
+    await receiver.consume(
+      async (m: ReceivedMessage) => {
+        await sleep(1);
+        handled.add(`${m.header.sender} ${m.header.id}`);
+      },
+      { types: [TYPE], maxInFlight: limit },
+    );
+    try {
+      await until(() => ids.every((k) => handled.has(k)), 60_000, 'the backlog to be handled');
+      console.info(`[back-pressure] backlog of ${ids.length} with maxInFlight ${limit}: in process at most ${receiver.stats.inFlightHighWater}`);
+      expect(receiver.stats.inFlightHighWater).toBeGreaterThan(1);
+      expect(receiver.stats.inFlightHighWater).toBeLessThanOrEqual(limit);
+    } finally {
+      await receiver.close();
+    }
+  }, 90_000);
+
+  it('maxInFlight is an integer from 1 to 1024: anything else is refused with ERR_USAGE before a consumer starts', async () => {
+    const receiver = await fed.connect(RECEIVER);
+    try {
+      const tried = async (maxInFlight: unknown) => codeOfAsync(receiver.consume(() => undefined, { types: [TYPE], maxInFlight: maxInFlight as number }));
+      const refused = [0, -1, 1025, 2.5, Number.NaN, Number.POSITIVE_INFINITY, '8'];
+      expect(await Promise.all(refused.map(tried))).toEqual(refused.map(() => 'ERR_USAGE'));
+      expect(receiver.stats.inFlightHighWater).toBeUndefined(); // no loop was started
+      expect(await tried(1)).toBe('accepted');
+      expect(await tried(1024)).toBe('accepted');
+    } finally {
+      await receiver.close();
+    }
+  }, 30_000);
 
   it('a receiver closed while its pulls wait stops at once: the pull is cancelled, not waited out', async () => {
     const receiver = await fed.connect(RECEIVER);

@@ -14,6 +14,7 @@ import { STATUS_PING_SUBJECT, inboxPrefix, parseMessageSubject, replaySubject, s
 import { HandledRecord } from './handled.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { DirectoryWatcher } from './directory.ts';
+import { checkMaxInFlight } from './in-flight.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type Serving } from './rpc.ts';
@@ -68,6 +69,11 @@ export interface ConsumeOptions {
    * rather than quarantined. Default false: at most once, in-doubt copies go to quarantine.
    */
   redeliverInDoubt?: boolean;
+  /**
+   * The most copies one consumer holds in process, pulled but not yet settled at the handler (default
+   * MAX_IN_FLIGHT, 64; an integer from 1 to 1024, else ERR_USAGE): the rest wait in JetStream.
+   */
+  maxInFlight?: number;
 }
 
 /** The most {@link LiaisonClient.close} takes, stalled server or not (the CLI bounds a whole stop to 4 s). */
@@ -268,6 +274,7 @@ export class LiaisonClient {
    * verified messages to `handler`, rejections to `onReject` and the quarantine subject.
    */
   async consume(handler: Handler, opts: ConsumeOptions = {}): Promise<void> {
+    checkMaxInFlight(opts.maxInFlight);
     if (!opts.types) this.#followers.push({ handler, opts });
     for (const spec of this.consumerSpecs(opts.types)) await this.#startLoop(spec, handler, opts);
   }
@@ -438,6 +445,7 @@ export class LiaisonClient {
       handler: receivingRetractions({ id: this.id, retracted: this.#retracted, send: (t, b, o) => this.send(t, b, o), logger: this.#logger }, handler),
       onReject: opts.onReject,
       redeliverInDoubt: opts.redeliverInDoubt,
+      maxInFlight: opts.maxInFlight,
       seen: this.#seen,
       handled: this.#handled,
       replayToleranceMs: this.#replayToleranceMs,

@@ -85,6 +85,8 @@ export interface ReceiveLoopOptions {
   redeliverInDoubt?: boolean;
   /** The consumer's `max_deliver` (set by {@link runConsumer}): sets the dead-letter limit (dead-letter.ts); absent: none. */
   maxDeliver?: number;
+  /** The most copies one consumer loop holds in process (default {@link MAX_IN_FLIGHT}; checked by `checkMaxInFlight`, in-flight.ts). */
+  maxInFlight?: number;
 }
 
 /** The parts of a JetStream message the receive path uses. */
@@ -207,7 +209,7 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
 /** How long one pull request waits for messages before the consumer issues a new one. */
 export const PULL_EXPIRES_MS = 2_000;
 
-/** The most copies one consumer loop holds in process (pulled, not yet settled at the handler); the rest wait in JetStream. */
+/** The most copies one consumer loop holds in process (pulled, not yet settled at the handler) unless its consumer sets `maxInFlight`; the rest wait in JetStream. */
 export const MAX_IN_FLIGHT = 64;
 
 /**
@@ -217,14 +219,14 @@ export const MAX_IN_FLIGHT = 64;
  * whole pulled batch at once would hold the event loop, and so every claim's round trip, for as long.
  *
  * Back-pressure: the loop pulls (fetch, expiring after {@link PULL_EXPIRES_MS}) only into free slots of
- * {@link MAX_IN_FLIGHT} (in-flight.ts), refilling once half are free, so what waits stays in JetStream,
+ * `maxInFlight` (default {@link MAX_IN_FLIGHT}; in-flight.ts), refilling once half are free, so what waits stays in JetStream,
  * not in this process; held copies are kept alive with `working()` at a third of the consumer's ack
  * wait. The consumer's `max_deliver` sets the dead-letter limit (dead-letter.ts).
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
   const { name, config } = await consumer.info(true);
   const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver };
-  const inFlight = new InFlight({ limit: MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
+  const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
   const pump = orderedPump(lo, inFlight, signal);
   try {
     while (!signal.aborted) {

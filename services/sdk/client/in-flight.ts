@@ -1,5 +1,22 @@
+import { LiaisonError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
 import type { Delivery, ReceiveStats } from './consume.ts';
+
+/** The bounds of a consumer's `maxInFlight` option (ConsumeOptions). */
+export const MAX_IN_FLIGHT_RANGE = { min: 1, max: 1024 } as const;
+
+/**
+ * Check a consumer's `maxInFlight` option: undefined (the default applies) or an integer within
+ * {@link MAX_IN_FLIGHT_RANGE}; anything else is ERR_USAGE.
+ */
+export function checkMaxInFlight(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const { min, max } = MAX_IN_FLIGHT_RANGE;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new LiaisonError('ERR_USAGE', `maxInFlight must be an integer from ${min} to ${max} (copies one consumer holds in process), not ${typeof value === 'number' ? value : typeof value}`, {
+    maxInFlight: typeof value === 'number' ? value : String(value),
+  });
+}
 
 /**
  * The copies one consumer loop holds in process: pulled from JetStream, not yet settled at the

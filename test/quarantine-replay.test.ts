@@ -150,6 +150,19 @@ describe('quarantine replay: dead letters and in-doubt copies handed to the fixe
     }
   }, 60_000);
 
+  it('the consumer reset a replay makes keeps its provisioned settings (an observer keeps its short ack wait and in-flight window)', async () => {
+    const centre = await fed.connect(RECEIVER);
+    try {
+      const observer = centre.consumerSpecs().find((c) => c.scope === 'observe');
+      expect(observer).toBeDefined();
+      await centre.replayFrom({ [observer!.name]: 1 });
+      const ci = await (await jetstreamManager(fed.exchange.admin)).consumers.info(observer!.stream, observer!.name);
+      expect([ci.config.ack_wait, ci.config.max_ack_pending]).toEqual([observer!.ackWaitMs * 1_000_000, observer!.maxAckPending]);
+    } finally {
+      await centre.close();
+    }
+  });
+
   it('a malformed replay or list command is a usage error (exit 2) before anything is touched', async () => {
     for (const argv of [
       ['quarantine', 'replay', ...as],

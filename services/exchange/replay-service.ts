@@ -48,9 +48,10 @@ export function startReplayService(o: { nc: NatsConnection; host: ExchangeServic
             ack_policy: AckPolicy.Explicit,
             deliver_policy: DeliverPolicy.StartSequence,
             opt_start_seq: seq,
-            ack_wait: nanos(30_000),
+            // As provisioned (provision.ts): an observer's in-flight window and ack wait survive a replay.
+            ack_wait: nanos(c.ackWaitMs),
             max_deliver: 20,
-            max_ack_pending: 10_000,
+            max_ack_pending: c.maxAckPending,
           });
           reset.push(name);
         }

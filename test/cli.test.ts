@@ -107,20 +107,21 @@ describe('liaison CLI against a running exchange', () => {
     const sent = await cli(['send', '--as', fed.agencyDirs['xa-border-police']!, '--type', 'DocumentReport', '--json', body, '--case', 'CASE-CLI-1']);
     expect(sent.code, sent.err).toBe(0);
     expect(sent.out).toMatch(/liaison\.v1\.\w+\.documents\.DocumentReport\.xa-border-police\.all/);
-    const tail = await cli(['tail', '--as', fed.agencyDirs['mac-centre']!, '--type', 'Document*', '--json', '--max', '1']);
+    // --consume: the next test counts what is left on the consumer (a plain tail would leave this copy there).
+    const tail = await cli(['tail', '--as', fed.agencyDirs['mac-centre']!, '--type', 'Document*', '--json', '--max', '1', '--consume']);
     expect(tail.code, tail.err).toBe(0);
     const line = JSON.parse(tail.out.split('\n')[0]!) as { type: string; sender: string; caseRef: string; body: { documentNumber?: string } };
     expect(line).toMatchObject({ type: 'DocumentReport', sender: 'xa-border-police', caseRef: 'CASE-CLI-1' });
   });
 
-  it('tail --max N acknowledges only what it printed: the next tail gets the rest', async () => {
+  it('tail --consume --max N acknowledges only what it printed: the next tail gets the rest', async () => {
     const police = fed.agencyDirs['xa-border-police']!;
     const body = (n: string) => JSON.stringify({ documentNumber: n, issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', status: 'DOCUMENT_STATUS_LOST' });
     expect((await cli(['send', '--as', police, '--type', 'DocumentReport', '--json', body('XA0000001')])).code).toBe(0);
     expect((await cli(['send', '--as', police, '--type', 'DocumentReport', '--json', body('XA0000002')])).code).toBe(0);
     const seen: string[] = [];
     for (let i = 0; i < 2; i++) {
-      const tail = await cli(['tail', '--as', fed.agencyDirs['mac-centre']!, '--json', '--max', '1']);
+      const tail = await cli(['tail', '--as', fed.agencyDirs['mac-centre']!, '--json', '--max', '1', '--consume']);
       expect(tail.code, tail.err).toBe(0);
       const lines = tail.out.split('\n').filter(Boolean);
       expect(lines).toHaveLength(1);

@@ -434,7 +434,7 @@ describe('compiled broker artefacts', () => {
           // A serving agency answers along its account's response routes, and only a serving agency.
           expect(agencyServes(p, id).length).toBeGreaterThan(0);
         } else {
-          expect([`liaison.v1.quarantine.${id}`, `liaison.v1.svc.trust.directory.${id}`, `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.svc.exchange.quarantine.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
+          expect([`liaison.v1.quarantine.${id}`, `liaison.v1.svc.trust.directory.${id}`, `liaison.v1.svc.exchange.replay.${id}`, `liaison.v1.svc.exchange.retract.${id}`, `liaison.v1.svc.exchange.quarantine.${id}`, `liaison.v1.svc.exchange.peek.${id}`, `liaison.v1.status.agency.${id}`]).toContain(s);
         }
         // Wildcards: its own consumers' acks, its own buckets, and (checked above) its permitted requesters' inboxes.
         if (s.includes('>')) expect(s.startsWith('$JS.ACK.') || s === SERVICE_RESPONSES || agencyBuckets(p, id).flatMap(bucketPermissions).includes(s), s).toBe(true);

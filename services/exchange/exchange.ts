@@ -12,11 +12,12 @@ import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { startReplayService } from './replay-service.ts';
 import { startQuarantineService } from './quarantine-service.ts';
+import { startPeekService } from './peek-service.ts';
 import { startRetractService } from './retract-service.ts';
 import { startAccountSync } from './account-sync.ts';
 import { recordEnforcedPolicy } from './enforced.ts';
 import { startExchangeServiceHost, type ExchangeServiceHost } from './service-host.ts';
-import { DIRECTORY_REQUEST_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, PEEK_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
 import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
 
 /** Audit ledger settings of an exchange, or `false` to run without it. */
@@ -73,7 +74,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
     // Agencies live in accounts of their own: the server must know them (and the exchange's exports) first.
     const accounts = await startAccountSync({ trustDir: o.trustDir, url: o.url, plain: o.plain, logger, policy: () => currentPolicy, catalog: o.catalog });
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
-    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS], logger });
+    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, PEEK_SUBJECTS], logger });
     const host = services;
     // A policy applied from elsewhere (`liaison policy apply`) reaches the running exchange with the directory:
     // its services, replay rights and audit recipients follow it without a restart.
@@ -93,6 +94,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
     startReplayService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
     startRetractService({ nc: admin, host, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     startQuarantineService({ nc: admin, host, logger });
+    startPeekService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
       url: o.url,
       admin,

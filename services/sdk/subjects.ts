@@ -103,6 +103,17 @@ export function quarantineServiceSubject(agency: string): string {
 export const QUARANTINE_SERVICE_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.quarantine.*`;
 
 /**
+ * An agency's own peek subject (`liaison tail` without consuming): the exchange answers with the copies the
+ * agency's own consumers would deliver, acknowledging nothing. Only the agency may publish on it, so it reads only its own.
+ */
+export function peekSubject(agency: string): string {
+  return `${SUBJECT_ROOT}.svc.exchange.peek.${agency}`;
+}
+
+/** What the exchange's peek service subscribes to. */
+export const PEEK_SUBJECTS = `${SUBJECT_ROOT}.svc.exchange.peek.*`;
+
+/**
  * Where an agency reaches the exchange's JetStream API in its own NATS account: `LIAISON.API.<…>` is imported
  * from the exchange account's `$JS.API.<…>` (and `LIAISON.API.$KV.<bucket>.>` from `$KV.<bucket>.>`). Each agency
  * lives in an account of its own, so whatever JetStream answers to a request goes back into the requesting

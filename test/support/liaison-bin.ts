@@ -51,7 +51,13 @@ export function startBin(args: string[], env: Record<string, string | undefined>
   };
 }
 
-/** Run `liaison ...args` (or another script) to the end. */
-export async function runBin(args: string[], env: Record<string, string | undefined> = {}, script = LIAISON_BIN): Promise<BinRun> {
-  return await startBin(args, env, script).done;
+/** Run `liaison ...args` (or another script) to the end; SIGKILLed after `timeoutMs` (exit status null then). */
+export async function runBin(args: string[], env: Record<string, string | undefined> = {}, script = LIAISON_BIN, timeoutMs = 60_000): Promise<BinRun> {
+  const p = startBin(args, env, script);
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), timeoutMs);
+  try {
+    return await p.done;
+  } finally {
+    clearTimeout(timer);
+  }
 }

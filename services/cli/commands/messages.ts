@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { HANDLING_CODES, TLP_LABELS, type HandlingCode, type TlpLabel } from '../../sdk/tier.ts';
-import { int, need, str, type Command, type ParsedArgs } from '../args.ts';
+import { need, str, type Command, type ParsedArgs } from '../args.ts';
 import { connectAs } from '../connect.ts';
+import { tail } from './tail.ts';
 
 function parseBody(args: ParsedArgs): Promise<unknown> | unknown {
   const json = str(args, 'json');
@@ -50,40 +51,6 @@ const send: Command = {
       for (const c of r.copies) {
         io.out(`${r.id} ${c.tier.padEnd(11)} ${c.subject} → ${c.recipients.join(', ')} (${c.stream} #${c.seq}${c.duplicate ? ', duplicate' : ''})`);
       }
-      return 0;
-    } finally {
-      await client.close();
-    }
-  },
-};
-
-const tail: Command = {
-  path: ['tail'],
-  summary: "print an agency's verified messages as JSON lines (rejections on stderr with their code)",
-  usage: 'liaison tail --as AGENCY_DIR [--type PATTERN] [--json] [--max N]',
-  options: { as: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' }, server: { type: 'string' } },
-  required: ['as'],
-  async run(args, io) {
-    const max = int(args, 'max', 1, 1_000_000);
-    const pattern = str(args, 'type');
-    const re = pattern ? new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`) : undefined;
-    const client = await connectAs(args);
-    let count = 0;
-    let finish!: () => void;
-    const reachedMax = new Promise<void>((r) => (finish = r));
-    try {
-      const types = re ? client.consumerSpecs().map((c) => c.type).filter((t) => re.test(t)) : undefined;
-      await client.consume(
-        (m) => {
-          // Beyond --max: refuse (nak), so the copy stays pending for the next tail instead of being acknowledged unseen.
-          if (max !== undefined && count >= max) throw new LiaisonError('ERR_USAGE', '--max reached');
-          const line = { id: m.header.id, type: m.type, sender: m.header.sender, recipient: m.header.recipient, tier: m.header.tier, handling: m.header.handling, tlp: m.header.tlp, caseRef: m.header.caseRef || undefined, createdAt: m.header.createdAt.toISOString(), body: m.body };
-          io.out(args.values.json ? JSON.stringify(line) : `${line.createdAt} ${line.sender} → ${line.recipient} ${line.type} [${line.tier}] ${JSON.stringify(line.body)}`);
-          if (max !== undefined && ++count >= max) finish();
-        },
-        { types, onReject: (r) => io.err(`rejected ${r.code}: ${r.reason} (${r.subject})`) },
-      );
-      await Promise.race([io.interrupted, reachedMax]);
       return 0;
     } finally {
       await client.close();

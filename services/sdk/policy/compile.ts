@@ -15,6 +15,7 @@ import {
   inboxPrefix,
   quarantineServiceSubject,
   quarantineSubject,
+  peekSubject,
   replaySubject,
   retractSubject,
   serviceSubject,
@@ -151,14 +152,14 @@ function agencyConsumers(policy: Policy, agencyId: string, catalog: TypeCatalog)
 
 /**
  * The NATS permissions of an agency. Publish: its sendable types on every tier with its own sender
- * token (recipient `*`), its quarantine subject, its own quarantine listing, directory/replay/retract/status and service
+ * token (recipient `*`), its quarantine subject, its own quarantine listing, directory/replay/retract/status/peek and service
  * request subjects, pull/info/ack of its own consumers only, and — for a serving agency — the inboxes of
  * its permitted requesters. Subscribe: its own inbox prefix, directory pushes, its ceiling subjects
  * (directed to itself and broadcast) and the request subjects it serves. No `>`, no `_INBOX.>`, no `$JS.API.>`.
  */
 export function compilePermissions(policy: Policy, agencyId: string, catalog: TypeCatalog): CompiledPermissions {
   if (!policy.agencies[agencyId]) throw new LiaisonError('ERR_AGENCY_UNKNOWN', `"${agencyId}" is not an agency of policy ${policy.name}`, { agency: agencyId });
-  const pub = [quarantineSubject(agencyId), quarantineServiceSubject(agencyId), directoryRequestSubject(agencyId), replaySubject(agencyId), retractSubject(agencyId), statusSubject(agencyId)];
+  const pub = [quarantineSubject(agencyId), quarantineServiceSubject(agencyId), directoryRequestSubject(agencyId), replaySubject(agencyId), retractSubject(agencyId), statusSubject(agencyId), peekSubject(agencyId)];
   for (const type of sendableTypes(policy, agencyId)) {
     const family = familyOf(catalog, type);
     for (const tier of TIERS) pub.push(`${SUBJECT_ROOT}.${tier}.${family}.${type}.${agencyId}.*`);

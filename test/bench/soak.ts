@@ -134,13 +134,17 @@ async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
         await sleep(Math.min(f.sampleSeconds, 2) * 1000);
       }
       const drain = { seconds: Math.round((Date.now() - drainStart) / 1000), backlogLeft: Number.isFinite(tracked) ? tracked : -1 };
+      // Every receiver stopped first, then the backlog read: what is pending then is neither handled nor lost.
+      const [stops, results] = await Promise.all([Promise.all(services.map((s) => group.stop(s))), stopClients(group, clients)]);
       const atStop = await watch.backlog();
       const quarantine = await watch.quarantine();
-      const stops = await Promise.all(services.map((s) => group.stop(s)));
-      const results = await stopClients(group, clients);
       stops.push(await group.stop(fed.exchange, 15_000));
+      for (const [i, st] of stops.entries()) if (st.code !== 0 && services[i]) log(`${st.name} exited ${st.code ?? st.signal} after ${st.ms} ms: ${services[i].tail().trim().split('\n').slice(-2).join(' | ').slice(0, 600)}`);
 
-      const clientAccount = accountClients(results);
+      const clientBacklog = Object.entries(byReceiver(atStop, (t) => TRACKED_TYPES.has(t)))
+        .filter(([r]) => clients.some((c) => c.id === r))
+        .reduce((a, [, n]) => a + n, 0);
+      const clientAccount = accountClients(results, clientBacklog);
       const stats = (name: string, re: RegExp) => stopStats(services.find((s) => s.name === name)!.tail(), re);
       const backlogOf = (receiver: string, types: string[]) =>
         Object.entries(atStop)
@@ -170,6 +174,8 @@ async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
         from += p.seconds;
         return fig;
       });
+      // The drain: no new load, the backlog going down (its latencies are the age of what waited).
+      phaseFigs.push(phaseFigures('drain', from, Infinity, samples, latenciesOf(clients, 'drain')));
       return {
         flags: { ...f },
         phases: phaseFigs,

@@ -4,26 +4,38 @@ import { keyOf, type AgencyResult } from './plan.ts';
 /** The agency clients' books: what was sent and acknowledged, and what each expected recipient's handler saw. */
 export interface ClientAccount {
   sent: Record<string, number>;
+  /** Sends the exchange did not acknowledge (e.g. a publish timeout under overload), and how many of them were delivered all the same. */
   sendFailed: number;
+  sendFailedDelivered: number;
   /** Copies that should have reached an agency client's handler. */
   expectedCopies: number;
-  /** Expected copies no handler saw (lost, or still waiting in JetStream when the clients stopped). */
+  /** Expected copies no handler saw (lost, or still waiting in JetStream when the clients stopped: see `backlog`). */
   missing: number;
+  /** The agency clients' backlog of the tracked types once they stopped (pending + unacknowledged). */
+  backlog: number;
+  /** Missing beyond what their backlog still holds: lost. */
+  lost: number;
   /** Expected copies handled more than once (each extra handling counted). */
   twice: number;
   /** Copies handled by an agency the policy does not send them to, or of no message sent. */
   unexpected: number;
   missingExamples: string[];
+  unexpectedExamples: string[];
 }
 
 /** Count, per (sender, id), each expected recipient's handlings. */
-export function accountClients(results: readonly AgencyResult[]): ClientAccount {
+export function accountClients(results: readonly AgencyResult[], backlog = 0): ClientAccount {
   const byId = new Map(results.map((r) => [r.id, r]));
-  const a: ClientAccount = { sent: {}, sendFailed: 0, expectedCopies: 0, missing: 0, twice: 0, unexpected: 0, missingExamples: [] };
+  const a: ClientAccount = { sent: {}, sendFailed: 0, sendFailedDelivered: 0, expectedCopies: 0, missing: 0, backlog, lost: 0, twice: 0, unexpected: 0, missingExamples: [], unexpectedExamples: [] };
   const expectedKeys = new Map<string, Set<string>>(); // recipient → keys
+  const unacked = new Set<string>();
   for (const r of results) {
     for (const s of r.sent) {
-      if (!s.acked) continue;
+      if (!s.acked) {
+        a.sendFailed++;
+        unacked.add(keyOf(r.id, s.id));
+        continue;
+      }
       a.sent[s.type] = (a.sent[s.type] ?? 0) + 1;
       const key = keyOf(r.id, s.id);
       for (const to of expectedClientRecipients(s.type, r.id)) {
@@ -38,10 +50,22 @@ export function accountClients(results: readonly AgencyResult[]): ClientAccount 
       }
     }
   }
+  const deliveredUnacked = new Set<string>();
   for (const r of results) {
     const mine = expectedKeys.get(r.id) ?? new Set<string>();
-    for (const key of Object.keys(r.received)) if (!mine.has(key)) a.unexpected++;
+    for (const key of Object.keys(r.received)) {
+      if (mine.has(key)) continue;
+      // A send that timed out but was stored: delivered all the same (counted apart, not as a leak).
+      if (unacked.has(key)) {
+        deliveredUnacked.add(key);
+        continue;
+      }
+      a.unexpected++;
+      if (a.unexpectedExamples.length < 5) a.unexpectedExamples.push(`${r.receivedTypes[key] ?? '?'} ${key} at ${r.id}`);
+    }
   }
+  a.sendFailedDelivered = deliveredUnacked.size;
+  a.lost = Math.max(0, a.missing - backlog);
   return a;
 }
 

@@ -59,12 +59,15 @@ const documentNumber = (n: number) => `S${job.id.replace(/[^a-z]/g, '').slice(0,
 async function sendOne(client: LiaisonClient, n: number): Promise<void> {
   const o = offerFor(n, job.offers);
   const at = Date.now();
+  const body = bodyOf(o, n);
+  // Sealed first, so a send whose acknowledgement never came (a timeout under overload) is still known by its id.
+  const sealed = client.seal(o.type, body, o.to ? { to: o.to } : {});
   try {
-    const body = bodyOf(o, n);
-    const r = await client.send(o.type, body, o.to ? { to: o.to } : {});
-    sent.push({ id: r.id, type: o.type, at, acked: true });
+    await client.publishSealed(sealed);
+    sent.push({ id: sealed.id, type: o.type, at, acked: true });
     if (o.type === 'DocumentReport') reported.push(String(body.documentNumber));
   } catch {
+    sent.push({ id: sealed.id, type: o.type, at, acked: false });
     sendFailed++;
   }
 }

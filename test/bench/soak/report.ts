@@ -37,7 +37,8 @@ const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d
 /** The figures of one phase from the samples within [from, to) seconds and the latencies the agencies reported in it. */
 export function phaseFigures(name: string, from: number, to: number, samples: readonly SoakSample[], lat: { e2e: number[]; checks: number[]; checkFailed: number }): PhaseFigures {
   const inPhase = samples.filter((s) => s.t >= from && s.t < to);
-  const secondHalf = inPhase.filter((s) => s.t >= (from + to) / 2);
+  const end = Number.isFinite(to) ? to : (inPhase.at(-1)?.t ?? from);
+  const secondHalf = inPhase.filter((s) => s.t >= (from + end) / 2);
   const names = new Set(inPhase.flatMap((s) => Object.keys(s.rss)));
   const receivers = new Set(inPhase.flatMap((s) => Object.keys(s.backlog)));
   const rssSlope: Record<string, number> = {};
@@ -77,7 +78,7 @@ const pad = (s: string | number, n: number) => String(s).padStart(n);
 export function renderReport(r: SoakResult): string {
   const lines: string[] = [];
   for (const p of r.phases) {
-    lines.push(`\n== phase ${p.name} (${p.from}–${p.to} s) ==`);
+    lines.push(`\n== phase ${p.name} (${p.from}–${Number.isFinite(p.to) ? p.to : 'end'} s) ==`);
     lines.push(`end to end (created_at → agency handler): n ${p.e2e.n}, p50 ${p.e2e.p50} ms, p99 ${p.e2e.p99} ms;  checks: n ${p.checks.n}, p50 ${p.checks.p50} ms, p99 ${p.checks.p99} ms, failed ${p.checkFailed}`);
     lines.push(`${'process'.padEnd(26)}${pad('RSS MB', 9)}${pad('MB/min', 9)}   (slope over the phase's second half)`);
     for (const [n, v] of Object.entries(p.rssLast)) lines.push(`${n.padEnd(26)}${pad(v, 9)}${pad(p.rssSlope[n] ?? NaN, 9)}`);
@@ -86,8 +87,10 @@ export function renderReport(r: SoakResult): string {
   }
   const c = r.clients;
   lines.push('\n== accounting ==');
-  lines.push(`sent and acknowledged: ${Object.entries(c.sent).map(([t, n]) => `${n} ${t}`).join(', ')}; send failures ${c.sendFailed}`);
-  lines.push(`agency clients: ${c.expectedCopies} copies expected, missing ${c.missing}, handled twice ${c.twice}, unexpected ${c.unexpected}${c.missingExamples.length ? ` (e.g. ${c.missingExamples.join('; ')})` : ''}`);
+  lines.push(`sent and acknowledged: ${Object.entries(c.sent).map(([t, n]) => `${n} ${t}`).join(', ')}; not acknowledged ${c.sendFailed} (of which delivered all the same ${c.sendFailedDelivered})`);
+  lines.push(`agency clients: ${c.expectedCopies} copies expected; not handled ${c.missing}, of which still in their backlog ${c.backlog}: lost ${c.lost}; handled twice ${c.twice}; unexpected ${c.unexpected}`);
+  if (c.missingExamples.length) lines.push(`  not handled, e.g. ${c.missingExamples.join('; ')}`);
+  if (c.unexpectedExamples.length) lines.push(`  unexpected, e.g. ${c.unexpectedExamples.join('; ')}`);
   for (const s of r.services) lines.push(`${s.service.padEnd(16)} ${s.what}: offered ${s.offered}, handled ${s.handled}, backlog at stop ${s.backlog}, lost ${s.lost}, extra ${s.extra}`);
   lines.push(`checks: ${r.checks.answered} answered (${r.checks.hits} hits), ${r.checks.failed} failed`);
   lines.push(`dead-lettered: ${r.deadLettered}; quarantine: ${JSON.stringify(r.quarantine)}`);

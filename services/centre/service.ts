@@ -2,17 +2,17 @@ import { migrateCentreFacts } from './migrate-facts.ts';
 import type { LiaisonClient } from '../sdk/client/client.ts';
 import { systemClock, type Clock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
-import { isLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { LiaisonError } from '../sdk/errors.ts';
 import { derivedUuidv7 } from '../sdk/ids.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
-import { agencyBuckets, receiveCeiling } from '../sdk/policy/index.ts';
-import { visibleAt } from '../sdk/tier.ts';
-import { isLink, planAlert } from './alerts.ts';
+import { agencyBuckets } from '../sdk/policy/index.ts';
+import { correlateEntity, settleAll, type CorrelateContext } from './correlate.ts';
 import { extractEntities } from './entities.ts';
+import { EntityWriter } from './entity-writer.ts';
 import { extractFacts } from './facts.ts';
 import { composeReport, DEFAULT_PERIOD_MS, type StrategicFigures } from './report.ts';
 import { applyRetraction, type RetractionStats } from './retraction.ts';
-import { CorrelationStore, entityHash, isOccurrenceOf, type Occurrence, type SentAlert } from './store.ts';
+import { CorrelationStore, entityHash } from './store.ts';
 
 /** Counters of a running centre. */
 export interface CentreStats extends RetractionStats {
@@ -127,20 +127,15 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
   };
   const periodMs = o.reportPeriodMs ?? DEFAULT_PERIOD_MS;
 
-  async function sendAlert(recipient: string, type: string, body: Record<string, unknown>, opts: Parameters<LiaisonClient['send']>[2]): Promise<boolean> {
-    try {
-      await client.send(type, body, { ...opts, to: recipient });
-      return true;
-    } catch (err) {
-      if (isLiaisonError(err) && err.code.startsWith('ERR_POLICY')) {
-        stats.undeliverable++;
-        logger.warn({ code: err.code, to: recipient, type }, `alert not sent: ${err.message}`);
-        return false;
-      }
-      throw err;
-    }
-  }
+  const writer = new EntityWriter(store);
+  const correlation: CorrelateContext = { client, writer, logger, stats, now: () => clock.now() };
 
+  /**
+   * Handle one message: skip it if handled before (its facts exist), extract its values, correlate
+   * each (in parallel: different values are independent; writes to one value are ordered and batched
+   * by the {@link EntityWriter}), then write its facts, the mark that it was fully handled. Every write
+   * is durable before this resolves, so the SDK's acknowledgement never precedes it.
+   */
   async function handle(msg: ReceivedMessage): Promise<void> {
     if ((msg.delivery?.deliveryCount ?? 1) <= 1) o.observe?.(msg);
     if (msg.type === 'Retraction') {
@@ -151,8 +146,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       stats.replayed++;
       return;
     }
-    const info = client.catalog.get(msg.type);
-    const { entities, context } = extractEntities(info, msg.body);
+    const { entities, context } = extractEntities(client.catalog.get(msg.type), msg.body);
     const base = {
       messageId: msg.header.id,
       type: msg.type,
@@ -164,49 +158,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       tlp: msg.header.tlp,
       context: context.slice(0, 16).map((c) => ({ key: c.key, tier: c.tier })),
     };
-    for (const e of entities) {
-      const occ: Occurrence = { ...base, field: e.field, fieldTier: e.tier };
-      const namespace = e.key.slice(0, e.key.indexOf(':'));
-      const { entity, added } = await store.addOccurrence(
-        e.key,
-        () => ({ kind: e.kind, namespace, reference: `MAC-${entityHash(e.key).slice(0, 10).toUpperCase()}`, firstSeen: clock.now() }),
-        occ,
-        { value: visibleAt(e.tier, 'operational') ? e.value : undefined, linked: isLink, now: clock.now() },
-      );
-      if (added) stats.occurrences++;
-      const record = entity.record;
-      const trigger = record.occurrences.find((x) => isOccurrenceOf(x, occ.agency, occ.messageId));
-      if (!trigger || !isLink(record)) continue;
-      const agencies = [...new Set(record.occurrences.map((x) => x.agency))].sort();
-      const alerted: SentAlert[] = [];
-      for (const recipient of agencies) {
-        if (recipient === client.id) continue;
-        const plan = planAlert(client.policy, record, recipient, trigger);
-        if (!plan) continue;
-        if (!receiveCeiling(client.policy, recipient, 'CorrelationAlert', 'direct')) {
-          stats.undeliverable++;
-          logger.debug({ to: recipient, ref: record.reference }, 'involved agency may not receive CorrelationAlert');
-          continue;
-        }
-        // From the message's sender and id: another sender's message with the same id gets alerts of its own.
-        const alertId = derivedUuidv7(msg.header.id, 'correlation', msg.header.sender, entity.hash, recipient);
-        const sent = await sendAlert(recipient, 'CorrelationAlert', plan.body, {
-          id: alertId,
-          handling: plan.handling,
-          tlp: plan.tlp,
-          caseRef: plan.caseRef,
-          correlationId: record.reference,
-          ...(plan.causationId ? { causationId: plan.causationId } : {}),
-        });
-        if (!sent) continue;
-        alerted.push({ id: alertId, to: recipient, trigger: occ.messageId, triggerSender: occ.agency });
-        stats.alerts++;
-        if (plan.hidden > 0 && !(plan.body.occurrences as unknown[]).some((x) => (x as { agency: string }).agency !== recipient)) stats.withheld++;
-        logger.info({ to: recipient, ref: record.reference, kind: record.kind, hidden: plan.hidden, msgId: msg.header.id }, 'correlation alert sent');
-      }
-      // Remembered on the value, so a retraction of a record the alerts stood on can recompute them.
-      await store.recordAlerts(entity.hash, alerted);
-    }
+    await settleAll(entities.map((e) => correlateEntity(correlation, msg, e, base)));
     await store.putFacts({ ...extractFacts(msg, entities.length), entityHashes: entities.map((e) => entityHash(e.key)) });
     stats.processed++;
   }

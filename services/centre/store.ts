@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { asLiaisonError } from '../sdk/errors.ts';
 import { KvReader } from '../sdk/state/kv-reader.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
+import { EntityCache } from './entity-cache.ts';
 import type { EntityKindName } from './entities.ts';
 import type { MessageFacts } from './facts.ts';
 
@@ -98,24 +99,28 @@ export function entityHash(key: string): string {
  * The centre's state in its JetStream KV bucket (`<agency>_correlations`, provisioned by the exchange
  * from the role's `state: { kv: [correlations] }`): one key per correlated value (`ent.<hash>`,
  * changed by compare-and-set) and one per processed message (`facts.<sender>.<id>`, its strategic facts,
- * written last: the mark that the message was fully handled). Several centre instances may share it.
+ * written last: the mark that the message was fully handled). Several centre instances may share it:
+ * every record write is a compare-and-set, the records this process wrote are remembered (bounded,
+ * {@link EntityCache}) so a write need not read first, and a conflict drops the remembered copy.
  * Reads go by direct get ({@link KvReader}): the agency has no consumer rights on its bucket.
  */
 export class CorrelationStore {
   readonly #kv: KV;
   readonly #reader: KvReader;
+  readonly #cache: EntityCache;
 
-  private constructor(kv: KV, reader: KvReader) {
+  private constructor(kv: KV, reader: KvReader, cache: EntityCache) {
     this.#kv = kv;
     this.#reader = reader;
+    this.#cache = cache;
   }
 
-  /** Open the bucket the exchange provisioned (the agency may not create it). */
-  static async open(nc: NatsConnection, bucket: string): Promise<CorrelationStore> {
+  /** Open the bucket the exchange provisioned (the agency may not create it); `cacheBytes` bounds the entity cache. */
+  static async open(nc: NatsConnection, bucket: string, o: { cacheBytes?: number } = {}): Promise<CorrelationStore> {
     try {
       const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
-      return new CorrelationStore(kv, await KvReader.open(nc, bucket));
+      return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes));
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);
     }
@@ -127,41 +132,44 @@ export class CorrelationStore {
     return { value: JSON.parse(decoder.decode(e.value)) as T, revision: e.revision };
   }
 
-  /**
-   * Add an occurrence to a value's record (created on first sight), by compare-and-set. Idempotent:
-   * an occurrence of a message already recorded changes nothing (`added: false`). `value` is kept
-   * only when given (the caller gives it for fields at the operational tier or below).
-   */
-  async addOccurrence(
-    key: string,
-    init: () => Omit<EntityRecord, 'occurrences' | 'linkedAt' | 'value'>,
-    occ: Occurrence,
-    opts: { value?: string; linked: (r: EntityRecord) => boolean; now: number },
-  ): Promise<{ entity: StoredEntity; added: boolean }> {
-    const hash = entityHash(key);
-    const kvKey = ENTITY + hash;
-    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const cur = await this.#get<EntityRecord>(kvKey);
-      if (cur?.value.occurrences.some((o) => isOccurrenceOf(o, occ.agency, occ.messageId))) return { entity: { hash, record: cur.value, revision: cur.revision }, added: false };
-      const base: EntityRecord = cur?.value ?? { ...init(), occurrences: [] };
-      const record: EntityRecord = { ...base, occurrences: base.occurrences.length >= MAX_OCCURRENCES ? base.occurrences : [...base.occurrences, occ] };
-      if (opts.value !== undefined && record.value === undefined) record.value = opts.value;
-      if (record.linkedAt === undefined && opts.linked(record)) record.linkedAt = opts.now;
-      try {
-        const data = encoder.encode(JSON.stringify(record));
-        const revision = cur ? await this.#kv.update(kvKey, data, cur.revision) : await this.#kv.create(kvKey, data);
-        return { entity: { hash, record, revision }, added: true };
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
+  /** One value's record by its hash, read from the bucket (and remembered for the next write). */
+  async entity(hash: string): Promise<StoredEntity | undefined> {
+    const e = await this.#kv.get(ENTITY + hash);
+    if (!e || e.operation !== 'PUT' || e.value.length === 0) {
+      this.#cache.delete(hash);
+      return undefined;
     }
-    throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
+    const record = JSON.parse(decoder.decode(e.value)) as EntityRecord;
+    this.#cache.set(hash, { record, revision: e.revision, bytes: e.value.length });
+    return { hash, record, revision: e.revision };
   }
 
-  /** One value's record by its hash. */
-  async entity(hash: string): Promise<StoredEntity | undefined> {
-    const cur = await this.#get<EntityRecord>(ENTITY + hash);
-    return cur ? { hash, record: cur.value, revision: cur.revision } : undefined;
+  /**
+   * The record this process last wrote or read for `hash` ({@link EntityCache}), else read from the
+   * bucket. Possibly stale when another writer changed it since: only for a compare-and-set at its
+   * revision ({@link writeEntity}), whose conflict evicts it.
+   */
+  async cachedEntity(hash: string): Promise<StoredEntity | undefined> {
+    const c = this.#cache.get(hash);
+    return c ? { hash, record: c.record, revision: c.revision } : this.entity(hash);
+  }
+
+  /**
+   * Write a value's record if it is still at `revision` (0: create it; it must not exist). The new
+   * revision, or undefined when another writer changed it first (the cached copy is then dropped:
+   * read it again). The written record is remembered; callers must not change it afterwards.
+   */
+  async writeEntity(hash: string, revision: number, record: EntityRecord): Promise<number | undefined> {
+    const data = encoder.encode(JSON.stringify(record));
+    try {
+      const next = revision ? await this.#kv.update(ENTITY + hash, data, revision) : await this.#kv.create(ENTITY + hash, data);
+      this.#cache.set(hash, { record, revision: next, bytes: data.length });
+      return next;
+    } catch (err) {
+      this.#cache.delete(hash);
+      if (isConflict(err)) return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -169,29 +177,15 @@ export class CorrelationStore {
    * (no occurrence left). False when another writer changed it first: read it again.
    */
   async replaceEntity(hash: string, revision: number, record: EntityRecord | undefined): Promise<boolean> {
+    if (record) return (await this.writeEntity(hash, revision, record)) !== undefined;
+    this.#cache.delete(hash);
     try {
-      if (record) await this.#kv.update(ENTITY + hash, encoder.encode(JSON.stringify(record)), revision);
-      else await this.#kv.delete(ENTITY + hash, { previousSeq: revision });
+      await this.#kv.delete(ENTITY + hash, { previousSeq: revision });
       return true;
     } catch (err) {
       if (isConflict(err)) return false;
       throw err;
     }
-  }
-
-  /** Remember alerts sent about a value (compare-and-set; an id already known is not added twice). */
-  async recordAlerts(hash: string, alerts: SentAlert[]): Promise<void> {
-    if (alerts.length === 0) return;
-    for (let i = 0; i < MAX_CAS_ATTEMPTS; i++) {
-      const cur = await this.entity(hash);
-      if (!cur) return;
-      const known = new Set((cur.record.alerts ?? []).map((a) => a.id));
-      const fresh = alerts.filter((a) => !known.has(a.id));
-      if (fresh.length === 0) return;
-      const record = { ...cur.record, alerts: [...(cur.record.alerts ?? []), ...fresh].slice(-MAX_ALERTS) };
-      if (await this.replaceEntity(hash, cur.revision, record)) return;
-    }
-    throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
   }
 
   /** The strategic facts of `sender`'s message `messageId`, if it was fully handled before. */

@@ -24,6 +24,23 @@ const BROADCAST = 'all';
  */
 export function viewOf(policy: Policy, agency: string, occ: Occurrence): View {
   if (occ.agency === agency) return { own: true, tier: 'special', seesValue: true };
+  // The policy decides from these fields alone: a record's many occurrences share a few combinations.
+  const key = `${agency} ${occ.agency} ${occ.type} ${occ.recipient} ${occ.handling} ${occ.tlp} ${occ.fieldTier}`;
+  let memo = views.get(policy);
+  if (!memo) views.set(policy, (memo = new Map()));
+  const hit = memo.get(key);
+  if (hit) return hit;
+  const view = decideView(policy, agency, occ);
+  if (memo.size >= MAX_MEMO) memo.clear();
+  memo.set(key, view);
+  return view;
+}
+
+/** Views already decided, per policy object (a new policy starts afresh), at most {@link MAX_MEMO} each. */
+const views = new WeakMap<Policy, Map<string, View>>();
+const MAX_MEMO = 10_000;
+
+function decideView(policy: Policy, agency: string, occ: Occurrence): View {
   const scope: CopyScope | undefined = receiveCeiling(policy, agency, occ.type, 'observe')
     ? 'observe'
     : occ.recipient === BROADCAST

@@ -9,17 +9,17 @@
  *        (extraction, correlation records in KV, alerts sent, facts written, handled record, ack);
  *   (c)  the centre at a steady offered rate (the soak's): processed per second while offered, the backlog
  *        left when the offer stops, and how long it takes to clear.
- * Ratios (b)/(a') and (b)/(a), target 1.0. Senders run in a worker thread, the centre in this thread.
+ * Ratios (b)/(a') and (b)/(a), target 1.0. Senders run in a worker thread, the centre (and the no-op
+ * receiver of (a')) in another (centre-worker.ts), the exchange's own services in this one.
  * Bounded: fixed counts, every wait has a deadline (a centre too slow to finish is reported as the rate
  * it reached, not a crash), loopback only, the server stopped at the end.
  * Profile: `BENCH_CENTRE_ONLY=b node --cpu-prof test/bench/centre.bench.ts`.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { startCentre, type Centre } from '../../services/centre/index.ts';
-import type { LiaisonClient } from '../../services/sdk/client/client.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 import type { CentreLoadJob } from './centre-load-worker.ts';
+import type { CentreWorkerJob, CentreWorkerReport } from './centre-worker.ts';
 import { LOAD_SENDERS } from './centre-load-worker.ts';
 import { liaisonRate, withTimeout } from './liaison-rate.ts';
 import { runBounded } from './run-bounded.ts';
@@ -30,6 +30,8 @@ const STEADY_RATE = Number(process.env.BENCH_CENTRE_RATE ?? 150);
 const STEADY_SECONDS = Number(process.env.BENCH_CENTRE_SECONDS ?? 15);
 /** The longest wait for one drain; past it the rate reached so far is the figure. */
 const DRAIN_LIMIT_MS = Number(process.env.BENCH_CENTRE_DRAIN_MS ?? 90_000);
+/** Rounds of (a), (a'), (b), alternated so each sees the same machine load; medians are reported. */
+const ROUNDS = Number(process.env.BENCH_CENTRE_ROUNDS ?? 1);
 const CENTRE = 'mac-centre';
 const AGENCIES = [CENTRE, ...LOAD_SENDERS];
 
@@ -43,6 +45,46 @@ function offer(fed: TestFederation, count: number, seed: number, rate?: number):
   });
 }
 
+/** A receiver in its worker thread (centre-worker.ts): its latest count, and a stop that returns its final report. */
+interface Receiver {
+  handled(): number;
+  cpuUs(): number;
+  stop(): Promise<CentreWorkerReport>;
+}
+
+async function startReceiver(fed: TestFederation, mode: CentreWorkerJob['mode']): Promise<Receiver> {
+  const job: CentreWorkerJob = { mode, agencyDir: fed.agencyDirs[CENTRE]!, url: fed.server.url };
+  const w = new Worker(new URL('./centre-worker.ts', import.meta.url), { workerData: job });
+  let last: CentreWorkerReport = { handled: 0, cpuUs: 0 };
+  let final: ((r: CentreWorkerReport) => void) | undefined;
+  let failed: Error | undefined;
+  w.on('message', (r: CentreWorkerReport) => {
+    if (r.error) failed = new Error(r.error);
+    last = r;
+    if (r.final) final?.(r);
+  });
+  w.on('error', (err: Error) => (failed = err));
+  await new Promise<void>((resolve, reject) => {
+    const started = (r: CentreWorkerReport) => (r.error ? reject(new Error(r.error)) : resolve());
+    w.once('message', started);
+    w.once('error', reject);
+  });
+  return {
+    handled: () => {
+      if (failed) throw failed;
+      return last.handled;
+    },
+    cpuUs: () => last.cpuUs,
+    async stop() {
+      const done = new Promise<CentreWorkerReport>((r) => (final = r));
+      w.postMessage('stop');
+      const r = await withTimeout(done, 15_000, `${mode} receiver stop`);
+      await w.terminate();
+      return r;
+    },
+  };
+}
+
 /** Poll `count()` until it reaches `target` or `limitMs` passes; the count and the seconds since `t0`. */
 async function drained(count: () => number, target: number, t0: number, limitMs: number): Promise<{ done: number; seconds: number; complete: boolean }> {
   const end = performance.now() + limitMs;
@@ -50,88 +92,80 @@ async function drained(count: () => number, target: number, t0: number, limitMs:
   return { done: Math.min(count(), target), seconds: (performance.now() - t0) / 1000, complete: count() >= target };
 }
 
-/** (a'): the core delivering a backlog of the mix to the centre's agency, every consumer, no-op handler. */
-async function coreToCentre(fed: TestFederation): Promise<number> {
-  await withTimeout(offer(fed, N_BACKLOG, 1), 300_000, 'offer (a\')');
-  const receiver = await fed.connect(CENTRE);
-  let got = 0;
-  let t0 = 0;
-  await receiver.consume(() => {
-    if (got++ === 0) t0 = performance.now();
-  });
-  const r = await drained(() => got, N_BACKLOG, performance.now(), DRAIN_LIMIT_MS);
-  await receiver.close();
-  return r.done / ((performance.now() - t0) / 1000 || r.seconds);
+/** A stored backlog of the mix drained by a receiver in its worker: messages per second, CPU µs per message of its thread. */
+async function fromBacklog(fed: TestFederation, mode: CentreWorkerJob['mode'], seed: number): Promise<{ rate: number; cpuPerMsg: number; complete: boolean; receiver: Receiver }> {
+  await withTimeout(offer(fed, N_BACKLOG, seed), 300_000, `offer (${mode})`);
+  const receiver = await startReceiver(fed, mode);
+  // Timed from the first message handled (start-up, connection and consumer set-up are not the rate).
+  await drained(receiver.handled, 1, performance.now(), DRAIN_LIMIT_MS);
+  const t0 = performance.now();
+  const h0 = receiver.handled();
+  const cpu0 = receiver.cpuUs();
+  const r = await drained(receiver.handled, N_BACKLOG, t0, DRAIN_LIMIT_MS);
+  return { rate: (r.done - h0) / r.seconds, cpuPerMsg: (receiver.cpuUs() - cpu0) / Math.max(1, r.done - h0), complete: r.complete, receiver };
 }
 
-/** A centre on a fresh connection of the centre's agency, as `liaison centre up` runs it. */
-async function runCentre(fed: TestFederation): Promise<{ centre: Centre; client: LiaisonClient; handled: () => number }> {
-  const client = await fed.connect(CENTRE);
-  const centre = await startCentre({ client, reportEveryMs: 0 });
-  return { centre, client, handled: () => centre.stats.processed + centre.stats.replayed };
+/** The centre, already running, at a steady offered rate: processed per second while offered, backlog left, time to clear it. */
+async function steady(fed: TestFederation, centre: Receiver): Promise<void> {
+  const before = centre.handled();
+  const t1 = performance.now();
+  const sent = await withTimeout(offer(fed, STEADY_RATE * STEADY_SECONDS, 3, STEADY_RATE), STEADY_SECONDS * 1000 + 120_000, 'offer (c)');
+  const during = centre.handled() - before;
+  const window = (performance.now() - t1) / 1000;
+  const c = await drained(() => centre.handled() - before, sent.sent, performance.now(), DRAIN_LIMIT_MS);
+  console.log(
+    `(c)  centre at a steady ${STEADY_RATE} msg/s offered for ${STEADY_SECONDS} s (sent at ${(sent.sent / sent.seconds).toFixed(0)} msg/s): ` +
+      `${(during / window).toFixed(0)} msg/s processed while offered, backlog ${sent.sent - during} when the offer stopped, cleared in ${c.seconds.toFixed(1)} s${c.complete ? '' : ' (NOT cleared)'}`,
+  );
 }
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const fed = await createTestFederation({ agencies: AGENCIES, name: 'bench-centre' });
   const only = process.env.BENCH_CENTRE_ONLY;
   try {
-    console.log(`# multiagency centre benchmark — ${os.cpus().length} cores, Node ${process.version}, nats-server ${fed.server.runtime}`);
-    let a = NaN;
-    let a2 = NaN;
-    if (!only) {
-      const core = await liaisonRate(fed, {
-        sender: 'xa-coast-guard',
-        receiver: CENTRE,
-        count: N_CORE,
-        type: 'IntelligenceReport',
-        to: CENTRE,
-        body: { summary: 'Fishing vessel intercepted with 61 persons on board.', vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456' }, migrantsCount: 61 },
-        stampField: 'assessment',
-        backlog: true,
-      });
-      a = core.rate;
-      console.log(`(a)  core, signed end to end from a backlog, no-op handler: ${a.toFixed(0)} msg/s (${N_CORE} directed IntelligenceReport)`);
-      a2 = await coreToCentre(fed);
-      console.log(`(a') core delivering the centre's mixed load, no-op handler: ${a2.toFixed(0)} msg/s (${N_BACKLOG} messages, every consumer of ${CENTRE})`);
+    console.log(`# multiagency centre benchmark — ${os.cpus().length} cores, Node ${process.version}, nats-server ${fed.server.runtime}; ${ROUNDS} round(s), medians`);
+    const a: number[] = [];
+    const a2: number[] = [];
+    const b: number[] = [];
+    let centre: Receiver | undefined;
+    for (let round = 0; round < ROUNDS; round++) {
+      if (!only) {
+        const core = await liaisonRate(fed, {
+          sender: 'xa-coast-guard',
+          receiver: CENTRE,
+          count: N_CORE,
+          type: 'IntelligenceReport',
+          to: CENTRE,
+          body: { summary: 'Fishing vessel intercepted with 61 persons on board.', vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456' }, migrantsCount: 61 },
+          stampField: 'assessment',
+          backlog: true,
+        });
+        a.push(core.rate);
+        console.log(`(a)  core, signed end to end from a backlog, no-op handler: ${core.rate.toFixed(0)} msg/s (${N_CORE} directed IntelligenceReport)`);
+        const noop = await fromBacklog(fed, 'noop', 100 + round);
+        await noop.receiver.stop();
+        a2.push(noop.rate);
+        console.log(`(a') core delivering the centre's mixed load, no-op handler: ${noop.rate.toFixed(0)} msg/s (${N_BACKLOG} messages, every consumer of ${CENTRE}; ${noop.cpuPerMsg.toFixed(0)} µs CPU per message)`);
+      }
+      await centre?.stop();
+      const run = await fromBacklog(fed, 'centre', 200 + round);
+      centre = run.receiver;
+      b.push(run.rate);
+      console.log(`(b)  centre from a backlog: ${run.rate.toFixed(0)} msg/s (${N_BACKLOG} messages${run.complete ? '' : ', NOT finished'}; ${run.cpuPerMsg.toFixed(0)} µs CPU per message of its thread)`);
     }
-
-    await withTimeout(offer(fed, N_BACKLOG, 2), 300_000, 'offer (b)');
-    const run = await runCentre(fed);
-    const t0 = performance.now();
-    const cpu0 = process.cpuUsage();
-    const b = await drained(run.handled, N_BACKLOG, t0, DRAIN_LIMIT_MS);
-    const cpu = process.cpuUsage(cpu0);
-    const bRate = b.done / b.seconds;
-    const s = run.centre.stats;
-    console.log(
-      `(b)  centre from a backlog: ${bRate.toFixed(0)} msg/s (${b.done}/${N_BACKLOG} processed in ${b.seconds.toFixed(1)} s${b.complete ? '' : ', NOT finished'}); ` +
-        `${((cpu.user + cpu.system) / Math.max(1, b.done)).toFixed(0)} µs CPU per message; ${s.occurrences} occurrences, ${s.alerts} alerts sent`,
-    );
-    if (only !== 'b') {
-      const before = run.handled();
-      const offered = offer(fed, STEADY_RATE * STEADY_SECONDS, 3, STEADY_RATE);
-      const t1 = performance.now();
-      const sent = await withTimeout(offered, STEADY_SECONDS * 1000 + 120_000, 'offer (c)');
-      const during = run.handled() - before;
-      const window = (performance.now() - t1) / 1000;
-      const backlog = sent.sent - during;
-      const t2 = performance.now();
-      const c = await drained(() => run.handled() - before, sent.sent, t2, DRAIN_LIMIT_MS);
-      console.log(
-        `(c)  centre at a steady ${STEADY_RATE} msg/s offered for ${STEADY_SECONDS} s (sent at ${(sent.sent / sent.seconds).toFixed(0)} msg/s): ` +
-          `${(during / window).toFixed(0)} msg/s processed while offered, backlog ${backlog} when the offer stopped, cleared in ${c.seconds.toFixed(1)} s${c.complete ? '' : ' (NOT cleared)'}`,
-      );
-    }
-    await run.centre.stop();
-    await run.client.close();
+    if (only !== 'b') await steady(fed, centre!);
+    const final = await centre!.stop();
+    console.log(`     centre counters: ${JSON.stringify(final.stats)}`);
     console.log('');
     const line = (label: string, v: number) => console.log(`${label.padEnd(48)} ${v.toFixed(3).padStart(7)}   target ≥ 1.00  ${v >= 1 ? 'MET' : 'NOT MET'}`);
     if (!only) {
-      line("ratio (b)/(a') centre vs core, same mixed load", bRate / a2);
-      line('ratio (b)/(a)  centre vs core signed end to end', bRate / a);
+      line("ratio (b)/(a') centre vs core, same mixed load", median(b) / median(a2));
+      line('ratio (b)/(a)  centre vs core signed end to end', median(b) / median(a));
     }
     const mem = process.memoryUsage();
-    console.log(`memory: rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`);
+    console.log(`memory (main thread's process): rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`);
   } finally {
     await fed.stop();
   }

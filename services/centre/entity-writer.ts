@@ -1,0 +1,90 @@
+import { LiaisonError } from '../sdk/errors.ts';
+import { MAX_CAS_ATTEMPTS, type CorrelationStore, type EntityRecord, type StoredEntity } from './store.ts';
+
+/**
+ * One change to a value's record: the record it becomes, from the current one (undefined: none yet).
+ * Returns `cur` itself when it changes nothing. Must not modify `cur`, and may run more than once (again
+ * after a conflict, on the fresh record): what it notes of its own run is read after the write, from
+ * its last run, which is the one written.
+ */
+export type EntityChange = (cur: EntityRecord | undefined) => EntityRecord | undefined;
+
+/** Counters of an {@link EntityWriter}. */
+export interface EntityWriterStats {
+  /** Record writes (compare-and-set) that succeeded. */
+  writes: number;
+  /** Changes those writes carried (more than `writes` when changes on one value were batched). */
+  changes: number;
+  /** Writes another writer pre-empted (the record was read again and the batch re-applied). */
+  conflicts: number;
+}
+
+interface Pending {
+  change: EntityChange;
+  resolve: (e: StoredEntity | undefined) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Per-value batching of the centre's record writes. Changes to one value are applied in the order
+ * they were asked for, and those that arrive while a write of that value is in flight are applied
+ * together, in one compare-and-set write, once it settles: one write per value per batch instead of
+ * one read and one write per change. Each caller's promise settles after the write that carries its
+ * change is durable in the bucket (or rejects with it), so a handler that awaits it never acknowledges
+ * a message whose change could still be lost. Different values are written in parallel. On a conflict
+ * (another replica, a retraction) the record is read again and the whole batch re-applied.
+ */
+export class EntityWriter {
+  readonly #store: CorrelationStore;
+  readonly #queues = new Map<string, Pending[]>();
+  readonly stats: EntityWriterStats = { writes: 0, changes: 0, conflicts: 0 };
+
+  constructor(store: CorrelationStore) {
+    this.#store = store;
+  }
+
+  /** Apply `change` to the record of `hash`; resolves with the record as written (undefined: there is none). */
+  update(hash: string, change: EntityChange): Promise<StoredEntity | undefined> {
+    return new Promise((resolve, reject) => {
+      const queue = this.#queues.get(hash);
+      if (queue) {
+        queue.push({ change, resolve, reject });
+        return;
+      }
+      this.#queues.set(hash, [{ change, resolve, reject }]);
+      void this.#drain(hash);
+    });
+  }
+
+  /** Write batches of `hash` until no change waits; the queue's presence marks a write in flight. */
+  async #drain(hash: string): Promise<void> {
+    const queue = this.#queues.get(hash)!;
+    while (queue.length > 0) {
+      const batch = queue.splice(0);
+      try {
+        const written = await this.#write(hash, batch.map((p) => p.change));
+        for (const p of batch) p.resolve(written);
+      } catch (err) {
+        for (const p of batch) p.reject(err);
+      }
+    }
+    this.#queues.delete(hash);
+  }
+
+  async #write(hash: string, changes: EntityChange[]): Promise<StoredEntity | undefined> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const cur = await this.#store.cachedEntity(hash);
+      const record = changes.reduce<EntityRecord | undefined>((r, change) => change(r), cur?.record);
+      if (record === cur?.record) return cur;
+      if (!record) throw new LiaisonError('ERR_INTERNAL', `a change to correlation record ${hash} removed it; removals go through replaceEntity`);
+      const revision = await this.#store.writeEntity(hash, cur?.revision ?? 0, record);
+      if (revision !== undefined) {
+        this.stats.writes++;
+        this.stats.changes += changes.length;
+        return { hash, record, revision };
+      }
+      this.stats.conflicts++;
+    }
+    throw new LiaisonError('ERR_TIMEOUT', `correlation record ${hash} kept changing under concurrent updates; the message will be redelivered`);
+  }
+}

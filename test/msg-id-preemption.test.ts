@@ -18,7 +18,7 @@ import { uuidv7 } from '../services/sdk/ids.ts';
 import { TIERS } from '../services/sdk/tier.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { IndexDocumentStore } from '../services/registry/index-store.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
@@ -140,6 +140,8 @@ describe('Nats-Msg-Id cannot be pre-empted by another agency (issue 12)', () => 
     expect(msgIdTag(b, 'xa-border-police', 'm1', 'operational')).not.toBe(t);
     expect(msgIdTag(a1, 'xa-border-police', 'm2', 'operational')).not.toBe(t);
     expect(msgIdTag(a1, 'xa-border-police', 'm1', 'personal')).not.toBe(t);
+    // It is HMAC-SHA256 (RFC 2104), truncated to 16 bytes.
+    expect(t).toBe(createHmac('sha256', a1).update(JSON.stringify(['xa-border-police', 'm1', 'operational'])).digest().subarray(0, 16).toString('base64url'));
     // The fields cannot be shifted into one another.
     expect(msgIdTag(a1, 'xa', 'border-police|m1', 'operational')).not.toBe(msgIdTag(a1, 'xa|border-police', 'm1', 'operational'));
   });

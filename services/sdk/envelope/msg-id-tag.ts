@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { createHash, createHmac, type KeyObject } from 'node:crypto';
+import { createHash, type Hash, type KeyObject } from 'node:crypto';
 import { LiaisonError } from '../errors.ts';
 
 /** Domain separation of the derived key: it is used for nothing but Nats-Msg-Id tags. */
@@ -41,8 +41,34 @@ export function msgIdTagKey(privateKey: KeyObject): Buffer {
   return k;
 }
 
+/** SHA-256's block size, the HMAC pad length (RFC 2104). */
+const BLOCK = 64;
+/** HMAC-SHA256 of a key with its inner and outer pads already hashed: one per key. */
+const padded = new WeakMap<Uint8Array, { inner: Hash; outer: Hash }>();
+
+/**
+ * HMAC-SHA256 (RFC 2104) by copying the hash states of the key's padded blocks: the same bytes as
+ * `createHmac`, without its per-call setup, which costs several times a SHA-256 (about a third of an
+ * Ed25519 signature under load) and runs once per copy sent.
+ */
+function hmacSha256(k: Uint8Array, data: string): Buffer {
+  let pads = padded.get(k);
+  if (!pads) {
+    const key = k.byteLength > BLOCK ? createHash('sha256').update(k).digest() : Buffer.from(k);
+    const ipad = Buffer.alloc(BLOCK, 0x36);
+    const opad = Buffer.alloc(BLOCK, 0x5c);
+    for (let i = 0; i < key.byteLength; i++) {
+      ipad[i] = ipad[i]! ^ key[i]!;
+      opad[i] = opad[i]! ^ key[i]!;
+    }
+    pads = { inner: createHash('sha256').update(ipad), outer: createHash('sha256').update(opad) };
+    padded.set(k, pads);
+  }
+  return pads.outer.copy().update(pads.inner.copy().update(data).digest()).digest();
+}
+
 /** The tag of one copy: base64url(HMAC-SHA256(k, [sender, id, tier])) truncated to 16 bytes. */
 export function msgIdTag(k: Uint8Array, sender: string, id: string, tier: string): string {
   // JSON keeps the three fields apart whatever characters a caller-chosen id holds.
-  return createHmac('sha256', k).update(JSON.stringify([sender, id, tier])).digest().subarray(0, TAG_BYTES).toString('base64url');
+  return hmacSha256(k, JSON.stringify([sender, id, tier])).subarray(0, TAG_BYTES).toString('base64url');
 }

@@ -117,6 +117,9 @@ describe('case registry durability: a crash never loses or doubles an acknowledg
     expect(out[0]).toContain('state in-progress');
     expect(out.filter((l) => l.includes(' update ')).length).toBe(PER_CASE);
     expect(out.join('\n')).toContain(`key ${ngo.identity.key.kid}`);
+    // The opening step has no state before it: shown as ∅, never as "undefined" (issue 14).
+    expect(out.join('\n')).toMatch(/ ∅ → referred /);
+    expect(out.join('\n')).not.toContain('undefined');
     out.length = 0;
     expect(await runCli(['case', 'show', '--as', fed.agencyDirs['mac-centre']!, `case-referral.${cases[0]}`], io)).toBe(1);
     expect(out.join('\n')).toContain('not a party');

@@ -99,7 +99,9 @@ const caseShow: Command = {
     io.out(`${String(c.caseRef)}  ${String(c.workflow)}${c.kind ? `/${String(c.kind)}` : ''}  state ${String(c.state)}  parties ${parties}${c.externalRef ? `  ref ${String(c.externalRef)}` : ''}`);
     if (c.nextDeadline) io.out(`next deadline: ${String(c.nextDeadlineParty)} by ${at(c.nextDeadline)}`);
     for (const s of (c.timeline as Record<string, unknown>[]) ?? []) {
-      const move = s.fromState === s.toState ? String(s.toState) : `${String(s.fromState) || '∅'} → ${String(s.toState)}`;
+      // An opening step has no state before it; the decoded body omits the empty fromState, so it is undefined here.
+      const from = typeof s.fromState === 'string' && s.fromState !== '' ? s.fromState : '∅';
+      const move = s.fromState === s.toState ? String(s.toState) : `${from} → ${String(s.toState)}`;
       const what = s.messageType ? `${String(s.messageType)} ${String(s.messageId)}` : 'deadline';
       io.out(`  ${at(s.appliedAt)}  ${String(s.transition).padEnd(18)} ${move.padEnd(30)} by ${String(s.actor)} (key ${String(s.signedBy)})  ${what}${s.note ? `  — ${String(s.note)}` : ''}`);
     }

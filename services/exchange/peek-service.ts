@@ -53,9 +53,11 @@ async function readPage(nc: NatsConnection, specs: ConsumerSpec[], req: PeekRequ
   let bytes = 0;
   let more = false;
   for (const c of specs) {
-    let seq = await startOf(jsm, c, req.cursors?.[c.name]);
-    cursors[c.name] = seq - 1;
     if (!lastSeq.has(c.stream)) lastSeq.set(c.stream, (await jsm.streams.info(c.stream).catch(() => undefined))?.state.last_seq ?? 0);
+    // `fromNow`: only what arrives after this answer (a sender about to watch for the verdict on its message).
+    const cursor = req.cursors?.[c.name] ?? (req.fromNow ? lastSeq.get(c.stream)! : undefined);
+    let seq = await startOf(jsm, c, cursor);
+    cursors[c.name] = seq - 1;
     while (seq <= lastSeq.get(c.stream)!) {
       if (copies.length >= max || bytes >= PEEK_MAX_BYTES) {
         more = true;
@@ -89,7 +91,7 @@ export function startPeekService(o: { nc: NatsConnection; host: ExchangeServiceH
       try {
         req = parseRequest(msg.string());
       } catch (e) {
-        return { ok: false, error: `ERR_BODY_INVALID: peek request is not {"cursors"?: {consumer: seq}, "max"?: n, "types"?: [type]}: ${(e as Error).message}` };
+        return { ok: false, error: `ERR_BODY_INVALID: peek request is not {"cursors"?: {consumer: seq}, "fromNow"?: bool, "max"?: n, "types"?: [type]}: ${(e as Error).message}` };
       }
       const specs = ownConsumers(o.policy(), o.catalog, agency, req.types);
       const foreign = Object.keys(req.cursors ?? {}).find((name) => !specs.some((c) => c.name === name));

@@ -8,9 +8,13 @@ export const PEEK_MAX_COPIES = 200;
 /** Bytes of envelopes (base64) per peek answer at most: well below nats-server's 1 MB payload limit. */
 export const PEEK_MAX_BYTES = 512 * 1024;
 
-/** A peek request: where the caller stands on each of its consumers (stream sequence last seen), how many, which types. */
+/**
+ * A peek request: where the caller stands on each of its consumers (stream sequence last seen; absent: after the
+ * consumer's ack floor, or after the stream's last message with `fromNow`), how many, which types.
+ */
 export interface PeekRequest {
   cursors?: Record<string, number>;
+  fromNow?: boolean;
   max?: number;
   types?: string[];
 }

@@ -1,6 +1,6 @@
 /**
  * Quarantine made visible (issue 13): every quarantined copy is in the audit ledger with its reason code,
- * sender, id and delivery count; `liaison exchange status` and `liaison doctor --dir` count each agency's
+ * sender, id and delivery count; `liaison exchange status` and `liaison doctor` (`--dir`, and `--as` for the agency's own) count each agency's
  * quarantine by reason (in doubt, dead letter, other refusals), and doctor warns while dead letters wait —
  * until the agency replays them. Real nats-server, real federation, the real CLI commands.
  */
@@ -43,8 +43,8 @@ describe('quarantine counts in exchange status and doctor, quarantined copies in
     const r = await cli(['exchange', 'status', ...dir, '--wait-ms', '200', '--json']);
     return (JSON.parse(r.out.join('')) as { quarantine: Record<string, QuarantineCounts> }).quarantine;
   };
-  const doctorFinding = async (): Promise<Finding | undefined> => {
-    const r = await cli(['doctor', ...dir, '--json']);
+  const doctorFinding = async (who: string[] = dir): Promise<Finding | undefined> => {
+    const r = await cli(['doctor', ...who, '--json']);
     return (JSON.parse(r.out.join('')) as Finding[]).find((f) => f.check === 'quarantine');
   };
   const ledgerQuarantine = async (): Promise<QuarantineEntry[]> =>
@@ -114,6 +114,12 @@ describe('quarantine counts in exchange status and doctor, quarantined copies in
     expect(before?.status).toBe('warning');
     expect(before?.detail).toContain(`${RECEIVER}: 1 in doubt, 1 dead letters, 1 other refusals waiting`);
     expect((before?.data?.quarantine as Record<string, QuarantineCounts>)[RECEIVER]).toEqual({ inDoubt: 1, deadLetter: 1, other: 1, replayed: 0 });
+    // The agency's own doctor (--as) lists its own quarantine with its own rights; the sender's shows nothing of it.
+    const own = await doctorFinding(['--as', fed.agencyDirs[RECEIVER]!, '--server', fed.server.url]);
+    expect(own?.status).toBe('warning');
+    expect(own?.data?.quarantine).toEqual({ [RECEIVER]: { inDoubt: 1, deadLetter: 1, other: 1, replayed: 0 } });
+    const sender = await doctorFinding(['--as', fed.agencyDirs[SENDER]!, '--server', fed.server.url]);
+    expect(sender).toMatchObject({ status: 'ok', data: { quarantine: {} } });
 
     const centre = await fed.connect(RECEIVER);
     try {
@@ -126,6 +132,7 @@ describe('quarantine counts in exchange status and doctor, quarantined copies in
     const after = await doctorFinding();
     expect(after?.status).toBe('ok');
     expect((after?.data?.quarantine as Record<string, QuarantineCounts>)[RECEIVER]).toEqual({ inDoubt: 1, deadLetter: 0, other: 1, replayed: 1 });
+    expect((await doctorFinding(['--as', fed.agencyDirs[RECEIVER]!, '--server', fed.server.url]))?.status).toBe('ok');
     // The operator's decision is in the ledger too, naming the entry it replayed.
     let marker: QuarantineEntry | undefined;
     const deadline = Date.now() + 10_000;

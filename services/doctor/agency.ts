@@ -14,6 +14,7 @@ import { directoryRequestSubject, inboxPrefix } from '../sdk/subjects.ts';
 import { decodeNatsJwt, loadSigningKey, readAgencyConfig, readPrivateFile, verifyDirectory, type Directory } from '../trust/index.ts';
 import { natsTlsOptions } from '../sdk/client/nats-tls.ts';
 import { agencyTlsFinding } from './tls.ts';
+import { agencyQuarantineFinding } from './quarantine.ts';
 import { SKEW_ERROR_MS, SKEW_WARN_MS, expiryFinding, fail, modeFinding, ok, warn, type Finding } from './finding.ts';
 
 const REISSUE = 'ask the federation to re-issue: liaison trust enrol --dir TRUST_DIR --agency ID --out AGENCY_DIR --reissue';
@@ -120,6 +121,7 @@ export async function checkAgency(o: { dir: string; servers?: string[]; clock?: 
             ? ok('consumers', `all ${specs.length} durable consumers the policy grants exist`)
             : fail('consumers', `${missing.length} of ${specs.length} consumers are missing: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`, 'the exchange provisions them from the policy: restart `liaison exchange up`, or apply the policy again (liaison policy apply)'),
         );
+        out.push(await agencyQuarantineFinding(nc, config.id, o.timeoutMs ?? 3_000));
       }
     }
   } finally {

@@ -1,4 +1,6 @@
-import type { QuarantineCounts } from '../sdk/client/quarantine-entry.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { countQuarantine, type QuarantineCounts } from '../sdk/client/quarantine-entry.ts';
+import { listQuarantine } from '../sdk/client/quarantine-replay.ts';
 import { ok, warn, type Finding } from './finding.ts';
 
 function figures(agency: string, q: QuarantineCounts): string {
@@ -21,4 +23,17 @@ export function quarantineFinding(counts: Record<string, QuarantineCounts>): Fin
     };
   }
   return { ...ok('quarantine', all.length ? all.join('; ') : 'nothing quarantined'), data };
+}
+
+/**
+ * The quarantine check of `liaison doctor --as AGENCY_DIR`: the agency's own quarantine, listed through the
+ * exchange with its own rights (as `liaison quarantine list` does).
+ */
+export async function agencyQuarantineFinding(nc: NatsConnection, agency: string, timeoutMs: number): Promise<Finding> {
+  try {
+    const entries = await listQuarantine({ id: agency, nc }, { replayed: true, timeoutMs });
+    return quarantineFinding(entries.length ? { [agency]: countQuarantine(entries) } : {});
+  } catch (err) {
+    return warn('quarantine', `the exchange did not list this agency's quarantine: ${(err as Error).message}`, 'an exchange or credentials older than the quarantine listing: upgrade the exchange, re-issue the creds (liaison trust enrol --reissue)');
+  }
 }

@@ -43,10 +43,10 @@ export interface ReplayResult {
 
 const REQUEST_TIMEOUT_MS = 10_000;
 
-async function askExchange(host: QuarantineHost, body: object): Promise<{ entries: ListedCopy[]; more: boolean }> {
+async function askExchange(host: Pick<QuarantineHost, 'id' | 'nc'>, body: object, timeoutMs = REQUEST_TIMEOUT_MS): Promise<{ entries: ListedCopy[]; more: boolean }> {
   let text: string;
   try {
-    text = (await host.nc.request(quarantineServiceSubject(host.id), JSON.stringify(body), { timeout: REQUEST_TIMEOUT_MS })).string();
+    text = (await host.nc.request(quarantineServiceSubject(host.id), JSON.stringify(body), { timeout: timeoutMs })).string();
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', 'the exchange did not answer the quarantine request');
   }
@@ -59,10 +59,10 @@ async function askExchange(host: QuarantineHost, body: object): Promise<{ entrie
 }
 
 /** The agency's own quarantine, oldest first: what waits (and, with `replayed`, what was replayed too). */
-export async function listQuarantine(host: QuarantineHost, o: { replayed?: boolean } = {}): Promise<ListedCopy[]> {
+export async function listQuarantine(host: Pick<QuarantineHost, 'id' | 'nc'>, o: { replayed?: boolean; timeoutMs?: number } = {}): Promise<ListedCopy[]> {
   const out: ListedCopy[] = [];
   for (let after = 0; ; ) {
-    const page = await askExchange(host, { after, replayed: o.replayed === true });
+    const page = await askExchange(host, { after, replayed: o.replayed === true }, o.timeoutMs);
     out.push(...page.entries);
     if (!page.more || page.entries.length === 0) return out;
     after = page.entries.at(-1)!.seq;

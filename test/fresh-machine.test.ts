@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,17 @@ describe('fresh machine: finding nats-server', () => {
     expect(lines[0]).toContain('LIAISON_NATS_SERVER');
     expect(missing.err).not.toMatch(/ENOENT|\n\s+at /);
   }, 30_000);
+
+  it('testcontainers is a test tool: a devDependency, and nothing under services/ imports it', async () => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    for (const name of ['testcontainers', '@testcontainers/nats']) {
+      expect(pkg.dependencies[name], name).toBeUndefined();
+      expect(pkg.devDependencies[name], name).toBeDefined();
+    }
+    const files = (await readdir(join(ROOT, 'services'), { recursive: true })).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(50);
+    for (const f of files) expect(await readFile(join(ROOT, 'services', f), 'utf8'), f).not.toMatch(/from ['"](@testcontainers\/|testcontainers)/);
+  });
 
   it('package.json runs the pre-step before npm start and npm test', async () => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };

@@ -4,7 +4,7 @@
  * learns another's message id before it is sent must not be able to store a message first under the
  * victim's Nats-Msg-Id and so make JetStream drop the genuine one as a duplicate.
  */
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
@@ -13,7 +13,10 @@ import type { MessageHeader } from '../services/sdk/envelope/header.ts';
 import { MSG_ID_TAG, msgIdTag, msgIdTagKey } from '../services/sdk/envelope/msg-id-tag.ts';
 import { checkNatsHeaders, natsMsgId } from '../services/sdk/envelope/nats-headers.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
-import { isLiaisonError } from '../services/sdk/errors.ts';
+import { isLiaisonError, LiaisonError } from '../services/sdk/errors.ts';
+import type { Delivery } from '../services/sdk/client/consume.ts';
+import { quarantineDurably } from '../services/sdk/client/quarantine.ts';
+import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
 import { uuidv7 } from '../services/sdk/ids.ts';
 import { TIERS } from '../services/sdk/tier.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
@@ -23,6 +26,9 @@ import { IndexDocumentStore } from '../services/registry/index-store.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
 import { startRegistry } from '../services/registry/service.ts';
+
+/** What the receive path passes for the quarantine's de-duplication id: the agency's tag key. */
+const quarantineKeyOf = (client: LiaisonClient) => ({ msgIdKey: msgIdTagKey(client.identity.key.privateKey) });
 
 const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
   const end = Date.now() + ms;
@@ -128,6 +134,51 @@ describe('Nats-Msg-Id cannot be pre-empted by another agency (issue 12)', () => 
     } finally {
       await registry.stop();
     }
+  });
+
+  describe('the quarantine (one stream for every agency: its de-duplication id must be the quarantining agency’s own)', () => {
+    /** The last entry on `agency`'s quarantine subject, as the exchange's administrator reads it. */
+    const lastQuarantined = async (agency: string) => {
+      const jsm = await jetstreamManager(fed.exchange.admin);
+      const m = await jsm.streams.getMessage(QUARANTINE_STREAM, { last_by_subj: quarantineSubject(agency) }).catch(() => null);
+      return m ? { seq: m.seq, id: m.header?.get('liaison-msg-id'), sender: m.header?.get('liaison-sender') } : undefined;
+    };
+    /** Quarantine a copy of `sender`'s message `id` durably, as `client`'s receive path does for a dead letter. */
+    const deadLetter = async (client: LiaisonClient, sender: string, id: string) => {
+      const delivery = { subject: `liaison.v1.operational.cooperation.IntelligenceReport.${sender}.all`, data: new TextEncoder().encode('copy') } as unknown as Delivery;
+      await quarantineDurably({ nc: client.nc, self: client.id, ...quarantineKeyOf(client) }, delivery, new LiaisonError('ERR_DEAD_LETTER', 'failed on its last delivery'), {
+        kind: 'dead-letter',
+        sender,
+        id,
+        deliveryCount: 4,
+      });
+    };
+
+    it('two agencies quarantining the same message both keep their record', async () => {
+      const id = uuidv7();
+      await deadLetter(coast, 'xa-border-police', id);
+      await deadLetter(xb, 'xa-border-police', id);
+      expect((await lastQuarantined('xa-coast-guard'))?.id).toBe(id);
+      expect((await lastQuarantined('xb-police'))?.id).toBe(id);
+    });
+
+    it('another agency storing first under the victim’s quarantine de-duplication id does not suppress the victim’s record', async () => {
+      const id = uuidv7();
+      const before = await lastQuarantined('xa-coast-guard');
+      const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xb-police']!, 'xb-police');
+      try {
+        const js = jetstream(raw.nc);
+        for (const msgID of [`dead-letter xa-border-police ${id}`, `xa-coast-guard dead-letter xa-border-police ${id}`]) {
+          expect((await js.publish(quarantineSubject('xb-police'), new Uint8Array(0), { msgID })).duplicate).toBe(false);
+        }
+      } finally {
+        await raw.close();
+      }
+      await deadLetter(coast, 'xa-border-police', id);
+      const after = await lastQuarantined('xa-coast-guard');
+      expect(after?.seq).not.toBe(before?.seq);
+      expect(after).toMatchObject({ id, sender: 'xa-border-police' });
+    });
   });
 
   it('the tag is stable for one key across loads (restarts, replicas) and differs between agencies, ids and tiers', async () => {

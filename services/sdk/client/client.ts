@@ -5,6 +5,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { createEnvelopeCodec, type EnvelopeCodec } from '../envelope/codec.ts';
 import type { OpenContext, ReceivedMessage } from '../envelope/open.ts';
 import { sealMessage, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
+import { msgIdTagKey } from '../envelope/msg-id-tag.ts';
 import { asLiaisonError, ERROR_CODES, isLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
 import { directoryOfPing } from './status-ping.ts';
 import { silentLogger, type Logger } from '../logging.ts';
@@ -449,6 +450,7 @@ export class LiaisonClient {
       seen: this.#seen,
       handled: this.#handled,
       replayToleranceMs: this.#replayToleranceMs,
+      msgIdKey: msgIdTagKey(this.identity.key.privateKey),
       stats: this.stats,
       logger: this.#logger,
     };

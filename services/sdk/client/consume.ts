@@ -87,6 +87,8 @@ export interface ReceiveLoopOptions {
   maxDeliver?: number;
   /** The most copies one consumer loop holds in process (default {@link MAX_IN_FLIGHT}; checked by `checkMaxInFlight`, in-flight.ts). */
   maxInFlight?: number;
+  /** The agency's Nats-Msg-Id tag key (msg-id-tag.ts): its quarantine records' de-duplication ids carry its tag. */
+  msgIdKey?: Uint8Array;
 }
 
 /** The parts of a JetStream message the receive path uses. */

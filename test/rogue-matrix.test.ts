@@ -7,7 +7,7 @@ import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { openEnvelope } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { agencyBuckets, compileConsumers, sendableTypes } from '../services/sdk/policy/index.ts';
-import { agencyJsApi, bucketName, directoryRequestSubject, inboxPrefix, messageSubject, quarantineSubject, replaySubject, retractSubject, streamName } from '../services/sdk/subjects.ts';
+import { agencyJsApi, bucketName, directoryRequestSubject, inboxPrefix, messageSubject, quarantineServiceSubject, quarantineSubject, replaySubject, retractSubject, streamName } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
 
@@ -138,7 +138,7 @@ describe('rogue agencies: every attack class refused for three attackers, each b
       const spoofed = messageSubject({ tier: 'operational', family, type, sender: atk.victim, recipient: 'all' });
       expect(await refusedPublish(a, spoofed)).toBe(true);
       expect(await refusedPublish(a, quarantineSubject(atk.victim))).toBe(true);
-      for (const s of [directoryRequestSubject(atk.victim), replaySubject(atk.victim), retractSubject(atk.victim)]) expect(await refusedPublish(a, s), s).toBe(true);
+      for (const s of [directoryRequestSubject(atk.victim), replaySubject(atk.victim), retractSubject(atk.victim), quarantineServiceSubject(atk.victim)]) expect(await refusedPublish(a, s), s).toBe(true);
       expect(await allowedPublish(a, quarantineSubject(atk.id))).toBe(true);
     });
 

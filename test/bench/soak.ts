@@ -28,7 +28,7 @@ import { summarise } from './soak/stats.ts';
 /** Time the agency clients get to start before the load begins. */
 const LEAD_IN_MS = 20_000;
 /** Setup and teardown, beyond the load and the drain, before the overall deadline ends the soak. */
-const SETUP_MS = 5 * 60_000;
+const SETUP_MS = 10 * 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`soak: ${s}\n`);
@@ -117,21 +117,27 @@ async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
         return backlog;
       };
       const dead = (): Launched | undefined => services.find((l) => l.child?.exitCode !== null || l.child?.signalCode !== null);
+      // Samples on a fixed schedule (a slow sample does not stretch the interval).
+      let tick = 0;
+      const nextTick = () => sleep(Math.max(0, startAt + ++tick * f.sampleSeconds * 1000 - Date.now()));
       while (Date.now() < loadEnd || !clients.every((c) => c.sentAll)) {
-        await sleep(f.sampleSeconds * 1000);
+        await nextTick();
         await takeSample();
         const d = dead();
         if (d) throw new Error(`soak: ${d.name} exited during the load:\n${d.tail()}`);
         if (Date.now() > loadEnd + 120_000) throw new Error('soak: the agency clients did not finish sending within 2 min of the load’s end');
       }
-      // Drain: the tracked types' backlog to zero, or until the drain bound.
+      // Drain: until the tracked types' backlog is zero, or the drain bound has passed and the agency clients (fast
+      // receivers) have emptied theirs, so that what they did not handle is lost, not waiting; at most 2 min more.
       const drainStart = Date.now();
       let tracked = Infinity;
-      while (Date.now() - drainStart < f.drainSeconds * 1000) {
-        const b = await takeSample();
-        tracked = Object.values(byReceiver(b, (t) => TRACKED_TYPES.has(t))).reduce((a, x) => a + x, 0);
-        if (tracked === 0) break;
-        await sleep(Math.min(f.sampleSeconds, 2) * 1000);
+      for (;;) {
+        const b = byReceiver(await takeSample(), (t) => TRACKED_TYPES.has(t));
+        tracked = Object.values(b).reduce((a, x) => a + x, 0);
+        const clientsLeft = clients.reduce((a, c) => a + (b[c.id] ?? 0), 0);
+        const waited = Date.now() - drainStart;
+        if (tracked === 0 || (waited >= f.drainSeconds * 1000 && clientsLeft === 0) || waited >= f.drainSeconds * 1000 + 120_000) break;
+        await nextTick();
       }
       const drain = { seconds: Math.round((Date.now() - drainStart) / 1000), backlogLeft: Number.isFinite(tracked) ? tracked : -1 };
       // Every receiver stopped first, then the backlog read: what is pending then is neither handled nor lost.
@@ -220,7 +226,7 @@ async function main(): Promise<number> {
       group.killAll();
       process.exit(1);
     },
-    SETUP_MS + (f.minutes * 60 + f.drainSeconds) * 1000,
+    SETUP_MS + (f.minutes * 60 + f.drainSeconds + 120) * 1000,
   );
   deadline.unref();
   const result = await soak(f, group);

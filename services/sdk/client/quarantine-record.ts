@@ -1,7 +1,7 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { Clock } from '../clock.ts';
-import { LiaisonError } from '../errors.ts';
+import { asLiaisonError, LiaisonError } from '../errors.ts';
 import { HANDLED_BUCKET } from '../policy/compile.ts';
 import { agencyJsApi, bucketName } from '../subjects.ts';
 import { agencyJetStream } from './agency-js.ts';
@@ -27,11 +27,17 @@ async function openRecord(nc: NatsConnection, agency: string): Promise<KV> {
 async function compareAndSet(nc: NatsConnection, agency: string, key: string, state: string, revision: number, clock: Clock): Promise<boolean> {
   const h = natsHeaders();
   h.set('Nats-Expected-Last-Subject-Sequence', String(revision));
-  const r = await nc.request(agencyJsApi(`$KV.${bucketName(agency, HANDLED_BUCKET)}.${key}`), encoder.encode(`${state} ${clock.now()}`), { headers: h, timeout: TIMEOUT_MS });
-  const reply = JSON.parse(r.string()) as { seq?: number; error?: { err_code?: number; description?: string } };
+  let reply: { seq?: number; error?: { err_code?: number; description?: string } };
+  let text: string;
+  try {
+    text = (await nc.request(agencyJsApi(`$KV.${bucketName(agency, HANDLED_BUCKET)}.${key}`), encoder.encode(`${state} ${clock.now()}`), { headers: h, timeout: TIMEOUT_MS })).string();
+    reply = JSON.parse(text) as typeof reply;
+  } catch (err) {
+    throw asLiaisonError(err, 'ERR_HANDLED_RECORD', `cannot write ${key}`);
+  }
   if (reply.seq !== undefined) return true;
   if (reply.error?.err_code === 10071 || reply.error?.err_code === 10164) return false;
-  throw new LiaisonError('ERR_HANDLED_RECORD', `cannot write ${key}: ${reply.error?.description ?? r.string()}`, { key });
+  throw new LiaisonError('ERR_HANDLED_RECORD', `cannot write ${key}: ${reply.error?.description ?? text}`, { key });
 }
 
 /** A released (`free`) entry of a dead-lettered copy becomes `quarantined`; any other state is left alone. */

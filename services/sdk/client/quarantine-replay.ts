@@ -50,7 +50,12 @@ async function askExchange(host: Pick<QuarantineHost, 'id' | 'nc'>, body: object
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EXCHANGE', 'the exchange did not answer the quarantine request');
   }
-  const reply = JSON.parse(text) as { ok: boolean; entries?: ListedCopy[]; more?: boolean; error?: string };
+  let reply: { ok: boolean; entries?: ListedCopy[]; more?: boolean; error?: string };
+  try {
+    reply = JSON.parse(text) as typeof reply;
+  } catch (err) {
+    throw new LiaisonError('ERR_EXCHANGE', `the exchange's quarantine answer is not JSON: ${text.slice(0, 120)}`, {}, { cause: err });
+  }
   if (!reply.ok) {
     const code = String(reply.error).split(':')[0]!;
     throw new LiaisonError(code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE', String(reply.error));
@@ -102,8 +107,12 @@ async function reopenAll(host: QuarantineHost, chosen: ListedCopy[], clock: Cloc
       continue;
     }
     const replica = replicaOfConsumer(c.from.consumer);
-    if (!records.has(replica)) records.set(replica, await HandledRecord.open(host.nc, host.id, { clock, replica }));
-    const state = await reopenEntry(host.nc, host.id, records.get(replica)!.keyOf(c.sender, c.id), clock);
+    const state = await (async () => {
+      if (!records.has(replica)) records.set(replica, await HandledRecord.open(host.nc, host.id, { clock, replica }));
+      return await reopenEntry(host.nc, host.id, records.get(replica)!.keyOf(c.sender, c.id), clock);
+    })().catch((err: unknown) => {
+      throw asLiaisonError(err, 'ERR_HANDLED_RECORD', `cannot re-open ${c.sender} ${c.id} in the handled record of ${host.id}`);
+    });
     if (state === 'done') r.alreadyHandled.push(c);
     else if (state === 'busy') r.skipped.push({ copy: c, why: 'its record holds a claim (a receiver is handling it, or handled it since): not re-opened' });
     else reopened.push(c);

@@ -8,7 +8,7 @@ import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { compileConsumers } from '../services/sdk/policy/index.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { Serving } from '../services/sdk/client/rpc.ts';
-import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, agencyJsApi, bucketName, directoryRequestSubject, inboxPrefix, quarantineServiceSubject, replaySubject, retractSubject, serviceSubject, streamName } from '../services/sdk/subjects.ts';
+import { DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, agencyJsApi, bucketName, directoryRequestSubject, inboxPrefix, peekSubject, quarantineServiceSubject, replaySubject, retractSubject, serviceSubject, streamName } from '../services/sdk/subjects.ts';
 import { issueUser, trustPaths } from '../services/trust/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { RawAgency } from './support/violations.ts';
@@ -68,7 +68,7 @@ describe('no agency acts through a service: every answer returns into the reques
     ["inject into another agency's inbox", `${inboxPrefix(POLICE)}.injected`],
   ];
 
-  it('the exchange’s replay, retraction, directory and quarantine listing services, asked with a forged reply subject, change nothing', async () => {
+  it('the exchange’s replay, retraction, directory, quarantine listing and peek services, asked with a forged reply subject, change nothing', async () => {
     const before = await snapshot();
     const victimInbox: Msg[] = [];
     const policeRaw = await RawAgency.connect(fed.server.url, fed.agencyDirs[POLICE]!, POLICE);
@@ -79,6 +79,7 @@ describe('no agency acts through a service: every answer returns into the reques
       [retractSubject(ROGUE), JSON.stringify({ op: 'status', originalId: '01900000-0000-7000-8000-000000000000' })],
       [directoryRequestSubject(ROGUE), ''],
       [quarantineServiceSubject(ROGUE), '{}'],
+      [peekSubject(ROGUE), '{}'],
     ];
     const answered0 = fed.exchange.services.stats.answered;
     for (const [subject, body] of requests) for (const [, target] of deputyTargets()) rogue.nc.publish(subject, body, { reply: target });
@@ -138,7 +139,7 @@ describe('no agency acts through a service: every answer returns into the reques
     const spoofed = serviceSubject('documents', 'DocumentCheckRequest', POLICE);
     rogue.nc.publish(spoofed, copy.data);
     expect(await rogue.refused(spoofed)).toBe(true);
-    for (const s of [directoryRequestSubject(POLICE), replaySubject(POLICE), retractSubject(POLICE), quarantineServiceSubject(POLICE)]) {
+    for (const s of [directoryRequestSubject(POLICE), replaySubject(POLICE), retractSubject(POLICE), quarantineServiceSubject(POLICE), peekSubject(POLICE)]) {
       rogue.nc.publish(s, '');
       expect(await rogue.refused(s), s).toBe(true);
     }

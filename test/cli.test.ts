@@ -67,7 +67,9 @@ describe('liaison CLI: usage and offline commands', () => {
     const init = await cli(['trust', 'init', '--dir', dir, '--policy', EXAMPLE_POLICY]);
     expect(init.code, init.err).toBe(0);
     const again = await cli(['trust', 'init', '--dir', dir, '--policy', EXAMPLE_POLICY]);
-    expect(again.code).toBe(1);
+    // A --dir that already holds a federation is an invalid argument (ERR_CONFIG_INVALID): exit 2, nothing overwritten.
+    expect(again.err).toContain('ERR_CONFIG_INVALID');
+    expect(again.code).toBe(2);
     const out = join(work, 'agency');
     const enrol = await cli(['trust', 'enrol', '--dir', dir, '--agency', 'xa-border-police', '--out', out]);
     expect(enrol.code, enrol.err).toBe(0);

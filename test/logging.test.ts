@@ -41,10 +41,10 @@ describe('logs: structured to stderr or a file, never mixed into a command\'s st
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 
-  it('a wrong LIAISON_LOG_LEVEL or LIAISON_LOG_FORMAT is ERR_CONFIG_INVALID naming the variable and its choices', async () => {
+  it('a wrong LIAISON_LOG_LEVEL or LIAISON_LOG_FORMAT is ERR_USAGE naming the variable and its choices', async () => {
     const r = await probe({ LIAISON_LOG_LEVEL: 'verbose' });
     expect(r.code).toBe(2);
-    expect(r.err).toContain('ERR_CONFIG_INVALID: LIAISON_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"');
+    expect(r.err).toContain('ERR_USAGE: LIAISON_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"');
     expect(() => logSettings({ LIAISON_LOG_FORMAT: 'xml' }, false)).toThrow(/LIAISON_LOG_FORMAT must be json or pretty/);
     // The default format follows the terminal: pretty on a TTY, JSON in a pipe or a file.
     expect(logSettings({}, true).format).toBe('pretty');
@@ -60,9 +60,10 @@ describe('the CLI answers a file it cannot open with one line and exit 2, never 
     expect(r.err.trim()).toBe('liaison: ERR_USAGE: cannot open /nonexistent/body.json: no such file or directory');
   });
 
-  it('a scenario that cannot be read is a usage error (exit 2), as any invalid configuration', async () => {
+  it('a scenario that cannot be read is an invalid configuration: one typed line naming it, exit 2, no stack trace', async () => {
     const r = await runBin(['simulate', '/nonexistent/scenario.yaml']);
     expect(r.code).toBe(2);
+    expect(r.err).toContain('/nonexistent/scenario.yaml');
     expect(r.err).toContain('ERR_CONFIG_INVALID');
     expect(r.err).not.toMatch(/\n\s+at /);
   });

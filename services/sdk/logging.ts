@@ -23,12 +23,12 @@ export interface LogSettings {
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-/** Read and validate the LIAISON_LOG_* variables (ERR_CONFIG naming the variable when one is wrong). */
+/** Read and validate the LIAISON_LOG_* variables (ERR_USAGE naming the variable when one is wrong: exit 2, like a bad flag). */
 export function logSettings(env: NodeJS.ProcessEnv = process.env, stderrIsTty: boolean = process.stderr.isTTY === true): LogSettings {
   const level = env.LIAISON_LOG_LEVEL ?? 'info';
-  if (!LEVELS.includes(level)) throw new LiaisonError('ERR_CONFIG_INVALID', `LIAISON_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${level}"`, { variable: 'LIAISON_LOG_LEVEL' });
+  if (!LEVELS.includes(level)) throw new LiaisonError('ERR_USAGE', `LIAISON_LOG_LEVEL must be one of ${LEVELS.join(', ')}, got "${level}"`, { variable: 'LIAISON_LOG_LEVEL' });
   const format = env.LIAISON_LOG_FORMAT ?? (stderrIsTty && !env.LIAISON_LOG_FILE ? 'pretty' : 'json');
-  if (format !== 'json' && format !== 'pretty') throw new LiaisonError('ERR_CONFIG_INVALID', `LIAISON_LOG_FORMAT must be json or pretty, got "${format}"`, { variable: 'LIAISON_LOG_FORMAT' });
+  if (format !== 'json' && format !== 'pretty') throw new LiaisonError('ERR_USAGE', `LIAISON_LOG_FORMAT must be json or pretty, got "${format}"`, { variable: 'LIAISON_LOG_FORMAT' });
   return { level, format, ...(env.LIAISON_LOG_FILE ? { file: env.LIAISON_LOG_FILE } : {}) };
 }
 

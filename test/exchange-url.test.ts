@@ -53,6 +53,12 @@ describe('the exchange URL is remembered: --server, else LIAISON_SERVER, else wh
       const verify = await runBin(['audit', 'verify', '--dir', dir], { LIAISON_SERVER: undefined });
       expect(verify.err).toBe('');
       expect(verify.code).toBe(0);
+      // An agency enrolled now carries the exchange's recorded URL, and `doctor --dir` finds the exchange without --server.
+      const agency = join(work, 'agency');
+      expect((await runBin(['trust', 'enrol', '--dir', dir, '--agency', 'xa-border-police', '--out', agency], { LIAISON_SERVER: undefined })).code).toBe(0);
+      expect((JSON.parse(await readFile(join(agency, 'agency.json'), 'utf8')) as { servers: string[] }).servers).toEqual([recorded.url]);
+      const doctor = await runBin(['doctor', '--dir', dir, '--json'], { LIAISON_SERVER: undefined });
+      expect((JSON.parse(doctor.out) as { check: string; status: string }[]).find((f) => f.check === 'exchange policy')?.status).toBe('ok');
       const elsewhere = await runBin(['audit', 'verify', '--dir', dir], { LIAISON_SERVER: `nats://127.0.0.1:${await freePort()}` });
       expect(elsewhere.code).toBe(1);
       expect(elsewhere.err).toContain('ERR_CONNECT');

@@ -20,15 +20,25 @@ function checkedUrl(url: string, from: string): string {
  */
 export function exchangeUrlFor(trustDir: string, flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
   if (flag !== undefined) return checkedUrl(flag, '--server');
+  return knownExchangeUrl(trustDir, env) ?? DEFAULT_EXCHANGE_URL;
+}
+
+/** `LIAISON_SERVER`, else the URL `exchange up` recorded in TRUST_DIR, else undefined (nobody said). */
+export function knownExchangeUrl(trustDir: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.LIAISON_SERVER) return checkedUrl(env.LIAISON_SERVER, 'LIAISON_SERVER');
   let text: string;
   try {
     text = readFileSync(join(trustDir, EXCHANGE_FILE), 'utf8');
   } catch {
-    return DEFAULT_EXCHANGE_URL;
+    return undefined;
   }
-  const url = (JSON.parse(text) as { url?: unknown }).url;
-  return typeof url === 'string' ? checkedUrl(url, join(trustDir, EXCHANGE_FILE)) : DEFAULT_EXCHANGE_URL;
+  let url: unknown;
+  try {
+    url = (JSON.parse(text) as { url?: unknown }).url;
+  } catch {
+    throw new LiaisonError('ERR_CONFIG_INVALID', `${join(trustDir, EXCHANGE_FILE)} is not JSON (delete it: the next exchange up writes it again)`);
+  }
+  return typeof url === 'string' ? checkedUrl(url, join(trustDir, EXCHANGE_FILE)) : undefined;
 }
 
 /** The servers an `--as AGENCY_DIR` command connects to: `--server`, else `LIAISON_SERVER`, else undefined (agency.json's). */

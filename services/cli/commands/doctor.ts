@@ -5,6 +5,7 @@ import { typeCatalogOf } from '../../sdk/client/type-catalog.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import { str, type Command } from '../args.ts';
+import { agencyServersFor, exchangeUrlFor } from '../exchange-url.ts';
 
 const MARK = { ok: 'ok  ', warning: 'WARN', error: 'FAIL' } as const;
 
@@ -19,8 +20,8 @@ const doctor: Command = {
     if (Boolean(dir) === Boolean(as)) throw new LiaisonError('ERR_USAGE', `give --dir TRUST_DIR or --as AGENCY_DIR (usage: ${doctor.usage})`);
     const server = str(args, 'server');
     const findings: Finding[] = dir
-      ? await checkFederation({ dir, server: server ?? 'nats://127.0.0.1:4222', plain: args.values.plain === true, catalog: typeCatalogOf(loadCatalog()) })
-      : await checkAgency({ dir: as!, ...(server ? { servers: [server] } : {}) });
+      ? await checkFederation({ dir, server: exchangeUrlFor(dir, server), plain: args.values.plain === true, catalog: typeCatalogOf(loadCatalog()) })
+      : await checkAgency({ dir: as!, ...(agencyServersFor(server) ? { servers: agencyServersFor(server)! } : {}) });
     if (args.values.json) io.out(JSON.stringify(findings));
     else {
       for (const f of findings) {

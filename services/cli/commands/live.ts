@@ -13,8 +13,8 @@ import { statusPing } from '../../sdk/client/status-ping.ts';
 import { trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
+import { exchangeUrlFor } from '../exchange-url.ts';
 
-const DEFAULT_SERVER = 'nats://127.0.0.1:4222';
 
 const policyApply: Command = {
   path: ['policy', 'apply'],
@@ -37,7 +37,7 @@ const policyApply: Command = {
       policyText: text,
       policyFile: file,
       catalog: typeCatalogOf(loadCatalog()),
-      url: str(args, 'server') ?? DEFAULT_SERVER,
+      url: exchangeUrlFor(need(args, 'dir'), str(args, 'server')),
       plain: args.values.plain === true,
       dryRun: args.values['dry-run'] === true,
       graceMs: int(args, 'grace-ms', 0, 60_000) ?? 1_500,
@@ -86,7 +86,7 @@ const exchangeStatus: Command = {
   required: ['dir'],
   async run(args, io) {
     const dir = need(args, 'dir');
-    const url = str(args, 'server') ?? DEFAULT_SERVER;
+    const url = exchangeUrlFor(dir, str(args, 'server'));
     const policy = await federationPolicy(dir, typeCatalogOf(loadCatalog()));
     const jws = (await readFile(trustPaths(dir).directory, 'utf8')).trim();
     const issuedAt = (JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { issuedAt: string }).issuedAt;

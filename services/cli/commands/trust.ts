@@ -6,6 +6,7 @@ import { parsePolicy } from '../../sdk/policy/index.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import { applyAccountUpdate, initFederation, revokeAgency, rotateSigningKey } from '../../trust/index.ts';
 import { need, str, type Command } from '../args.ts';
+import { knownExchangeUrl } from '../exchange-url.ts';
 
 const trustInit: Command = {
   path: ['trust', 'init'],
@@ -39,7 +40,9 @@ const trustEnrol: Command = {
   },
   required: ['dir', 'agency', 'out'],
   async run(args, io) {
-    const servers = args.values.server as string[] | undefined;
+    // The URLs agency.json records: --server, else the exchange this trust directory knows, else enrol's default (or the prior ones on --reissue).
+    const known = knownExchangeUrl(need(args, 'dir'));
+    const servers = (args.values.server as string[] | undefined) ?? (known ? [known] : undefined);
     const r = await enrolFromPolicy({
       trustDir: need(args, 'dir'),
       agencyId: need(args, 'agency'),

@@ -30,11 +30,11 @@ async function startOf(jsm: JetStreamManager, c: ConsumerSpec, cursor: number | 
   return (info?.ack_floor.stream_seq ?? 0) + 1;
 }
 
-/** The next stored message on `filter` at or after `seq` (null when there is none). */
+/** The next stored message on `filter` at or after `seq` (null when there is none; any other failure throws, so nothing is skipped). */
 async function nextBySubject(jsm: JetStreamManager, stream: string, seq: number, filter: string): Promise<StoredMsg | null> {
   // STREAM.MSG.GET with next_by_subj (nats-server ≥ 2.9): one stored message, no consumer created.
   const query = { seq, next_by_subj: filter } as unknown as MsgRequest;
-  return await jsm.streams.getMessage(stream, query).catch(() => null);
+  return await jsm.streams.getMessage(stream, query);
 }
 
 function copyOf(c: ConsumerSpec, m: StoredMsg): PeekedCopy {
@@ -64,7 +64,11 @@ async function readPage(nc: NatsConnection, specs: ConsumerSpec[], req: PeekRequ
         break;
       }
       const m = await nextBySubject(jsm, c.stream, seq, c.filterSubject);
-      if (!m) break;
+      if (!m || m.seq > lastSeq.get(c.stream)!) {
+        // Nothing of this consumer up to the last message seen: the next read starts after it, not here again.
+        cursors[c.name] = lastSeq.get(c.stream)!;
+        break;
+      }
       const copy = copyOf(c, m);
       copies.push(copy);
       bytes += copy.data.length + copy.subject.length + 200;

@@ -14,6 +14,7 @@ import { loadCatalog, type Catalog } from '../schema/index.ts';
 import { STATUS_PING_SUBJECT, inboxPrefix, parseMessageSubject, replaySubject, statusSubject } from '../subjects.ts';
 import { HandledRecord } from './handled.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
+import { checkConcurrency, runConcurrentConsumer } from './concurrent-consume.ts';
 import { DirectoryWatcher } from './directory.ts';
 import { checkMaxInFlight } from './in-flight.ts';
 import { AsyncPublisher } from './publisher.ts';
@@ -75,6 +76,13 @@ export interface ConsumeOptions {
    * MAX_IN_FLIGHT, 64; an integer from 1 to 1024, else ERR_USAGE): the rest wait in JetStream.
    */
   maxInFlight?: number;
+  /**
+   * Copies of one consumer handed to the handler at once (default 1: one after another, in delivery
+   * order). Above 1 the handler is started in delivery order without waiting for the previous copy to
+   * settle (concurrent-consume.ts): only for a handler that orders what must be ordered itself. An
+   * integer from 1 to 1024, else ERR_USAGE; never more than `maxInFlight`.
+   */
+  concurrency?: number;
 }
 
 /** The most {@link LiaisonClient.close} takes, stalled server or not (the CLI bounds a whole stop to 4 s). */
@@ -276,6 +284,7 @@ export class LiaisonClient {
    */
   async consume(handler: Handler, opts: ConsumeOptions = {}): Promise<void> {
     checkMaxInFlight(opts.maxInFlight);
+    checkConcurrency(opts.concurrency);
     if (!opts.types) this.#followers.push({ handler, opts });
     for (const spec of this.consumerSpecs(opts.types)) await this.#startLoop(spec, handler, opts);
   }
@@ -287,7 +296,9 @@ export class LiaisonClient {
     this.#aborts.push(ac);
     try {
       const consumer = await this.#js.consumers.get(spec.stream, spec.name);
-      const loop = runConsumer(this.#loopOptions(handler, opts), consumer, ac.signal)
+      const loopOptions = this.#loopOptions(handler, opts);
+      const running = (opts.concurrency ?? 1) > 1 ? runConcurrentConsumer(loopOptions, consumer, ac.signal, opts.concurrency!) : runConsumer(loopOptions, consumer, ac.signal);
+      const loop = running
         .catch((err) => {
           if (!ac.signal.aborted) this.#logger.error({ err, consumer: spec.name }, 'consumer loop ended');
         })

@@ -1,0 +1,237 @@
+/**
+ * A consumer loop whose handler runs several copies at once (ConsumeOptions `concurrency`): copies are
+ * started in delivery order without waiting for the one before to settle, at most `concurrency` at
+ * a time. Only for handlers that order what must be ordered themselves — the case registry applies
+ * one case's messages one after another and different cases at once (services/workflows/partition.ts).
+ *
+ * Everything else is {@link runConsumer}'s (consume.ts): the same verification, claims ahead,
+ * at-most-once dispatch and acknowledgement per copy (`dispatchDelivery`), the same back-pressure
+ * (pulls only into free slots of `maxInFlight`, default {@link MAX_IN_FLIGHT}; held copies kept alive), the same hand-back
+ * of undispatched copies on stop. The pull loop is repeated here because consume.ts does not export
+ * it; folding the two (runConsumer taking the pump) removes the copy.
+ *
+ * @module
+ */
+import type { Consumer } from '@nats-io/jetstream';
+import type { Logger } from '../logging.ts';
+import { claimAhead, CLAIM_AHEAD, dispatchDelivery, MAX_IN_FLIGHT, prepareDelivery, PULL_EXPIRES_MS, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
+import { LiaisonError } from '../errors.ts';
+import { InFlight, MAX_IN_FLIGHT_RANGE } from './in-flight.ts';
+import type { ReceivedMessage } from '../envelope/open.ts';
+
+const noop = (): void => undefined;
+
+/**
+ * Check a consumer's `concurrency` option: undefined (1: one copy at a time) or an integer from 1 to
+ * the largest in-flight window ({@link MAX_IN_FLIGHT_RANGE}); anything else is ERR_USAGE. A loop never
+ * runs more copies at once than it holds (`maxInFlight`).
+ */
+export function checkConcurrency(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const { min, max } = MAX_IN_FLIGHT_RANGE;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new LiaisonError('ERR_USAGE', `concurrency must be an integer from ${min} to ${max} (copies one consumer hands its handler at once), not ${typeof value === 'number' ? value : typeof value}`, {
+    concurrency: typeof value === 'number' ? value : String(value),
+  });
+}
+
+/**
+ * Pull from one durable consumer until `signal` aborts, handing up to `concurrency` copies to the
+ * handler at once. Handlers are called in delivery order: the next copy is dispatched once the
+ * handler of the one before it was called (after its claim; for a copy in doubt, after its new claim).
+ *
+ * Stream order across a crash: copies a previous instance took and never acknowledged come back only
+ * after their ack wait, while later copies are delivered at once. So when the loop starts with copies
+ * outstanding, copies past the consumer's delivered sequence wait (in process, kept alive) until every
+ * copy up to it is settled — the redelivered ones run meanwhile — or for at most {@link BARRIER_MAX_MS}.
+ */
+export async function runConcurrentConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal, concurrency: number): Promise<void> {
+  const { name, config, delivered, num_ack_pending } = await consumer.info();
+  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver };
+  const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
+  const barrier = num_ack_pending > 0 ? restartBarrier(o, consumer, name, delivered.stream_seq, signal) : undefined;
+  const take = concurrentPump(lo, inFlight, signal, Math.max(1, Math.min(concurrency, inFlight.limit)), barrier);
+  try {
+    while (!signal.aborted) {
+      await inFlight.room(Math.ceil(inFlight.limit / 2), signal);
+      if (signal.aborted) break;
+      await pullOnce({ logger: o.logger, name }, consumer, inFlight.free(), signal, (m) => {
+        inFlight.add(m);
+        take(m);
+      });
+    }
+  } finally {
+    inFlight.stop();
+  }
+}
+
+/** The longest copies past a restart barrier wait for the copies before it (then they run; the wait is logged). */
+export const BARRIER_MAX_MS = 20_000;
+
+/** Copies delivered before this loop started (up to `seq`) that are still outstanding: `lifted` settles once none is. */
+interface Barrier {
+  seq: number;
+  lifted: Promise<void>;
+  done: boolean;
+}
+
+/** Poll the consumer until its ack floor reaches `seq` (every copy up to it settled), `signal` aborts or {@link BARRIER_MAX_MS} passed. */
+function restartBarrier(o: ReceiveLoopOptions, consumer: Consumer, name: string, seq: number, signal: AbortSignal): Barrier {
+  const b: Barrier = { seq, done: false, lifted: Promise.resolve() };
+  const until = Date.now() + BARRIER_MAX_MS;
+  b.lifted = (async () => {
+    while (!signal.aborted) {
+      const floor = await consumer.info().then((i) => i.ack_floor.stream_seq, () => 0);
+      if (floor >= seq) break;
+      if (Date.now() >= until) {
+        o.logger.warn({ consumer: name, seq, floor }, 'copies delivered before this start are still outstanding; later copies run now');
+        break;
+      }
+      await pause(200, signal);
+    }
+    b.done = true;
+  })();
+  return b;
+}
+
+/** The pipeline of one loop: `take` a pulled copy; copies are prepared in a window and started in order, up to `concurrency` running. */
+function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSignal, concurrency: number, barrier?: Barrier): (m: Delivery) => void {
+  /** Copies whose handler the pump waits to see called before it starts the next copy. */
+  const calling = new Map<ReceivedMessage, () => void>();
+  const o: ReceiveLoopOptions = {
+    ...loop,
+    handler: (msg) => {
+      calling.get(msg)?.();
+      return loop.handler(msg);
+    },
+  };
+  const arrived: Delivery[] = [];
+  const window: Prepared[] = [];
+  /** Copies past the restart barrier, in delivery order, waiting for it to lift. */
+  const held: Prepared[] = [];
+  let running = 0;
+  let pumping = false;
+  const fill = (): void => {
+    while (window.length < CLAIM_AHEAD && arrived.length > 0) {
+      const m = arrived.shift()!;
+      const p = prepareDelivery(o, m);
+      if (!p) {
+        inFlight.settle(m);
+        continue;
+      }
+      claimAhead(o, p);
+      window.push(p);
+    }
+  };
+  /** Stopping: what was pulled but not started goes back to JetStream now (claims freed); running handlers finish. */
+  const handBack = (): void => {
+    for (const p of [...held.splice(0), ...window.splice(0)]) void giveBack(o, p).finally(() => inFlight.settle(p.m));
+    for (const m of arrived.splice(0)) {
+      m.nak();
+      inFlight.settle(m);
+    }
+  };
+  /** Dispatch a copy; resolves once its handler was called (or the copy settled without it: a duplicate, a dead letter…). */
+  const start = (p: Prepared): Promise<void> => {
+    const called = new Promise<void>((resolve) => calling.set(p.msg, resolve));
+    const pending = dispatchDelivery(o, p);
+    if (!pending) {
+      calling.delete(p.msg);
+      inFlight.settle(p.m);
+      return Promise.resolve();
+    }
+    running++;
+    const settled = () => {
+      running--;
+      inFlight.settle(p.m);
+      void pump();
+    };
+    void pending.then(settled, settled);
+    return Promise.race([called, pending.then(noop, noop)]).finally(() => calling.delete(p.msg));
+  };
+  const pump = async (): Promise<void> => {
+    if (pumping) return;
+    pumping = true;
+    try {
+      for (fill(); (window.length > 0 || (held.length > 0 && barrier?.done)) && running < concurrency && !signal.aborted; fill()) {
+        const p = held.length > 0 && barrier?.done ? held[0]! : window[0]!;
+        if (p !== held[0] && barrier && !barrier.done && (p.m.info?.streamSequence ?? 0) > barrier.seq) {
+          window.shift();
+          held.push(p);
+          continue;
+        }
+        (p === held[0] ? held : window).shift();
+        // The handler of each copy is called before the next copy is dispatched (a copy in doubt is claimed again first).
+        await start(p);
+      }
+    } finally {
+      pumping = false;
+    }
+    if (signal.aborted) handBack();
+  };
+  signal.addEventListener('abort', () => void (pumping ? undefined : handBack()), { once: true });
+  void barrier?.lifted.then(() => void pump());
+  return (m) => {
+    if (signal.aborted) {
+      m.nak();
+      inFlight.settle(m);
+      return;
+    }
+    arrived.push(m);
+    void pump();
+  };
+}
+
+/** Keep-alive period for held copies: a third of the ack wait (nanoseconds), within [100 ms, 10 s] (as consume.ts). */
+function workingEvery(ackWaitNanos: number | undefined): number {
+  const ackWaitMs = ackWaitNanos ? ackWaitNanos / 1_000_000 : 30_000;
+  return Math.min(10_000, Math.max(100, Math.floor(ackWaitMs / 3)));
+}
+
+/** Hand a prepared, unstarted copy back: free its durable claim (if one was taken ahead), then nak it for redelivery now. */
+async function giveBack(o: ReceiveLoopOptions, p: Prepared): Promise<void> {
+  try {
+    const c = p.claim ? await p.claim : undefined;
+    if (c?.outcome === 'claimed') await c.release();
+  } catch (err) {
+    o.logger.warn({ err, msgId: p.msg.header.id }, 'could not free the claim of a copy handed back on stop; it may come back in doubt');
+  }
+  p.m.nak();
+}
+
+/** One pull request for up to `max` copies, each passed to `take` as it arrives (as consume.ts's pullOnce). */
+async function pullOnce(o: { logger: Logger; name: string }, consumer: Consumer, max: number, signal: AbortSignal, take: (m: Delivery) => void): Promise<void> {
+  const started = Date.now();
+  let got = 0;
+  try {
+    const batch = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
+    const stop = () => void batch.stop();
+    if (signal.aborted) stop();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const m of batch) {
+        got++;
+        take(m);
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  } catch (err) {
+    if (!signal.aborted) o.logger.warn({ err, consumer: o.name }, 'pull failed; retrying');
+  }
+  if (got === 0 && !signal.aborted && Date.now() - started < PULL_EXPIRES_MS / 2) await pause(1_000, signal);
+}
+
+/** Wait `ms`, or less if `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -502,7 +502,7 @@ describe('compiled broker artefacts', () => {
       expect(c.name).toBe(`${c.agency}__${c.type}__${c.scope}${c.replica > 1 ? `__r${c.replica}` : ''}`);
       expect(c.replica).toBeLessThanOrEqual(p.agencies[c.agency]!.replicas ?? 1);
       expect(c.tier).toBe(receiveCeiling(p, c.agency, c.type, c.scope === 'all' ? 'broadcast' : c.scope)!.tier);
-      expect(c.maxAckPending).toBe(c.scope === 'observe' ? 1 : 10_000);
+      expect(c.maxAckPending).toBe(c.scope === 'observe' ? 64 : 10_000);
       expect(c.filterSubject).toBe(consumerFilter(c.agency, c.tier, family, c.type, c.scope));
     }
     // xc-ncb runs two registry replicas: the second reads the same subjects through its own consumers.
@@ -526,10 +526,11 @@ describe('compiled broker artefacts', () => {
       ['xc-ncb__Retraction__direct', 'liaison.v1.operational.control.Retraction.*.xc-ncb'],
     ]);
     expect(compileConsumers(p, catalog)).toEqual(consumers);
-    // The case registry observes: any sender, any recipient, one message at a time (stream order).
+    // The case registry observes: any sender, any recipient, a window of the SDK's in-flight size (in
+    // stream order per instance; the registry keeps each case in order, issue 13).
     expect(consumers.find((c) => c.name === 'mac-cases__ReferralDecision__observe')).toMatchObject({
       filterSubject: 'liaison.v1.operational.referrals.ReferralDecision.*.*',
-      maxAckPending: 1,
+      maxAckPending: 64,
     });
   });
 

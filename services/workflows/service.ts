@@ -14,6 +14,7 @@ import { appliedFrom, openingKey, referenceOwners } from './identity.ts';
 import { answerCaseQuery } from './query.ts';
 import { awaitsRetraction, correctsOpening, reopenCase, reopens, retractFromCase, retractionFacts } from './retraction.ts';
 import { CaseStore, type StoredCase } from './store.ts';
+import { CasePartitions } from './partition.ts';
 
 /** Counters of a running case registry. */
 export interface WorkflowStats {
@@ -57,7 +58,21 @@ export interface WorkflowOptions {
   unknownCaseWaitMs?: number;
   /** …then is redelivered until its delivery count reaches this (default 2), then refused (ERR_WORKFLOW_UNKNOWN_CASE). */
   unknownCaseRetries?: number;
+  /**
+   * Called when a message's turn on its case comes, before it is applied; the transition waits for
+   * it (instrumentation: tests hold a case with it, or count what runs at once). `caseKey` is '' for a
+   * message of no known case.
+   */
+  beforeApply?: (caseKey: string, msg: ReceivedMessage) => void | Promise<void>;
+  /** Messages each consumer hands over at once (default {@link WORKFLOW_CONCURRENCY}; 1: one after another, as before issue 13). */
+  concurrency?: number;
 }
+
+/**
+ * Messages one consumer hands the registry at once (the SDK's `concurrency`): different cases are
+ * applied in parallel, each case's messages one after another (partition.ts).
+ */
+export const WORKFLOW_CONCURRENCY = 32;
 
 const MAX_CAS_ATTEMPTS = 20;
 
@@ -214,11 +229,11 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
    * flight on its own consumer: wait for it briefly), then withdraw, undo or mark (retraction.ts).
    * A Retraction of anything else (a refused message, a type no workflow reads) changes nothing.
    */
-  async function handleRetraction(m: WorkflowMessage): Promise<void> {
+  async function retractedCase(m: WorkflowMessage): Promise<string | undefined> {
     const facts = retractionFacts(m);
     const originalType = String(m.body.originalType ?? '');
     const def = defs.find((d) => d.opens.type === originalType || d.follows.some((f) => f.type === originalType));
-    if (!def || !facts.originalId) return;
+    if (!def || !facts.originalId) return undefined;
     // The original is the Retraction's sender's own message; a case holding only another sender's
     // message with that id is found last, so a forged Retraction is refused there (ERR_RETRACT_NOT_SENDER).
     const ofDef = () => store.cases().filter((c) => c.record.workflow === def.name);
@@ -230,10 +245,14 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
       await sleep(50);
       key = holding();
     }
-    if (!key) {
-      logger.info({ msgId: facts.originalId, type: originalType, sender: m.sender }, 'retraction of a message no case applied: nothing to drop');
-      return;
-    }
+    if (!key) logger.info({ msgId: facts.originalId, type: originalType, sender: m.sender }, 'retraction of a message no case applied: nothing to drop');
+    return key;
+  }
+
+  /** Apply a Retraction to the case holding its original (found by {@link retractedCase}). */
+  async function handleRetraction(m: WorkflowMessage, key: string | undefined): Promise<void> {
+    const facts = retractionFacts(m);
+    if (!key) return;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const cur = attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key);
       if (!cur) return;
@@ -267,23 +286,39 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     throw new LiaisonError('ERR_WORKFLOW_CONFLICT', `case ${key} kept changing while retracting ${facts.originalId}; will retry`);
   }
 
-  async function handle(r: ReceivedMessage): Promise<void> {
-    if (r.delivery?.deliveryCount === undefined || r.delivery.deliveryCount <= 1) o.observe?.(r);
+  /**
+   * The key of the case a message belongs to, in its consumer's lane (partition.ts). A follow-up whose
+   * case is not applied yet (its opening message travels on another consumer) waits for it briefly;
+   * undefined when it belongs to no known case.
+   */
+  async function caseKeyOf(r: ReceivedMessage): Promise<string | undefined> {
     const m = toWorkflowMessage(r);
-    if (m.type === 'Retraction') return await handleRetraction(m);
+    if (m.type === 'Retraction') return await retractedCase(m);
+    const route = routeMessage(defs, m);
+    if (!route) return undefined;
+    if (route.opens) return route.key;
+    const waitUntil = Date.now() + waitMs;
+    for (;;) {
+      const key = await resolve(route.def, route, m);
+      if (key && (store.cached(key) ?? (await store.get(key)))) return key;
+      if (Date.now() >= waitUntil) return key;
+      await sleep(50);
+    }
+  }
+
+  /** Apply a message to its case (its turn on the case has come: nothing else of the case runs in this process). */
+  async function applyInTurn(r: ReceivedMessage, caseKey: string | undefined): Promise<void> {
+    await o.beforeApply?.(caseKey ?? '', r);
+    const m = toWorkflowMessage(r);
+    if (m.type === 'Retraction') return await handleRetraction(m, caseKey);
     const route = routeMessage(defs, m);
     if (!route) return;
     const def = route.def;
     const waitUntil = Date.now() + waitMs;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; ) {
-      const key = route.opens ? await openingKey(def.name, route.key, m, async (k) => (store.cached(k) ?? (await store.get(k)))?.record) : await resolve(def, route, m);
+      const key = route.opens ? await openingKey(def.name, route.key, m, async (k) => (store.cached(k) ?? (await store.get(k)))?.record) : caseKey;
       // The mirror first (no round trip); after a conflict, the bucket itself.
       const cur = key ? (attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key)) : undefined;
-      if (!cur && !route.opens && Date.now() < waitUntil) {
-        // The opening message may not be applied yet (each type has its own consumer): give it a moment.
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
       attempt++;
       if (cur && appliedFrom(cur.record, m.sender, m.id)) {
         stats.replayed++;
@@ -337,6 +372,21 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     throw new LiaisonError('ERR_WORKFLOW_CONFLICT', `case for ${m.type} ${m.id} kept changing; will retry`);
   }
 
+  const partitions = new CasePartitions<ReceivedMessage>({
+    lane: (r) => r.delivery?.consumer ?? r.type,
+    caseKey: caseKeyOf,
+    // A Retraction has a queue of its own per case: a correction waiting in the case's queue for its
+    // Retraction must not hold it. A message of no known case runs alone (it is refused or redelivered).
+    queueOf: (r, key) => (key === undefined ? `none ${r.header.sender} ${r.header.id}` : r.type === 'Retraction' ? `retraction ${key}` : key),
+    apply: applyInTurn,
+  });
+
+  /** The consumers' handler: observe, then resolve the case and apply in its turn (partition.ts). */
+  function handle(r: ReceivedMessage): Promise<void> {
+    if (r.delivery?.deliveryCount === undefined || r.delivery.deliveryCount <= 1) o.observe?.(r);
+    return partitions.handle(r);
+  }
+
   let ticking: Promise<void> | undefined;
   /** Case → revision seen with a non-empty outbox at the previous tick. */
   const pendingSeen = new Map<string, number>();
@@ -348,7 +398,8 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
       if (sc.record.outbox.length > 0) {
         // Notices left behind by a crashed process: unchanged since the previous tick and not being
         // flushed here. Their ids are stable, so a repeat is dropped by JetStream and the receivers.
-        if (pendingSeen.get(sc.record.ref) === sc.revision && !inFlight.has(sc.record.ref)) {
+        // A case with a message in process here is flushed by that message's handler.
+        if (pendingSeen.get(sc.record.ref) === sc.revision && !inFlight.has(sc.record.ref) && partitions.queuedOn(sc.record.ref) === 0) {
           await flush(sc.record.ref, sc).catch((err) => logger.warn({ err, case: sc.record.ref }, 'outbox flush failed'));
         } else pendingSeen.set(sc.record.ref, sc.revision);
         continue;
@@ -375,8 +426,9 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
 
   await store.watch(logger);
   // Idempotent (a redelivery of an applied message is skipped by its id in the case): a copy left in
-  // doubt by a crash is applied (or skipped) on redelivery, not quarantined.
-  await client.consume(handle, { types: [...workflowTypes(defs), 'Retraction'], redeliverInDoubt: true });
+  // doubt by a crash is applied (or skipped) on redelivery, not quarantined. Several messages at once:
+  // the partitions keep each case's messages in order (partition.ts).
+  await client.consume(handle, { types: [...workflowTypes(defs), 'Retraction'], redeliverInDoubt: true, concurrency: o.concurrency ?? WORKFLOW_CONCURRENCY });
   await client.serve({ CaseQuery: (req): Reply => answerCaseQuery(store.cases().map((c) => c.record), req) }, { name: 'liaison-case-registry' });
   const timer = (o.tickMs ?? 250) > 0 ? setInterval(() => void tick(), o.tickMs ?? 250) : undefined;
   timer?.unref();

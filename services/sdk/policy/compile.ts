@@ -68,7 +68,7 @@ export interface ConsumerSpec {
   scope: Scope;
   /** Which replica of the agency's services reads it (1 unless the agency has `replicas`). */
   replica: number;
-  /** {@link MAX_ACK_PENDING}: 1 for observers (strict stream order, also across instances sharing the consumer). */
+  /** {@link MAX_ACK_PENDING}: the SDK's in-flight window for observers (in order per instance; see there). */
   maxAckPending: number;
   /** {@link ACK_WAIT_MS}. */
   ackWaitMs: number;
@@ -95,12 +95,19 @@ const SCOPES: readonly [CopyScope, Scope][] = [
   ['observe', 'observe'],
 ];
 
-/** Unacknowledged messages a consumer may have out: observers take one at a time, so they apply messages in stream order. */
-export const MAX_ACK_PENDING = { default: 10_000, observe: 1 } as const;
+/**
+ * Unacknowledged messages a consumer may have out. Observers: the SDK's in-flight window (64,
+ * MAX_IN_FLIGHT): one instance gets its observer stream in order and keeps the order where it
+ * matters (the case registry: each case's messages one after another, different cases at once —
+ * services/workflows/partition.ts). Instances sharing an observer consumer each get a part of the
+ * stream: order holds within each part, not across them (the registry's compare-and-set still applies
+ * every transition exactly once). Was 1 (strict order across instances, one message at a time).
+ */
+export const MAX_ACK_PENDING = { default: 10_000, observe: 64 } as const;
 
 /**
- * How long a delivered message may stay unacknowledged before it is redelivered. An observer holds
- * its whole consumer while one message is out, so a crashed observer's message comes back sooner.
+ * How long a delivered message may stay unacknowledged before it is redelivered (the SDK keeps the
+ * copies it holds alive with `working()`). A crashed observer's messages come back sooner.
  */
 export const ACK_WAIT_MS = { default: 30_000, observe: 5_000 } as const;
 

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { LiaisonError } from '../sdk/errors.ts';
+import { optionsOf } from './output.ts';
 
 /** A command's options as `node:util` parseArgs describes them. */
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
@@ -37,7 +38,7 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { ...cmd.options, help: { type: 'boolean', short: 'h' } },
+      options: { ...optionsOf(cmd), help: { type: 'boolean', short: 'h' } },
       allowPositionals: cmd.allowPositionals ?? false,
       strict: true,
     });

@@ -37,7 +37,7 @@ export const OPTION_TEXT: Readonly<Record<string, string>> = {
   nationality: 'ICAO 3-letter nationality code',
   number: 'the document number as printed',
   out: 'the directory or file to write',
-  output: 'output format: table (default) or json',
+  output: 'output format: text (default; also table), json (one JSON value per line, as --json) or yaml',
   passport: 'a passport as ICAO:NUMBER',
   'period-days': 'the period the report covers, in days (default 30)',
   permissions: 'also print the NATS permissions compiled for every role',
@@ -66,6 +66,7 @@ export const OPTION_TEXT: Readonly<Record<string, string>> = {
   status: "show the retraction's status (who acknowledged it) instead of retracting",
   store: 'the JetStream store directory of the exchange',
   'tick-ms': 'how often deadlines are checked (ms)',
+  concurrency: 'messages of each consumer applied at once: different cases in parallel, each case in order (default 32; 1: one at a time)',
   tlp: 'Traffic Light Protocol label: CLEAR, GREEN, AMBER, AMBER+STRICT or RED',
   to: 'the recipient agency (default: every agency the policy lets receive it)',
   type: 'the message type (e.g. DocumentReport; `liaison schema list` lists them)',
@@ -97,6 +98,9 @@ export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string
   'policy explain': { type: 'only this message type' },
   'policy diff': { 'exit-code': 'exit 1 when the two policies differ, 0 when they grant the same (like git diff --exit-code)' },
   'quarantine replay': { reason: 'only entries quarantined for this reason code (e.g. ERR_DEAD_LETTER)' },
+  'schema list': { output: 'output format: table (default) or json' },
+  'schema show': { output: 'output format: table (default) or json' },
+  'quarantine list': { output: 'json: one JSON object per line (default: a table)' },
   simulate: { speed: 'simulated seconds per second for deadlines (default: the scenario’s)' },
 };
 

@@ -4,6 +4,7 @@ import { isLiaisonError } from '../sdk/errors.ts';
 import { parseCommandArgs, type CliIo, type Command } from './args.ts';
 import { COMMANDS } from './commands/index.ts';
 import { EXAMPLES, optionText } from './help-text.ts';
+import { optionsOf, outputFormat, yamlIo } from './output.ts';
 import { watchStopSignals } from './signals.ts';
 
 /** Errors that are the user's to fix in what they typed or configured: exit 2, like a usage error. */
@@ -35,7 +36,7 @@ function helpText(commands: readonly Command[]): string {
 }
 
 function commandHelp(c: Command): string {
-  const flags = Object.entries(c.options).map(([k, o]) => ({
+  const flags = Object.entries(optionsOf(c)).map(([k, o]) => ({
     flag: `${o.short ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ' VALUE' : ''}${o.multiple ? ' …' : ''}`,
     text: optionText(c.path, k) ?? '',
   }));
@@ -92,7 +93,7 @@ export async function runCli(argv: string[], io: CliIo, commands: readonly Comma
       io.out(commandHelp(cmd));
       return EXIT.ok;
     }
-    return await cmd.run(args, io);
+    return await cmd.run(args, outputFormat(cmd, args) === 'yaml' ? yamlIo(io) : io);
   } catch (err) {
     if (isLiaisonError(err)) {
       io.err(`liaison: ${err.toLine()}`);

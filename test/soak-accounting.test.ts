@@ -41,6 +41,11 @@ describe('soak accounting: the figures `npm run soak` reports can show a loss, a
     expect(a.unexpected).toBe(1);
     // The same, with one copy still waiting in the receivers' backlog when they stopped: not handled, not lost.
     expect(accountClients([result('xa-border-police', [['m1', 'DocumentReport']]), result('xb-police', [])], 1)).toMatchObject({ missing: 1, backlog: 1, lost: 0 });
+    // …or put on the recipient's quarantine (in doubt): not handled, replayable, not lost; elsewhere's quarantine does not count.
+    const q = new Map([[`xb-police ${keyOf('xa-border-police', 'm1')}`, 'ERR_IN_DOUBT']]);
+    expect(accountClients([result('xa-border-police', [['m1', 'DocumentReport']]), result('xb-police', [])], 0, q)).toMatchObject({ missing: 1, quarantined: { ERR_IN_DOUBT: 1 }, lost: 0 });
+    const elsewhere = new Map([[`xa-coast-guard ${keyOf('xa-border-police', 'm1')}`, 'ERR_IN_DOUBT']]);
+    expect(accountClients([result('xa-border-police', [['m1', 'DocumentReport']]), result('xb-police', [])], 0, elsewhere)).toMatchObject({ missing: 1, lost: 1 });
   });
 
   it('a send the exchange did not acknowledge is not expected anywhere, but a copy of it that arrived is counted as delivered, not as a leak', () => {

@@ -144,13 +144,14 @@ async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
       const [stops, results] = await Promise.all([Promise.all(services.map((s) => group.stop(s))), stopClients(group, clients)]);
       const atStop = await watch.backlog();
       const quarantine = await watch.quarantine();
+      const quarantined = await watch.quarantined();
       stops.push(await group.stop(fed.exchange, 15_000));
       for (const [i, st] of stops.entries()) if (st.code !== 0 && services[i]) log(`${st.name} exited ${st.code ?? st.signal} after ${st.ms} ms: ${services[i].tail().trim().split('\n').slice(-2).join(' | ').slice(0, 600)}`);
 
       const clientBacklog = Object.entries(byReceiver(atStop, (t) => TRACKED_TYPES.has(t)))
         .filter(([r]) => clients.some((c) => c.id === r))
         .reduce((a, [, n]) => a + n, 0);
-      const clientAccount = accountClients(results, clientBacklog);
+      const clientAccount = accountClients(results, clientBacklog, quarantined);
       const stats = (name: string, re: RegExp) => stopStats(services.find((s) => s.name === name)!.tail(), re);
       const backlogOf = (receiver: string, types: string[]) =>
         Object.entries(atStop)

@@ -6,6 +6,7 @@ export interface ClientAccount {
   sent: Record<string, number>;
   /** Sends the exchange did not acknowledge (e.g. a publish timeout under overload), and how many of them were delivered all the same. */
   sendFailed: number;
+  sendFailedByType: Record<string, number>;
   sendFailedDelivered: number;
   /** Copies that should have reached an agency client's handler. */
   expectedCopies: number;
@@ -13,7 +14,9 @@ export interface ClientAccount {
   missing: number;
   /** The agency clients' backlog of the tracked types once they stopped (pending + unacknowledged). */
   backlog: number;
-  /** Missing beyond what their backlog still holds: lost. */
+  /** Not handled but put on the recipient's quarantine (dead letter, in doubt), by refusal code: replayable, not lost. */
+  quarantined: Record<string, number>;
+  /** Missing beyond what their backlog still holds and their quarantine keeps: lost. */
   lost: number;
   /** Expected copies handled more than once (each extra handling counted). */
   twice: number;
@@ -24,15 +27,17 @@ export interface ClientAccount {
 }
 
 /** Count, per (sender, id), each expected recipient's handlings. */
-export function accountClients(results: readonly AgencyResult[], backlog = 0): ClientAccount {
+export function accountClients(results: readonly AgencyResult[], backlog = 0, quarantined: ReadonlyMap<string, string> = new Map()): ClientAccount {
   const byId = new Map(results.map((r) => [r.id, r]));
-  const a: ClientAccount = { sent: {}, sendFailed: 0, sendFailedDelivered: 0, expectedCopies: 0, missing: 0, backlog, lost: 0, twice: 0, unexpected: 0, missingExamples: [], unexpectedExamples: [] };
+  const a: ClientAccount = { sent: {}, sendFailed: 0, sendFailedByType: {}, sendFailedDelivered: 0, expectedCopies: 0, missing: 0, backlog, quarantined: {}, lost: 0, twice: 0, unexpected: 0, missingExamples: [], unexpectedExamples: [] };
+  let inQuarantine = 0;
   const expectedKeys = new Map<string, Set<string>>(); // recipient → keys
   const unacked = new Set<string>();
   for (const r of results) {
     for (const s of r.sent) {
       if (!s.acked) {
         a.sendFailed++;
+        a.sendFailedByType[s.type] = (a.sendFailedByType[s.type] ?? 0) + 1;
         unacked.add(keyOf(r.id, s.id));
         continue;
       }
@@ -43,7 +48,12 @@ export function accountClients(results: readonly AgencyResult[], backlog = 0): C
         if (!expectedKeys.has(to)) expectedKeys.set(to, new Set());
         expectedKeys.get(to)!.add(key);
         const n = byId.get(to)?.received[key] ?? 0;
-        if (n === 0) {
+        const code = n === 0 ? quarantined.get(`${to} ${key}`) : undefined;
+        if (n === 0 && code) {
+          a.missing++;
+          inQuarantine++;
+          a.quarantined[code] = (a.quarantined[code] ?? 0) + 1;
+        } else if (n === 0) {
           a.missing++;
           if (a.missingExamples.length < 5) a.missingExamples.push(`${s.type} ${key} → ${to}`);
         } else if (n > 1) a.twice += n - 1;
@@ -65,7 +75,7 @@ export function accountClients(results: readonly AgencyResult[], backlog = 0): C
     }
   }
   a.sendFailedDelivered = deliveredUnacked.size;
-  a.lost = Math.max(0, a.missing - backlog);
+  a.lost = Math.max(0, a.missing - inQuarantine - backlog);
   return a;
 }
 

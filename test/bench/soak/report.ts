@@ -88,10 +88,13 @@ export function renderReport(r: SoakResult): string {
   const c = r.clients;
   lines.push('\n== accounting ==');
   lines.push(`sent and acknowledged: ${Object.entries(c.sent).map(([t, n]) => `${n} ${t}`).join(', ')}; not acknowledged ${c.sendFailed} (of which delivered all the same ${c.sendFailedDelivered})`);
-  lines.push(`agency clients: ${c.expectedCopies} copies expected; not handled ${c.missing}, of which still in their backlog ${c.backlog}: lost ${c.lost}; handled twice ${c.twice}; unexpected ${c.unexpected}`);
+  lines.push(
+    `agency clients: ${c.expectedCopies} copies expected; not handled ${c.missing}, of which in their quarantine ${JSON.stringify(c.quarantined)} and still in their backlog ${c.backlog}: lost ${c.lost}; handled twice ${c.twice}; unexpected ${c.unexpected}`,
+  );
   if (c.missingExamples.length) lines.push(`  not handled, e.g. ${c.missingExamples.join('; ')}`);
   if (c.unexpectedExamples.length) lines.push(`  unexpected, e.g. ${c.unexpectedExamples.join('; ')}`);
   for (const s of r.services) lines.push(`${s.service.padEnd(16)} ${s.what}: offered ${s.offered}, handled ${s.handled}, backlog at stop ${s.backlog}, lost ${s.lost}, extra ${s.extra}`);
+  lines.push(`  (offered counts acknowledged sends; an unacknowledged send that was stored all the same is handled as extra: ${JSON.stringify(c.sendFailedByType)} not acknowledged)`);
   lines.push(`checks: ${r.checks.answered} answered (${r.checks.hits} hits), ${r.checks.failed} failed`);
   lines.push(`dead-lettered: ${r.deadLettered}; quarantine: ${JSON.stringify(r.quarantine)}`);
   lines.push(`drain: ${r.drain.seconds} s, backlog left ${r.drain.backlogLeft}`);

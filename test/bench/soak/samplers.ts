@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { quarantineCounts } from '../../../services/exchange/quarantine-read.ts';
+import { quarantineCounts, readQuarantine } from '../../../services/exchange/quarantine-read.ts';
 import type { QuarantineCounts } from '../../../services/sdk/client/quarantine-entry.ts';
 import { trustDirTls } from '../../../services/sdk/client/nats-tls.ts';
 import { readPrivateFile, trustPaths } from '../../../services/trust/index.ts';
@@ -66,6 +66,13 @@ export class ExchangeWatch {
   /** Each agency's quarantine in figures (dead letters, in doubt, other refusals, replayed). */
   async quarantine(): Promise<Record<string, QuarantineCounts>> {
     return await quarantineCounts(this.#nc);
+  }
+
+  /** Every quarantined copy, as `agency sender id` → its refusal code (ERR_DEAD_LETTER, in doubt, …). */
+  async quarantined(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const c of await readQuarantine(this.#nc)) if (c.sender && c.id && !c.replayed) out.set(`${c.agency} ${c.sender} ${c.id}`, c.code);
+    return out;
   }
 
   async close(): Promise<void> {

@@ -34,6 +34,7 @@ export function planFacts(e: RekeyEntry): RekeyVerdict {
 
 /** Move every old-format facts entry of the centre's bucket to its (sender, id) key; idempotent, bounded, logged with counts. */
 export async function migrateCentreFacts(nc: NatsConnection, bucket: string, logger?: Logger): Promise<RekeyCounts> {
-  const { entries, target } = await agencyBucket(nc, bucket, FACTS);
+  // Old keys are `facts.<UUIDv7>`, one token; current ones `facts.<sender>.<id>`: only old ones are read.
+  const { entries, target } = await agencyBucket(nc, bucket, `${FACTS}*`);
   return await rekey({ what: 'centre facts', entries, target, plan: planFacts, logger });
 }

@@ -35,9 +35,12 @@ export function planRetraction(e: RekeyEntry): RekeyVerdict {
   return { kind: 'unresolved', why: `the key is neither the record's id nor ${current}` };
 }
 
-/** Every entry of the bucket (the exchange's administrator may list keys). */
+/**
+ * The entries whose key is one token (the exchange's administrator may list keys): old keys are the
+ * original's UUIDv7 alone, current ones `<sender>.<id>`, so a start after the migration reads none.
+ */
 async function* entriesOf(kv: KV): AsyncGenerator<RekeyEntry> {
-  for await (const key of await kv.keys()) {
+  for await (const key of await kv.keys('*')) {
     const e = await kv.get(key);
     if (e && e.operation === 'PUT' && e.value.length > 0) yield { key, value: e.value };
   }

@@ -47,6 +47,7 @@ export async function planAlias(reader: Pick<KvReader, 'get'>, e: RekeyEntry): P
 
 /** Move every old-format alias of the case bucket to its (sender, id) key; idempotent, bounded, logged with counts. */
 export async function migrateCaseAliases(nc: NatsConnection, bucket: string, logger?: Logger): Promise<RekeyCounts> {
-  const { entries, target, reader } = await agencyBucket(nc, bucket, ALIAS);
+  // Old keys are `alias.<UUIDv7>`, one token; current ones `alias.<sender>.<id>`: only old ones are read.
+  const { entries, target, reader } = await agencyBucket(nc, bucket, `${ALIAS}*`);
   return await rekey({ what: 'case aliases', entries, target, plan: (e) => planAlias(reader, e), logger });
 }

@@ -80,6 +80,14 @@ export class KvReader {
     }
   }
 
+  /**
+   * Every stored entry whose key matches the NATS subject filter `keyFilter` (`facts.*`: one token
+   * after `facts.`), filtered by the server, so a scan for a rare kind of key costs what it finds.
+   */
+  async *entriesMatching(keyFilter: string): AsyncGenerator<KvValue> {
+    for await (const m of this.#stored.scan(this.#prefix + keyFilter)) yield toValue(this.#prefix, m);
+  }
+
   /** The current values of the keys starting with `keyPrefix` (the latest entry of each key; removed keys left out). */
   async values(keyPrefix = ''): Promise<Map<string, KvValue>> {
     const latest = new Map<string, KvValue>();

@@ -9,7 +9,7 @@ import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agencyJetStream } from '../client/agency-js.ts';
 import type { Logger } from '../logging.ts';
-import { KvReader } from './kv-reader.ts';
+import { KvReader, type KvValue } from './kv-reader.ts';
 
 /** One stored entry as the migration sees it. */
 export interface RekeyEntry {
@@ -87,15 +87,21 @@ export function isKeyExists(err: unknown): boolean {
 }
 
 /**
- * The entries and writes of a KV bucket the agency owns, as a migration needs them: current values by a
- * direct-get scan of `keyPrefix` ({@link KvReader}: agencies have no consumer rights on their buckets),
- * writes through the agency's JetStream.
+ * The entries and writes of a KV bucket the agency owns, as a migration needs them: the current values
+ * of the keys matching `keyFilter` (a NATS subject filter such as `facts.*`, which the server applies,
+ * so a start after the migration reads next to nothing) by direct get ({@link KvReader}: agencies have
+ * no consumer rights on their buckets), writes through the agency's JetStream.
  */
-export async function agencyBucket(nc: NatsConnection, bucket: string, keyPrefix: string): Promise<{ entries: AsyncIterable<RekeyEntry>; target: RekeyTarget; reader: KvReader }> {
+export async function agencyBucket(nc: NatsConnection, bucket: string, keyFilter: string): Promise<{ entries: AsyncIterable<RekeyEntry>; target: RekeyTarget; reader: KvReader }> {
   const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
   const reader = await KvReader.open(nc, bucket);
   async function* entries(): AsyncGenerator<RekeyEntry> {
-    for (const [key, v] of await reader.values(keyPrefix)) if (v.value && v.value.length > 0) yield { key, value: v.value };
+    const latest = new Map<string, KvValue>();
+    for await (const v of reader.entriesMatching(keyFilter)) {
+      const known = latest.get(v.key);
+      if (!known || known.revision < v.revision) latest.set(v.key, v);
+    }
+    for (const [key, v] of latest) if (v.value && v.value.length > 0) yield { key, value: v.value };
   }
   return {
     entries: entries(),

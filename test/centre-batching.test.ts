@@ -116,7 +116,7 @@ describe('the centre batches its record writes without losing or reordering a ch
     const hash = entityHash('imo:9000004');
     // A change in flight first, so both messages' changes wait and go out in one batch.
     const inFlight = writer.update(hash, (cur) => cur);
-    await Promise.all([inFlight, correlateEntity(ctx, m1!, entityOf(m1!), base(m1!)), correlateEntity(ctx, m2!, entityOf(m2!), base(m2!))]);
+    await Promise.all([inFlight, correlateEntity(ctx, m1!, entityOf(m1!), hash, base(m1!)), correlateEntity(ctx, m2!, entityOf(m2!), hash, base(m2!))]);
 
     expect(writer.stats.writes).toBe(1);
     expect(stats.occurrences).toBe(2);

@@ -150,14 +150,13 @@ export async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
 }
 
 /**
- * Correlate one value of a message: record its occurrence (with the alerts it calls for) in one write,
+ * Correlate one value of a message (`hash`: its {@link entityHash}): record its occurrence (with the alerts it calls for) in one write,
  * durable before this resolves, then send those alerts in parallel. Alert ids derive from the message,
  * so a redelivery re-sends the same ids (dropped as duplicates). An alert the policy refuses at send
  * time is forgotten again, so the record lists only alerts sent (one that a crash stopped between the
  * write and the send stays listed: retracting it later finds nothing, which is logged).
  */
-export async function correlateEntity(ctx: CorrelateContext, msg: ReceivedMessage, e: ExtractedEntity, base: Omit<Occurrence, 'field' | 'fieldTier'>): Promise<void> {
-  const hash = entityHash(e.key);
+export async function correlateEntity(ctx: CorrelateContext, msg: ReceivedMessage, e: ExtractedEntity, hash: string, base: Omit<Occurrence, 'field' | 'fieldTier'>): Promise<void> {
   const occ: Occurrence = { ...base, field: e.field, fieldTier: e.tier };
   const run: ChangeRun = { added: false, planned: [], fresh: new Set(), unreachable: [] };
   const written = await ctx.writer.update(hash, occurrenceChange(ctx, msg, e, hash, occ, run));

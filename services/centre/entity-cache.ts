@@ -1,4 +1,4 @@
-import type { EntityRecord } from './store.ts';
+import type { EntityRecord, MAX_ALERTS, MAX_OCCURRENCES } from './store.ts';
 
 /** A record as last written or read by this process, with its KV revision and encoded size. */
 export interface CachedEntity {
@@ -8,8 +8,11 @@ export interface CachedEntity {
   bytes: number;
 }
 
-/** Default bound of the centre's entity cache: 32 MiB of encoded records. */
-export const ENTITY_CACHE_BYTES = 32 * 2 ** 20;
+/**
+ * Default bound of the centre's entity cache: 16 MiB of encoded records (the parsed objects take a few
+ * times that on the heap). A record is at most ~250 KB ({@link MAX_OCCURRENCES} and {@link MAX_ALERTS}).
+ */
+export const ENTITY_CACHE_BYTES = 16 * 2 ** 20;
 
 /**
  * The correlation records this process last wrote or read, by entity hash, so a write does not first

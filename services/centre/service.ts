@@ -158,8 +158,9 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       tlp: msg.header.tlp,
       context: context.slice(0, 16).map((c) => ({ key: c.key, tier: c.tier })),
     };
-    await settleAll(entities.map((e) => correlateEntity(correlation, msg, e, base)));
-    await store.putFacts({ ...extractFacts(msg, entities.length), entityHashes: entities.map((e) => entityHash(e.key)) });
+    const hashes = entities.map((e) => entityHash(e.key));
+    await settleAll(entities.map((e, i) => correlateEntity(correlation, msg, e, hashes[i]!, base)));
+    await store.putFacts({ ...extractFacts(msg, entities.length), entityHashes: hashes });
     stats.processed++;
   }
 

@@ -7,9 +7,10 @@
  *        every consumer it has, with a no-op handler, from a stored backlog;
  *   (b)  the centre over the same mixed load from a stored backlog: messages fully processed per second
  *        (extraction, correlation records in KV, alerts sent, facts written, handled record, ack);
- *   (c)  the centre at a steady offered rate (the soak's): processed per second while offered, the backlog
- *        left when the offer stops, and how long it takes to clear.
- * Ratios (b)/(a') and (b)/(a), target 1.0. Senders run in a worker thread, the centre (and the no-op
+ *   (c') the core delivering the mix at a steady offered rate (the soak's) to a no-op handler, and
+ *   (c)  the centre at that rate: processed per second while offered, the backlog left when the offer
+ *        stops, and how long it takes to clear.
+ * Ratios (b)/(a'), (b)/(a) and (c)/(c'), target 1.0. Senders run in a worker thread, the centre (and the no-op
  * receiver of (a')) in another (centre-worker.ts), the exchange's own services in this one.
  * Bounded: fixed counts, every wait has a deadline (a centre too slow to finish is reported as the rate
  * it reached, not a crash), loopback only, the server stopped at the end.
@@ -105,18 +106,19 @@ async function fromBacklog(fed: TestFederation, mode: CentreWorkerJob['mode'], s
   return { rate: (r.done - h0) / r.seconds, cpuPerMsg: (receiver.cpuUs() - cpu0) / Math.max(1, r.done - h0), complete: r.complete, receiver };
 }
 
-/** The centre, already running, at a steady offered rate: processed per second while offered, backlog left, time to clear it. */
-async function steady(fed: TestFederation, centre: Receiver): Promise<void> {
-  const before = centre.handled();
+/** A running receiver at a steady offered rate: processed per second while offered (and the backlog left, the time to clear it). */
+async function steady(fed: TestFederation, receiver: Receiver, label: string, seed: number): Promise<number> {
+  const before = receiver.handled();
   const t1 = performance.now();
-  const sent = await withTimeout(offer(fed, STEADY_RATE * STEADY_SECONDS, 3, STEADY_RATE), STEADY_SECONDS * 1000 + 120_000, 'offer (c)');
-  const during = centre.handled() - before;
+  const sent = await withTimeout(offer(fed, STEADY_RATE * STEADY_SECONDS, seed, STEADY_RATE), STEADY_SECONDS * 1000 + 120_000, `offer ${label}`);
+  const during = receiver.handled() - before;
   const window = (performance.now() - t1) / 1000;
-  const c = await drained(() => centre.handled() - before, sent.sent, performance.now(), DRAIN_LIMIT_MS);
+  const c = await drained(() => receiver.handled() - before, sent.sent, performance.now(), DRAIN_LIMIT_MS);
   console.log(
-    `(c)  centre at a steady ${STEADY_RATE} msg/s offered for ${STEADY_SECONDS} s (sent at ${(sent.sent / sent.seconds).toFixed(0)} msg/s): ` +
+    `${label} at a steady ${STEADY_RATE} msg/s offered for ${STEADY_SECONDS} s (sent at ${(sent.sent / sent.seconds).toFixed(0)} msg/s): ` +
       `${(during / window).toFixed(0)} msg/s processed while offered, backlog ${sent.sent - during} when the offer stopped, cleared in ${c.seconds.toFixed(1)} s${c.complete ? '' : ' (NOT cleared)'}`,
   );
+  return during / window;
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
@@ -155,7 +157,17 @@ async function main(): Promise<void> {
       b.push(run.rate);
       console.log(`(b)  centre from a backlog: ${run.rate.toFixed(0)} msg/s (${N_BACKLOG} messages${run.complete ? '' : ', NOT finished'}; ${run.cpuPerMsg.toFixed(0)} µs CPU per message of its thread)`);
     }
-    if (only !== 'b') await steady(fed, centre!);
+    let c = NaN;
+    let c2 = NaN;
+    if (only !== 'b') {
+      const final = await centre!.stop();
+      console.log(`     centre counters: ${JSON.stringify(final.stats)}`);
+      const noop = await startReceiver(fed, 'noop');
+      c2 = await steady(fed, noop, "(c') core, no-op handler,", 300);
+      await noop.stop();
+      centre = await startReceiver(fed, 'centre');
+      c = await steady(fed, centre, '(c)  centre', 301);
+    }
     const final = await centre!.stop();
     console.log(`     centre counters: ${JSON.stringify(final.stats)}`);
     console.log('');
@@ -164,6 +176,7 @@ async function main(): Promise<void> {
       line("ratio (b)/(a') centre vs core, same mixed load", median(b) / median(a2));
       line('ratio (b)/(a)  centre vs core signed end to end', median(b) / median(a));
     }
+    if (only !== 'b') line("ratio (c)/(c') centre vs core at the offered rate", c / c2);
     const mem = process.memoryUsage();
     console.log(`memory (main thread's process): rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`);
   } finally {

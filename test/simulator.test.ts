@@ -104,9 +104,12 @@ describe('liaison simulate: a scenario against a real exchange, a report, and wh
     const report = join(dir, 'report.html');
     const code = await runCli(['simulate', join(dir, 'small.yaml'), '--report', report, '--compare-policy', join(dir, 'strict.yaml')], io);
     const text = out.join('\n');
-    // Under the example policy every expectation held: exit 0. The strict policy's differences are listed.
-    expect(code).toBe(0);
+    // Under the example policy every expectation held, but the strict draft breaks one: exit 1, said before the details.
+    expect(code).toBe(1);
     expect(text).toContain('All expectations held.');
+    const verdict = text.indexOf(`FAIL: ${join(dir, 'strict.yaml')} breaks 1 expectation(s) that hold under`);
+    expect(verdict).toBeGreaterThan(-1);
+    expect(verdict).toBeLessThan(text.indexOf('What changes from'));
     expect(text).toContain('mac-centre no longer sees IntelligenceReport (was operational tier)');
     expect(text).toContain('expectation that fails only under the second policy: mac-centre should see IntelligenceReport at the operational tier');
     const html = await readFile(report, 'utf8');
@@ -115,7 +118,7 @@ describe('liaison simulate: a scenario against a real exchange, a report, and wh
     expect(html).toContain('Who saw what');
     expect(html).toContain('case-referral');
     expect(html).toContain('mac-centre no longer sees IntelligenceReport');
-  }, 180_000);
+  }, 300_000); // two scenario runs (the second under the draft) on a shared 2-core machine
 
   it('exits non-zero when an expectation fails', async () => {
     const failing = SMALL(EXAMPLE_POLICY).replace('mac-centre: operational', 'mac-centre: personal');

@@ -26,3 +26,18 @@ export function compareRuns(a: ScenarioResult, b: ScenarioResult): string[] {
   for (const f of a.failures) if (!b.failures.includes(f)) out.push(`expectation that fails only under the first policy: ${f}`);
   return out;
 }
+
+/** Expectations that hold under the first policy and fail under the second: what a draft policy breaks. */
+export function brokenByDraft(a: ScenarioResult, b: ScenarioResult): string[] {
+  return b.failures.filter((f) => !a.failures.includes(f));
+}
+
+/**
+ * The first line of a comparison, before any detail: whether the draft (second) policy breaks expectations
+ * the scenario holds under the first, how many and which. The comparison exits 1 when it does.
+ */
+export function comparisonVerdict(a: ScenarioResult, b: ScenarioResult): string {
+  const broken = brokenByDraft(a, b);
+  if (broken.length === 0) return `${b.policy.file} breaks no expectation of the scenario`;
+  return `FAIL: ${b.policy.file} breaks ${broken.length} expectation(s) that hold under ${a.policy.file}: ${broken.join('; ')}`;
+}

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { createLogger } from '../../sdk/logging.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { DEFAULT_SCENARIO } from '../../simulator/demo.ts';
-import { compareRuns } from '../../simulator/compare.ts';
+import { brokenByDraft, compareRuns, comparisonVerdict } from '../../simulator/compare.ts';
 import { renderReport } from '../../simulator/report.ts';
 import { runScenario, type ScenarioResult } from '../../simulator/runner.ts';
 import { loadScenario } from '../../simulator/scenario.ts';
@@ -11,7 +11,7 @@ import { int, str, type Command } from '../args.ts';
 
 const simulate: Command = {
   path: ['simulate'],
-  summary: 'play a scenario against a real local exchange (default: the interception scenario npm start plays)',
+  summary: 'play a scenario against a real local exchange (default: the interception scenario npm start plays); exit 1 when an expectation fails, or when --compare-policy breaks one',
   usage: 'liaison simulate [SCENARIO.yaml] [--speed N] [--report FILE.html] [--compare-policy POLICY.yaml] [--quiet] [--keep]',
   options: { speed: { type: 'string' }, report: { type: 'string' }, 'compare-policy': { type: 'string' }, quiet: { type: 'boolean' }, keep: { type: 'boolean' } },
   allowPositionals: true,
@@ -31,6 +31,7 @@ const simulate: Command = {
       const second = await runScenario(scenario, { ...base, out, policyFile: resolve(other) });
       compared = { other: second, diff: compareRuns(first, second) };
       io.out('');
+      io.out(comparisonVerdict(first, second));
       io.out(`What changes from ${first.policy.file} to ${second.policy.file}:`);
       for (const d of compared.diff) io.out(`  ${d}`);
       if (compared.diff.length === 0) io.out('  nothing: every agency saw the same at the same tiers');
@@ -41,7 +42,10 @@ const simulate: Command = {
       io.out(`report written to ${report}`);
     }
     if (args.values.quiet) io.out(first.failures.length === 0 ? 'All expectations held.' : `${first.failures.length} expectation(s) failed: ${first.failures.join('; ')}`);
-    return first.failures.length === 0 ? 0 : 1;
+    // Exit 1 when the scenario fails under its own policy, or when the compared (draft) policy breaks an expectation.
+    const broken = compared ? brokenByDraft(first, compared.other) : [];
+    if (args.values.quiet && broken.length) io.out(comparisonVerdict(first, compared!.other));
+    return first.failures.length === 0 && broken.length === 0 ? 0 : 1;
   },
 };
 

@@ -51,6 +51,14 @@ describe('fresh machine: finding nats-server', () => {
     expect(r.err).not.toMatch(/ENOENT|\n\s+at /);
   }, 60_000);
 
+  it('npm start (the demo) with LIAISON_NATS_SERVER=/nonexistent: one line naming the fix, exit 1, no stack', async () => {
+    const r = await runBin([], { LIAISON_NATS_SERVER: '/nonexistent/nats-server' }, join(ROOT, 'services/simulator/main.ts'), 120_000);
+    expect(r.code).toBe(1);
+    expect(r.err.trim().split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/^demo failed: ERR_NATS_SERVER_MISSING: LIAISON_NATS_SERVER names \/nonexistent\/nats-server/);
+    expect(r.err).not.toMatch(/ENOENT|\n\s+at /);
+  }, 150_000);
+
   it('with nats-server neither on the PATH nor in /usr/sbin, the error names the apt-get command', () => {
     let err: unknown;
     try {

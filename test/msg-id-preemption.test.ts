@@ -16,6 +16,7 @@ import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError, LiaisonError } from '../services/sdk/errors.ts';
 import type { Delivery } from '../services/sdk/client/consume.ts';
 import { quarantineDurably } from '../services/sdk/client/quarantine.ts';
+import { listQuarantine, replayQuarantined } from '../services/sdk/client/quarantine-replay.ts';
 import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
 import { uuidv7 } from '../services/sdk/ids.ts';
 import { TIERS } from '../services/sdk/tier.ts';
@@ -179,6 +180,41 @@ describe('Nats-Msg-Id cannot be pre-empted by another agency (issue 12)', () => 
       expect(after?.seq).not.toBe(before?.seq);
       expect(after).toMatchObject({ id, sender: 'xa-border-police' });
     });
+  });
+
+  it('another agency storing first under the victim’s replay-marker id does not keep the victim’s replayed dead letter waiting in its quarantine', async () => {
+    // The coast guard's consumers: a short ack wait and a low delivery limit, so a failing handler dead-letters in seconds.
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    for (const c of coast.consumerSpecs(['IntelligenceReport'])) await jsm.consumers.update(c.stream, c.name, { ack_wait: 1_000_000_000, max_deliver: 4 });
+    const sent = await border.send('IntelligenceReport', { summary: 'poison for the coast guard' }, { to: 'xa-coast-guard' });
+    let broken = true;
+    const receiver = await fed.connect('xa-coast-guard');
+    await receiver.consume(
+      (m) => {
+        if (broken && m.header.id === sent.id) throw new Error('the handler cannot take it yet');
+      },
+      { types: ['IntelligenceReport'] },
+    );
+    const waiting = async () => (await listQuarantine(receiver)).filter((c) => c.id === sent.id && c.sender === 'xa-border-police');
+    expect(await until(async () => (await waiting()).length === 1, 20_000)).toBe(true);
+    const entry = (await waiting())[0]!;
+    expect(entry.code).toBe('ERR_DEAD_LETTER');
+    // xb-police guesses the entry's quarantine sequence and stores a record of its own under the replay marker's id.
+    const raw = await RawAgency.connect(fed.server.url, fed.agencyDirs['xb-police']!, 'xb-police');
+    try {
+      const js = jetstream(raw.nc);
+      for (const msgID of [`replayed ${entry.seq}`, `xa-coast-guard replayed xa-border-police ${entry.seq}`]) {
+        expect((await js.publish(quarantineSubject('xb-police'), new Uint8Array(0), { msgID })).duplicate).toBe(false);
+      }
+    } finally {
+      await raw.close();
+    }
+    broken = false;
+    const result = await replayQuarantined(receiver, { id: sent.id, sender: 'xa-border-police' });
+    expect(result.replayed.map((c) => c.id)).toEqual([sent.id]);
+    // The replay is recorded: the entry no longer waits.
+    expect(await waiting()).toEqual([]);
+    await receiver.close();
   });
 
   it('the tag is stable for one key across loads (restarts, replicas) and differs between agencies, ids and tiers', async () => {

@@ -1,9 +1,12 @@
 import { jetstream } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { systemClock, type Clock } from '../clock.ts';
+import type { SigningKey } from '../envelope/jws.ts';
+import { msgIdTagKey } from '../envelope/msg-id-tag.ts';
 import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import { quarantineServiceSubject, quarantineSubject } from '../subjects.ts';
 import { HandledRecord } from './handled.ts';
+import { quarantineMsgId } from './quarantine.ts';
 import { reopenEntry } from './quarantine-record.ts';
 import { QUARANTINE_HEADERS, replayable, replicaOfConsumer, type ListedCopy } from './quarantine-entry.ts';
 
@@ -23,6 +26,8 @@ import { QUARANTINE_HEADERS, replayable, replicaOfConsumer, type ListedCopy } fr
 export interface QuarantineHost {
   readonly id: string;
   readonly nc: NatsConnection;
+  /** The agency's signing key: its replay markers' de-duplication ids carry its tag (msg-id-tag.ts). */
+  readonly identity: { readonly key: SigningKey };
   replayFrom(positions: Record<string, number>): Promise<string[]>;
 }
 
@@ -86,14 +91,18 @@ function whyNot(c: ListedCopy): string | undefined {
   return undefined;
 }
 
-/** Write the operator's decision on the agency's own quarantine subject (de-duplicated per entry). */
+/**
+ * Write the operator's decision on the agency's own quarantine subject, de-duplicated per entry by an
+ * id of the agency's own ({@link quarantineMsgId}): every agency's quarantine is one stream, and a bare
+ * `replayed <seq>` let another agency store a marker first under it and so suppress this one.
+ */
 async function markReplayed(host: QuarantineHost, c: ListedCopy, outcome: string): Promise<void> {
   const h = natsHeaders();
   h.set(QUARANTINE_HEADERS.replayOf, String(c.seq));
   h.set(QUARANTINE_HEADERS.replayOutcome, outcome);
   if (c.sender) h.set(QUARANTINE_HEADERS.sender, c.sender);
   if (c.id) h.set(QUARANTINE_HEADERS.id, c.id);
-  await jetstream(host.nc).publish(quarantineSubject(host.id), new Uint8Array(0), { headers: h, msgID: `replayed ${c.seq}` });
+  await jetstream(host.nc).publish(quarantineSubject(host.id), new Uint8Array(0), { headers: h, msgID: quarantineMsgId(host.id, { kind: 'replayed', sender: c.sender ?? '-', id: String(c.seq) }, msgIdTagKey(host.identity.key.privateKey)) });
 }
 
 /** Re-open the chosen entries in the handled record (one record per replica of the agency's services). */

@@ -34,3 +34,21 @@ describe('-o/--output text|table|json|yaml on every command that prints data (as
     expect((await runBin(['trust', 'init', '--help'])).out).not.toContain('--output');
   });
 });
+
+describe('send and correct take the body by --body or -f/--file (- for stdin); --json is its older name', () => {
+  it('exactly one body source; two are a usage error naming both; -f of a missing file names it; bad JSON names where it came from', async () => {
+    const as = ['--as', '/nonexistent-agency', '--type', 'DocumentReport'];
+    const both = await runBin(['send', ...as, '--body', '{}', '-f', 'x.json']);
+    expect(both.code).toBe(2);
+    expect(both.err).toContain('give the body once: --body JSON or -f/--file FILE (- for stdin), not --body and --file');
+    const none = await runBin(['send', ...as]);
+    expect(none.code).toBe(2);
+    const missing = await runBin(['correct', '--as', '/nonexistent-agency', '0190c1e2-0000-7000-8000-000000000000', '-f', '/nonexistent/body.json']);
+    expect(missing.err.trim()).toBe('liaison: ERR_USAGE: cannot open /nonexistent/body.json: no such file or directory');
+    const bad = await runBin(['send', ...as, '--body', '{nope']);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain('ERR_BODY_INVALID: --body is not valid JSON');
+    const old = await runBin(['send', ...as, '--json', '{nope']);
+    expect(old.err).toContain('ERR_BODY_INVALID: --json is not valid JSON');
+  }, 120_000);
+});

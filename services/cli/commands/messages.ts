@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { HANDLING_CODES, TLP_LABELS, type HandlingCode, type TlpLabel } from '../../sdk/tier.ts';
-import { int, need, str, type Command, type ParsedArgs } from '../args.ts';
+import { int, need, str, type Command } from '../args.ts';
+import { BODY_OPTIONS, readBody } from '../body.ts';
 import { connectAs } from '../connect.ts';
 import { awaitCaseVerdict, watchForVerdict } from './send-verdict.ts';
 import { tail } from './tail.ts';
@@ -9,19 +9,6 @@ import { tail } from './tail.ts';
 /** How long `send` waits for the case registry's verdict on a workflow step by default. */
 const DEFAULT_VERDICT_WAIT_MS = 10_000;
 
-function parseBody(args: ParsedArgs): Promise<unknown> | unknown {
-  const json = str(args, 'json');
-  const file = str(args, 'file');
-  if ((json === undefined) === (file === undefined)) throw new LiaisonError('ERR_USAGE', 'give exactly one of --json JSON or --file FILE');
-  const parse = (text: string, where: string) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new LiaisonError('ERR_BODY_INVALID', `${where} is not valid JSON: ${(err as Error).message}`);
-    }
-  };
-  return json !== undefined ? parse(json, '--json') : readFile(file!, 'utf8').then((t) => parse(t, file!));
-}
 
 function oneOf<T extends string>(value: string | undefined, allowed: readonly T[], flag: string): T | undefined {
   if (value === undefined) return undefined;
@@ -32,12 +19,11 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
 const send: Command = {
   path: ['send'],
   summary: 'sign and send a message as an agency (one projected copy per tier the policy needs)',
-  usage: 'liaison send --as AGENCY_DIR --type TYPE (--json JSON | --file FILE) [--to ID] [--handling H0..H3] [--tlp LABEL] [--case REF] [--wait-ms MS]',
+  usage: 'liaison send --as AGENCY_DIR --type TYPE (--body JSON | -f FILE) [--to ID] [--handling H0..H3] [--tlp LABEL] [--case REF] [--wait-ms MS]',
   options: {
     as: { type: 'string' },
     type: { type: 'string' },
-    json: { type: 'string' },
-    file: { type: 'string' },
+    ...BODY_OPTIONS,
     to: { type: 'string' },
     handling: { type: 'string' },
     tlp: { type: 'string' },
@@ -48,7 +34,7 @@ const send: Command = {
   },
   required: ['as', 'type'],
   async run(args, io) {
-    const body = await parseBody(args);
+    const body = await readBody(args);
     const handling = oneOf<HandlingCode>(str(args, 'handling'), HANDLING_CODES, 'handling');
     const tlp = oneOf<TlpLabel>(str(args, 'tlp'), TLP_LABELS, 'tlp');
     const waitMs = int(args, 'wait-ms', 0, 600_000) ?? DEFAULT_VERDICT_WAIT_MS;

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import type { RetractionRecord, RetractOutcome } from '../../sdk/client/retract.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { str, type Command, type CliIo, type ParsedArgs } from '../args.ts';
+import { BODY_OPTIONS, readBody } from '../body.ts';
 import { connectAs } from '../connect.ts';
 
 function messageId(args: ParsedArgs, usage: string): string {
@@ -10,17 +10,6 @@ function messageId(args: ParsedArgs, usage: string): string {
   return id;
 }
 
-async function correctedBody(args: ParsedArgs): Promise<unknown> {
-  const json = str(args, 'json');
-  const file = str(args, 'file');
-  if ((json === undefined) === (file === undefined)) throw new LiaisonError('ERR_USAGE', 'give exactly one of --json JSON or --file FILE');
-  const [text, where] = json !== undefined ? [json, '--json'] : [await readFile(file!, 'utf8'), file!];
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new LiaisonError('ERR_BODY_INVALID', `${where} is not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 function printOutcome(io: CliIo, verb: string, o: RetractOutcome): void {
   const r = o.record;
@@ -66,13 +55,13 @@ const retract: Command = {
 const correct: Command = {
   path: ['correct'],
   summary: 'correct a message this agency sent: the corrected body goes out as a new message, the original is retracted',
-  usage: 'liaison correct --as AGENCY_DIR MSG_ID (--json JSON | --file FILE) [--reason TEXT]',
-  options: { as: { type: 'string' }, json: { type: 'string' }, file: { type: 'string' }, reason: { type: 'string' }, server: { type: 'string' } },
+  usage: 'liaison correct --as AGENCY_DIR MSG_ID (--body JSON | -f FILE) [--reason TEXT]',
+  options: { as: { type: 'string' }, ...BODY_OPTIONS, reason: { type: 'string' }, server: { type: 'string' } },
   required: ['as'],
   allowPositionals: true,
   async run(args, io) {
     const id = messageId(args, correct.usage);
-    const body = await correctedBody(args);
+    const body = await readBody(args);
     const client = await connectAs(args);
     try {
       const o = await client.correct(id, body, str(args, 'reason'));

@@ -11,6 +11,7 @@
  * Bounded: every child is stopped by PID at the end, on SIGINT/SIGTERM of the soak, on error, and past an overall
  * deadline. Exit 0 when it ran (figures are reported, not asserted), 1 on an error, 2 on bad flags.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +30,9 @@ import { summarise } from './soak/stats.ts';
 const LEAD_IN_MS = 20_000;
 /** Setup and teardown, beyond the load and the drain, before the overall deadline ends the soak. */
 const SETUP_MS = 10 * 60_000;
+
+/** The soak's working directory (trust dir, agency dirs, JetStream store): removed at the end, also on a signal. */
+let workDir: string | undefined;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (s: string) => process.stderr.write(`soak: ${s}\n`);
@@ -76,6 +80,7 @@ function latenciesOf(clients: readonly AgencyClient[], phase: string) {
 
 async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
   const work = await mkdtemp(join(tmpdir(), 'liaison-soak-'));
+  workDir = work;
   try {
     log(`federation in ${work}`);
     const fed = await startFederation(group, work);
@@ -204,6 +209,16 @@ async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
   }
 }
 
+/** Remove the working directory, once the processes using it were killed (best effort: a dying nats-server may still write). */
+function removeWork(): void {
+  if (!workDir) return;
+  try {
+    rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
+  } catch {
+    log(`could not remove ${workDir}`);
+  }
+}
+
 async function main(): Promise<number> {
   let f: SoakFlags;
   try {
@@ -219,12 +234,14 @@ async function main(): Promise<number> {
     process.once(s, () => {
       log(`${s}: stopping every process`);
       group.killAll();
+      removeWork();
       process.exit(130);
     });
   const deadline = setTimeout(
     () => {
       log('overall deadline passed: stopping every process');
       group.killAll();
+      removeWork();
       process.exit(1);
     },
     SETUP_MS + (f.minutes * 60 + f.drainSeconds + 120) * 1000,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -224,7 +224,7 @@ describe('bulk import into a live registry (signed batches over a real nats-serv
     expect((await xbPolice.request('DocumentCheckRequest', { documentNumber: 'XL000399', issuingCountry: 'XAA' })).body.outcome).toBe('CHECK_OUTCOME_HIT');
   });
 
-  it('liaison registry import prints the counts and each bad row; exit 0 with bad rows, 1 when nothing imports, 2 on usage', async () => {
+  it('liaison registry import prints the counts and the bad rows grouped by reason; exit 0 with bad rows, 1 when nothing imports, 2 on usage', async () => {
     const out: string[] = [];
     const io = { out: (l: string) => void out.push(l), err: (l: string) => void out.push(l), interrupted: new Promise<void>(() => undefined) };
     const dir = fed.agencyDirs['xa-border-police']!;
@@ -232,7 +232,7 @@ describe('bulk import into a live registry (signed batches over a real nats-serv
     await writeFile(file, [HEADER, 'XC0001,XAA,passport,stolen', 'XC0002,XAA,passport,gone', 'XC0003,XAA,visa,lost', '"XC0004",XAA,PASSPORT,DOCUMENT_STATUS_CANCELLED'].join('\n'));
     expect(await runCli(['registry', 'import', '--as', dir, '--csv', file, '--batch', '2'], io)).toBe(0);
     expect(out[0]).toMatch(/^imported 3 of 4 rows in 2 signed batches to xc-ncb \(.* s, \d+ rows\/s\); 1 bad rows$/);
-    expect(out[1]).toBe('line 3: status: "gone" is not one of lost, stolen, fraudulent, recovered, cancelled');
+    expect(out[1]).toBe('     1 × status: "gone" is not one of lost, stolen, fraudulent, recovered, cancelled — line 3');
 
     out.length = 0;
     expect(await runCli(['registry', 'import', '--as', dir, '--csv', file, '--json'], io)).toBe(0);
@@ -242,7 +242,21 @@ describe('bulk import into a live registry (signed batches over a real nats-serv
     await writeFile(allBad, [HEADER, 'XC0009,QQQ,passport,stolen'].join('\n'));
     out.length = 0;
     expect(await runCli(['registry', 'import', '--as', dir, '--csv', allBad], io)).toBe(1);
-    expect(out).toContain('line 2: issuing_country: "QQQ" is not an ICAO Doc 9303 country code');
+    expect(out).toContain('     1 × issuing_country: "QQQ" is not an ICAO Doc 9303 country code — line 2');
+
+    // 30 bad rows of two reasons: two lines with counts and the first five lines each; --errors-file has all 30.
+    const many = join(work, 'many.csv');
+    const rows = Array.from({ length: 30 }, (_, i) => (i % 3 === 2 ? `XM${i},XAA,passport,stolen,2024-13-0${(i % 9) + 1}` : `XM${i},XAA,passport,gone${i},`));
+    await writeFile(many, [`${HEADER},issue_date`, ...rows, 'XM99,XAA,passport,stolen,'].join('\n'));
+    const errorsFile = join(work, 'errors.txt');
+    out.length = 0;
+    expect(await runCli(['registry', 'import', '--as', dir, '--csv', many, '--errors-file', errorsFile], io)).toBe(0);
+    expect(out[1]).toBe('    20 × status: "gone0" is not one of lost, stolen, fraudulent, recovered, cancelled (and alike) — lines 2, 3, 5, 6, 8, …');
+    expect(out[2]).toBe('    10 × issue_date: "2024-13-03" is not a date (YYYY-MM-DD) (and alike) — lines 4, 7, 10, 13, 16, …');
+    expect(out[3]).toBe(`every bad row: ${errorsFile}`);
+    const all = (await readFile(errorsFile, 'utf8')).trim().split('\n');
+    expect(all).toHaveLength(30);
+    expect(all[29]).toBe('line 31: issue_date: "2024-13-03" is not a date (YYYY-MM-DD)');
 
     const badHeader = join(work, 'header.csv');
     await writeFile(badHeader, `${HEADER},colour\nXC0010,XAA,passport,stolen,red\n`);

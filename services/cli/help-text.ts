@@ -67,6 +67,7 @@ export const OPTION_TEXT: Readonly<Record<string, string>> = {
   status: "show the retraction's status (who acknowledged it) instead of retracting",
   store: 'the JetStream store directory of the exchange',
   'tick-ms': 'how often deadlines are checked (ms)',
+  'errors-file': 'write every refused row with its line and reason to FILE (the terminal shows them grouped by reason)',
   concurrency: 'messages of each consumer applied at once: different cases in parallel, each case in order (default 32; 1: one at a time)',
   tlp: 'Traffic Light Protocol label: CLEAR, GREEN, AMBER, AMBER+STRICT or RED',
   to: 'the recipient agency (default: every agency the policy lets receive it)',

@@ -1,11 +1,12 @@
 import { createLogger } from '../../sdk/logging.ts';
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { FINAL_SNAPSHOT_WITHIN_MS, runRegistry } from '../../registry/run.ts';
 import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { connectAs } from '../connect.ts';
+import { formatGroups, groupErrors } from '../error-groups.ts';
 import { STOP_BOUND_MS } from '../signals.ts';
 import { registryStats } from './registry-stats.ts';
 
@@ -94,9 +95,9 @@ const registryImport: Command = {
   path: ['registry', 'import'],
   summary: 'bulk-upload a national registry export (CSV) to the registry in signed batches',
   usage:
-    'liaison registry import --as AGENCY_DIR --csv FILE [--batch N] [--to REGISTRY] [--json] [--server URL] — CSV with a header row: ' +
+    'liaison registry import --as AGENCY_DIR --csv FILE [--batch N] [--to REGISTRY] [--errors-file FILE] [--json] [--server URL] — CSV with a header row: ' +
     'document_number,issuing_country,document_type,status[,issue_date,expiry_date,holder_name,holder_birth_date,holder_nationality,place,remarks,national_reference]',
-  options: { as: { type: 'string' }, csv: { type: 'string' }, batch: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' }, server: { type: 'string' } },
+  options: { as: { type: 'string' }, csv: { type: 'string' }, batch: { type: 'string' }, to: { type: 'string' }, 'errors-file': { type: 'string' }, json: { type: 'boolean' }, server: { type: 'string' } },
   required: ['as', 'csv'],
   async run(args, io) {
     const batchSize = int(args, 'batch', 1, MAX_BATCH_SIZE) ?? 1_000;
@@ -106,11 +107,15 @@ const registryImport: Command = {
     const client = await connectAs(args);
     try {
       const r = await importCsv({ client, file, batchSize, to: str(args, 'to') });
+      const errorsFile = str(args, 'errors-file');
+      if (errorsFile) await writeFile(errorsFile, r.bad.map((b) => `line ${b.line}: ${b.error}\n`).join(''));
       if (args.values.json) io.out(JSON.stringify(r));
       else {
         const rate = r.seconds > 0 ? Math.round(r.imported / r.seconds) : r.imported;
         io.out(`imported ${r.imported} of ${r.rows} rows in ${r.batches} signed batches to ${r.to} (${r.seconds.toFixed(2)} s, ${rate} rows/s); ${r.bad.length} bad rows`);
-        for (const b of r.bad) io.out(`line ${b.line}: ${b.error}`);
+        // Bad rows grouped by reason (count and first lines), not printed one by one; --errors-file has every line.
+        for (const line of formatGroups(groupErrors(r.bad))) io.out(line);
+        if (r.bad.length > 0) io.out(errorsFile ? `every bad row: ${errorsFile}` : 'every bad row with its line: --errors-file FILE');
         if (r.imported > 0) io.out(`the registry refuses records of another issuing country by line, in a signed RegistryRefusal to ${client.id}`);
       }
       return r.imported > 0 ? 0 : 1;

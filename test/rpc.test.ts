@@ -25,8 +25,9 @@ describe('request/reply services: signed requests, signed replies bound to them,
       [ncbReplica, 'b'],
     ] as const) {
       await replica.serve({
-        DocumentCheckRequest: (req) => {
+        DocumentCheckRequest: async (req) => {
           answeredBy.push(label);
+          if (req.body.documentNumber === 'SLOW') await new Promise((r) => setTimeout(r, 1_500));
           if (req.body.documentNumber === 'REFUSE') throw new LiaisonError('ERR_BODY_INVALID', 'document number REFUSE is not acceptable');
           return { type: 'DocumentCheckResult', body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_HIT', status: 'DOCUMENT_STATUS_STOLEN', recordOwnerCountry: 'XAA' } };
         },
@@ -80,6 +81,12 @@ describe('request/reply services: signed requests, signed replies bound to them,
     await raw.nc.request(subject, 'x', { timeout: 1_000 }).catch(() => undefined);
     expect(await raw.refused(subject)).toBe(true);
     await raw.close();
+  });
+
+  it('a service that does not answer in time is ERR_TIMEOUT naming the wait and what to check', async () => {
+    const err = await police.request('DocumentCheckRequest', { ...CHECK, documentNumber: 'SLOW' }, { timeoutMs: 500 }).catch((e: unknown) => e);
+    expect(isLiaisonError(err, 'ERR_TIMEOUT')).toBe(true);
+    expect((err as Error).message).toBe('xc-ncb did not answer DocumentCheckRequest within 0.5 s: check that its service is running and keeping up (`liaison exchange status --dir TRUST_DIR`, its logs), or allow more time');
   });
 
   it('an agency that does not serve the type can neither register nor listen as the service', async () => {

@@ -99,7 +99,7 @@ export class AsyncPublisher {
     for (const [token, p] of this.#pending) {
       if (p.deadline <= now) {
         this.#pending.delete(token);
-        p.reject(new LiaisonError('ERR_TIMEOUT', `no acknowledgement from the exchange for ${p.subject}`, { subject: p.subject }));
+        p.reject(new LiaisonError('ERR_TIMEOUT', `no acknowledgement from the exchange for ${p.subject} in time: check that the exchange is up and reachable (\`liaison doctor --as AGENCY_DIR\`) and not overloaded (\`liaison exchange status --dir TRUST_DIR\`); a send that timed out may still have been stored, and sending it again with the same id is safe`, { subject: p.subject }));
       }
     }
   }

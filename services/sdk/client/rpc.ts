@@ -74,8 +74,11 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
   try {
     reply = await host.nc.request(subject, copy.data, { headers: toHeaders(copy.headers), timeout: opts.timeoutMs ?? 5_000 });
   } catch (err) {
-    if (err instanceof errors.NoRespondersError) throw new LiaisonError('ERR_CONNECT', `no ${server} service is answering ${subject}`, { subject }, { cause: err });
-    if (err instanceof errors.TimeoutError) throw new LiaisonError('ERR_TIMEOUT', `${server} did not answer ${type} in time`, { subject }, { cause: err });
+    if (err instanceof errors.NoRespondersError) throw new LiaisonError('ERR_CONNECT', `no ${server} service is answering ${subject}: is it running (e.g. \`liaison registry up --as\` its directory)? \`liaison exchange status --dir TRUST_DIR\` lists the connected processes`, { subject }, { cause: err });
+    if (err instanceof errors.TimeoutError) {
+      const s = ((opts.timeoutMs ?? 5_000) / 1000).toString();
+      throw new LiaisonError('ERR_TIMEOUT', `${server} did not answer ${type} within ${s} s: check that its service is running and keeping up (\`liaison exchange status --dir TRUST_DIR\`, its logs), or allow more time`, { subject }, { cause: err });
+    }
     if (err instanceof errors.PermissionViolationError) {
       // The SDK's own check let it through: the exchange's credentials disagree with the policy this process enforces.
       const d = canSend(host.policy(), host.id, info.name);

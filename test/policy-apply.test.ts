@@ -120,7 +120,7 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l), interrupted: new Promise<void>(() => undefined) };
     expect(await runCli(['exchange', 'status', '--dir', fed.trustDir, '--server', fed.server.url, '--wait-ms', '500'], io)).toBe(0);
     const text = out.join('\n');
-    for (const a of ['xa-coast-guard', 'mac-centre', 'xa-ngo-harbour']) expect(text).toMatch(new RegExp(`${a}\\s+r1\\s+policy [0-9a-f]{16}… current`));
+    for (const a of ['xa-coast-guard', 'mac-centre', 'xa-ngo-harbour']) expect(text).toMatch(new RegExp(`${a}\\s+r1\\s+policy sha256:[0-9a-f]{9}… current`));
 
     // Unsigned and forged pings: the old unsigned form claiming a far-future directory, garbage, and the real
     // directory with its payload altered (the root's signature no longer covers it).

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLiaisonError, type LiaisonError } from '../services/sdk/errors.ts';
@@ -25,6 +26,7 @@ import {
   SERVICE_RESPONSES,
 } from '../services/sdk/policy/index.ts';
 import { consumerFilter } from '../services/sdk/subjects.ts';
+import { policyHash as directoryPolicyHash } from '../services/sdk/trust/directory.ts';
 import { TIERS } from '../services/sdk/tier.ts';
 import { stringify, parse } from 'yaml';
 import { CATALOGUE, typeCatalogFromList } from './support/catalogue-list.ts';
@@ -88,7 +90,7 @@ describe('policy loading', () => {
     expect(p.agencies['xb-police']).toEqual({ id: 'xb-police', name: 'Bellmark National Police', country: 'XBB', roles: ['border-police', 'coast-guard'] });
     expect(p.retention.documents).toBe(3650 * DAY);
     expect(p.defaultRetentionMs).toBe(365 * DAY);
-    expect(p.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(p.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(p.source).toEqual({ file: EXAMPLE, text: exampleText });
     expect(p.roles.ngo!.receive[0]).toMatchObject({ role: 'ngo', index: 0, tier: 'personal', scope: 'direct', handling: ['H0', 'H1', 'H2', 'H3'] });
   });
@@ -196,13 +198,15 @@ describe('policy validation names file:line:col and the key path', () => {
 });
 
 describe('policy hash', () => {
-  it('is stable across comments, quoting, flow/block style and key order', () => {
-    const original = parsePolicy(exampleText, { catalog }).hash;
+  it('is one value everywhere: the sha256 of the policy text that sha256sum recomputes, and the directory\'s policyHash', () => {
+    const p = parsePolicy(exampleText, { catalog });
+    const sum = execFileSync('sha256sum', [EXAMPLE], { encoding: 'utf8' }).split(' ')[0];
+    expect(p.hash).toBe(`sha256:${sum}`);
+    expect(p.hash).toBe(directoryPolicyHash(exampleText));
+    // What was signed is what is named: the same rules laid out differently are another text, another hash.
     const data = parse(exampleText) as Record<string, unknown>;
-    const reordered = { agencies: data.agencies, retention: data.retention, roles: data.roles, name: data.name, description: data.description, version: 1 };
-    const reformatted = stringify(reordered, { collectionStyle: 'flow', defaultStringType: 'QUOTE_DOUBLE' });
-    expect(reformatted).not.toBe(exampleText);
-    expect(parsePolicy(reformatted, { catalog }).hash).toBe(original);
+    const reformatted = stringify(data, { collectionStyle: 'flow', defaultStringType: 'QUOTE_DOUBLE' });
+    expect(parsePolicy(reformatted, { catalog }).hash).not.toBe(p.hash);
   });
 
   it('changes when a rule changes', () => {

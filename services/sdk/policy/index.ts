@@ -6,7 +6,8 @@
 export type { AgencyEntry, BucketKind, CopyScope, Policy, ReceiveRule, ReceiveScope, Role, RoleState, TypeCatalog } from './model.ts';
 export { DEFAULT_RETENTION_MS, QUARANTINE_RETENTION_MS, retentionOf, ruleName, sendRuleName } from './model.ts';
 export type { ParsePolicyOptions } from './load.ts';
-export { loadPolicyFile, parsePolicy, policyContentHash } from './load.ts';
+export { loadPolicyFile, parsePolicy } from './load.ts';
+export { policyHash } from './policy-hash.ts';
 export type { PolicyIssue } from './issues.ts';
 export { parseDuration } from './duration.ts';
 export { canonicalHash, canonicalJson } from './canonical.ts';

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { LiaisonError } from '../errors.ts';
-import { canonicalHash } from './canonical.ts';
+import { policyHash } from './policy-hash.ts';
 import { IssueList, type PolicyIssue } from './issues.ts';
 import type { Policy, TypeCatalog } from './model.ts';
-import { validatePolicy, type PolicyBody } from './validate.ts';
+import { validatePolicy } from './validate.ts';
 
 /** Options of {@link parsePolicy}. */
 export interface ParsePolicyOptions {
@@ -26,7 +26,7 @@ export function parsePolicy(text: string, opts: ParsePolicyOptions): Policy {
   for (const err of doc.errors) issues.add(err.pos[0], '', `YAML syntax error: ${err.message.split('\n')[0]}`);
   const body = doc.errors.length === 0 ? validatePolicy({ doc, issues }, opts.catalog) : undefined;
   if (issues.items.length > 0 || !body) throw policyInvalid(issues.items);
-  return { ...body, hash: policyContentHash(body), source: { ...(opts.file !== undefined ? { file: opts.file } : {}), text } };
+  return { ...body, hash: policyHash(text), source: { ...(opts.file !== undefined ? { file: opts.file } : {}), text } };
 }
 
 /** Read and parse a policy file (errors are located in `path`). */
@@ -40,21 +40,6 @@ export async function loadPolicyFile(path: string, catalog: TypeCatalog): Promis
   return parsePolicy(text, { file: path, catalog });
 }
 
-/**
- * The hash of a policy's content: sha256 hex of its canonical JSON (keys sorted, defaults filled
- * in), so comments, quoting, flow or block style and key order do not change it.
- */
-export function policyContentHash(body: PolicyBody): string {
-  return canonicalHash({
-    version: body.version,
-    name: body.name,
-    description: body.description,
-    roles: body.roles,
-    agencies: body.agencies,
-    retention: body.retention,
-    defaultRetentionMs: body.defaultRetentionMs,
-  });
-}
 
 function policyInvalid(errors: PolicyIssue[]): LiaisonError {
   const first = errors[0]!;

@@ -1,4 +1,5 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { policyHash } from '../policy/policy-hash.ts';
 import { compactVerify, decodeProtectedHeader } from 'jose';
 import { LiaisonError } from '../errors.ts';
 import { ACCEPTED_ALGS } from '../envelope/jws.ts';
@@ -35,7 +36,7 @@ export interface Directory {
   federation: string;
   /** ISO 8601 */
   issuedAt: string;
-  /** `sha256:<hex>` of the policy text. */
+  /** {@link policyHash} of `policy`. */
   policyHash: string;
   policy: string;
   agencies: DirectoryAgency[];
@@ -59,10 +60,8 @@ export interface DirectoryKey {
   revokedAt?: Date;
 }
 
-/** `sha256:<hex>` of the policy text. */
-export function policyHash(policyText: string): string {
-  return `sha256:${createHash('sha256').update(policyText, 'utf8').digest('hex')}`;
-}
+/** The policy hash the directory carries (the policy module owns it: policy-hash.ts). */
+export { policyHash };
 
 const invalid = (message: string, cause?: unknown): LiaisonError =>
   new LiaisonError('ERR_DIRECTORY_INVALID', message, {}, cause === undefined ? undefined : { cause });

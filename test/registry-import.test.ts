@@ -144,8 +144,12 @@ describe('bulk import into a live registry (signed batches over a real nats-serv
     const file = join(work, 'export.csv');
     await writeFile(file, lines.join('\r\n') + '\r\n');
     const before = registry.stats.reports;
-    const r = await importCsv({ client: police, file, batchSize: 300 });
+    const progress: { imported: number; batches: number }[] = [];
+    const r = await importCsv({ client: police, file, batchSize: 300, onProgress: (p) => progress.push(p) });
     expect(r).toMatchObject({ rows: 2_003, imported: 2_000, batches: Math.ceil(2_000 / 300), to: 'xc-ncb' });
+    // Progress after every stored batch, counting up to the result.
+    expect(progress.map((p) => p.batches)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(progress.at(-1)!.imported).toBe(2_000);
     // Header = line 1; row i is on line i + 2 plus the bad rows before it.
     expect(r.bad.map((b) => b.line)).toEqual([13, 704, 1505]);
     expect(r.bad[0]!.error).toContain('"ZZZ" is not an ICAO');

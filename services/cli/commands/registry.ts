@@ -7,6 +7,7 @@ import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { connectAs } from '../connect.ts';
 import { formatGroups, groupErrors } from '../error-groups.ts';
+import { Progress } from '../progress.ts';
 import { STOP_BOUND_MS } from '../signals.ts';
 import { registryStats } from './registry-stats.ts';
 
@@ -106,7 +107,15 @@ const registryImport: Command = {
     if (!info?.isFile()) throw new LiaisonError('ERR_USAGE', `--csv ${file}: no such file`);
     const client = await connectAs(args);
     try {
-      const r = await importCsv({ client, file, batchSize, to: str(args, 'to') });
+      const progress = new Progress();
+      const t0 = performance.now();
+      const r = await importCsv({
+        client,
+        file,
+        batchSize,
+        to: str(args, 'to'),
+        onProgress: (p) => progress.update(`importing ${file}: ${p.imported.toLocaleString('en')} rows stored in ${p.batches} batches (${Math.round(p.imported / ((performance.now() - t0) / 1000 || 1)).toLocaleString('en')} rows/s), ${p.bad} bad`),
+      }).finally(() => progress.done());
       const errorsFile = str(args, 'errors-file');
       if (errorsFile) await writeFile(errorsFile, r.bad.map((b) => `line ${b.line}: ${b.error}\n`).join(''));
       if (args.values.json) io.out(JSON.stringify(r));

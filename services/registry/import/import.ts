@@ -43,6 +43,8 @@ export interface ImportOptions {
   window?: number;
   /** The import's reference, carried by every batch (default: a fresh UUID). */
   batchReference?: string;
+  /** Called after each batch the exchange stored (the CLI shows progress on a terminal). */
+  onProgress?: (p: { imported: number; bad: number; batches: number }) => void;
 }
 
 /** Largest batch accepted by {@link importCsv}. */
@@ -102,6 +104,7 @@ export async function importCsv(o: ImportOptions): Promise<ImportResult> {
       await client.send('DocumentReportBatch', body, { to });
       imported += rows.length;
       batches++;
+      o.onProgress?.({ imported, bad: bad.length, batches });
     } catch (err) {
       if (!(isLiaisonError(err) && err.code === 'ERR_MESSAGE_TOO_LARGE')) throw err;
       if (rows.length === 1) {

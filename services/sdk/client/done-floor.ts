@@ -29,6 +29,10 @@ export type FloorWrite = (key: string, text: string) => Promise<unknown>;
  * killed between the two): the message would then be neither redelivered nor done, and a replay of it
  * would be taken as in doubt; the order above forbids it.
  *
+ * A floor write whose PubAck timed out fails its batch (not acknowledged, so redelivered later); should it
+ * still be stored after a later write, the entry steps back and claims it no longer covers read as in
+ * doubt: quarantined, never handled twice, never acknowledged unrecorded.
+ *
  * Expiry: the floor entry lives in the handled bucket and expires with its max age like the claims; it is
  * rewritten on every batch while the process lives, and always after the claims it covers were written,
  * so it outlives them. An expired or unreadable floor covers nothing: its uncovered claims are in doubt.

@@ -29,9 +29,10 @@ export type FloorWrite = (key: string, text: string) => Promise<unknown>;
  * killed between the two): the message would then be neither redelivered nor done, and a replay of it
  * would be taken as in doubt; the order above forbids it.
  *
- * A floor write whose PubAck timed out fails its batch (not acknowledged, so redelivered later); should it
- * still be stored after a later write, the entry steps back and claims it no longer covers read as in
- * doubt: quarantined, never handled twice, never acknowledged unrecorded.
+ * A floor write whose PubAck timed out fails its batch (not acknowledged, so redelivered later, and then
+ * done or in doubt by whatever floor was stored). It cannot be stored after a later write of the same
+ * process (one connection, published in order); were it ever, the entry would step back and the claims
+ * it no longer covers would read as in doubt: quarantined, never handled twice.
  *
  * Expiry: the floor entry lives in the handled bucket and expires with its max age like the claims; it is
  * rewritten on every batch while the process lives, and always after the claims it covers were written,

@@ -109,14 +109,17 @@ async function fromBacklog(fed: TestFederation, mode: CentreWorkerJob['mode'], s
 /** A running receiver at a steady offered rate: processed per second while offered (and the backlog left, the time to clear it). */
 async function steady(fed: TestFederation, receiver: Receiver, label: string, seed: number): Promise<number> {
   const before = receiver.handled();
+  const cpu0 = receiver.cpuUs();
   const t1 = performance.now();
   const sent = await withTimeout(offer(fed, STEADY_RATE * STEADY_SECONDS, seed, STEADY_RATE), STEADY_SECONDS * 1000 + 120_000, `offer ${label}`);
   const during = receiver.handled() - before;
   const window = (performance.now() - t1) / 1000;
+  // Its thread's CPU share while offered: well below 100 % with a growing backlog means it waits on round trips, not on CPU.
+  const busy = (receiver.cpuUs() - cpu0) / 1e6 / window;
   const c = await drained(() => receiver.handled() - before, sent.sent, performance.now(), DRAIN_LIMIT_MS);
   console.log(
     `${label} at a steady ${STEADY_RATE} msg/s offered for ${STEADY_SECONDS} s (sent at ${(sent.sent / sent.seconds).toFixed(0)} msg/s): ` +
-      `${(during / window).toFixed(0)} msg/s processed while offered, backlog ${sent.sent - during} when the offer stopped, cleared in ${c.seconds.toFixed(1)} s${c.complete ? '' : ' (NOT cleared)'}`,
+      `${(during / window).toFixed(0)} msg/s processed while offered (its thread ${(busy * 100).toFixed(0)} % busy), backlog ${sent.sent - during} when the offer stopped, cleared in ${c.seconds.toFixed(1)} s${c.complete ? '' : ' (NOT cleared)'}`,
   );
   return during / window;
 }

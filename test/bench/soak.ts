@@ -112,6 +112,11 @@ async function soak(f: SoakFlags, group: ProcessGroup): Promise<SoakResult> {
           phase: phaseAt(t),
           rss: await sampleRss(group.processes),
           backlog: byReceiver(backlog),
+          consumers: Object.fromEntries(
+            Object.entries(backlog)
+              .filter(([, b]) => b.pending + b.ackPending > 0)
+              .map(([k, b]) => [k, `${b.pending} + ${b.ackPending} (${b.redelivered})`]),
+          ),
           e2e: summarise(fresh.flatMap((x) => x.e2e)),
           checks: summarise(fresh.flatMap((x) => x.checks)),
           checkFailed: fresh.reduce((a, x) => a + x.checkFailed, 0),

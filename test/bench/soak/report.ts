@@ -11,6 +11,8 @@ export interface SoakSample {
   rss: Record<string, number>;
   /** Backlog (pending + unacknowledged) per receiver: `agency` or `agency rK`. */
   backlog: Record<string, number>;
+  /** The same per durable consumer with any backlog, `stream/consumer` → pending + unacknowledged (redelivered). */
+  consumers: Record<string, string>;
   e2e: Summary;
   checks: Summary;
   checkFailed: number;

@@ -1,4 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VERIFY_RECIPE } from '../services/sdk/envelope/export.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { peekSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
@@ -56,6 +61,28 @@ describe('liaison tail does not consume', () => {
     const left = await tailBin(['--as', centre, '--server', fed.server.url, '--type', 'Document*', '--json', '--max', '1']);
     expect(left.code, left.err).toBe(0);
     expect(numbers(left.out)).toEqual(['XA2000001', 'XA2000002'].filter((n) => n !== first));
+  }, 120_000);
+
+  it('--raw DIR writes each copy it shows as raw files that the openssl recipe verifies; with --consume it is a usage error', async () => {
+    const police = await fed.connect('xa-border-police');
+    // A type no other test here sends, so this copy is the first one waiting for it.
+    const sent = await police.send('IntelligenceReport', { summary: 'raw tail' }, { to: 'mac-centre' });
+    await police.close();
+    const dir = await mkdtemp(join(tmpdir(), 'liaison-tail-raw-'));
+    try {
+      const t = await tailBin(['--as', centre, '--server', fed.server.url, '--type', 'IntelligenceReport', '--json', '--max', '1', '--raw', dir]);
+      expect(t.code, t.err).toBe(0);
+      const mine = await readdir(dir);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatch(new RegExp(`^xa-border-police-${sent.id}-(operational|personal|special)$`));
+      const r = spawnSync('bash', ['-c', VERIFY_RECIPE.join(' && ')], { cwd: join(dir, mine[0]!), encoding: 'utf8' });
+      expect(`${r.stdout}${r.stderr}`).toContain('Signature Verified Successfully');
+      const both = await tailBin(['--as', centre, '--raw', dir, '--consume']);
+      expect(both.code).toBe(2);
+      expect(both.err).toContain('drop --consume');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 120_000);
 
   it('an agency cannot peek at another agency’s copies: the broker refuses its publish on their peek subject', async () => {

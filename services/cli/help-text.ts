@@ -85,7 +85,7 @@ export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string
   send: { json: 'the older name of --body (--json means JSON output everywhere else)', 'wait-ms': 'for a workflow step: how long to wait for the case registry’s verdict, read without consuming (default 10000; 0: do not wait); a refusal exits 1' },
   correct: { body: 'the corrected body as JSON text', json: 'the older name of --body', reason: 'why the original is corrected' },
   retract: { reason: 'why the message is withdrawn (sent to every recipient in the signed Retraction)' },
-  tail: { type: 'only types matching this pattern (e.g. Document*)', json: 'print each verified message as one JSON line', consume: 'take the messages from the agency’s consumers, acknowledging what is printed (default: read without consuming; the agency’s integration still gets them)' },
+  tail: { raw: 'also write each copy as raw files (envelope, JWS parts, sender key, VERIFY.md, as `liaison export`) under DIR/SENDER-ID-TIER', type: 'only types matching this pattern (e.g. Document*)', json: 'print each verified message as one JSON line', consume: 'take the messages from the agency’s consumers, acknowledging what is printed (default: read without consuming; the agency’s integration still gets them)' },
   'check-document': { type: 'document type (passport, identity card, …)' },
   'check-person': { name: 'the name as "GIVEN FAMILY"' },
   'registry import': { to: 'the registry agency (default: the one the policy names)' },

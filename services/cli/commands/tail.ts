@@ -4,6 +4,9 @@ import type { ReceivedMessage } from '../../sdk/envelope/open.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
 import { int, str, type CliIo, type Command, type ParsedArgs } from '../args.ts';
 import { connectAs } from '../connect.ts';
+import { exportEnvelope } from '../../sdk/envelope/export.ts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** How often a following (non-consuming) tail asks the exchange for new copies. */
 export const TAIL_POLL_MS = 1_000;
@@ -25,6 +28,17 @@ interface TailRun {
   types: string[] | undefined;
   max: number | undefined;
   json: boolean;
+  /** `--raw DIR`: also write each verified copy's raw files (see `liaison export`) under DIR/<sender>-<id>-<tier>. */
+  raw: string | undefined;
+}
+
+/** Write one verified copy as raw files any tool can check (envelope, JWS parts, the sender's key, VERIFY.md). */
+async function writeRaw(dir: string, data: Uint8Array, ctx: ReturnType<LiaisonClient['openContext']>): Promise<string> {
+  const x = exportEnvelope(data, ctx.codec, ctx.keys);
+  const where = join(dir, `${x.summary.sender}-${x.summary.id}-${x.summary.tier}`);
+  await mkdir(where, { recursive: true });
+  for (const [name, content] of Object.entries(x.files)) await writeFile(join(where, name), content);
+  return where;
 }
 
 /**
@@ -45,6 +59,7 @@ async function peekTail(r: TailRun): Promise<number> {
       if (copy.subject.split('.')[5] === r.client.id) continue;
       try {
         r.io.out(render(openPeeked(ctx(), copy), r.json));
+        if (r.raw) await writeRaw(r.raw, Buffer.from(copy.data, 'base64'), ctx());
       } catch (err) {
         const e = asLiaisonError(err, 'ERR_DECODE');
         r.io.err(`rejected ${e.code}: ${e.message} (${copy.subject})`);
@@ -80,16 +95,18 @@ async function consumeTail(r: TailRun): Promise<number> {
 export const tail: Command = {
   path: ['tail'],
   summary: "print an agency's verified messages without consuming them (its consumers stay as they were; --consume acknowledges what it prints); rejections on stderr with their code",
-  usage: 'liaison tail --as AGENCY_DIR [--type PATTERN] [--json] [--max N] [--consume]',
-  options: { as: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' }, server: { type: 'string' }, consume: { type: 'boolean' } },
+  usage: 'liaison tail --as AGENCY_DIR [--type PATTERN] [--json] [--max N] [--raw DIR | --consume]',
+  options: { as: { type: 'string' }, type: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' }, server: { type: 'string' }, consume: { type: 'boolean' }, raw: { type: 'string' } },
   required: ['as'],
   async run(args: ParsedArgs, io: CliIo) {
     const max = int(args, 'max', 1, 1_000_000);
+    const raw = str(args, 'raw');
+    if (raw !== undefined && args.values.consume === true) throw new LiaisonError('ERR_USAGE', '--raw writes what tail reads without consuming: drop --consume');
     const re = typePattern(str(args, 'type'));
     const client = await connectAs(args);
     try {
       const types = re ? client.consumerSpecs().map((c) => c.type).filter((t) => re.test(t)) : undefined;
-      const run: TailRun = { client, io, types: types ? [...new Set(types)] : undefined, max, json: args.values.json === true };
+      const run: TailRun = { client, io, types: types ? [...new Set(types)] : undefined, max, json: args.values.json === true, raw };
       return args.values.consume === true ? await consumeTail(run) : await peekTail(run);
     } finally {
       await client.close();

@@ -1,6 +1,6 @@
 import { verify as edVerify } from 'node:crypto';
 import { LiaisonError } from '../errors.ts';
-import type { DirectoryKey } from '../trust/directory.ts';
+import type { KeyObject } from 'node:crypto';
 import type { EnvelopeCodec } from './codec.ts';
 import { parseProtectedHeader, signingInput, toFlattenedJws } from './jws.ts';
 
@@ -64,7 +64,7 @@ function verifyText(s: ExportedEnvelope['summary']): string {
  * directory by the caller). Throws ERR_DECODE / ERR_PROTECTED_HEADER_INVALID for bytes that are not a
  * Liaison envelope; a signature that does not verify is exported all the same and reported.
  */
-export function exportEnvelope(data: Uint8Array, codec: EnvelopeCodec, keyOf: (sender: string, kid: string) => DirectoryKey | undefined): ExportedEnvelope {
+export function exportEnvelope(data: Uint8Array, codec: EnvelopeCodec, keyOf: (sender: string, kid: string) => { publicKey: KeyObject } | undefined): ExportedEnvelope {
   const parts = codec.decodeEnvelope(data);
   const { header: ph, b64 } = parseProtectedHeader(parts.protected);
   const { header, body } = codec.decodeSigned(parts.signed);

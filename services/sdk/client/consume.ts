@@ -10,6 +10,9 @@ import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from '
 import { replayOf } from './freshness.ts';
 import type { Claim, HandledRecord } from './handled.ts';
 import { InFlight } from './in-flight.ts';
+import { giveBack, pullOnce, PULL_EXPIRES_MS, workingEvery } from './pull.ts';
+
+export { PULL_EXPIRES_MS };
 
 /** A message the receiver refused, with the reason. */
 export interface Rejection {
@@ -208,9 +211,6 @@ function reject(o: ReceiveLoopOptions, subject: string, data: Uint8Array, e: Lia
   }
 }
 
-/** How long one pull request waits for messages before the consumer issues a new one. */
-export const PULL_EXPIRES_MS = 2_000;
-
 /** The most copies one consumer loop holds in process (pulled, not yet settled at the handler) unless its consumer sets `maxInFlight`; the rest wait in JetStream. */
 export const MAX_IN_FLIGHT = 64;
 
@@ -242,12 +242,6 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
   } finally {
     inFlight.stop();
   }
-}
-
-/** Keep-alive period for held copies: a third of the ack wait (nanoseconds), within [100 ms, 10 s]. */
-function workingEvery(ackWaitNanos: number | undefined): number {
-  const ackWaitMs = ackWaitNanos ? ackWaitNanos / 1_000_000 : 30_000;
-  return Math.min(10_000, Math.max(100, Math.floor(ackWaitMs / 3)));
 }
 
 /**
@@ -307,57 +301,4 @@ function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSig
     arrived.push(m);
     if (!busy) pump();
   };
-}
-
-/** Hand a prepared, undispatched copy back: free its durable claim (if one was taken ahead), then nak it for redelivery now. */
-async function giveBack(o: ReceiveLoopOptions, p: Prepared): Promise<void> {
-  try {
-    const c = p.claim ? await p.claim : undefined;
-    if (c?.outcome === 'claimed') await c.release();
-  } catch (err) {
-    o.logger.warn({ err, msgId: p.msg.header.id }, 'could not free the claim of a copy handed back on stop; it may come back in doubt');
-  }
-  p.m.nak();
-}
-
-/**
- * One pull request for up to `max` copies, each passed to `take` as it arrives; resolves when the batch
- * is complete, the request expired, or `signal` aborted. A failed or empty-and-early pull (the consumer
- * is gone, the route was dropped) is logged and followed by a pause, never a tight loop.
- */
-async function pullOnce(o: { logger: Logger; name: string }, consumer: Consumer, max: number, signal: AbortSignal, take: (m: Delivery) => void): Promise<void> {
-  const started = Date.now();
-  let got = 0;
-  try {
-    const batch = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
-    const stop = () => void batch.stop();
-    // An abort that came while the request was being set up stops it now (the listener was not there yet).
-    if (signal.aborted) stop();
-    signal.addEventListener('abort', stop, { once: true });
-    try {
-      for await (const m of batch) {
-        got++;
-        take(m);
-      }
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
-  } catch (err) {
-    if (!signal.aborted) o.logger.warn({ err, consumer: o.name }, 'pull failed; retrying');
-  }
-  if (got === 0 && !signal.aborted && Date.now() - started < PULL_EXPIRES_MS / 2) await pause(1_000, signal);
-}
-
-/** Wait `ms`, or less if `signal` aborts (at once if it has). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -7,14 +7,13 @@
  * Everything else is {@link runConsumer}'s (consume.ts): the same verification, claims ahead,
  * at-most-once dispatch and acknowledgement per copy (`dispatchDelivery`), the same back-pressure
  * (pulls only into free slots of `maxInFlight`, default {@link MAX_IN_FLIGHT}; held copies kept alive), the same hand-back
- * of undispatched copies on stop. The pull loop is repeated here because consume.ts does not export
- * it; folding the two (runConsumer taking the pump) removes the copy.
+ * of undispatched copies on stop; the pulling itself is pull.ts's, shared with consume.ts.
  *
  * @module
  */
 import type { Consumer } from '@nats-io/jetstream';
-import type { Logger } from '../logging.ts';
-import { claimAhead, CLAIM_AHEAD, dispatchDelivery, MAX_IN_FLIGHT, prepareDelivery, PULL_EXPIRES_MS, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
+import { claimAhead, CLAIM_AHEAD, dispatchDelivery, MAX_IN_FLIGHT, prepareDelivery, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
+import { giveBack, pause, pullOnce, workingEvery } from './pull.ts';
 import { LiaisonError } from '../errors.ts';
 import { InFlight, MAX_IN_FLIGHT_RANGE } from './in-flight.ts';
 import type { ReceivedMessage } from '../envelope/open.ts';
@@ -53,7 +52,11 @@ export async function runConcurrentConsumer(o: ReceiveLoopOptions, consumer: Con
   const take = concurrentPump(lo, inFlight, signal, Math.max(1, Math.min(concurrency, inFlight.limit)), barrier);
   try {
     while (!signal.aborted) {
-      await inFlight.room(Math.ceil(inFlight.limit / 2), signal);
+      // While a restart barrier is up, the copies it holds fill slots that free only once it lifts, and it lifts only
+      // once the redelivered copies before it are pulled and settled: pull into any free slot then, not half the window
+      // (else the two wait on each other until BARRIER_MAX_MS and the order is lost). With the window at least the
+      // consumer's max_ack_pending, the server never delivers so many held copies that no slot is left.
+      await inFlight.room(barrier && !barrier.done ? 1 : Math.ceil(inFlight.limit / 2), signal);
       if (signal.aborted) break;
       await pullOnce({ logger: o.logger, name }, consumer, inFlight.free(), signal, (m) => {
         inFlight.add(m);
@@ -180,58 +183,4 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
     arrived.push(m);
     void pump();
   };
-}
-
-/** Keep-alive period for held copies: a third of the ack wait (nanoseconds), within [100 ms, 10 s] (as consume.ts). */
-function workingEvery(ackWaitNanos: number | undefined): number {
-  const ackWaitMs = ackWaitNanos ? ackWaitNanos / 1_000_000 : 30_000;
-  return Math.min(10_000, Math.max(100, Math.floor(ackWaitMs / 3)));
-}
-
-/** Hand a prepared, unstarted copy back: free its durable claim (if one was taken ahead), then nak it for redelivery now. */
-async function giveBack(o: ReceiveLoopOptions, p: Prepared): Promise<void> {
-  try {
-    const c = p.claim ? await p.claim : undefined;
-    if (c?.outcome === 'claimed') await c.release();
-  } catch (err) {
-    o.logger.warn({ err, msgId: p.msg.header.id }, 'could not free the claim of a copy handed back on stop; it may come back in doubt');
-  }
-  p.m.nak();
-}
-
-/** One pull request for up to `max` copies, each passed to `take` as it arrives (as consume.ts's pullOnce). */
-async function pullOnce(o: { logger: Logger; name: string }, consumer: Consumer, max: number, signal: AbortSignal, take: (m: Delivery) => void): Promise<void> {
-  const started = Date.now();
-  let got = 0;
-  try {
-    const batch = await consumer.fetch({ max_messages: max, expires: PULL_EXPIRES_MS });
-    const stop = () => void batch.stop();
-    if (signal.aborted) stop();
-    signal.addEventListener('abort', stop, { once: true });
-    try {
-      for await (const m of batch) {
-        got++;
-        take(m);
-      }
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
-  } catch (err) {
-    if (!signal.aborted) o.logger.warn({ err, consumer: o.name }, 'pull failed; retrying');
-  }
-  if (got === 0 && !signal.aborted && Date.now() - started < PULL_EXPIRES_MS / 2) await pause(1_000, signal);
-}
-
-/** Wait `ms`, or less if `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

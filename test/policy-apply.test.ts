@@ -60,7 +60,9 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     expect(got.some((g) => g.agency === 'xa-ngo-harbour' && g.msg.type === 'IntelligenceReport')).toBe(false);
 
     const t0 = Date.now();
+    const steps: string[] = [];
     const report = await applyPolicy({
+      onStep: (s) => steps.push(s),
       trustDir: fed.trustDir,
       policyText: await changedPolicy(),
       catalog: typeCatalogOf(fed.catalog),
@@ -73,6 +75,9 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     await loop;
 
     expect(report.reissued.sort()).toEqual(['mac-centre', 'xa-ngo-harbour']);
+    // Each step is told as it starts (the CLI's progress line on a terminal).
+    expect(steps.filter((s) => s.startsWith('re-issuing credentials ')).map((s) => s.split(': ')[0])).toEqual(['re-issuing credentials 1/2', 're-issuing credentials 2/2']);
+    expect(steps).toContain('provisioning streams and consumers for the new policy');
     expect(report.cut).toEqual(['mac-centre']);
     expect(report.changes.find((c) => c.agency === 'mac-centre')!.losses).toContain('receive IntelligenceReport@operational (broadcast)');
     expect(report.changes.find((c) => c.agency === 'xa-ngo-harbour')!.gains).toContain('receive IntelligenceReport@operational (broadcast)');

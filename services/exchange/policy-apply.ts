@@ -99,6 +99,8 @@ export async function applyPolicy(o: {
   /** Push the directory now (an attached exchange's `directory.refresh`); otherwise the exchange's poll picks it up. */
   pushDirectory?: () => Promise<unknown>;
   graceMs?: number;
+  /** Told each step as it starts (the CLI shows it as a progress line on a terminal). */
+  onStep?: (step: string) => void;
   logger?: Logger;
   /** Validate and report only. */
   dryRun?: boolean;
@@ -144,7 +146,8 @@ export async function applyPolicy(o: {
   fed = await openFederation(o.trustDir);
   // New JWTs must be issued after the revocation second, or they would be revoked with the old ones.
   if (losers.length > 0) while (Math.floor(Date.now() / 1000) <= revokedUpTo) await sleep(20);
-  for (const id of affected) {
+  for (const [i, id] of affected.entries()) {
+    o.onStep?.(`re-issuing credentials ${i + 1}/${affected.length}: ${id}`);
     const a = next.agencies[id]!;
     await reissueForPolicy(fed, { agencyId: id, name: a.name, country: a.country, roles: a.roles, permissions: compilePermissions(next, id, o.catalog) });
     report.reissued.push(id);
@@ -158,11 +161,13 @@ export async function applyPolicy(o: {
     }));
   try {
     const revoked = new Set([...(await listAgencyRecords(o.trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id), ...removed]);
+    o.onStep?.('provisioning streams and consumers for the new policy');
     report.provisioned = await provisionExchange(admin, next, o.catalog, logger, revoked);
   } finally {
     if (!o.admin) await admin.close().catch(() => undefined);
   }
   // The broker grants by the accounts' imports: the new ones go in before the agencies are told.
+  o.onStep?.('pushing the agencies\' NATS accounts to the exchange');
   if (affected.length > 0) await pushFederationAccounts({ url: o.url, trustDir: o.trustDir, plain: o.plain, agencies: affected });
   await o.pushDirectory?.();
   if (losers.length > 0) {

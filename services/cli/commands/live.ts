@@ -14,6 +14,7 @@ import { trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { exchangeUrlFor } from '../exchange-url.ts';
+import { Progress } from '../progress.ts';
 
 
 const policyApply: Command = {
@@ -32,7 +33,9 @@ const policyApply: Command = {
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot read ${file}`);
     }
+    const progress = new Progress();
     const report = await applyPolicy({
+      onStep: (step) => progress.update(`policy apply: ${step}`),
       trustDir: need(args, 'dir'),
       policyText: text,
       policyFile: file,
@@ -42,7 +45,7 @@ const policyApply: Command = {
       dryRun: args.values['dry-run'] === true,
       graceMs: int(args, 'grace-ms', 0, 60_000) ?? 1_500,
       logger: createLogger({ name: 'policy-apply', level: process.env.LIAISON_LOG_LEVEL ?? 'warn' }),
-    });
+    }).finally(() => progress.done());
     if (args.values.json) {
       io.out(JSON.stringify(report));
       return 0;

@@ -13,7 +13,7 @@
 import type { KV } from '@nats-io/kv';
 import type { RetractionRecord } from '../sdk/client/retract.ts';
 import type { Logger } from '../sdk/logging.ts';
-import { isKeyExists, rekey, type RekeyCounts, type RekeyEntry, type RekeyVerdict } from '../sdk/state/rekey.ts';
+import { kvTarget, rekey, type RekeyCounts, type RekeyEntry, type RekeyVerdict } from '../sdk/state/rekey.ts';
 import { retractionKey } from './retract-service.ts';
 
 const decoder = new TextDecoder();
@@ -53,19 +53,6 @@ export async function migrateRetractions(kv: KV, logger?: Logger): Promise<Rekey
     entries: entriesOf(kv),
     plan: planRetraction,
     logger,
-    target: {
-      async create(key, value) {
-        try {
-          await kv.create(key, value);
-          return true;
-        } catch (err) {
-          if (isKeyExists(err)) return false;
-          throw err;
-        }
-      },
-      async delete(key) {
-        await kv.delete(key);
-      },
-    },
+    target: kvTarget(kv),
   });
 }

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Consumer } from '@nats-io/jetstream';
-import { claimAhead, CLAIM_AHEAD, dispatchDelivery, MAX_IN_FLIGHT, prepareDelivery, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
+import { dispatchDelivery, fillWindow, MAX_IN_FLIGHT, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
 import { giveBack, pause, pullOnce, workingEvery } from './pull.ts';
 import { LiaisonError } from '../errors.ts';
 import { InFlight, MAX_IN_FLIGHT_RANGE } from './in-flight.ts';
@@ -114,18 +114,7 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
   const held: Prepared[] = [];
   let running = 0;
   let pumping = false;
-  const fill = (): void => {
-    while (window.length < CLAIM_AHEAD && arrived.length > 0) {
-      const m = arrived.shift()!;
-      const p = prepareDelivery(o, m);
-      if (!p) {
-        inFlight.settle(m);
-        continue;
-      }
-      claimAhead(o, p);
-      window.push(p);
-    }
-  };
+  const fill = (): void => fillWindow(o, inFlight, arrived, window);
   /** Stopping: what was pulled but not started goes back to JetStream now (claims freed); running handlers finish. */
   const handBack = (): void => {
     for (const p of [...held.splice(0), ...window.splice(0)]) void giveBack(o, p).finally(() => inFlight.settle(p.m));

@@ -245,6 +245,23 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
 }
 
 /**
+ * Move pulled copies into the window ahead of the handler, up to {@link CLAIM_AHEAD}: each verified and its
+ * claim taken ahead; a copy refused on the way (quarantined, a duplicate) frees its slot at once.
+ */
+export function fillWindow(o: ReceiveLoopOptions, inFlight: InFlight, arrived: Delivery[], window: Prepared[]): void {
+  while (window.length < CLAIM_AHEAD && arrived.length > 0) {
+    const m = arrived.shift()!;
+    const p = prepareDelivery(o, m);
+    if (!p) {
+      inFlight.settle(m);
+      continue;
+    }
+    claimAhead(o, p);
+    window.push(p);
+  }
+}
+
+/**
  * The in-order pipeline of one loop: `push` a pulled copy; copies are prepared (verified, claimed ahead)
  * in a window and dispatched one after another; each frees its slot once settled at the handler.
  */
@@ -252,18 +269,7 @@ function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSig
   const arrived: Delivery[] = [];
   const window: Prepared[] = [];
   let busy = false;
-  const fill = (): void => {
-    while (window.length < CLAIM_AHEAD && arrived.length > 0) {
-      const m = arrived.shift()!;
-      const p = prepareDelivery(o, m);
-      if (!p) {
-        inFlight.settle(m);
-        continue;
-      }
-      claimAhead(o, p);
-      window.push(p);
-    }
-  };
+  const fill = (): void => fillWindow(o, inFlight, arrived, window);
   /** Stopping: what was pulled but not dispatched goes back to JetStream now (claims freed), not after the ack wait. */
   const handBack = (): void => {
     for (const p of window.splice(0)) void giveBack(o, p).finally(() => inFlight.settle(p.m));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Kvm } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agencyJetStream } from '../client/agency-js.ts';
 import type { Logger } from '../logging.ts';
@@ -86,6 +86,24 @@ export function isKeyExists(err: unknown): boolean {
   return /wrong last sequence|key exists|10071|10164/i.test(String((err as { message?: unknown })?.message ?? err));
 }
 
+/** A KV bucket as a rekey target: create-if-absent (false when the key exists) and delete. */
+export function kvTarget(kv: KV): RekeyTarget {
+  return {
+    async create(key, value) {
+      try {
+        await kv.create(key, value);
+        return true;
+      } catch (err) {
+        if (isKeyExists(err)) return false;
+        throw err;
+      }
+    },
+    async delete(key) {
+      await kv.delete(key);
+    },
+  };
+}
+
 /**
  * The entries and writes of a KV bucket the agency owns, as a migration needs them: the current values
  * of the keys matching `keyFilter` (a NATS subject filter such as `facts.*`, which the server applies,
@@ -106,19 +124,6 @@ export async function agencyBucket(nc: NatsConnection, bucket: string, keyFilter
   return {
     entries: entries(),
     reader,
-    target: {
-      async create(key, value) {
-        try {
-          await kv.create(key, value);
-          return true;
-        } catch (err) {
-          if (isKeyExists(err)) return false;
-          throw err;
-        }
-      },
-      async delete(key) {
-        await kv.delete(key);
-      },
-    },
+    target: kvTarget(kv),
   };
 }

@@ -1,8 +1,10 @@
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importCsv } from '../services/registry/import/import.ts';
+import type { SnapshotProgressEvent } from '../services/registry/persistence.ts';
 import { runRegistry } from '../services/registry/run.ts';
 import { objectSnapshotStore, type SnapshotStore } from '../services/registry/snapshot-store.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
@@ -55,7 +57,10 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
 
   it('after a crash, the restarted registry loads the snapshot from the object store, replays the tail, and answers as before', async () => {
     const ncb1 = await fed.connect('xc-ncb');
-    const r1 = await runRegistry({ client: ncb1, stateDir });
+    const progress: SnapshotProgressEvent[] = [];
+    const logLines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
+    const r1 = await runRegistry({ client: ncb1, stateDir, logger, onSnapshotProgress: (p) => progress.push(p), snapshotProgressEveryMs: 0 });
     expect(r1.restored.documents).toBe(0);
     expect(r1.snapshotStore.where).toBe('object store xc-ncb_snapshots');
     await police.send('DocumentReport', report('XA1000001'));
@@ -65,6 +70,12 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     const saved = await r1.snapshot();
     expect(saved.manifest.documents).toBe(2);
     expect(saved.manifest.persons).toBe(1);
+    // The write to the object store told its progress (as the pull stream handed chunks on) and ended at 3 records.
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.every((p) => p.phase === 'write' && p.total === 3 && p.totalBytes === saved.bytes)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ records: 3, bytes: saved.bytes });
+    expect(logLines.some((l) => JSON.parse(l).msg === 'registry snapshot progress')).toBe(true);
+    progress.length = 0;
     expect(Object.values(saved.manifest.positions).some((seq) => seq > 0)).toBe(true);
     // The key stays in a local 0600 file; nothing else is kept locally.
     expect((await stat(join(stateDir, 'registry.key'))).mode & 0o777).toBe(0o600);
@@ -85,7 +96,10 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     await ncb1.close(); // a crash: no final snapshot
 
     const ncb2 = await fed.connect('xc-ncb');
-    const r2 = await runRegistry({ client: ncb2, stateDir });
+    const r2 = await runRegistry({ client: ncb2, stateDir, onSnapshotProgress: (p) => progress.push(p), snapshotProgressEveryMs: 0 });
+    // The load from the object store told its progress before the start completed, ending at the 3 records.
+    expect(progress.filter((p) => p.phase === 'load').at(-1)).toMatchObject({ records: 3, total: 3, bytes: saved.bytes });
+    expect(progress.filter((p) => p.phase === 'load').length).toBeGreaterThanOrEqual(2);
     expect(r2.restored.documents).toBe(2);
     expect(r2.restored.persons).toBe(1);
     expect(r2.restored.replayed.length).toBeGreaterThan(0);

@@ -6,8 +6,16 @@ import { readPrivateFile, writePrivateFile } from '../trust/index.ts';
 import { REGISTRY_KEY_BYTES } from './index/index.ts';
 import { chunkSource, decodeRegistrySnapshot, encodeRegistrySnapshot, type Quiesce, type RegistryState, type SnapshotManifest } from './snapshot-format.ts';
 import type { SnapshotStore } from './snapshot-store.ts';
+import { SnapshotMeter, type OnSnapshotProgress } from './snapshot-progress.ts';
 
 export type { ConsumerPositions, RegistryState, SnapshotManifest } from './snapshot-format.ts';
+export type { OnSnapshotProgress, SnapshotProgressEvent } from './snapshot-progress.ts';
+
+/** Who hears progress, and how often: at most one report per `everyMs` (default 250 ms), plus the last. */
+export interface ProgressOptions {
+  onProgress?: OnSnapshotProgress;
+  everyMs?: number;
+}
 
 /** The object (or file) name of one replica's snapshot, `registry-r<K>`. */
 export const snapshotName = (replica: number): string => `registry-r${replica}`;
@@ -41,12 +49,22 @@ export interface SavedSnapshot {
 /**
  * Write a snapshot of the registry (keyed hashes and the consumer positions it covers) to `store` as
  * `registry-r<replica>`, replacing the previous one only once the new one is complete. With `quiesce` (a
- * running registry's), the state is copied while no record is being applied; checks go on.
+ * running registry's), the state is copied while no record is being applied; checks go on. `progress.onProgress`
+ * hears the write (phase `write`, records done of the snapshot's documents and person alerts).
  */
-export async function saveRegistryState(store: SnapshotStore, state: RegistryState, who: { agency: string; replica: number }, quiesce?: Quiesce): Promise<SavedSnapshot> {
+export async function saveRegistryState(
+  store: SnapshotStore,
+  state: RegistryState,
+  who: { agency: string; replica: number },
+  quiesce?: Quiesce,
+  progress: ProgressOptions = {},
+): Promise<SavedSnapshot> {
   const t0 = performance.now();
   const encoded = await encodeRegistrySnapshot(state, who, quiesce);
-  await store.put(snapshotName(who.replica), encoded.parts, encoded.bytes);
+  const meter = progress.onProgress ? new SnapshotMeter('write', progress.onProgress, { everyMs: progress.everyMs }) : undefined;
+  meter?.setTotals(encoded.manifest.documents + encoded.manifest.persons, encoded.bytes);
+  await store.put(snapshotName(who.replica), encoded.parts, encoded.bytes, meter && ((n) => meter.bytes(n)));
+  meter?.finish();
   return { manifest: encoded.manifest, bytes: encoded.bytes, ms: performance.now() - t0 };
 }
 
@@ -61,18 +79,23 @@ export interface LoadedSnapshot {
 /**
  * Load `registry-r<replica>` from `store`, or undefined when there is none. Everything is checked (container,
  * manifest, agency, replica, key fingerprint, consumers, section digests, the store's own digest); any
- * disagreement throws `ERR_DECODE`, and the caller falls back to a full replay.
+ * disagreement throws `ERR_DECODE`, and the caller falls back to a full replay. `progress.onProgress` hears the
+ * load (phase `load`), once the manifest has said how many records there are; the last report comes only once
+ * every check passed.
  */
 export async function loadRegistryState(
   store: SnapshotStore,
   key: Uint8Array,
   expect: { agency: string; replica: number; consumers: ReadonlySet<string> },
+  progress: ProgressOptions = {},
 ): Promise<LoadedSnapshot | undefined> {
   const t0 = performance.now();
   const blob = await store.get(snapshotName(expect.replica));
   if (!blob) return undefined;
-  const src = chunkSource(blob.chunks);
-  const { state, manifest } = await decodeRegistrySnapshot(src, key, expect);
+  const meter = progress.onProgress ? new SnapshotMeter('load', progress.onProgress, { everyMs: progress.everyMs }) : undefined;
+  const src = chunkSource(blob.chunks, meter && ((n) => meter.bytes(n)));
+  const { state, manifest } = await decodeRegistrySnapshot(src, key, expect, meter);
   await blob.verified();
+  meter?.finish();
   return { state, manifest, bytes: src.consumed, ms: performance.now() - t0 };
 }

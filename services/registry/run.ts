@@ -4,7 +4,7 @@ import { asLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { agencyBuckets } from '../sdk/policy/index.ts';
 import { writeRegistryFigures, type RegistryFigures } from './figures.ts';
-import { loadRegistryState, registryKey, saveRegistryState, type ConsumerPositions, type SavedSnapshot } from './persistence.ts';
+import { loadRegistryState, registryKey, saveRegistryState, type ConsumerPositions, type OnSnapshotProgress, type SavedSnapshot } from './persistence.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from './service.ts';
 import { fileSnapshotStore, objectSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
 import { settleBy } from './settle-by.ts';
@@ -70,9 +70,23 @@ export async function runRegistry(o: {
   figuresEveryMs?: number;
   logger?: Logger;
   observe?: (msg: ReceivedMessage) => void;
+  /**
+   * Hears snapshot loads and writes as they go (at most every 250 ms, and once at the end): the CLI shows it as a
+   * progress line. Progress is also logged (info, `registry snapshot progress`) until the end, which has its own line.
+   */
+  onSnapshotProgress?: OnSnapshotProgress;
+  /** At most one progress report per this many ms (default 250). */
+  snapshotProgressEveryMs?: number;
 }): Promise<DurableRegistry> {
   const { client } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry', replica: client.replica });
+  const progress = {
+    onProgress: ((p) => {
+      if (p.records < p.total) logger.info({ phase: p.phase, records: p.records, total: p.total, bytes: p.bytes, totalBytes: p.totalBytes }, 'registry snapshot progress');
+      o.onSnapshotProgress?.(p);
+    }) satisfies OnSnapshotProgress,
+    everyMs: o.snapshotProgressEveryMs,
+  };
   const startedAt = new Date().toISOString();
   const key = await registryKey(o.stateDir);
   const store = o.snapshotStore ?? (await defaultSnapshotStore(client, o.stateDir));
@@ -81,7 +95,7 @@ export async function runRegistry(o: {
   let loaded: Awaited<ReturnType<typeof loadRegistryState>>;
   let snapshotRefused: string | undefined;
   try {
-    loaded = await loadRegistryState(store, key, { ...who, consumers: new Set(consumers) });
+    loaded = await loadRegistryState(store, key, { ...who, consumers: new Set(consumers) }, progress);
   } catch (err) {
     const e = asLiaisonError(err, 'ERR_DECODE');
     snapshotRefused = `${e.code}: ${e.message}`;
@@ -142,7 +156,7 @@ export async function runRegistry(o: {
 
   const snapshot = async (): Promise<SavedSnapshot> => {
     while (writing) await writing.catch(() => undefined);
-    writing = saveRegistryState(store, { store: state.store, persons: state.persons, positions }, who, registry.quiesce);
+    writing = saveRegistryState(store, { store: state.store, persons: state.persons, positions }, who, registry.quiesce, progress);
     try {
       last = await writing;
       logger.info({ store: store.where, documents: last.manifest.documents, persons: last.manifest.persons, bytes: last.bytes, ms: Math.round(last.ms) }, 'registry snapshot written');

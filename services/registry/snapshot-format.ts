@@ -33,6 +33,7 @@ import type { ChangeEntry } from './history.ts';
 import { DOCUMENT_STATUSES, DOCUMENT_TYPES } from './index/codes.ts';
 import { IndexDocumentStore, type IndexedState } from './index-store.ts';
 import { PersonAlerts } from './persons.ts';
+import type { SnapshotMeter } from './snapshot-progress.ts';
 
 const MAGIC = Buffer.from('LIAIREGS', 'latin1');
 const VERSION = 1;
@@ -175,11 +176,13 @@ function checkManifest(m: unknown, expect: { agency: string; replica: number; fi
  * Read a snapshot made by {@link encodeRegistrySnapshot} from a sequential source and rebuild the registry
  * state. `expect` is who may load it: this agency and replica, under this key, with these consumers. The source
  * must end exactly after the last section (`atEnd`). Throws `ERR_DECODE` on any mismatch or corruption.
+ * `meter`, when given, learns the snapshot's records and bytes from the manifest (the source reports bytes read).
  */
 export async function decodeRegistrySnapshot(
   src: SequentialSource & { atEnd(): Promise<boolean> },
   key: Uint8Array,
   expect: { agency: string; replica: number; consumers: ReadonlySet<string> },
+  meter?: SnapshotMeter,
 ): Promise<{ state: RegistryState; manifest: SnapshotManifest }> {
   const hasher = createKeyedHasher(key);
   const preamble = Buffer.alloc(PREAMBLE_BYTES);
@@ -197,6 +200,8 @@ export async function decodeRegistrySnapshot(
     throw bad('manifest is not JSON', err);
   }
   const manifest = checkManifest(parsed, { ...expect, fingerprint: hasher.fingerprint });
+  const { documents, references: refBytes, persons: personSection } = manifest.sections;
+  meter?.setTotals(manifest.documents + manifest.persons, PREAMBLE_BYTES + manifestLength + documents + refBytes + personSection);
   const docs = await readDocumentSnapshot(src, hasher, manifest.sections.documents);
   if (docs.records !== manifest.documents) throw bad(`manifest says ${manifest.documents} documents, index holds ${docs.records}`);
   const references = new Uint8Array(manifest.sections.references);
@@ -219,9 +224,13 @@ export async function decodeRegistrySnapshot(
 
 /**
  * A {@link SequentialSource} over chunks (an object store's ReadableStream, a file's read stream). `read`
- * copies across chunk boundaries; running out → `ERR_DECODE`.
+ * copies across chunk boundaries; running out → `ERR_DECODE`. `onBytes` hears the bytes consumed so far after
+ * each piece copied (at most one chunk's worth), for progress.
  */
-export function chunkSource(chunks: AsyncIterable<Uint8Array>): SequentialSource & { atEnd(): Promise<boolean>; readonly consumed: number } {
+export function chunkSource(
+  chunks: AsyncIterable<Uint8Array>,
+  onBytes?: (consumed: number) => void,
+): SequentialSource & { atEnd(): Promise<boolean>; readonly consumed: number } {
   const it = chunks[Symbol.asyncIterator]();
   let cur: Uint8Array = new Uint8Array(0);
   let off = 0;
@@ -250,6 +259,7 @@ export function chunkSource(chunks: AsyncIterable<Uint8Array>): SequentialSource
         at += n;
         off += n;
         consumed += n;
+        onBytes?.(consumed);
       }
     },
     async atEnd() {

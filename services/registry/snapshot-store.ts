@@ -22,8 +22,11 @@ export interface StoredBlob {
 export interface SnapshotStore {
   /** Where, for log lines and the CLI (`object store xc-ncb_snapshots`, a path). */
   readonly where: string;
-  /** Write `parts` (`bytes` in total) as `name`, replacing the previous one only once complete. */
-  put(name: string, parts: Uint8Array[], bytes: number): Promise<void>;
+  /**
+   * Write `parts` (`bytes` in total) as `name`, replacing the previous one only once complete. `onBytes` hears
+   * the bytes handed on so far (to the file, or to the object store's writer), for progress.
+   */
+  put(name: string, parts: Uint8Array[], bytes: number, onBytes?: (written: number) => void): Promise<void>;
   /** Open `name` for reading, or undefined when there is none. */
   get(name: string): Promise<StoredBlob | undefined>;
   /** Names stored that start with `prefix`. */
@@ -33,10 +36,11 @@ export interface SnapshotStore {
 /** Largest chunk under the server's max_payload (1 MiB in the exchange's config), leaving room for headers. */
 const chunkSizeFor = (nc: NatsConnection) => Math.max(128 << 10, (nc.info?.max_payload ?? 1 << 20) - (8 << 10));
 
-/** Byte ranges as a ReadableStream of slices of at most `slice` bytes (views, no copies). */
-function streamOf(parts: Uint8Array[], slice: number): ReadableStream<Uint8Array> {
+/** Byte ranges as a ReadableStream of slices of at most `slice` bytes (views, no copies); `onBytes` hears each pull. */
+function streamOf(parts: Uint8Array[], slice: number, onBytes?: (written: number) => void): ReadableStream<Uint8Array> {
   let i = 0;
   let off = 0;
+  let written = 0;
   return new ReadableStream<Uint8Array>({
     pull(controller) {
       while (i < parts.length && off >= parts[i]!.byteLength) {
@@ -45,8 +49,11 @@ function streamOf(parts: Uint8Array[], slice: number): ReadableStream<Uint8Array
       }
       if (i >= parts.length) return controller.close();
       const p = parts[i]!;
-      controller.enqueue(p.subarray(off, off + slice));
+      const piece = p.subarray(off, off + slice);
+      controller.enqueue(piece);
       off += slice;
+      written += piece.byteLength;
+      onBytes?.(written);
     },
   });
 }
@@ -72,9 +79,9 @@ export async function objectSnapshotStore(nc: NatsConnection, bucket: string): P
   const maxChunk = chunkSizeFor(nc);
   return {
     where: `object store ${bucket}`,
-    async put(name, parts, bytes) {
+    async put(name, parts, bytes, onBytes) {
       try {
-        await os.put({ name, description: `Liaison registry state, ${bytes} bytes`, options: { max_chunk_size: maxChunk } }, streamOf(parts, maxChunk));
+        await os.put({ name, description: `Liaison registry state, ${bytes} bytes`, options: { max_chunk_size: maxChunk } }, streamOf(parts, maxChunk, onBytes));
       } catch (err) {
         throw asLiaisonError(err, 'ERR_EXCHANGE', `cannot write ${name} to object store ${bucket}`);
       }
@@ -114,16 +121,19 @@ export function fileSnapshotStore(dir: string): SnapshotStore {
   const path = (name: string) => `${dir}/${name}`;
   return {
     where: dir,
-    async put(name, parts) {
+    async put(name, parts, _bytes, onBytes) {
       const target = path(name);
       await mkdir(dirname(target), { recursive: true, mode: 0o700 });
       const tmp = `${target}.${process.pid}.tmp`;
       const fh = await open(tmp, 'w', 0o600);
+      let written = 0;
       try {
         for (const p of parts) {
           for (let off = 0; off < p.byteLength; ) {
             const { bytesWritten } = await fh.write(p, off, Math.min(p.byteLength - off, 64 << 20));
             off += bytesWritten;
+            written += bytesWritten;
+            onBytes?.(written);
           }
         }
         await fh.sync();

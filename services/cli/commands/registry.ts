@@ -3,6 +3,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { FINAL_SNAPSHOT_WITHIN_MS, runRegistry } from '../../registry/run.ts';
+import type { SnapshotProgressEvent } from '../../registry/snapshot-progress.ts';
 import { importCsv, MAX_BATCH_SIZE } from '../../registry/import/import.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { connectAs } from '../connect.ts';
@@ -10,6 +11,10 @@ import { formatGroups, groupErrors } from '../error-groups.ts';
 import { Progress } from '../progress.ts';
 import { STOP_BOUND_MS } from '../signals.ts';
 import { registryStats } from './registry-stats.ts';
+
+/** The progress line of a snapshot load or write: `loading snapshot: 1,234,567 of 10,000,000 records (12%)`. */
+export const snapshotProgressLine = (p: SnapshotProgressEvent): string =>
+  `${p.phase === 'load' ? 'loading' : 'writing'} snapshot: ${p.records.toLocaleString('en')} of ${p.total.toLocaleString('en')} records (${p.totalBytes ? Math.floor((100 * p.bytes) / p.totalBytes) : 100}%)`;
 
 /** Of the CLI's stop bound, what is kept for the process to exit once the connection is closed. */
 const EXIT_MARGIN_MS = 700;
@@ -37,7 +42,16 @@ const registryUp: Command = {
     const every = int(args, 'snapshot-every', 1, 86_400) ?? 60;
     const statsEvery = int(args, 'stats-every', 1, 3_600) ?? 10;
     const client = await connectAs(args, logger);
-    const registry = await runRegistry({ client, stateDir, snapshotEveryMs: every * 1000, figuresEveryMs: statsEvery * 1000, logger });
+    const progress = new Progress();
+    const registry = await runRegistry({
+      client,
+      stateDir,
+      snapshotEveryMs: every * 1000,
+      figuresEveryMs: statsEvery * 1000,
+      logger,
+      onSnapshotProgress: (p) => (p.records < p.total ? progress.update(snapshotProgressLine(p)) : progress.done()),
+    });
+    progress.done(); // a refused snapshot stops its load short of the end
     const r = registry.restored;
     const where = registry.snapshotStore.where;
     if (r.snapshotRefused) io.out(`registry up as ${client.id}: the snapshot in ${where} was refused (${r.snapshotRefused}); replaying all ${r.replayed.length} consumers from the start`);

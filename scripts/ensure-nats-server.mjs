@@ -4,23 +4,48 @@
 // password), installs it with apt-get, saying so in one line; otherwise stops (exit 1) with one sentence naming
 // the command to run. LIAISON_NATS_SERVER, when set, is never second-guessed: it must name a binary.
 // Runs with the pinned Node 24 (npm puts node_modules/.bin first on the PATH), which loads the .ts lookup directly.
+// apt-get, sudo and id are looked up on the PATH. LIAISON_NATS_SBIN_DIRS (colon-separated, may be empty) replaces
+// the sbin directories searched after the PATH (/usr/sbin, /usr/local/sbin): test/ensure-nats-server.test.ts runs
+// this script against fake apt-get/sudo/id on a PATH of its own, where the machine's real server must not be found.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { locateNatsServer, NATS_SERVER_ENV, NATS_SERVER_INSTALL } from '../services/exchange/nats-binary.ts';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { locateNatsServer, NATS_SERVER_ENV, NATS_SERVER_INSTALL, SBIN_DIRS } from '../services/exchange/nats-binary.ts';
 
 const say = (line) => process.stderr.write(`liaison: ${line}\n`);
 
+const sbinDirs = process.env.LIAISON_NATS_SBIN_DIRS === undefined ? SBIN_DIRS : process.env.LIAISON_NATS_SBIN_DIRS.split(delimiter).filter(Boolean);
+
 function found() {
   try {
-    return { path: locateNatsServer() };
+    return { path: locateNatsServer(process.env, sbinDirs) };
   } catch (err) {
     return { error: err };
   }
 }
 
+/** Whether `name` is an executable on the PATH. */
+function onPath(name) {
+  return (process.env.PATH ?? '').split(delimiter).filter(Boolean).some((dir) => {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The effective user id, as `id -u` says (process.getuid when `id` cannot tell). */
+function uid() {
+  const r = spawnSync('id', ['-u'], { encoding: 'utf8' });
+  const n = Number.parseInt(r.stdout ?? '', 10);
+  return r.status === 0 && Number.isInteger(n) ? n : process.getuid?.();
+}
+
 /** `[]` when root, `['sudo', '-n']` when sudo works without a password, undefined when we may not install. */
 function privilege() {
-  if (process.getuid?.() === 0) return [];
+  if (uid() === 0) return [];
   const sudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
   return sudo.status === 0 ? ['sudo', '-n'] : undefined;
 }
@@ -42,7 +67,7 @@ function main() {
     say(`${first.error.message}.`);
     return 1;
   }
-  const prefix = existsSync('/usr/bin/apt-get') ? privilege() : undefined;
+  const prefix = onPath('apt-get') ? privilege() : undefined;
   if (!prefix) {
     say(`nats-server is not installed: ${manual}.`);
     return 1;

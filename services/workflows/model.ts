@@ -132,6 +132,8 @@ export interface TransitionContext {
   now: number;
   /** Agencies of the federation (for checking named parties). */
   agencies: ReadonlySet<string>;
+  /** Each agency's country and roles as the policy names them (e.g. the one designated authority of a state); the registry always sets it. */
+  directory?: ReadonlyMap<string, { country: string; roles: readonly string[] }>;
 }
 
 /** A refusal decided by a definition. */

@@ -117,7 +117,11 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const store = await CaseStore.open(client.nc, bucket.bucket);
   const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, retracted: 0, notices: 0, undeliverable: 0 };
   const byName = new Map(defs.map((d) => [d.name, d]));
-  const ctx = (): TransitionContext => ({ now: clock.now(), agencies: new Set(Object.keys(client.policy.agencies)) });
+  const ctx = (): TransitionContext => ({
+    now: clock.now(),
+    agencies: new Set(Object.keys(client.policy.agencies)),
+    directory: new Map(Object.values(client.policy.agencies).map((a) => [a.id, { country: a.country, roles: a.roles }])),
+  });
   const supervisorsOf = (def: WorkflowDefinition) =>
     Object.values(client.policy.agencies)
       .filter((a) => a.roles.includes(def.supervisor))

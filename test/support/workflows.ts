@@ -63,8 +63,8 @@ export interface WorkflowFixture {
   stop(): Promise<void>;
 }
 
-export async function startWorkflowFixture(name: string, agencies: string[], extraTypes: Record<string, string[]> = {}): Promise<WorkflowFixture> {
-  const fed = await createTestFederation({ agencies: ['mac-cases', ...agencies], name, policyText: await workflowPolicyText() });
+export async function startWorkflowFixture(name: string, agencies: string[], extraTypes: Record<string, string[]> = {}, policyText?: string): Promise<WorkflowFixture> {
+  const fed = await createTestFederation({ agencies: ['mac-cases', ...agencies], name, policyText: policyText ?? (await workflowPolicyText()) });
   const clock = new ManualClock();
   const registryClient = await fed.connect('mac-cases');
   const wf = await startWorkflows({ client: registryClient, clock, tickMs: 0, unknownCaseRetries: 1, unknownCaseWaitMs: 1_000 });

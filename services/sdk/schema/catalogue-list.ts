@@ -7,7 +7,7 @@ export const MESSAGE_CATALOGUE: Readonly<Record<string, readonly string[]>> = {
   persons: ['PersonAlert', 'PersonCheckRequest', 'PersonCheckResult', 'PersonHitNotice'],
   referrals: ['CaseReferral', 'ReferralAcknowledgement', 'ReferralDecision', 'ReferralUpdate', 'ReferralClosure'],
   legal: ['MutualLegalAssistanceRequest', 'MutualLegalAssistanceResponse', 'ExtraditionRequest', 'ExtraditionResponse'],
-  cooperation: ['IntelligenceReport', 'JointInvestigationProposal', 'JointInvestigationResponse'],
+  cooperation: ['IntelligenceReport', 'JointInvestigationProposal', 'JointInvestigationResponse', 'BoardingAuthorisationRequest', 'BoardingAuthorisationResponse', 'BoardingInformationSupplement', 'BoardingMeasuresReport', 'PracticeNote'],
   training: ['TrainingOffer', 'EnrolmentRequest', 'EnrolmentDecision', 'TrainingCompleted'],
   analysis: ['CorrelationAlert', 'StrategicReport'],
   workflows: ['WorkflowStateChange', 'WorkflowRejection', 'WorkflowReminder', 'WorkflowEscalation', 'CaseQuery', 'CaseQueryResult'],

@@ -1,4 +1,5 @@
 import type { WorkflowDefinition } from '../model.ts';
+import { boarding } from './boarding.ts';
 import { caseReferral } from './referral.ts';
 import { extradition } from './extradition.ts';
 import { jointInvestigation } from './joint-investigation.ts';
@@ -6,6 +7,6 @@ import { mlaRequest } from './mla.ts';
 import { training } from './training.ts';
 
 /** Every workflow the case registry tracks. Add a workflow by adding a definition here. */
-export const DEFINITIONS: readonly WorkflowDefinition[] = [caseReferral, mlaRequest, extradition, jointInvestigation, training];
+export const DEFINITIONS: readonly WorkflowDefinition[] = [caseReferral, mlaRequest, extradition, jointInvestigation, training, boarding];
 
-export { caseReferral, extradition, jointInvestigation, mlaRequest, training };
+export { boarding, caseReferral, extradition, jointInvestigation, mlaRequest, training };

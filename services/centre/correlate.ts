@@ -2,7 +2,8 @@
  * The centre's correlation of one value found in one message: the occurrence joins the value's record
  * and, when the value is a link, the alerts it calls for are planned and remembered on the record in
  * the same compare-and-set write ({@link EntityWriter}, batched with other messages' changes to the
- * value), then sent, all recipients at once.
+ * value), then sent, all recipients at once, or handed to the {@link AlertCoalescer}, which sends one
+ * alert per (value, recipient) for a burst of messages.
  */
 import type { LiaisonClient } from '../sdk/client/client.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
@@ -11,6 +12,7 @@ import { derivedUuidv7 } from '../sdk/ids.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { receiveCeiling } from '../sdk/policy/index.ts';
 import { visibleAt } from '../sdk/tier.ts';
+import type { AlertCoalescer, OfferedAlert } from './alert-coalescer.ts';
 import { isLink, planAlert, type PlannedAlert } from './alerts.ts';
 import type { ExtractedEntity } from './entities.ts';
 import type { EntityChange, EntityWriter } from './entity-writer.ts';
@@ -32,6 +34,8 @@ export interface CorrelateContext {
   stats: CorrelationStats;
   /** The centre's clock, now (first sight, link time). */
   now(): number;
+  /** Coalesces alerts per (value, recipient) (absent: each alert goes out at once). */
+  alerts?: AlertCoalescer;
 }
 
 /** An alert planned for one recipient, with the id and the entry it is remembered under. */
@@ -112,14 +116,17 @@ function occurrenceChange(ctx: CorrelateContext, msg: ReceivedMessage, e: Extrac
   };
 }
 
-/** Drop remembered alerts that were never sent (the policy refused them at send time). */
-function forgetAlerts(ids: Set<string>): EntityChange {
+/** Drop remembered alerts that were never sent (refused by the policy at send time, or replaced by a newer one before they went). */
+export function forgetAlerts(ids: Set<string>): EntityChange {
   return (cur) => (cur && cur.alerts?.some((a) => ids.has(a.id)) ? { ...cur, alerts: cur.alerts.filter((a) => !ids.has(a.id)) } : cur);
 }
 
-/** Send one planned alert; false when the policy refuses it (counted, logged). */
-async function sendAlert(ctx: CorrelateContext, p: PlannedSend, ref: string): Promise<boolean> {
-  const { plan, sent } = p;
+/**
+ * Send one alert; false when the policy refuses it. Counted and logged here, once per alert sent (a
+ * coalesced alert is one send however many messages it covers).
+ */
+export async function deliverAlert(ctx: Pick<CorrelateContext, 'client' | 'stats' | 'logger'>, a: OfferedAlert): Promise<boolean> {
+  const { plan, sent, ref } = a;
   try {
     await ctx.client.send('CorrelationAlert', plan.body, {
       id: sent.id,
@@ -130,7 +137,6 @@ async function sendAlert(ctx: CorrelateContext, p: PlannedSend, ref: string): Pr
       correlationId: ref,
       ...(plan.causationId ? { causationId: plan.causationId } : {}),
     });
-    return true;
   } catch (err) {
     if (isLiaisonError(err) && err.code.startsWith('ERR_POLICY')) {
       ctx.stats.undeliverable++;
@@ -139,6 +145,10 @@ async function sendAlert(ctx: CorrelateContext, p: PlannedSend, ref: string): Pr
     }
     throw err;
   }
+  ctx.stats.alerts++;
+  if (plan.hidden > 0 && !(plan.body.occurrences as { agency: string }[]).some((x) => x.agency !== sent.to)) ctx.stats.withheld++;
+  ctx.logger.info({ to: sent.to, ref, kind: plan.body.matchedKind, hidden: plan.hidden, msgId: sent.trigger }, 'correlation alert sent');
+  return true;
 }
 
 /** Wait for every promise; then throw the first failure, if any (no work is left running behind a failed handler). */
@@ -149,14 +159,23 @@ export async function settleAll<T>(work: Promise<T>[]): Promise<T[]> {
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
+/** What {@link recordEntity} leaves to wait for: the alerts the value's record calls for, sent. */
+export interface Recorded {
+  /** Settles once every alert this occurrence called for is out (or refused); never rejects unobserved. */
+  alerted: Promise<void>;
+}
+
 /**
- * Correlate one value of a message (`hash`: its {@link entityHash}): record its occurrence (with the alerts it calls for) in one write,
- * durable before this resolves, then send those alerts in parallel. Alert ids derive from the message,
- * so a redelivery re-sends the same ids (dropped as duplicates). An alert the policy refuses at send
- * time is forgotten again, so the record lists only alerts sent (one that a crash stopped between the
- * write and the send stays listed: retracting it later finds nothing, which is logged).
+ * Correlate one value of a message (`hash`: its {@link entityHash}): record its occurrence (with the alerts
+ * it calls for) in one write, durable before this resolves, then hand those alerts on: to the
+ * {@link AlertCoalescer} when the context has one (a newer alert to the same recipient about the value may
+ * replace one, carrying its references), else straight out, all at once. Alert ids derive from the
+ * message, so a redelivery re-sends the same ids (dropped as duplicates). An alert never sent (refused by
+ * the policy, or replaced before it went) is taken off the record again, so the record lists only alerts
+ * sent (one that a crash stopped between the write and the send stays listed: retracting it later finds
+ * nothing, which is logged). The caller must await `alerted` before its message is acknowledged.
  */
-export async function correlateEntity(ctx: CorrelateContext, msg: ReceivedMessage, e: ExtractedEntity, hash: string, base: Omit<Occurrence, 'field' | 'fieldTier'>): Promise<void> {
+export async function recordEntity(ctx: CorrelateContext, msg: ReceivedMessage, e: ExtractedEntity, hash: string, base: Omit<Occurrence, 'field' | 'fieldTier'>): Promise<Recorded> {
   const occ: Occurrence = { ...base, field: e.field, fieldTier: e.tier };
   const run: ChangeRun = { added: false, planned: [], fresh: new Set(), unreachable: [] };
   const written = await ctx.writer.update(hash, occurrenceChange(ctx, msg, e, hash, occ, run));
@@ -166,14 +185,21 @@ export async function correlateEntity(ctx: CorrelateContext, msg: ReceivedMessag
     ctx.stats.undeliverable++;
     ctx.logger.debug({ to, ref }, 'involved agency may not receive CorrelationAlert');
   }
-  const sent = await settleAll(run.planned.map((p) => sendAlert(ctx, p, ref)));
-  const unsent = new Set(run.planned.filter((p, i) => !sent[i] && run.fresh.has(p.sent.id)).map((p) => p.sent.id));
+  const index = written?.record.occurrences.findIndex((o) => isOccurrenceOf(o, occ.agency, occ.messageId)) ?? -1;
+  const offers = run.planned.map((p): OfferedAlert => ({ hash, plan: p.plan, sent: p.sent, ref, revision: written?.revision ?? 0, index, fresh: run.fresh.has(p.sent.id) }));
+  const alerted = ctx.alerts ? settleAll(offers.map((a) => ctx.alerts!.offer(a))).then(() => undefined) : sendNow(ctx, hash, offers);
+  alerted.catch(() => undefined); // Observed by the caller; a sibling value's failure must not leave it unhandled.
+  return { alerted };
+}
+
+/** Send alerts without coalescing, all at once; then take the refused ones off the record. */
+async function sendNow(ctx: CorrelateContext, hash: string, offers: OfferedAlert[]): Promise<void> {
+  const sent = await settleAll(offers.map((a) => deliverAlert(ctx, a)));
+  const unsent = new Set(offers.filter((a, i) => !sent[i] && a.fresh).map((a) => a.sent.id));
   if (unsent.size) await ctx.writer.update(hash, forgetAlerts(unsent));
-  run.planned.forEach((p, i) => {
-    if (!sent[i]) return;
-    ctx.stats.alerts++;
-    const { plan } = p;
-    if (plan.hidden > 0 && !(plan.body.occurrences as { agency: string }[]).some((x) => x.agency !== p.sent.to)) ctx.stats.withheld++;
-    ctx.logger.info({ to: p.sent.to, ref, kind: written?.record.kind, hidden: plan.hidden, msgId: msg.header.id }, 'correlation alert sent');
-  });
+}
+
+/** {@link recordEntity}, then wait for its alerts. */
+export async function correlateEntity(ctx: CorrelateContext, msg: ReceivedMessage, e: ExtractedEntity, hash: string, base: Omit<Occurrence, 'field' | 'fieldTier'>): Promise<void> {
+  await (await recordEntity(ctx, msg, e, hash, base)).alerted;
 }

@@ -41,6 +41,11 @@ export interface RetractionContext {
   analyses(type: string): boolean;
   /** How long to wait for the original when its Retraction overtook it (it travels on another consumer). */
   waitMs: number;
+  /**
+   * Send the alerts still waiting to be coalesced ({@link AlertCoalescer.settle}): a record lists an alert
+   * from its write, and the retraction must not recompute one that is yet to go.
+   */
+  settleAlerts?: () => Promise<void>;
 }
 
 /** What happened to one Retraction. */
@@ -89,6 +94,7 @@ export async function applyRetraction(ctx: RetractionContext, msg: ReceivedMessa
   }
   if (facts.retracted) return 'repeat';
 
+  await ctx.settleAlerts?.();
   const hashes = facts.entityHashes ?? (await store.allEntities()).filter((e) => e.record.occurrences.some((o) => isOccurrenceOf(o, sender, originalId))).map((e) => e.hash);
   for (const hash of hashes) await dropOccurrence(ctx, hash, sender, originalId);
   const reason = text(msg.body.reason);

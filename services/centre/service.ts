@@ -6,7 +6,8 @@ import { LiaisonError } from '../sdk/errors.ts';
 import { derivedUuidv7 } from '../sdk/ids.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { agencyBuckets } from '../sdk/policy/index.ts';
-import { correlateEntity, settleAll, type CorrelateContext } from './correlate.ts';
+import { AlertCoalescer } from './alert-coalescer.ts';
+import { deliverAlert, forgetAlerts, recordEntity, settleAll, type CorrelateContext } from './correlate.ts';
 import { extractEntities } from './entities.ts';
 import { EntityWriter } from './entity-writer.ts';
 import { extractFacts } from './facts.ts';
@@ -30,6 +31,8 @@ export interface CentreStats extends RetractionStats {
   undeliverable: number;
   /** Strategic reports published. */
   reports: number;
+  /** Alerts a newer alert to the same recipient about the same value replaced before they went (its references include theirs). */
+  alertsMerged: number;
 }
 
 /** A strategic report: the figures and the StrategicReport body built from them. */
@@ -58,7 +61,7 @@ export interface Centre {
   readonly store: CorrelationStore;
   /** Build a strategic report now (and publish it when asked). */
   report(req?: ReportRequest): Promise<CentreReport>;
-  /** Stop the report schedule and wait for a report in progress; closing the client stops consumption. */
+  /** Stop the report schedule, wait for a report in progress and send the alerts still waiting; closing the client stops consumption. */
   stop(): Promise<void>;
 }
 
@@ -93,6 +96,14 @@ export interface CentreOptions {
    * in order, and a retraction waits for the facts of its original (retractionWaitMs).
    */
   concurrency?: number;
+  /**
+   * Longest time an alert waits for a newer one to the same recipient about the same value, which then
+   * replaces it (default {@link ALERT_WINDOW_MS}; 0: every alert at once). Alerts go at once anyway when
+   * no message in process is still working towards one.
+   */
+  alertWindowMs?: number;
+  /** Most alerts waiting at once (default {@link ALERT_CAP}). */
+  alertCap?: number;
 }
 
 /**
@@ -131,6 +142,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
     withheld: 0,
     undeliverable: 0,
     reports: 0,
+    alertsMerged: 0,
     retracted: 0,
     retractionsRefused: 0,
     retractionsUnknown: 0,
@@ -140,13 +152,21 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
   const periodMs = o.reportPeriodMs ?? DEFAULT_PERIOD_MS;
 
   const writer = new EntityWriter(store);
-  const correlation: CorrelateContext = { client, writer, logger, stats, now: () => clock.now() };
+  const alerts = new AlertCoalescer({
+    send: (a) => deliverAlert({ client, stats, logger }, a),
+    forget: async (hash, ids) => void (await writer.update(hash, forgetAlerts(ids))),
+    windowMs: o.alertWindowMs,
+    cap: o.alertCap,
+    onError: (err) => logger.warn({ err }, 'taking replaced alerts off a record failed; the record lists them until its next change'),
+  });
+  const correlation: CorrelateContext = { client, writer, logger, stats, now: () => clock.now(), alerts };
 
   /**
    * Handle one message: skip it if handled before (its facts exist), extract its values, correlate
    * each (in parallel: different values are independent; writes to one value are ordered and batched
-   * by the {@link EntityWriter}), then write its facts, the mark that it was fully handled. Every write
-   * is durable before this resolves, so the SDK's acknowledgement never precedes it.
+   * by the {@link EntityWriter}), wait for the alerts they called for (coalesced: {@link AlertCoalescer}),
+   * then write its facts, the mark that it was fully handled. Every write and every alert is durable
+   * before this resolves, so the SDK's acknowledgement never precedes it.
    */
   async function handle(msg: ReceivedMessage): Promise<void> {
     if ((msg.delivery?.deliveryCount ?? 1) <= 1) o.observe?.(msg);
@@ -154,6 +174,17 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       await applyRetraction(retractions, msg);
       return;
     }
+    // Working towards alerts: while any handler is, waiting alerts may yet be replaced by newer ones.
+    const release = alerts.hold();
+    try {
+      await correlate(msg, release);
+    } finally {
+      release();
+    }
+  }
+
+  /** {@link handle} of a message the centre analyses; `release` says it offered every alert it will. */
+  async function correlate(msg: ReceivedMessage, release: () => void): Promise<void> {
     if (await store.facts(msg.header.sender, msg.header.id)) {
       stats.replayed++;
       return;
@@ -171,7 +202,10 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       context: context.slice(0, 16).map((c) => ({ key: c.key, tier: c.tier })),
     };
     const hashes = entities.map((e) => entityHash(e.key));
-    await settleAll(entities.map((e, i) => correlateEntity(correlation, msg, e, hashes[i]!, base)));
+    const recorded = await settleAll(entities.map((e, i) => recordEntity(correlation, msg, e, hashes[i]!, base)));
+    release();
+    await settleAll(recorded.map((r) => r.alerted));
+    stats.alertsMerged = alerts.stats.merged;
     await store.putFacts({ ...extractFacts(msg, entities.length), entityHashes: hashes });
     stats.processed++;
   }
@@ -197,6 +231,8 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
     stats,
     analyses: (type: string) => types.includes(type) && type !== 'Retraction',
     waitMs: o.retractionWaitMs ?? 2_000,
+    // Alerts still waiting go out first, so the retraction sees every listed alert sent.
+    settleAlerts: () => alerts.settle(),
   };
   await client.consume(handle, { types, concurrency: o.concurrency ?? CENTRE_CONCURRENCY });
 
@@ -222,6 +258,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
     async stop() {
       if (timer) clearInterval(timer);
       await scheduled;
+      await alerts.settle();
     },
   };
 }

@@ -34,7 +34,10 @@ const threadCpu = (): number => {
 async function run(job: CentreWorkerJob): Promise<void> {
   const client = await LiaisonClient.connect({ agencyDir: job.agencyDir, servers: [job.url] });
   let noop = 0;
-  const centre = job.mode === 'centre' ? await startCentre({ client, reportEveryMs: 0 }) : undefined;
+  // Switches to compare settings: BENCH_CENTRE_ALERT_WINDOW (ms; 0: no coalescing wait), BENCH_CENTRE_CONCURRENCY.
+  const env = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+  const centre =
+    job.mode === 'centre' ? await startCentre({ client, reportEveryMs: 0, alertWindowMs: env('BENCH_CENTRE_ALERT_WINDOW'), concurrency: env('BENCH_CENTRE_CONCURRENCY') }) : undefined;
   if (!centre) await client.consume(() => void noop++);
   const handled = () => (centre ? centre.stats.processed + centre.stats.replayed : noop);
   const post = (r: CentreWorkerReport) => parentPort!.postMessage(r);

@@ -6,8 +6,9 @@ import { flattenedVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../services/cli/main.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
-import { VERIFY_RECIPE } from '../services/sdk/envelope/export.ts';
+import { decodeRecipe, VERIFY_RECIPE } from '../services/sdk/envelope/export.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { ROOT } from './support/liaison-bin.ts';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -21,6 +22,15 @@ function openssl(dir: string): { code: number | null; text: string } {
   const r = spawnSync('bash', ['-c', VERIFY_RECIPE.join(' && ')], { cwd: dir, encoding: 'utf8' });
   return { code: r.status, text: `${r.stdout}${r.stderr}` };
 }
+
+/** One line of the protoc recipe, run by bash in `dir` with PROTO set to the repository's proto/ directory. */
+function protoc(dir: string, line: string): { code: number | null; out: string; err: string } {
+  const r = spawnSync('bash', ['-c', line], { cwd: dir, encoding: 'utf8', env: { ...process.env, PROTO: join(ROOT, 'proto') } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const PROTOC_MISSING =
+  'protoc is not installed, and this test runs the decode lines of the README and VERIFY.md with it: run `apt-get install -y protobuf-compiler` (Debian/Ubuntu; .ci/run installs it)';
 
 const REPORT = { documentNumber: 'XA7700001', issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', status: 'DOCUMENT_STATUS_STOLEN', holderName: 'Test Holder' };
 
@@ -89,6 +99,35 @@ describe('liaison export: a stored message as raw files that openssl and any JWS
     expect(pem).toContain('ED25519 Public-Key');
     // The body of the personal copy is the personal projection: the holder's name is in it.
     expect((await readFile(join(dir, 'body.bin'))).includes(Buffer.from('Test Holder'))).toBe(true);
+  });
+
+  it('the protoc lines of VERIFY.md and the README decode the exported header and body: sender, id, type, tier, policy hash, every field', async () => {
+    if (spawnSync('protoc', ['--version']).status !== 0) throw new Error(PROTOC_MISSING);
+    const dir = join(work, 'protoc');
+    expect((await cli(['export', '--dir', fed.trustDir, '--server', fed.server.url, id, '--from', 'xa-border-police', '--tier', 'personal', '--out', dir])).code).toBe(0);
+    const [headerLine, bodyLine] = decodeRecipe('DocumentReport');
+    const verifyMd = await readFile(join(dir, 'VERIFY.md'), 'utf8');
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    for (const line of [headerLine!, bodyLine!]) expect(verifyMd).toContain(line);
+    expect(readme).toContain(headerLine);
+    expect(readme).toContain(decodeRecipe('TYPE')[1]);
+
+    const header = protoc(dir, headerLine!);
+    expect(header.err).toBe('');
+    expect(header.code).toBe(0);
+    for (const field of [`id: "${id}"`, 'type: "liaison.v1.DocumentReport"', 'sender: "xa-border-police"', 'tier: SENSITIVITY_PERSONAL', `policy_hash: "${police.policy.hash}"`, 'created_at {']) {
+      expect(header.out).toContain(field);
+    }
+    const body = protoc(dir, bodyLine!);
+    expect(body.err).toBe('');
+    expect(body.code).toBe(0);
+    expect(body.out.trim().split('\n')).toEqual([
+      'document_number: "XA7700001"',
+      'issuing_country: "XAA"',
+      'document_type: DOCUMENT_TYPE_PASSPORT',
+      'status: DOCUMENT_STATUS_STOLEN',
+      'holder_name: "Test Holder"',
+    ]);
   });
 
   it('an id the ledger does not have is exit 1 with a sentence; a missing --from is a usage error (exit 2)', async () => {

@@ -25,6 +25,15 @@ export const VERIFY_RECIPE = [
   'openssl pkeyutl -verify -pubin -inkey sender.pem -rawin -in signing-input.bin -sigfile signature.bin',
 ];
 
+/**
+ * The protoc recipe that decodes the signed header and the body of a `type` message (e.g. `DocumentReport`), run
+ * from the export directory with `PROTO` set to the repository's `proto/` directory (the test runs exactly these).
+ */
+export const decodeRecipe = (type: string): string[] => [
+  'protoc -I "$PROTO" --decode liaison.v1.Signed "$PROTO"/liaison/v1/envelope.proto < signed.bin',
+  `protoc -I "$PROTO" --decode liaison.v1.${type} "$PROTO"/liaison/v1/*.proto < body.bin`,
+];
+
 function verifyText(s: ExportedEnvelope['summary']): string {
   return [
     `# ${s.type} ${s.id} from ${s.sender} (${s.tier} copy)`,
@@ -49,11 +58,11 @@ function verifyText(s: ExportedEnvelope['summary']): string {
     ...VERIFY_RECIPE,
     '```',
     '',
-    '## Read the header and the body (protoc, from the repository root)',
+    "## Read the header and the body (protoc, with the schemas of Liaison's repository)",
     '',
     '```sh',
-    'protoc -I proto --decode liaison.v1.Signed proto/liaison/v1/envelope.proto < signed.bin',
-    `protoc -I proto --decode liaison.v1.${s.type} proto/liaison/v1/*.proto < body.bin`,
+    "PROTO=/path/to/liaison/proto   # the repository's proto/ directory",
+    ...decodeRecipe(s.type),
     '```',
     '',
   ].join('\n');

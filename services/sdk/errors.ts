@@ -68,6 +68,13 @@ export const ERROR_CODES = {
   ERR_AUDIT_WRITE: 'An audit entry could not be appended (another writer appended first, or JetStream refused it); the audit service resynchronises from the ledger.',
   ERR_AUDIT_TAMPERED: 'The audit ledger does not verify: an entry was modified, removed, inserted or reordered, or a checkpoint signature or head is wrong (the message says which entry).',
 
+  // --- HTTP gateway (liaison gateway up) ---
+  ERR_GATEWAY_UNAUTHORIZED: 'The HTTP call carried no API token, or one the gateway does not know (`liaison gateway token create` makes one).',
+  ERR_GATEWAY_SCOPE: 'The API token is valid but lacks the scope this call needs (send, receive, check, retract or policy).',
+  ERR_GATEWAY_JSON: 'The HTTP request body is not JSON (or not a JSON object), or its media type is not application/json.',
+  ERR_GATEWAY_IDEMPOTENCY: 'The Idempotency-Key was used before for a different request (another type, body or option); the original stays the only send.',
+  ERR_GATEWAY_NOT_FOUND: 'No such route, or no delivered, unacknowledged message with this sender and id (it was acknowledged already, or never delivered to this reader).',
+
   // --- broker and exchange ---
   ERR_PERMISSION_DENIED: 'The NATS server refused the operation (Permissions Violation).',
   ERR_CONNECT: 'Could not connect to the exchange (unreachable, refused, or authorization failed).',

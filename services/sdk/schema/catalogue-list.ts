@@ -3,7 +3,7 @@
  * every family option names one of these families and that every type listed here exists in its family.
  */
 export const MESSAGE_CATALOGUE: Readonly<Record<string, readonly string[]>> = {
-  documents: ['DocumentReport', 'DocumentStatusChange', 'DocumentCheckRequest', 'DocumentCheckResult', 'DocumentHitNotice', 'RegistryRefusal', 'DocumentReportBatch'],
+  documents: ['DocumentReport', 'DocumentStatusChange', 'DocumentCheckRequest', 'DocumentCheckResult', 'DocumentHitNotice', 'RegistryRefusal', 'DocumentReportBatch', 'ForgeryAlert', 'SpecimenNote'],
   persons: ['PersonAlert', 'PersonCheckRequest', 'PersonCheckResult', 'PersonHitNotice'],
   referrals: ['CaseReferral', 'ReferralAcknowledgement', 'ReferralDecision', 'ReferralUpdate', 'ReferralClosure'],
   legal: ['MutualLegalAssistanceRequest', 'MutualLegalAssistanceResponse', 'ExtraditionRequest', 'ExtraditionResponse'],
@@ -12,6 +12,7 @@ export const MESSAGE_CATALOGUE: Readonly<Record<string, readonly string[]>> = {
   analysis: ['CorrelationAlert', 'StrategicReport'],
   workflows: ['WorkflowStateChange', 'WorkflowRejection', 'WorkflowReminder', 'WorkflowEscalation', 'CaseQuery', 'CaseQueryResult'],
   control: ['Retraction', 'RetractionReceipt'],
+  finint: ['FinancialIntelligenceReport', 'FinancialIntelligenceRequest', 'DisseminationConsentRequest', 'DisseminationConsentResponse'],
 };
 
 /** The package of every Liaison schema type. */

@@ -156,6 +156,8 @@ export async function startExchange(o: {
   audit?: ExchangeAuditOptions;
   /** Plain TCP instead of TLS (loopback hosts only; ERR_TLS otherwise). */
   plain?: boolean;
+  /** Accept agency leaf nodes (`liaison leaf up`) on this port, on `host`, TLS unless `plain`. */
+  leafPort?: number;
 }): Promise<RunningExchange> {
   const host = o.host ?? '127.0.0.1';
   const port = o.port ?? 4222;
@@ -163,7 +165,7 @@ export async function startExchange(o: {
   const configFile = join(o.storeDir, 'nats-server.conf');
   // TLS by default: the federation CA (created here for a trust dir made before TLS) issues the server certificate.
   if (!o.plain) await ensureExchangeTls(o.trustDir, { hosts: [host] });
-  await writeFile(configFile, renderServerConfig({ trustDir: o.trustDir, host, port, storeDir: o.storeDir, tls: !o.plain }), { mode: 0o600 });
+  await writeFile(configFile, renderServerConfig({ trustDir: o.trustDir, host, port, storeDir: o.storeDir, tls: !o.plain, ...(o.leafPort === undefined ? {} : { leafnodes: { port: o.leafPort } }) }), { mode: 0o600 });
   const server = await spawnNatsServer({ configFile, host, port, logger: o.logger });
   try {
     const attached = await attachExchange({ trustDir: o.trustDir, url: server.url, catalog: o.catalog, logger: o.logger, audit: o.audit, plain: o.plain });

@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   ERR_TLS: "The federation's TLS material (CA, the exchange's server certificate, an agency's ca.pem) is missing, invalid or could not be made, or plain TCP was asked for beyond loopback.",
   ERR_PUBLISH: 'The exchange did not acknowledge a publish.',
   ERR_EXCHANGE: 'The exchange (nats-server) could not be configured, started or provisioned.',
+  ERR_EDGE: "The agency's leaf node (`liaison leaf up`) could not start, keep its outbox or forwarder cursor in its own JetStream domain, or read it (the message says which).",
   ERR_NATS_SERVER_MISSING: 'The nats-server binary was not found (LIAISON_NATS_SERVER names no executable file, or nats-server is neither on the PATH nor in /usr/sbin): the message names the command that installs it.',
   ERR_TIMEOUT: 'An operation did not complete in time.',
   ERR_STOP_TIMEOUT: "A service did not finish stopping within the bound after SIGTERM/SIGINT (e.g. the exchange stalled during its final snapshot or drain): the process exits with status 1 anyway; what it acknowledged stays acknowledged, the rest stays in JetStream.",

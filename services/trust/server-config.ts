@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { isLoopbackHost } from '../sdk/client/nats-tls.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { decodeNatsJwt } from './nats-accounts.ts';
+import { leafnodeBlock, type LeafnodeListenOptions } from './leafnode-config.ts';
 import { trustPaths } from './paths.ts';
 
 /** Options for {@link renderServerConfig}. */
@@ -43,6 +44,8 @@ export interface ServerConfigOptions {
    * refused (ERR_TLS) unless `host` is a loopback address.
    */
   tls?: boolean | { certFile: string; keyFile: string };
+  /** Accept agency leaf nodes on this port (TLS like the clients'); none when omitted. */
+  leafnodes?: LeafnodeListenOptions;
 }
 
 /** Seconds a client has to finish the TLS handshake. */
@@ -71,6 +74,14 @@ function agencyAccountJwts(trustDir: string): string[] {
     return [];
   }
   return names.filter((n) => n.endsWith('.jwt')).sort().map((n) => readJwt(join(dir, n)));
+}
+
+/** The exchange's certificate and key (the TLS files of its client listener), or undefined for plain TCP. */
+function tlsFilesOf(opts: ServerConfigOptions): { certFile: string; keyFile: string } | undefined {
+  if (opts.tls === false) return undefined;
+  if (typeof opts.tls === 'object') return { certFile: opts.tls.certFile, keyFile: opts.tls.keyFile };
+  const p = trustPaths(opts.trustDir);
+  return { certFile: p.serverCert, keyFile: p.serverKey };
 }
 
 /** The `tls { … }` block of the config, or none for plain TCP (loopback only). */
@@ -117,6 +128,7 @@ export function renderServerConfig(opts: ServerConfigOptions): string {
     'write_deadline: "10s"',
     '',
     ...tlsBlock(opts),
+    ...leafnodeBlock({ leafnodes: opts.leafnodes, clientHost: opts.host ?? '127.0.0.1', tlsFiles: tlsFilesOf(opts), handshakeTimeoutS: TLS_HANDSHAKE_TIMEOUT_S }),
     `operator: ${operatorJwt}`,
     `system_account: ${sysPub}`,
     'resolver: {',

@@ -1,0 +1,29 @@
+import { readFile } from 'node:fs/promises';
+import { LiaisonClient, type ConnectOptions } from '../sdk/client/client.ts';
+import { loadAgencyDir } from '../sdk/client/identity.ts';
+import { LiaisonError } from '../sdk/errors.ts';
+import { leafPaths } from './paths.ts';
+
+/** The local URL of the agency's running leaf (AGENCY_DIR/leaf/leaf.json), or undefined when none runs. */
+export async function runningLeafUrl(agencyDir: string): Promise<string | undefined> {
+  try {
+    const state = JSON.parse(await readFile(leafPaths(agencyDir).stateFile, 'utf8')) as { url?: unknown };
+    return typeof state.url === 'string' ? state.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connect an agency's SDK client to its own leaf node instead of the exchange: the same identity, keys and
+ * credentials, over plain TCP to the leaf's loopback listener (the leaf crosses to the exchange over TLS).
+ * `leafUrl` defaults to the running leaf's; ERR_CONNECT when none runs.
+ */
+export async function connectViaLeaf(opts: Omit<ConnectOptions, 'identity' | 'servers'> & { agencyDir: string; leafUrl?: string }): Promise<LiaisonClient> {
+  const url = opts.leafUrl ?? (await runningLeafUrl(opts.agencyDir));
+  if (url === undefined) throw new LiaisonError('ERR_CONNECT', `no leaf node runs for ${opts.agencyDir} (start one with \`liaison leaf up --as ${opts.agencyDir}\`)`, { dir: opts.agencyDir });
+  const identity = await loadAgencyDir(opts.agencyDir);
+  // No CA: the leaf listens on loopback without TLS (natsTlsOptions refuses plain TCP to anything else).
+  const { ca: _ca, ...plain } = identity;
+  return await LiaisonClient.connect({ ...opts, identity: plain, servers: [url] });
+}

@@ -83,12 +83,13 @@ describe('policy loading', () => {
     const p = await loadPolicyFile(EXAMPLE, catalog);
     expect(p.name).toBe('mediterranean-pilot');
     expect(Object.keys(p.roles).sort()).toEqual(
-      ['analyst-centre', 'border-police', 'case-registry', 'coast-guard', 'interpol-ncb', 'ngo', 'prosecutor', 'return-programme', 'training-institute'],
+      ['analyst-centre', 'border-police', 'case-registry', 'coast-guard', 'fiu', 'interpol-ncb', 'maritime-authority', 'ngo', 'prosecutor', 'return-programme', 'training-institute'],
     );
-    expect(Object.keys(p.agencies)).toHaveLength(11);
+    expect(Object.keys(p.agencies)).toHaveLength(13);
     expect(p.roles['case-registry']!.state).toEqual({ kv: ['cases'], objects: [] });
     expect(p.agencies['xb-police']).toEqual({ id: 'xb-police', name: 'Bellmark National Police', country: 'XBB', roles: ['border-police', 'coast-guard'] });
     expect(p.retention.documents).toBe(3650 * DAY);
+    expect(p.consent).toEqual(['FinancialIntelligenceReport']);
     expect(p.defaultRetentionMs).toBe(365 * DAY);
     expect(p.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(p.source).toEqual({ file: EXAMPLE, text: exampleText });
@@ -522,6 +523,9 @@ describe('compiled broker artefacts', () => {
       ['xc-ncb__DocumentReport__direct', 'liaison.v1.personal.documents.DocumentReport.*.xc-ncb'],
       ['xc-ncb__DocumentStatusChange__all', 'liaison.v1.personal.documents.DocumentStatusChange.*.all'],
       ['xc-ncb__DocumentStatusChange__direct', 'liaison.v1.personal.documents.DocumentStatusChange.*.xc-ncb'],
+      // Forgery alerts (¶12), to flag checks in alerted ranges: operational, addressed or broadcast.
+      ['xc-ncb__ForgeryAlert__all', 'liaison.v1.operational.documents.ForgeryAlert.*.all'],
+      ['xc-ncb__ForgeryAlert__direct', 'liaison.v1.operational.documents.ForgeryAlert.*.xc-ncb'],
       ['xc-ncb__PersonAlert__all', 'liaison.v1.special.persons.PersonAlert.*.all'],
       ['xc-ncb__PersonAlert__direct', 'liaison.v1.special.persons.PersonAlert.*.xc-ncb'],
       ['xc-ncb__PersonCheckRequest__direct', 'liaison.v1.personal.persons.PersonCheckRequest.*.xc-ncb'],

@@ -84,7 +84,7 @@ export async function provisionExchange(
       }
     }
   }
-  for (const b of compileBuckets(policy)) {
+  for (const b of compileBuckets(policy, catalog)) {
     await provisionBucket(nc, b);
     report.buckets.push(`${b.kind}:${b.bucket}`);
   }

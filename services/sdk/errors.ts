@@ -44,6 +44,11 @@ export const ERROR_CODES = {
   ERR_POLICY_HANDLING_DENIED: 'The recipient rule does not admit this handling code or TLP.',
   ERR_TIER_VIOLATION: 'A copy carries fields above its own tier (the sender over-shared); it is refused whole.',
   ERR_POLICY_NO_RECIPIENT: 'No agency may receive this message under the policy.',
+  ERR_CONSENT_REQUIRED:
+    "Onward dissemination of a type the policy's `consent` list names, without the originator's signed DisseminationConsentResponse granting it for this report and recipient (missing, refused, lapsed, or for another report or recipient).",
+  ERR_ATTACHMENT_TOO_LARGE: 'An attachment is larger than the configured bound (maxAttachmentBytes); it is refused before its bytes are stored or read.',
+  ERR_ATTACHMENT_DIGEST: 'The fetched attachment differs from the SHA-256 or size signed in the message (tampered or replaced in the object store); its bytes are refused.',
+  ERR_ATTACHMENT_MISSING: "The attachment is not (or no longer) in the sender's object store, or the reference does not name the sender's own attachment bucket.",
   ERR_NOT_ISSUING_COUNTRY: 'Only an agency of the issuing country may add, change or cancel a document record (¶16, as in SLTD).',
   ERR_RECORD_UNKNOWN: 'No registry record matches the document or alert the message refers to.',
   ERR_REFERENCE_TAKEN: 'The registry record or alert reference belongs to another agency: one agency never replaces another’s record by reusing its reference or message id.',

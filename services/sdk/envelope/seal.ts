@@ -3,7 +3,8 @@ import { LiaisonError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Policy } from '../policy/index.ts';
 import { checkSend } from '../policy/index.ts';
-import { encodeBody, fromJson, project, type Catalog } from '../schema/index.ts';
+import { checkConsent, type ConsentEvidence } from '../policy/consent.ts';
+import { encodeBody, fromJson, project, toJson, type Catalog } from '../schema/index.ts';
 import { BROADCAST, messageSubject } from '../subjects.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
 import type { EnvelopeCodec } from './codec.ts';
@@ -27,6 +28,11 @@ export interface SendOptions {
   id?: string;
   /** On a reply: base64url SHA-256 of the request envelope it answers. */
   requestHash?: string;
+  /**
+   * Onward dissemination of a type the policy's `consent` list names: the originator's
+   * DisseminationConsentResponse as received (see policy/consent.ts); without it the send is refused.
+   */
+  consent?: ConsentEvidence;
 }
 
 /** One signed copy of a message, ready to publish. */
@@ -70,6 +76,7 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
   const tlp = opts.tlp ?? 'GREEN';
   const plan = checkSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
   const now = ctx.clock.now();
+  if (ctx.policy.consent?.includes(info.name)) checkConsent(ctx.policy, { sender: ctx.sender, type: info.name, recipient, body: toJson(info, message), consent: opts.consent, now });
   const id = opts.id ?? uuidv7(now);
   const copies: SealedCopy[] = [];
   for (const copy of plan.copies) {

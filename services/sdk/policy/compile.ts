@@ -25,6 +25,7 @@ import {
 } from '../subjects.ts';
 import { TIERS, type Tier } from '../tier.ts';
 import { CONTROL_TYPES } from './builtin.ts';
+import { attachmentBuckets, attachmentReadRights } from './attachments.ts';
 import { receiveCeiling } from './decide.ts';
 import { QUARANTINE_RETENTION_MS, retentionOf, type BucketKind, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
 
@@ -180,10 +181,11 @@ export function compilePermissions(policy: Policy, agencyId: string, catalog: Ty
   for (const type of sendableTypes(policy, agencyId)) {
     if (served.has(type)) pub.push(serviceSubject(familyOf(catalog, type), type, agencyId));
   }
-  for (const b of agencyBuckets(policy, agencyId)) {
+  for (const b of agencyBuckets(policy, agencyId, catalog)) {
     pub.push(...bucketPermissions(b));
     sub.push(...bucketSubscriptions(b));
   }
+  pub.push(...attachmentReadRights(policy, agencyId, catalog));
   const serves = agencyServes(policy, agencyId);
   for (const type of serves) sub.push(serviceSubject(familyOf(catalog, type), type, '*'));
   if (serves.length > 0) pub.push(SERVICE_RESPONSES);
@@ -200,9 +202,10 @@ export const SERVICE_RESPONSES = '_R_.>';
 /**
  * The state buckets of one agency (over its roles), sorted by bucket name; every agency of the
  * policy also gets the built-in {@link HANDLED_BUCKET} KV bucket (its SDK's durable record of handled
- * messages), kept as long as the longest stream retention plus {@link HANDLED_MARGIN_MS}.
+ * messages), kept as long as the longest stream retention plus {@link HANDLED_MARGIN_MS}. Given the
+ * catalogue, also its attachment stores as a sender (attachments.ts).
  */
-export function agencyBuckets(policy: Policy, agencyId: string): BucketSpec[] {
+export function agencyBuckets(policy: Policy, agencyId: string, catalog?: TypeCatalog): BucketSpec[] {
   if (!policy.agencies[agencyId]) return [];
   const roles = policy.agencies[agencyId]?.roles ?? [];
   const out = new Map<string, BucketSpec>();
@@ -215,6 +218,7 @@ export function agencyBuckets(policy: Policy, agencyId: string): BucketSpec[] {
       }
     }
   }
+  for (const b of catalog ? attachmentBuckets(policy, agencyId, catalog) : []) out.set(`objects:${b.bucket}`, b);
   const handled = bucketName(agencyId, HANDLED_BUCKET);
   out.set(`kv:${handled}`, { agency: agencyId, kind: 'kv', name: HANDLED_BUCKET, bucket: handled, maxAgeMs: handledMaxAgeMs(policy) });
   return [...out.values()].sort((a, b) => (a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
@@ -231,9 +235,9 @@ export function handledMaxAgeMs(policy: Policy): number {
   return Math.max(policy.defaultRetentionMs, ...Object.values(policy.retention)) + HANDLED_MARGIN_MS;
 }
 
-/** Every agency's state buckets. */
-export function compileBuckets(policy: Policy): BucketSpec[] {
-  return Object.keys(policy.agencies).flatMap((id) => agencyBuckets(policy, id));
+/** Every agency's state buckets (given the catalogue, with their attachment stores). */
+export function compileBuckets(policy: Policy, catalog?: TypeCatalog): BucketSpec[] {
+  return Object.keys(policy.agencies).flatMap((id) => agencyBuckets(policy, id, catalog));
 }
 
 /**

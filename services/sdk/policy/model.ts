@@ -9,6 +9,11 @@ export interface TypeCatalog {
   familyOf(type: string): string | undefined;
   /** Every short type name. */
   types(): readonly string[];
+  /**
+   * The tiers of the type's attachment fields (`liaison.v1.Attachment`, see attachments.ts), lowest
+   * first; absent or empty: the type carries no attachments (a catalogue without schemas has none).
+   */
+  attachmentTiers?(type: string): readonly Tier[];
 }
 
 /**
@@ -94,6 +99,11 @@ export interface Policy {
   /** Retention per family in milliseconds (families not listed use {@link Policy.defaultRetentionMs}). */
   retention: Record<string, number>;
   defaultRetentionMs: number;
+  /**
+   * Types whose onward dissemination needs the originator's prior consent (policy key `consent`; ¶9(c),
+   * Egmont principles): see `checkConsent` (consent.ts). Absent when the policy names none.
+   */
+  consent?: string[];
   /** sha256 hex of the canonical JSON of the parsed policy (stable across formatting and comments). */
   hash: string;
   source: { file?: string; text: string };

@@ -1,6 +1,7 @@
 import { isScalar, isSeq } from 'yaml';
 import { HANDLING_CODES, TIERS, TLP_LABELS, type HandlingCode, type TlpLabel } from '../tier.ts';
 import { HANDLED_BUCKET } from './compile.ts';
+import { ATTACHMENT_BUCKET_PREFIX } from './attachments.ts';
 import { closest } from './issues.ts';
 import { DEFAULT_RETENTION_MS, type AgencyEntry, type Policy, type ReceiveRule, type ReceiveScope, type Role, type TypeCatalog } from './model.ts';
 import { parseDuration } from './duration.ts';
@@ -9,7 +10,7 @@ import { describe, entries, field, items, oneOf, str, stringList, type Entry, ty
 /** The parsed content of a policy, before hashing. */
 export type PolicyBody = Omit<Policy, 'hash' | 'source'>;
 
-const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention'] as const;
+const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention', 'consent'] as const;
 const ROLE_KEYS = ['description', 'send', 'receive', 'serve', 'state'] as const;
 const STATE_KEYS = ['kv', 'objects'] as const;
 const BUCKET_RE = /^[a-z][a-z0-9-]{0,30}$/;
@@ -59,6 +60,8 @@ export function validatePolicy(w: Walk, catalog: TypeCatalog): PolicyBody {
 
   const retention = field(w, top, root, 'retention', false);
   if (retention) readRetention(w, retention, catalog, body);
+  const consent = field(w, top, root, 'consent', false);
+  if (consent && seqLength(consent) !== 0) body.consent = stringList(w, consent, typeCheck) ?? [];
   return body;
 }
 
@@ -121,6 +124,8 @@ function readState(w: Walk, loc: Located, role: Role): void {
       stringList(w, list, (n) =>
         n === HANDLED_BUCKET
           ? `bucket name "${n}" is reserved: every agency has a built-in "${n}" KV bucket (its SDK's record of handled messages)`
+          : n.startsWith(ATTACHMENT_BUCKET_PREFIX)
+            ? `bucket name "${n}" is reserved: "${ATTACHMENT_BUCKET_PREFIX}" names the attachment stores compiled from the schemas`
           : BUCKET_RE.test(n)
             ? undefined
             : `invalid bucket name "${n}" (expected ${BUCKET_RE.source})`,

@@ -40,14 +40,15 @@ export interface Party {
   notices(type: string, caseRef?: string): Record<string, unknown>[];
 }
 
-/** The example policy plus agencies the workflow tests need as outsiders (a third central authority, a second institute). */
+/** The example policy plus agencies the workflow tests need as outsiders (a third central authority, a second institute, a third financial intelligence unit). */
 export async function workflowPolicyText(): Promise<string> {
   const text = await readFile(EXAMPLE_POLICY, 'utf8');
   return text.replace(
     /\n  mac-cases: .*\n/,
     (line) =>
       `${line}  xc-prosecutor: { name: Corvenia Prosecution Service — Central Authority, country: XCC, roles: [prosecutor] }\n` +
-      `  xd-training: { name: Second Police Academy, country: XCC, roles: [training-institute] }\n`,
+      `  xd-training: { name: Second Police Academy, country: XCC, roles: [training-institute] }\n` +
+      `  xc-fiu: { name: Corvenia Financial Intelligence Unit, country: XCC, roles: [fiu] }\n`,
   );
 }
 

@@ -4,6 +4,7 @@ import { CENTRE_COMMANDS } from './centre.ts';
 import { DOCTOR_COMMANDS } from './doctor.ts';
 import { EXCHANGE_COMMANDS } from './exchange.ts';
 import { EXPORT_COMMANDS } from './export.ts';
+import { GATEWAY_COMMANDS } from './gateway.ts';
 import { MESSAGE_COMMANDS } from './messages.ts';
 import { POLICY_COMMANDS } from './policy.ts';
 import { PERSON_COMMANDS } from './persons.ts';
@@ -18,4 +19,4 @@ import { TRUST_COMMANDS } from './trust.ts';
 import { WORKFLOW_COMMANDS } from './workflows.ts';
 
 /** Every `liaison` command, in help order. */
-export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...RETRACT_COMMANDS, ...QUARANTINE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...EXPORT_COMMANDS, ...POLICY_COMMANDS, ...POLICY_TOOL_COMMANDS, ...SCHEMA_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...SIMULATE_COMMANDS];
+export const COMMANDS: readonly Command[] = [...TRUST_COMMANDS, ...EXCHANGE_COMMANDS, ...MESSAGE_COMMANDS, ...RETRACT_COMMANDS, ...QUARANTINE_COMMANDS, ...REGISTRY_COMMANDS, ...PERSON_COMMANDS, ...WORKFLOW_COMMANDS, ...CENTRE_COMMANDS, ...AUDIT_COMMANDS, ...EXPORT_COMMANDS, ...POLICY_COMMANDS, ...POLICY_TOOL_COMMANDS, ...SCHEMA_COMMANDS, ...LIVE_COMMANDS, ...DOCTOR_COMMANDS, ...GATEWAY_COMMANDS, ...SIMULATE_COMMANDS];

@@ -5,6 +5,7 @@ import { systemClock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { AlertedRanges, alertedNote } from './alerted-ranges.ts';
 import { applyDocumentBatch } from './import/apply-batch.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
 import type { PersonAlerts } from './persons.ts';
@@ -28,6 +29,8 @@ export interface RegistryStats {
 export interface Registry {
   readonly stats: RegistryStats;
   readonly store: DocumentStore;
+  /** Number ranges of the forgery alerts received (¶12): checks in them are flagged. */
+  readonly alerted: AlertedRanges;
   /**
    * Run `fn` while no report, status change or alert is being applied: new ones wait (in their consumers)
    * until it settles; checks are answered meanwhile. For consistent snapshots without stopping the service.
@@ -37,7 +40,7 @@ export interface Registry {
 }
 
 /** The message types the registry consumes (Retraction: a sender withdrawing a report or alert). */
-export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert', 'DocumentReportBatch', 'Retraction'];
+export const REGISTRY_TYPES = ['DocumentReport', 'DocumentStatusChange', 'PersonAlert', 'DocumentReportBatch', 'ForgeryAlert', 'Retraction'];
 
 const STATUS_PREFIX = 'DOCUMENT_STATUS_';
 const TYPE_PREFIX = 'DOCUMENT_TYPE_';
@@ -66,12 +69,15 @@ export async function startRegistry(o: {
   clock?: Clock;
   /** Called with every report the registry consumed, after applying it (simulations, audit). */
   observe?: (msg: ReceivedMessage) => void;
+  /** Forgery-alert ranges (default: empty, filled from the ForgeryAlerts consumed). */
+  alerted?: AlertedRanges;
 }): Promise<Registry> {
   const { client, store } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry' });
   const clock = o.clock ?? systemClock;
   const stats: RegistryStats = { reports: 0, withdrawn: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
 
+  const alerted = o.alerted ?? new AlertedRanges();
   const countryOf = (agency: string) => client.policy.agencies[agency]?.country;
   const changeBy = (msg: ReceivedMessage) => ({ id: msg.header.id, by: msg.header.sender });
 
@@ -128,10 +134,14 @@ export async function startRegistry(o: {
     const number = normaliseDocumentNumber(String(req.body.documentNumber ?? ''));
     const rec = store.get(country, number);
     const checkedAt = new Date(clock.now()).toISOString();
+    const forgeryAlerts = alerted.match(country, req.body.documentType, number).map(alertedNote);
+    const flagged = forgeryAlerts.length > 0 ? { forgeryAlerts } : {};
     if (!rec || !isHitStatus(rec.status)) {
+      // No record, but the number is in an alerted range: a possible hit, for the officer to examine.
+      const alert = forgeryAlerts.length > 0 ? { outcome: 'CHECK_OUTCOME_POSSIBLE_HIT', instructions: `Examine the document for the forgery features of ${forgeryAlerts.join('; ')}.`, ...flagged } : {};
       return {
         type: 'DocumentCheckResult',
-        body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT', checkedAt, ...(rec ? { status: STATUS_PREFIX + rec.status, recordOwnerCountry: country } : {}) },
+        body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT', checkedAt, ...(rec ? { status: STATUS_PREFIX + rec.status, recordOwnerCountry: country } : {}), ...alert },
       };
     }
     stats.hits++;
@@ -162,6 +172,7 @@ export async function startRegistry(o: {
         recordReference: rec.reference,
         instructions: 'Retain the document and contact the issuing authority through its national central bureau.',
         checkedAt,
+        ...flagged,
       },
     };
   };
@@ -201,6 +212,14 @@ export async function startRegistry(o: {
     if (msg.type === 'DocumentReport' || msg.type === 'DocumentStatusChange') await apply(msg);
     else if (msg.type === 'DocumentReportBatch') await applyDocumentBatch(msg, (report, refuseRecord) => apply(msg, report, 'DocumentReport', refuseRecord), refuse);
     else if (msg.type === 'Retraction') withdraw(msg);
+    else if (msg.type === 'ForgeryAlert') {
+      try {
+        const ranges = alerted.add(msg);
+        logger.info({ sender: msg.header.sender, msgId: msg.header.id, ranges }, 'forgery alert ranges added');
+      } catch (err) {
+        await refuse(msg, isLiaisonError(err) ? err.code : 'ERR_BODY_INVALID', (err as Error).message);
+      }
+    }
     else if (msg.type === 'PersonAlert') {
       try {
         o.persons.apply(msg);
@@ -220,6 +239,9 @@ export async function startRegistry(o: {
       const w = store.withdraw(id, sender);
       stats.withdrawn += w.cancelled + w.restored;
       logger.info({ sender, msgId: id, type, ...w }, 'retracted by its sender: created records cancelled, changes undone');
+    } else if (type === 'ForgeryAlert') {
+      const dropped = alerted.withdraw(id, sender);
+      logger.info({ sender, msgId: id, type, dropped }, 'retracted by its sender: its ranges no longer flag checks');
     } else if (type === 'PersonAlert') {
       const dropped = o.persons.withdraw(id, sender);
       stats.withdrawn += dropped ? 1 : 0;
@@ -260,6 +282,7 @@ export async function startRegistry(o: {
   return {
     stats,
     store,
+    alerted,
     quiesce,
     async stop() {
       await serving.stop();

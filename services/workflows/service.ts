@@ -13,7 +13,7 @@ import type { CaseRecord, TransitionContext, WorkflowDefinition, WorkflowMessage
 import { appliedFrom, openingKey, referenceOwners } from './identity.ts';
 import { answerCaseQuery } from './query.ts';
 import { awaitsRetraction, correctsOpening, reopenCase, reopens, retractFromCase, retractionFacts } from './retraction.ts';
-import { CaseStore, type StoredCase } from './store.ts';
+import { CaseStore, type CASE_CACHE, type StoredCase } from './store.ts';
 import { CasePartitions } from './partition.ts';
 
 /** Counters of a running case registry. */
@@ -37,8 +37,10 @@ export interface Workflows {
   readonly stats: WorkflowStats;
   /** Apply every deadline that has passed by the injected clock (also runs on a timer). */
   tick(): Promise<void>;
-  /** The cases as this replica's mirror holds them. */
+  /** The cases this replica holds in memory: those with deadlines or notices pending, and the most recently used others (`cacheCases`). */
   cases(): CaseRecord[];
+  /** What memory holds: cases in it, cases dropped from it so far (still in the bucket), scans of the bucket. */
+  memory(): { cases: number; evicted: number; scans: number };
   stop(): Promise<void>;
 }
 
@@ -66,6 +68,11 @@ export interface WorkflowOptions {
   beforeApply?: (caseKey: string, msg: ReceivedMessage) => void | Promise<void>;
   /** Messages each consumer hands over at once (default {@link WORKFLOW_CONCURRENCY}; 1: one after another, as before issue 13). */
   concurrency?: number;
+  /**
+   * Cases kept in memory besides those with deadlines or notices pending (default {@link CASE_CACHE}):
+   * the most recently used; any other is read back from the bucket when needed.
+   */
+  cacheCases?: number;
 }
 
 /**
@@ -114,7 +121,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'cases');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "cases" KV bucket under the policy (give its role state: { kv: [cases] })`);
   await migrateCaseAliases(client.nc, bucket.bucket, logger);
-  const store = await CaseStore.open(client.nc, bucket.bucket);
+  const store = await CaseStore.open(client.nc, bucket.bucket, { cacheCases: o.cacheCases });
   const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, retracted: 0, notices: 0, undeliverable: 0 };
   const byName = new Map(defs.map((d) => [d.name, d]));
   const ctx = (): TransitionContext => ({
@@ -240,14 +247,16 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     if (!def || !facts.originalId) return undefined;
     // The original is the Retraction's sender's own message; a case holding only another sender's
     // message with that id is found last, so a forged Retraction is refused there (ERR_RETRACT_NOT_SENDER).
-    const ofDef = () => store.cases().filter((c) => c.record.workflow === def.name);
-    const holding = () =>
-      (ofDef().find((c) => appliedFrom(c.record, m.sender, facts.originalId)) ?? ofDef().find((c) => c.record.applied.includes(facts.originalId)))?.record.ref;
+    const holding = (cases: StoredCase[]) => {
+      const ofDef = cases.filter((c) => c.record.workflow === def.name);
+      return (ofDef.find((c) => appliedFrom(c.record, m.sender, facts.originalId)) ?? ofDef.find((c) => c.record.applied.includes(facts.originalId)))?.record.ref;
+    };
+    // Memory first; a case dropped from it is found by one scan of the bucket.
+    let key = holding(store.cases()) ?? (store.complete ? undefined : holding(await store.allCases()));
     const waitUntil = Date.now() + waitMs;
-    let key = holding();
     while (!key && Date.now() < waitUntil) {
       await sleep(50);
-      key = holding();
+      key = holding(store.cases());
     }
     if (!key) logger.info({ msgId: facts.originalId, type: originalType, sender: m.sender }, 'retraction of a message no case applied: nothing to drop');
     return key;
@@ -396,7 +405,11 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const pendingSeen = new Map<string, number>();
   async function tickOnce(): Promise<void> {
     const now = clock.now();
-    for (const sc of store.cases()) {
+    const cases = store.tickCases();
+    // A case that left the tick's set (its notices went, no deadline can fall due) is forgotten here too.
+    const refs = new Set(cases.map((sc) => sc.record.ref));
+    for (const ref of pendingSeen.keys()) if (!refs.has(ref)) pendingSeen.delete(ref);
+    for (const sc of cases) {
       const def = byName.get(sc.record.workflow);
       if (!def) continue;
       if (sc.record.outbox.length > 0) {
@@ -413,6 +426,9 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
       const rev = await store.update(sc.record.ref, next, sc.revision);
       if (rev === undefined) {
         stats.conflicts++;
+        // Memory was behind: read the case again (the watch may not bring a newer revision of it).
+        const fresh = await store.get(sc.record.ref);
+        if (fresh) store.remember(sc.record.ref, fresh);
         continue;
       }
       stats.deadlineEffects++;
@@ -433,7 +449,14 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   // doubt by a crash is applied (or skipped) on redelivery, not quarantined. Several messages at once:
   // the partitions keep each case's messages in order (partition.ts).
   await client.consume(handle, { types: [...workflowTypes(defs), 'Retraction'], redeliverInDoubt: true, concurrency: o.concurrency ?? WORKFLOW_CONCURRENCY });
-  await client.serve({ CaseQuery: (req): Reply => answerCaseQuery(store.cases().map((c) => c.record), req) }, { name: 'liaison-case-registry' });
+  /** The cases a query may match: the one it names (memory, else the bucket), or every case. */
+  async function queried(req: ReceivedMessage): Promise<CaseRecord[]> {
+    const ref = typeof req.body.caseRef === 'string' ? req.body.caseRef : '';
+    if (!ref) return (await store.allCases()).map((c) => c.record);
+    const c = store.cached(ref) ?? (await store.get(ref));
+    return c ? [c.record] : [];
+  }
+  await client.serve({ CaseQuery: async (req): Promise<Reply> => answerCaseQuery(await queried(req), req) }, { name: 'liaison-case-registry' });
   const timer = (o.tickMs ?? 250) > 0 ? setInterval(() => void tick(), o.tickMs ?? 250) : undefined;
   timer?.unref();
   logger.info({ bucket: bucket.bucket, definitions: defs.map((d) => d.name) }, 'case registry started');
@@ -442,6 +465,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     stats,
     tick,
     cases: () => store.cases().map((c) => c.record),
+    memory: () => ({ cases: store.inMemory, evicted: store.stats.evicted, scans: store.stats.scans }),
     async stop() {
       if (timer) clearInterval(timer);
       await ticking;

@@ -1,7 +1,7 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { asLiaisonError } from '../sdk/errors.ts';
+import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { KvReader, type Following, type KvValue } from '../sdk/state/kv-reader.ts';
 import type { CaseRecord } from './model.ts';
@@ -21,38 +21,70 @@ function isConflict(err: unknown): boolean {
   return /wrong last sequence|key exists|10071|10164/i.test(text);
 }
 
+/** Cases kept in memory by default besides those the deadline tick needs ({@link CaseStore}). */
+export const CASE_CACHE = 10_000;
+
+/**
+ * True while the registry's tick may still have work on the case: a deadline that can still fall due
+ * (one that expires the state, or whose reminder or escalation is still to come; the same test as
+ * `dueDeadlines` without the time), or notices waiting in its outbox.
+ */
+export function needsTick(c: CaseRecord): boolean {
+  return c.outbox.length > 0 || c.deadlines.some((d) => d.expireTo !== undefined || !d.reminded || !d.escalated);
+}
+
+/** Counters of a {@link CaseStore}'s memory. */
+export interface CaseStoreStats {
+  /** Cases dropped from memory (still in the bucket, read back by direct get when needed). */
+  evicted: number;
+  /** Whole-bucket reads: queries and retraction look-ups once some case was dropped from memory. */
+  scans: number;
+}
+
 /**
  * The case registry's state in its JetStream KV bucket: one key per case (JSON), compare-and-set on
  * the revision for every change, plus `alias.<sender>.<message id>` keys for messages that belong to a
  * case whose key is not derived from their own id (a proposal sent to a second party): a message is
- * (sender, id), so another agency's message with the same id never takes over the alias. A watch keeps a
- * mirror of every case in memory for deadlines and queries; replicas share the bucket. Reads go by
- * direct get and live changes by a core subscription on the bucket's own subjects ({@link KvReader}):
- * the agency has no consumer rights on its bucket.
+ * (sender, id), so another agency's message with the same id never takes over the alias. A watch
+ * follows every change; memory keeps only what the registry needs hot (issue 13): every case the tick
+ * may still act on ({@link needsTick}: pending deadlines, notices to publish), and the `cacheCases`
+ * most recently used of the others. Any other case is read back by direct get when a message or query
+ * names it, and by a scan of the bucket for queries and look-ups that need every case (only once a
+ * case was dropped: until then memory holds them all). Replicas share the bucket. Reads go by direct
+ * get and live changes by a core subscription on the bucket's own subjects ({@link KvReader}): the
+ * agency has no consumer rights on its bucket.
  */
 export class CaseStore {
   readonly #kv: KV;
   readonly #reader: KvReader;
-  readonly #mirror = new Map<string, StoredCase>();
+  /** Cases the tick needs: deadlines that can still fall due, or an outbox. */
+  readonly #hot = new Map<string, StoredCase>();
+  /** The others, least recently used first, at most `#cap`. */
+  readonly #recent = new Map<string, StoredCase>();
+  readonly #cap: number;
+  readonly stats: CaseStoreStats = { evicted: 0, scans: 0 };
   #watch?: Following;
 
-  private constructor(kv: KV, reader: KvReader) {
+  private constructor(kv: KV, reader: KvReader, cap: number) {
     this.#kv = kv;
     this.#reader = reader;
+    this.#cap = cap;
   }
 
-  /** Open the bucket the exchange provisioned for this agency (the agency may not create it). */
-  static async open(nc: NatsConnection, bucket: string): Promise<CaseStore> {
+  /** Open the bucket the exchange provisioned for this agency (the agency may not create it); `cacheCases` (default {@link CASE_CACHE}) bounds memory. */
+  static async open(nc: NatsConnection, bucket: string, o: { cacheCases?: number } = {}): Promise<CaseStore> {
+    const cap = o.cacheCases ?? CASE_CACHE;
+    if (!Number.isInteger(cap) || cap < 0) throw new LiaisonError('ERR_USAGE', `cacheCases must be a whole number of cases, 0 or more, not ${String(cap)}`);
     try {
       const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
-      return new CaseStore(kv, await KvReader.open(nc, bucket));
+      return new CaseStore(kv, await KvReader.open(nc, bucket), cap);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);
     }
   }
 
-  /** The case as stored now (not the mirror). */
+  /** The case as stored now (not memory). */
   async get(key: string): Promise<StoredCase | undefined> {
     const v = await this.#reader.get(key);
     return v?.value && v.value.length > 0 ? { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision } : undefined;
@@ -88,7 +120,7 @@ export class CaseStore {
     await this.#kv.put(`${ALIAS}${sender}.${messageId}`, encoder.encode(key));
   }
 
-  /** Start mirroring every case; resolves once the current values are loaded. `onChange` sees each later change. */
+  /** Start following every case; resolves once the current values are loaded. `onChange` sees each later change. */
   async watch(logger: Logger, onChange?: (c: StoredCase) => void): Promise<void> {
     let loaded = false;
     this.#watch = await this.#reader.follow({
@@ -101,33 +133,91 @@ export class CaseStore {
     loaded = true;
   }
 
-  /** Fold one stored entry into the mirror; the case when it is one (not an alias, not a removal). */
+  /** Fold one stored entry into memory; the case when it is one (not an alias, not a removal). */
   #apply(v: KvValue): StoredCase | undefined {
     if (v.key.startsWith(ALIAS)) return undefined;
     if (!v.value || v.value.length === 0) {
-      this.#mirror.delete(v.key);
+      this.#hot.delete(v.key);
+      this.#recent.delete(v.key);
       return undefined;
     }
     const c = { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision };
-    const known = this.#mirror.get(v.key);
-    if (!known || known.revision < c.revision) this.#mirror.set(v.key, c);
+    this.remember(v.key, c);
     return c;
   }
 
-  /** The mirrored case (possibly behind another replica's last write: compare-and-set catches that). */
+  #known(key: string): StoredCase | undefined {
+    return this.#hot.get(key) ?? this.#recent.get(key);
+  }
+
+  /** Keep `c` as the case `key` in memory: with the hot ones, or as the most recently used of the others (dropping the least recent past the cap). */
+  #keep(key: string, c: StoredCase): void {
+    this.#recent.delete(key);
+    if (needsTick(c.record)) {
+      this.#hot.set(key, c);
+      return;
+    }
+    this.#hot.delete(key);
+    this.#recent.set(key, c);
+    while (this.#recent.size > this.#cap) {
+      this.#recent.delete(this.#recent.keys().next().value!);
+      this.stats.evicted++;
+    }
+  }
+
+  /** The case in memory, if it is (possibly behind another replica's last write: compare-and-set catches that); else read it with {@link get}. */
   cached(key: string): StoredCase | undefined {
-    return this.#mirror.get(key);
+    const hot = this.#hot.get(key);
+    if (hot) return hot;
+    const recent = this.#recent.get(key);
+    if (recent) this.#keep(key, recent); // Used: the most recent now.
+    return recent;
   }
 
-  /** Record a revision this process wrote (the watch confirms it later). */
+  /** Record a revision this process wrote or read (the watch confirms it later); an older one than memory holds is ignored. */
   remember(key: string, c: StoredCase): void {
-    const known = this.#mirror.get(key);
-    if (!known || known.revision < c.revision) this.#mirror.set(key, c);
+    const known = this.#known(key);
+    if (!known || known.revision < c.revision) this.#keep(key, c);
   }
 
-  /** Every case in the mirror. */
+  /** The cases in memory: every one the tick may act on ({@link needsTick}) and the most recently used others. */
   cases(): StoredCase[] {
-    return [...this.#mirror.values()];
+    return [...this.#hot.values(), ...this.#recent.values()];
+  }
+
+  /** The cases the deadline tick may act on (all in memory). */
+  tickCases(): StoredCase[] {
+    return [...this.#hot.values()];
+  }
+
+  /** Cases in memory now (at most the cap plus those the tick needs). */
+  get inMemory(): number {
+    return this.#hot.size + this.#recent.size;
+  }
+
+  /** True while memory holds every case (none was dropped since the store opened). */
+  get complete(): boolean {
+    return this.stats.evicted === 0;
+  }
+
+  /**
+   * Every case: from memory while it holds them all, else by one scan of the bucket (the newer of the
+   * scanned and the remembered revision of each). Its cost grows with the bucket: for queries and
+   * rare look-ups, never per message.
+   */
+  async allCases(): Promise<StoredCase[]> {
+    if (this.complete) return this.cases();
+    this.stats.scans++;
+    const out = new Map<string, StoredCase>();
+    for (const [key, v] of await this.#reader.values()) {
+      if (key.startsWith(ALIAS) || !v.value || v.value.length === 0) continue;
+      out.set(key, { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision });
+    }
+    for (const [key, c] of [...this.#hot, ...this.#recent]) {
+      const scanned = out.get(key);
+      if (!scanned || scanned.revision < c.revision) out.set(key, c);
+    }
+    return [...out.values()];
   }
 
   stop(): void {

@@ -26,6 +26,7 @@ describe('¶12 forgery alerts flag registry checks whose number falls in an aler
   let police: LiaisonClient;
   let checker: LiaisonClient;
   const refusals: ReceivedMessage[] = [];
+  const notices: ReceivedMessage[] = [];
 
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'forgery-alerts' });
@@ -34,7 +35,7 @@ describe('¶12 forgery alerts flag registry checks whose number falls in an aler
     registry = await startRegistry({ client: ncb, store: new IndexDocumentStore(key), persons: new PersonAlerts(createKeyedHasher(key)) });
     police = await fed.connect('xa-border-police');
     checker = await fed.connect('xb-police');
-    await police.consume((m) => void refusals.push(m), { types: ['RegistryRefusal'] });
+    await police.consume((m) => void (m.type === 'RegistryRefusal' ? refusals : notices).push(m), { types: ['RegistryRefusal', 'DocumentHitNotice'] });
   }, 60_000);
   afterAll(async () => {
     await registry?.stop();
@@ -44,7 +45,7 @@ describe('¶12 forgery alerts flag registry checks whose number falls in an aler
   const check = (documentNumber: string, extra: Record<string, unknown> = {}) =>
     checker.request('DocumentCheckRequest', { documentNumber, issuingCountry: 'XBB', documentType: 'DOCUMENT_TYPE_PASSPORT', checkLocation: 'Port Alba', ...extra });
 
-  it('a check in the range is a possible hit carrying "alerted: forgery alert <ref>"; the range ends are inclusive; outside it, nothing', async () => {
+  it('a check in the range hits on the alert ("alerted: forgery alert <ref>"), the alerting agency is told; the range ends are inclusive; outside it, nothing', async () => {
     const before = await check('P1212345');
     expect(before.body.outcome).toBe('CHECK_OUTCOME_NO_HIT');
     expect(before.body.forgeryAlerts ?? []).toEqual([]);
@@ -54,9 +55,12 @@ describe('¶12 forgery alerts flag registry checks whose number falls in an aler
 
     for (const number of ['P1212345', 'p12-00000', 'P12 49999']) {
       const r = await check(number);
-      expect(r.body, number).toMatchObject({ outcome: 'CHECK_OUTCOME_POSSIBLE_HIT', forgeryAlerts: ['alerted: forgery alert XA-FA-2026-05'] });
+      expect(r.body, number).toMatchObject({ outcome: 'CHECK_OUTCOME_HIT', status: 'DOCUMENT_STATUS_FRAUDULENT', recordReference: 'XA-FA-2026-05', forgeryAlerts: ['alerted: forgery alert XA-FA-2026-05'] });
       expect(String(r.body.instructions)).toContain('alerted: forgery alert XA-FA-2026-05');
     }
+    // The agency that raised the alert learns where its series turned up.
+    await until(() => notices.some((m) => m.body.documentNumber === 'P1212345'));
+    expect(notices.find((m) => m.body.documentNumber === 'P1212345')!.body).toMatchObject({ recordReference: 'XA-FA-2026-05', issuingCountry: 'XBB', checkingAgency: 'xb-police', checkLocation: 'Port Alba' });
     // Just outside, another series, another length, another issuing state, another document type.
     for (const [number, extra] of [
       ['P1250000', {}],

@@ -9,6 +9,13 @@ const MAX_DIGITS = 18;
 
 const TYPE_PREFIX = 'DOCUMENT_TYPE_';
 
+/** An alert that flags a checked number: its reference and who raised it. */
+export interface AlertMatch {
+  reference: string;
+  sender: string;
+  alertId: string;
+}
+
 /** One alerted block of numbers: `series` followed by a running number of `digits` digits in [first, last]. */
 interface AlertedRange {
   /** The sender's alert reference, quoted to the checking officer. */
@@ -88,19 +95,19 @@ export class AlertedRanges {
     return dropped;
   }
 
-  /** References (sorted, unique) of the alerts whose ranges hold this normalised number of this country. */
-  match(country: string, documentType: unknown, number: string): string[] {
+  /** The alerts (by reference, sorted, one entry each) whose ranges hold this normalised number of this country. */
+  match(country: string, documentType: unknown, number: string): AlertMatch[] {
     const type = documentTypeOf(documentType);
-    const out = new Set<string>();
+    const out = new Map<string, AlertMatch>();
     for (const r of this.#byCountry.get(country) ?? []) {
       if (type !== 'UNSPECIFIED' && r.documentType !== 'UNSPECIFIED' && r.documentType !== type) continue;
       if (number.length !== r.series.length + r.digits || !number.startsWith(r.series)) continue;
       const tail = number.slice(r.series.length);
       if (!/^\d+$/.test(tail)) continue;
       const n = BigInt(tail);
-      if (n >= r.first && n <= r.last) out.add(r.reference);
+      if (n >= r.first && n <= r.last && !out.has(r.reference)) out.set(r.reference, { reference: r.reference, sender: r.sender, alertId: r.alertId });
     }
-    return [...out].sort();
+    return [...out.values()].sort((a, b) => (a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0));
   }
 }
 

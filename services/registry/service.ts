@@ -5,7 +5,7 @@ import { systemClock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
-import { AlertedRanges, alertedNote } from './alerted-ranges.ts';
+import { AlertedRanges, alertedNote, type AlertMatch } from './alerted-ranges.ts';
 import { applyDocumentBatch } from './import/apply-batch.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
 import type { PersonAlerts } from './persons.ts';
@@ -134,14 +134,14 @@ export async function startRegistry(o: {
     const number = normaliseDocumentNumber(String(req.body.documentNumber ?? ''));
     const rec = store.get(country, number);
     const checkedAt = new Date(clock.now()).toISOString();
-    const forgeryAlerts = alerted.match(country, req.body.documentType, number).map(alertedNote);
+    const alerts = alerted.match(country, req.body.documentType, number);
+    const forgeryAlerts = alerts.map((a) => alertedNote(a.reference));
     const flagged = forgeryAlerts.length > 0 ? { forgeryAlerts } : {};
+    if ((!rec || !isHitStatus(rec.status)) && alerts.length > 0) return alertedHit(req, country, number, checkedAt, alerts);
     if (!rec || !isHitStatus(rec.status)) {
-      // No record, but the number is in an alerted range: a possible hit, for the officer to examine.
-      const alert = forgeryAlerts.length > 0 ? { outcome: 'CHECK_OUTCOME_POSSIBLE_HIT', instructions: `Examine the document for the forgery features of ${forgeryAlerts.join('; ')}.`, ...flagged } : {};
       return {
         type: 'DocumentCheckResult',
-        body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT', checkedAt, ...(rec ? { status: STATUS_PREFIX + rec.status, recordOwnerCountry: country } : {}), ...alert },
+        body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT', checkedAt, ...(rec ? { status: STATUS_PREFIX + rec.status, recordOwnerCountry: country } : {}) },
       };
     }
     stats.hits++;
@@ -173,6 +173,48 @@ export async function startRegistry(o: {
         instructions: 'Retain the document and contact the issuing authority through its national central bureau.',
         checkedAt,
         ...flagged,
+      },
+    };
+  };
+
+  /**
+   * No record (or none that hits), but the number is in a series a forgery alert names: a hit on the alert,
+   * as SLTD treats a stolen blank series — status fraudulent, the alert as the record — and each alerting
+   * agency is told where its series turned up (a DocumentHitNotice naming its alert reference).
+   */
+  const alertedHit = (req: ReceivedMessage, country: string, number: string, checkedAt: string, alerts: AlertMatch[]): Reply => {
+    stats.hits++;
+    for (const a of alerts) {
+      void client
+        .send(
+          'DocumentHitNotice',
+          {
+            recordReference: a.reference,
+            documentNumber: number,
+            issuingCountry: country,
+            checkingAgency: req.header.sender,
+            checkCountry: countryOf(req.header.sender) ?? '',
+            checkLocation: String(req.body.checkLocation ?? ''),
+            checkedAt,
+            presenterName: String(req.body.presenterName ?? ''),
+          },
+          { to: a.sender, causationId: req.header.id, caseRef: req.header.caseRef },
+        )
+        .then(() => void stats.hitNotices++)
+        .catch((err: unknown) => logger.warn({ err, alerter: a.sender }, 'forgery-alert hit notice not delivered'));
+    }
+    const forgeryAlerts = alerts.map((a) => alertedNote(a.reference));
+    return {
+      type: 'DocumentCheckResult',
+      body: {
+        requestId: req.header.id,
+        outcome: 'CHECK_OUTCOME_HIT',
+        status: `${STATUS_PREFIX}FRAUDULENT`,
+        recordOwnerCountry: country,
+        recordReference: alerts[0]!.reference,
+        instructions: `Number in a series alerted as forged (${forgeryAlerts.join('; ')}): examine the document for the alert's forgery features; retain it if they are present.`,
+        checkedAt,
+        forgeryAlerts,
       },
     };
   };

@@ -4,23 +4,31 @@
  * nothing: the exchange enforces the agency's own permissions on everything that crosses it.
  * Real nats-server processes (hub with a TLS leafnode port, the agency's leaf), real crypto, loopback.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectViaLeaf } from '../services/edge/connect.ts';
 import { Forwarder } from '../services/edge/forwarder.ts';
 import { startLeaf, type RunningLeaf } from '../services/edge/leaf.ts';
 import { ForwarderCursor, OUTBOX_STREAM, outboxSubjects } from '../services/edge/outbox.ts';
-import { freePort } from '../services/exchange/nats-process.ts';
+import { freePort, spawnNatsServer, type NatsProcess } from '../services/exchange/nats-process.ts';
+import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
+import { compileConsumers } from '../services/sdk/policy/index.ts';
+import { agencyPaths } from '../services/sdk/trust/paths.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { loadAgencyDir } from '../services/sdk/client/identity.ts';
 import { LiaisonClient as Client } from '../services/sdk/client/client.ts';
+import { agencyJsApi, consumerName, inboxPrefix, streamName } from '../services/sdk/subjects.ts';
 import { createEdgeFederation, type EdgeFederation } from './support/edge.ts';
 import { until } from './support/workflows.ts';
 
 const SENDER = 'xa-border-police';
 const RECEIVER = 'mac-centre';
 const VICTIM = 'xa-coast-guard';
+/** An agency that runs a leaf of its own making (no outbox, no deny list) and tries what its policy denies. */
+const ROGUE = 'xa-ngo-harbour';
 const TYPE = 'IntelligenceReport';
 const OFFLINE = 1_000;
 const report = (i: number) => ({ summary: `vessel sighting ${i}`, migrantsCount: i % 90, assessment: 'leaf test' });
@@ -30,6 +38,9 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
   let leaf: RunningLeaf;
   let sender: LiaisonClient;
   let receiver: LiaisonClient;
+  /** The forwarder after the lost-cursor test (the leaf's own is stopped there). */
+  let forwarder: Forwarder;
+  let local: NatsConnection;
   /** `<sender> <id>` in the order the receiver's handler got them, and how often each. */
   const handled: string[] = [];
   const counts = new Map<string, number>();
@@ -38,8 +49,9 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
   const sent: { id: string; seq: number }[] = [];
 
   beforeAll(async () => {
-    fed = await createEdgeFederation({ agencies: [SENDER, RECEIVER, VICTIM] });
+    fed = await createEdgeFederation({ agencies: [SENDER, RECEIVER, VICTIM, ROGUE] });
     leaf = await startLeaf({ agencyDir: fed.agencyDirs[SENDER]!, port: await freePort(), hubUrl: fed.leafUrl, retryMs: 250 });
+    expect(await leaf.linked(15_000)).toBe(true);
     sender = await connectViaLeaf({ agencyDir: fed.agencyDirs[SENDER]!, catalog: fed.catalog });
     receiver = await Client.connect({ agencyDir: fed.agencyDirs[RECEIVER]!, catalog: fed.catalog });
     await receiver.consume(
@@ -56,6 +68,8 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
   afterAll(async () => {
     await sender?.close();
     await receiver?.close();
+    await forwarder?.stop();
+    await local?.close();
     await leaf?.stop();
     await fed?.stop();
   });
@@ -105,22 +119,134 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
 
   it('a forwarder that lost its cursor sends everything again: the exchange drops each copy as a duplicate (same Nats-Msg-Id)', async () => {
     await leaf.forwarder.stop();
-    const local = await connect({ servers: leaf.url });
-    try {
-      await (await ForwarderCursor.open(local)).set(1);
-      const identity = await loadAgencyDir(fed.agencyDirs[SENDER]!);
-      const again = await Forwarder.start({ agencyId: SENDER, local, servers: [fed.url], creds: identity.creds, ca: identity.ca, retryMs: 250 });
-      try {
-        expect(await again.drained(60_000)).toBe(true);
-        expect(again.stats.duplicates).toBe(20 + OFFLINE);
-        expect(again.stats.forwarded).toBe(0);
-      } finally {
-        await again.stop();
-      }
-      await new Promise((r) => setTimeout(r, 1_500));
-      expect(handled.length).toBe(20 + OFFLINE);
-    } finally {
-      await local.close();
-    }
+    local = await connect({ servers: leaf.url });
+    await (await ForwarderCursor.open(local)).set(1);
+    const identity = await loadAgencyDir(fed.agencyDirs[SENDER]!);
+    forwarder = await Forwarder.start({ agencyId: SENDER, local, servers: [fed.url], creds: identity.creds, ca: identity.ca, retryMs: 250 });
+    expect(await forwarder.drained(60_000)).toBe(true);
+    expect(forwarder.stats.duplicates).toBe(20 + OFFLINE);
+    expect(forwarder.stats.forwarded).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(handled.length).toBe(20 + OFFLINE);
   }, 90_000);
+
+  it('forging a sender through the outbox: the exchange refuses the planted copy, the forwarder sets it aside and goes on', async () => {
+    // The leaf is the agency's own machine: it can make its outbox capture another agency's subjects.
+    const jsm = await jetstreamManager(sender.nc);
+    const forgedSubject = `liaison.v1.personal.cooperation.${TYPE}.${VICTIM}.${RECEIVER}`;
+    const info = await jsm.streams.info(OUTBOX_STREAM);
+    await jsm.streams.update(OUTBOX_STREAM, { ...info.config, subjects: [...outboxSubjects(SENDER), forgedSubject] });
+    const sealed = sender.seal(TYPE, report(9_999), { to: RECEIVER });
+    const copy = sealed.copies[0]!;
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(copy.headers)) h.set(k, v);
+    const planted = await jetstream(sender.nc).publish(forgedSubject, copy.data, { headers: h });
+    expect(planted.stream).toBe(OUTBOX_STREAM);
+    const after = await sender.send(TYPE, report(10_000), { to: RECEIVER });
+    await until(() => handled.includes(`${SENDER} ${after.id}`), 20_000, 'the send after the planted copy');
+    expect(forwarder.stats.refused).toBe(1);
+    const admin = await jetstreamManager(fed.exchange.admin);
+    expect(await admin.streams.getMessage(streamName('cooperation'), { last_by_subj: forgedSubject })).toBeNull();
+    expect(handled.some((k) => k.startsWith(`${VICTIM} `))).toBe(false);
+    await jsm.streams.update(OUTBOX_STREAM, { ...info.config, subjects: outboxSubjects(SENDER) });
+  }, 60_000);
+
+  describe('a rogue agency through a leaf of its own making: the hub still refuses what the policy denies', () => {
+    let rogueLeaf: NatsProcess;
+    let rogue: NatsConnection;
+    /** Every subject the exchange account saw on liaison.> (where an agency's publishes land). */
+    const atExchange: string[] = [];
+    /** Every subject the rogue's catch-all subscription got through the leaf. */
+    const atRogue: string[] = [];
+    const ownConsumer = () => compileConsumers(fed.exchange.policy, typeCatalogOf(fed.catalog)).find((c) => c.agency === ROGUE)!;
+
+    beforeAll(async () => {
+      const dir = join(fed.work, 'rogue-leaf');
+      await mkdir(dir, { recursive: true });
+      const port = await freePort();
+      const ap = agencyPaths(fed.agencyDirs[ROGUE]!);
+      // The attacker's own config: the global account, no local permissions, no outbox, no deny list.
+      const conf = [
+        `listen: "127.0.0.1:${port}"`,
+        'max_control_line: 65536',
+        `leafnodes { reconnect: 1, remotes: [ { url: ${JSON.stringify(fed.leafUrl)}, credentials: ${JSON.stringify(ap.natsCreds)}, tls: { ca_file: ${JSON.stringify(ap.caCert)} } } ] }`,
+        '',
+      ].join('\n');
+      await writeFile(join(dir, 'leaf.conf'), conf);
+      rogueLeaf = await spawnNatsServer({ configFile: join(dir, 'leaf.conf'), host: '127.0.0.1', port });
+      rogue = await connect({ servers: rogueLeaf.url, inboxPrefix: inboxPrefix(ROGUE) });
+      fed.exchange.admin.subscribe('liaison.>', { callback: (_e, m) => void atExchange.push(m.subject) });
+      rogue.subscribe('>', { callback: (_e, m) => void atRogue.push(m.subject) });
+      const c = ownConsumer();
+      // The link is up once the rogue's own consumer answers through it.
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const ok = await rogue.request(agencyJsApi(`CONSUMER.INFO.${c.stream}.${c.name}`), '', { timeout: 1_000 }).then(
+          (m) => !('error' in (m.json() as object)),
+          () => false,
+        );
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error('the rogue leaf never linked to the hub');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }, 40_000);
+
+    afterAll(async () => {
+      await rogue?.close();
+      await rogueLeaf?.stop();
+    });
+
+    it('publishing as another agency, pushing a directory or writing another quarantine never reaches the exchange (control: its own quarantine does)', async () => {
+      rogue.publish(`liaison.v1.quarantine.${ROGUE}`, new Uint8Array([1]));
+      await rogue.flush();
+      await until(() => atExchange.includes(`liaison.v1.quarantine.${ROGUE}`), 5_000, 'the control publish to reach the exchange');
+      const forbidden = [
+        `liaison.v1.personal.cooperation.${TYPE}.${VICTIM}.${RECEIVER}`,
+        `liaison.v1.operational.documents.DocumentReport.${VICTIM}.all`,
+        `liaison.v1.personal.cooperation.${TYPE}.${ROGUE}.${RECEIVER}`,
+        'liaison.v1.trust.directory',
+        `liaison.v1.quarantine.${VICTIM}`,
+      ];
+      for (const subject of forbidden) rogue.publish(subject, new Uint8Array([1, 2, 3]));
+      await rogue.flush();
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(atExchange.filter((s) => forbidden.includes(s))).toEqual([]);
+    }, 20_000);
+
+    it("the hub's JetStream API answers nothing but the agency's own consumer through the leaf, and no stream changes", async () => {
+      const admin = await jetstreamManager(fed.exchange.admin);
+      const stream = streamName('cooperation');
+      const before = (await admin.streams.info(stream)).state.messages;
+      expect(before).toBeGreaterThan(0);
+      const victimConsumer = consumerName(RECEIVER, TYPE, 'direct');
+      const answered: string[] = [];
+      for (const api of ['$JS.API', 'LIAISON.API']) {
+        for (const rest of ['INFO', 'STREAM.LIST', `STREAM.INFO.${stream}`, `STREAM.PURGE.${stream}`, `STREAM.DELETE.${stream}`, `STREAM.MSG.GET.${stream}`, `CONSUMER.CREATE.${stream}`, `CONSUMER.LIST.${stream}`, `CONSUMER.MSG.NEXT.${stream}.${victimConsumer}`, `CONSUMER.DELETE.${stream}.${ownConsumer().name}`]) {
+          const subject = `${api}.${rest}`;
+          const got = await rogue.request(subject, '{}', { timeout: 500 }).then(
+            (m) => (m.data.length > 0 && !('error' in (m.json() as object)) ? subject : undefined),
+            () => undefined,
+          );
+          if (got) answered.push(got);
+        }
+      }
+      expect(answered).toEqual([]);
+      const after = await admin.streams.info(stream);
+      expect(after.state.messages).toBeGreaterThanOrEqual(before);
+      expect((await admin.consumers.info(ownConsumer().stream, ownConsumer().name)).name).toBe(ownConsumer().name);
+    }, 60_000);
+
+    it("a catch-all subscription through the leaf gets none of another agency's traffic (control: its own replies arrive)", async () => {
+      // From here on (the rogue's own earlier publishes come back to its own catch-all on its own server).
+      atRogue.length = 0;
+      const c = ownConsumer();
+      await rogue.request(agencyJsApi(`CONSUMER.INFO.${c.stream}.${c.name}`), '', { timeout: 2_000 });
+      const r = await sender.send(TYPE, report(20_000), { to: RECEIVER });
+      await until(() => handled.includes(`${SENDER} ${r.id}`), 20_000, 'the legitimate send');
+      await new Promise((res) => setTimeout(res, 500));
+      expect(atRogue.some((s) => s.startsWith(`${inboxPrefix(ROGUE)}.`))).toBe(true);
+      const foreign = atRogue.filter((s) => /^liaison\.v1\.(public|operational|personal|special)\./.test(s) || (s.startsWith('_INBOX') && !s.startsWith(`${inboxPrefix(ROGUE)}.`)));
+      expect(foreign, JSON.stringify(atRogue.slice(0, 40))).toEqual([]);
+    }, 30_000);
+  });
 });

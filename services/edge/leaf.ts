@@ -16,6 +16,7 @@ import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { readAgencyConfig } from '../sdk/trust/agency-config.ts';
 import { writePrivateFile, writePublicFile } from '../sdk/trust/key-file.ts';
 import { agencyPaths } from '../sdk/trust/paths.ts';
+import { directoryRequestSubject, inboxPrefix } from '../sdk/subjects.ts';
 import { DEFAULT_LEAFNODE_PORT } from '../trust/leafnode-config.ts';
 import { Forwarder } from './forwarder.ts';
 import { renderLeafConfig } from './leaf-config.ts';
@@ -37,6 +38,8 @@ export interface LeafOptions {
   servers?: string[];
   /** Copies the forwarder publishes before waiting for their acknowledgements (default 256). */
   window?: number;
+  /** How long start waits for the exchange to answer through the link (default 5 s; it starts offline after that). */
+  linkWaitMs?: number;
   /** Pause between the forwarder's attempts to reach the exchange (default 1 s). */
   retryMs?: number;
   logger?: Logger;
@@ -50,6 +53,8 @@ export interface RunningLeaf {
   hubUrl: string;
   server: NatsProcess;
   forwarder: Forwarder;
+  /** True once the exchange answers through the leaf link (its directory service), false after `timeoutMs`. */
+  linked(timeoutMs: number): Promise<boolean>;
   /** Stop the forwarder and the leaf's nats-server (the outbox stays on disk for the next start). */
   stop(): Promise<void>;
 }
@@ -62,12 +67,29 @@ export function defaultHubUrl(servers: readonly string[], tls: boolean): string 
   return `${tls ? 'tls' : 'nats-leaf'}://${host.includes(':') ? `[${host}]` : host}:${DEFAULT_LEAFNODE_PORT}`;
 }
 
-async function localConnection(url: string): Promise<NatsConnection> {
+async function localConnection(url: string, agencyId: string): Promise<NatsConnection> {
   try {
-    return await connect({ servers: url, name: 'liaison-leaf', maxReconnectAttempts: -1, noAsyncTraces: true });
+    return await connect({ servers: url, name: 'liaison-leaf', inboxPrefix: inboxPrefix(agencyId), maxReconnectAttempts: -1, noAsyncTraces: true });
   } catch (err) {
     throw asLiaisonError(err, 'ERR_EDGE', `cannot connect to the leaf at ${url}`);
   }
+}
+
+/**
+ * True once the exchange's directory service answers the agency's own directory request through the leaf (the link
+ * is up and the hub knows the agency), false when `timeoutMs` passes first.
+ */
+export async function exchangeAnswers(local: NatsConnection, agencyId: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await local.request(directoryRequestSubject(agencyId), '', { timeout: Math.max(1, Math.min(1_000, deadline - Date.now())) }).then(
+      (m) => m.data.length > 0,
+      () => false,
+    );
+    if (ok) return true;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
 }
 
 /** Start the agency's leaf node, its outbox and its forwarder (see the file comment). */
@@ -96,17 +118,20 @@ export async function startLeaf(o: LeafOptions): Promise<RunningLeaf> {
   const server = await spawnNatsServer({ configFile: paths.configFile, host, port, logger: logger.child({ component: 'leaf-nats' }) });
   let local: NatsConnection | undefined;
   try {
-    local = await localConnection(server.url);
+    local = await localConnection(server.url, identity.id);
     await ensureOutbox(await jetstreamManager(local), identity.id);
     const forwarder = await Forwarder.start({ agencyId: identity.id, local, servers: o.servers ?? identity.servers, creds: identity.creds, ca: identity.ca, window: o.window, retryMs: o.retryMs, logger });
     await writePublicFile(paths.stateFile, `${JSON.stringify({ agency: identity.id, url: server.url, hub: hubUrl, pid: server.pid, startedAt: new Date().toISOString() }, null, 2)}\n`);
     const nc = local;
+    // Give the link a moment so the agency's processes find the exchange at once; a leaf also starts offline.
+    if (!(await exchangeAnswers(nc, identity.id, o.linkWaitMs ?? 5_000))) logger.warn({ hub: hubUrl }, 'the exchange does not answer through the leaf yet: sends are kept in the outbox');
     return {
       agencyId: identity.id,
       url: server.url,
       hubUrl,
       server,
       forwarder,
+      linked: (timeoutMs) => exchangeAnswers(nc, identity.id, timeoutMs),
       async stop() {
         await forwarder.stop();
         await nc.close().catch(() => undefined);

@@ -25,10 +25,12 @@ export const OPTION_TEXT: Readonly<Record<string, string>> = {
   from: 'the sending agency',
   'grace-ms': 'how long credentials under the old policy keep working after the new one is applied (ms)',
   handling: 'SIENA handling code: H0 crime prevention only (default), H1 not in court without consent, H2 no onward dissemination without consent, H3 other restrictions',
+  hub: "the exchange's leafnode URL (default: tls://HOST:7422, HOST from agency.json's exchange; nats-leaf:// for a --plain exchange on loopback)",
   host: 'address the exchange listens on (default 127.0.0.1; a non-loopback address requires TLS)',
   id: 'the message id',
   json: 'print JSON (one object per line) instead of text',
   keep: 'keep the temporary federation directory and print where it is',
+  'leaf-port': 'also accept agency leaf nodes (`liaison leaf up`) on this port (7422 by convention; TLS unless --plain; off when omitted)',
   kind: 'only cases of this kind',
   limit: 'at most N entries',
   location: 'where the check is made (border crossing, port, airport)',
@@ -80,6 +82,7 @@ export const OPTION_TEXT: Readonly<Record<string, string>> = {
 /** Where a flag means something else in one command (`liaison <path>` → flag → text). */
 export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'trust init': { name: 'the federation name (shown in the directory and the console)' },
+  'leaf up': { port: 'the local port the leaf listens on, 127.0.0.1 only (default 4223)', server: 'the exchange URL the forwarder sends on (default: the one in agency.json)' },
   'trust enrol': { out: 'the agency directory to create', server: 'an exchange URL to record in agency.json (repeatable)' },
   'trust rotate-key': { out: 'the agency directory to update with the new key and credential' },
   send: { json: 'the older name of --body (--json means JSON output everywhere else)', 'wait-ms': 'for a workflow step: how long to wait for the case registry’s verdict, read without consuming (default 10000; 0: do not wait); a refusal exits 1' },
@@ -122,8 +125,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'trust enrol': ['liaison trust enrol --dir fed --agency xa-border-police --out agencies/xa-border-police'],
   'trust revoke': ['liaison trust revoke --dir fed --agency xa-ngo-harbour'],
   'trust rotate-key': ['liaison trust rotate-key --dir fed --agency xc-ncb --out agencies/xc-ncb'],
-  'exchange up': ['liaison exchange up --dir fed', 'liaison exchange up --dir fed --port 4333 --store /var/lib/liaison'],
-  'exchange config': ['liaison exchange config --dir fed > nats.conf'],
+  'exchange up': ['liaison exchange up --dir fed', 'liaison exchange up --dir fed --port 4333 --store /var/lib/liaison', 'liaison exchange up --dir fed --host 10.0.0.5 --leaf-port 7422'],
+  'exchange config': ['liaison exchange config --dir fed > nats.conf', 'liaison exchange config --dir fed --leaf-port 7422 > nats.conf'],
+  'leaf up': ['liaison leaf up --as agencies/xa-coast-guard', 'liaison leaf up --as agencies/xa-coast-guard --port 4333 --hub tls://exchange.example.org:7422'],
   'exchange status': ['liaison exchange status --dir fed', 'liaison exchange status --dir fed --json | jq .'],
   send: [
     'liaison send --as agencies/xa-border-police --type DocumentReport -f report.json',

@@ -71,9 +71,10 @@ describe('registry restart: snapshot + replay of only the tail gives the same an
     expect(saved.manifest.documents).toBe(2);
     expect(saved.manifest.persons).toBe(1);
     // The write to the object store told its progress (as the pull stream handed chunks on) and ended at 3 records.
-    expect(progress.length).toBeGreaterThanOrEqual(2);
-    expect(progress.every((p) => p.phase === 'write' && p.total === 3 && p.totalBytes === saved.bytes)).toBe(true);
-    expect(progress.at(-1)).toMatchObject({ records: 3, bytes: saved.bytes });
+    const writes = progress.filter((p) => p.phase === 'write');
+    expect(writes.length).toBeGreaterThanOrEqual(2);
+    expect(writes.every((p) => p.total === 3 && p.totalBytes === saved.bytes)).toBe(true);
+    expect(writes.at(-1)).toMatchObject({ records: 3, bytes: saved.bytes });
     expect(logLines.some((l) => JSON.parse(l).msg === 'registry snapshot progress')).toBe(true);
     progress.length = 0;
     expect(Object.values(saved.manifest.positions).some((seq) => seq > 0)).toBe(true);

@@ -16,8 +16,9 @@ const N = 200_000;
 const REPORT = '0190a000-0000-7000-8000-000000000001';
 const who = { agency: 'xc-ncb', replica: 1 };
 
-/** Reports must count up strictly, stay within the totals, and end exactly at N records and the snapshot's bytes. */
-function expectMonotoneToN(events: SnapshotProgressEvent[], phase: SnapshotProgressEvent['phase'], totalBytes: number): void {
+/** Reports must count up strictly, stay within the totals, and end exactly at N records and the phase's bytes. */
+function expectMonotoneToN(all: SnapshotProgressEvent[], phase: SnapshotProgressEvent['phase'], totalBytes: number, step: number): void {
+  const events = all.filter((e) => e.phase === phase);
   expect(events.length).toBeGreaterThan(2); // reports along the way, not just the end
   for (const [i, e] of events.entries()) {
     expect(e.phase).toBe(phase);
@@ -31,6 +32,8 @@ function expectMonotoneToN(events: SnapshotProgressEvent[], phase: SnapshotProgr
       expect(e.bytes).toBeGreaterThanOrEqual(events[i - 1]!.bytes);
     }
   }
+  // Reported every step (everyMs 0): the last report before the end is at most one step (a slice, chunk or write) short.
+  expect(totalBytes - events.at(-2)!.bytes).toBeLessThanOrEqual(step);
   expect(events.filter((e) => e.records === N)).toHaveLength(1);
   expect(events.at(-1)).toMatchObject({ records: N, bytes: totalBytes });
 }
@@ -56,12 +59,19 @@ describe('registry snapshot progress: a load or write of millions of records doe
     });
     expect(saved.manifest.documents).toBe(N);
     expect((await stat(join(dir, snapshotName(1)))).size).toBe(saved.bytes);
-    expectMonotoneToN(written, 'write', saved.bytes);
+    // First the in-memory preparation (tables copied, then hashed with the references), then the write.
+    const phases = written.map((e) => e.phase);
+    expect(phases.lastIndexOf('prepare')).toBeLessThan(phases.indexOf('write'));
+    const { index, references } = store.snapshotParts();
+    const tables = index.tables();
+    const tableBytes = [tables.hi, tables.lo, tables.seq, tables.owner, tables.meta, tables.check].reduce((n, a) => n + a.byteLength, 0);
+    expectMonotoneToN(written, 'prepare', 2 * tableBytes + references.byteLength, 2 << 20);
+    expectMonotoneToN(written, 'write', saved.bytes, 64 << 10);
 
     const read: SnapshotProgressEvent[] = [];
     const loaded = await loadRegistryState(snapshots, key, { ...who, consumers: new Set() }, { onProgress: (e) => read.push(e), everyMs: 0 });
     expect(loaded?.state.store.size).toBe(N);
-    expectMonotoneToN(read, 'load', saved.bytes);
+    expectMonotoneToN(read, 'load', saved.bytes, 4 << 20);
   });
 
   it('a corrupt snapshot never reports the load as complete', async () => {
@@ -102,6 +112,7 @@ describe('registry snapshot progress: a load or write of millions of records doe
     const e: SnapshotProgressEvent = { phase: 'load', records: 1_234_567, total: 10_000_000, bytes: 12, totalBytes: 100 };
     expect(snapshotProgressLine(e)).toBe('loading snapshot: 1,234,567 of 10,000,000 records (12%)');
     expect(snapshotProgressLine({ ...e, phase: 'write' })).toMatch(/^writing snapshot: /);
+    expect(snapshotProgressLine({ ...e, phase: 'prepare' })).toMatch(/^preparing snapshot: /);
     const tty: string[] = [];
     new Progress({ isTTY: true, write: (t) => tty.push(t) }).update(snapshotProgressLine(e));
     expect(tty).toEqual([`\r\x1b[2K${snapshotProgressLine(e)}`]);

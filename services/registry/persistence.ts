@@ -50,7 +50,8 @@ export interface SavedSnapshot {
  * Write a snapshot of the registry (keyed hashes and the consumer positions it covers) to `store` as
  * `registry-r<replica>`, replacing the previous one only once the new one is complete. With `quiesce` (a
  * running registry's), the state is copied while no record is being applied; checks go on. `progress.onProgress`
- * hears the write (phase `write`, records done of the snapshot's documents and person alerts).
+ * hears the preparation (phase `prepare`), then the write (phase `write`), each in records done of the snapshot's
+ * documents and person alerts.
  */
 export async function saveRegistryState(
   store: SnapshotStore,
@@ -60,8 +61,9 @@ export async function saveRegistryState(
   progress: ProgressOptions = {},
 ): Promise<SavedSnapshot> {
   const t0 = performance.now();
-  const encoded = await encodeRegistrySnapshot(state, who, quiesce);
-  const meter = progress.onProgress ? new SnapshotMeter('write', progress.onProgress, { everyMs: progress.everyMs }) : undefined;
+  const metered = (phase: 'prepare' | 'write') => (progress.onProgress ? new SnapshotMeter(phase, progress.onProgress, { everyMs: progress.everyMs }) : undefined);
+  const encoded = await encodeRegistrySnapshot(state, who, quiesce, metered('prepare'));
+  const meter = metered('write');
   meter?.setTotals(encoded.manifest.documents + encoded.manifest.persons, encoded.bytes);
   await store.put(snapshotName(who.replica), encoded.parts, encoded.bytes, meter && ((n) => meter.bytes(n)));
   meter?.finish();

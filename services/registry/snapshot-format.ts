@@ -80,10 +80,12 @@ export interface EncodedSnapshot {
 }
 
 /** SHA-256 in 2 MB slices that yield to the event loop in between (a 160 MB reference table is ≈ 100 ms of hashing). */
-async function sha256Sliced(bytes: Uint8Array): Promise<string> {
+async function sha256Sliced(bytes: Uint8Array, onBytes?: (n: number) => void): Promise<string> {
   const sha = createHash('sha256');
   for (let off = 0; off < bytes.byteLength; off += 2 << 20) {
-    sha.update(bytes.subarray(off, off + (2 << 20)));
+    const slice = bytes.subarray(off, off + (2 << 20));
+    sha.update(slice);
+    onBytes?.(slice.byteLength);
     await new Promise<void>((r) => setImmediate(r));
   }
   return sha.digest('hex');
@@ -98,21 +100,34 @@ export type Quiesce = <T>(fn: () => Promise<T>) => Promise<T>;
 /**
  * Take a point-in-time snapshot of the registry state: positions, references, the person index and a copy of the
  * document arrays are all taken under `quiesce`, so the snapshot never claims a position it does not hold and
- * never mixes states. Without `quiesce` the caller guarantees nothing changes meanwhile.
+ * never mixes states. Without `quiesce` the caller guarantees nothing changes meanwhile. `meter`, when given,
+ * hears this preparation (copying the tables, then hashing them and the references) as it goes, and its end.
  */
-export async function encodeRegistrySnapshot(state: RegistryState, who: { agency: string; replica: number }, quiesce?: Quiesce): Promise<EncodedSnapshot> {
+export async function encodeRegistrySnapshot(
+  state: RegistryState,
+  who: { agency: string; replica: number },
+  quiesce?: Quiesce,
+  meter?: SnapshotMeter,
+): Promise<EncodedSnapshot> {
+  let done = 0;
+  const onBytes = meter && ((n: number) => meter.bytes((done += n)));
   const take = async () => {
     const positions = { ...state.positions };
     const { index, references, history } = state.store.snapshotParts();
     const persons = encodePersonSnapshot(state.persons.index, { streamSequence: 0n });
     const extras = state.persons.snapshotExtras();
     const personCount = state.persons.index.size;
+    // The work to report: the tables copied, then hashed, then the references hashed.
+    const t = index.tables();
+    const tableBytes = [t.hi, t.lo, t.seq, t.owner, t.meta, t.check].reduce((n, a) => n + a.byteLength, 0);
+    meter?.setTotals(t.size + personCount, 2 * tableBytes + references.byteLength);
     // The reference table only grows (a record's slot never changes once written): the used part is stable.
-    return { positions, references, history, persons, extras, personCount, fingerprint: index.hasher.fingerprint, tables: await copyDocumentTables(index) };
+    return { positions, references, history, persons, extras, personCount, fingerprint: index.hasher.fingerprint, tables: await copyDocumentTables(index, onBytes) };
   };
   const { positions, references, history, persons, extras, personCount, fingerprint, tables } = quiesce ? await quiesce(take) : await take();
-  const docs = await documentSnapshotParts(tables, fingerprint, { streamSequence: 0n });
-  const referencesSha256 = await sha256Sliced(references);
+  const docs = await documentSnapshotParts(tables, fingerprint, { streamSequence: 0n, ...(onBytes ? { onBytes } : {}) });
+  const referencesSha256 = await sha256Sliced(references, onBytes);
+  meter?.finish();
   const manifest: SnapshotManifest = {
     version: VERSION,
     agency: who.agency,

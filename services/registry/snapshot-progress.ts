@@ -10,8 +10,11 @@
 
 /** One progress report. */
 export interface SnapshotProgressEvent {
-  /** Loading a snapshot at start, or writing one. */
-  phase: 'load' | 'write';
+  /**
+   * Loading a snapshot at start; or, for a snapshot taken, preparing it (copying the tables, then hashing them
+   * and the references, in memory) and then writing it to the store.
+   */
+  phase: 'load' | 'prepare' | 'write';
   /** Records (documents and person alerts) done so far. */
   records: number;
   /** Records in the snapshot. */

@@ -12,9 +12,11 @@ import { Progress } from '../progress.ts';
 import { STOP_BOUND_MS } from '../signals.ts';
 import { registryStats } from './registry-stats.ts';
 
+const SNAPSHOT_VERBS = { load: 'loading', prepare: 'preparing', write: 'writing' } as const;
+
 /** The progress line of a snapshot load or write: `loading snapshot: 1,234,567 of 10,000,000 records (12%)`. */
 export const snapshotProgressLine = (p: SnapshotProgressEvent): string =>
-  `${p.phase === 'load' ? 'loading' : 'writing'} snapshot: ${p.records.toLocaleString('en')} of ${p.total.toLocaleString('en')} records (${p.totalBytes ? Math.floor((100 * p.bytes) / p.totalBytes) : 100}%)`;
+  `${SNAPSHOT_VERBS[p.phase]} snapshot: ${p.records.toLocaleString('en')} of ${p.total.toLocaleString('en')} records (${p.totalBytes ? Math.floor((100 * p.bytes) / p.totalBytes) : 100}%)`;
 
 /** Of the CLI's stop bound, what is kept for the process to exit once the connection is closed. */
 const EXIT_MARGIN_MS = 700;

@@ -286,9 +286,10 @@ const SLICE_BYTES = 2 << 20;
 /**
  * A point-in-time copy of a document index's arrays, copied in 2 MB slices that yield to the event loop in
  * between (lookups go on). The caller must keep the index from changing until it resolves (the registry holds
- * back reports while it copies); a copy taken so is consistent however long it takes.
+ * back reports while it copies); a copy taken so is consistent however long it takes. `onBytes` hears each slice
+ * copied (its length in bytes), for progress.
  */
-export async function copyDocumentTables(index: DocumentIndex): Promise<DocumentTables> {
+export async function copyDocumentTables(index: DocumentIndex, onBytes?: (n: number) => void): Promise<DocumentTables> {
   const live = index.tables();
   const copy = async <A extends Uint8Array | Uint16Array | Uint32Array>(a: A): Promise<A> => {
     // Not zero-filled (every byte is overwritten below): zeroing 64 MB at once would block for ≈ 10 ms.
@@ -297,6 +298,7 @@ export async function copyDocumentTables(index: DocumentIndex): Promise<Document
     const step = Math.max(1, Math.floor(SLICE_BYTES / a.BYTES_PER_ELEMENT));
     for (let i = 0; i < a.length; i += step) {
       out.set(a.subarray(i, i + step), i);
+      onBytes?.(Math.min(step, a.length - i) * a.BYTES_PER_ELEMENT);
       await yieldToLoop();
     }
     return out;
@@ -315,18 +317,20 @@ export async function copyDocumentTables(index: DocumentIndex): Promise<Document
 
 /**
  * A document snapshot of copied tables ({@link copyDocumentTables}) as byte ranges to stream, header first.
- * The digest is computed in slices that yield to the event loop.
+ * The digest is computed in slices that yield to the event loop; `options.onBytes` hears each slice hashed.
  */
 export async function documentSnapshotParts(
   t: DocumentTables,
   fingerprint: string,
-  options: { streamSequence: bigint },
+  options: { streamSequence: bigint; onBytes?: (n: number) => void },
 ): Promise<{ parts: Uint8Array[]; bytes: number; records: number }> {
   const parts = documentBodyParts(t);
   const sha = createHash('sha256');
   for (const p of parts) {
     for (let off = 0; off < p.byteLength; off += SLICE_BYTES) {
-      sha.update(p.subarray(off, off + SLICE_BYTES));
+      const slice = p.subarray(off, off + SLICE_BYTES);
+      sha.update(slice);
+      options.onBytes?.(slice.byteLength);
       await yieldToLoop();
     }
   }

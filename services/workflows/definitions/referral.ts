@@ -1,5 +1,6 @@
 import type { CaseRecord, WorkflowDefinition } from '../model.ts';
-import { DAY, byReference, count, enumTail, flag, guardFail, list, text, time } from './read.ts';
+import { DAY, byReference, enumTail, flag, guardFail, text, time } from './read.ts';
+import { specialNeedsGuard } from './special-needs.ts';
 
 const DECISION = 'REFERRAL_DECISION_KIND_';
 const isDecision = (d: string) => (body: Record<string, unknown>) => text(body, 'decision') === DECISION + d;
@@ -10,8 +11,8 @@ const decisionDue = (c: CaseRecord) => (c.data.respondBy as number | undefined) 
 /**
  * Case referral (¶13, ¶15, ¶17, ¶3, ¶10): border police → prosecutor (prosecution), police → NGO
  * (protection of a smuggled migrant, at a tier without criminal intelligence), → return programme
- * (¶15). Protection and return need the migrant's recorded consent; a return referral must state the
- * special needs of women and children (¶10) whenever a child is concerned.
+ * (¶15). Protection and return need the migrant's recorded consent, and must state the special needs
+ * of women and children (¶10) whenever a woman or a child is concerned ({@link specialNeedsGuard}).
  */
 export const caseReferral: WorkflowDefinition = {
   name: 'case-referral',
@@ -22,20 +23,14 @@ export const caseReferral: WorkflowDefinition = {
     key: (m) => `case-referral.${m.id}`,
     kind: (m) => enumTail(text(m.body, 'kind'), 'REFERRAL_KIND_'),
     initial: 'referred',
-    guard: (m) => {
+    guard: (m, ctx) => {
       const kind = enumTail(text(m.body, 'kind'), 'REFERRAL_KIND_');
       if (!text(m.body, 'kind')) return guardFail('a referral must say what it asks (kind: prosecution, protection, return or investigation)');
       if ((kind === 'protection' || kind === 'return') && !flag(m.body, 'consentRecorded')) {
         return guardFail(`a ${kind} referral needs the person's recorded informed consent (consent_recorded) (¶3, ¶15)`);
       }
-      if (kind === 'return') {
-        if (!text(m.body, 'returnCountry')) return guardFail('a return referral must name the country of return (return_country) (¶15)');
-        const child = flag(m.body, 'unaccompaniedMinor') || count(m.body, 'accompanyingChildren') > 0;
-        if (child && list(m.body, 'specialNeeds').length === 0) {
-          return guardFail('a return referral concerning a child must state the special needs of women and children (special_needs; "none identified" if so) (¶10)');
-        }
-      }
-      return undefined;
+      if (kind === 'return' && !text(m.body, 'returnCountry')) return guardFail('a return referral must name the country of return (return_country) (¶15)');
+      return specialNeedsGuard(m.body, ctx.now);
     },
     apply: (c, m) => {
       const respondBy = time(m.body, 'respondBy');

@@ -1,9 +1,10 @@
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { countryCode } from './normalise.ts';
+import { practiceOf, type PracticeEntry } from './practices.ts';
 
 /**
  * What one received message contributes to the strategic picture: aggregate dimensions only (no
- * identifiers, no names, no free text but modus operandi items). Kept per message in the
+ * identifiers, no names, no free text but modus operandi items and a PracticeNote's public fields). Kept per message in the
  * correlation bucket, so reports can be rebuilt for any period after a restart.
  */
 export interface MessageFacts {
@@ -26,6 +27,8 @@ export interface MessageFacts {
   entityHashes?: string[];
   /** Set when its sender retracted it: its occurrences are gone and reports leave it out. */
   retracted?: RetractedMark;
+  /** For a PracticeNote: the good practice, for the reports' catalogue (public fields only). */
+  practice?: PracticeEntry;
 }
 
 /** How a message's facts record its retraction. */
@@ -89,5 +92,6 @@ export function extractFacts(msg: ReceivedMessage, entities: number): MessageFac
     migrants: Number(b.migrantsCount ?? 0) || 0,
     children: Number(b.childrenCount ?? 0) || 0,
     entities,
+    ...(msg.type === 'PracticeNote' ? { practice: practiceOf(b, msg.header.sender, msg.header.createdAt.getTime()) } : {}),
   };
 }

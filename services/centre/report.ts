@@ -1,4 +1,5 @@
 import type { MessageFacts } from './facts.ts';
+import { practiceCatalogue, practiceField, type PracticeEntry } from './practices.ts';
 import type { CorrelationStore, StoredEntity } from './store.ts';
 
 /** One figure of a dimension: its count in the period, in the previous period, and the change. */
@@ -28,6 +29,8 @@ export interface StrategicFigures {
   linksTotal: FigureRow;
   /** Each dimension's rows; `month` covers the 12 months up to the period end, each against the month before. */
   dimensions: Record<Dimension, FigureRow[]>;
+  /** The good practices shared in the federation, newest first (¶11, ¶18): {@link practiceCatalogue}. */
+  practices: PracticeEntry[];
 }
 
 /** Options of {@link buildFigures}. */
@@ -116,6 +119,7 @@ export function buildFigures(all: readonly MessageFacts[], entities: readonly St
       modusOperandi: tally(cur.map((f) => f.modusOperandi), prev.map((f) => f.modusOperandi)),
       messageType: tally(cur.map((f) => [f.type]), prev.map((f) => [f.type])),
     },
+    practices: practiceCatalogue(facts.filter((f) => f.at < o.periodEnd)),
   };
 }
 
@@ -139,7 +143,8 @@ export interface ReportBodyOptions {
  * and document types and nationalities with small cells suppressed. Routes, modus operandi and the
  * network analysis are operational fields of the schema: the SDK leaves them out of the public copy
  * NGOs, return programmes and training institutes receive. No identifier, name or agency pair
- * appears anywhere in a report.
+ * appears anywhere in a report; the catalogue of good practices names the agency that shared each
+ * (a public note it signed for everyone).
  */
 export function reportBody(f: StrategicFigures, o: ReportBodyOptions = {}): Record<string, unknown> {
   const min = o.minPublicCount ?? 3;
@@ -189,6 +194,7 @@ export function reportBody(f: StrategicFigures, o: ReportBodyOptions = {}): Reco
     recommendations,
     networkAnalysis: analysis.join(' '),
     sourceMessageCount: f.sourceMessages.count,
+    practices: f.practices.map(practiceField),
   };
 }
 

@@ -1,6 +1,6 @@
 import { fieldsAt, type MessageInfo } from '../sdk/schema/index.ts';
 import { TIERS, tierRank, type Tier } from '../sdk/tier.ts';
-import { countryCode, documentKey, imoKey, mmsiKey, nameKey, phoneKey, textKey } from './normalise.ts';
+import { countryCode, documentKey, imoKey, mmsiKey, nameKey, phoneKey, textKey, vesselFlagKey } from './normalise.ts';
 
 /** An EntityKind enum name of common.proto, as CorrelationAlert.matched_kind carries it. */
 export type EntityKindName =
@@ -45,6 +45,7 @@ export interface Extraction {
 export const KEY_CONFIDENCE: Readonly<Record<string, number>> = {
   imo: 95,
   mmsi: 95,
+  vesselflag: 85,
   doc: 90,
   phone: 85,
   account: 85,
@@ -107,7 +108,8 @@ const PLACE_FIELDS = ['place', 'location', 'checkLocation'];
 /**
  * Extract the correlatable entities (document numbers, person identifiers and names, vessels by IMO
  * number, MMSI, call sign and name, phones, accounts, vehicles, organisations, addresses) and the
- * context (places, routes) of one message body, as the centre received it (JSON of its copy).
+ * context (places, routes) of one message body, as the centre received it (JSON of its copy). A
+ * vessel is known by IMO number, MMSI, call sign, name, and name under its flag.
  * Walks the body generically, so every type carrying these shapes (Entity, PersonIdentifier,
  * Person, Vessel, Route, `document_number`) is covered. One entry per key: the lowest-tier field wins.
  */
@@ -134,6 +136,8 @@ export function extractEntities(info: MessageInfo, body: Obj): Extraction {
       addEntity(`${prefix}mmsi`, wrap('mmsi', 'ENTITY_KIND_VESSEL', mmsiKey(str(o.mmsi))));
       addEntity(`${prefix}callSign`, wrap('callsign', 'ENTITY_KIND_VESSEL', alnum(str(o.callSign))));
       addEntity(`${prefix}name`, wrap('vessel', 'ENTITY_KIND_VESSEL', textKey(str(o.name))));
+      const flagTier = fieldTier(info, `${prefix}flagState`);
+      addEntity(tierRank(flagTier) > tierRank(fieldTier(info, `${prefix}name`)) ? `${prefix}flagState` : `${prefix}name`, wrap('vesselflag', 'ENTITY_KIND_VESSEL', vesselFlagKey(str(o.name), o.flagState)));
     }
     const kind = str(o.kind);
     if (kind.startsWith('ENTITY_KIND_') && typeof o.value === 'string') addEntity(`${prefix}value`, ENTITY_RULES[kind]?.(o.value));

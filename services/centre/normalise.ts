@@ -50,6 +50,16 @@ export function textKey(raw: string): string | undefined {
   return s.length >= 2 ? s : undefined;
 }
 
+/**
+ * A vessel by name and flag (`NAME/FLAG`, e.g. `STELLA MARIS II/XBB`): names repeat across registers,
+ * a name under one flag (nearly) identifies a ship (¶18). Undefined without both.
+ */
+export function vesselFlagKey(name: string, flag: unknown): string | undefined {
+  const n = textKey(name);
+  const f = countryCode(flag);
+  return n && f ? `${n}/${f}` : undefined;
+}
+
 /** A person's name: the registry's canonical name tokens (transliteration, spelling variants), sorted. */
 export function nameKey(raw: string): string | undefined {
   const tokens = normaliseName(raw).map((t) => t.canonical);

@@ -30,7 +30,7 @@ describe('policy as code: test, explain, diff, why, recipients', () => {
   it('policy test: the example tests pass (exit 0); a failing case prints what was expected and what the policy gives (exit 1)', async () => {
     const good = await cli(['policy', 'test', EXAMPLE_POLICY, TESTS]);
     expect(good.code).toBe(0);
-    expect(good.text).toMatch(/12 passed, 0 failed/);
+    expect(good.text).toMatch(/23 passed, 0 failed/);
     const bad = join(dir, 'bad.tests.yaml');
     await writeFile(bad, `cases:
   - name: wrongly expects the NGO to see special

@@ -117,6 +117,12 @@ export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string
   'schema show': { output: 'output format: table (default) or json' },
   'quarantine list': { output: 'json: one JSON object per line (default: a table)' },
   simulate: { speed: 'simulated seconds per second for deadlines (default: the scenario’s)' },
+  console: {
+    scenario: 'the scenario to play (default: deploy/scenarios/interception.yaml, the one npm start plays)',
+    port: 'the TCP port on 127.0.0.1 (default 4173; 0: any free port)',
+    paused: 'start paused: the presenter presses Play or Step',
+    draft: 'a draft policy to compare at once (the What-if view; one can also be loaded from the page)',
+  },
 };
 
 /** Examples shown under `--help`, by command path. */
@@ -166,6 +172,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'schema doc': ['liaison schema doc --write docs/messages.md', 'liaison schema doc --check docs/messages.md'],
   doctor: ['liaison doctor --dir fed', 'liaison doctor --as agencies/xa-ngo-harbour'],
   simulate: ['liaison simulate', 'liaison simulate deploy/scenarios/interception.yaml --report report.html --compare-policy draft.yaml'],
+  console: ['liaison console', 'liaison console --scenario deploy/scenarios/interception.yaml --port 8080 --paused --draft draft.yaml'],
 };
 
 /** The text for `--flag` of the command at `path`, or undefined when nobody wrote one. */

@@ -182,6 +182,8 @@ export interface AuditCheckpoint {
   head: number;
   checkpoints: number;
   entries: Record<string, number>;
+  /** The whole chain verified with the audit key (`liaison audit verify`), at the end of a run that asked for it. */
+  verified?: { ok: boolean; entries: number; checkpoints: number; uncovered: number; problems: string[] };
 }
 
 /** An expectation of the scenario held or failed. */

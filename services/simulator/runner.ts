@@ -7,6 +7,8 @@ import { loadCatalog } from '../sdk/schema/index.ts';
 import { createCollector, emptyResult, type ScenarioResult } from './collect.ts';
 import { note, now, pause, type RunContext } from './context.ts';
 import { fanOut, type EventSink } from './events.ts';
+import type { MessageExplanation } from '../audit/explain.ts';
+import { explainFromLedger, verifyAudit } from './audit-check.ts';
 import { connectAgencies, startFederation } from './federation-up.ts';
 import { snapshot, tellAudit, tellCases, tellNotices } from './notices.ts';
 import { playRevoke, playRogue, playTamper } from './play-attacks.ts';
@@ -35,6 +37,19 @@ export interface RunOptions {
    */
   gate?: (index: number, e: ScenarioEvent) => Promise<void | 'stop'>;
   keep?: boolean;
+  /** At the end, verify the audit ledger with the audit key and emit the verdict (the console's audit view). */
+  verifyAudit?: boolean;
+  /**
+   * Called once the run is over and before its federation is stopped: the federation stays up (for
+   * questions to its audit ledger) until the promise it returns settles.
+   */
+  linger?: (tools: RunTools, result: ScenarioResult) => Promise<void>;
+}
+
+/** What a lingering run still answers. */
+export interface RunTools {
+  /** The audit ledger's account of a message: its copies, their recipients and acknowledgements, refusals. */
+  explain(id: string, sender?: string): Promise<MessageExplanation[]>;
 }
 
 /** Play one timeline event of the scenario. */
@@ -137,8 +152,10 @@ export async function runScenario(s: Scenario, o: RunOptions): Promise<ScenarioR
     await startFederation(ctx, s, policyFile, logger);
     await connectAgencies(ctx, logger);
     await playTimeline(ctx, s, o.speed ?? s.speed, o.gate);
+    if (o.verifyAudit) await verifyAudit(ctx);
     ctx.emit({ kind: 'cases', cases: (ctx.workflows?.cases() ?? []).map((c) => snapshot(c, ctx.simStart)) });
     ctx.emit({ kind: 'run-finished' });
+    await o.linger?.({ explain: (id, sender) => explainFromLedger(ctx, id, sender) }, collector.result);
     return collector.result;
   } finally {
     await tearDown(ctx, o.keep === true);

@@ -29,6 +29,14 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     expect(outcome('mla-request')).toEqual(['partially-executed']);
     expect(outcome('case-referral')).toEqual(['accepted', 'accepted', 'accepted']);
     expect(outcome('training')).toEqual(['open']);
+    // Issue 15 (¶9(c)): the onward dissemination refused at send until the originator consented; the consent case granted.
+    expect(result.refusals.ERR_CONSENT_REQUIRED).toBe(1);
+    expect(outcome('fiu-consent')).toEqual(['granted']);
+    expect(result.saw['xb-fiu']?.FinancialIntelligenceReport).toBe('special');
+    expect(result.saw['xb-prosecutor']?.FinancialIntelligenceReport).toBeUndefined();
+    // ¶12: the forgery alert reached the registry at the operational tier, never the NGO.
+    expect(result.saw['xc-ncb']?.ForgeryAlert).toBe('operational');
+    expect(result.saw['xa-ngo-harbour']?.ForgeryAlert).toBeUndefined();
     // Issue 6: the return programme's decline, sent in error, is corrected: undone, then the acceptance applies;
     // both prior recipients (the referring police and the case registry) returned a signed receipt.
     const receipts = result.events.filter((e) => e.type === 'Retraction' && e.from === 'xb-return');

@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startConsole, type RunningConsole } from '../services/console/server.ts';
 import { DEFAULT_SCENARIO } from '../services/simulator/demo.ts';
 import { loadScenario } from '../services/simulator/scenario.ts';
-import { startBin } from './support/liaison-bin.ts';
+import { chromiumPath } from './support/browser.ts';
+import { ROOT, runBin, startBin } from './support/liaison-bin.ts';
 
 // The console's HTTP face without a browser and without a run: nothing here connects to /events or
 // plays, so no federation is started.
@@ -72,4 +74,20 @@ describe('liaison console (the command)', () => {
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
     }
   }, 90_000);
+});
+
+describe('scripts/ensure-chromium.mjs (npm test and CI: the browser the console tests drive)', () => {
+  const script = join(ROOT, 'scripts/ensure-chromium.mjs');
+
+  it('is quiet and succeeds when the Chromium named is there', async () => {
+    const r = await runBin([], { LIAISON_CHROMIUM: chromiumPath() }, script);
+    expect(r.code).toBe(0);
+    expect(r.err).toBe('');
+  });
+
+  it('never second-guesses LIAISON_CHROMIUM: a name that is no executable is an error naming it', async () => {
+    const r = await runBin([], { LIAISON_CHROMIUM: '/nonexistent/chromium' }, script);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('LIAISON_CHROMIUM=/nonexistent/chromium names no executable file');
+  });
 });

@@ -27,8 +27,8 @@ export interface EdgeFederation {
   hub: NatsProcess;
   /** Stop the control plane and the hub's nats-server (SIGTERM: what it stored stays). */
   stopHub(): Promise<void>;
-  /** Start the hub again on the same port, config and store, and attach the control plane. */
-  startHub(): Promise<void>;
+  /** Start the hub again on the same port, config and store, and attach the control plane; resolves with when (performance.now()) its nats-server answered. */
+  startHub(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -68,8 +68,10 @@ export async function createEdgeFederation(o: { agencies: string[] }): Promise<E
       },
       async startHub() {
         hub = await spawnNatsServer({ configFile, host, port });
+        const ready = performance.now();
         fed.hub = hub;
         fed.exchange = await attachExchange({ trustDir, url, catalog: tc, audit: false });
+        return ready;
       },
       async stop() {
         await fed.exchange.stop().catch(() => undefined);

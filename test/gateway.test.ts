@@ -169,6 +169,18 @@ describe('HTTP gateway: agency systems over plain HTTP, the gateway signs, verif
     expect((await call(ngo.url, 'POST', secondTake.ack, { token: ngo.token })).status).toBe(204);
   }, 30_000);
 
+  it('a gateway stopped with a message delivered but not acknowledged hands it out again after its restart', async () => {
+    const sent = await call(police.url, 'POST', `/v1/messages/CaseReferral?to=${NGO}&caseRef=RESTART-1`, { token: police.token, json: REFERRAL });
+    expect(sent.status).toBe(201);
+    const before = await pollFor(ngo, POLICE, sent.body.id);
+    expect(before.delivery).toBe(1);
+    await ngo.stop(); // never acknowledged
+    ngo = await startTestGateway(fed, NGO, { leaseMs: 1_500, token: ngo.token });
+    const after = await pollFor(ngo, POLICE, sent.body.id, 20_000);
+    expect(after.body.summary).toBe(REFERRAL.summary);
+    expect((await call(ngo.url, 'POST', after.ack, { token: ngo.token })).status).toBe(204);
+  }, 40_000);
+
   it('back-pressure: with no reader the gateway holds a bounded window, the rest waits in JetStream; all arrive once read', async () => {
     // The NGO's gateway again, holding at most 2 messages per consumer for its readers.
     await ngo.stop();

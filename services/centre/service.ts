@@ -1,6 +1,7 @@
 import { migrateCentreFacts } from './migrate-facts.ts';
 import type { LiaisonClient } from '../sdk/client/client.ts';
 import { systemClock, type Clock } from '../sdk/clock.ts';
+import { MAX_IN_FLIGHT } from '../sdk/client/consume.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { derivedUuidv7 } from '../sdk/ids.ts';
@@ -234,7 +235,9 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
     // Alerts still waiting go out first, so the retraction sees every listed alert sent.
     settleAlerts: () => alerts.settle(),
   };
-  await client.consume(handle, { types, concurrency: o.concurrency ?? CENTRE_CONCURRENCY });
+  const concurrency = o.concurrency ?? CENTRE_CONCURRENCY;
+  // Hold as many copies as run at once (the SDK never runs more than it holds).
+  await client.consume(handle, { types, concurrency, maxInFlight: Math.max(concurrency, MAX_IN_FLIGHT) });
 
   const every = o.reportEveryMs ?? DAY_MS;
   let scheduled: Promise<unknown> | undefined;

@@ -6,10 +6,13 @@
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAs } from '../services/cli/connect.ts';
 import { connectViaLeaf } from '../services/edge/connect.ts';
+import { leafPaths } from '../services/edge/paths.ts';
 import { Forwarder } from '../services/edge/forwarder.ts';
 import { startLeaf, type RunningLeaf } from '../services/edge/leaf.ts';
 import { ForwarderCursor, OUTBOX_STREAM, outboxSubjects } from '../services/edge/outbox.ts';
@@ -150,6 +153,30 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     expect(handled.some((k) => k.startsWith(`${VICTIM} `))).toBe(false);
     await jsm.streams.update(OUTBOX_STREAM, { ...info.config, subjects: outboxSubjects(SENDER) });
   }, 60_000);
+
+  it("the CLI's agency commands go through the running leaf (connectAs), and to the exchange once the leaf's process is gone", async () => {
+    const args = { values: { as: fed.agencyDirs[SENDER]! }, positionals: [] };
+    const viaLeaf = await connectAs(args);
+    try {
+      expect(viaLeaf.nc.info?.server_name).toBe(`leaf-${SENDER}`);
+    } finally {
+      await viaLeaf.close();
+    }
+    const stateFile = leafPaths(fed.agencyDirs[SENDER]!).stateFile;
+    const state = await readFile(stateFile, 'utf8');
+    const gone = spawnSync('true').pid;
+    await writeFile(stateFile, JSON.stringify({ ...JSON.parse(state), pid: gone }));
+    try {
+      const direct = await connectAs(args);
+      try {
+        expect(direct.nc.info?.server_name).toBe('liaison-exchange');
+      } finally {
+        await direct.close();
+      }
+    } finally {
+      await writeFile(stateFile, state);
+    }
+  }, 30_000);
 
   describe('a rogue agency through a leaf of its own making: the hub still refuses what the policy denies', () => {
     let rogueLeaf: NatsProcess;

@@ -4,14 +4,29 @@ import { loadAgencyDir } from '../sdk/client/identity.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { leafPaths } from './paths.ts';
 
-/** The local URL of the agency's running leaf (AGENCY_DIR/leaf/leaf.json), or undefined when none runs. */
-export async function runningLeafUrl(agencyDir: string): Promise<string | undefined> {
+/** True when a process with this pid exists (signal 0 checks without signalling). */
+function alive(pid: unknown): boolean {
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
   try {
-    const state = JSON.parse(await readFile(leafPaths(agencyDir).stateFile, 'utf8')) as { url?: unknown };
-    return typeof state.url === 'string' ? state.url : undefined;
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * The local URL of the agency's running leaf (AGENCY_DIR/leaf/leaf.json, written by `leaf up`, whose nats-server
+ * process still exists), or undefined when none runs — a leaf killed without its stop leaves a stale file behind.
+ */
+export async function runningLeafUrl(agencyDir: string): Promise<string | undefined> {
+  let state: { url?: unknown; pid?: unknown };
+  try {
+    state = JSON.parse(await readFile(leafPaths(agencyDir).stateFile, 'utf8')) as { url?: unknown; pid?: unknown };
   } catch {
     return undefined;
   }
+  return typeof state.url === 'string' && alive(state.pid) ? state.url : undefined;
 }
 
 /**

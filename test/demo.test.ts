@@ -29,6 +29,13 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     expect(outcome('mla-request')).toEqual(['partially-executed']);
     expect(outcome('case-referral')).toEqual(['accepted', 'accepted', 'accepted']);
     expect(outcome('training')).toEqual(['open']);
+    // Issue 15 (¶18): a boarding request refused, then another granted with conditions and its results reported;
+    // the flag state's designated authority saw the requests whole, the NGO the report of measures at the public tier.
+    expect(outcome('boarding')).toEqual(['refused', 'reported']);
+    expect(result.saw['xb-police']?.BoardingAuthorisationRequest).toBe('special');
+    expect(result.saw['xa-ngo-harbour']?.BoardingMeasuresReport).toBe('public');
+    expect(result.saw['xa-ngo-harbour']?.BoardingAuthorisationRequest).toBeUndefined();
+    expect(result.saw['xa-ngo-harbour']?.PracticeNote).toBe('public');
     // Issue 15 (¶9(c)): the onward dissemination refused at send until the originator consented; the consent case granted.
     expect(result.refusals.ERR_CONSENT_REQUIRED).toBe(1);
     expect(outcome('fiu-consent')).toEqual(['granted']);

@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
 import { IndexDocumentStore } from '../services/registry/index-store.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
+import { runRegistry } from '../services/registry/run.ts';
 import { startRegistry, type Registry } from '../services/registry/service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { until } from './support/workflows.ts';
@@ -98,5 +102,41 @@ describe('¶12 forgery alerts flag registry checks whose number falls in an aler
     await until(() => refusals.some((m) => m.body.refusedMessageId === bad.id));
     expect(refusals.find((m) => m.body.refusedMessageId === bad.id)!.body).toMatchObject({ code: 'ERR_BODY_INVALID' });
     expect(registry.alerted.size).toBe(1);
+  });
+});
+
+describe('forgery-alert ranges survive a registry restart from its snapshot', () => {
+  let fed: TestFederation;
+  let stateDir: string;
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'forgery-alerts-restart' });
+    stateDir = await mkdtemp(join(tmpdir(), 'liaison-alerts-state-'));
+  }, 60_000);
+  afterAll(async () => {
+    await fed?.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('an alert applied before the snapshot still flags checks after a crash and a restart that replays only the tail', async () => {
+    const police = await fed.connect('xa-border-police');
+    const checker = await fed.connect('xb-police');
+    const ncb1 = await fed.connect('xc-ncb');
+    const r1 = await runRegistry({ client: ncb1, stateDir });
+    await police.send('ForgeryAlert', alert(), { to: 'all' });
+    await until(() => r1.alerted.size === 1);
+    await r1.snapshot();
+    await ncb1.close(); // a crash after the snapshot
+    const ncb2 = await fed.connect('xc-ncb');
+    const r2 = await runRegistry({ client: ncb2, stateDir });
+    try {
+      expect(r2.restored.snapshotRefused).toBeUndefined();
+      await until(() => r2.alerted.size === 1, 8_000, 'the alert replayed');
+      const r = await checker.request('DocumentCheckRequest', { documentNumber: 'P1212345', issuingCountry: 'XBB', documentType: 'DOCUMENT_TYPE_PASSPORT' });
+      expect(r.body).toMatchObject({ outcome: 'CHECK_OUTCOME_HIT', forgeryAlerts: ['alerted: forgery alert XA-FA-2026-05'] });
+    } finally {
+      await r2.stop();
+      await ncb2.close();
+    }
   });
 });

@@ -105,6 +105,8 @@ export async function runRegistry(o: {
   // Every consumer the registry reads has a position (0 = nothing applied yet), so a consumer that
   // had no message before the snapshot is replayed from its start rather than skipped.
   for (const c of consumers) state.positions[c] ??= 0;
+  // Forgery-alert ranges (AlertedRanges) are not in the snapshot: their consumers are replayed from the start on every start.
+  for (const c of client.consumerSpecs(['ForgeryAlert'])) state.positions[c.name] = 0;
   // Without a snapshot the durable consumers may already be past messages an earlier run applied: start them over.
   const replayed = await client.replayFrom(Object.fromEntries(consumers.map((c) => [c, (state.positions[c] ?? 0) + 1])));
   const positions = state.positions;

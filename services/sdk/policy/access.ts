@@ -1,3 +1,4 @@
+import { attachmentTiersOf } from '../schema/attachment-fields.ts';
 import { fieldsAt, type Catalog } from '../schema/index.ts';
 import { HANDLING_CODES, TIERS, TLP_LABELS, tierRank, type HandlingCode, type Tier, type TlpLabel } from '../tier.ts';
 import { receiveCeiling } from './decide.ts';
@@ -26,6 +27,7 @@ export function fieldCatalogOf(catalog: Catalog): FieldCatalog {
   return {
     familyOf: (type) => catalog.types.get(type)?.family,
     types: () => names,
+    attachmentTiers: (type) => attachmentTiersOf(catalog, type),
     fieldsAt(type, tier) {
       const key = `${type}@${tier}`;
       let out = cache.get(key);

@@ -9,13 +9,17 @@ export const DEFAULT_EXCHANGE_URL = 'nats://127.0.0.1:4222';
 /** The file in TRUST_DIR where `exchange up` records the URL it serves, so later `--dir` commands find it. */
 export const EXCHANGE_FILE = 'exchange.json';
 
+/** `url`, checked: one nats:// or tls:// URL, or several comma-separated (every node of a cluster). */
 function checkedUrl(url: string, from: string): string {
-  if (!/^(nats|tls):\/\/[^\s/]+$/.test(url)) throw new LiaisonError('ERR_CONFIG_INVALID', `${from} must be a nats:// or tls:// URL (host:port), got ${JSON.stringify(url)}`, { from });
+  const urls = url.split(',');
+  if (!urls.every((u) => /^(nats|tls):\/\/[^\s/,]+$/.test(u))) {
+    throw new LiaisonError('ERR_CONFIG_INVALID', `${from} must be a nats:// or tls:// URL (host:port), or several comma-separated (a cluster), got ${JSON.stringify(url)}`, { from });
+  }
   return url;
 }
 
 /**
- * The exchange a `--dir TRUST_DIR` command talks to: `--server URL`, else `LIAISON_SERVER`, else the URL
+ * The exchange a `--dir TRUST_DIR` command talks to (one URL, or a comma-separated list of a cluster's nodes): `--server URL`, else `LIAISON_SERVER`, else the URL
  * the last `exchange up` of this trust directory recorded, else {@link DEFAULT_EXCHANGE_URL}.
  */
 export function exchangeUrlFor(trustDir: string, flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
@@ -41,10 +45,10 @@ export function knownExchangeUrl(trustDir: string, env: NodeJS.ProcessEnv = proc
   return typeof url === 'string' ? checkedUrl(url, join(trustDir, EXCHANGE_FILE)) : undefined;
 }
 
-/** The servers an `--as AGENCY_DIR` command connects to: `--server`, else `LIAISON_SERVER`, else undefined (agency.json's). */
+/** The servers an `--as AGENCY_DIR` command connects to (a comma-separated list is every node of a cluster): `--server`, else `LIAISON_SERVER`, else undefined (agency.json's). */
 export function agencyServersFor(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] | undefined {
-  if (flag !== undefined) return [checkedUrl(flag, '--server')];
-  if (env.LIAISON_SERVER) return [checkedUrl(env.LIAISON_SERVER, 'LIAISON_SERVER')];
+  if (flag !== undefined) return checkedUrl(flag, '--server').split(',');
+  if (env.LIAISON_SERVER) return checkedUrl(env.LIAISON_SERVER, 'LIAISON_SERVER').split(',');
   return undefined;
 }
 

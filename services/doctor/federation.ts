@@ -8,7 +8,7 @@ import { compileConsumers, compileStreams, parsePolicy, type TypeCatalog } from 
 import { listAgencyRecords, readPrivateFile, trustPaths, verifyDirectory, type Ed25519PublicJwk } from '../trust/index.ts';
 import { readEnforcedPolicy, type EnforcedPolicy } from '../exchange/enforced.ts';
 import { expiryFinding, fail, modeFinding, ok, warn, type Finding } from './finding.ts';
-import { trustDirTls } from '../sdk/client/nats-tls.ts';
+import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationTlsFindings } from './tls.ts';
 import { quarantineFinding } from './quarantine.ts';
 import { quarantineCounts } from '../exchange/quarantine-read.ts';
@@ -78,7 +78,7 @@ export async function checkFederation(o: { dir: string; server?: string; plain?:
   if (!o.server || !policy || !policyOk) return out;
   let nc;
   try {
-    nc = await connect({ servers: o.server, ...(await trustDirTls(o.dir, o.server, { plain: o.plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(p.adminCreds))), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
+    nc = await connect({ servers: serverList(o.server), ...(await trustDirTls(o.dir, o.server, { plain: o.plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(p.adminCreds))), reconnect: false, timeout: o.timeoutMs ?? 3_000 });
   } catch (err) {
     out.push(fail('exchange', `cannot reach ${o.server} as the exchange administrator: ${(err as Error).message}`, 'is `liaison exchange up --dir TRUST_DIR` running? wrong --server?'));
     return out;

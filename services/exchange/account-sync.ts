@@ -12,6 +12,11 @@ import { applyAccountUpdate, decodeNatsJwt, listAgencyAccounts, openFederation, 
 export interface AccountSync {
   /** Push every account JWT that differs from what was last pushed; returns the accounts pushed. */
   sync(): Promise<string[]>;
+  /**
+   * Push every account JWT again, changed or not: a cluster node that was down when one was pushed (a revocation,
+   * a policy apply) learns it at once when it returns, not at the resolver's next periodic sync.
+   */
+  resync(): Promise<string[]>;
 }
 
 /**
@@ -47,5 +52,14 @@ export async function startAccountSync(o: { trustDir: string; url: string; plain
   };
   const sync = () => (running = running.catch(() => []).then(once));
   await sync();
-  return { sync };
+  return {
+    sync,
+    resync: () =>
+      (running = running
+        .catch(() => [])
+        .then(() => {
+          pushed.clear();
+          return once();
+        })),
+  };
 }

@@ -9,15 +9,16 @@ import { bucketChangesSubject } from '../sdk/subjects.ts';
 /**
  * Create (or open, when it exists) one agency state bucket as the exchange administrator, with direct
  * get allowed (the agency reads its buckets only by direct get: it has no consumer rights, see
- * `bucketPermissions`). The agency itself cannot create, delete or reconfigure them.
+ * `bucketPermissions`). The agency itself cannot create, delete or reconfigure them. `replicas`: copies JetStream keeps
+ * (3 in a cluster; an existing bucket with fewer is raised by `replicateStreams`).
  */
-export async function provisionBucket(nc: NatsConnection, b: BucketSpec): Promise<void> {
+export async function provisionBucket(nc: NatsConnection, b: BucketSpec, replicas = 1): Promise<void> {
   try {
     if (b.kind === 'kv') {
       const followed = b.name !== HANDLED_BUCKET;
-      await new Kvm(nc).create(b.bucket, { history: 1, allow_direct: true, ...(b.maxAgeMs ? { ttl: b.maxAgeMs } : {}), ...(followed ? { republish: changeNotices(b.bucket) } : {}) });
+      await new Kvm(nc).create(b.bucket, { history: 1, allow_direct: true, replicas, ...(b.maxAgeMs ? { ttl: b.maxAgeMs } : {}), ...(followed ? { republish: changeNotices(b.bucket) } : {}) });
       if (b.maxAgeMs) await keepMaxAge(nc, `KV_${b.bucket}`, b.maxAgeMs);
-    } else await new Objm(nc).create(b.bucket);
+    } else await new Objm(nc).create(b.bucket, { replicas });
     await allowDirect(nc, b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`);
 
   } catch (err) {

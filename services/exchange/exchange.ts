@@ -5,16 +5,18 @@ import { asLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
 import { applyAccountUpdate, ensureExchangeTls, listAgencyRecords, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
-import { trustDirTls } from '../sdk/client/nats-tls.ts';
+import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
+import { replicateStreams } from './replicas.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { startReplayService } from './replay-service.ts';
 import { startQuarantineService } from './quarantine-service.ts';
 import { startPeekService } from './peek-service.ts';
 import { startRetractService } from './retract-service.ts';
-import { startAccountSync } from './account-sync.ts';
+import { startAccountSync, type AccountSync } from './account-sync.ts';
 import { recordEnforcedPolicy } from './enforced.ts';
 import { startExchangeServiceHost, type ExchangeServiceHost } from './service-host.ts';
 import { DIRECTORY_REQUEST_SUBJECTS, PEEK_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
@@ -28,9 +30,26 @@ async function revokedAgencies(trustDir: string): Promise<Set<string>> {
   return new Set((await listAgencyRecords(trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id));
 }
 
+/**
+ * On a cluster, a node that returns (the servers' gossip adds its URL) gets every account JWT pushed again: what was
+ * revoked or re-issued while it was down holds there at once.
+ */
+function resyncWhenNodesReturn(admin: NatsConnection, accounts: AccountSync, logger: Logger): void {
+  void (async () => {
+    for await (const s of admin.status()) {
+      if (s.type !== 'update' || !s.added?.length) continue;
+      logger.info({ added: s.added }, 'a cluster node joined: pushing every account JWT again');
+      await accounts.resync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs to a returning node'));
+    }
+  })();
+}
+
 /** The exchange's control plane attached to a running nats-server. */
 export interface AttachedExchange {
+  /** The exchange's URL; a cluster's is every node's, comma-separated. */
   url: string;
+  /** Copies JetStream keeps of each stream and bucket (1 single node, 3 in a cluster). */
+  replicas: number;
   /** The exchange administrator's connection (full rights in the exchange account); it answers no request. */
   admin: NatsConnection;
   /** Where the exchange's services answer agencies (their own NATS user, inside each caller's inbox only). */
@@ -51,30 +70,42 @@ export interface AttachedExchange {
  * Attach the control plane to a running nats-server configured from `trustDir`: connect as the
  * exchange administrator, provision JetStream from the policy, serve the federation directory.
  */
-export async function attachExchange(o: { trustDir: string; url: string; catalog: TypeCatalog; logger?: Logger; audit?: ExchangeAuditOptions; plain?: boolean }): Promise<AttachedExchange> {
+export async function attachExchange(o: {
+  trustDir: string;
+  /** One server, or every node of a cluster (an array or comma-separated). */
+  url: string | readonly string[];
+  catalog: TypeCatalog;
+  logger?: Logger;
+  audit?: ExchangeAuditOptions;
+  plain?: boolean;
+  /** Replica count of streams and buckets (the exchange's config: 3 in a cluster); default what its streams have, else 1. */
+  replicas?: number;
+}): Promise<AttachedExchange> {
   const logger = o.logger ?? silentLogger();
+  const url = serverList(o.url).join(',');
   const paths = trustPaths(o.trustDir);
   const policy = await federationPolicy(o.trustDir, o.catalog);
   let admin: NatsConnection;
   try {
     admin = await connect({
-      servers: o.url,
-      ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })),
+      servers: serverList(url),
+      ...(await trustDirTls(o.trustDir, url, { plain: o.plain })),
       authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(paths.adminCreds))),
       name: 'liaison-exchange',
       maxReconnectAttempts: -1,
     });
   } catch (err) {
-    throw asLiaisonError(err, 'ERR_CONNECT', `exchange administrator cannot connect to ${o.url}`);
+    throw asLiaisonError(err, 'ERR_CONNECT', `exchange administrator cannot connect to ${url}`);
   }
   let services: ExchangeServiceHost | undefined;
   // The policy in force (read by the account sync before `ex` exists).
   let currentPolicy = policy;
   try {
     // Agencies live in accounts of their own: the server must know them (and the exchange's exports) first.
-    const accounts = await startAccountSync({ trustDir: o.trustDir, url: o.url, plain: o.plain, logger, policy: () => currentPolicy, catalog: o.catalog });
-    const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir));
-    services = await startExchangeServiceHost({ url: o.url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, PEEK_SUBJECTS], logger });
+    const accounts = await startAccountSync({ trustDir: o.trustDir, url, plain: o.plain, logger, policy: () => currentPolicy, catalog: o.catalog });
+    const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas: o.replicas });
+    const replicas = provisioned.replicas ?? 1;
+    services = await startExchangeServiceHost({ url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, PEEK_SUBJECTS], logger });
     const host = services;
     // A policy applied from elsewhere (`liaison policy apply`) reaches the running exchange with the directory:
     // its services, replay rights and audit recipients follow it without a restart.
@@ -90,13 +121,15 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       await adoptPolicy();
       await accounts.sync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs'));
     };
+    resyncWhenNodesReturn(admin, accounts, logger);
     const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: onDirectoryChange });
     startReplayService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
     startRetractService({ nc: admin, host, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     startQuarantineService({ nc: admin, host, logger });
     startPeekService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
     const ex: AttachedExchange = {
-      url: o.url,
+      url,
+      replicas,
       admin,
       services: host,
       policy,
@@ -105,9 +138,9 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
       async revoke(agencyId, at) {
         const result = await revokeAgency({ dir: o.trustDir, agencyId, at });
         await directory.refresh();
-        await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: result.accountJwt, plain: o.plain });
+        await applyAccountUpdate({ url, trustDir: o.trustDir, accountJwt: result.accountJwt, plain: o.plain });
         // Its durable consumers go too: nothing keeps collecting messages for a revoked agency.
-        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
+        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas });
         logger.info({ agency: agencyId }, 'agency revoked');
         return result;
       },
@@ -115,7 +148,7 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
         ex.policy = await federationPolicy(o.trustDir, o.catalog);
         currentPolicy = ex.policy;
         await accounts.sync();
-        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir));
+        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas });
         await directory.refresh();
         return ex.provisioned;
       },
@@ -128,6 +161,8 @@ export async function attachExchange(o: { trustDir: string; url: string; catalog
     };
     await recordEnforcedPolicy(admin, policy);
     if (o.audit !== false) ex.audit = await startAuditService({ ...o.audit, nc: admin, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
+    // The audit ledger stream is made by its service: kept at the replica count like the rest.
+    if (replicas > 1) await replicateStreams(await jetstreamManager(admin), replicas);
     return ex;
   } catch (err) {
     await services?.close().catch(() => undefined);

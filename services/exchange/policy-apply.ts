@@ -1,6 +1,6 @@
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
-import { trustDirTls } from '../sdk/client/nats-tls.ts';
+import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { compileConsumers, compilePermissions, parsePolicy, sendableTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
 import {
@@ -156,7 +156,7 @@ export async function applyPolicy(o: {
 
   const admin =
     o.admin ??
-    (await connect({ servers: o.url, ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(o.trustDir).adminCreds))), name: 'liaison-policy-apply' }).catch((err: unknown) => {
+    (await connect({ servers: serverList(o.url), ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(o.trustDir).adminCreds))), name: 'liaison-policy-apply' }).catch((err: unknown) => {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${o.url} as its administrator`);
     }));
   try {

@@ -1,6 +1,6 @@
 import { connect, credsAuthenticator, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
-import { trustDirTls } from '../sdk/client/nats-tls.ts';
+import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { SERVICE_RESPONSES } from '../sdk/policy/index.ts';
 import { inboxPrefix, responseRoute } from '../sdk/subjects.ts';
@@ -74,7 +74,7 @@ async function connectServicesUser(o: { url: string; trustDir: string; plain?: b
   const user = await issueUser({ accountSigner: accountSeed, name: SERVICES_USER, permissions: servicesUserPermissions(o.subjects) });
   try {
     return await connect({
-      servers: o.url,
+      servers: serverList(o.url),
       ...(await trustDirTls(o.trustDir, o.url, { plain: o.plain })),
       authenticator: credsAuthenticator(new TextEncoder().encode(user.creds)),
       name: SERVICES_USER,

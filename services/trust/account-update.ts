@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
-import { natsTlsOptions, trustDirTls } from '../sdk/client/nats-tls.ts';
+import { natsTlsOptions, serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { LiaisonError } from '../sdk/errors.ts';
 import { readPrivateFile } from './key-file.ts';
 import { decodeNatsJwt } from './nats-accounts.ts';
@@ -49,7 +49,7 @@ export async function applyAccountUpdate(opts: ApplyAccountUpdateOptions): Promi
   try {
     const tls = p === undefined || opts.plain ? natsTlsOptions(opts.plain ? undefined : opts.ca, opts.url) : await trustDirTls(p.dir, opts.url);
     nc = await connect({
-      servers: opts.url,
+      servers: serverList(opts.url),
       ...tls,
       authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
       name: 'liaison-trust-sys',

@@ -45,6 +45,6 @@ export { createRootKey } from './root.ts';
 export type { RootKey } from './root.ts';
 export { rotateSigningKey } from './rotate.ts';
 export type { RotateOptions, RotateResult } from './rotate.ts';
-export { MAX_PAYLOAD_BYTES, TLS_HANDSHAKE_TIMEOUT_S, renderServerConfig } from './server-config.ts';
-export type { ServerConfigOptions } from './server-config.ts';
+export { DEFAULT_CLUSTER_NAME, MAX_PAYLOAD_BYTES, TLS_HANDSHAKE_TIMEOUT_S, renderServerConfig } from './server-config.ts';
+export type { ClusterRouteOptions, ServerConfigOptions } from './server-config.ts';
 export { CA_DAYS, LOOPBACK_NAMES, SERVER_CERT_DAYS, SERVER_CERT_RENEW_MS, certificateNames, createFederationCa, ensureExchangeTls, ensureFederationCa, issueServerCertificate, readCertificate, serverNames } from './tls.ts';

@@ -43,10 +43,27 @@ export interface ServerConfigOptions {
    * `ensureExchangeTls`). Explicit files for a server that sees other paths (a container). `false`: plain TCP,
    * refused (ERR_TLS) unless `host` is a loopback address.
    */
-  tls?: boolean | { certFile: string; keyFile: string };
+  tls?: boolean | { certFile: string; keyFile: string; caFile?: string };
+  /** This server as one node of a NATS cluster (JetStream over RAFT); a single server when omitted. */
+  cluster?: ClusterRouteOptions;
   /** Accept agency leaf nodes on this port (TLS like the clients'); none when omitted. */
   leafnodes?: LeafnodeListenOptions;
 }
+
+/** The `cluster { … }` block of one node: where it listens for routes and every node's route address. */
+export interface ClusterRouteOptions {
+  /** Cluster name, the same on every node (default {@link DEFAULT_CLUSTER_NAME}). */
+  name?: string;
+  /** Host the route listener binds (default the client host). */
+  host?: string;
+  /** Route (cluster) port of this node. */
+  port: number;
+  /** `host:port` of every node's route listener, this one included (the same list on every node). */
+  routes: readonly string[];
+}
+
+/** The cluster name of a Liaison exchange. */
+export const DEFAULT_CLUSTER_NAME = 'liaison';
 
 /** Seconds a client has to finish the TLS handshake. */
 export const TLS_HANDSHAKE_TIMEOUT_S = 2;
@@ -104,9 +121,32 @@ function tlsBlock(opts: ServerConfigOptions): string[] {
 }
 
 /**
+ * The `cluster { … }` block: routes to every node and, unless the exchange runs plain TCP, TLS between routes with
+ * the exchange's certificate, both ends verified against the federation CA (a server without a CA-issued
+ * certificate cannot join). Plain routes are for loopback only, like plain clients (ERR_TLS otherwise).
+ */
+function clusterBlock(opts: ServerConfigOptions): string[] {
+  const c = opts.cluster;
+  if (c === undefined) return [];
+  const host = c.host ?? opts.host ?? '127.0.0.1';
+  if (c.routes.length === 0) throw new LiaisonError('ERR_CONFIG_INVALID', 'a cluster needs the route address of every node', {});
+  const routes = c.routes.map((r) => `    ${q(`nats-route://${r}`)}`);
+  const lines = ['cluster {', `  name: ${q(c.name ?? DEFAULT_CLUSTER_NAME)}`, `  listen: ${q(`${host}:${c.port}`)}`, '  routes: [', ...routes, '  ]'];
+  if (opts.tls === false) {
+    const remote = [host, ...c.routes.map((r) => r.replace(/:\d+$/, ''))].filter((h) => !isLoopbackHost(h));
+    if (remote.length > 0) throw new LiaisonError('ERR_TLS', `plain TCP is only for loopback: refusing routes to ${remote.join(', ')} without TLS`, { hosts: remote });
+  } else {
+    const p = trustPaths(opts.trustDir);
+    const files = typeof opts.tls === 'object' ? { caFile: p.caCert, ...opts.tls } : { certFile: p.serverCert, keyFile: p.serverKey, caFile: p.caCert };
+    lines.push('  tls {', `    cert_file: ${q(files.certFile)}`, `    key_file: ${q(files.keyFile)}`, `    ca_file: ${q(files.caFile)}`, '    verify: true', `    timeout: ${TLS_HANDSHAKE_TIMEOUT_S}`, '  }');
+  }
+  return [...lines, '}', ''];
+}
+
+/**
  * Render an operator-mode nats-server config: the operator JWT inline, `system_account` SYS, the full resolver with
  * the SYS and LIAISON account JWTs preloaded, JetStream, `max_payload` 1 MiB, sane ping/write deadlines and TLS
- * (unless `tls: false`, loopback only).
+ * (unless `tls: false`, loopback only); with `cluster`, the routes of one node of a cluster (TLS between routes).
  */
 export function renderServerConfig(opts: ServerConfigOptions): string {
   const p = trustPaths(opts.trustDir);
@@ -128,6 +168,7 @@ export function renderServerConfig(opts: ServerConfigOptions): string {
     'write_deadline: "10s"',
     '',
     ...tlsBlock(opts),
+    ...clusterBlock(opts),
     ...leafnodeBlock({ leafnodes: opts.leafnodes, clientHost: opts.host ?? '127.0.0.1', tlsFiles: tlsFilesOf(opts), handshakeTimeoutS: TLS_HANDSHAKE_TIMEOUT_S }),
     `operator: ${operatorJwt}`,
     `system_account: ${sysPub}`,
@@ -135,7 +176,8 @@ export function renderServerConfig(opts: ServerConfigOptions): string {
     '  type: full',
     `  dir: ${q(opts.resolverDir ?? join(opts.storeDir, 'accounts'))}`,
     '  allow_delete: false',
-    '  interval: "2m"',
+    // A cluster's nodes compare their account JWTs this often (one that missed an update while down converges).
+    `  interval: ${q(opts.cluster ? '10s' : '2m')}`,
     '  timeout: "5s"',
     '}',
     'resolver_preload: {',

@@ -99,7 +99,7 @@ function subjectAltName(names: readonly string[]): string {
 
 /**
  * Issue the exchange's server certificate from the federation CA: `tls/server-key.pem` (0600) and `tls/server.pem`,
- * {@link SERVER_CERT_DAYS} days, serverAuth, SANs {@link serverNames}(hosts). The CA key must be 0600
+ * {@link SERVER_CERT_DAYS} days, serverAuth and clientAuth (routes between cluster nodes), SANs {@link serverNames}(hosts). The CA key must be 0600
  * (ERR_KEY_FILE_MODE otherwise, like every private file).
  */
 export async function issueServerCertificate(trustDir: string, hosts: readonly string[] = []): Promise<X509Certificate> {
@@ -110,7 +110,8 @@ export async function issueServerCertificate(trustDir: string, hosts: readonly s
   const config = requestConfig('liaison-exchange', [
     'basicConstraints = critical,CA:FALSE',
     'keyUsage = critical,digitalSignature',
-    'extendedKeyUsage = serverAuth',
+    // clientAuth too: in a cluster each node dials the others' routes with this certificate (verified both ways).
+    'extendedKeyUsage = serverAuth, clientAuth',
     `subjectAltName = ${subjectAltName(serverNames(hosts))}`,
     'authorityKeyIdentifier = keyid',
     'subjectKeyIdentifier = hash',
@@ -124,6 +125,9 @@ export async function issueServerCertificate(trustDir: string, hosts: readonly s
 export function certificateNames(cert: X509Certificate, name: string): boolean {
   return isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined;
 }
+
+/** The clientAuth extended key usage. */
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** True when the existing server certificate was issued by `ca`, names every host and is not due for renewal. */
 async function serverCertificateFits(trustDir: string, ca: X509Certificate, hosts: readonly string[], now: Date): Promise<boolean> {
@@ -139,6 +143,8 @@ async function serverCertificateFits(trustDir: string, ca: X509Certificate, host
   }
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return false;
   if (new Date(cert.validTo).getTime() - now.getTime() < SERVER_CERT_RENEW_MS) return false;
+  // Issued before clusters (serverAuth only): a node could not present it on a route.
+  if (!(cert.keyUsage ?? []).includes(CLIENT_AUTH_OID)) return false;
   return serverNames(hosts).every((n) => certificateNames(cert, n));
 }
 

@@ -3,7 +3,7 @@ import { decodeEntry, formatRow, queryLedger, readLedger, verifyLedger, type Ent
 import { explainMessage } from '../../audit/explain.ts';
 import { retractionWithReceipts } from '../../exchange/retract-service.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
-import { trustDirTls } from '../../sdk/client/nats-tls.ts';
+import { serverList, trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readAuditPublicKey } from '../../trust/audit-key.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { need, str, type Command } from '../args.ts';
@@ -14,7 +14,7 @@ import { exchangeUrlFor } from '../exchange-url.ts';
 export async function connectAdmin(trustDir: string, server: string | undefined, plain: boolean): Promise<NatsConnection> {
   const url = exchangeUrlFor(trustDir, server);
   try {
-    return await connect({ servers: url, ...(await trustDirTls(trustDir, url, { plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
+    return await connect({ servers: serverList(url), ...(await trustDirTls(trustDir, url, { plain })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(trustDir).adminCreds))), name: 'liaison-audit-cli', maxReconnectAttempts: 0 });
   } catch (err) {
     throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${url} as its administrator`);
   }

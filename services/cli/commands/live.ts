@@ -10,7 +10,7 @@ import { createLogger } from '../../sdk/logging.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import { STATUS_PING_SUBJECT, STATUS_SUBJECTS } from '../../sdk/subjects.ts';
 import { statusPing } from '../../sdk/client/status-ping.ts';
-import { trustDirTls } from '../../sdk/client/nats-tls.ts';
+import { serverList, trustDirTls } from '../../sdk/client/nats-tls.ts';
 import { readPrivateFile, trustPaths } from '../../trust/index.ts';
 import { int, need, str, type Command } from '../args.ts';
 import { exchangeUrlFor } from '../exchange-url.ts';
@@ -93,7 +93,7 @@ const exchangeStatus: Command = {
     const policy = await federationPolicy(dir, typeCatalogOf(loadCatalog()));
     const jws = (await readFile(trustPaths(dir).directory, 'utf8')).trim();
     const issuedAt = (JSON.parse(Buffer.from(jws.split('.')[1] ?? '', 'base64url').toString('utf8')) as { issuedAt: string }).issuedAt;
-    const nc = await connect({ servers: url, ...(await trustDirTls(dir, url, { plain: args.values.plain === true })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(dir).adminCreds))), name: 'liaison-status' }).catch((err: unknown) => {
+    const nc = await connect({ servers: serverList(url), ...(await trustDirTls(dir, url, { plain: args.values.plain === true })), authenticator: credsAuthenticator(new Uint8Array(await readPrivateFile(trustPaths(dir).adminCreds))), name: 'liaison-status' }).catch((err: unknown) => {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${url} as its administrator`);
     });
     const answers: Status[] = [];

@@ -42,7 +42,7 @@ const trustEnrol: Command = {
   async run(args, io) {
     // The URLs agency.json records: --server, else the exchange this trust directory knows, else enrol's default (or the prior ones on --reissue).
     const known = knownExchangeUrl(need(args, 'dir'));
-    const servers = (args.values.server as string[] | undefined) ?? (known ? [known] : undefined);
+    const servers = (args.values.server as string[] | undefined)?.flatMap((s) => s.split(',')) ?? (known ? known.split(',') : undefined);
     const r = await enrolFromPolicy({
       trustDir: need(args, 'dir'),
       agencyId: need(args, 'agency'),

@@ -31,12 +31,20 @@ export function serverHost(server: string): string {
 }
 
 /**
+ * Every server of `servers`: an array as given, or one string of comma-separated URLs (a cluster: `nats://a:4222,nats://b:4222`),
+ * blanks dropped.
+ */
+export function serverList(servers: string | readonly string[]): string[] {
+  return (typeof servers === 'string' ? servers.split(',') : [...servers]).map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/**
  * The `tls` connect option: verify the server against the CA certificate `ca` (PEM), or — `ca` undefined — plain
  * TCP, refused (ERR_TLS) unless every server is on loopback.
  */
 export function natsTlsOptions(ca: string | undefined, servers: string | readonly string[]): NatsTls {
   if (ca !== undefined) return { tls: { ca } };
-  const remote = (typeof servers === 'string' ? [servers] : servers).filter((s) => !isLoopbackHost(serverHost(s)));
+  const remote = serverList(servers).filter((s) => !isLoopbackHost(serverHost(s)));
   if (remote.length > 0) throw new LiaisonError('ERR_TLS', `plain TCP is only for loopback: refusing to connect to ${remote.join(', ')} without TLS`, { servers: remote });
   return { tls: null };
 }

@@ -65,6 +65,9 @@ export class AsyncPublisher {
         if (s.type === 'error' && s.error instanceof errors.PermissionViolationError && s.error.operation === 'publish') {
           this.#failSubject(s.error.subject);
         }
+        // The acknowledgements of what was pending went to the server just lost (a cluster node that died): none
+        // will come. Failing them now, not at their deadline, lets the sender resend (same id: deduplicated) at once.
+        if (s.type === 'disconnect') this.#failAll(new LiaisonError('ERR_TIMEOUT', `the connection to the exchange (${s.server}) was lost before it acknowledged: the message may still have been stored, and sending it again with the same id is safe`));
       }
     })();
   }

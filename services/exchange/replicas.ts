@@ -1,0 +1,64 @@
+/**
+ * How many copies JetStream keeps of the exchange's streams, KV buckets and object stores: 1 on a single
+ * nats-server, 3 (RAFT, a majority of 2 survives one node's loss) on a cluster of three or more nodes.
+ */
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { LiaisonError } from '../sdk/errors.ts';
+
+/** JetStream's largest useful replica count (a RAFT group of 3 or 5; Liaison uses 3). */
+export const MAX_REPLICAS = 3;
+
+/** The replica count of an exchange of `nodes` nats-servers: min(nodes, {@link MAX_REPLICAS}). */
+export function clusterReplicas(nodes: number): number {
+  if (!Number.isInteger(nodes) || nodes < 1) throw new LiaisonError('ERR_USAGE', `a cluster has at least one node, got ${nodes}`, { nodes });
+  return Math.min(nodes, MAX_REPLICAS);
+}
+
+/**
+ * The replica count to provision at: `explicit` when the caller knows the exchange's config (`exchange up`),
+ * else what the running exchange's streams already have (the highest; `liaison policy apply` learns it there),
+ * else 1.
+ */
+export async function exchangeReplicas(jsm: JetStreamManager, explicit?: number): Promise<number> {
+  if (explicit !== undefined) {
+    if (!Number.isInteger(explicit) || explicit < 1 || explicit > MAX_REPLICAS) {
+      throw new LiaisonError('ERR_USAGE', `replicas must be an integer from 1 to ${MAX_REPLICAS}, got ${explicit}`, { replicas: explicit });
+    }
+    return explicit;
+  }
+  let most = 1;
+  for await (const si of jsm.streams.list()) most = Math.max(most, si.config.num_replicas ?? 1);
+  return most;
+}
+
+/**
+ * Raise every stream of the exchange account kept at fewer than `replicas` copies (an exchange that grew from one
+ * node into a cluster; streams made by services before provisioning ran). Never lowers a count. Returns the streams
+ * raised.
+ */
+export async function replicateStreams(jsm: JetStreamManager, replicas: number): Promise<string[]> {
+  const low: string[] = [];
+  for await (const si of jsm.streams.list()) if ((si.config.num_replicas ?? 1) < replicas) low.push(si.config.name);
+  for (const name of low) await jsm.streams.update(name, { num_replicas: replicas });
+  return low;
+}
+
+/** JetStream answers that pass on a cluster: no meta leader yet, an account being re-enabled, a request lost. */
+const TRANSIENT = /not enabled for account|temporarily unavailable|no responders|timeout|TIMEOUT|error creating store|no suitable peers|insufficient resources|leader/i;
+
+/**
+ * Run a JetStream administration step, again while it fails transiently (a cluster electing its meta leader, or
+ * re-enabling JetStream for the account after an account JWT update: several seconds on nats-server 2.9), for at
+ * most `timeoutMs`; then, or on any other error, throw the last error.
+ */
+export async function retryTransient<T>(step: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!TRANSIENT.test((err as Error).message ?? '') || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -117,7 +117,12 @@ describe('liaison simulate: a scenario against a real exchange, a report, and wh
     expect(html).not.toMatch(/<script|<link|src=/);
     expect(html).toContain('Who saw what');
     expect(html).toContain('case-referral');
-    expect(html).toContain('mac-centre no longer sees IntelligenceReport');
+    // Issue 18: the draft's verdict first (before the run's own outcome), agencies by name, the withheld fields named, no local path.
+    expect(html.indexOf('FAIL: strict.yaml breaks 1 expectation(s)')).toBeGreaterThan(-1);
+    expect(html.indexOf('FAIL: strict.yaml breaks 1 expectation(s)')).toBeLessThan(html.indexOf('All expectations held under'));
+    expect(html).toMatch(/<td>Mediterranean Multiagency Centre<\/td><td>IntelligenceReport<\/td><td><span class="tier t-operational">operational<\/span><\/td><td><span class="muted">—<\/span><\/td><td><span class="loss">no longer sees it<\/span>/);
+    expect(html).toContain('withheld: criminalIntelligence');
+    expect(html).not.toContain(dir);
   }, 300_000); // two scenario runs (the second under the draft) on a shared 2-core machine
 
   it('exits non-zero when an expectation fails', async () => {

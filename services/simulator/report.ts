@@ -1,61 +1,140 @@
-import type { ScenarioResult } from './runner.ts';
+import { basename } from 'node:path';
+import type { ScenarioResult } from './collect.ts';
+import { brokenByDraft, compareRuns, comparisonVerdict } from './compare.ts';
+import { plainReason } from './events.ts';
+import { REPORT_CSS } from './report-style.ts';
 
 const esc = (s: unknown) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function table(head: string[], rows: unknown[][], cls = ''): string {
-  return `<table class="${cls}"><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
+const PLACES: Record<string, string> = { broker: 'the broker (nats-server)', exchange: 'the exchange', scenario: 'the scenario', all: 'all agencies', '?': 'unknown sender' };
+
+/** An agency's display name from the run (its id for a name the policy does not give). */
+const nameOf = (r: ScenarioResult, id: string) => r.names[id] ?? PLACES[id] ?? id;
+
+const tier = (t: string | undefined) => (t ? `<span class="tier t-${esc(t)}">${esc(t)}</span>` : '<span class="muted">—</span>');
+
+function table(head: string[], rows: string[][], cls = ''): string {
+  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th scope="col">${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+/** A result whose policy is named by its file name: a report never shows a local path. */
+function named(r: ScenarioResult): ScenarioResult {
+  return { ...r, policy: { ...r.policy, file: basename(r.policy.file) } };
+}
+
+/** The run's own outcome, or (compared) the draft's verdict first: a draft that breaks expectations is a failure. */
+function verdict(r: ScenarioResult, other?: ScenarioResult): string {
+  const own = r.failures.length === 0 ? 'All expectations held' : `${r.failures.length} expectation(s) failed`;
+  const ownLine = `<p class="verdict ${r.failures.length === 0 ? 'ok' : 'fail'}">${esc(own)} under ${esc(r.policy.file)}.</p>`;
+  const failures = r.failures.length ? `<ul>${r.failures.map((f) => `<li class="loss">${esc(f)}</li>`).join('')}</ul>` : '';
+  if (!other) return ownLine + failures;
+  const broken = brokenByDraft(r, other);
+  return `<p class="verdict ${broken.length ? 'fail' : 'ok'}">${esc(comparisonVerdict(r, other))}</p>${ownLine}${failures}`;
+}
+
+/** Who saw what: agency × type, the tier of the copy received; compared, each cell gained, lost or moved is marked. */
+function matrix(r: ScenarioResult, title: string, base?: ScenarioResult): string {
+  const types = [...new Set([...Object.values(r.saw), ...(base ? Object.values(base.saw) : [])].flatMap((m) => Object.keys(m)))].sort();
+  const cell = (a: string, t: string) => {
+    const now = r.saw[a]?.[t];
+    const was = base?.saw[a]?.[t];
+    const change = !base || now === was ? '' : !was ? 'gain' : !now ? 'loss' : 'moved';
+    const words = change === 'gain' ? ' (gained)' : change === 'loss' ? ` (lost; was ${was})` : change === 'moved' ? ` (was ${was})` : '';
+    return `<td class="${change}">${tier(now)}${words ? `<span class="muted">${esc(words)}</span>` : ''}</td>`;
+  };
+  return `<table class="matrix"><caption>${esc(title)}</caption><thead><tr><th scope="col">Agency</th>${types.map((t) => `<th scope="col" class="type">${esc(t)}</th>`).join('')}</tr></thead><tbody>${r.agencies
+    .map((a) => `<tr><th scope="row">${esc(nameOf(r, a))}</th>${types.map((t) => cell(a, t)).join('')}</tr>`)
     .join('')}</tbody></table>`;
 }
 
+/** The timeline, one table per step (the step's title once, as a heading); refusals in red with their reason in words. */
+function timeline(r: ScenarioResult): string {
+  const steps: { step: string; rows: ScenarioResult['events'] }[] = [];
+  for (const e of r.events) {
+    if (steps.at(-1)?.step !== e.step) steps.push({ step: e.step, rows: [] });
+    steps.at(-1)!.rows.push(e);
+  }
+  return steps
+    .map((s) => {
+      const rows = s.rows.map((e) => {
+        const bad = e.outcome === 'refused' || e.outcome === 'rejected';
+        const fields = e.fields ? `<br><span class="muted">saw</span> ${esc(e.fields.seen.join(', ') || 'no field')}${e.fields.withheld.length ? `<br><span class="withheld">withheld: ${esc(e.fields.withheld.join(', '))}</span>` : ''}` : '';
+        const why = bad && e.reason ? `<br><span class="reason">${esc(e.reason)}</span>` : '';
+        return `<tr${bad ? ' class="bad"' : ''}><td class="when">${esc(e.sim)}</td><td>${esc(nameOf(r, e.from))} → ${esc(nameOf(r, e.to))}</td><td>${esc(e.type)}</td><td>${tier(e.tier)}</td><td><span class="outcome">${esc(e.outcome === 'info' ? 'notice' : e.outcome)}</span>${why}${bad ? '' : e.detail ? `<br><span class="muted">${esc(e.detail)}</span>` : ''}${fields}</td></tr>`;
+      });
+      return `<h3 class="step">${esc(s.step)}</h3><table><thead><tr><th scope="col">When</th><th scope="col">From → to</th><th scope="col">Type</th><th scope="col">Tier</th><th scope="col">What happened</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    })
+    .join('\n');
+}
+
+/** The comparison's detail: per agency and type, the tier under each policy; then the other differences. */
+function changes(a: ScenarioResult, b: ScenarioResult): string {
+  const rows: string[][] = [];
+  for (const agency of [...new Set([...a.agencies, ...b.agencies])]) {
+    for (const type of [...new Set([...Object.keys(a.saw[agency] ?? {}), ...Object.keys(b.saw[agency] ?? {})])].sort()) {
+      const x = a.saw[agency]?.[type];
+      const y = b.saw[agency]?.[type];
+      if (x === y) continue;
+      rows.push([esc(nameOf(b, agency)), esc(type), tier(x), tier(y), !x ? '<span class="gain">gains it</span>' : !y ? '<span class="loss">no longer sees it</span>' : 'another tier']);
+    }
+  }
+  const other = compareRuns(a, b).filter((l) => l.startsWith('refusals ') || l.startsWith('expectation '));
+  return `${rows.length ? table(['Agency', 'Type', `Under ${a.policy.file}`, `Under ${b.policy.file}`, 'Change'], rows) : '<p>No agency saw anything differently.</p>'}${other.length ? `<ul>${other.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
+<div class="side">${matrix(a, `Under ${a.policy.file}`)}${matrix(b, `Under ${b.policy.file} (green: gained, red: lost)`, a)}</div>`;
+}
+
+function cases(r: ScenarioResult): string {
+  if (!r.cases.length) return '<p>none</p>';
+  return table(['Workflow', 'State', 'Requester → requested', 'Steps', 'Case'], r.cases.map((c) => [`${esc(c.workflow)} <span class="muted">(${esc(c.kind)})</span>`, `<b>${esc(c.state)}</b>`, `${esc(nameOf(r, c.requester))} → ${esc(nameOf(r, c.requested))}`, String(c.steps), `<span class="muted">${esc(c.ref)}</span>`]));
+}
+
+function correlations(r: ScenarioResult): string {
+  if (!r.correlations.length) return '<p>none</p>';
+  return table(['Told', 'Tier', 'Link on', 'Between'], r.correlations.map((c) => {
+    const occ = Array.isArray(c.body.occurrences) ? (c.body.occurrences as Record<string, unknown>[]) : [];
+    const between = [...new Set(occ.map((o) => String(o.agency ?? '')).filter(Boolean))].map((a) => nameOf(r, a));
+    return [esc(nameOf(r, c.to)), tier(c.tier), `${esc(String(c.body.matchedKind ?? '').replace('ENTITY_KIND_', '').toLowerCase())} ${esc(c.body.matchedValue ?? '(withheld at this tier)')}`, esc(between.join(', '))];
+  }));
+}
+
+function decisions(r: ScenarioResult): string {
+  return table(['When', 'From', 'Type', 'To', 'Decision'], r.decisions.map((d) => [`<span class="when">${esc(d.at)}</span>`, esc(nameOf(r, d.from)), esc(d.type), esc(nameOf(r, d.to)), d.outcome === 'sent' ? esc(d.copies.map((c) => `${c.tier} copy to ${c.recipients.map((x) => nameOf(r, x)).join(', ')}`).join('; ')) : `<span class="loss">${esc(d.outcome.replace(/^refused (ERR_[A-Z_]+): .*$/, (_m, code: string) => `refused: ${plainReason(code)}`))}</span>`]));
+}
+
 /**
- * A self-contained HTML report of a scenario run (no scripts, no external resources): outcome,
- * summary, the timeline, who saw what, workflow cases, correlations and the policy decisions taken.
+ * A self-contained, printable HTML report of a scenario run (no scripts, no external resources), drawn
+ * like the console: the verdict first (a compared draft that breaks expectations is a failure, said
+ * before anything else), agencies by name, the timeline by step with each copy's tier and the fields
+ * seen and withheld, refusals in red with their reason in words, who saw what, cases, the centre's links
+ * and the policy decisions. Policies are named by file name only; nothing scrolls sideways.
  */
-export function renderReport(r: ScenarioResult, compared?: { other: ScenarioResult; diff: string[] }): string {
-  const types = [...new Set(Object.values(r.saw).flatMap((m) => Object.keys(m)))].sort();
-  const ok = r.failures.length === 0;
-  const refusals = Object.entries(r.refusals).map(([k, v]) => [k, v]);
+export function renderReport(result: ScenarioResult, compared?: { other: ScenarioResult; diff: string[] }): string {
+  const r = named(result);
+  const other = compared ? named(compared.other) : undefined;
+  const refusals = Object.entries(r.refusals).map(([code, n]) => [esc(plainReason(code)), String(n)]);
   const sections = [
     `<h1>${esc(r.title)}</h1>`,
-    `<p class="${ok ? 'ok' : 'fail'}">${ok ? 'All expectations held.' : `${r.failures.length} expectation(s) failed`}</p>`,
-    ok ? '' : `<ul>${r.failures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`,
-    `<p>Policy <b>${esc(r.policy.name)}</b> (<code>${esc(r.policy.hash.slice(0, 16))}…</code>, ${esc(r.policy.file)}). Messages sent: ${r.sent}; copies received with verified signatures: ${r.verified}.</p>`,
-    '<h2>Refusals by reason</h2>',
-    refusals.length ? table(['reason', 'count'], refusals) : '<p>none</p>',
+    verdict(r, other),
+    `<p>Policy <b>${esc(r.policy.name)}</b> (${esc(r.policy.file)}, <span class="muted">${esc(r.policy.hash.slice(0, 19))}…</span>). ${r.agencies.length} agencies; messages sent: ${r.sent}; copies received with verified signatures: ${r.verified}.</p>`,
+    other ? `<h2>What changes under ${esc(other.policy.file)}</h2>${changes(r, other)}` : '',
+    '<h2>Who saw what</h2><p>The tier of the copy each agency received of each type (— nothing).</p>',
+    matrix(r, 'Agency × message type'),
+    '<h2>Refusals</h2>',
+    refusals.length ? table(['Why, in plain words', 'Times'], refusals) : '<p>none</p>',
     '<h2>Timeline</h2>',
-    table(
-      ['simulated time', 'step', 'from', 'to', 'type', 'tier', 'outcome', 'detail'],
-      r.events.map((e) => [e.sim, e.step, e.from, e.to, e.type, e.tier ?? '', e.outcome, e.detail ?? '']),
-      'timeline',
-    ),
-    '<h2>Who saw what</h2><p>The tier of the copy each agency received (— nothing).</p>',
-    table(['agency', ...types], r.agencies.map((a) => [a, ...types.map((t) => r.saw[a]?.[t] ?? '—')]), 'matrix'),
-    '<h2>Workflow cases</h2>',
-    r.cases.length ? table(['case', 'workflow', 'kind', 'state', 'requester', 'requested', 'steps'], r.cases.map((c) => [c.ref, c.workflow, c.kind, c.state, c.requester, c.requested, c.steps])) : '<p>none</p>',
-    '<h2>Correlations</h2>',
-    r.correlations.length
-      ? table(['to', 'tier', 'kind', 'value', 'occurrences'], r.correlations.map((c) => [c.to, c.tier, c.body.matchedKind ?? '', c.body.matchedValue ?? '(withheld)', Array.isArray(c.body.occurrences) ? c.body.occurrences.length : 0]))
-      : '<p>none</p>',
+    timeline(r),
+    '<h2>Cases</h2>',
+    cases(r),
+    '<h2>The multiagency centre’s links</h2>',
+    correlations(r),
     '<h2>Policy decisions</h2>',
-    table(['simulated time', 'from', 'type', 'to', 'outcome', 'copies (tier: recipients)'], r.decisions.map((d) => [d.at, d.from, d.type, d.to, d.outcome, d.copies.map((c) => `${c.tier}: ${c.recipients.join(', ')}`).join('; ')])),
+    decisions(r),
   ];
-  if (compared) {
-    sections.push(
-      `<h2>Compared with policy ${esc(compared.other.policy.name)} (${esc(compared.other.policy.file)})</h2>`,
-      compared.diff.length ? `<ul>${compared.diff.map((d) => `<li>${esc(d)}</li>`).join('')}</ul>` : '<p>No agency saw anything differently.</p>',
-    );
-  }
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)} — Liaison scenario report</title>
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}
-table{border-collapse:collapse;margin:.5rem 0}th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.ok{color:#0a6b2b;font-weight:bold}.fail{color:#b00020;font-weight:bold}
-.timeline td:nth-child(8){max-width:40rem}.matrix td{white-space:nowrap}code{background:#f3f3f3;padding:0 .2rem}
-</style></head><body>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${esc(r.title)} — Liaison scenario report</title>
+<style>${REPORT_CSS}</style></head><body>
 ${sections.join('\n')}
-<p><small>Generated by Liaison (scenario ${esc(r.scenario)}).</small></p>
+<p class="muted"><small>Generated by Liaison (scenario ${esc(r.scenario)}). Metadata only: agencies, types, tiers and field names; values shown are the scenario’s synthetic data.</small></p>
 </body></html>
 `;
 }

@@ -184,6 +184,44 @@ describe('HTTP gateway: agency systems over plain HTTP, the gateway signs, verif
     expect((await call(ngo.url, 'POST', after.ack, { token: ngo.token })).status).toBe(204);
   }, 40_000);
 
+  it('retraction and correction over HTTP: recipients get the signed Retraction in their inbox; their ack sends the receipt', async () => {
+    const sent = await call(police.url, 'POST', `/v1/messages/CaseReferral?to=${NGO}&caseRef=RETRACT-1`, { token: police.token, json: REFERRAL });
+    const original = await pollFor(ngo, POLICE, sent.body.id);
+    expect((await call(ngo.url, 'POST', original.ack, { token: ngo.token })).status).toBe(204);
+
+    const notMine = await call(ngo.url, 'POST', `/v1/sent/${sent.body.id}/retract`, { token: ngo.token, json: { reason: 'not mine' } });
+    expect(notMine.headers.get('content-type')).toMatch(/problem\+json/);
+    expect([notMine.status, notMine.body.code]).toEqual([403, 'ERR_RETRACT_NOT_SENDER']);
+    const noReason = await call(police.url, 'POST', `/v1/sent/${sent.body.id}/retract`, { token: police.token, json: {} });
+    expect([noReason.status, noReason.body.code]).toEqual([400, 'ERR_USAGE']);
+
+    const retracted = await call(police.url, 'POST', `/v1/sent/${sent.body.id}/retract`, { token: police.token, json: { reason: 'reported in error' } });
+    expect(retracted.status).toBe(200);
+    expect(retracted.body.record).toMatchObject({ originalId: sent.body.id, sender: POLICE, reason: 'reported in error' });
+    const end = Date.now() + 10_000;
+    let retraction: any;
+    while (!retraction && Date.now() < end) {
+      const r = await call(ngo.url, 'GET', '/v1/messages?wait=1&max=50', { token: ngo.token });
+      retraction = r.body.messages.find((m: any) => m.type === 'Retraction' && m.body.originalId === sent.body.id);
+    }
+    expect(retraction).toMatchObject({ sender: POLICE, type: 'Retraction' });
+    expect((await call(ngo.url, 'POST', retraction.ack, { token: ngo.token })).status).toBe(204);
+    expect(
+      await eventually(async () => {
+        const st = await call(police.url, 'GET', `/v1/sent/${sent.body.id}/retract`, { token: police.token });
+        return st.status === 200 && st.body.recipients.some((x: any) => x.agency === NGO && x.acknowledgedAt);
+      }),
+    ).toBe(true);
+
+    const second = await call(police.url, 'POST', `/v1/messages/CaseReferral?to=${NGO}&caseRef=CORRECT-1`, { token: police.token, json: REFERRAL });
+    const corrected = await call(police.url, 'POST', `/v1/sent/${second.body.id}/correct`, { token: police.token, json: { body: { ...REFERRAL, summary: 'Corrected summary.' }, reason: 'wrong summary' } });
+    expect(corrected.status).toBe(200);
+    expect(corrected.body.correctedId).not.toBe(second.body.id);
+    const replacement = await pollFor(ngo, POLICE, corrected.body.correctedId);
+    expect(replacement.body.summary).toBe('Corrected summary.');
+    expect((await call(ngo.url, 'POST', replacement.ack, { token: ngo.token })).status).toBe(204);
+  }, 40_000);
+
   it('back-pressure: with no reader the gateway holds a bounded window, the rest waits in JetStream; all arrive once read', async () => {
     // The NGO's gateway again, holding at most 2 messages per consumer for its readers.
     await ngo.stop();

@@ -60,8 +60,13 @@ export interface CoalescerOptions {
   onError?(err: unknown): void;
 }
 
-/** Default longest wait of an alert for a newer one to the same recipient about the same value. */
-export const ALERT_WINDOW_MS = 25;
+/**
+ * Default longest wait of an alert for a newer one to the same recipient about the same value. Measured
+ * on the centre bench's backlog (issue 13): 25 ms merged nothing at 16 messages in process; 250 ms with
+ * 128 in process sent 1.3 alerts a message instead of 1.9. Under a light load alerts do not wait at
+ * all ({@link AlertCoalescer.hold}).
+ */
+export const ALERT_WINDOW_MS = 250;
 /** Default most alerts waiting at once. */
 export const ALERT_CAP = 512;
 

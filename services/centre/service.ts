@@ -68,9 +68,11 @@ export interface Centre {
 
 /**
  * Messages the centre handles at once per consumer: its work is round trips (facts, record writes, alert
- * sends), so it keeps up by overlapping them, not by CPU (issue 13).
+ * sends), so it keeps up by overlapping them, not by CPU; and the more messages in process, the more
+ * alerts about one value the {@link AlertCoalescer} merges (issue 13). Each is a verified message
+ * held until acknowledged: memory stays bounded by this times the centre's consumers.
  */
-export const CENTRE_CONCURRENCY = 16;
+export const CENTRE_CONCURRENCY = 128;
 
 /** Options of {@link startCentre}. */
 export interface CentreOptions {

@@ -87,7 +87,7 @@ describe('policy loading', () => {
     );
     expect(Object.keys(p.agencies)).toHaveLength(13);
     expect(p.roles['case-registry']!.state).toEqual({ kv: ['cases'], objects: [] });
-    expect(p.agencies['xb-police']).toEqual({ id: 'xb-police', name: 'Bellmark National Police', country: 'XBB', roles: ['border-police', 'coast-guard'] });
+    expect(p.agencies['xb-police']).toEqual({ id: 'xb-police', name: 'Bellmark National Police', country: 'XBB', roles: ['border-police', 'coast-guard', 'maritime-authority'] });
     expect(p.retention.documents).toBe(3650 * DAY);
     expect(p.consent).toEqual(['FinancialIntelligenceReport']);
     expect(p.defaultRetentionMs).toBe(365 * DAY);
@@ -468,7 +468,7 @@ describe('compiled broker artefacts', () => {
   it('compiles the NGO permissions exactly', () => {
     const perms = compilePermissions(p, 'xa-ngo-harbour', catalog);
     // Its roles' send list, plus the built-in control types every agency may send (retraction, receipt).
-    const sendTypes = ['CaseQuery', 'CaseReferral', 'EnrolmentRequest', 'ReferralAcknowledgement', 'ReferralClosure', 'ReferralDecision', 'ReferralUpdate', 'Retraction', 'RetractionReceipt'];
+    const sendTypes = ['CaseQuery', 'CaseReferral', 'EnrolmentRequest', 'PracticeNote', 'ReferralAcknowledgement', 'ReferralClosure', 'ReferralDecision', 'ReferralUpdate', 'Retraction', 'RetractionReceipt'];
     const messagePub = perms.pub.allow.filter((s) => s.startsWith('liaison.v1.') && s.split('.').length === 7);
     expect(messagePub).toHaveLength(sendTypes.length * TIERS.length);
     expect(messagePub).toContain('liaison.v1.special.referrals.CaseReferral.xa-ngo-harbour.*');
@@ -488,6 +488,8 @@ describe('compiled broker artefacts', () => {
       'liaison.v1.personal.training.EnrolmentDecision.*.xa-ngo-harbour',
       'liaison.v1.personal.training.TrainingCompleted.*.xa-ngo-harbour',
       'liaison.v1.public.analysis.StrategicReport.*.all',
+      'liaison.v1.public.cooperation.BoardingMeasuresReport.*.xa-ngo-harbour',
+      'liaison.v1.public.cooperation.PracticeNote.*.all',
       'liaison.v1.public.training.TrainingOffer.*.all',
       'liaison.v1.status.ping',
       'liaison.v1.trust.directory',

@@ -19,8 +19,7 @@ import { registryState } from '../services/registry/state.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { startWorkflows, type Workflows } from '../services/workflows/service.ts';
 import type { ClusterNode } from '../services/exchange/nats-cluster.ts';
-import { createClusterFederation, type ClusterFederation } from './support/cluster-federation.ts';
-import { EXAMPLE_POLICY } from './support/federation.ts';
+import { createClusterFederation, examplePolicyFor, type ClusterFederation } from './support/cluster-federation.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -40,15 +39,6 @@ const ACK_WAIT_MS = 4_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const report = (i: number) => ({ summary: `vessel sighting ${i}`, migrantsCount: i % 90, assessment: 'cluster failover' });
-
-/** The example policy with only the agencies these tests run (fewer durable consumers, each a RAFT group of its own). */
-async function clusterPolicy(): Promise<string> {
-  const text = await readFile(EXAMPLE_POLICY, 'utf8');
-  const [head, agencies] = text.split(/^agencies:\n/m) as [string, string];
-  const keep = new Set([SENDER, RECEIVER, CHECKER, REGISTRY, CASES, VICTIM]);
-  const lines = agencies.split('\n').filter((l) => keep.has(l.trim().split(':')[0]!));
-  return `${head}agencies:\n${lines.map((l) => l.replace(/, replicas: \d+/, '')).join('\n')}\n`;
-}
 
 /** The receiver as a child process; resolves once it consumes. */
 async function receiverProcess(agencyDir: string, out: string): Promise<ChildProcess> {
@@ -130,7 +120,7 @@ describe('a three-node exchange loses nothing when a node dies (issue 16)', () =
   let receiver: ChildProcess | undefined;
 
   beforeAll(async () => {
-    fed = await createClusterFederation({ agencies: [SENDER, RECEIVER, CHECKER, REGISTRY, CASES, VICTIM], name: 'failover', policyText: await clusterPolicy() });
+    fed = await createClusterFederation({ agencies: [SENDER, RECEIVER, CHECKER, REGISTRY, CASES, VICTIM], name: 'failover', policyText: await examplePolicyFor([SENDER, RECEIVER, CHECKER, REGISTRY, CASES, VICTIM]) });
     work = await mkdtemp(join(tmpdir(), 'liaison-failover-'));
     police = await fed.connect(SENDER);
     checker = await fed.connect(CHECKER);

@@ -82,6 +82,18 @@ export const OPTION_TEXT: Readonly<Record<string, string>> = {
 /** Where a flag means something else in one command (`liaison <path>` → flag → text). */
 export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   'trust init': { name: 'the federation name (shown in the directory and the console)' },
+  'exchange up': {
+    cluster: 'run N clustered nats-servers on free loopback ports (2–9; 3 for JetStream R3: every stream and bucket kept on 3 nodes, one node may die), each with its store and config under --store/node-I',
+  },
+  'exchange attach': {
+    server: 'every nats-server of the exchange, comma-separated (the nodes of a cluster)',
+    replicas: 'copies JetStream keeps of each stream and bucket (default: the number of servers, at most 3)',
+  },
+  'exchange config': {
+    cluster: "every node's host (or address), comma-separated, in the same order on every node: prints node --node's config with routes to all of them (TLS between routes unless --plain)",
+    node: 'which host of --cluster this config is for (1-based)',
+    'cluster-port': 'the route port every node listens on for the others (default 6222)',
+  },
   'leaf up': { port: 'the local port the leaf listens on, 127.0.0.1 only (default 4223)', server: 'the exchange URL the forwarder sends on (default: the one in agency.json)' },
   'trust enrol': { out: 'the agency directory to create', server: 'an exchange URL to record in agency.json (repeatable)' },
   'trust rotate-key': { out: 'the agency directory to update with the new key and credential' },
@@ -131,8 +143,9 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'trust enrol': ['liaison trust enrol --dir fed --agency xa-border-police --out agencies/xa-border-police'],
   'trust revoke': ['liaison trust revoke --dir fed --agency xa-ngo-harbour'],
   'trust rotate-key': ['liaison trust rotate-key --dir fed --agency xc-ncb --out agencies/xc-ncb'],
-  'exchange up': ['liaison exchange up --dir fed', 'liaison exchange up --dir fed --port 4333 --store /var/lib/liaison', 'liaison exchange up --dir fed --host 10.0.0.5 --leaf-port 7422'],
-  'exchange config': ['liaison exchange config --dir fed > nats.conf', 'liaison exchange config --dir fed --leaf-port 7422 > nats.conf'],
+  'exchange attach': ['liaison exchange attach --dir fed --server tls://nats1.example.org:4222,tls://nats2.example.org:4222,tls://nats3.example.org:4222'],
+  'exchange up': ['liaison exchange up --dir fed', 'liaison exchange up --dir fed --cluster 3', 'liaison exchange up --dir fed --port 4333 --store /var/lib/liaison', 'liaison exchange up --dir fed --host 10.0.0.5 --leaf-port 7422'],
+  'exchange config': ['liaison exchange config --dir fed > nats.conf', 'liaison exchange config --dir fed --cluster nats1.example.org,nats2.example.org,nats3.example.org --node 1 --store /var/lib/liaison > nats-1.conf', 'liaison exchange config --dir fed --leaf-port 7422 > nats.conf'],
   'leaf up': ['liaison leaf up --as agencies/xa-coast-guard', 'liaison leaf up --as agencies/xa-coast-guard --port 4333 --hub tls://exchange.example.org:7422'],
   'exchange status': ['liaison exchange status --dir fed', 'liaison exchange status --dir fed --json | jq .'],
   send: [

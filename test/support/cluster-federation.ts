@@ -74,3 +74,15 @@ export async function createClusterFederation(o: { agencies: string[]; name?: st
     throw err;
   }
 }
+
+/**
+ * The example policy with only `agencies` (and no registry replicas): on a cluster every durable consumer is a RAFT
+ * group of its own, so a test federation provisions only those it runs.
+ */
+export async function examplePolicyFor(agencies: readonly string[]): Promise<string> {
+  const text = await readFile(EXAMPLE_POLICY, 'utf8');
+  const [head, listed] = text.split(/^agencies:\n/m) as [string, string];
+  const keep = new Set(agencies);
+  const lines = listed.split('\n').filter((l) => keep.has(l.trim().split(':')[0]!));
+  return `${head}agencies:\n${lines.map((l) => l.replace(/, replicas: \d+/, '')).join('\n')}\n`;
+}

@@ -34,6 +34,8 @@ const VICTIM = 'xa-coast-guard';
 const ROGUE = 'xa-ngo-harbour';
 const TYPE = 'IntelligenceReport';
 const OFFLINE = 1_000;
+/** The backlog during which the hub is stopped a second time. */
+const MID = 1_000;
 const report = (i: number) => ({ summary: `vessel sighting ${i}`, migrantsCount: i % 90, assessment: 'leaf test' });
 
 describe('leaf node: offline sends delivered after reconnect, in order, verified, once', () => {
@@ -53,7 +55,7 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
 
   beforeAll(async () => {
     fed = await createEdgeFederation({ agencies: [SENDER, RECEIVER, VICTIM, ROGUE] });
-    leaf = await startLeaf({ agencyDir: fed.agencyDirs[SENDER]!, port: await freePort(), hubUrl: fed.leafUrl, retryMs: 250 });
+    leaf = await startLeaf({ agencyDir: fed.agencyDirs[SENDER]!, port: await freePort(), hubUrl: fed.leafUrl, retryMs: 250, window: 64 });
     expect(await leaf.linked(15_000)).toBe(true);
     sender = await connectViaLeaf({ agencyDir: fed.agencyDirs[SENDER]!, catalog: fed.catalog });
     receiver = await Client.connect({ agencyDir: fed.agencyDirs[RECEIVER]!, catalog: fed.catalog });
@@ -120,6 +122,29 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     expect(leaf.forwarder.stats.refused).toBe(0);
   }, 180_000);
 
+  it(`the hub stopped again while the leaf forwards a backlog of ${MID}: still all delivered, in order, none twice`, async () => {
+    await fed.stopHub();
+    await until(() => !leaf.forwarder.stats.online, 10_000, 'the forwarder to notice the hub is gone');
+    await sendInOrder(MID, 20 + OFFLINE);
+    const before = handled.length;
+    // The forwarder reaches the hub as soon as its nats-server answers, before the control plane is attached.
+    const restarting = fed.startHub();
+    // Cut the link again in the middle of the backlog: acknowledgements in flight are lost.
+    await until(() => leaf.forwarder.stats.forwarded >= 20 + OFFLINE + 100, 60_000, 'the forwarder to be mid-backlog');
+    await fed.cutHub();
+    const cutAt = leaf.forwarder.stats.forwarded;
+    await restarting.catch(() => undefined);
+    await fed.startHub();
+    await until(() => handled.length >= before + MID, 90_000, 'the rest of the backlog to arrive');
+    await new Promise((r) => setTimeout(r, 1_000));
+    const expected = [...sent].sort((a, b) => a.seq - b.seq).map((s) => s.id);
+    expect(cutAt).toBeLessThan(20 + OFFLINE + MID);
+    expect(handled, 'delivered in the order the agency sent them').toEqual(expected);
+    expect([...counts.values()].filter((c) => c !== 1), 'none handled twice').toEqual([]);
+    expect(leaf.forwarder.stats.forwarded).toBe(20 + OFFLINE + MID);
+    expect(receiver.stats.rejected).toEqual({});
+  }, 180_000);
+
   it('a forwarder that lost its cursor sends everything again: the exchange drops each copy as a duplicate (same Nats-Msg-Id)', async () => {
     await leaf.forwarder.stop();
     local = await connect({ servers: leaf.url });
@@ -127,10 +152,10 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     const identity = await loadAgencyDir(fed.agencyDirs[SENDER]!);
     forwarder = await Forwarder.start({ agencyId: SENDER, local, servers: [fed.url], creds: identity.creds, ca: identity.ca, retryMs: 250 });
     expect(await forwarder.drained(60_000)).toBe(true);
-    expect(forwarder.stats.duplicates).toBe(20 + OFFLINE);
+    expect(forwarder.stats.duplicates).toBe(20 + OFFLINE + MID);
     expect(forwarder.stats.forwarded).toBe(0);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(handled.length).toBe(20 + OFFLINE);
+    expect(handled.length).toBe(20 + OFFLINE + MID);
   }, 90_000);
 
   it('forging a sender through the outbox: the exchange refuses the planted copy, the forwarder sets it aside and goes on', async () => {

@@ -27,6 +27,8 @@ export interface EdgeFederation {
   hub: NatsProcess;
   /** Stop the control plane and the hub's nats-server (SIGTERM: what it stored stays). */
   stopHub(): Promise<void>;
+  /** Stop the hub's nats-server at once (SIGTERM: what it stored stays); resolves once it exited, the control plane is let go meanwhile. */
+  cutHub(): Promise<void>;
   /** Start the hub again on the same port, config and store, and attach the control plane; resolves with when (performance.now()) its nats-server answered. */
   startHub(): Promise<number>;
   stop(): Promise<void>;
@@ -65,6 +67,12 @@ export async function createEdgeFederation(o: { agencies: string[] }): Promise<E
       async stopHub() {
         await fed.exchange.stop();
         await hub.stop();
+      },
+      async cutHub() {
+        const stopping = hub.stop();
+        // Its connection is going: stopping it only releases the process's handles.
+        void fed.exchange.stop().catch(() => undefined);
+        await stopping;
       },
       async startHub() {
         hub = await spawnNatsServer({ configFile, host, port });

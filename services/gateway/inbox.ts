@@ -99,7 +99,8 @@ export class Inbox {
     if (this.#closed) return Promise.reject(new LiaisonError('ERR_TIMEOUT', 'the gateway is stopping; the message stays in JetStream'));
     const key = heldKey(msg.header.sender, msg.header.id);
     const known = this.#held.get(key);
-    if (known) return new Promise<void>((resolve) => void this.#onceSettled(known, resolve));
+    // The same message delivered again while held (a JetStream redelivery): settled with the one held.
+    if (known) return new Promise<void>((resolve, reject) => void this.#alongside(known, resolve, reject));
     return new Promise<void>((settle, fail) => {
       const h: Held = { key, msg, deliveries: 0, settle, fail };
       this.#held.set(key, h);
@@ -122,11 +123,15 @@ export class Inbox {
     return this.#ready.length;
   }
 
-  #onceSettled(h: Held, resolve: () => void): void {
-    const settle = h.settle;
+  #alongside(h: Held, resolve: () => void, reject: (err: Error) => void): void {
+    const { settle, fail } = h;
     h.settle = () => {
       settle();
       resolve();
+    };
+    h.fail = (err) => {
+      fail(err);
+      reject(err);
     };
   }
 

@@ -30,16 +30,22 @@ async function revokedAgencies(trustDir: string): Promise<Set<string>> {
   return new Set((await listAgencyRecords(trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id));
 }
 
+/** How long after the cluster's gossip changes the account JWTs are pushed again (the new node's routes settle). */
+const RESYNC_DELAY_MS = 1_000;
+
 /**
- * On a cluster, a node that returns (the servers' gossip adds its URL) gets every account JWT pushed again: what was
- * revoked or re-issued while it was down holds there at once.
+ * On a cluster, a node that returns gets every account JWT pushed again: what was revoked or re-issued while it was
+ * down holds there at once, not at the resolver's next sync. The servers' gossip (an INFO `update` to the admin's
+ * connection) says the cluster changed; nats.js reports no URL as added when the node was in the configured list,
+ * so any update counts.
  */
 function resyncWhenNodesReturn(admin: NatsConnection, accounts: AccountSync, logger: Logger): void {
   void (async () => {
     for await (const s of admin.status()) {
-      if (s.type !== 'update' || !s.added?.length) continue;
-      logger.info({ added: s.added }, 'a cluster node joined: pushing every account JWT again');
-      await accounts.resync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs to a returning node'));
+      if (s.type !== 'update') continue;
+      await new Promise((r) => setTimeout(r, RESYNC_DELAY_MS));
+      const pushed = await accounts.resync().catch((err: unknown) => void logger.warn({ err }, 'could not push the account JWTs after a cluster change'));
+      if (pushed) logger.info({ accounts: pushed.length }, 'the cluster changed: every account JWT pushed again');
     }
   })();
 }

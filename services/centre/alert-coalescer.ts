@@ -157,6 +157,11 @@ export class AlertCoalescer {
     await Promise.allSettled([...this.#running]);
   }
 
+  /** Send every waiting alert now, without waiting for the sends (a stop: what is not sent is not acknowledged either). */
+  flush(): void {
+    this.#flushNow();
+  }
+
   #flushNow(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;

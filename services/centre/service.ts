@@ -62,7 +62,7 @@ export interface Centre {
   readonly store: CorrelationStore;
   /** Build a strategic report now (and publish it when asked). */
   report(req?: ReportRequest): Promise<CentreReport>;
-  /** Stop the report schedule, wait for a report in progress and send the alerts still waiting; closing the client stops consumption. */
+  /** Stop the report schedule, wait for a report in progress and start sending the alerts still waiting; closing the client stops consumption. */
   stop(): Promise<void>;
 }
 
@@ -263,7 +263,9 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
     async stop() {
       if (timer) clearInterval(timer);
       await scheduled;
-      await alerts.settle();
+      // Bounded: the waiting alerts are sent, not awaited (their messages are acknowledged only once they
+      // are out; a stop that closes the client first leaves those messages in JetStream, to plan them again).
+      alerts.flush();
     },
   };
 }

@@ -54,7 +54,7 @@ describe('financial intelligence between units, onward dissemination only with p
     const onward = (consent?: ReceivedMessage, to = 'xb-prosecutor', extra: Record<string, unknown> = {}) =>
       fx.party('xb-fiu').client.send(
         'FinancialIntelligenceReport',
-        { ...report, reportReference: 'XB-FIU-2026-07', originator: 'xa-fiu', originalReportId: original.id, consentId: consent?.header.id ?? '', ...extra },
+        { ...report, reportReference: 'XB-FIU-2026-07', originator: 'xa-fiu', originalReportId: original.id, consentId: consent ? asked.id : '', ...extra },
         { to, ...(consent ? { consent } : {}) },
       );
     return { original, asked, ref, answer, onward };
@@ -103,7 +103,7 @@ describe('financial intelligence between units, onward dissemination only with p
     const madeUp = { ...consent, header: { ...consent.header, sender: 'xb-fiu' } };
     await expect(onward(madeUp)).rejects.toMatchObject({ code: 'ERR_CONSENT_REQUIRED', message: expect.stringContaining('signed by xb-fiu') });
     // A broadcast is never an onward dissemination.
-    await expect(fx.party('xb-fiu').client.send('FinancialIntelligenceReport', { ...report, originator: 'xa-fiu', originalReportId: original.id, consentId: consent.header.id }, { to: 'all', consent })).rejects.toMatchObject({
+    await expect(fx.party('xb-fiu').client.send('FinancialIntelligenceReport', { ...report, originator: 'xa-fiu', originalReportId: original.id, consentId: asked.id }, { to: 'all', consent })).rejects.toMatchObject({
       code: expect.stringMatching(/^ERR_(CONSENT_REQUIRED|POLICY_NO_RECIPIENT)$/),
     });
 
@@ -111,9 +111,39 @@ describe('financial intelligence between units, onward dissemination only with p
     await until(() => prosecutor.inbox.some((m) => m.header.id === passed.id), 8_000, 'the onward report at the prosecutor');
     const got = prosecutor.inbox.find((m) => m.header.id === passed.id)!;
     expect(got.header.tier).toBe('personal');
-    expect(got.body).toMatchObject({ originator: 'xa-fiu', originalReportId: original.id, consentId: granted.id, summary: report.summary });
+    expect(got.body).toMatchObject({ originator: 'xa-fiu', originalReportId: original.id, consentId: asked.id, summary: report.summary });
     expect(got.body.analysis).toBeUndefined();
     expect(got.body.suspectedOffences).toBeUndefined();
+    // The case registry records the report passed on under the consent, and tells the originator.
+    await until(() => fx.caseOf(ref)!.timeline.length === 3 && fx.caseOf(ref)!.outbox.length === 0);
+    expect(fx.caseOf(ref)!.timeline[2]).toMatchObject({ transition: 'disseminate', actor: 'xb-fiu', messageId: passed.id, note: 'report passed on to xb-prosecutor under the consent' });
+    await until(() => xa.notices('WorkflowStateChange', ref).length === 3);
+    // The original report (no originator) is no workflow's: never refused, never in a case.
+    expect(xa.notices('WorkflowRejection').filter((r) => r.causeMessageId === original.id)).toEqual([]);
+  });
+
+  it('a sender whose SDK skips the consent check: the case registry refuses the report passed on (ERR_CONSENT_REQUIRED) to sender and recipient', async () => {
+    const prosecutor = fx.party('xb-prosecutor');
+    const { ref, answer, original, asked } = await reportAndAsk(['xb-prosecutor']);
+    await fx.caseIn(ref, 'requested');
+    await answer({ decision: 'CONSENT_DECISION_GRANTED', grantedRecipients: ['xb-prosecutor'] });
+    await fx.caseIn(ref, 'granted');
+    // A modified SDK: the same client with the policy's consent rule stripped (what a raw client could do).
+    const xb = await fx.fed.connect('xb-fiu');
+    const real = xb.policy;
+    Object.defineProperty(xb, 'policy', { get: () => ({ ...real, consent: undefined }) });
+    const send = (to: string, extra: Record<string, unknown>) =>
+      xb.send('FinancialIntelligenceReport', { ...report, reportReference: 'XB-FIU-2026-09', originator: 'xa-fiu', originalReportId: original.id, consentId: asked.id, ...extra }, { to });
+    // Passed on to a recipient the grant does not name (an FIU of a third state).
+    const beyond = await send('xc-fiu', {});
+    const r1 = await rejectionOf(fx.party('xb-fiu'), beyond.id);
+    expect(r1).toMatchObject({ code: 'ERR_CONSENT_REQUIRED', caseRef: ref, refusedSender: 'xb-fiu' });
+    expect(String(r1.reason)).toContain('granted for xb-prosecutor only');
+    await rejectionOf(fx.party('xc-fiu'), beyond.id);
+    // Naming no consent at all: it belongs to no consent case.
+    const none = await send('xb-prosecutor', { consentId: '' });
+    expect(await rejectionOf(prosecutor, none.id)).toMatchObject({ code: 'ERR_WORKFLOW_UNKNOWN_CASE', refusedSender: 'xb-fiu' });
+    expect(fx.caseOf(ref)!.timeline.map((s) => s.transition)).toEqual(['open', 'grant']);
   });
 
   it('refusal needs reasons; a refused consent is no consent, and a late grant changes nothing', async () => {

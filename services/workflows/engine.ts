@@ -40,7 +40,7 @@ export type Applied = { ok: true; record: CaseRecord; step: CaseStep } | { ok: f
 export function routeMessage(defs: readonly WorkflowDefinition[], m: WorkflowMessage): Route | undefined {
   for (const def of defs) {
     if (def.opens.type === m.type) return { def, opens: true, key: def.opens.key(m) };
-    const follow = def.follows.find((f) => f.type === m.type);
+    const follow = def.follows.find((f) => f.type === m.type && (f.applies?.(m) ?? true));
     if (follow) return { def, opens: false, ...follow.link(m) };
   }
   return undefined;

@@ -179,6 +179,12 @@ export interface DeadlineSpec {
 /** How a message finds its case. */
 export interface LinkSpec {
   type: string;
+  /**
+   * Only messages for which this holds belong to the workflow (e.g. a financial-intelligence report that
+   * passes on another unit's report); the others of the type are no workflow's and the registry lets them be.
+   * Absent: every message of the type.
+   */
+  applies?: (m: WorkflowMessage) => boolean;
   /** The case key it belongs to, or the header id of a message of the case (resolved through the case's aliases). */
   link: (m: WorkflowMessage) => { key?: string; messageId?: string };
 }

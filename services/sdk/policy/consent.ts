@@ -52,7 +52,7 @@ function consentProblem(req: ConsentRequest, originator: string, c: ConsentEvide
   if (!granted.includes(req.recipient)) return `the consent names ${granted.join(', ') || 'no recipient'}, not ${req.recipient}`;
   const until = Date.parse(text(c.body, 'validUntil'));
   if (!Number.isNaN(until) && until <= req.now) return `the consent lapsed at ${text(c.body, 'validUntil')}`;
-  if (text(req.body, 'consentId') !== c.header.id) return `the body's consent_id (${text(req.body, 'consentId') || 'empty'}) does not name the consent ${c.header.id}`;
+  if (text(req.body, 'consentId') !== text(c.body, 'requestId')) return `the body's consent_id (${text(req.body, 'consentId') || 'empty'}) does not name the consent request ${text(c.body, 'requestId') || '(none)'} this grant answers`;
   return undefined;
 }
 
@@ -61,7 +61,8 @@ function consentProblem(req: ConsentRequest, originator: string, c: ConsentEvide
  * message of a type the policy's `consent` list names, whose body names an `originator` other than its
  * sender, is an onward dissemination. It goes only to a named recipient, and only with the originator's
  * DisseminationConsentResponse addressed to the sender that grants this report (`original_report_id`)
- * to this recipient, not lapsed, and named by the body's `consent_id`. Throws ERR_CONSENT_REQUIRED.
+ * to this recipient, not lapsed, answering the consent request the body's `consent_id` names (the consent
+ * case at the case registry). Throws ERR_CONSENT_REQUIRED.
  */
 export function checkConsent(policy: Policy, req: ConsentRequest): void {
   if (!policy.consent?.includes(req.type)) return;

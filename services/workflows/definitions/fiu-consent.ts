@@ -1,4 +1,4 @@
-import type { CaseRecord, WorkflowDefinition } from '../model.ts';
+import type { CaseRecord, Refusal, WorkflowDefinition, WorkflowMessage } from '../model.ts';
 import { DAY, byReference, guardFail, list, text, time } from './read.ts';
 
 const DECISION = 'CONSENT_DECISION_';
@@ -9,12 +9,29 @@ const DEFAULT_ANSWER_DAYS = 5;
 
 const proposed = (c: CaseRecord) => c.data.proposedRecipients as string[];
 
+/** A report that passes on another unit's report (its body names an originator other than its sender). */
+const onward = (m: WorkflowMessage) => m.type === 'FinancialIntelligenceReport' && text(m.body, 'originator') !== '' && text(m.body, 'originator') !== m.sender;
+
+/** Why a report passed on does not match the consent recorded in the case, or undefined when it does. */
+function outsideConsent(c: CaseRecord, m: WorkflowMessage, now: number): Refusal | undefined {
+  const refuse = (why: string): Refusal => ({ code: 'ERR_CONSENT_REQUIRED', reason: `report passed on to ${m.recipient} without the originator's consent: ${why}` });
+  if (text(m.body, 'originator') !== c.requested) return refuse(`the consent is ${c.requested}'s, the report names ${text(m.body, 'originator')} as originator`);
+  if (text(m.body, 'originalReportId') !== c.data.reportId) return refuse(`the consent is for report ${c.data.reportId as string}, not ${text(m.body, 'originalReportId') || '(none)'}`);
+  if (!(c.data.grantedRecipients as string[]).includes(m.recipient)) return refuse(`granted for ${(c.data.grantedRecipients as string[]).join(', ')} only`);
+  const until = c.data.validUntil as number | undefined;
+  if (until !== undefined && until <= now) return refuse(`the consent lapsed at ${new Date(until).toISOString()}`);
+  return undefined;
+}
+
 /**
  * Prior consent to onward dissemination of financial intelligence (¶9(c); Egmont principles): the unit
  * holding a report asks its originator for consent to pass it on to named agencies; the originator
  * grants (possibly with conditions, possibly to fewer recipients) or refuses with reasons. The onward
  * sender's SDK refuses to pass the report on without the signed grant (policy `consent`); the case
- * keeps the record of who asked, who answered and for whom, never the report's content.
+ * keeps the record of who asked, who answered and for whom, never the report's content. The registry
+ * also observes reports passed on (`consent_id` names the consent request): each is recorded in the case and told
+ * to the originator, and one the grant does not cover — a sender whose SDK skipped the check — is
+ * refused with ERR_CONSENT_REQUIRED to its sender and recipient (one naming no consent: no such case).
  */
 export const fiuConsent: WorkflowDefinition = {
   name: 'fiu-consent',
@@ -42,10 +59,14 @@ export const fiuConsent: WorkflowDefinition = {
       return { note: `consent asked to pass report ${c.data.reportId as string} on to ${proposed(c).join(', ')}` };
     },
   },
-  follows: [{ type: 'DisseminationConsentResponse', link: byReference('requestId') }],
+  follows: [
+    { type: 'DisseminationConsentResponse', link: byReference('requestId') },
+    { type: 'FinancialIntelligenceReport', applies: onward, link: (m) => (text(m.body, 'consentId') ? { messageId: text(m.body, 'consentId') } : {}) },
+  ],
   states: {
     requested: { deadlines: [{ name: 'consent', party: 'requested', awaited: 'DisseminationConsentResponse', due: (c) => c.data.deadline as number, graceMs: 2 * DAY }] },
-    granted: { terminal: true },
+    // Not terminal: the reports passed on under the grant are recorded in the case.
+    granted: {},
     refused: { terminal: true },
   },
   transitions: [
@@ -67,6 +88,8 @@ export const fiuConsent: WorkflowDefinition = {
       },
       apply: (c, m) => {
         c.data.grantedRecipients = list(m.body, 'grantedRecipients').map(String);
+        const until = time(m.body, 'validUntil');
+        if (until !== undefined) c.data.validUntil = until;
         const conditional = isDecision('GRANTED_WITH_CONDITIONS')(m.body);
         return { note: `granted${conditional ? ' with conditions' : ''} for ${(c.data.grantedRecipients as string[]).join(', ')}` };
       },
@@ -79,6 +102,15 @@ export const fiuConsent: WorkflowDefinition = {
       to: 'refused',
       by: ['requested'],
       guard: (_c, m) => (text(m.body, 'reasons') ? undefined : guardFail('a refusal of consent must give reasons (reasons)')),
+    },
+    {
+      name: 'disseminate',
+      on: 'FinancialIntelligenceReport',
+      from: ['granted'],
+      to: 'granted',
+      by: ['requester'],
+      guard: (c, m, ctx) => outsideConsent(c, m, ctx.now),
+      apply: (_c, m) => ({ note: `report passed on to ${m.recipient} under the consent` }),
     },
   ],
   supervisor: 'analyst-centre',

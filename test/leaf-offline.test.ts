@@ -68,7 +68,7 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
       },
       { types: [TYPE] },
     );
-  }, 60_000);
+  }, 150_000);
 
   afterAll(async () => {
     await sender?.close();
@@ -241,7 +241,7 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
         if (Date.now() > deadline) throw new Error('the rogue leaf never linked to the hub');
         await new Promise((r) => setTimeout(r, 250));
       }
-    }, 40_000);
+    }, 90_000);
 
     afterAll(async () => {
       await rogue?.close();

@@ -3,11 +3,12 @@ import { pino } from 'pino';
 import { startGateway } from '../../services/gateway/server.ts';
 import { createToken } from '../../services/gateway/tokens.ts';
 import { LiaisonClient } from '../../services/sdk/client/client.ts';
+import { keepAlivePoster } from './http-post.ts';
 
 /**
  * The sending agency of gateway.bench.ts, in its own thread (its own core, as another agency's process):
  * mode 'sdk' sends with LiaisonClient.send (the SDK embedded in the agency's system); mode 'gateway'
- * runs the agency's gateway and sends through it over HTTP (`POST /v1/messages/{type}`, keep-alive).
+ * runs the agency's gateway and sends through it over HTTP (`POST /v1/messages/{type}`, node:http keep-alive).
  * Either with `window` sends in flight, or paced at `rate` msg/s. Each message carries `caseRef`
  * `<prefix><i>`; the worker answers with each send's start time (ms since the epoch, high resolution).
  */
@@ -34,15 +35,11 @@ async function sender(): Promise<{ send: (i: number) => Promise<void>; close: ()
   const { token } = await createToken(job.agencyDir, ['send']);
   const gw = await startGateway({ client, agencyDir: job.agencyDir, logger: pino({ level: 'silent' }) });
   const body = JSON.stringify(job.body);
+  const post = keepAlivePoster(job.rate ? 64 : job.window);
   return {
     async send(i) {
-      const r = await fetch(`${gw.url}/v1/messages/${job.type}?to=${job.to}&tlp=AMBER&caseRef=${job.prefix}${i}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body,
-      });
-      const text = await r.text();
-      if (r.status !== 201) throw new Error(`send ${i}: HTTP ${r.status} ${text}`);
+      const r = await post(`${gw.url}/v1/messages/${job.type}?to=${job.to}&tlp=AMBER&caseRef=${job.prefix}${i}`, body, { authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+      if (r.status !== 201) throw new Error(`send ${i}: HTTP ${r.status} ${r.text}`);
     },
     close: () => gw.close(),
   };

@@ -5,6 +5,7 @@
  *   (s) SDK: `client.send` → the receiver's `client.consume` handler;
  *   (g) gateway: `POST /v1/messages/CaseReferral` to the sender's gateway → the receiving gateway's SSE
  *       stream → `POST …/ack` (a message counts once its ack is answered: that is when the SDK settles it).
+ * HTTP clients use node:http keep-alive (http-post.ts): fetch's own CPU would be charged to the gateway.
  * Each at saturation (W sends in flight: the end-to-end rate) and paced at R msg/s (p50/p99 of send
  * start → receipt, without queueing).
  * Bounded: fixed counts, a timeout per phase and for the whole run; loopback only; all stopped at the end.
@@ -14,6 +15,7 @@ import { pino } from 'pino';
 import { startGateway } from '../../services/gateway/server.ts';
 import { createToken } from '../../services/gateway/tokens.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
+import { keepAlivePoster } from './http-post.ts';
 import { withTimeout } from './liaison-rate.ts';
 import { runBounded } from './run-bounded.ts';
 
@@ -93,6 +95,7 @@ async function sdkPhase(fed: TestFederation, prefix: string, count: number, rate
 /** Read a gateway's SSE stream, acknowledging each message; `got` sees each once its ack is answered. */
 async function readStream(url: string, token: string, got: (caseRef: string | undefined) => void, failures: { count: number }, signal: AbortSignal): Promise<void> {
   const res = await fetch(`${url}/v1/messages?max=64`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal });
+  const post = keepAlivePoster(16);
   const decoder = new TextDecoder();
   let buf = '';
   try {
@@ -104,9 +107,8 @@ async function readStream(url: string, token: string, got: (caseRef: string | un
         buf = buf.slice(i + 2);
         if (!data) continue;
         const m = JSON.parse(data.slice(6)) as { caseRef?: string; ack: string };
-        void fetch(url + m.ack, { method: 'POST', headers: { authorization: `Bearer ${token}` }, signal }).then(
-          async (a) => {
-            await a.arrayBuffer();
+        void post(url + m.ack, undefined, { authorization: `Bearer ${token}` }).then(
+          (a) => {
             if (a.status === 204) got(m.caseRef);
             else failures.count++;
           },

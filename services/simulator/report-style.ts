@@ -17,12 +17,14 @@ thead th{background:#f3f5f7}
 .t-public{background:#e6f4ea;color:#1e4620}.t-operational{background:#e3ecfb;color:#173a6b}.t-personal{background:#fff1d6;color:#5c3b00}.t-special{background:#f6e3f7;color:#5a1a5e}
 tr.bad td{background:var(--badbg)}tr.bad .outcome,.reason{color:var(--bad)}
 .withheld{color:#6b3d00}
-.matrix th.type{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap;font-size:.8em;padding:.3rem .1rem}
+.tier{white-space:nowrap;overflow-wrap:normal}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.matrix{width:auto}.matrix th.agency{writing-mode:vertical-rl;transform:rotate(180deg);white-space:normal;max-height:12rem;font-size:.8em;padding:.3rem .1rem;vertical-align:bottom}
 .matrix td{text-align:center}.matrix td.gain{background:var(--okbg);outline:2px solid #2e7d32}.matrix td.loss{background:var(--badbg);outline:2px solid #b3261e}.matrix td.moved{outline:2px dashed #8a5a00}
-.side{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+.side{display:grid;grid-template-columns:1fr;gap:1rem}
 .gain{color:var(--ok)}.loss{color:var(--bad)}
 .step{border-left:4px solid #0a3d7a;padding-left:.5rem}
 .when{white-space:nowrap;color:var(--muted)}
-@media (max-width:60rem){.side{grid-template-columns:1fr}}
-@media print{body{padding:0;max-width:none;font-size:11px}h2{break-after:avoid}tr,.verdict{break-inside:avoid}.side{grid-template-columns:1fr 1fr}}
+@media (min-width:90rem){.side{grid-template-columns:1fr 1fr}}
+@media print{body{padding:0;max-width:none;font-size:11px}h2{break-after:avoid}tr,.verdict{break-inside:avoid}.side{grid-template-columns:1fr}}
 `;

@@ -32,20 +32,31 @@ function verdict(r: ScenarioResult, other?: ScenarioResult): string {
   return `<p class="verdict ${broken.length ? 'fail' : 'ok'}">${esc(comparisonVerdict(r, other))}</p>${ownLine}${failures}`;
 }
 
-/** Who saw what: agency × type, the tier of the copy received; compared, each cell gained, lost or moved is marked. */
+const SHORT: Record<string, string> = { public: 'pub', operational: 'oper', personal: 'pers', special: 'spec' };
+
+/** A tier in a matrix cell: its short name in its colour (the legend names them), its full name for screen readers. */
+const short = (t: string | undefined) => (t ? `<span class="tier t-${esc(t)}" title="${esc(t)}" aria-label="${esc(t)}">${esc(SHORT[t] ?? t)}</span>` : '<span class="muted">—</span>');
+
+/**
+ * Who saw what: a row per message type, a column per agency (vertical names), each cell the tier of the
+ * copy the agency received — types grow downwards, never sideways. Compared, each cell gained, lost or
+ * at another tier is marked.
+ */
 function matrix(r: ScenarioResult, title: string, base?: ScenarioResult): string {
   const types = [...new Set([...Object.values(r.saw), ...(base ? Object.values(base.saw) : [])].flatMap((m) => Object.keys(m)))].sort();
   const cell = (a: string, t: string) => {
     const now = r.saw[a]?.[t];
     const was = base?.saw[a]?.[t];
     const change = !base || now === was ? '' : !was ? 'gain' : !now ? 'loss' : 'moved';
-    const words = change === 'gain' ? ' (gained)' : change === 'loss' ? ` (lost; was ${was})` : change === 'moved' ? ` (was ${was})` : '';
-    return `<td class="${change}">${tier(now)}${words ? `<span class="muted">${esc(words)}</span>` : ''}</td>`;
+    const words = change === 'gain' ? 'gained' : change === 'loss' ? `lost (was ${was})` : change === 'moved' ? `was ${was}` : '';
+    return `<td class="${change}"${words ? ` title="${esc(words)}"` : ''}>${short(now)}${words ? `<span class="sr">${esc(words)}</span>` : ''}</td>`;
   };
-  return `<table class="matrix"><caption>${esc(title)}</caption><thead><tr><th scope="col">Agency</th>${types.map((t) => `<th scope="col" class="type">${esc(t)}</th>`).join('')}</tr></thead><tbody>${r.agencies
-    .map((a) => `<tr><th scope="row">${esc(nameOf(r, a))}</th>${types.map((t) => cell(a, t)).join('')}</tr>`)
+  return `<table class="matrix"><caption>${esc(title)}</caption><thead><tr><th scope="col">Type</th>${r.agencies.map((a) => `<th scope="col" class="agency">${esc(nameOf(r, a))}</th>`).join('')}</tr></thead><tbody>${types
+    .map((t) => `<tr><th scope="row">${esc(t)}</th>${r.agencies.map((a) => cell(a, t)).join('')}</tr>`)
     .join('')}</tbody></table>`;
 }
+
+const LEGEND = `<p class="muted">Tiers: ${Object.keys(SHORT).map((t) => `${short(t)} ${esc(t)}`).join(' · ')} · — nothing.</p>`;
 
 /** The timeline, one table per step (the step's title once, as a heading); refusals in red with their reason in words. */
 function timeline(r: ScenarioResult): string {
@@ -80,7 +91,7 @@ function changes(a: ScenarioResult, b: ScenarioResult): string {
   }
   const other = compareRuns(a, b).filter((l) => l.startsWith('refusals ') || l.startsWith('expectation '));
   return `${rows.length ? table(['Agency', 'Type', `Under ${a.policy.file}`, `Under ${b.policy.file}`, 'Change'], rows) : '<p>No agency saw anything differently.</p>'}${other.length ? `<ul>${other.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : ''}
-<div class="side">${matrix(a, `Under ${a.policy.file}`)}${matrix(b, `Under ${b.policy.file} (green: gained, red: lost)`, a)}</div>`;
+${LEGEND}<div class="side">${matrix(a, `Under ${a.policy.file}`)}${matrix(b, `Under ${b.policy.file} (green: gained, red: lost)`, a)}</div>`;
 }
 
 function cases(r: ScenarioResult): string {
@@ -117,8 +128,9 @@ export function renderReport(result: ScenarioResult, compared?: { other: Scenari
     verdict(r, other),
     `<p>Policy <b>${esc(r.policy.name)}</b> (${esc(r.policy.file)}, <span class="muted">${esc(r.policy.hash.slice(0, 19))}…</span>). ${r.agencies.length} agencies; messages sent: ${r.sent}; copies received with verified signatures: ${r.verified}.</p>`,
     other ? `<h2>What changes under ${esc(other.policy.file)}</h2>${changes(r, other)}` : '',
-    '<h2>Who saw what</h2><p>The tier of the copy each agency received of each type (— nothing).</p>',
-    matrix(r, 'Agency × message type'),
+    '<h2>Who saw what</h2><p>The tier of the copy each agency received of each type.</p>',
+    LEGEND,
+    matrix(r, 'Message type × agency'),
     '<h2>Refusals</h2>',
     refusals.length ? table(['Why, in plain words', 'Times'], refusals) : '<p>none</p>',
     '<h2>Timeline</h2>',

@@ -6,12 +6,13 @@ import { html, nameOf } from '../html.js';
 function links(run) {
   const out = new Map();
   for (const al of run.alerts) {
-    const retracted = run.retractions.some((r) => r.reference === al.reference && r.to === al.to && !r.corrected);
     for (const x of al.agencies) {
       for (const y of al.agencies) {
         if (x >= y) continue;
+        // An agency's alert withdrawn (its record no longer part of the link): its edges of that link are withdrawn too.
+        const retracted = run.retractions.some((r) => r.reference === al.reference && !r.corrected && (r.to === x || r.to === y));
         const key = `${al.reference}|${x}|${y}`;
-        out.set(key, { id: key, source: x, target: y, label: `${al.matchedKind}${al.matchedValue ? ` ${al.matchedValue}` : ''}`, retracted: retracted || out.get(key)?.retracted === true });
+        out.set(key, { id: key, source: x, target: y, label: `${al.matchedKind}${al.matchedValue ? ` ${al.matchedValue}` : ''}`, retracted });
       }
     }
   }

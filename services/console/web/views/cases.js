@@ -9,7 +9,7 @@ export function Cases({ run }) {
     <div class="cards">${run.caseOrder.map((ref) => {
       const c = run.cases[ref];
       return html`<article class="card" data-case=${ref} data-state=${c.state}>
-        <h3>${c.workflow} <span class="muted">(${c.kind})</span></h3>
+        <h3>${c.workflow}${c.kind ? html` <span class="muted">(${c.kind})</span>` : null}</h3>
         <p><span class="state">${c.state}</span> · ${nameOf(a, c.requester)} <span aria-hidden="true">→</span><span class="sr-only"> to </span> ${nameOf(a, c.requested)}</p>
         ${c.history.length ? html`<ol class="history">${c.history.map((x) => html`<li><span class="when">${x.sim}</span> ${x.from || 'opened'} <span aria-hidden="true">→</span><span class="sr-only"> to </span> ${x.to}</li>`)}</ol>` : null}
         ${c.items?.length ? html`<p>Parties and seats: ${c.items.map((i) => `${nameOf(a, i.agency)} ${i.state}`).join('; ')}</p>` : null}

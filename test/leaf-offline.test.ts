@@ -36,6 +36,8 @@ const TYPE = 'IntelligenceReport';
 const OFFLINE = 1_000;
 /** The backlog during which the hub is stopped a second time. */
 const MID = 1_000;
+/** Sends of a process started while the hub is down (from the cached directory). */
+const LATE = 1;
 const report = (i: number) => ({ summary: `vessel sighting ${i}`, migrantsCount: i % 90, assessment: 'leaf test' });
 
 describe('leaf node: offline sends delivered after reconnect, in order, verified, once', () => {
@@ -122,10 +124,29 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     expect(leaf.forwarder.stats.refused).toBe(0);
   }, 180_000);
 
-  it(`the hub stopped again while the leaf forwards a backlog of ${MID}: still all delivered, in order, none twice`, async () => {
+  it(`the hub stopped again while the leaf forwards a backlog of ${MID} (one sent by a process started offline): still all delivered, in order, none twice`, async () => {
     await fed.stopHub();
     await until(() => !leaf.forwarder.stats.online, 10_000, 'the forwarder to notice the hub is gone');
     await sendInOrder(MID, 20 + OFFLINE);
+    // A process started while the hub is down: it starts from the directory an earlier connection cached (verified
+    // against the root again), and its send goes to the outbox behind the others.
+    const cache = leafPaths(fed.agencyDirs[SENDER]!).directoryFile;
+    const good = await readFile(cache, 'utf8');
+    await writeFile(cache, `${good.trim().slice(0, -4)}AAAA\n`);
+    const refused = await connectViaLeaf({ agencyDir: fed.agencyDirs[SENDER]!, catalog: fed.catalog }).then(
+      async (c) => (await c.close(), 'connected'),
+      (err: unknown) => (err as { code?: string }).code,
+    );
+    expect(refused, 'a cached directory that does not verify is refused').toBe('ERR_DIRECTORY_INVALID');
+    await writeFile(cache, good);
+    const late = await connectViaLeaf({ agencyDir: fed.agencyDirs[SENDER]!, catalog: fed.catalog });
+    try {
+      const r = await late.send(TYPE, report(30_000), { to: RECEIVER });
+      expect(r.copies[0]!.stream).toBe(OUTBOX_STREAM);
+      sent.push({ id: `${SENDER} ${r.id}`, seq: r.copies[0]!.seq });
+    } finally {
+      await late.close();
+    }
     const before = handled.length;
     // The forwarder reaches the hub as soon as its nats-server answers, before the control plane is attached.
     const restarting = fed.startHub();
@@ -135,13 +156,13 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     const cutAt = leaf.forwarder.stats.forwarded;
     await restarting.catch(() => undefined);
     await fed.startHub();
-    await until(() => handled.length >= before + MID, 90_000, 'the rest of the backlog to arrive');
+    await until(() => handled.length >= before + MID + LATE, 90_000, 'the rest of the backlog to arrive');
     await new Promise((r) => setTimeout(r, 1_000));
     const expected = [...sent].sort((a, b) => a.seq - b.seq).map((s) => s.id);
-    expect(cutAt).toBeLessThan(20 + OFFLINE + MID);
+    expect(cutAt).toBeLessThan(20 + OFFLINE + MID + LATE);
     expect(handled, 'delivered in the order the agency sent them').toEqual(expected);
     expect([...counts.values()].filter((c) => c !== 1), 'none handled twice').toEqual([]);
-    expect(leaf.forwarder.stats.forwarded).toBe(20 + OFFLINE + MID);
+    expect(leaf.forwarder.stats.forwarded).toBe(20 + OFFLINE + MID + LATE);
     expect(receiver.stats.rejected).toEqual({});
   }, 180_000);
 
@@ -152,10 +173,10 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     const identity = await loadAgencyDir(fed.agencyDirs[SENDER]!);
     forwarder = await Forwarder.start({ agencyId: SENDER, local, servers: [fed.url], creds: identity.creds, ca: identity.ca, retryMs: 250 });
     expect(await forwarder.drained(60_000)).toBe(true);
-    expect(forwarder.stats.duplicates).toBe(20 + OFFLINE + MID);
+    expect(forwarder.stats.duplicates).toBe(20 + OFFLINE + MID + LATE);
     expect(forwarder.stats.forwarded).toBe(0);
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(handled.length).toBe(20 + OFFLINE + MID);
+    expect(handled.length).toBe(20 + OFFLINE + MID + LATE);
   }, 90_000);
 
   it('forging a sender through the outbox: the exchange refuses the planted copy, the forwarder sets it aside and goes on', async () => {

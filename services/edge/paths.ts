@@ -9,10 +9,12 @@ export interface LeafPaths {
   storeDir: string;
   /** What `leaf up` is serving (local URL, hub, pid), for the agency's other processes. */
   stateFile: string;
+  /** The last root-signed federation directory a client of this agency verified (public; verified again on load). */
+  directoryFile: string;
 }
 
 /** The leaf paths of AGENCY_DIR `agencyDir`. */
 export function leafPaths(agencyDir: string): LeafPaths {
   const dir = join(agencyDir, 'leaf');
-  return { dir, configFile: join(dir, 'nats-leaf.conf'), storeDir: join(dir, 'store'), stateFile: join(dir, 'leaf.json') };
+  return { dir, configFile: join(dir, 'nats-leaf.conf'), storeDir: join(dir, 'store'), stateFile: join(dir, 'leaf.json'), directoryFile: join(dir, 'directory.jws') };
 }

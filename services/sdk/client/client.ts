@@ -15,7 +15,7 @@ import { STATUS_PING_SUBJECT, inboxPrefix, parseMessageSubject, replaySubject, s
 import { HandledRecord } from './handled.ts';
 import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, type Rejection } from './consume.ts';
 import { checkConcurrency, runConcurrentConsumer } from './concurrent-consume.ts';
-import { DirectoryWatcher } from './directory.ts';
+import { DirectoryWatcher, type DirectoryCache } from './directory.ts';
 import { checkMaxInFlight } from './in-flight.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
@@ -51,6 +51,11 @@ export interface ConnectOptions {
   atMostOnce?: boolean;
   /** Tolerance of the freshness rule (default REPLAY_TOLERANCE_MS, freshness.ts); tests shorten it. */
   replayToleranceMs?: number;
+  /**
+   * Keep the last verified federation directory here and start from it when the exchange does not answer (an
+   * agency's leaf node while the link is down: sends go to its outbox). Verified against the root like a fetched one.
+   */
+  directoryCache?: DirectoryCache;
 }
 
 /** The outcome of a send: one entry per published tier copy. */
@@ -110,6 +115,8 @@ export class LiaisonClient {
   readonly #seen = new SeenIds();
   /** The durable record of handled messages (set by connect unless `atMostOnce: false`). */
   #handled: HandledRecord | undefined;
+  /** Set when connected offline: the durable record is opened before anything is consumed. */
+  #handledPending = false;
   #replayToleranceMs: number | undefined;
   /** Set while reconnecting with re-issued credentials: settles when the connection is back. */
   #reconnecting: Promise<void> | undefined;
@@ -183,12 +190,14 @@ export class LiaisonClient {
     }
     try {
       let client: LiaisonClient | undefined;
-      const directory = await DirectoryWatcher.start({ nc, agency: identity.id, root: identity.root, catalog: typeCatalogOf(catalog), logger, onUpdate: (view) => {
+      const directory = await DirectoryWatcher.start({ nc, agency: identity.id, root: identity.root, catalog: typeCatalogOf(catalog), logger, cache: opts.directoryCache, onUpdate: (view) => {
           if (client) client.#adopt(view);
         } });
       client = new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1, auth, opts.agencyDir);
       if (opts.atMostOnce !== false) {
-        client.#handled = await HandledRecord.open(nc, identity.id, { clock: client.#clock, replica: client.replica });
+        // Started offline (cached directory): the record lives on the exchange; it is opened before the first consume.
+        if (directory.fromCache) client.#handledPending = true;
+        else client.#handled = await HandledRecord.open(nc, identity.id, { clock: client.#clock, replica: client.replica });
       }
       client.#replayToleranceMs = opts.replayToleranceMs;
       client.#adopt(directory.current());
@@ -285,6 +294,7 @@ export class LiaisonClient {
   async consume(handler: Handler, opts: ConsumeOptions = {}): Promise<void> {
     checkMaxInFlight(opts.maxInFlight);
     checkConcurrency(opts.concurrency);
+    await this.#openPendingRecord();
     if (!opts.types) this.#followers.push({ handler, opts });
     for (const spec of this.consumerSpecs(opts.types)) await this.#startLoop(spec, handler, opts);
   }
@@ -435,8 +445,20 @@ export class LiaisonClient {
     }
   }
 
+  /** The durable record of handled messages of a client connected offline, opened now (the exchange must answer). */
+  async #openPendingRecord(): Promise<void> {
+    if (!this.#handledPending) return;
+    try {
+      this.#handled = await HandledRecord.open(this.nc, this.id, { clock: this.#clock, replica: this.replica });
+    } catch (err) {
+      throw asLiaisonError(err, 'ERR_HANDLED_RECORD', `${this.id} connected while the exchange was unreachable; its record of handled messages cannot be opened yet`);
+    }
+    this.#handledPending = false;
+  }
+
   /** Fetch up to `max` pending copies from one consumer and process them (CLI `tail`, tests). */
   async drain(handler: Handler, opts: ConsumeOptions & { max?: number; expiresMs?: number } = {}): Promise<number> {
+    await this.#openPendingRecord();
     let n = 0;
     for (const spec of this.consumerSpecs(opts.types)) {
       const consumer = await this.#js.consumers.get(spec.stream, spec.name);

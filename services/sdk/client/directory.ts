@@ -30,6 +30,19 @@ export function federationView(directory: Directory, catalog: TypeCatalog): Fede
   return { directory, policy, keys };
 }
 
+/** How often a client started from its cached directory asks the exchange again. */
+const CACHED_RETRY_MS = 2_000;
+
+/**
+ * Where a client keeps the last root-signed directory it verified, to start while the exchange is unreachable (an
+ * agency's leaf node). What it loads is verified against the root like a fetched one (expiry included): nothing
+ * unsigned steers a client.
+ */
+export interface DirectoryCache {
+  load(): Promise<string | undefined>;
+  save(jws: string): Promise<void>;
+}
+
 /**
  * Keeps a client's federation view current: fetches the root-signed directory on start and applies
  * every newer verified version pushed by the exchange (enrolments, rotations, revocations). A pushed
@@ -38,6 +51,10 @@ export function federationView(directory: Directory, catalog: TypeCatalog): Fede
 export class DirectoryWatcher {
   #view: FederationView;
   readonly #sub: Subscription;
+
+  /** True when the view came from the cache at start (the exchange did not answer). */
+  fromCache = false;
+  #retry: ReturnType<typeof setInterval> | undefined;
 
   private constructor(view: FederationView, sub: Subscription) {
     this.#view = view;
@@ -72,14 +89,22 @@ export class DirectoryWatcher {
     timeoutMs?: number;
     /** Called after each newer verified directory is adopted (the client re-reads its credentials and consumers). */
     onUpdate?: (view: FederationView) => void;
+    /** The last verified directory, used when the exchange does not answer (and kept up to date). */
+    cache?: DirectoryCache;
   }): Promise<DirectoryWatcher> {
     let jws: string;
+    let cached = false;
     try {
       jws = (await o.nc.request(directoryRequestSubject(o.agency), '', { timeout: o.timeoutMs ?? 5_000 })).string();
     } catch (err) {
-      throw asLiaisonError(err, 'ERR_CONNECT', 'the exchange did not answer the directory request (is `liaison exchange up` running?)');
+      const kept = await o.cache?.load();
+      if (kept === undefined) throw asLiaisonError(err, 'ERR_CONNECT', 'the exchange did not answer the directory request (is `liaison exchange up` running?)');
+      o.logger.warn({ err: (err as Error).message }, 'the exchange does not answer: starting from the cached federation directory');
+      jws = kept;
+      cached = true;
     }
     const view = federationView(await verifyDirectory(jws, o.root), o.catalog);
+    if (!cached) await o.cache?.save(jws);
     let watcher: DirectoryWatcher | undefined;
     const adopt = async (text: string): Promise<boolean> => {
       const d = await verifyDirectory(text, o.root);
@@ -90,6 +115,7 @@ export class DirectoryWatcher {
         // Signed by the root and newer, yet this process cannot enforce it: it is behind, and says so.
         throw new LiaisonError('ERR_POLICY_STALE', `the federation directory of ${d.issuedAt} verifies but its policy cannot be adopted: ${(err as Error).message}`, { issuedAt: d.issuedAt }, { cause: err });
       }
+      await o.cache?.save(text);
       o.logger.info({ issuedAt: d.issuedAt, policyHash: watcher.#view.policy.hash }, 'federation directory updated');
       o.onUpdate?.(watcher.#view);
       return true;
@@ -101,10 +127,25 @@ export class DirectoryWatcher {
       },
     });
     watcher = new DirectoryWatcher(view, sub);
+    watcher.fromCache = cached;
     watcher.#offer = adopt;
     watcher.#fetch = async () => {
       await adopt((await o.nc.request(directoryRequestSubject(o.agency), '', { timeout: o.timeoutMs ?? 5_000 })).string());
     };
+    if (cached) {
+      // Started offline: ask the exchange again until it answers, and adopt what it has when newer.
+      const w = watcher;
+      w.#retry = setInterval(() => {
+        void w.refresh().then(
+          () => {
+            clearInterval(w.#retry);
+            w.fromCache = false;
+          },
+          () => undefined,
+        );
+      }, CACHED_RETRY_MS);
+      w.#retry.unref();
+    }
     return watcher;
   }
 
@@ -113,6 +154,7 @@ export class DirectoryWatcher {
   }
 
   stop(): void {
+    clearInterval(this.#retry);
     this.#sub.unsubscribe();
   }
 }

@@ -21,7 +21,7 @@ export interface FollowOptions {
   onError?(err: LiaisonError): void;
 }
 
-/** A running follow; `stop()` ends the live subscription. */
+/** A running follow; `stop()` ends the live subscription and drops the changes not yet re-read (nothing is reported after it). */
 export interface Following {
   stop(): void;
 }
@@ -105,7 +105,7 @@ export class KvReader {
    * keeps the highest revision). Resolves once the scan is reported.
    */
   async follow(o: FollowOptions): Promise<Following> {
-    const changed = new ChangedKeys((key) => this.#reread(key, o));
+    const changed: ChangedKeys = new ChangedKeys((key) => this.#reread(key, o, () => changed.stopped));
     const notices = `${bucketChangesSubject(this.bucket)}.`;
     const sub: Subscription = this.#nc.subscribe(`${notices}>`, {
       callback: (err, m) => {
@@ -120,14 +120,20 @@ export class KvReader {
       throw err;
     }
     changed.start();
-    return { stop: () => sub.unsubscribe() };
+    return {
+      stop: () => {
+        sub.unsubscribe();
+        changed.stop();
+      },
+    };
   }
 
-  async #reread(key: string, o: FollowOptions): Promise<void> {
+  async #reread(key: string, o: FollowOptions, stopped: () => boolean): Promise<void> {
     try {
       const m = await this.#stored.last(this.#prefix + key);
-      o.onValue(m ? toValue(this.#prefix, m) : { key, revision: 0 });
+      if (!stopped()) o.onValue(m ? toValue(this.#prefix, m) : { key, revision: 0 });
     } catch (err) {
+      if (stopped()) return;
       o.onError?.(err instanceof LiaisonError ? err : new LiaisonError('ERR_EXCHANGE', `cannot re-read ${key} of ${this.bucket}: ${String(err)}`));
     }
   }
@@ -142,12 +148,14 @@ class ChangedKeys {
   readonly #read: (key: string) => Promise<void>;
   #started = false;
   #draining = false;
+  #stopped = false;
 
   constructor(read: (key: string) => Promise<void>) {
     this.#read = read;
   }
 
   add(key: string): void {
+    if (this.#stopped) return;
     this.#pending.add(key);
     this.#drain();
   }
@@ -157,8 +165,18 @@ class ChangedKeys {
     this.#drain();
   }
 
+  /** Drop what waits and read nothing more (a read in progress is not reported). */
+  stop(): void {
+    this.#stopped = true;
+    this.#pending.clear();
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
   #drain(): void {
-    if (!this.#started || this.#draining) return;
+    if (!this.#started || this.#draining || this.#stopped) return;
     this.#draining = true;
     void (async () => {
       while (this.#pending.size > 0) {

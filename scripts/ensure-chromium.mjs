@@ -4,14 +4,12 @@
 // Quiet when it is. When it is missing on Debian/Ubuntu and we may install (root, or `sudo -n` without a
 // password), installs it with apt-get, saying so in one line; otherwise says how in one sentence and exits 0:
 // only the browser tests need it, and they say so themselves. LIAISON_CHROMIUM, when set, must name a binary.
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { aptInstall, say } from './apt.mjs';
 
 export const CHROMIUM_ENV = 'LIAISON_CHROMIUM';
 export const CHROMIUM_INSTALL = 'sudo apt-get install -y --no-install-recommends chromium';
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
-
-const say = (line) => process.stderr.write(`liaison: ${line}\n`);
 
 function executable(path) {
   try {
@@ -29,35 +27,18 @@ export function locateChromium() {
   return CANDIDATES.find(executable);
 }
 
-/** `[]` when root, `['sudo', '-n']` when sudo works without a password, undefined when we may not install. */
-function privilege() {
-  if (process.getuid?.() === 0) return [];
-  const sudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
-  return sudo.status === 0 ? ['sudo', '-n'] : undefined;
-}
-
-/** Run apt-get (output kept unless it fails); true on success. */
-function aptGet(prefix, args) {
-  const [cmd, ...rest] = [...prefix, 'apt-get', ...args];
-  const r = spawnSync(cmd, rest, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (r.status !== 0) process.stderr.write(`${(r.stdout ?? '') + (r.stderr ?? '')}`.split('\n').slice(-6).join('\n'));
-  return r.status === 0;
-}
-
 function main() {
   if (locateChromium()) return 0;
   if (process.env[CHROMIUM_ENV]) {
     say(`${CHROMIUM_ENV}=${process.env[CHROMIUM_ENV]} names no executable file.`);
     return 1;
   }
-  const prefix = existsSync('/usr/bin/apt-get') ? privilege() : undefined;
-  if (!prefix) {
+  const outcome = aptInstall('chromium', "Chromium (for the console's browser tests)");
+  if (outcome === 'not-allowed') {
     say(`Chromium is not installed (the console's browser tests need it): run \`${CHROMIUM_INSTALL}\` or set ${CHROMIUM_ENV} to a Chromium binary.`);
     return 0;
   }
-  const install = ['install', '-y', '--no-install-recommends', 'chromium'];
-  say(`Chromium is missing: installing it with \`${[...prefix, 'apt-get', ...install].join(' ')}\` (once; for the console's browser tests).`);
-  if (!aptGet(prefix, install) && !(aptGet(prefix, ['update']) && aptGet(prefix, install))) {
+  if (outcome === 'failed') {
     say(`installing Chromium failed (output above): run \`${CHROMIUM_INSTALL}\`.`);
     return 1;
   }

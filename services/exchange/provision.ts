@@ -122,19 +122,27 @@ export async function provisionExchange(
   }
   for (const s of compileStreams(policy, catalog)) {
     const keep = byStream.get(s.name) ?? new Set<string>();
-    for await (const ci of jsm.consumers.list(s.name)) {
-      if (!keep.has(ci.name)) {
-        await jsm.consumers.delete(s.name, ci.name);
-        report.removedConsumers.push(ci.name);
+    await retryTransient(async () => {
+      for await (const ci of jsm.consumers.list(s.name)) {
+        if (keep.has(ci.name)) continue;
+        // An ephemeral consumer (a service's ordered one) may be gone by now: re-created elsewhere after a node died.
+        const gone = await jsm.consumers.delete(s.name, ci.name).then(
+          () => true,
+          (err: unknown) => {
+            if (/consumer not found/i.test((err as Error).message)) return false;
+            throw err;
+          },
+        );
+        if (gone) report.removedConsumers.push(ci.name);
       }
-    }
+    });
   }
   for (const b of compileBuckets(policy, catalog)) {
     await retryTransient(() => provisionBucket(nc, b, replicas));
     report.buckets.push(`${b.kind}:${b.bucket}`);
   }
   await provisionExchangeBuckets(nc, replicas);
-  await replicateStreams(jsm, replicas);
+  await retryTransient(() => replicateStreams(jsm, replicas));
   logger?.info({ replicas, buckets: report.buckets.length, streams: report.streams.length, consumers: report.consumers.length, removed: report.removedConsumers.length }, 'exchange provisioned');
   return report;
 }

@@ -107,6 +107,9 @@ describe('a message is (sender, id) everywhere (issue 12, finding 3)', () => {
       expect(await refused(ngo.retractionStatus(offer.id))).toBe('ERR_RETRACT_UNKNOWN');
       expect((await training.retract(offer.id, 'cancelled')).record.sender).toBe('xc-training');
       expect(await refused(ngo.retractionStatus(offer.id))).toBe('ERR_RETRACT_NOT_SENDER');
+      // The refusal does not tell the caller who else used the id: that agency may be one it is not allowed to know of.
+      const refusal = await ngo.retractionStatus(offer.id).then(() => undefined, (err: unknown) => err);
+      expect(String((refusal as Error).message)).not.toContain('xc-training');
     });
 
     it('a copy on the caller’s own subject is its own only when the caller signed it (a re-published envelope of another is not)', async () => {

@@ -95,15 +95,16 @@ export function startRetractService(o: { nc: NatsConnection; host: ExchangeServi
     o.logger?.warn({ err }, 'could not open or migrate the retraction records; trying again on the next request');
   });
 
-  const notSender = (agency: string, id: string, senders: Iterable<string>) =>
-    new LiaisonError('ERR_RETRACT_NOT_SENDER', `${agency} sent no message ${id} (the exchange's with this id are from ${[...senders].join(', ')}): only the original sender may retract or correct it`);
+  // The refusal names no other sender: the caller may not be allowed to know that agency exchanged anything.
+  const notSender = (agency: string, id: string) =>
+    new LiaisonError('ERR_RETRACT_NOT_SENDER', `${agency} sent no message ${id}: only the original sender may retract or correct it`);
 
   /** The caller's own record, or the typed refusal: another sender's record, or none. */
   const own = async (agency: string, id: string): Promise<RetractionRecord> => {
     const record = await readRecord(await bucket(), agency, id);
     if (record) return record;
     const others = await retractingSenders(await bucket(), id);
-    if (others.length) throw notSender(agency, id, others);
+    if (others.length) throw notSender(agency, id);
     throw new LiaisonError('ERR_RETRACT_UNKNOWN', `the exchange holds no retraction of ${id} by ${agency}`);
   };
 
@@ -119,7 +120,7 @@ export function startRetractService(o: { nc: NatsConnection; host: ExchangeServi
     );
     if (found.own.length > 0) return found.own;
     const others = new Set([...found.others, ...(await retractingSenders(await bucket(), id))]);
-    if (others.size) throw notSender(agency, id, others);
+    if (others.size) throw notSender(agency, id);
     throw new LiaisonError('ERR_RETRACT_UNKNOWN', `the exchange holds no message ${id} of ${agency} (never sent, already expired, or a control message)`);
   };
 

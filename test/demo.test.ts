@@ -36,11 +36,13 @@ describe('npm start: the default scenario (interception → ¶13–17 end to end
     expect(result.saw['xa-ngo-harbour']?.BoardingMeasuresReport).toBe('public');
     expect(result.saw['xa-ngo-harbour']?.BoardingAuthorisationRequest).toBeUndefined();
     expect(result.saw['xa-ngo-harbour']?.PracticeNote).toBe('public');
-    // Issue 15 (¶9(c)): the onward dissemination refused at send until the originator consented; the consent case granted.
+    // Issue 15 (¶9(c)): the onward dissemination refused at send until the originator consented; the consent case
+    // granted; then passed on with the signed grant, the prosecutor's copy at its personal tier (no analysis).
     expect(result.refusals.ERR_CONSENT_REQUIRED).toBe(1);
     expect(outcome('fiu-consent')).toEqual(['granted']);
     expect(result.saw['xb-fiu']?.FinancialIntelligenceReport).toBe('special');
-    expect(result.saw['xb-prosecutor']?.FinancialIntelligenceReport).toBeUndefined();
+    expect(result.saw['xb-prosecutor']?.FinancialIntelligenceReport).toBe('personal');
+    expect(result.events.some((e) => e.type === 'WorkflowStateChange' && String(e.detail).includes('passed on to xb-prosecutor under the consent'))).toBe(true);
     // ¶12: the forgery alert reached the registry at the operational tier, never the NGO.
     expect(result.saw['xc-ncb']?.ForgeryAlert).toBe('operational');
     expect(result.saw['xa-ngo-harbour']?.ForgeryAlert).toBeUndefined();

@@ -23,7 +23,15 @@ function sendOptions(ctx: RunContext, e: Send): SendOptions {
     ...(e.handling ? { handling: e.handling } : {}),
     ...(e.caseRef ? { caseRef: e.caseRef } : {}),
     ...(e.causation ? { causationId: ctx.names.get(e.causation) ?? '' } : {}),
+    ...(e.consent ? consentOf(ctx, e) : {}),
   };
+}
+
+/** The consent a send names: the DisseminationConsentResponse of that name as the sender received it (none when it did not). */
+function consentOf(ctx: RunContext, e: Send): Pick<SendOptions, 'consent'> {
+  const id = ctx.names.get(e.consent ?? '');
+  const got = ctx.inbox.find((r) => r.agency === e.from && r.msg.header.id === id);
+  return got ? { consent: { type: got.msg.type, header: got.msg.header, body: got.msg.body } } : {};
 }
 
 /** A send the scenario expects the sending SDK to refuse: nothing is published. */

@@ -9,7 +9,7 @@ import { closest } from '../sdk/policy/issues.ts';
 
 /** The keys each kind of event's spec may have (`note` is plain text). */
 const SPEC_KEYS: Readonly<Record<string, readonly string[]>> = {
-  send: ['from', 'type', 'to', 'tlp', 'handling', 'case', 'causation', 'name'],
+  send: ['from', 'type', 'to', 'tlp', 'handling', 'case', 'causation', 'consent', 'name'],
   'check-document': ['from', 'country', 'number', 'location'],
   'expect-case': ['of', 'state', 'confirmed', 'waitlisted'],
   'expect-correlation': ['agencies'],

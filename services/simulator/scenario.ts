@@ -47,6 +47,8 @@ export type ScenarioEvent = Base &
         caseRef?: string;
         /** Name of an earlier message this one answers (header causation id). */
         causation?: string;
+        /** Name of an earlier DisseminationConsentResponse the sender received: the originator's consent to pass a report on (¶9(c)). */
+        consent?: string;
         /** Name later events use for this message (`${name}` in bodies is its id). */
         name?: string;
         body: Record<string, unknown>;
@@ -185,6 +187,7 @@ function readEvent(p: Problems, raw: unknown, i: number, at: number): ScenarioEv
         ...(spec.handling !== undefined ? { handling: oneOf(p, spec.handling, HANDLING_CODES, `${sp}.handling`) } : {}),
         ...(spec.case !== undefined ? { caseRef: str(p, spec, 'case', sp) } : {}),
         ...(spec.causation !== undefined ? { causation: str(p, spec, 'causation', sp) } : {}),
+        ...(spec.consent !== undefined ? { consent: str(p, spec, 'consent', sp) } : {}),
         ...(spec.name !== undefined ? { name: str(p, spec, 'name', sp) } : {}),
         body,
         expect: {

@@ -3,12 +3,15 @@ import type { LiaisonClient } from '../sdk/client/client.ts';
 import type { Logger } from '../sdk/logging.ts';
 import type { IdempotencyLog } from './idempotency.ts';
 import type { Inbox } from './inbox.ts';
+import type { ReaderSlots } from './readers.ts';
 import type { Scope, TokenCaller } from './tokens.ts';
 
 /** What every route of one gateway shares. */
 export interface GatewayContext {
   client: LiaisonClient;
   inbox: Inbox;
+  /** The bound on open event streams and long polls (per token and in all). */
+  readers: ReaderSlots;
   idempotency: IdempotencyLog;
   logger: Logger;
   /** The OpenAPI document served at /openapi.json. */

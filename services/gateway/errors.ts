@@ -24,6 +24,9 @@ function fromFastify(err: FastifyError): LiaisonError | undefined {
 /** Send a LiaisonError as RFC 9457 problem+json. */
 export function sendProblem(reply: FastifyReply, err: LiaisonError): FastifyReply {
   const p = problemOf(err);
+  // A refusal that passes (ERR_GATEWAY_BUSY) says when to come back (RFC 9110 §10.2.3).
+  const retryAfter = err.details['retryAfterS'];
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
   return reply.code(p.status).type(PROBLEM_MEDIA_TYPE).send(p);
 }
 

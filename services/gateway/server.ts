@@ -14,6 +14,7 @@ import { referenceRoutes } from './routes/reference.ts';
 import { requestRoutes } from './routes/requests.ts';
 import { retractionRoutes } from './routes/retraction.ts';
 import { sendRoutes } from './routes/send.ts';
+import { DEFAULT_BUSY_RETRY_AFTER_S, DEFAULT_MAX_READERS, DEFAULT_MAX_READERS_PER_TOKEN, ReaderSlots } from './readers.ts';
 import { tokenFileReloader, TokenVerifier } from './tokens.ts';
 
 /** The largest request body accepted by default (bytes): the exchange's usual NATS max payload. */
@@ -38,6 +39,12 @@ export interface GatewayOptions {
   bodyLimit?: number;
   leaseMs?: number;
   heldPerConsumer?: number;
+  /** Open event streams plus long polls one API token may hold (default {@link DEFAULT_MAX_READERS_PER_TOKEN}); beyond it ERR_GATEWAY_BUSY (429). */
+  maxReadersPerToken?: number;
+  /** Open event streams plus long polls in all (default {@link DEFAULT_MAX_READERS}); beyond it ERR_GATEWAY_BUSY (429). */
+  maxReaders?: number;
+  /** The Retry-After seconds of a busy answer (default {@link DEFAULT_BUSY_RETRY_AFTER_S}). */
+  busyRetryAfterS?: number;
   /** The version shown in the OpenAPI document. */
   version?: string;
 }
@@ -47,6 +54,8 @@ export interface Gateway {
   url: string;
   app: FastifyInstance;
   inbox: Inbox;
+  /** Its open event streams and long polls, and their bounds. */
+  readers: ReaderSlots;
   /** Stop serving and close the client; un-acknowledged messages stay in JetStream (delivered again on the next start). */
   close(): Promise<void>;
 }
@@ -102,10 +111,15 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const reload = tokenFileReloader(o.agencyDir);
   const tokens = new TokenVerifier((await reload()) ?? [], reload);
   checkExposure(host, o.tls, tokens, o.agencyDir);
+  const readers = new ReaderSlots({
+    perToken: o.maxReadersPerToken ?? DEFAULT_MAX_READERS_PER_TOKEN,
+    total: o.maxReaders ?? DEFAULT_MAX_READERS,
+    retryAfterS: o.busyRetryAfterS ?? DEFAULT_BUSY_RETRY_AFTER_S,
+  });
   const idempotency = await IdempotencyLog.open(o.agencyDir);
   const inbox = new Inbox({ leaseMs: o.leaseMs ?? DEFAULT_LEASE_MS });
   const held = o.heldPerConsumer ?? DEFAULT_HELD_PER_CONSUMER;
-  const ctx: GatewayContext = { client: o.client, inbox, idempotency, logger: o.logger, openapi: openApiDocument(o.client.catalog, { agency: o.client.id, version: o.version ?? '0.1.0' }) };
+  const ctx: GatewayContext = { client: o.client, inbox, readers, idempotency, logger: o.logger, openapi: openApiDocument(o.client.catalog, { agency: o.client.id, version: o.version ?? '0.1.0' }) };
   const app = buildApp(o, tokens);
   try {
     await referenceRoutes(app, ctx);
@@ -130,6 +144,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     url,
     app,
     inbox,
+    readers,
     async close() {
       inbox.close();
       await app.close();

@@ -79,6 +79,7 @@ export const ERROR_CODES = {
   ERR_GATEWAY_JSON: 'The HTTP request body is not JSON (or not a JSON object), or its media type is not application/json.',
   ERR_GATEWAY_IDEMPOTENCY: 'The Idempotency-Key was used before for a different request (another type, body or option); the original stays the only send.',
   ERR_GATEWAY_NOT_FOUND: 'No such route, or no delivered, unacknowledged message with this sender and id (it was acknowledged already, or never delivered to this reader).',
+  ERR_GATEWAY_BUSY: 'The gateway already serves as many event streams and long polls as it allows, for this API token or in all (`--max-readers-per-token`, `--max-readers`): retry after the Retry-After seconds, or close a reader first.',
 
   // --- broker and exchange ---
   ERR_PERMISSION_DENIED: 'The NATS server refused the operation (Permissions Violation).',

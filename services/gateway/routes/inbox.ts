@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { noteMessage, type GatewayContext, type RouteConfig } from '../context.ts';
+import { callerOf, noteMessage, type GatewayContext, type RouteConfig } from '../context.ts';
 import type { Inbox, InboxMessage, Lease } from '../inbox.ts';
 import { queryInt, type Query } from '../params.ts';
 
@@ -73,6 +73,17 @@ async function stream(reply: FastifyReply, inbox: Inbox, max: number, ctx: Gatew
   }
 }
 
+/** A long poll: up to `max` messages within `waitMs`, leased to this caller until acknowledged or the lease ends. */
+async function longPoll(req: FastifyRequest, reply: FastifyReply, inbox: Inbox, max: number, waitMs: number): Promise<{ messages: InboxMessage[] }> {
+  const lease = inbox.lease({ expires: true });
+  const ac = new AbortController();
+  reply.raw.once('close', () => ac.abort());
+  const messages = await inbox.take(lease, max, waitMs, ac.signal);
+  if (messages.length === 0 || ac.signal.aborted) inbox.release(lease);
+  for (const m of messages) noteMessage(req, `${m.sender}/${m.id}`);
+  return { messages };
+}
+
 /**
  * `GET /v1/messages` (long poll or SSE) and `POST /v1/messages/{sender}/{id}/ack`: a message is
  * (sender, id), so its acknowledgement names both.
@@ -81,15 +92,16 @@ export function inboxRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const config: RouteConfig = { scope: 'receive' };
   app.get<{ Querystring: Query }>('/v1/messages', { config }, async (req, reply) => {
     const max = queryInt(req.query, 'max', 1, 256, 16);
-    if (wantsEventStream(req)) return await stream(reply, ctx.inbox, max, ctx);
+    const sse = wantsEventStream(req);
     const waitMs = queryInt(req.query, 'wait', 0, 60, 20) * 1000;
-    const lease = ctx.inbox.lease({ expires: true });
-    const ac = new AbortController();
-    reply.raw.once('close', () => ac.abort());
-    const messages = await ctx.inbox.take(lease, max, waitMs, ac.signal);
-    if (messages.length === 0 || ac.signal.aborted) ctx.inbox.release(lease);
-    for (const m of messages) noteMessage(req, `${m.sender}/${m.id}`);
-    return { messages };
+    // Bounded per token and in all (ERR_GATEWAY_BUSY, 429 with Retry-After, beyond): taken once the query is valid.
+    const done = ctx.readers.acquire(callerOf(req).id);
+    try {
+      // The slot is held until the stream ends or the poll answers.
+      return sse ? await stream(reply, ctx.inbox, max, ctx) : await longPoll(req, reply, ctx.inbox, max, waitMs);
+    } finally {
+      done();
+    }
   });
 
   app.post<{ Params: { sender: string; id: string } }>('/v1/messages/:sender/:id/ack', { config }, async (req, reply) => {

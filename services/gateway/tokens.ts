@@ -92,8 +92,10 @@ export function tokenFileReloader(agencyDir: string): () => Promise<StoredToken[
     const st = await stat(path).catch(() => undefined);
     const now = st ? `${st.size}:${st.mtimeMs}:${st.ino}` : '';
     if (now === seen) return undefined;
+    // Marked seen only once read: a file that fails to read fails every call until it is fixed (closed, not stale).
+    const tokens = await readTokens(agencyDir);
     seen = now;
-    return await readTokens(agencyDir);
+    return tokens;
   };
 }
 
@@ -111,6 +113,19 @@ export async function createToken(agencyDir: string, scopes: Scope[], label?: st
   return { token, stored };
 }
 
+/**
+ * Revoke the token `id`: drop its entry from the token file (rewritten atomically, mode 0600). A running
+ * gateway sees the change on its next call and answers 401 to that token. ERR_USAGE when no token has that id.
+ */
+export async function revokeToken(agencyDir: string, id: string): Promise<StoredToken> {
+  const tokens = await readTokens(agencyDir);
+  const gone = tokens.find((t) => t.id === id);
+  if (!gone) throw new LiaisonError('ERR_USAGE', `no gateway token ${JSON.stringify(id)} in ${tokenFilePath(agencyDir)} (liaison gateway token list shows the ids)`, { file: tokenFilePath(agencyDir) });
+  const file: TokenFile = { version: 1, tokens: tokens.filter((t) => t !== gone) };
+  await writePrivateFile(tokenFilePath(agencyDir), `${JSON.stringify(file, null, 2)}\n`);
+  return gone;
+}
+
 function byHash(tokens: readonly StoredToken[]): Map<string, TokenCaller> {
   return new Map(tokens.map((t) => [t.sha256, { id: t.id, scopes: new Set(t.scopes), ...(t.label ? { label: t.label } : {}) }]));
 }
@@ -120,23 +135,20 @@ export class TokenVerifier {
   #byHash: Map<string, TokenCaller>;
   readonly #reload: (() => Promise<readonly StoredToken[] | undefined>) | undefined;
 
-  /** `reload` re-reads the stored tokens when their file changed (undefined: unchanged); an unknown token triggers it. */
+  /** `reload` re-reads the stored tokens when their file changed (undefined: unchanged); every call asks it first. */
   constructor(tokens: readonly StoredToken[], reload?: () => Promise<readonly StoredToken[] | undefined>) {
     this.#byHash = byHash(tokens);
     this.#reload = reload;
   }
 
-  /** {@link authorize}, re-reading the token file first when the token is unknown (a token created since the start). */
+  /**
+   * {@link authorize} against the token file as it is now: re-read first when it changed (one `stat` per
+   * call), so a token created since the start is honoured and a revoked one refused at once.
+   */
   async authorizeFresh(authorization: string | undefined, scope: Scope): Promise<TokenCaller> {
-    try {
-      return this.authorize(authorization, scope);
-    } catch (err) {
-      if (!(err instanceof LiaisonError && err.details['unknown'] === true && this.#reload)) throw err;
-      const fresh = await this.#reload();
-      if (!fresh) throw err;
-      this.#byHash = byHash(fresh);
-      return this.authorize(authorization, scope);
-    }
+    const fresh = await this.#reload?.();
+    if (fresh) this.#byHash = byHash(fresh);
+    return this.authorize(authorization, scope);
   }
 
   /** How many tokens it accepts. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { startGateway } from '../../gateway/server.ts';
-import { createToken, parseScopes, tokenFilePath } from '../../gateway/tokens.ts';
+import { createToken, parseScopes, readTokens, revokeToken, tokenFilePath, type StoredToken } from '../../gateway/tokens.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { createLogger } from '../../sdk/logging.ts';
 import { int, need, str, type Command, type ParsedArgs } from '../args.ts';
@@ -29,7 +29,7 @@ const gatewayUp: Command = {
   path: ['gateway', 'up'],
   summary: 'serve an agency over plain HTTP (X-Road style): its systems send, receive and acknowledge; the gateway signs, verifies and enforces',
   usage:
-    'liaison gateway up --as AGENCY_DIR [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--server URL] — 127.0.0.1:8080 by default; ' +
+    'liaison gateway up --as AGENCY_DIR [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--max-readers N] [--max-readers-per-token N] [--server URL] — 127.0.0.1:8080 by default; ' +
     'any other address needs --tls-cert and --tls-key; every call needs an API token (liaison gateway token create)',
   options: {
     as: { type: 'string' },
@@ -37,6 +37,8 @@ const gatewayUp: Command = {
     host: { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    'max-readers': { type: 'string' },
+    'max-readers-per-token': { type: 'string' },
     server: { type: 'string' },
   },
   required: ['as'],
@@ -46,7 +48,16 @@ const gatewayUp: Command = {
     const client = await connectAs(args, logger);
     let gateway;
     try {
-      gateway = await startGateway({ client, agencyDir: need(args, 'as'), logger, host: str(args, 'host'), port: int(args, 'port', 0, 65_535) ?? DEFAULT_GATEWAY_PORT, tls });
+      gateway = await startGateway({
+        client,
+        agencyDir: need(args, 'as'),
+        logger,
+        host: str(args, 'host'),
+        port: int(args, 'port', 0, 65_535) ?? DEFAULT_GATEWAY_PORT,
+        tls,
+        maxReaders: int(args, 'max-readers', 1, 100_000),
+        maxReadersPerToken: int(args, 'max-readers-per-token', 1, 100_000),
+      });
     } catch (err) {
       await client.close();
       throw err;
@@ -74,5 +85,44 @@ const tokenCreate: Command = {
   },
 };
 
-/** `liaison gateway up` and `liaison gateway token create`. */
-export const GATEWAY_COMMANDS: readonly Command[] = [gatewayUp, tokenCreate];
+/** A stored token as `token list` shows it: never the token, nor its hash. */
+function listed(t: StoredToken): { id: string; label?: string; scopes: string[]; createdAt: string } {
+  return { id: t.id, ...(t.label ? { label: t.label } : {}), scopes: t.scopes, createdAt: t.createdAt };
+}
+
+const tokenList: Command = {
+  path: ['gateway', 'token', 'list'],
+  summary: "the gateway's API tokens: id, label, scopes, when made (never the token nor its hash)",
+  usage: 'liaison gateway token list --as AGENCY_DIR [--json]',
+  options: { as: { type: 'string' }, json: { type: 'boolean' } },
+  required: ['as'],
+  async run(args, io) {
+    const tokens = (await readTokens(need(args, 'as'))).map(listed);
+    if (args.values.json === true) {
+      for (const t of tokens) io.out(JSON.stringify(t));
+      return 0;
+    }
+    io.out(`${tokens.length} token${tokens.length === 1 ? '' : 's'} in ${tokenFilePath(need(args, 'as'))}`);
+    for (const t of tokens) io.out(`  ${t.id}  ${t.createdAt}  ${t.scopes.join(',')}${t.label ? `  ${t.label}` : ''}`);
+    return 0;
+  },
+};
+
+const tokenRevoke: Command = {
+  path: ['gateway', 'token', 'revoke'],
+  summary: 'revoke an API token by its id: a running gateway refuses it (401) from its next call',
+  usage: 'liaison gateway token revoke --as AGENCY_DIR ID (the id from liaison gateway token list)',
+  options: { as: { type: 'string' } },
+  required: ['as'],
+  allowPositionals: true,
+  async run(args, io) {
+    const id = args.positionals[0];
+    if (!id || args.positionals.length > 1) throw new LiaisonError('ERR_USAGE', `name one token id (usage: ${tokenRevoke.usage})`);
+    const gone = await revokeToken(need(args, 'as'), id);
+    io.out(`token ${gone.id} (${gone.scopes.join(', ')}${gone.label ? `, ${gone.label}` : ''}) revoked; a running gateway refuses it from its next call`);
+    return 0;
+  },
+};
+
+/** `liaison gateway up` and `liaison gateway token create|list|revoke`. */
+export const GATEWAY_COMMANDS: readonly Command[] = [gatewayUp, tokenCreate, tokenList, tokenRevoke];

@@ -3,6 +3,7 @@ import { HANDLING_CODES, TIERS, TLP_LABELS, type HandlingCode, type TlpLabel } f
 import { HANDLED_BUCKET } from './compile.ts';
 import { ATTACHMENT_BUCKET_PREFIX } from './attachments.ts';
 import { closest } from './issues.ts';
+import { checkOnePerState } from './designated.ts';
 import { DEFAULT_RETENTION_MS, type AgencyEntry, type Policy, type ReceiveRule, type ReceiveScope, type Role, type TypeCatalog } from './model.ts';
 import { parseDuration } from './duration.ts';
 import { describe, entries, field, items, oneOf, str, stringList, type Entry, type Located, type Walk } from './yaml-walk.ts';
@@ -57,6 +58,7 @@ export function validatePolicy(w: Walk, catalog: TypeCatalog): PolicyBody {
   }
   checkObservers(w, body, agencyEntries);
   checkSingleServer(w, body, agencyEntries);
+  checkOnePerState(w, body, agencyEntries);
 
   const retention = field(w, top, root, 'retention', false);
   if (retention) readRetention(w, retention, catalog, body);

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fieldsAboveTier, fromJson } from '../services/sdk/schema/index.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import { boarding } from '../services/workflows/definitions/boarding.ts';
-import { openCase } from '../services/workflows/engine.ts';
+import { applyMessage, openCase } from '../services/workflows/engine.ts';
+import { lackingSafeguards } from '../services/sdk/envelope/safeguards.ts';
 import type { TransitionContext, WorkflowMessage } from '../services/workflows/model.ts';
 import { RawAgency } from './support/violations.ts';
 import { startWorkflowFixture, until, workflowPolicyText, type Party, type WorkflowFixture } from './support/workflows.ts';
@@ -184,35 +185,38 @@ describe('boarding authorisation at sea (¶18; Smuggling of Migrants Protocol ar
     expect((await fx.caseIn(again.ref, 'authorised')).timeline.at(-1)!.note).toBe('authorised');
   });
 
-  it('the safeguards of art. 9 are required, checked fields: an authorisation or a report lacking one is refused and changes nothing', async () => {
+  it('the safeguards of art. 9 are required, checked fields: the sending SDK refuses an authorisation or report lacking one, nothing is published', async () => {
     const xa = fx.party('xa-coast-guard');
     const xb = fx.party('xb-police');
-    const { ref, answer, report } = await request();
+    const { sent, ref, answer, report } = await request();
     await fx.caseIn(ref, 'requested');
     const measures = ['BOARDING_MEASURE_BOARD'];
-    const none = await answer({ decision: 'BOARDING_DECISION_AUTHORISED', measuresAuthorised: measures });
-    const noCargo = await answer({ decision: 'BOARDING_DECISION_AUTHORISED', measuresAuthorised: measures, safeguards: { ...SAFE, vesselAndCargoNotEndangered: false } });
-    const noConditions = await answer({ decision: 'BOARDING_DECISION_AUTHORISED_WITH_CONDITIONS', measuresAuthorised: measures, safeguards: SAFE });
-    for (const [msg, words] of [
-      [none, 'art. 9(1)(a)'],
-      [noCargo, 'vessel and its cargo are not endangered (art. 9(1)(b))'],
-      [noConditions, 'conditions'],
+    for (const [body, words] of [
+      [{ decision: 'BOARDING_DECISION_AUTHORISED', measuresAuthorised: measures }, 'art. 9(1)(a)'],
+      [{ decision: 'BOARDING_DECISION_AUTHORISED', measuresAuthorised: measures, safeguards: { ...SAFE, vesselAndCargoNotEndangered: false } }, 'vessel and its cargo are not endangered (art. 9(1)(b))'],
     ] as const) {
-      const r = await rejectionOf(xb, msg.id);
-      expect(r).toMatchObject({ code: 'ERR_WORKFLOW_GUARD', caseRef: ref, currentState: 'requested' });
-      expect(String(r.reason)).toContain(words);
+      const err = await answer(body).then(() => undefined, (e: unknown) => e as { code?: string; message?: string });
+      expect(err).toMatchObject({ code: 'ERR_WORKFLOW_GUARD' });
+      expect(err!.message).toContain(words);
     }
-    expect(String((await rejectionOf(xb, noCargo.id)).reason)).not.toContain('9(1)(a)');
+    // Conditions are the registry's check: the SDK sends, the registry refuses.
+    const noConditions = await answer({ decision: 'BOARDING_DECISION_AUTHORISED_WITH_CONDITIONS', measuresAuthorised: measures, safeguards: SAFE });
+    expect(String((await rejectionOf(xb, noConditions.id)).reason)).toContain('conditions');
     expect(fx.caseOf(ref)!.timeline).toHaveLength(1);
+    // The refused authorisations never reached the registry either: the only rejection is the one above.
+    expect(xb.notices('WorkflowRejection', ref)).toHaveLength(1);
 
     await answer({ decision: 'BOARDING_DECISION_AUTHORISED', measuresAuthorised: measures, safeguards: SAFE });
     await fx.caseIn(ref, 'authorised');
-    const unsafe = await report({ safeguards: { ...SAFE, flagStateInterestsRespected: false } });
-    const r = await rejectionOf(xa, unsafe.id);
-    expect(r).toMatchObject({ code: 'ERR_WORKFLOW_GUARD', currentState: 'authorised' });
-    expect(String(r.reason)).toContain("flag state's commercial and legal interests (art. 9(1)(c))");
+    await expect(report({ safeguards: { ...SAFE, flagStateInterestsRespected: false } })).rejects.toMatchObject({
+      code: 'ERR_WORKFLOW_GUARD',
+      message: expect.stringContaining("flag state's commercial and legal interests (art. 9(1)(c))"),
+    });
     const nothingDone = await report({ measuresTaken: [] });
     expect(String((await rejectionOf(xa, nothingDone.id)).reason)).toContain('measures taken');
+    // Nothing of the refused report reached the flag state: the one report it holds is the one that was sent.
+    await until(() => xb.inbox.some((m) => m.header.id === nothingDone.id));
+    expect(xb.inbox.filter((m) => m.type === 'BoardingMeasuresReport' && m.body.requestId === sent.id).map((m) => m.header.id)).toEqual([nothingDone.id]);
     expect(fx.caseOf(ref)!.state).toBe('authorised');
     expect(fx.caseOf(ref)!.timeline).toHaveLength(2);
   });
@@ -349,6 +353,41 @@ describe('boarding authorisation at sea (¶18; Smuggling of Migrants Protocol ar
     const noGrounds = await xa.client.send('BoardingAuthorisationRequest', boardingRequest({ grounds: '' }), { to: 'xb-police' });
     expect(String((await rejectionOf(xa, noGrounds.id)).reason)).toContain('reasonable grounds');
     for (const id of [wrongFlag.id, ownFlag.id, noGrounds.id]) expect(fx.caseOf(`boarding.${id}`)).toBeUndefined();
+  });
+});
+
+describe('boarding: the registry still refuses what the SDK would not send (a raw client signing its own envelope)', () => {
+  const directory = new Map<string, { country: string; roles: string[] }>([
+    ['xa-coast-guard', { country: 'XAA', roles: ['maritime-authority'] }],
+    ['xb-police', { country: 'XBB', roles: ['maritime-authority'] }],
+  ]);
+  const ctx: TransitionContext = { now: Date.parse('2026-11-30T02:00:00Z'), agencies: new Set(directory.keys()), directory };
+  const msg = (id: string, type: string, sender: string, recipient: string, body: Record<string, unknown>): WorkflowMessage => ({
+    id: `0190a5c8-0000-7000-8000-0000000000${id}`,
+    type,
+    sender,
+    recipient,
+    externalRef: '',
+    causationId: '',
+    kid: 'k',
+    createdAt: 0,
+    body,
+  });
+
+  it('an authorisation or a report lacking an art. 9 safeguard is refused with the same words as at send', () => {
+    const req = msg('c1', 'BoardingAuthorisationRequest', 'xa-coast-guard', 'xb-police', boardingRequest());
+    const opened = openCase(boarding, 'boarding.c1', req, ctx);
+    if (!opened.ok) throw new Error(opened.refusal.reason);
+    const authorise = (safeguards: Record<string, unknown>) =>
+      applyMessage(boarding, opened.record, msg('c2', 'BoardingAuthorisationResponse', 'xb-police', 'xa-coast-guard', { requestId: req.id, decision: 'BOARDING_DECISION_AUTHORISED', measuresAuthorised: ['BOARDING_MEASURE_BOARD'], safeguards }), ctx);
+    const unsafe = authorise({ ...SAFE, safetyAndHumaneTreatment: false });
+    const atSend = lackingSafeguards('BoardingAuthorisationResponse', { decision: 'BOARDING_DECISION_AUTHORISED', safeguards: { ...SAFE, safetyAndHumaneTreatment: false } });
+    expect(!unsafe.ok && unsafe.refusal).toMatchObject({ code: 'ERR_WORKFLOW_GUARD', reason: atSend });
+    expect(!unsafe.ok && unsafe.refusal.reason).toContain('art. 9(1)(a)');
+    const authorised = authorise(SAFE);
+    if (!authorised.ok) throw new Error(authorised.refusal.reason);
+    const reported = applyMessage(boarding, authorised.record, msg('c3', 'BoardingMeasuresReport', 'xa-coast-guard', 'xb-police', measuresReport(req.id, { safeguards: { ...SAFE, flagStateInterestsRespected: false } })), ctx);
+    expect(!reported.ok && reported.refusal.reason).toContain('art. 9(1)(c)');
   });
 });
 

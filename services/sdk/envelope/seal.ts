@@ -11,6 +11,7 @@ import type { EnvelopeCodec } from './codec.ts';
 import type { InformationReliability, MessageHeader, SourceReliability } from './header.ts';
 import { signDetached, type SigningKey } from './jws.ts';
 import { natsHeadersFor } from './nats-headers.ts';
+import { checkSafeguards } from './safeguards.ts';
 
 /** What a sender chooses about a message besides its type and body. */
 export interface SendOptions {
@@ -67,6 +68,8 @@ export interface SealContext {
 /**
  * Validate, plan, project and sign a message. The policy decides the copies (fails fast with the
  * rule that refused); each copy holds only the fields visible at its tier and is signed separately.
+ * Fields a treaty requires (the art. 9 safeguards of a boarding authorisation or report) are checked
+ * here too, with the case registry's own guard (safeguards.ts).
  */
 export function sealMessage(ctx: SealContext, typeName: string, body: unknown, opts: SendOptions = {}): SealedMessage {
   const info = ctx.catalog.get(typeName);
@@ -75,6 +78,7 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
   const handling = opts.handling ?? 'H0';
   const tlp = opts.tlp ?? 'GREEN';
   const plan = checkSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
+  checkSafeguards(info.name, () => toJson(info, message));
   const now = ctx.clock.now();
   if (ctx.policy.consent?.includes(info.name)) checkConsent(ctx.policy, { sender: ctx.sender, type: info.name, recipient, body: toJson(info, message), consent: opts.consent, now });
   const id = opts.id ?? uuidv7(now);

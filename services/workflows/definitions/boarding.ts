@@ -1,12 +1,14 @@
 import type { CaseRecord, Refusal, TransitionContext, TransitionSpec, WorkflowDefinition, WorkflowMessage } from '../model.ts';
+import { lackingSafeguards } from '../../sdk/envelope/safeguards.ts';
+import { DESIGNATED_ROLE } from '../../sdk/policy/designated.ts';
 import { byReference, enumTail, guardFail, list, text, time } from './read.ts';
 
 const HOUR = 3_600_000;
 const DECISION = 'BOARDING_DECISION_';
 const isDecision = (...d: string[]) => (body: Record<string, unknown>) => d.map((x) => DECISION + x).includes(text(body, 'decision'));
 
-/** The policy role of the one authority per state designated to answer boarding requests (Protocol art. 8(6)). */
-export const DESIGNATED_ROLE = 'maritime-authority';
+/** The policy role of the one authority per state designated to answer boarding requests (Protocol art. 8(6)); `policy validate` refuses a second one in a state. */
+export { DESIGNATED_ROLE };
 
 /** Hours the flag state has to answer, by urgency, when the request gives no respond_by (art. 8(4): "expeditiously"). */
 export const ANSWER_HOURS: Readonly<Record<string, number>> = { immediate: 1, urgent: 4, routine: 24 };
@@ -15,13 +17,6 @@ export const REPORT_HOURS = 24;
 /** Hours the requesting state has to supply information the flag state asked for. */
 export const INFORMATION_HOURS = 12;
 
-/** The art. 9(1) safeguards every authorisation and every report of measures must state. */
-const SAFEGUARDS: readonly [string, string][] = [
-  ['safetyAndHumaneTreatment', 'the safety and humane treatment of the persons on board (art. 9(1)(a))'],
-  ['vesselAndCargoNotEndangered', 'that the vessel and its cargo are not endangered (art. 9(1)(b))'],
-  ['flagStateInterestsRespected', "the flag state's commercial and legal interests (art. 9(1)(c))"],
-];
-
 const OPEN = ['requested', 'registry-confirmed', 'information-requested'];
 const TAKING_MEASURES = ['authorised', 'without-nationality'];
 
@@ -29,13 +24,13 @@ function answerHours(c: CaseRecord): number {
   return ANSWER_HOURS[c.kind] ?? ANSWER_HOURS.routine!;
 }
 
-/** The art. 9 safeguards a message lacks, in words; undefined when all are stated. */
-function missingSafeguards(body: Record<string, unknown>, what: string): Refusal | undefined {
-  const s = body.safeguards;
-  const given = typeof s === 'object' && s !== null ? (s as Record<string, unknown>) : {};
-  const missing = SAFEGUARDS.filter(([field]) => given[field] !== true).map(([, words]) => words);
-  if (missing.length === 0) return undefined;
-  return guardFail(`${what} must ensure the safeguards of Protocol art. 9 (safeguards): missing ${missing.join('; ')}`);
+/**
+ * The art. 9 safeguards an authorisation or report lacks, as a refusal. The sending SDK refuses such a
+ * message with the same check (sdk/envelope/safeguards.ts); this one holds against raw clients.
+ */
+function missingSafeguards(m: WorkflowMessage): Refusal | undefined {
+  const reason = lackingSafeguards(m.type, m.body);
+  return reason === undefined ? undefined : guardFail(reason);
 }
 
 /** The agencies of a state that hold the designated-authority role. */
@@ -138,7 +133,7 @@ export const boarding: WorkflowDefinition = {
         if (text(m.body, 'decision') === `${DECISION}AUTHORISED_WITH_CONDITIONS` && !text(m.body, 'conditions')) {
           return guardFail('an authorisation with conditions must state them (conditions) (art. 8(5))');
         }
-        return missingSafeguards(m.body, 'an authorisation');
+        return missingSafeguards(m);
       },
       apply: (_c, m) => ({ note: text(m.body, 'conditions') ? 'authorised with conditions (art. 8(5))' : 'authorised' }),
     }),
@@ -169,7 +164,7 @@ export const boarding: WorkflowDefinition = {
       guard: (c, m) => {
         if (m.recipient !== c.requested) return guardFail(`the results of the measures are reported first to the flag state's designated authority ${c.requested} (art. 8(3)), not ${m.recipient}`);
         if (list(m.body, 'measuresTaken').length === 0) return guardFail('a report must list the measures taken (measures_taken) (art. 8(3))');
-        return missingSafeguards(m.body, 'a report of measures');
+        return missingSafeguards(m);
       },
     },
     {
@@ -178,7 +173,7 @@ export const boarding: WorkflowDefinition = {
       from: ['reported'],
       to: 'reported',
       by: ['requester'],
-      guard: (_c, m) => missingSafeguards(m.body, 'a report of measures'),
+      guard: (_c, m) => missingSafeguards(m),
       apply: (_c, m) => ({ note: `further report to ${m.recipient}` }),
     },
   ],

@@ -96,6 +96,7 @@ export const HTTP_STATUS_OF: Readonly<Record<string, number>> = {
   ERR_EXCHANGE: 502,
   ERR_NATS_SERVER_MISSING: 500,
   ERR_TIMEOUT: 504,
+  ERR_BUSY: 503,
   ERR_STOP_TIMEOUT: 503,
   ERR_INTERNAL: 500,
 };

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { agencyBuckets } from '../sdk/policy/index.ts';
 import { writeRegistryFigures, type RegistryFigures } from './figures.ts';
 import { loadRegistryState, registryKey, saveRegistryState, type ConsumerPositions, type OnSnapshotProgress, type SavedSnapshot } from './persistence.ts';
+import type { AdmissionConfig } from './admission.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from './service.ts';
 import { fileSnapshotStore, objectSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
 import { settleBy } from './settle-by.ts';
@@ -77,6 +78,8 @@ export async function runRegistry(o: {
   onSnapshotProgress?: OnSnapshotProgress;
   /** At most one progress report per this many ms (default 250). */
   snapshotProgressEveryMs?: number;
+  /** Bounded admission of checks (default: 256 in process, 2 s of waiting): beyond it a check is refused busy, signed. */
+  admission?: AdmissionConfig;
 }): Promise<DurableRegistry> {
   const { client } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry', replica: client.replica });
@@ -122,6 +125,7 @@ export async function runRegistry(o: {
     store: state.store,
     persons: state.persons,
     logger: o.logger,
+    admission: o.admission,
     observe: (msg) => {
       const d = msg.delivery;
       if (d && (positions[d.consumer] ?? 0) < d.streamSeq) positions[d.consumer] = d.streamSeq;

@@ -5,6 +5,7 @@ import { systemClock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
+import { admitChecks, DOCUMENT_CHECK_RESULT, PERSON_CHECK_RESULT, type AdmissionConfig } from './admission.ts';
 import { AlertedRanges, alertedNote, type AlertMatch } from './alerted-ranges.ts';
 import { applyDocumentBatch } from './import/apply-batch.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
@@ -23,6 +24,10 @@ export interface RegistryStats {
   checks: number;
   hits: number;
   hitNotices: number;
+  /** Checks refused busy because the registry had its limit of checks in process (issue 16). */
+  busyFull: number;
+  /** Checks refused busy because they had waited longer than the admission bound. */
+  busyLate: number;
 }
 
 /** A running registry: consumes reports, answers checks, notifies owners of hits. */
@@ -71,11 +76,13 @@ export async function startRegistry(o: {
   observe?: (msg: ReceivedMessage) => void;
   /** Forgery-alert ranges (default: empty, filled from the ForgeryAlerts consumed). */
   alerted?: AlertedRanges;
+  /** Bounded admission of checks: a check beyond it is answered with a signed busy result (see admission.ts). */
+  admission?: AdmissionConfig;
 }): Promise<Registry> {
   const { client, store } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry' });
   const clock = o.clock ?? systemClock;
-  const stats: RegistryStats = { reports: 0, withdrawn: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0 };
+  const stats: RegistryStats = { reports: 0, withdrawn: 0, statusChanges: 0, alerts: 0, refused: 0, unchanged: 0, checks: 0, hits: 0, hitNotices: 0, busyFull: 0, busyLate: 0 };
 
   const alerted = o.alerted ?? new AlertedRanges();
   const countryOf = (agency: string) => client.policy.agencies[agency]?.country;
@@ -316,7 +323,11 @@ export async function startRegistry(o: {
     }
     return result.reply;
   };
-  const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry' });
+  const admitted = { config: o.admission, clock, counters: stats };
+  const serving = await client.serve(
+    { DocumentCheckRequest: admitChecks(check, DOCUMENT_CHECK_RESULT, admitted), PersonCheckRequest: admitChecks(checkPerson, PERSON_CHECK_RESULT, admitted) },
+    { name: 'liaison-registry' },
+  );
   // Once the server has answered a flush it has registered the endpoints: a check sent after start returns
   // reaches this replica rather than finding no responders (the consumers may already have applied the tail).
   await client.nc.flush();

@@ -90,11 +90,23 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
     throw asLiaisonError(err, 'ERR_EXCHANGE', `request ${subject}`);
   }
   if (reply.headers?.get(SERVICE_ERROR_HEADER)) throw remoteError(reply.headers);
-  return openEnvelope(
+  const opened = openEnvelope(
     host.openContext(),
     { subject: reply.subject, data: reply.data, header: (n) => reply.headers?.get(n) || undefined },
     { route: 'reply', from: server, requestHash: requestHash(copy.data) },
   );
+  if (opened.body.outcome === BUSY_OUTCOME) throw busyError(server, opened);
+  return opened;
+}
+
+/** The outcome of a signed check result by which a busy service refuses to check now (issue 16). */
+export const BUSY_OUTCOME = 'CHECK_OUTCOME_BUSY';
+
+/** A verified busy result (signed by the service, bound to the request) as the requester's typed error. */
+function busyError(server: string, reply: ReceivedMessage): LiaisonError {
+  const b = reply.body;
+  const why = String(b.instructions ?? b.requestedAction ?? '') || 'no reason given';
+  return new LiaisonError('ERR_BUSY', `${server} refused to answer now (busy, signed ${reply.type} ${reply.header.id}): ${why}`, { remote: true, server, replyId: reply.header.id });
 }
 
 /** A running request/reply service of one agency. */

@@ -1,0 +1,83 @@
+import { BUSY_OUTCOME, type Reply, type RequestHandler } from '../sdk/client/rpc.ts';
+import type { Clock } from '../sdk/clock.ts';
+import type { ReceivedMessage } from '../sdk/envelope/open.ts';
+
+/** Default bound on the checks a registry has in process at once (issue 16). */
+export const DEFAULT_MAX_CHECKS_IN_PROCESS = 256;
+/**
+ * Default bound on how long a check may have waited (since its signed `created_at`) before the registry works on it:
+ * well inside the requester's default 5 s timeout, so a late check is refused while its caller still listens.
+ */
+export const DEFAULT_MAX_CHECK_WAIT_MS = 2_000;
+
+/** How many checks the registry takes on (config of {@link admitChecks}). */
+export interface AdmissionConfig {
+  /** At most this many checks in process at once; more are refused busy (default {@link DEFAULT_MAX_CHECKS_IN_PROCESS}). */
+  maxInProcess?: number;
+  /**
+   * A check whose signed `created_at` lies more than this many ms in the past when the registry reaches it is
+   * refused busy (default {@link DEFAULT_MAX_CHECK_WAIT_MS}). The requester's clock skew counts against it.
+   */
+  maxWaitMs?: number;
+}
+
+/** What admission has refused so far, by reason. */
+export interface AdmissionCounters {
+  /** Refused because `maxInProcess` checks were in process. */
+  busyFull: number;
+  /** Refused because they had waited longer than `maxWaitMs`. */
+  busyLate: number;
+}
+
+/** Why a check is refused now, or undefined when it is admitted. */
+function refusalOf(req: ReceivedMessage, inProcess: number, max: number, maxWaitMs: number, now: number): string | undefined {
+  if (inProcess >= max) return `the registry has ${inProcess} checks in process (at most ${max}): retry shortly`;
+  const waited = now - req.header.createdAt.getTime();
+  if (waited > maxWaitMs) return `the check waited ${waited} ms before the registry reached it (at most ${maxWaitMs}): retry shortly`;
+  return undefined;
+}
+
+/**
+ * The signed busy answer of a check: the request's own result type (the requester's policy receives it), outcome
+ * {@link BUSY_OUTCOME}, sealed and bound to the request by its hash like every reply.
+ */
+function busyReply(req: ReceivedMessage, result: CheckResultShape, reason: string, now: number): Reply {
+  return { type: result.type, body: { requestId: req.header.id, outcome: BUSY_OUTCOME, checkedAt: new Date(now).toISOString(), [result.reasonField]: reason } };
+}
+
+/** A check's result type and the text field of it that carries the busy reason. */
+export interface CheckResultShape {
+  type: string;
+  reasonField: string;
+}
+
+/** DocumentCheckResult: the reason goes in `instructions`. */
+export const DOCUMENT_CHECK_RESULT: CheckResultShape = { type: 'DocumentCheckResult', reasonField: 'instructions' };
+/** PersonCheckResult: the reason goes in `requestedAction`. */
+export const PERSON_CHECK_RESULT: CheckResultShape = { type: 'PersonCheckResult', reasonField: 'requestedAction' };
+
+/**
+ * Wrap a check handler with bounded admission: at most `maxInProcess` checks in process, none worked on after
+ * waiting more than `maxWaitMs`. A check beyond either bound is answered at once with a signed busy result of
+ * `result`'s type (its reason in `result.reasonField`), never left for the requester to time out.
+ */
+export function admitChecks(handler: RequestHandler, result: CheckResultShape, o: { config?: AdmissionConfig; clock: Clock; counters: AdmissionCounters }): RequestHandler {
+  const max = Math.max(1, o.config?.maxInProcess ?? DEFAULT_MAX_CHECKS_IN_PROCESS);
+  const maxWaitMs = Math.max(0, o.config?.maxWaitMs ?? DEFAULT_MAX_CHECK_WAIT_MS);
+  let inProcess = 0;
+  return async (req) => {
+    const now = o.clock.now();
+    const refused = refusalOf(req, inProcess, max, maxWaitMs, now);
+    if (refused) {
+      if (inProcess >= max) o.counters.busyFull++;
+      else o.counters.busyLate++;
+      return busyReply(req, result, refused, now);
+    }
+    inProcess++;
+    try {
+      return await handler(req);
+    } finally {
+      inProcess--;
+    }
+  };
+}

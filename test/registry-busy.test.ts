@@ -4,6 +4,8 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { OffsetClock } from '../services/sdk/clock.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
+import { formatRegistryFigures } from '../services/cli/commands/registry-stats.ts';
+import type { RegistryFigures } from '../services/registry/figures.ts';
 import { admitChecks, DOCUMENT_CHECK_RESULT, type AdmissionConfig } from '../services/registry/admission.ts';
 import { MapDocumentStore } from '../services/registry/map-store.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
@@ -130,5 +132,27 @@ describe('admitChecks: at most N checks in process', () => {
     expect(admitted).toEqual(['a', 'b', 'd']);
     gates.at(-1)!();
     expect((await fourth).body).toMatchObject({ requestId: 'd', outcome: 'CHECK_OUTCOME_NO_HIT' });
+  });
+});
+
+describe('liaison registry stats: busy refusals', () => {
+  const figures = (busy?: number): RegistryFigures => ({
+    agency: 'xc-ncb',
+    replica: 1,
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    everyMs: 10_000,
+    snapshotStore: 'object store xc-ncb_snapshots',
+    documents: { total: 0, byKindAndStatus: {} },
+    persons: 0,
+    counters: { reports: 0, statusChanges: 0, alerts: 0, checks: 5, hits: 1, hitNotices: 1, refused: 0, unchanged: 0, ...(busy === undefined ? {} : { busy }) },
+    restored: { fromSnapshot: false, documents: 0, persons: 0, replayed: 4 },
+    memory: { indexBytes: 0, bytesPerRecord: 0, rssBytes: 0, heapUsedBytes: 0, externalBytes: 0 },
+  });
+
+  it('the figures line counts the checks refused busy, and says nothing of busy when none were (or an older replica wrote the figures)', () => {
+    expect(formatRegistryFigures(figures(7)).join('\n')).toContain('7 checks refused busy');
+    expect(formatRegistryFigures(figures(0)).join('\n')).not.toContain('busy');
+    expect(formatRegistryFigures(figures()).join('\n')).not.toContain('busy');
   });
 });

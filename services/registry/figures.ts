@@ -16,7 +16,18 @@ export interface RegistryFigures {
   documents: { total: number; byKindAndStatus: Record<string, Record<string, number>> };
   persons: number;
   /** Since the replica started. */
-  counters: { reports: number; statusChanges: number; alerts: number; checks: number; hits: number; hitNotices: number; refused: number; unchanged: number };
+  counters: {
+    reports: number;
+    statusChanges: number;
+    alerts: number;
+    checks: number;
+    hits: number;
+    hitNotices: number;
+    refused: number;
+    unchanged: number;
+    /** Checks refused with a signed busy result by bounded admission (issue 16); absent in figures of older replicas. */
+    busy?: number;
+  };
   /** Restored at start: from a snapshot (records, replayed consumers) or a full replay and why. */
   restored: { fromSnapshot: boolean; documents: number; persons: number; replayed: number; snapshotRefused?: string; loadMs?: number };
   lastSnapshot?: { at: string; positions: ConsumerPositions; documents: number; persons: number; bytes: number; ms: number };

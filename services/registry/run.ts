@@ -149,7 +149,7 @@ export async function runRegistry(o: {
       snapshotStore: store.where,
       documents: { total: records, byKindAndStatus: state.store.counts() },
       persons: state.persons.index.size,
-      counters: { reports: s.reports, statusChanges: s.statusChanges, alerts: s.alerts, checks: s.checks, hits: s.hits, hitNotices: s.hitNotices, refused: s.refused, unchanged: s.unchanged },
+      counters: { reports: s.reports, statusChanges: s.statusChanges, alerts: s.alerts, checks: s.checks, hits: s.hits, hitNotices: s.hitNotices, refused: s.refused, unchanged: s.unchanged, busy: s.busyFull + s.busyLate },
       restored: { fromSnapshot: loaded !== undefined, documents: restored.documents, persons: restored.persons, replayed: replayed.length, ...(snapshotRefused ? { snapshotRefused } : {}), ...(loaded ? { loadMs: restored.loadMs } : {}) },
       ...(last
         ? { lastSnapshot: { at: last.manifest.savedAt, positions: last.manifest.positions, documents: last.manifest.documents, persons: last.manifest.persons, bytes: last.bytes, ms: Math.round(last.ms) } }

@@ -19,7 +19,7 @@ export function formatRegistryFigures(f: RegistryFigures, now: number = Date.now
     `${f.agency} registry replica ${f.replica}: figures of ${f.updatedAt} (${age} s ago, rewritten every ${Math.round(f.everyMs / 1000)} s)${stale}`,
     `  documents  ${f.documents.total}${kinds.length ? ` — ${kinds.join('; ')}` : ''}`,
     `  persons    ${plural(f.persons, 'alert')}`,
-    `  since ${f.startedAt}: ${plural(c.checks, 'check')} answered, ${plural(c.hits, 'hit')} (${plural(c.hitNotices, 'hit notice')} sent to owners), ${plural(c.refused, 'refusal')}; applied ${plural(c.reports, 'report')} (${c.unchanged} unchanged), ${plural(c.statusChanges, 'status change')}, ${plural(c.alerts, 'person alert')}`,
+    `  since ${f.startedAt}: ${plural(c.checks, 'check')} answered, ${plural(c.hits, 'hit')} (${plural(c.hitNotices, 'hit notice')} sent to owners), ${c.busy ? `${plural(c.busy, 'check')} refused busy, ` : ''}${plural(c.refused, 'refusal')}; applied ${plural(c.reports, 'report')} (${c.unchanged} unchanged), ${plural(c.statusChanges, 'status change')}, ${plural(c.alerts, 'person alert')}`,
     `  restored   ${f.restored.snapshotRefused ? `nothing: snapshot refused (${f.restored.snapshotRefused}); full replay` : !f.restored.fromSnapshot ? 'nothing: no snapshot yet; full replay' : `${f.restored.documents} documents and ${f.restored.persons} person alerts from the snapshot${f.restored.loadMs !== undefined ? ` in ${f.restored.loadMs} ms` : ''}`}, ${plural(f.restored.replayed, 'consumer')} replayed`,
   ];
   if (f.lastSnapshot) {

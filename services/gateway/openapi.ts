@@ -133,9 +133,9 @@ function fixedPaths(): Record<string, JsonSchema> {
         operationId: 'receive',
         summary: 'the agency’s verified messages: a long poll (JSON) or, with Accept: text/event-stream, a server-sent-event stream',
         description:
-          'Each message is held for the caller until it is acknowledged (POST its `ack` path). Unacknowledged messages go back to the queue when the stream closes, or when a long poll’s lease expires, and are delivered again (`delivery` counts). Scope: receive.',
+          'Each message is held for the caller until it is acknowledged (POST its `ack` path). Unacknowledged messages go back to the queue when the stream closes, or when a long poll’s lease expires, and are delivered again (`delivery` counts). Open streams plus long polls are bounded per token and in all: one more gets 429 ERR_GATEWAY_BUSY with Retry-After. Scope: receive.',
         parameters: [query('wait', 'long poll: seconds to wait for a first message (0–60, default 20)', { type: 'integer', minimum: 0, maximum: 60 }), query('max', 'most messages in one answer, or held un-acknowledged by one stream (1–256, default 16)', { type: 'integer', minimum: 1, maximum: 256 })],
-        responses: { '200': { description: 'messages', content: { 'application/json': { schema: ref('Inbox') }, 'text/event-stream': { schema: { type: 'string', description: 'events `message`, data: an InboxMessage' } } } }, ...problems(400, 401, 403) },
+        responses: { '200': { description: 'messages', content: { 'application/json': { schema: ref('Inbox') }, 'text/event-stream': { schema: { type: 'string', description: 'events `message`, data: an InboxMessage' } } } }, ...problems(400, 401, 403, 429) },
       },
     },
     '/v1/messages/{sender}/{id}/ack': {

@@ -25,7 +25,7 @@ const registryUp: Command = {
   path: ['registry', 'up'],
   summary: 'run the ¶16 registry (documents and person alerts) as an agency that serves the checks',
   usage:
-    'liaison registry up --as AGENCY_DIR [--replica K] [--state DIR] [--snapshot-every SECONDS] [--stats-every SECONDS] [--server URL] — ' +
+    'liaison registry up --as AGENCY_DIR [--replica K] [--state DIR] [--snapshot-every SECONDS] [--stats-every SECONDS] [--max-checks N] [--max-check-wait-ms MS] [--server URL] — ' +
     'snapshots go to the agency’s object store (policy state: { objects: [snapshots] }) or, without one, to --state; the hashing key stays in --state',
   options: {
     as: { type: 'string' },
@@ -33,6 +33,8 @@ const registryUp: Command = {
     state: { type: 'string' },
     'snapshot-every': { type: 'string' },
     'stats-every': { type: 'string' },
+    'max-checks': { type: 'string' },
+    'max-check-wait-ms': { type: 'string' },
     server: { type: 'string' },
   },
   required: ['as'],
@@ -43,6 +45,7 @@ const registryUp: Command = {
     const stateDir = str(args, 'state') ?? join(dir, replica > 1 ? `registry-state-r${replica}` : 'registry-state');
     const every = int(args, 'snapshot-every', 1, 86_400) ?? 60;
     const statsEvery = int(args, 'stats-every', 1, 3_600) ?? 10;
+    const admission = { maxInProcess: int(args, 'max-checks', 1, 1_000_000), maxWaitMs: int(args, 'max-check-wait-ms', 10, 60_000) };
     const client = await connectAs(args, logger);
     const progress = new Progress();
     const registry = await runRegistry({
@@ -50,6 +53,7 @@ const registryUp: Command = {
       stateDir,
       snapshotEveryMs: every * 1000,
       figuresEveryMs: statsEvery * 1000,
+      admission,
       logger,
       onSnapshotProgress: (p) => (p.records < p.total ? progress.update(snapshotProgressLine(p)) : progress.done()),
     });

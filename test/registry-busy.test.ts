@@ -78,10 +78,18 @@ describe('¶16 registry: bounded admission of checks (issue 16)', () => {
     expect((err as Error).message).toMatch(/xc-ncb refused to answer now \(busy, signed DocumentCheckResult .*waited \d+ ms/);
     expect(reg.stats.busyLate).toBe(1);
     expect(reg.stats.checks).toBe(0); // refused before the lookup
+    // Person checks too: the busy PersonCheckResult carries its reason in requested_action.
+    const personErr = await xbPolice.request('PersonCheckRequest', { subject: { name: { givenNames: 'Mohamed', familyName: 'Al Hassan' } } }, { timeoutMs: 4_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isLiaisonError(personErr) && personErr.code).toBe('ERR_BUSY');
+    expect((personErr as Error).message).toMatch(/busy, signed PersonCheckResult .*waited \d+ ms/);
+    expect(reg.stats.busyLate).toBe(2);
 
     clock.advance(-3_000); // back in step: the same check is worked on and hits
     expect(await fate(xbPolice, 4_000)).toBe('CHECK_OUTCOME_HIT');
-    expect(reg.stats.busyLate).toBe(1);
+    expect(reg.stats.busyLate).toBe(2);
   });
 
   it('a burst of concurrent checks against a tiny bound: every one answered (hit or ERR_BUSY), none timing out, and the registry keeps answering', async () => {

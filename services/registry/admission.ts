@@ -6,9 +6,10 @@ import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 export const DEFAULT_MAX_CHECKS_IN_PROCESS = 256;
 /**
  * Default bound on how long a check may have waited (since its signed `created_at`) before the registry works on it:
- * well inside the requester's default 5 s timeout, so a late check is refused while its caller still listens.
+ * inside the requester's default 5 s timeout, so a late check is refused while its caller still listens, with room
+ * for a loaded machine and a second of clock skew between the requester and the registry.
  */
-export const DEFAULT_MAX_CHECK_WAIT_MS = 2_000;
+export const DEFAULT_MAX_CHECK_WAIT_MS = 4_000;
 
 /** How many checks the registry takes on (config of {@link admitChecks}). */
 export interface AdmissionConfig {

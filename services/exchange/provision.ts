@@ -28,8 +28,9 @@ export interface ProvisionOptions {
 
 const nanos = (ms: number) => ms * 1_000_000;
 
-/** Consumers created or updated at once on a cluster. */
+/** Consumers created or updated at once on a cluster, and on a single server. */
 const CLUSTER_CONSUMER_CONCURRENCY = 16;
+const SINGLE_CONSUMER_CONCURRENCY = 8;
 
 /** Run `step` over `items`, at most `limit` at a time; the first failure is thrown once the running ones end. */
 async function inParallel<T>(items: readonly T[], limit: number, step: (item: T) => Promise<void>): Promise<void> {
@@ -113,8 +114,9 @@ export async function provisionExchange(
       }
     });
   };
-  // Several at once: on a cluster each durable consumer is a RAFT group of its own, created in about half a second.
-  await inParallel(wanted, replicas > 1 ? CLUSTER_CONSUMER_CONCURRENCY : 1, reconcile);
+  // Several at once: on a cluster each durable consumer is a RAFT group of its own, created in about half a second;
+  // on one server a policy apply otherwise waits on hundreds of sequential round trips before a new consumer exists.
+  await inParallel(wanted, replicas > 1 ? CLUSTER_CONSUMER_CONCURRENCY : SINGLE_CONSUMER_CONCURRENCY, reconcile);
   for (const c of wanted) {
     report.consumers.push(c.name);
     if (!byStream.has(c.stream)) byStream.set(c.stream, new Set());

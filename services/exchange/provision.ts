@@ -31,6 +31,11 @@ const nanos = (ms: number) => ms * 1_000_000;
 /** Consumers created or updated at once on a cluster, and on a single server. */
 const CLUSTER_CONSUMER_CONCURRENCY = 16;
 const SINGLE_CONSUMER_CONCURRENCY = 8;
+/**
+ * How long one consumer's reconcile goes on through transient answers. After a node's death every consumer whose RAFT
+ * group it led elects a new leader; with hundreds of R3 consumers on a loaded machine that took over 30 s (CI).
+ */
+const CONSUMER_RETRY_MS = 90_000;
 
 /** Run `step` over `items`, at most `limit` at a time; the first failure is thrown once the running ones end. */
 async function inParallel<T>(items: readonly T[], limit: number, step: (item: T) => Promise<void>): Promise<void> {
@@ -112,7 +117,7 @@ export async function provisionExchange(
       else if (info.config.max_ack_pending !== c.maxAckPending || info.config.ack_wait !== nanos(c.ackWaitMs)) {
         await jsm.consumers.update(c.stream, c.name, { max_ack_pending: c.maxAckPending, ack_wait: nanos(c.ackWaitMs) });
       }
-    });
+    }, CONSUMER_RETRY_MS);
   };
   // Several at once: on a cluster each durable consumer is a RAFT group of its own, created in about half a second;
   // on one server a policy apply otherwise waits on hundreds of sequential round trips before a new consumer exists.

@@ -16,17 +16,23 @@ const centreUp: Command = {
   path: ['centre', 'up'],
   summary: 'run the multiagency centre (¶17): correlate what agencies share, alert each at its tier, publish strategic reports',
   usage:
-    'liaison centre up --as AGENCY_DIR [--report-every-hours H] [--period-days D] [--min-public-count N] [--server URL] — the agency’s roles must send CorrelationAlert and ' +
-    'StrategicReport and keep state: { kv: [correlations] }; --report-every-hours 0 publishes reports only on demand',
+    'liaison centre up --as AGENCY_DIR [--report-every-hours H] [--period-days D] [--min-public-count N] [--alert-window-ms MS] [--alert-cap N] [--server URL] — the agency’s roles must send CorrelationAlert and ' +
+    'StrategicReport and keep state: { kv: [correlations] }; --report-every-hours 0 publishes reports only on demand; ' +
+    '--alert-window-ms (default 250; 0 sends every alert at once) is how long an alert waits for a newer one about the same value to the same recipient, ' +
+    '--alert-cap (default 512) how many alerts may wait at once',
   options: {
     as: { type: 'string' },
     'report-every-hours': { type: 'string' },
     'period-days': { type: 'string' },
     'min-public-count': { type: 'string' },
+    'alert-window-ms': { type: 'string' },
+    'alert-cap': { type: 'string' },
     server: { type: 'string' },
   },
   required: ['as'],
   async run(args, io) {
+    const alertWindowMs = int(args, 'alert-window-ms', 0, 60_000);
+    const alertCap = int(args, 'alert-cap', 1, 100_000);
     const logger = createLogger({ name: 'centre' });
     const client = await connectAs(args, logger);
     const hours = int(args, 'report-every-hours', 0, 24 * 366) ?? 24;
@@ -36,6 +42,8 @@ const centreUp: Command = {
       reportEveryMs: hours * 3_600_000,
       reportPeriodMs: (int(args, 'period-days', 1, 3660) ?? DEFAULT_PERIOD_MS / DAY_MS) * DAY_MS,
       minPublicCount: int(args, 'min-public-count', 1, 1000),
+      alertWindowMs,
+      alertCap,
     });
     io.out(`multiagency centre up as ${client.id}; ${hours ? `a strategic report every ${hours} h` : 'reports on demand only'}; Ctrl-C stops it`);
     await io.interrupted;

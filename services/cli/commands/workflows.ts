@@ -9,17 +9,27 @@ const workflowsUp: Command = {
   path: ['workflows', 'up'],
   summary: 'run the case registry: tracks referrals, MLA, extradition, joint investigations and training as durable cases (¶13–15, ¶8)',
   usage:
-    'liaison workflows up --as AGENCY_DIR [--speed N] [--tick-ms MS] [--concurrency N] [--server URL] — the agency’s roles must observe the workflow types and keep state: { kv: [cases] }; ' +
+    'liaison workflows up --as AGENCY_DIR [--speed N] [--tick-ms MS] [--concurrency N] [--cache-cases N] [--server URL] — the agency’s roles must observe the workflow types and keep state: { kv: [cases] }; ' +
     'run it twice for two replicas (they share the consumers and the bucket); --speed 86400 runs deadlines a simulated day per second; ' +
-    '--concurrency: messages of each consumer applied at once, different cases in parallel and each case in order (default 32; 1: one at a time)',
-  options: { as: { type: 'string' }, speed: { type: 'string' }, 'tick-ms': { type: 'string' }, concurrency: { type: 'string' }, server: { type: 'string' } },
+    '--concurrency: messages of each consumer applied at once, different cases in parallel and each case in order (default 32; 1: one at a time); ' +
+    '--cache-cases: closed or idle cases kept in memory besides those with deadlines or notices pending (default 10000; others are read back from the bucket when named)',
+  options: { as: { type: 'string' }, speed: { type: 'string' }, 'tick-ms': { type: 'string' }, concurrency: { type: 'string' }, 'cache-cases': { type: 'string' }, server: { type: 'string' } },
   required: ['as'],
   async run(args, io) {
     const logger = createLogger({ name: 'workflows' });
     const speed = int(args, 'speed', 1, 10_000_000) ?? 1;
-    const client = await connectAs(args, logger);
     const concurrency = int(args, 'concurrency', 1, 1024);
-    const wf = await startWorkflows({ client, logger, clock: speed === 1 ? undefined : scaledClock(speed), tickMs: int(args, 'tick-ms', 10, 60_000) ?? 250, ...(concurrency ? { concurrency } : {}) });
+    const tickMs = int(args, 'tick-ms', 10, 60_000) ?? 250;
+    const cacheCases = int(args, 'cache-cases', 0, 10_000_000);
+    const client = await connectAs(args, logger);
+    const wf = await startWorkflows({
+      client,
+      logger,
+      clock: speed === 1 ? undefined : scaledClock(speed),
+      tickMs,
+      ...(concurrency ? { concurrency } : {}),
+      ...(cacheCases !== undefined ? { cacheCases } : {}),
+    });
     io.out(`case registry up as ${client.id}: ${wf.cases().length} cases loaded; clock ×${speed}; Ctrl-C stops it`);
     await io.interrupted;
     await wf.stop();

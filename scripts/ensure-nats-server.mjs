@@ -7,12 +7,9 @@
 // apt-get, sudo and id are looked up on the PATH. LIAISON_NATS_SBIN_DIRS (colon-separated, may be empty) replaces
 // the sbin directories searched after the PATH (/usr/sbin, /usr/local/sbin): test/ensure-nats-server.test.ts runs
 // this script against fake apt-get/sudo/id on a PATH of its own, where the machine's real server must not be found.
-import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { delimiter } from 'node:path';
 import { locateNatsServer, NATS_SERVER_ENV, NATS_SERVER_INSTALL, SBIN_DIRS } from '../services/exchange/nats-binary.ts';
-
-const say = (line) => process.stderr.write(`liaison: ${line}\n`);
+import { aptGet, onPath, privilege, say } from './apt.mjs';
 
 const sbinDirs = process.env.LIAISON_NATS_SBIN_DIRS === undefined ? SBIN_DIRS : process.env.LIAISON_NATS_SBIN_DIRS.split(delimiter).filter(Boolean);
 
@@ -22,40 +19,6 @@ function found() {
   } catch (err) {
     return { error: err };
   }
-}
-
-/** Whether `name` is an executable on the PATH. */
-function onPath(name) {
-  return (process.env.PATH ?? '').split(delimiter).filter(Boolean).some((dir) => {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** The effective user id, as `id -u` says (process.getuid when `id` cannot tell). */
-function uid() {
-  const r = spawnSync('id', ['-u'], { encoding: 'utf8' });
-  const n = Number.parseInt(r.stdout ?? '', 10);
-  return r.status === 0 && Number.isInteger(n) ? n : process.getuid?.();
-}
-
-/** `[]` when root, `['sudo', '-n']` when sudo works without a password, undefined when we may not install. */
-function privilege() {
-  if (uid() === 0) return [];
-  const sudo = spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' });
-  return sudo.status === 0 ? ['sudo', '-n'] : undefined;
-}
-
-/** Run apt-get (output kept unless it fails); true on success. */
-function aptGet(prefix, args) {
-  const [cmd, ...rest] = [...prefix, 'apt-get', ...args];
-  const r = spawnSync(cmd, rest, { encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  if (r.status !== 0) process.stderr.write(`${(r.stdout ?? '') + (r.stderr ?? '')}`.split('\n').slice(-6).join('\n'));
-  return r.status === 0;
 }
 
 function main() {

@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   // --- policy ---
   ERR_POLICY_STALE: "The SDK's policy is older than the exchange's; it refuses to send until it has the new directory.",
   ERR_POLICY_INVALID: 'The policy file is invalid (the message names file, line and key).',
+  ERR_AGREEMENT_INVALID:
+    'A cross-federation agreement is invalid (the message names file, line and key), lacks a required root signature, carries one that does not verify, or has expired.',
   ERR_POLICY_SEND_DENIED: 'The policy does not allow this agency to send this message type (to this recipient).',
   ERR_POLICY_RECEIVE_DENIED: 'The policy does not allow this agency to receive this message type at this tier.',
   ERR_POLICY_HANDLING_DENIED: 'The recipient rule does not admit this handling code or TLP.',

@@ -2,11 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { OffsetClock } from '../services/sdk/clock.ts';
-import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
+import { requestHash, SERVICE_ERROR_HEADER, type Serving } from '../services/sdk/client/rpc.ts';
+import type { ArrivingRequest } from '../services/sdk/client/serve-admission.ts';
+import type { MessageHeader } from '../services/sdk/envelope/header.ts';
+import { openEnvelope, type ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { inboxPrefix, serviceSubject } from '../services/sdk/subjects.ts';
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { formatRegistryFigures } from '../services/cli/commands/registry-stats.ts';
 import type { RegistryFigures } from '../services/registry/figures.ts';
-import { admitChecks, DOCUMENT_CHECK_RESULT, type AdmissionConfig } from '../services/registry/admission.ts';
+import { checkAdmission, DOCUMENT_CHECK_RESULT, type AdmissionConfig } from '../services/registry/admission.ts';
 import { MapDocumentStore } from '../services/registry/map-store.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
@@ -107,39 +112,183 @@ describe('¶16 registry: bounded admission of checks (issue 16)', () => {
   });
 });
 
-describe('admitChecks: at most N checks in process', () => {
-  /** A received check, as the SDK's receive pipeline hands it to a handler. */
-  const received = (id: string): ReceivedMessage =>
-    ({ header: { id, createdAt: new Date() }, type: 'DocumentCheckRequest', family: 'documents', subject: '', body: {}, kid: '' }) as unknown as ReceivedMessage;
+describe('checkAdmission: at most N checks in process, counted from arrival', () => {
+  /** A check as it arrives (claimed header, unverified), as the SDK's serve() hands it to admission. */
+  const arriving = (id: string, createdAt = new Date()): ArrivingRequest => ({ requester: 'xb-police', type: 'DocumentCheckRequest', header: { id, createdAt } as MessageHeader });
 
-  it('a check beyond the limit is answered busy at once while the admitted ones are in process; the next one after they finish is admitted', async () => {
+  it('a check beyond the limit is refused busy at once while the admitted ones are in process; once one is released the next is admitted', () => {
     const counters = { busyFull: 0, busyLate: 0 };
-    const gates: (() => void)[] = [];
-    const admitted: string[] = [];
-    const handler = admitChecks(
-      async (req) => {
-        admitted.push(req.header.id);
-        await new Promise<void>((r) => gates.push(r));
+    const admission = checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT }, { config: { maxInProcess: 2 }, clock: { now: () => Date.now() }, counters });
+    expect(admission.admit(arriving('a'))).toBeUndefined();
+    expect(admission.admit(arriving('b'))).toBeUndefined();
+    const third = admission.admit(arriving('c'));
+    expect(third?.type).toBe('DocumentCheckResult');
+    expect(third?.body).toMatchObject({ requestId: 'c', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/2 checks in process \(at most 2\)/) });
+    expect(counters).toEqual({ busyFull: 1, busyLate: 0 });
+    admission.release();
+    expect(admission.admit(arriving('d'))).toBeUndefined();
+    expect(admission.admit(arriving('e'))?.body).toMatchObject({ requestId: 'e', outcome: 'CHECK_OUTCOME_BUSY' });
+    // A check whose claimed created_at is older than the wait bound is refused late, even with room.
+    admission.release();
+    admission.release();
+    expect(admission.admit(arriving('f', new Date(Date.now() - 10_000)))?.body).toMatchObject({ requestId: 'f', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/waited \d+ ms/) });
+    expect(counters).toEqual({ busyFull: 2, busyLate: 1 });
+  });
+});
+
+describe('serve(): admission before verification, concurrent answers, busy answers only to the requester (issue 16)', () => {
+  let fed: TestFederation;
+  let police: LiaisonClient;
+  let xbPolice: LiaisonClient;
+  let ncb: LiaisonClient | undefined;
+  let serving: Serving | undefined;
+  const POLICE = 'xa-border-police';
+  const NCB = 'xc-ncb';
+  const subject = serviceSubject('documents', 'DocumentCheckRequest', POLICE);
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: [POLICE, 'xb-police', NCB], name: 'serve-admission' });
+    police = await fed.connect(POLICE);
+    xbPolice = await fed.connect('xb-police');
+  });
+  afterEach(async () => {
+    await serving?.stop();
+    await ncb?.close();
+    serving = undefined;
+    ncb = undefined;
+  });
+  afterAll(async () => {
+    await fed?.stop();
+  });
+
+  /** A handler held until `open()`: what is in it stays in process. */
+  const held = () => {
+    let entered = 0;
+    let active = 0;
+    let maxActive = 0;
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    return {
+      get entered() {
+        return entered;
+      },
+      get maxActive() {
+        return maxActive;
+      },
+      open,
+      handler: async (req: ReceivedMessage) => {
+        entered++;
+        maxActive = Math.max(maxActive, ++active);
+        await Promise.race([gate, new Promise((r) => setTimeout(r, 1_500))]);
+        active--;
         return { type: 'DocumentCheckResult', body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT' } };
       },
-      DOCUMENT_CHECK_RESULT,
-      { config: { maxInProcess: 2 }, clock: { now: () => Date.now() }, counters },
-    );
-    const first = handler(received('a'));
-    const second = handler(received('b'));
-    // Answered at once (not after the admitted ones finish): a 1 s race stands in for "never answered".
-    const third = await Promise.race([handler(received('c')), new Promise<never>((_, no) => setTimeout(() => no(new Error('the third check was not answered at once')), 1_000))]);
-    expect(third.type).toBe('DocumentCheckResult');
-    expect(third.body).toMatchObject({ requestId: 'c', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/2 checks in process \(at most 2\)/) });
-    expect(counters).toEqual({ busyFull: 1, busyLate: 0 });
-    expect(admitted).toEqual(['a', 'b']);
-    for (const g of gates) g();
-    expect((await first).body).toMatchObject({ outcome: 'CHECK_OUTCOME_NO_HIT' });
-    await second;
-    const fourth = handler(received('d'));
-    expect(admitted).toEqual(['a', 'b', 'd']);
-    gates.at(-1)!();
-    expect((await fourth).body).toMatchObject({ requestId: 'd', outcome: 'CHECK_OUTCOME_NO_HIT' });
+    };
+  };
+
+  /** The bureau serving checks through `handler`, with at most one check in process (admission as the registry's). */
+  const serveFull = async (handler: (req: ReceivedMessage) => Promise<{ type: string; body: unknown }>) => {
+    const counters = { busyFull: 0, busyLate: 0 };
+    ncb = await fed.connect(NCB);
+    serving = await ncb.serve({ DocumentCheckRequest: handler }, { admission: checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT }, { config: { maxInProcess: 1 }, clock: { now: () => Date.now() }, counters }) });
+    return counters;
+  };
+
+  /** The police's signed check, its signature bytes altered (still 64 bytes): a request that does not verify. */
+  const tampered = () => {
+    const copy = police.seal('DocumentCheckRequest', CHECK, { to: NCB }).copies[0]!;
+    const codec = police.openContext().codec;
+    const env = codec.decodeEnvelope(copy.data);
+    const signature = Uint8Array.from(env.signature);
+    signature[0]! ^= 0xff;
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(copy.headers)) h.set(k, v);
+    return { data: codec.encodeEnvelope({ ...env, signature }), headers: h };
+  };
+
+  /** What the police's raw request got back: the verified reply's outcome, or the refusal's code. */
+  const answerTo = (m: Msg, sent: Uint8Array): string => {
+    const refusal = m.headers?.get(SERVICE_ERROR_HEADER);
+    if (refusal) return refusal.split(':')[0]!;
+    const r = openEnvelope(police.openContext(), { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined }, { route: 'reply', from: NCB, requestHash: requestHash(sent) });
+    return String(r.body.outcome);
+  };
+
+  it('with the limit reached, a request whose signature does not verify is answered busy (signed, bound to it) without being verified; once there is room it is verified and refused ERR_SIGNATURE_INVALID', async () => {
+    const h = held();
+    const counters = await serveFull(h.handler);
+    const first = police.request('DocumentCheckRequest', CHECK, { timeoutMs: 8_000 });
+    expect(await until(() => h.entered === 1)).toBe(true);
+    const bad = tampered();
+    // Admission after verification would refuse this as ERR_SIGNATURE_INVALID: it would have spent a verify on it.
+    expect(answerTo(await police.nc.request(subject, bad.data, { headers: bad.headers, timeout: 4_000 }), bad.data)).toBe('CHECK_OUTCOME_BUSY');
+    expect(counters.busyFull).toBe(1);
+    h.open();
+    expect((await first).body.outcome).toBe('CHECK_OUTCOME_NO_HIT');
+    // Now with room: the same bytes are verified, and refused for their signature.
+    expect(answerTo(await police.nc.request(subject, bad.data, { headers: bad.headers, timeout: 4_000 }), bad.data)).toBe('ERR_SIGNATURE_INVALID');
+    expect(h.entered).toBe(1); // neither reached the handler
+  });
+
+  it('a busy answer goes only along the response route into the requester’s own account: naming another agency’s inbox as reply reaches nothing; a request signed by another agency is not answered busy', async () => {
+    const h = held();
+    const counters = await serveFull(h.handler);
+    const first = police.request('DocumentCheckRequest', CHECK, { timeoutMs: 8_000 });
+    expect(await until(() => h.entered === 1)).toBe(true);
+    // xb-police listens on its own inbox; the police names it as the reply of a check while the bureau is full.
+    const stolen: Msg[] = [];
+    const sub = xbPolice.nc.subscribe(`${inboxPrefix('xb-police')}.stolen-busy`, { callback: (_e, m) => void stolen.push(m) });
+    await xbPolice.nc.flush();
+    const copy = police.seal('DocumentCheckRequest', CHECK, { to: NCB }).copies[0]!;
+    const hdrs = natsHeaders();
+    for (const [k, v] of Object.entries(copy.headers)) hdrs.set(k, v);
+    police.nc.publish(subject, copy.data, { reply: `${inboxPrefix('xb-police')}.stolen-busy`, headers: hdrs });
+    await police.nc.flush();
+    expect(await until(() => counters.busyFull === 1)).toBe(true); // the bureau did answer it busy…
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stolen).toHaveLength(0); // …and the answer never reached xb-police
+    expect(serving!.dropped).toBe(0);
+    sub.unsubscribe();
+    // The control: the same request with the police's own inbox gets the signed busy answer.
+    expect(answerTo(await police.nc.request(subject, copy.data, { headers: hdrs, timeout: 4_000 }), copy.data)).toBe('CHECK_OUTCOME_BUSY');
+    // A request signed by xb-police arriving on the police's subject: its claimed sender is not the requester the
+    // broker authenticated, so admission does not answer it (busy would be addressed to xb-police); the receive
+    // pipeline refuses it before any verification.
+    const other = xbPolice.seal('DocumentCheckRequest', CHECK, { to: NCB }).copies[0]!;
+    const oh = natsHeaders();
+    for (const [k, v] of Object.entries(other.headers)) oh.set(k, v);
+    expect(answerTo(await police.nc.request(subject, other.data, { headers: oh, timeout: 4_000 }), other.data)).toBe('ERR_SUBJECT_MISMATCH');
+    expect(counters.busyFull).toBe(2);
+    h.open();
+    await first;
+  });
+
+  it('requests are answered concurrently: slow handlers overlap instead of following each other', async () => {
+    const h = held();
+    ncb = await fed.connect(NCB);
+    serving = await ncb.serve({ DocumentCheckRequest: h.handler });
+    const n = 6;
+    const all = Promise.all(Array.from({ length: n }, () => police.request('DocumentCheckRequest', CHECK, { timeoutMs: 15_000 })));
+    // Serialized, only one would ever be in the handler (each then waits out its 1.5 s).
+    await until(() => h.entered === n, 5_000);
+    expect(h.maxActive).toBe(n);
+    h.open();
+    expect((await all).map((r) => r.body.outcome)).toEqual(Array(n).fill('CHECK_OUTCOME_NO_HIT'));
+    expect(serving.concurrentHighWater).toBe(n);
+  });
+
+  it('with `concurrency` in process and `maxWaiting` waiting, more requests are refused ERR_BUSY at once; the waiting ones are answered', async () => {
+    const h = held();
+    ncb = await fed.connect(NCB);
+    serving = await ncb.serve({ DocumentCheckRequest: h.handler }, { concurrency: 2, maxWaiting: 2 });
+    const fates = Array.from({ length: 6 }, () => fate(police, 15_000));
+    expect(await until(() => serving!.busy === 2, 5_000)).toBe(true);
+    expect(h.entered).toBe(2);
+    h.open();
+    const counts: Record<string, number> = {};
+    for (const f of await Promise.all(fates)) counts[f] = (counts[f] ?? 0) + 1;
+    expect(counts).toEqual({ CHECK_OUTCOME_NO_HIT: 4, ERR_BUSY: 2 });
+    expect(h.maxActive).toBe(2);
   });
 });
 

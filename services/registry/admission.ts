@@ -1,6 +1,6 @@
-import { BUSY_OUTCOME, type Reply, type RequestHandler } from '../sdk/client/rpc.ts';
+import { BUSY_OUTCOME, type Reply } from '../sdk/client/rpc.ts';
+import type { ArrivingRequest, RequestAdmission } from '../sdk/client/serve-admission.ts';
 import type { Clock } from '../sdk/clock.ts';
-import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 
 /** Default bound on the checks a registry has in process at once (issue 16). */
 export const DEFAULT_MAX_CHECKS_IN_PROCESS = 256;
@@ -11,7 +11,7 @@ export const DEFAULT_MAX_CHECKS_IN_PROCESS = 256;
  */
 export const DEFAULT_MAX_CHECK_WAIT_MS = 4_000;
 
-/** How many checks the registry takes on (config of {@link admitChecks}). */
+/** How many checks the registry takes on (config of {@link checkAdmission}). */
 export interface AdmissionConfig {
   /** At most this many checks in process at once; more are refused busy (default {@link DEFAULT_MAX_CHECKS_IN_PROCESS}). */
   maxInProcess?: number;
@@ -31,7 +31,7 @@ export interface AdmissionCounters {
 }
 
 /** Why a check is refused now, or undefined when it is admitted. */
-function refusalOf(req: ReceivedMessage, inProcess: number, max: number, maxWaitMs: number, now: number): string | undefined {
+function refusalOf(req: ArrivingRequest, inProcess: number, max: number, maxWaitMs: number, now: number): string | undefined {
   if (inProcess >= max) return `the registry has ${inProcess} checks in process (at most ${max}): retry shortly`;
   const waited = now - req.header.createdAt.getTime();
   if (waited > maxWaitMs) return `the check waited ${waited} ms before the registry reached it (at most ${maxWaitMs}): retry shortly`;
@@ -42,7 +42,7 @@ function refusalOf(req: ReceivedMessage, inProcess: number, max: number, maxWait
  * The signed busy answer of a check: the request's own result type (the requester's policy receives it), outcome
  * {@link BUSY_OUTCOME}, sealed and bound to the request by its hash like every reply.
  */
-function busyReply(req: ReceivedMessage, result: CheckResultShape, reason: string, now: number): Reply {
+function busyReply(req: ArrivingRequest, result: CheckResultShape, reason: string, now: number): Reply {
   return { type: result.type, body: { requestId: req.header.id, outcome: BUSY_OUTCOME, checkedAt: new Date(now).toISOString(), [result.reasonField]: reason } };
 }
 
@@ -58,27 +58,33 @@ export const DOCUMENT_CHECK_RESULT: CheckResultShape = { type: 'DocumentCheckRes
 export const PERSON_CHECK_RESULT: CheckResultShape = { type: 'PersonCheckResult', reasonField: 'requestedAction' };
 
 /**
- * Wrap a check handler with bounded admission: at most `maxInProcess` checks in process, none worked on after
- * waiting more than `maxWaitMs`. A check beyond either bound is answered at once with a signed busy result of
- * `result`'s type (its reason in `result.reasonField`), never left for the requester to time out.
+ * Bounded admission of checks, on arrival and before verification (the SDK's `serve` asks it first): at most
+ * `maxInProcess` checks in process from the moment they arrive until they are answered, none taken on after waiting
+ * more than `maxWaitMs` since its `created_at`. A check beyond either bound is answered at once with a signed busy
+ * result of its type's {@link CheckResultShape} (by `results[type]`), never left for the requester to time out, and
+ * costs the registry no verification and no lookup: only the signing of that result, sent to the requester the broker
+ * authenticated, in its own account — a requester can make the registry sign one busy result per check it sends.
+ * The `created_at` read here is the request's claim, unverified: a requester can only make its own checks look late.
  */
-export function admitChecks(handler: RequestHandler, result: CheckResultShape, o: { config?: AdmissionConfig; clock: Clock; counters: AdmissionCounters }): RequestHandler {
+export function checkAdmission(results: Readonly<Record<string, CheckResultShape>>, o: { config?: AdmissionConfig; clock: Clock; counters: AdmissionCounters }): RequestAdmission {
   const max = Math.max(1, o.config?.maxInProcess ?? DEFAULT_MAX_CHECKS_IN_PROCESS);
   const maxWaitMs = Math.max(0, o.config?.maxWaitMs ?? DEFAULT_MAX_CHECK_WAIT_MS);
   let inProcess = 0;
-  return async (req) => {
-    const now = o.clock.now();
-    const refused = refusalOf(req, inProcess, max, maxWaitMs, now);
-    if (refused) {
+  return {
+    admit(req) {
+      const result = results[req.type];
+      const now = o.clock.now();
+      const refused = result && refusalOf(req, inProcess, max, maxWaitMs, now);
+      if (!result || !refused) {
+        inProcess++;
+        return undefined;
+      }
       if (inProcess >= max) o.counters.busyFull++;
       else o.counters.busyLate++;
       return busyReply(req, result, refused, now);
-    }
-    inProcess++;
-    try {
-      return await handler(req);
-    } finally {
+    },
+    release() {
       inProcess--;
-    }
+    },
   };
 }

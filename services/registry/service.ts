@@ -5,7 +5,7 @@ import { systemClock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
-import { admitChecks, DOCUMENT_CHECK_RESULT, PERSON_CHECK_RESULT, type AdmissionConfig } from './admission.ts';
+import { checkAdmission, DOCUMENT_CHECK_RESULT, PERSON_CHECK_RESULT, type AdmissionConfig } from './admission.ts';
 import { AlertedRanges, alertedNote, type AlertMatch } from './alerted-ranges.ts';
 import { applyDocumentBatch } from './import/apply-batch.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
@@ -323,11 +323,9 @@ export async function startRegistry(o: {
     }
     return result.reply;
   };
-  const admitted = { config: o.admission, clock, counters: stats };
-  const serving = await client.serve(
-    { DocumentCheckRequest: admitChecks(check, DOCUMENT_CHECK_RESULT, admitted), PersonCheckRequest: admitChecks(checkPerson, PERSON_CHECK_RESULT, admitted) },
-    { name: 'liaison-registry' },
-  );
+  // Admission counts every check from its arrival and refuses busy before verifying it (issue 16).
+  const admission = checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT, PersonCheckRequest: PERSON_CHECK_RESULT }, { config: o.admission, clock, counters: stats });
+  const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry', admission });
   // Once the server has answered a flush it has registered the endpoints: a check sent after start returns
   // reaches this replica rather than finding no responders (the consumers may already have applied the tail).
   await client.nc.flush();

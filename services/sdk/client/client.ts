@@ -19,7 +19,7 @@ import { DirectoryWatcher, type DirectoryCache } from './directory.ts';
 import { checkMaxInFlight } from './in-flight.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
-import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type Serving } from './rpc.ts';
+import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type ServeOptions, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { natsTlsOptions } from './nats-tls.ts';
 import { credsWithJwt, jwtOfCreds } from './live-credentials.ts';
@@ -539,8 +539,11 @@ export class LiaisonClient {
     return await rpcRequest(this.#rpcHost(), type, body, opts);
   }
 
-  /** Serve request types this agency's roles list under `serve`; handlers answer with a type and body. */
-  async serve(handlers: Record<string, RequestHandler>, meta: { name?: string } = {}): Promise<Serving> {
+  /**
+   * Serve request types this agency's roles list under `serve`; handlers answer with a type and body. `meta` bounds
+   * how requests are taken on: admission before verification, concurrency, waiting (see {@link ServeOptions}).
+   */
+  async serve(handlers: Record<string, RequestHandler>, meta: ServeOptions = {}): Promise<Serving> {
     const serving = await rpcServe(this.#rpcHost(), handlers, meta);
     this.#services.push(serving);
     return serving;

@@ -7,6 +7,8 @@ import type { Logger } from '../logging.ts';
 import { agencyServes, canSend, type Policy } from '../policy/index.ts';
 import type { Catalog } from '../schema/index.ts';
 import { parseServiceSubject, responseRoute, serviceSubject } from '../subjects.ts';
+import { BoundedRunner } from './bounded-runner.ts';
+import { arrivingRequest, type ArrivingRequest, type RequestAdmission } from './serve-admission.ts';
 
 /** Header of a refusal: `CODE: message` (the name the NATS services framework uses). */
 export const SERVICE_ERROR_HEADER = 'Nats-Service-Error';
@@ -113,7 +115,37 @@ function busyError(server: string, reply: ReceivedMessage): LiaisonError {
 export interface Serving {
   /** Requests dropped unanswered because their reply subject lay outside the requester's own inbox. */
   readonly dropped: number;
+  /** Requests refused ERR_BUSY at once because `concurrency` were in process and `maxWaiting` waited. */
+  readonly busy: number;
+  /** The most requests this service had in process (verifying, handling, signing) at once. */
+  readonly concurrentHighWater: number;
   stop(): Promise<void>;
+}
+
+/** Default of {@link ServeOptions.concurrency}: requests one service verifies, handles and signs at once. */
+export const DEFAULT_SERVE_CONCURRENCY = 64;
+/** Default of {@link ServeOptions.maxWaiting}: requests one service holds beyond its concurrency. */
+export const DEFAULT_SERVE_MAX_WAITING = 1_024;
+
+/** How a service takes on its requests (issue 16). */
+export interface ServeOptions {
+  /** The service's name in logs. */
+  name?: string;
+  /**
+   * Admission on arrival, BEFORE verification ({@link RequestAdmission}): a request it refuses costs no
+   * verification, only the signed refusal it answers with. Default: every request is taken on, up to the bounds below.
+   */
+  admission?: RequestAdmission;
+  /**
+   * At most this many requests verified, handled and signed at once (default {@link DEFAULT_SERVE_CONCURRENCY}); the
+   * others wait in arrival order. Requests are answered concurrently: a slow handler does not hold up the next.
+   */
+  concurrency?: number;
+  /**
+   * At most this many requests waiting beyond `concurrency` (default {@link DEFAULT_SERVE_MAX_WAITING}); more are
+   * refused at once with ERR_BUSY (status 503, unsigned like every refusal of the pipeline) instead of piling up.
+   */
+  maxWaiting?: number;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -123,6 +155,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ERR_REVOKED: 403,
   ERR_SIGNATURE_INVALID: 401,
   ERR_KEY_UNKNOWN: 401,
+  ERR_BUSY: 503,
   ERR_INTERNAL: 500,
 };
 
@@ -132,13 +165,29 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * and signed. Refusals answer with the error code. Requests reach a serving agency only through the exchange's
  * import of its request subjects, so every reply is a service-import response route (`_R_.…`) that the server
  * maps back into the requester's own account; anything else is dropped unanswered and counted.
+ *
+ * Requests are counted from the moment they arrive: `opts.admission` is asked first, before any verification, and
+ * a request it refuses gets its signed refusal at once; the others are answered concurrently, at most
+ * `opts.concurrency` at once, with at most `opts.maxWaiting` waiting (beyond: ERR_BUSY at once).
  */
-export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, meta: { name?: string } = {}): Promise<Serving> {
+export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, opts: ServeOptions = {}): Promise<Serving> {
   const served = agencyServes(host.policy(), host.id);
   for (const type of Object.keys(handlers)) {
     if (!served.includes(type)) throw new LiaisonError('ERR_POLICY_RECEIVE_DENIED', `${host.id} does not serve ${type} under the policy (no role lists it under serve)`, { type });
   }
+  const runner = new BoundedRunner({ concurrency: opts.concurrency ?? DEFAULT_SERVE_CONCURRENCY, maxWaiting: opts.maxWaiting ?? DEFAULT_SERVE_MAX_WAITING });
   let dropped = 0;
+  let busy = 0;
+  const take = (handler: RequestHandler, msg: Msg, requester: string) => {
+    const release = admitOnArrival(host, opts.admission, msg);
+    if (!release) return; // refused before verification, its signed refusal sent
+    if (runner.offer(() => answer(host, handler, msg, requester).finally(release))) return;
+    release();
+    busy++;
+    const why = `${host.id} has ${runner.concurrency} requests in process and ${runner.maxWaiting} waiting: retry shortly`;
+    host.logger.warn({ requester, service: opts.name }, `request refused busy: ${why}`);
+    respondError(msg, STATUS.ERR_BUSY!, `ERR_BUSY: ${why}`);
+  };
   const subs: Subscription[] = [];
   for (const [type, handler] of Object.entries(handlers)) {
     const info = host.catalog.get(type);
@@ -150,10 +199,10 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
           const requester = parseServiceSubject(msg.subject)?.sender ?? '';
           if (!responseRoute(msg.reply)) {
             dropped++;
-            host.logger.warn({ requester, service: meta.name ?? info.name, reply: msg.reply?.slice(0, 80) }, 'request dropped: its reply subject is not a service-import response route');
+            host.logger.warn({ requester, service: opts.name ?? info.name, reply: msg.reply?.slice(0, 80) }, 'request dropped: its reply subject is not a service-import response route');
             return;
           }
-          void answer(host, handler, msg, requester);
+          take(handler, msg, requester);
         },
       }),
     );
@@ -163,11 +212,52 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
     get dropped() {
       return dropped;
     },
+    get busy() {
+      return busy;
+    },
+    get concurrentHighWater() {
+      return runner.highWater;
+    },
     async stop() {
       for (const s of subs) s.unsubscribe();
       await host.nc.flush().catch(() => undefined);
     },
   };
+}
+
+const NOTHING_TO_RELEASE = () => undefined;
+
+/**
+ * Ask the service's admission about a request as it arrives, before verification. Returns what to call once the
+ * request is answered, or undefined when admission refused it (its signed refusal already on its way). A request
+ * whose claimed header disagrees with its subject is not admission's to count: the receive pipeline refuses it
+ * before verifying anything.
+ */
+function admitOnArrival(host: RpcHost, admission: RequestAdmission | undefined, msg: Msg): (() => void) | undefined {
+  if (!admission) return NOTHING_TO_RELEASE;
+  const arriving = arrivingRequest(host.openContext(), msg.subject, msg.data);
+  if (!arriving) return NOTHING_TO_RELEASE;
+  const refusal = admission.admit(arriving);
+  if (!refusal) return () => admission.release();
+  respondRefusal(host, msg, arriving, refusal);
+  return undefined;
+}
+
+/**
+ * Answer a request refused on arrival with `refusal`, sealed and signed to the broker-authenticated requester and
+ * bound to the request's hash, along the request's response route (checked by the caller): it reaches only the
+ * requester's own account. Nothing of the unverified header is carried but its id (as the causation).
+ */
+function respondRefusal(host: RpcHost, msg: Msg, arriving: ArrivingRequest, refusal: Reply): void {
+  try {
+    const sealed = host.seal(refusal.type, refusal.body, { ...refusal.opts, causationId: arriving.header.id, to: arriving.requester, requestHash: requestHash(msg.data) });
+    const copy = sealed.copies[0]!;
+    msg.respond(copy.data, { headers: toHeaders(copy.headers) });
+  } catch (err) {
+    const e = asLiaisonError(err, 'ERR_INTERNAL');
+    host.logger.warn({ code: e.code, requester: arriving.requester, type: arriving.type }, `refusal not sealed: ${e.message}`);
+    respondError(msg, STATUS[e.code] ?? 400, `${e.code}: ${e.message}`.slice(0, 1000));
+  }
 }
 
 function respondError(msg: Msg, status: number, text: string): void {

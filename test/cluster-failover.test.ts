@@ -277,8 +277,10 @@ describe('a three-node exchange loses nothing when a node dies (issue 16)', () =
     const leaderOf = async () => fed.cluster.indexOf((await (await jetstreamManager(fed.exchange.admin)).streams.info(stream)).cluster!.leader!);
     const r = await burstThroughKill('stream-leader', leaderOf);
     expect(r.sent.acked.length).toBeGreaterThan(1_000 + 100);
-    // A publish forwarded to the dead leader waits for its acknowledgement timeout (10 s) before the resend.
-    expect(r.firstPublishMs).toBeLessThan(30_000);
+    // A publish forwarded to the dead leader got no answer; the SDK sends what is waiting again once the server announces
+    // the cluster change and while the stream answers "no responders" (publisher.ts), so the new leader answers after
+    // its election (test/publish-resend proves the mechanism with a 60 s deadline). Bounded here generously for load.
+    expect(r.firstPublishMs).toBeLessThan(20_000);
     expect(r.twice).toEqual([]);
     expect(r.lost).toEqual([]);
     expect(await leaderOf()).not.toBe(r.node);

@@ -10,10 +10,23 @@ export interface PubAck {
 
 interface Pending {
   subject: string;
+  data: Uint8Array;
+  headers: MsgHdrs;
+  /** When it was last published (first send or resend). */
+  sentAt: number;
+  /** Set by a first "no responders" answer on a cluster: resent until then (a stream electing its leader). */
+  noLeaderUntil?: number;
   deadline: number;
   resolve: (ack: PubAck) => void;
   reject: (err: LiaisonError) => void;
 }
+
+/** After a cluster change, how long a publish waits for its acknowledgement before it is sent again. */
+export const RESEND_EVERY_MS = 1_000;
+/** How long after a cluster change waiting publishes are resent. */
+export const RESEND_WINDOW_MS = 15_000;
+/** How long a publish answered "no responders" on a cluster is resent (a stream's leader election) before it fails. */
+export const NO_LEADER_GRACE_MS = 10_000;
 
 /**
  * Asynchronous JetStream publishing (like nats.go's PublishAsync): each message is published with a
@@ -21,6 +34,14 @@ interface Pending {
  * the returned promise. Compared with one request per message this avoids a subscription lookup,
  * a timer and two pre-built error objects per publish, which dominated the sender's profile.
  * A permission violation the server reports for a subject fails the publishes pending on it.
+ *
+ * When the cluster changes under a live connection (the server announces a node gone or added: a stream leader may
+ * have died with the publishes forwarded to it), publishes still waiting are sent again — the same bytes, headers
+ * (Nats-Msg-Id) and reply subject — every {@link RESEND_EVERY_MS} for {@link RESEND_WINDOW_MS}: JetStream's duplicate
+ * window stores each at most once (a resend of a stored one is acknowledged `duplicate`), and the new leader answers
+ * within its election instead of the publish waiting out its deadline. A "no responders" answer on a cluster (a
+ * stream between two leaders) is treated the same way for up to {@link NO_LEADER_GRACE_MS}. Nothing is resent while
+ * the cluster is steady, so an overloaded exchange is not sent more.
  */
 export class AsyncPublisher {
   readonly #nc: NatsConnection;
@@ -29,6 +50,8 @@ export class AsyncPublisher {
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: ReturnType<typeof setInterval>;
   #next = 0;
+  /** Until when waiting publishes are resent (set by a cluster change); 0 while the cluster is steady. */
+  #resendUntil = 0;
 
   /** Why the exchange may have refused a subject, by the policy this process enforces. */
   readonly #explain: (subject: string) => { reason: string; rule?: string };
@@ -43,6 +66,7 @@ export class AsyncPublisher {
         const token = msg.subject.slice(this.#prefix.length + 1);
         const p = this.#pending.get(token);
         if (!p) return;
+        if (msg.headers?.code === 503 && this.#electing(p)) return;
         this.#pending.delete(token);
         if (msg.headers?.code === 503) {
           return p.reject(new LiaisonError('ERR_PUBLISH', `no stream stores ${p.subject} (no responders)`, { subject: p.subject }));
@@ -67,6 +91,7 @@ export class AsyncPublisher {
         }
         // The acknowledgements of what was pending went to the server just lost (a cluster node that died): none
         // will come. Failing them now, not at their deadline, lets the sender resend (same id: deduplicated) at once.
+        if (s.type === 'update') this.#resendUntil = Date.now() + RESEND_WINDOW_MS;
         if (s.type === 'disconnect') this.#failAll(new LiaisonError('ERR_TIMEOUT', `the connection to the exchange (${s.server}) was lost before it acknowledged: the message may still have been stored, and sending it again with the same id is safe`));
       }
     })();
@@ -76,7 +101,8 @@ export class AsyncPublisher {
   publish(subject: string, data: Uint8Array, headers: MsgHdrs, timeoutMs = 10_000): Promise<PubAck> {
     const token = (this.#next++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
-      this.#pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
+      const now = Date.now();
+      this.#pending.set(token, { subject, data, headers, sentAt: now, deadline: now + timeoutMs, resolve, reject });
       try {
         this.#nc.publish(subject, data, { headers, reply: `${this.#prefix}.${token}` });
       } catch (err) {
@@ -99,12 +125,41 @@ export class AsyncPublisher {
 
   #expire(): void {
     const now = Date.now();
+    this.#resend(now, now < this.#resendUntil);
     for (const [token, p] of this.#pending) {
       if (p.deadline <= now) {
         this.#pending.delete(token);
         p.reject(new LiaisonError('ERR_TIMEOUT', `no acknowledgement from the exchange for ${p.subject} in time: check that the exchange is up and reachable (\`liaison doctor --as AGENCY_DIR\`) and not overloaded (\`liaison exchange status --dir TRUST_DIR\`); a send that timed out may still have been stored, and sending it again with the same id is safe`, { subject: p.subject }));
       }
     }
+  }
+
+  /**
+   * Send again what waited at least {@link RESEND_EVERY_MS} for its acknowledgement after a cluster change, or was
+   * answered "no responders" during an election (same reply subject: either answer settles it).
+   */
+  #resend(now: number, clusterChanged: boolean): void {
+    for (const [token, p] of this.#pending) {
+      if (now - p.sentAt < RESEND_EVERY_MS || !(clusterChanged || (p.noLeaderUntil !== undefined && now < p.noLeaderUntil))) continue;
+      p.sentAt = now;
+      try {
+        this.#nc.publish(p.subject, p.data, { headers: p.headers, reply: `${this.#prefix}.${token}` });
+      } catch {
+        // The connection is closing: the disconnect or close fails what is pending.
+      }
+    }
+  }
+
+  /**
+   * On a cluster, "no responders" for a stream subject is what a stream answers between its leader's death and the
+   * election of the next: the publish stays waiting (resent every {@link RESEND_EVERY_MS}) for at most
+   * {@link NO_LEADER_GRACE_MS} from its first such answer. On one server it means no stream stores the subject.
+   */
+  #electing(p: Pending): boolean {
+    if (!this.#nc.info?.cluster) return false;
+    const now = Date.now();
+    p.noLeaderUntil ??= Math.min(p.deadline, now + NO_LEADER_GRACE_MS);
+    return now < p.noLeaderUntil;
   }
 
   #failAll(err: LiaisonError): void {

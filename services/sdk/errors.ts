@@ -92,6 +92,7 @@ export const ERROR_CODES = {
   ERR_EDGE: "The agency's leaf node (`liaison leaf up`) could not start, keep its outbox or forwarder cursor in its own JetStream domain, or read it (the message says which).",
   ERR_NATS_SERVER_MISSING: 'The nats-server binary was not found (LIAISON_NATS_SERVER names no executable file, or nats-server is neither on the PATH nor in /usr/sbin): the message names the command that installs it.',
   ERR_TIMEOUT: 'An operation did not complete in time.',
+  ERR_CRYPTO_WORKER: 'A signing or verification job could not run on its crypto worker thread (the thread died or the pool was closed with the job in it); a received copy is redelivered later, a send fails.',
   ERR_BUSY: 'A service refused to answer now: with a signed busy reply bound to the request (the ¶16 registry: it had its limit of checks in process, or the check had waited longer than its admission bound; decided on arrival, before verification), or, from any service whose requests in process and waiting were both at their bounds, with a refusal like every other of the receive pipeline (status 503). Retry shortly.',
   ERR_STOP_TIMEOUT: "A service did not finish stopping within the bound after SIGTERM/SIGINT (e.g. the exchange stalled during its final snapshot or drain): the process exits with status 1 anyway; what it acknowledged stays acknowledged, the rest stays in JetStream.",
   ERR_INTERNAL: 'An unexpected failure (a bug): the message carries the stack; please report it.',

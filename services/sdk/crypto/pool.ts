@@ -1,0 +1,202 @@
+/**
+ * Ed25519 signing and verification on worker threads (issue 16, "every core at work").
+ *
+ * Jobs submitted in one turn of the event loop go out as one batch per thread (a `postMessage` costs about
+ * as much as one verification, so never one message per signature); inputs are packed into a fresh
+ * buffer and transferred; keys are sent to a thread once and cached there by the pool's key id.
+ *
+ * Bounded: at most `maxQueued` jobs are posted and unanswered at once; jobs beyond wait, in order, in the
+ * pool until answers come back (their promises wait — callers bound what they submit, as a consumer's
+ * window does). A thread that dies fails the jobs it held with ERR_CRYPTO_WORKER (never a hang) and is
+ * replaced; a thread that dies before answering anything three times in a row is not replaced, and when no
+ * thread is left the work runs on the calling thread. Size 0 is the calling thread from the start.
+ *
+ * @module
+ */
+import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import { LiaisonError } from '../errors.ts';
+import { silentLogger, type Logger } from '../logging.ts';
+import { JOB_SIGN, JOB_VERIFY, type JobInput } from './batch.ts';
+import { checkCryptoWorkers, defaultCryptoWorkers } from './size.ts';
+import { CryptoThread, type PendingJob } from './thread.ts';
+
+/** Default bound on jobs posted to the threads and not answered yet. */
+export const DEFAULT_MAX_QUEUED = 1024;
+/** Jobs below which a tick's batch is not split over more threads. */
+export const MIN_JOBS_PER_BATCH = 8;
+/** Consecutive deaths before a first answer after which a thread is not replaced. */
+export const MAX_EARLY_DEATHS = 3;
+
+/** Options of {@link CryptoPool.create}. */
+export interface CryptoPoolOptions {
+  /** Worker threads (default {@link defaultCryptoWorkers}: cores − 1, at most 8); 0 runs every job on the calling thread. */
+  size?: number;
+  logger?: Logger;
+  /** The most jobs posted and unanswered at once (default {@link DEFAULT_MAX_QUEUED}). */
+  maxQueued?: number;
+}
+
+/** Counters of a pool, for tests and diagnostics. */
+export interface CryptoPoolStats {
+  /** Jobs posted to threads, not answered yet (never above `maxQueued`). */
+  queued: number;
+  /** Jobs waiting in the pool for room under the bound, plus those collected for the next batch. */
+  waiting: number;
+  /** The most jobs ever posted and unanswered at once. */
+  queuedHighWater: number;
+  batches: number;
+  jobs: number;
+  /** Threads replaced after they died. */
+  restarts: number;
+  /** Threads running now. */
+  threads: number;
+}
+
+/** A pool of crypto worker threads (see the module comment). */
+export class CryptoPool {
+  /** Worker threads the pool was created with (0: inline). */
+  readonly size: number;
+  readonly maxQueued: number;
+  readonly #logger: Logger;
+  readonly #threads: (CryptoThread | undefined)[] = [];
+  readonly #earlyDeaths: number[] = [];
+  readonly #keyIds = new WeakMap<KeyObject, number>();
+  #nextKeyId = 1;
+  /** Collected this turn, posted at the next flush. */
+  #tick: PendingJob[] = [];
+  /** Beyond the bound: admitted in order as answers come back. */
+  readonly #waiting: PendingJob[] = [];
+  #flushing: NodeJS.Immediate | undefined;
+  #closed = false;
+  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0 };
+
+  private constructor(size: number, maxQueued: number, logger: Logger) {
+    this.size = size;
+    this.maxQueued = maxQueued;
+    this.#logger = logger;
+    for (let i = 0; i < size; i++) {
+      this.#threads.push(this.#start(i));
+      this.#earlyDeaths.push(0);
+    }
+  }
+
+  /** Start a pool (threads start at once; jobs posted before a thread is up wait in its port). */
+  static create(o: CryptoPoolOptions = {}): CryptoPool {
+    const size = checkCryptoWorkers(o.size) ?? defaultCryptoWorkers();
+    const maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new LiaisonError('ERR_USAGE', `maxQueued must be a positive integer, not ${String(maxQueued)}`);
+    return new CryptoPool(size, maxQueued, o.logger ?? silentLogger());
+  }
+
+  /** Verify an Ed25519 signature over `signingInput`: true or false, as `crypto.verify` answers. */
+  verify(signingInput: Uint8Array, signature: Uint8Array, publicKey: KeyObject): Promise<boolean> {
+    return this.#submit({ kind: JOB_VERIFY, keyId: this.#keyId(publicKey), input: signingInput, signature }, publicKey) as Promise<boolean>;
+  }
+
+  /** Sign `signingInput` with an Ed25519 private key: the 64-byte signature. */
+  sign(signingInput: Uint8Array, privateKey: KeyObject): Promise<Uint8Array> {
+    return this.#submit({ kind: JOB_SIGN, keyId: this.#keyId(privateKey), input: signingInput }, privateKey) as Promise<Uint8Array>;
+  }
+
+  /** The worker threads running now (diagnostics and tests). */
+  get threads(): readonly Worker[] {
+    return this.#threads.flatMap((t) => (t ? [t.worker] : []));
+  }
+
+  /** Counters (see {@link CryptoPoolStats}). */
+  stats(): CryptoPoolStats {
+    return { ...this.#stats, waiting: this.#waiting.length + this.#tick.length, threads: this.threads.length };
+  }
+
+  /** End every thread; jobs not answered yet fail with ERR_CRYPTO_WORKER. Resolves once every thread has exited. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#flushing) clearImmediate(this.#flushing);
+    const err = new LiaisonError('ERR_CRYPTO_WORKER', 'the crypto pool was closed before this job ran');
+    for (const p of [...this.#tick.splice(0), ...this.#waiting.splice(0)]) p.reject(err);
+    await Promise.all(this.#threads.map((t) => t?.close()));
+  }
+
+  #keyId(key: KeyObject): number {
+    let id = this.#keyIds.get(key);
+    if (id === undefined) this.#keyIds.set(key, (id = this.#nextKeyId++));
+    return id;
+  }
+
+  #submit(job: JobInput, key: KeyObject): Promise<boolean | Uint8Array> {
+    if (this.#closed) return Promise.reject(new LiaisonError('ERR_CRYPTO_WORKER', 'the crypto pool is closed'));
+    if (!this.#threads.some((t) => t)) return runInline(job, key);
+    return new Promise((resolve, reject) => {
+      const p: PendingJob = { job, key, resolve, reject };
+      if (this.#waiting.length > 0 || this.#stats.queued + this.#tick.length >= this.maxQueued) this.#waiting.push(p);
+      else this.#tick.push(p);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#tick.length === 0) return;
+    this.#flushing = setImmediate(() => this.#flush());
+  }
+
+  /** Post this turn's jobs: split over the least busy threads, at least {@link MIN_JOBS_PER_BATCH} per batch. */
+  #flush(): void {
+    this.#flushing = undefined;
+    const jobs = this.#tick;
+    this.#tick = [];
+    const live = this.#threads.filter((t): t is CryptoThread => t !== undefined).sort((a, b) => a.outstanding - b.outstanding);
+    if (live.length === 0) {
+      for (const p of jobs) runInline(p.job, p.key).then(p.resolve, p.reject);
+      return;
+    }
+    const parts = Math.max(1, Math.min(live.length, Math.floor(jobs.length / MIN_JOBS_PER_BATCH)));
+    const per = Math.ceil(jobs.length / parts);
+    for (let i = 0; i < parts; i++) {
+      const batch = jobs.slice(i * per, (i + 1) * per);
+      if (batch.length === 0) continue;
+      live[i]!.post(batch);
+      this.#stats.batches++;
+    }
+    this.#stats.jobs += jobs.length;
+    this.#stats.queued += jobs.length;
+    this.#stats.queuedHighWater = Math.max(this.#stats.queuedHighWater, this.#stats.queued);
+  }
+
+  /** Answers came back: admit waiting jobs into the room made. */
+  #settled(n: number): void {
+    this.#stats.queued -= n;
+    while (this.#waiting.length > 0 && this.#stats.queued + this.#tick.length < this.maxQueued) this.#tick.push(this.#waiting.shift()!);
+    this.#schedule();
+  }
+
+  #start(i: number): CryptoThread {
+    return new CryptoThread({ logger: this.#logger, settled: (n) => this.#settled(n), died: (t, early) => this.#died(i, t, early) });
+  }
+
+  #died(i: number, t: CryptoThread, early: boolean): void {
+    if (this.#closed || this.#threads[i] !== t) return;
+    this.#earlyDeaths[i] = early ? this.#earlyDeaths[i]! + 1 : 0;
+    if (this.#earlyDeaths[i]! >= MAX_EARLY_DEATHS) {
+      this.#logger.error({ slot: i }, 'a crypto worker thread keeps dying before its first answer; not replacing it');
+      this.#threads[i] = undefined;
+    } else {
+      this.#logger.warn({ slot: i }, 'a crypto worker thread died; its jobs failed, starting another');
+      this.#threads[i] = this.#start(i);
+      this.#stats.restarts++;
+    }
+    // Jobs collected for the dead thread's share go to the others (or run inline when none is left).
+    this.#schedule();
+    if (!this.#threads.some((x) => x)) for (const p of this.#waiting.splice(0)) runInline(p.job, p.key).then(p.resolve, p.reject);
+  }
+}
+
+/** One job on the calling thread (a pool of size 0, or one left without threads). */
+function runInline(job: JobInput, key: KeyObject): Promise<boolean | Uint8Array> {
+  try {
+    return Promise.resolve(job.kind === JOB_SIGN ? new Uint8Array(edSign(null, job.input, key)) : edVerify(null, job.input, key, job.signature!));
+  } catch (err) {
+    return Promise.reject(new LiaisonError('ERR_CRYPTO_WORKER', `could not ${job.kind === JOB_SIGN ? 'sign' : 'verify'}: ${err instanceof Error ? err.message : String(err)}`));
+  }
+}

@@ -152,23 +152,7 @@ export async function startRegistry(o: {
       };
     }
     stats.hits++;
-    void client
-      .send(
-        'DocumentHitNotice',
-        {
-          recordReference: rec.reference,
-          documentNumber: number,
-          issuingCountry: country,
-          checkingAgency: req.header.sender,
-          checkCountry: countryOf(req.header.sender) ?? '',
-          checkLocation: String(req.body.checkLocation ?? ''),
-          checkedAt,
-          presenterName: String(req.body.presenterName ?? ''),
-        },
-        { to: rec.owner, causationId: req.header.id, caseRef: req.header.caseRef },
-      )
-      .then(() => void stats.hitNotices++)
-      .catch((err: unknown) => logger.warn({ err, owner: rec.owner }, 'hit notice not delivered'));
+    notifyHit(req, country, number, checkedAt, rec.reference, rec.owner);
     return {
       type: 'DocumentCheckResult',
       body: {
@@ -185,31 +169,37 @@ export async function startRegistry(o: {
   };
 
   /**
+   * Tell the owner of the record (or the agency whose forgery alert names the series) where its document turned up:
+   * a DocumentHitNotice caused by the check. Sent without holding up the answer; a failed send is logged.
+   */
+  const notifyHit = (req: ReceivedMessage, country: string, number: string, checkedAt: string, reference: string, to: string): void => {
+    void client
+      .send(
+        'DocumentHitNotice',
+        {
+          recordReference: reference,
+          documentNumber: number,
+          issuingCountry: country,
+          checkingAgency: req.header.sender,
+          checkCountry: countryOf(req.header.sender) ?? '',
+          checkLocation: String(req.body.checkLocation ?? ''),
+          checkedAt,
+          presenterName: String(req.body.presenterName ?? ''),
+        },
+        { to, causationId: req.header.id, caseRef: req.header.caseRef },
+      )
+      .then(() => void stats.hitNotices++)
+      .catch((err: unknown) => logger.warn({ err, to, recordReference: reference }, 'hit notice not delivered'));
+  };
+
+  /**
    * No record (or none that hits), but the number is in a series a forgery alert names: a hit on the alert,
    * as SLTD treats a stolen blank series — status fraudulent, the alert as the record — and each alerting
    * agency is told where its series turned up (a DocumentHitNotice naming its alert reference).
    */
   const alertedHit = (req: ReceivedMessage, country: string, number: string, checkedAt: string, alerts: AlertMatch[]): Reply => {
     stats.hits++;
-    for (const a of alerts) {
-      void client
-        .send(
-          'DocumentHitNotice',
-          {
-            recordReference: a.reference,
-            documentNumber: number,
-            issuingCountry: country,
-            checkingAgency: req.header.sender,
-            checkCountry: countryOf(req.header.sender) ?? '',
-            checkLocation: String(req.body.checkLocation ?? ''),
-            checkedAt,
-            presenterName: String(req.body.presenterName ?? ''),
-          },
-          { to: a.sender, causationId: req.header.id, caseRef: req.header.caseRef },
-        )
-        .then(() => void stats.hitNotices++)
-        .catch((err: unknown) => logger.warn({ err, alerter: a.sender }, 'forgery-alert hit notice not delivered'));
-    }
+    for (const a of alerts) notifyHit(req, country, number, checkedAt, a.reference, a.sender);
     const forgeryAlerts = alerts.map((a) => alertedNote(a.reference));
     return {
       type: 'DocumentCheckResult',

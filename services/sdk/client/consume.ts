@@ -7,7 +7,7 @@ import { quarantineSubject } from '../subjects.ts';
 import { quarantineHeaders } from './quarantine.ts';
 import { dispatchClaimed } from './at-most-once.ts';
 import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from './dead-letter.ts';
-import { replayOf } from './freshness.ts';
+import { freshnessBoundMs, replayOf } from './freshness.ts';
 import type { Claim, HandledRecord } from './handled.ts';
 import { InFlight } from './in-flight.ts';
 import { giveBack, pullOnce, PULL_EXPIRES_MS, workingEvery } from './pull.ts';
@@ -82,7 +82,7 @@ export interface ReceiveLoopOptions {
   logger: Logger;
   /** The agency's durable record of handled messages: at most once at the handler across restarts (absent: in-memory `seen` only). */
   handled?: HandledRecord;
-  /** The freshness rule's tolerance (default `REPLAY_TOLERANCE_MS`, freshness.ts). */
+  /** The freshness rule's tolerance (default `REPLAY_TOLERANCE_MS`, freshness.ts); a sender's offline allowance in the policy lengthens it (`freshnessBoundMs`). */
   replayToleranceMs?: number;
   /** The handler is idempotent: an in-doubt copy is handed to it again instead of quarantined (see ConsumeOptions). */
   redeliverInDoubt?: boolean;
@@ -120,7 +120,8 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
 
 /**
  * The first half of {@link handleDelivery}, run as a copy nears the handler: skip own broadcasts, verify,
- * and apply the freshness rule (a copy stored long after it was signed is a replay: ERR_REPLAY).
+ * and apply the freshness rule (a copy stored long after it was signed is a replay: ERR_REPLAY; how long, the
+ * sender's bound under the policy: `freshnessBoundMs`).
  * Undefined when the copy is settled already.
  */
 export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | undefined {
@@ -131,8 +132,9 @@ export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | 
     return;
   }
   let msg: ReceivedMessage;
+  const ctx = o.context();
   try {
-    msg = openMessage(o.context(), { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined });
+    msg = openMessage(ctx, { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined });
   } catch (err) {
     const e = asLiaisonError(err, 'ERR_DECODE');
     reject(o, m.subject, m.data, e);
@@ -141,7 +143,7 @@ export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | 
     return;
   }
   if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
-  const replay = replayOf(msg, m.info?.timestampNanos, o.replayToleranceMs);
+  const replay = replayOf(msg, m.info?.timestampNanos, freshnessBoundMs(ctx.policy, msg.header.sender, o.replayToleranceMs));
   if (replay) {
     reject(o, m.subject, m.data, replay);
     m.term();

@@ -1,6 +1,8 @@
 import { MAX_CLOCK_SKEW_MS, type ReceivedMessage } from '../envelope/open.ts';
 import { LiaisonError } from '../errors.ts';
 import { DUPLICATE_WINDOW_MS } from '../policy/compile.ts';
+import { offlineAllowanceMs } from '../policy/edge.ts';
+import type { Policy } from '../policy/model.ts';
 
 /**
  * How long after its signed `created_at` JetStream may store a copy: the duplicate window (a sender's
@@ -10,8 +12,22 @@ import { DUPLICATE_WINDOW_MS } from '../policy/compile.ts';
 export const REPLAY_TOLERANCE_MS = DUPLICATE_WINDOW_MS + MAX_CLOCK_SKEW_MS;
 
 /**
+ * How late after its signed `created_at` a copy of `sender` may be stored: `toleranceMs` (default
+ * {@link REPLAY_TOLERANCE_MS}), or — for a sender the policy gives an offline allowance (`edge.<agency>.offline`,
+ * edge.ts: its leaf keeps its sends through an outage and forwards them when the link is back) — that allowance plus
+ * the clock skew, when longer. The duplicate window does not grow with it (JetStream's is the streams' 2 min): a
+ * re-published envelope within the allowance is stored again, and what keeps it from the handler twice is the
+ * agency's handled record, kept longer than any allowance (`handledMaxAgeMs`, compile.ts).
+ */
+export function freshnessBoundMs(policy: Pick<Policy, 'edge'>, sender: string, toleranceMs: number = REPLAY_TOLERANCE_MS): number {
+  const allowance = offlineAllowanceMs(policy, sender);
+  return allowance > 0 ? Math.max(toleranceMs, allowance + MAX_CLOCK_SKEW_MS) : toleranceMs;
+}
+
+/**
  * The freshness rule: ERR_REPLAY when JetStream stored this copy (`storedNanos`, the stream's
- * timestamp in the delivery) more than `toleranceMs` after the envelope was signed, else undefined.
+ * timestamp in the delivery) more than `toleranceMs` after the envelope was signed, else undefined. Receivers pass
+ * the sender's bound ({@link freshnessBoundMs}).
  * A backlog days old passes: what counts is when the copy was stored, not when it is read.
  */
 export function replayOf(msg: ReceivedMessage, storedNanos: number | undefined, toleranceMs: number = REPLAY_TOLERANCE_MS): LiaisonError | undefined {

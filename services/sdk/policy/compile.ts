@@ -27,6 +27,7 @@ import { TIERS, type Tier } from '../tier.ts';
 import { CONTROL_TYPES } from './builtin.ts';
 import { attachmentBuckets, attachmentReadRights } from './attachments.ts';
 import { receiveCeiling } from './decide.ts';
+import { maxOfflineAllowanceMs } from './edge.ts';
 import { QUARANTINE_RETENTION_MS, retentionOf, type BucketKind, type CopyScope, type Policy, type TypeCatalog } from './model.ts';
 
 /** NATS user permissions of one agency (allow lists only; everything else is denied). */
@@ -230,9 +231,16 @@ export const HANDLED_BUCKET = 'handled';
 /** How much longer than the longest stream retention a handled record is kept (a backlog read at the last moment). */
 export const HANDLED_MARGIN_MS = 24 * 3_600_000;
 
-/** Max age of the handled bucket: every copy a stream still holds (so may redeliver) has its record. */
+/**
+ * Max age of the handled bucket: every copy a stream still holds (so may redeliver) has its record, and so has
+ * every copy a receiver may still accept. A copy of a sender with an offline allowance (policy `edge`, edge.ts) is
+ * accepted when stored up to that allowance (plus clock skew) after it was signed; JetStream's duplicate window
+ * (2 min) does not reach that far, so a re-published envelope within the allowance is stored again and only the
+ * record recognises it — possibly read a whole retention later. Hence longest retention + largest allowance +
+ * {@link HANDLED_MARGIN_MS} (which also covers the clock skew and the default tolerance, minutes).
+ */
 export function handledMaxAgeMs(policy: Policy): number {
-  return Math.max(policy.defaultRetentionMs, ...Object.values(policy.retention)) + HANDLED_MARGIN_MS;
+  return Math.max(policy.defaultRetentionMs, ...Object.values(policy.retention)) + maxOfflineAllowanceMs(policy) + HANDLED_MARGIN_MS;
 }
 
 /** Every agency's state buckets (given the catalogue, with their attachment stores). */

@@ -1,4 +1,5 @@
 import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
+import type { EdgeAllowance } from './edge.ts';
 
 /**
  * The minimal view of the message catalogue the policy engine needs: the short type names
@@ -104,6 +105,11 @@ export interface Policy {
    * Egmont principles): see `checkConsent` (consent.ts). Absent when the policy names none.
    */
   consent?: string[];
+  /**
+   * Offline allowances of agencies working through a leaf node (policy key `edge`, see edge.ts): copies of such an
+   * agency are accepted up to its allowance after they were signed. Absent when the policy grants none.
+   */
+  edge?: Record<string, EdgeAllowance>;
   /** sha256 hex of the canonical JSON of the parsed policy (stable across formatting and comments). */
   hash: string;
   source: { file?: string; text: string };

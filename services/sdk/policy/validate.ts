@@ -6,12 +6,13 @@ import { closest } from './issues.ts';
 import { checkOnePerState } from './designated.ts';
 import { DEFAULT_RETENTION_MS, type AgencyEntry, type Policy, type ReceiveRule, type ReceiveScope, type Role, type TypeCatalog } from './model.ts';
 import { parseDuration } from './duration.ts';
+import { readEdge } from './edge.ts';
 import { describe, entries, field, items, oneOf, str, stringList, type Entry, type Located, type Walk } from './yaml-walk.ts';
 
 /** The parsed content of a policy, before hashing. */
 export type PolicyBody = Omit<Policy, 'hash' | 'source'>;
 
-const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention', 'consent'] as const;
+const TOP_KEYS = ['version', 'name', 'description', 'roles', 'agencies', 'retention', 'consent', 'edge'] as const;
 const ROLE_KEYS = ['description', 'send', 'receive', 'serve', 'state'] as const;
 const STATE_KEYS = ['kv', 'objects'] as const;
 const BUCKET_RE = /^[a-z][a-z0-9-]{0,30}$/;
@@ -64,6 +65,8 @@ export function validatePolicy(w: Walk, catalog: TypeCatalog): PolicyBody {
   if (retention) readRetention(w, retention, catalog, body);
   const consent = field(w, top, root, 'consent', false);
   if (consent && seqLength(consent) !== 0) body.consent = stringList(w, consent, typeCheck) ?? [];
+  const edge = field(w, top, root, 'edge', false);
+  if (edge) readEdge(w, edge, body);
   return body;
 }
 

@@ -3,7 +3,11 @@
  * file, line and key), and what it sets — the freshness bound of that sender's copies and how long every agency's
  * handled record is kept.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../services/cli/main.ts';
 import { freshnessBoundMs, REPLAY_TOLERANCE_MS } from '../services/sdk/client/freshness.ts';
 import { MAX_CLOCK_SKEW_MS } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
@@ -11,6 +15,7 @@ import { handledMaxAgeMs } from '../services/sdk/policy/compile.ts';
 import { MAX_OFFLINE_MS } from '../services/sdk/policy/edge.ts';
 import { parsePolicy, type Policy, type PolicyIssue } from '../services/sdk/policy/index.ts';
 import { typeCatalogFromList } from './support/catalogue-list.ts';
+import { EXAMPLE_POLICY } from './support/federation.ts';
 
 const catalog = typeCatalogFromList();
 const HOUR = 3_600_000;
@@ -97,5 +102,42 @@ describe('what an allowance sets', () => {
 
   it('the handled record of every agency is kept the largest allowance longer', () => {
     expect(handledMaxAgeMs(withEdge) - handledMaxAgeMs(without)).toBe(72 * HOUR);
+  });
+});
+
+describe('policy explain and why show the allowance', () => {
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'liaison-policy-edge-'));
+    file = join(dir, 'edge.yaml');
+    await writeFile(file, `${await readFile(EXAMPLE_POLICY, 'utf8')}\nedge:\n  xa-coast-guard:\n    offline: 36h\n`);
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  async function cli(argv: string[]) {
+    const out: string[] = [];
+    const code = await runCli(argv, { out: (l) => out.push(l), err: (l) => out.push(l), interrupted: new Promise<void>(() => undefined) });
+    return { code, text: out.join('\n') };
+  }
+
+  it('explain lists the agency and how late its copies are accepted; under a role filter only agencies holding the role', async () => {
+    const all = await cli(['policy', 'explain', file, '--type', 'IntelligenceReport']);
+    expect(all.code).toBe(0);
+    expect(all.text).toContain('edge: xa-coast-guard may work offline 1d 12h (policy edge): its copies are accepted when stored up to 1d 12h 5m after they were signed (other senders: 7m)');
+    expect(JSON.parse((await cli(['policy', 'explain', file, '--json'])).text).edge).toEqual([{ agency: 'xa-coast-guard', offlineMs: 36 * HOUR }]);
+    expect((await cli(['policy', 'explain', file, '--role', 'ngo'])).text).not.toContain('edge:');
+    expect((await cli(['policy', 'explain', EXAMPLE_POLICY, '--type', 'IntelligenceReport'])).text).not.toContain('edge:');
+  });
+
+  it('why names the allowance of the sender, receiving from it or sending as it; not for a sender without one', async () => {
+    const from = await cli(['policy', 'why', file, '--as', 'mac-centre', '--receive', 'IntelligenceReport', '--from', 'xa-coast-guard']);
+    expect(from.code).toBe(0);
+    expect(from.text).toContain('xa-coast-guard may work offline 1d 12h');
+    const as = await cli(['policy', 'why', file, '--as', 'xa-coast-guard', '--send', 'IntelligenceReport', '--to', 'mac-centre', '--json']);
+    expect(JSON.parse(as.text).edge).toEqual({ offlineMs: 36 * HOUR, acceptedLateMs: 36 * HOUR + MAX_CLOCK_SKEW_MS });
+    const other = await cli(['policy', 'why', file, '--as', 'mac-centre', '--receive', 'IntelligenceReport', '--from', 'xa-border-police']);
+    expect(other.code).toBe(0);
+    expect(other.text).not.toContain('offline');
   });
 });

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { fieldCatalogOf } from '../../sdk/policy/access.ts';
 import { diffPolicies } from '../../sdk/policy/diff.ts';
 import { explainPolicy } from '../../sdk/policy/explain.ts';
+import { formatDurationMs, offlineAllowanceMs } from '../../sdk/policy/edge.ts';
+import { freshnessBoundMs, REPLAY_TOLERANCE_MS } from '../../sdk/client/freshness.ts';
 import { checkReceive, loadPolicyFile, receiveCeiling, type Policy } from '../../sdk/policy/index.ts';
 import { parsePolicyTests, policyTestNames, runPolicyTests } from '../../sdk/policy/policy-test.ts';
 import { reach, sendReach } from '../../sdk/policy/reach.ts';
@@ -9,6 +11,7 @@ import { LiaisonError, asLiaisonError, isLiaisonError } from '../../sdk/errors.t
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import type { HandlingCode, TlpLabel } from '../../sdk/tier.ts';
 import { need, str, type Command, type ParsedArgs } from '../args.ts';
+import { crossRecipients, crossSide, crossWhy } from './policy-cross.ts';
 
 const catalog = () => fieldCatalogOf(loadCatalog());
 const load = async (file: string): Promise<Policy> => loadPolicyFile(file, catalog());
@@ -51,6 +54,17 @@ const policyTest: Command = {
   },
 };
 
+/** A sender's offline allowance (policy `edge`) for `policy why` output: absent when it has none. */
+function edgeOf(policy: Policy, sender: string): { offlineMs: number; acceptedLateMs: number } | undefined {
+  const offlineMs = offlineAllowanceMs(policy, sender);
+  return offlineMs > 0 ? { offlineMs, acceptedLateMs: freshnessBoundMs(policy, sender) } : undefined;
+}
+
+/** `<agency> may work offline 1d: …` — what an allowance means for receivers. */
+function edgeText(agency: string, e: { offlineMs: number; acceptedLateMs: number }): string {
+  return `${agency} may work offline ${formatDurationMs(e.offlineMs)} (policy edge): its copies are accepted when stored up to ${formatDurationMs(e.acceptedLateMs)} after they were signed (other senders: ${formatDurationMs(REPLAY_TOLERANCE_MS)})`;
+}
+
 const policyExplain: Command = {
   path: ['policy', 'explain'],
   summary: 'who can see which fields of which type, at which tier and scope',
@@ -59,7 +73,8 @@ const policyExplain: Command = {
   allowPositionals: true,
   async run(args, io) {
     const [p] = files(args, 1, policyExplain.usage);
-    const report = explainPolicy(await load(p!), catalog(), { ...(str(args, 'role') ? { role: str(args, 'role') } : {}), ...(str(args, 'type') ? { type: str(args, 'type') } : {}) });
+    const policy = await load(p!);
+    const report = explainPolicy(policy, catalog(), { ...(str(args, 'role') ? { role: str(args, 'role') } : {}), ...(str(args, 'type') ? { type: str(args, 'type') } : {}) });
     if (args.values.json) {
       io.out(JSON.stringify(report));
       return 0;
@@ -71,6 +86,7 @@ const policyExplain: Command = {
         io.out(`  ${''.padEnd(18)} sees ${r.fields.join(', ') || '—'}${r.hidden.length ? `; not ${r.hidden.join(', ')}` : ''}`);
       }
     }
+    for (const e of report.edge ?? []) io.out(`edge: ${edgeText(e.agency, edgeOf(policy, e.agency)!)}`);
     return 0;
   },
 };
@@ -108,7 +124,7 @@ const markings = (args: ParsedArgs) => ({ handling: (str(args, 'handling') ?? 'H
 const policyWhy: Command = {
   path: ['policy', 'why'],
   summary: 'the decision, the deciding rule and the tier for one agency sending or receiving one type',
-  usage: 'liaison policy why POLICY --as AGENCY (--send TYPE [--to ID|all] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T] [--json]',
+  usage: 'liaison policy why POLICY --as AGENCY (--send TYPE [--to ID|all] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T] [--agreement FILE --self NAME] [--json]',
   options: {
     as: { type: 'string' },
     send: { type: 'string' },
@@ -118,6 +134,8 @@ const policyWhy: Command = {
     broadcast: { type: 'boolean' },
     handling: { type: 'string' },
     tlp: { type: 'string' },
+    agreement: { type: 'string' },
+    self: { type: 'string' },
     json: { type: 'boolean' },
   },
   required: ['as'],
@@ -130,11 +148,19 @@ const policyWhy: Command = {
     const receive = str(args, 'receive');
     const json = args.values.json === true;
     if (Boolean(send) === Boolean(receive)) throw new LiaisonError('ERR_USAGE', `give --send TYPE or --receive TYPE (usage: ${policyWhy.usage})`);
+    // Qualified ids (`atl:xb-police`) are answered across the --agreement, from this federation's side of it.
+    const side = await crossSide(args, policy, catalog(), policyWhy.usage);
+    const across = side && crossWhy(side, args, io);
+    if (across !== undefined) return across;
     if (send && str(args, 'to')) {
       const to = str(args, 'to')!;
       const r = reach(policy, { sender: as, type: send, recipient: to, ...markings(args) });
-      if (json) io.out(JSON.stringify({ kind: 'send', as, type: send, to, ...r.decision, copies: r.plan?.copies ?? [], skipped: r.plan?.skipped ?? [], nothing: r.nothing }));
-      else io.out(`${r.decision.allowed ? 'ALLOW' : 'DENY'}  ${as} sends ${send} to ${to}: ${r.decision.reason}${r.decision.rule ? `  [${r.decision.rule}]` : ''}`);
+      const edge = edgeOf(policy, as);
+      if (json) io.out(JSON.stringify({ kind: 'send', as, type: send, to, ...r.decision, copies: r.plan?.copies ?? [], skipped: r.plan?.skipped ?? [], nothing: r.nothing, ...(edge ? { edge } : {}) }));
+      else {
+        io.out(`${r.decision.allowed ? 'ALLOW' : 'DENY'}  ${as} sends ${send} to ${to}: ${r.decision.reason}${r.decision.rule ? `  [${r.decision.rule}]` : ''}`);
+        if (edge && r.decision.allowed) io.out(`  ${edgeText(as, edge)}`);
+      }
       return r.decision.allowed ? 0 : 1;
     }
     if (send) {
@@ -151,6 +177,7 @@ const policyWhy: Command = {
             broadcast: { ...b.decision, copies: b.plan?.copies ?? [], skipped: b.plan?.skipped ?? [] },
             directed: r.directed,
             undirectable: r.undirectable,
+            ...(edgeOf(policy, as) ? { edge: edgeOf(policy, as) } : {}),
           }),
         );
         return r.decision.allowed ? 0 : 1;
@@ -164,6 +191,8 @@ const policyWhy: Command = {
       );
       io.out(`  directed:  ${r.directed.length ? r.directed.map((d) => `${d.agency} (${d.tier}, ${d.rule})`).join(', ') : 'to nobody'}`);
       for (const u of r.undirectable) io.out(`  not to ${u.agency}: ${u.reason}`);
+      const edge = edgeOf(policy, as);
+      if (edge) io.out(`  ${edgeText(as, edge)}`);
       return 0;
     }
     const from = str(args, 'from');
@@ -178,7 +207,9 @@ const policyWhy: Command = {
     if (from) {
       try {
         const g = checkReceive(policy, { receiver: as, sender: from, type: receive!, recipient: scope === 'broadcast' ? 'all' : as, tier: ceiling.tier, ...markings(args) });
-        return answer(true, `ALLOW  ${as} receives ${receive} from ${from} at the ${g.tier} tier  [${g.ruleName}]`, { tier: g.tier, rule: g.ruleName });
+        const edge = edgeOf(policy, from);
+        const allow = `ALLOW  ${as} receives ${receive} from ${from} at the ${g.tier} tier  [${g.ruleName}]`;
+        return answer(true, edge ? `${allow}\n  ${edgeText(from, edge)}` : allow, { tier: g.tier, rule: g.ruleName, ...(edge ? { edge } : {}) });
       } catch (err) {
         const e = asLiaisonError(err, 'ERR_POLICY_RECEIVE_DENIED');
         return answer(false, `DENY  ${e.code}: ${e.message}`, { code: e.code, reason: e.message });
@@ -191,13 +222,27 @@ const policyWhy: Command = {
 const policyRecipients: Command = {
   path: ['policy', 'recipients'],
   summary: 'exactly who would receive a message, at which tier (observers included), and why every other agency gets nothing',
-  usage: 'liaison policy recipients POLICY --from AGENCY --type TYPE [--to ID] [--handling H] [--tlp T] [--json]',
-  options: { from: { type: 'string' }, type: { type: 'string' }, to: { type: 'string' }, handling: { type: 'string' }, tlp: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison policy recipients POLICY --from AGENCY --type TYPE [--to ID] [--handling H] [--tlp T] [--agreement FILE --self NAME] [--json]',
+  options: {
+    from: { type: 'string' },
+    type: { type: 'string' },
+    to: { type: 'string' },
+    handling: { type: 'string' },
+    tlp: { type: 'string' },
+    agreement: { type: 'string' },
+    self: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   required: ['from', 'type'],
   allowPositionals: true,
   async run(args, io) {
     const [p] = files(args, 1, policyRecipients.usage);
-    const r = reach(await load(p!), { sender: need(args, 'from'), type: need(args, 'type'), recipient: str(args, 'to') ?? 'all', ...markings(args) });
+    const policy = await load(p!);
+    // A qualified --from or --to (`atl:xb-police`) is answered across the --agreement, from this federation's side.
+    const side = await crossSide(args, policy, catalog(), policyRecipients.usage);
+    const across = side && crossRecipients(side, args, io);
+    if (across !== undefined) return across;
+    const r = reach(policy, { sender: need(args, 'from'), type: need(args, 'type'), recipient: str(args, 'to') ?? 'all', ...markings(args) });
     const { decision: d, plan } = r;
     if (args.values.json) {
       io.out(JSON.stringify({ allowed: d.allowed, rule: d.rule, code: d.code, reason: d.reason, copies: plan?.copies ?? [], skipped: plan?.skipped ?? [], nothing: r.nothing }));

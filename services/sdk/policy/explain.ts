@@ -49,11 +49,19 @@ export interface ExplainType {
   topTier?: Tier;
 }
 
+/** An agency's offline allowance (policy `edge`): its copies are accepted up to this long (plus clock skew) after signing. */
+export interface ExplainEdge {
+  agency: string;
+  offlineMs: number;
+}
+
 /** What `liaison policy explain` reports. */
 export interface ExplainReport {
   policy: { name: string; hash: string; file?: string };
   filter: { role?: string; type?: string };
   types: ExplainType[];
+  /** Offline allowances (of the agencies holding the role, under a role filter); absent when none applies. */
+  edge?: ExplainEdge[];
 }
 
 /** Filters of {@link explainPolicy}. */
@@ -95,7 +103,16 @@ export function explainPolicy(policy: Policy, fields: FieldCatalog, opts: Explai
     policy: { name: policy.name, hash: policy.hash, ...(policy.source.file !== undefined ? { file: policy.source.file } : {}) },
     filter: { ...(opts.role !== undefined ? { role: opts.role } : {}), ...(opts.type !== undefined ? { type: opts.type } : {}) },
     types: out,
+    ...edgeOf(policy, opts.role),
   };
+}
+
+function edgeOf(policy: Policy, role: string | undefined): { edge?: ExplainEdge[] } {
+  const edge = Object.entries(policy.edge ?? {})
+    .filter(([id]) => role === undefined || policy.agencies[id]?.roles.includes(role))
+    .map(([agency, e]) => ({ agency, offlineMs: e.offlineMs }))
+    .sort((a, b) => (a.agency < b.agency ? -1 : 1));
+  return edge.length > 0 ? { edge } : {};
 }
 
 function agenciesWith(policy: Policy, role: string): string[] {

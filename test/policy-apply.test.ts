@@ -40,7 +40,7 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
   });
   afterAll(async () => fed?.stop());
 
-  it('while messages flow: the agency that loses a type stops receiving it within 8 s, the one that gains it starts within 8 s (13 agencies, a loaded 2-core machine)', async () => {
+  it('while messages flow: the agency that loses a type stops receiving it within 5 s, the one that gains it starts within 5 s (13 agencies)', async () => {
     const oldCentreCreds = await readFile(join(fed.agencyDirs['mac-centre']!, 'nats.creds'));
     const sentAt = new Map<string, number>();
     let sending = true;
@@ -70,7 +70,8 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
       admin: fed.exchange.admin,
       pushDirectory: () => fed.exchange.directory.refresh(),
     });
-    await new Promise((r) => setTimeout(r, 9_000));
+    console.info(`[policy-apply] apply steps (ms): ${JSON.stringify(report.timings)}`);
+    await new Promise((r) => setTimeout(r, 6_000));
     sending = false;
     await loop;
 
@@ -81,19 +82,22 @@ describe('policy hot-apply: a changed agreement takes effect on a running exchan
     expect(report.cut).toEqual(['mac-centre']);
     expect(report.changes.find((c) => c.agency === 'mac-centre')!.losses).toContain('receive IntelligenceReport@operational (broadcast)');
     expect(report.changes.find((c) => c.agency === 'xa-ngo-harbour')!.gains).toContain('receive IntelligenceReport@operational (broadcast)');
-    expect(report.provisioned.removedConsumers).toContain('mac-centre__IntelligenceReport__all');
+    // Only what the change touched: the NGO's new consumer made, the centre's lost one deleted — not every consumer of
+    // the federation looked up again, nor the services' own (ephemeral) consumers deleted.
+    expect(report.provisioned.changedConsumers).toEqual(['xa-ngo-harbour__IntelligenceReport__all']);
+    expect(report.provisioned.removedConsumers).toEqual(['mac-centre__IntelligenceReport__all']);
 
     // The centre: nothing sent 5 s or more after the change started reached it.
     const centreIntel = got.filter((g) => g.agency === 'mac-centre' && g.msg.type === 'IntelligenceReport');
     const lastSent = Math.max(...centreIntel.map((g) => sentAt.get(g.msg.header.id) ?? 0));
-    expect(lastSent).toBeLessThan(t0 + 8_000);
+    expect(lastSent).toBeLessThan(t0 + 5_000);
     // The NGO: it receives intelligence sent within 5 s of the change, at its new (operational) tier.
     const ngoIntel = got.filter((g) => g.agency === 'xa-ngo-harbour' && g.msg.type === 'IntelligenceReport');
     expect(ngoIntel.length).toBeGreaterThan(0);
-    expect(Math.min(...ngoIntel.map((g) => sentAt.get(g.msg.header.id) ?? Infinity))).toBeLessThan(t0 + 8_000);
+    expect(Math.min(...ngoIntel.map((g) => sentAt.get(g.msg.header.id) ?? Infinity))).toBeLessThan(t0 + 5_000);
     // …and the first of them arrived within 5 s of the change (the new consumer is looked up once the
     // client is back on its re-issued JWT: a lookup lost with the old connection used to cost 5 s more).
-    expect(Math.min(...ngoIntel.map((g) => g.at))).toBeLessThan(t0 + 8_000);
+    expect(Math.min(...ngoIntel.map((g) => g.at))).toBeLessThan(t0 + 5_000);
     expect(ngoIntel.every((g) => g.msg.header.tier === 'operational')).toBe(true);
     // Both kept their connections (re-issued JWTs adopted from the directory, no restart) and the new policy.
     expect(centre.nc.isClosed()).toBe(false);

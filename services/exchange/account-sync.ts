@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../sdk/logging.ts';
 import { compilePermissions, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
-import { applyAccountUpdate, decodeNatsJwt, listAgencyAccounts, openFederation, refreshExchangeAccount, trustPaths, writeAgencyAccount } from '../trust/index.ts';
+import { applyAccountUpdates, decodeNatsJwt, listAgencyAccounts, openFederation, refreshExchangeAccount, trustPaths, writeAgencyAccount } from '../trust/index.ts';
 
 /**
  * Keeps the running nats-server's accounts equal to the trust directory's: the exchange account (its exports
@@ -38,14 +38,14 @@ export async function startAccountSync(o: { trustDir: string; url: string; plain
   const once = async (): Promise<string[]> => {
     await ensurePolicyAccounts(o.trustDir, o.policy(), o.catalog);
     // Agencies first: the exchange account imports from serving agencies' accounts, which the server must know.
-    const jwts = [...(await listAgencyAccounts(o.trustDir)).map((a) => a.jwt), (await readFile(trustPaths(o.trustDir).accountJwt, 'utf8')).trim()];
+    // One connection for all of them; the agencies' accounts at once, then the exchange account.
+    const changed = (jwts: string[]) => jwts.map((jwt) => ({ jwt, account: decodeNatsJwt(jwt, 'account JWT').sub })).filter((a) => pushed.get(a.account) !== a.jwt);
+    const waves = [changed((await listAgencyAccounts(o.trustDir)).map((a) => a.jwt)), changed([(await readFile(trustPaths(o.trustDir).accountJwt, 'utf8')).trim()])].filter((w) => w.length > 0);
+    if (waves.length > 0) await applyAccountUpdates({ url: o.url, trustDir: o.trustDir, plain: o.plain }, waves.map((w) => w.map((a) => a.jwt)));
     const done: string[] = [];
-    for (const jwt of jwts) {
-      const account = decodeNatsJwt(jwt, 'account JWT').sub;
-      if (pushed.get(account) === jwt) continue;
-      await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: jwt, plain: o.plain });
-      pushed.set(account, jwt);
-      done.push(account);
+    for (const a of waves.flat()) {
+      pushed.set(a.account, a.jwt);
+      done.push(a.account);
     }
     if (done.length > 0) o.logger?.info({ accounts: done.length }, 'account JWTs pushed to the server');
     return done;

@@ -4,10 +4,12 @@ import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { compileConsumers, compilePermissions, parsePolicy, sendableTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
 import {
-  applyAccountUpdate,
+  applyAccountUpdates,
+  decodeNatsJwt,
   listAgencyRecords,
   openFederation,
   readPrivateFile,
+  refreshExchangeAccount,
   reissueForPolicy,
   revokeAgency,
   pushFederationAccounts,
@@ -15,6 +17,7 @@ import {
   trustPaths,
   writeDirectory,
   writePublicFile,
+  type Federation,
 } from '../trust/index.ts';
 import { federationPolicy } from './admin.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
@@ -45,6 +48,8 @@ export interface ApplyReport {
   provisioned: ProvisionReport;
   /** Milliseconds from start to the old sessions being cut. */
   elapsedMs: number;
+  /** Milliseconds spent in each step (prepare, re-issue, provision, push accounts, push directory, grace and cut…). */
+  timings?: Record<string, number>;
 }
 
 const grantsOf = (policy: Policy, agency: string, catalog: TypeCatalog): Set<string> => {
@@ -73,6 +78,46 @@ export function policyChanges(from: Policy, to: Policy, catalog: TypeCatalog): A
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** True when `id`'s compiled permissions under `next` lack something it had under `current` (its old JWT must go). */
+function lostPermission(current: Policy, next: Policy, id: string, catalog: TypeCatalog): boolean {
+  const before = compilePermissions(current, id, catalog);
+  const after = compilePermissions(next, id, catalog);
+  const lost = (a: string[], b: string[]) => a.some((x) => !b.includes(x));
+  return lost(before.pub.allow, after.pub.allow) || lost(before.sub.allow, after.sub.allow) || (before.resp !== undefined && after.resp === undefined);
+}
+
+/** The second a NATS user JWT was issued in (its `iat`). */
+const issuedSecond = (jwt: string): number => decodeNatsJwt(jwt, 'NATS user JWT').iat ?? 0;
+
+/** Milliseconds per step of an apply, written to the report as each step ends. */
+function stepTimer(report: ApplyReport): { lap(step: string): void } {
+  let last = Date.now();
+  report.timings = {};
+  return {
+    lap(step) {
+      const now = Date.now();
+      report.timings![step] = now - last;
+      last = now;
+    },
+  };
+}
+
+/**
+ * Re-issue the affected agencies' credentials and user JWTs under `next`, all at once (each writes only its own
+ * record and account), then re-sign the exchange account's imports once. Returns the agencies re-issued, in order.
+ */
+async function reissueAffected(fed: Federation, next: Policy, affected: readonly string[], o: { catalog: TypeCatalog; onStep?: (step: string) => void }): Promise<string[]> {
+  await Promise.all(
+    affected.map((id, i) => {
+      o.onStep?.(`re-issuing credentials ${i + 1}/${affected.length}: ${id}`);
+      const a = next.agencies[id]!;
+      return reissueForPolicy(fed, { agencyId: id, name: a.name, country: a.country, roles: a.roles, permissions: compilePermissions(next, id, o.catalog), refreshExchange: false });
+    }),
+  );
+  await refreshExchangeAccount(fed);
+  return [...affected];
+}
 
 /**
  * Apply a new policy to a running federation, without restarting anything:
@@ -128,31 +173,27 @@ export async function applyPolicy(o: {
   };
   if (o.dryRun) return report;
 
-  let fed = await openFederation(o.trustDir);
+  const timer = stepTimer(report);
   // Only an agency that loses a permission needs its current JWT revoked; one that only gains adopts
   // the new JWT when it sees the directory (also after being offline: its old JWT still connects).
-  const losers = affected.filter((id) => {
-    const before = compilePermissions(current, id, o.catalog);
-    const after = compilePermissions(next, id, o.catalog);
-    const lost = (a: string[], b: string[]) => a.some((x) => !b.includes(x));
-    return lost(before.pub.allow, after.pub.allow) || lost(before.sub.allow, after.sub.allow) || (before.resp !== undefined && after.resp === undefined);
-  });
+  const losers = affected.filter((id) => lostPermission(current, next, id, o.catalog));
   report.cut = losers;
-  const usersOf = (id: string) => records.find((r) => r.id === id)?.nats.users.filter((u) => u.revokedAt === undefined).map((u) => u.publicKey) ?? [];
-  // The losers' current JWTs (issued up to this second) are revoked — only after the agencies had time to switch.
-  const revokeAt = new Date();
-  const revokedUpTo = Math.floor(revokeAt.getTime() / 1000);
+  const liveUsers = (id: string) => records.find((r) => r.id === id)?.nats.users.filter((u) => u.revokedAt === undefined) ?? [];
+  const usersOf = (id: string) => liveUsers(id).map((u) => u.publicKey);
+  const issuedSecondsOf = (id: string) => liveUsers(id).map((u) => (u.jwt ? issuedSecond(u.jwt) : Math.floor(Date.parse(u.issuedAt) / 1000) || 0));
+  // The losers' current JWTs are revoked — only after the agencies had time to switch — up to the second before this
+  // one, or up to the newest of them when one was issued in this very second (NATS revokes by issue second).
+  const revokedUpTo = Math.max(Math.floor(Date.now() / 1000) - 1, ...losers.flatMap(issuedSecondsOf));
+  const revokeAt = new Date(revokedUpTo * 1000);
   await writePublicFile(trustPaths(o.trustDir).policy, o.policyText.endsWith('\n') ? o.policyText : `${o.policyText}\n`);
-  fed = await openFederation(o.trustDir);
-  // New JWTs must be issued after the revocation second, or they would be revoked with the old ones.
-  if (losers.length > 0) while (Math.floor(Date.now() / 1000) <= revokedUpTo) await sleep(20);
-  for (const [i, id] of affected.entries()) {
-    o.onStep?.(`re-issuing credentials ${i + 1}/${affected.length}: ${id}`);
-    const a = next.agencies[id]!;
-    await reissueForPolicy(fed, { agencyId: id, name: a.name, country: a.country, roles: a.roles, permissions: compilePermissions(next, id, o.catalog) });
-    report.reissued.push(id);
-  }
+  const fed = await openFederation(o.trustDir);
+  // New JWTs must be issued after the revocation second, or they would be revoked with the old ones: a wait only when
+  // an old JWT was issued in this second.
+  while (Math.floor(Date.now() / 1000) <= revokedUpTo) await sleep(20);
+  timer.lap('prepare');
+  report.reissued = await reissueAffected(fed, next, affected, o);
   await writeDirectory(o.trustDir, { federation: fed });
+  timer.lap('re-issue');
 
   const admin =
     o.admin ??
@@ -166,23 +207,28 @@ export async function applyPolicy(o: {
   } finally {
     if (!o.admin) await admin.close().catch(() => undefined);
   }
+  timer.lap('provision');
   // The broker grants by the accounts' imports: the new ones go in before the agencies are told.
   o.onStep?.('pushing the agencies\' NATS accounts to the exchange');
   if (affected.length > 0) await pushFederationAccounts({ url: o.url, trustDir: o.trustDir, plain: o.plain, agencies: affected });
+  timer.lap('push accounts');
   await o.pushDirectory?.();
+  timer.lap('push directory');
   if (losers.length > 0) {
     await sleep(o.graceMs ?? 1_500);
-    for (const id of losers) {
-      const accountJwt = await revokeAgencyUsers(fed, id, usersOf(id), revokeAt, { exact: true });
-      await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt, plain: o.plain });
-    }
+    const jwts: string[] = [];
+    for (const id of losers) jwts.push(await revokeAgencyUsers(fed, id, usersOf(id), revokeAt, { exact: true }));
+    await applyAccountUpdates({ url: o.url, trustDir: o.trustDir, plain: o.plain }, [jwts]);
+    timer.lap('grace and cut');
   }
-  for (const id of removed) {
-    const r = await revokeAgency({ dir: o.trustDir, agencyId: id });
-    await applyAccountUpdate({ url: o.url, trustDir: o.trustDir, accountJwt: r.accountJwt, plain: o.plain });
+  if (removed.length > 0) {
+    const jwts: string[] = [];
+    for (const id of removed) jwts.push((await revokeAgency({ dir: o.trustDir, agencyId: id })).accountJwt);
+    await applyAccountUpdates({ url: o.url, trustDir: o.trustDir, plain: o.plain }, [jwts]);
+    await o.pushDirectory?.();
+    timer.lap('revoke removed');
   }
-  if (removed.length) await o.pushDirectory?.();
   report.elapsedMs = Date.now() - t0;
-  logger.info({ from: report.from.hash, to: report.to.hash, reissued: report.reissued, removed, elapsedMs: report.elapsedMs }, 'policy applied');
+  logger.info({ from: report.from.hash, to: report.to.hash, reissued: report.reissued, removed, elapsedMs: report.elapsedMs, timings: report.timings }, 'policy applied');
   return report;
 }

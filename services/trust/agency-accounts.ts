@@ -47,10 +47,20 @@ export function revocationsOf(jwt: string | undefined): Record<string, number> {
 
 /**
  * Write the agency's account JWT for its compiled permissions (imports from the exchange; exports of the
- * request subjects it serves), keeping its user revocations, then the exchange account's imports. Returns the
+ * request subjects it serves), keeping its user revocations, then the exchange account's imports (unless
+ * `refreshExchange: false`: a caller writing several agencies' accounts refreshes it once, after the last). Returns the
  * agency account JWT. The running exchange pushes both when it next sees the directory change.
  */
-export async function writeAgencyAccount(fed: Federation, agencyId: string, permissions: NatsPermissions, revocations?: Record<string, number>): Promise<string> {
+export async function writeAgencyAccount(
+  fed: Federation,
+  agencyId: string,
+  permissions: NatsPermissions,
+  revocations?: Record<string, number>,
+  opts: { refreshExchange?: boolean } = {},
+): Promise<string> {
+  const refresh = async () => {
+    if (opts.refreshExchange !== false) await refreshExchangeAccount(fed);
+  };
   const acc = await ensureAgencyAccount(fed, agencyId);
   const imports = agencyImports(permissions, fed.nats.account.publicKey);
   const exports = agencyExports(permissions);
@@ -59,13 +69,13 @@ export async function writeAgencyAccount(fed: Federation, agencyId: string, perm
     // Unchanged claims are not re-signed (an update makes the server re-link the routes through this account).
     const cur = decodeNatsJwt<Account>(acc.jwt, `account JWT of ${agencyId}`).nats;
     if (sameJson(cur.imports ?? [], imports) && sameJson(cur.exports ?? [], exports) && sameJson([cur.revocations ?? {}], [wanted])) {
-      await refreshExchangeAccount(fed);
+      await refresh();
       return acc.jwt;
     }
   }
   const jwt = await encodeAgencyAccount({ operatorSeed: fed.nats.operator.seed, agencySeed: acc.seed, agencyId, imports, exports, revocations: wanted });
   await writePublicFile(trustPaths(fed.dir).agencyAccountJwt(agencyId), `${jwt}\n`);
-  await refreshExchangeAccount(fed);
+  await refresh();
   return jwt;
 }
 

@@ -1,5 +1,5 @@
 /** Federation trust layer: root key, agency credentials, NATS operator/account/user JWTs, directory, revocation, rotation. */
-export { applyAccountUpdate, pushFederationAccounts } from './account-update.ts';
+export { applyAccountUpdate, applyAccountUpdates, pushFederationAccounts } from './account-update.ts';
 export { ensureAgencyAccount, listAgencyAccounts, refreshExchangeAccount, revocationsOf, revokeAgencyUsers, writeAgencyAccount } from './agency-accounts.ts';
 export type { AgencyAccount } from './agency-accounts.ts';
 export { EXCHANGE_SERVICE_EXPORTS, EXCHANGE_STREAM_EXPORTS, agencyExports, agencyImports, exchangeImports } from './account-routes.ts';

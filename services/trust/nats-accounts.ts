@@ -204,11 +204,27 @@ export function formatCreds(jwt: string, seed: string): string {
   return new TextDecoder().decode(fmtCreds(jwt, keyPairFromSeed(seed, 'user seed')));
 }
 
-/** Decode and signature-check a NATS JWT; returns its claims (ERR_CONFIG_INVALID when it does not decode). */
+/**
+ * JWTs already decoded and signature-checked, by their exact text (at most {@link VERIFIED_CACHE_SIZE}, oldest
+ * dropped first). The nats.js check is pure-JS Ed25519, ≈ 10 ms per JWT (50 ms on a loaded machine), and a policy
+ * apply or an account sync decodes every agency's account JWT and user JWTs several times: the same text verifies
+ * the same way, so it is checked once. A text that failed is not kept (it is checked, and refused, every time).
+ */
+const verified = new Map<string, ClaimsData<unknown>>();
+const VERIFIED_CACHE_SIZE = 1_024;
+
+/** Decode and signature-check a NATS JWT; returns its claims (a copy of its own; ERR_CONFIG_INVALID when it does not decode). */
 export function decodeNatsJwt<T = unknown>(jwt: string, what = 'NATS JWT'): ClaimsData<T> {
+  const text = jwt.trim();
+  const known = verified.get(text);
+  if (known) return structuredClone(known) as ClaimsData<T>;
+  let claims: ClaimsData<T>;
   try {
-    return decode<T>(jwt.trim());
+    claims = decode<T>(text);
   } catch (err) {
     throw new LiaisonError('ERR_CONFIG_INVALID', `${what} does not decode: ${(err as Error).message}`, {}, { cause: err });
   }
+  if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+  verified.set(text, structuredClone(claims) as ClaimsData<unknown>);
+  return claims;
 }

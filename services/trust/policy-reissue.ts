@@ -23,11 +23,12 @@ export interface PolicyReissue {
  * for the same signing key and the same NATS user key pair — nothing secret changes hands; the
  * directory carries both to the agency — and the agency's account JWT (its imports) for the new permissions.
  * The caller revokes the user's older JWTs in that account (revocation time strictly before this issue's
- * second) and pushes it.
+ * second) and pushes it. `refreshExchange: false` leaves the exchange account's imports to the caller, which
+ * re-issues several agencies (at once: each writes only its own files) and refreshes it once after the last.
  */
 export async function reissueForPolicy(
   fed: Federation,
-  o: { agencyId: string; name: string; country: string; roles: string[]; permissions: NatsPermissions; ttlSeconds?: number; now?: Date },
+  o: { agencyId: string; name: string; country: string; roles: string[]; permissions: NatsPermissions; ttlSeconds?: number; now?: Date; refreshExchange?: boolean },
 ): Promise<PolicyReissue> {
   const record = await requireAgencyRecord(fed.dir, o.agencyId);
   if (record.revokedAt !== undefined) throw new LiaisonError('ERR_REVOKED', `agency ${o.agencyId} is revoked; nothing to re-issue`, { agency: o.agencyId });
@@ -58,6 +59,6 @@ export async function reissueForPolicy(
   user.issuedAt = now.toISOString();
   user.expiresAt = expiresAt.toISOString();
   await writeAgencyRecord(fed.dir, record);
-  const accountJwt = await writeAgencyAccount(fed, o.agencyId, o.permissions);
+  const accountJwt = await writeAgencyAccount(fed, o.agencyId, o.permissions, undefined, { refreshExchange: o.refreshExchange });
   return { agencyId: o.agencyId, userPublicKey: user.publicKey, userJwt, credential, accountJwt };
 }

@@ -29,7 +29,7 @@ export const ERROR_CODES = {
   ERR_DIRECTORY_INVALID: 'The federation directory does not verify against the root key or is malformed.',
   ERR_MESSAGE_EXPIRED: 'The message expires_at is in the past.',
   ERR_CLOCK_SKEW: "The message created_at lies further in the receiver's future than the allowed clock skew (MAX_CLOCK_SKEW_MS).",
-  ERR_REPLAY: 'JetStream stored the copy longer after its signed created_at than the replay tolerance (REPLAY_TOLERANCE_MS): an old envelope re-published.',
+  ERR_REPLAY: "JetStream stored the copy longer after its signed created_at than the replay tolerance (REPLAY_TOLERANCE_MS, or the sender's offline allowance in the policy plus clock skew: freshnessBoundMs): an old envelope re-published.",
   ERR_IN_DOUBT: 'A redelivered message was claimed for its handler before but never marked done (a crash in between): it is quarantined, not handled again.',
   ERR_DEAD_LETTER: "A copy reached its delivery limit, one below the consumer's max_deliver (its handler kept failing, or its earlier deliveries timed out): it is put on the agency's quarantine with its delivery count and terminated, never dropped silently by JetStream.",
   ERR_HANDLED_RECORD: "The agency's durable record of handled messages (its `handled` KV bucket) could not be read or written; the copy is redelivered later.",

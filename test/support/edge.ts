@@ -35,12 +35,12 @@ export interface EdgeFederation {
 }
 
 /** Create the federation, start the hub with a leafnode port, enrol `agencies`, attach the exchange. */
-export async function createEdgeFederation(o: { agencies: string[] }): Promise<EdgeFederation> {
+export async function createEdgeFederation(o: { agencies: string[]; /** Default: the example policy. */ policyText?: string }): Promise<EdgeFederation> {
   const work = await mkdtemp(join(tmpdir(), 'liaison-edge-'));
   const trustDir = join(work, 'trust');
   const catalog = loadCatalog();
   const tc = typeCatalogOf(catalog);
-  await initFederation({ dir: trustDir, policyText: await readFile(EXAMPLE_POLICY, 'utf8'), federationName: 'edge' });
+  await initFederation({ dir: trustDir, policyText: o.policyText ?? (await readFile(EXAMPLE_POLICY, 'utf8')), federationName: 'edge' });
   await ensureExchangeTls(trustDir);
   const host = '127.0.0.1';
   const port = await freePort(host);

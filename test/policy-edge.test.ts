@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../services/cli/main.ts';
+import { OUTBOX_MAX_AGE_MS } from '../services/edge/outbox.ts';
 import { freshnessBoundMs, REPLAY_TOLERANCE_MS } from '../services/sdk/client/freshness.ts';
 import { MAX_CLOCK_SKEW_MS } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
@@ -77,6 +78,8 @@ describe('policy validation: edge offline allowances (issue 17)', () => {
   });
 
   it('an allowance longer than a leaf outbox keeps copies (30d), a missing `offline` and an unknown key are errors', () => {
+    // The cap is what a leaf's outbox keeps: an allowance past it would accept copies the outbox no longer holds.
+    expect(MAX_OFFLINE_MS).toBe(OUTBOX_MAX_AGE_MS);
     expect(issuesOf(policy(['edge:', '  xa-coast-guard:', `    offline: ${MAX_OFFLINE_MS / 86_400_000}d`]))).toEqual([]);
     const tooLong = issuesOf(policy(['edge:', '  xa-coast-guard:', '    offline: 31d']));
     expect(tooLong.map((i) => [i.line, i.key])).toEqual([[11, 'edge.xa-coast-guard.offline']]);

@@ -55,3 +55,29 @@ export function withSignature(doc: SignedAgreementFile | undefined, text: string
   }
   return { text, signatures: { ...(doc?.signatures ?? {}), [federation]: jws } };
 }
+
+/** An agreement file as the tools take it: the YAML itself, or a signed agreement (its text, with the signatures). */
+export interface AgreementInput {
+  text: string;
+  /** Set when the file is a signed agreement. */
+  signed?: SignedAgreementFile;
+}
+
+/** Read `path` as a signed agreement when it is JSON of that shape, else as the agreement's YAML (unreadable → ERR_AGREEMENT_INVALID). */
+export async function readAgreementInput(path: string): Promise<AgreementInput> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new LiaisonError('ERR_AGREEMENT_INVALID', `${path}: cannot read the agreement (${(err as Error).message})`, { file: path }, { cause: err });
+  }
+  if (!text.trimStart().startsWith('{')) return { text };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { text };
+  }
+  const signed = asSignedAgreement(value, path);
+  return { text: signed.text, signed };
+}

@@ -10,6 +10,8 @@ export { loadPolicyFile, parsePolicy } from './load.ts';
 export { policyHash } from './policy-hash.ts';
 export type { PolicyIssue } from './issues.ts';
 export { parseDuration } from './duration.ts';
+export type { EdgeAllowance } from './edge.ts';
+export { MAX_OFFLINE_MS, maxOfflineAllowanceMs, offlineAllowanceMs } from './edge.ts';
 export { canonicalHash, canonicalJson } from './canonical.ts';
 export type { Ceiling, Decision, PlannedCopy, ReceiveGrant, ReceiveRequest, SendPlan, SendRequest, SkippedRecipient } from './decide.ts';
 export { NON_BROADCAST_TLP, canSend, checkReceive, checkSend, decideReceive, decideSend, receiveCeiling } from './decide.ts';

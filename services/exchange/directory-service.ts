@@ -7,6 +7,9 @@ import type { ExchangeServiceHost } from './service-host.ts';
 /** Header of a directory reply carrying the exchange's time (ISO 8601). */
 export const EXCHANGE_TIME_HEADER = 'liaison-exchange-time';
 
+/** Body of a directory request for a peer federation's directory: `foreign:<peer>`. */
+const FOREIGN_REQUEST = 'foreign:';
+
 /** A running directory service. */
 export interface DirectoryService {
   /** Re-read the directory file now and push it when it changed. */
@@ -29,13 +32,20 @@ export async function startDirectoryService(opts: {
   pollMs?: number;
   /** Called after each new directory is pushed (the exchange adopts its policy). */
   onChange?: () => Promise<void>;
+  /**
+   * A peer federation's latest directory (services/bridge), answered to a request whose body is `foreign:<peer>`
+   * (empty when none is kept): the client verifies it against the peer root of its own directory's agreement.
+   */
+  foreign?: (peer: string) => string | undefined;
 }): Promise<DirectoryService> {
   let current = await readFile(opts.file, 'utf8');
   let mtime = (await stat(opts.file)).mtimeMs;
   opts.host.listen(
     'directory',
     DIRECTORY_REQUEST_SUBJECTS,
-    () => {
+    (msg) => {
+      const asked = msg.data.length > 0 ? msg.string() : '';
+      if (asked.startsWith(FOREIGN_REQUEST)) return { data: opts.foreign?.(asked.slice(FOREIGN_REQUEST.length)) ?? '' };
       // The exchange's clock, for `liaison doctor` (clock skew breaks expiry checks and deadlines).
       const h = natsHeaders();
       h.set(EXCHANGE_TIME_HEADER, new Date().toISOString());

@@ -4,7 +4,8 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { asLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
-import { applyAccountUpdate, ensureExchangeTls, listAgencyRecords, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
+import { applyAccountUpdate, ensureExchangeTls, listAgencyRecords, openFederation, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
+import { startForeignDirectories } from '../bridge/foreign-directories.ts';
 import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
@@ -128,7 +129,8 @@ export async function attachExchange(o: {
       await accounts.sync().catch((err: unknown) => logger.warn({ err }, 'could not push the account JWTs'));
     };
     resyncWhenNodesReturn(admin, accounts, logger);
-    const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: onDirectoryChange });
+    const foreign = startForeignDirectories({ nc: admin, trustDir: o.trustDir, federation: (await openFederation(o.trustDir)).name, logger });
+    const directory = await startDirectoryService({ nc: admin, host, file: paths.directory, logger, onChange: onDirectoryChange, foreign: foreign.get });
     startReplayService({ nc: admin, host, policy: () => ex.policy, catalog: o.catalog, logger });
     startRetractService({ nc: admin, host, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     startQuarantineService({ nc: admin, host, logger });
@@ -161,6 +163,7 @@ export async function attachExchange(o: {
       async stop() {
         await ex.audit?.stop();
         directory.stop();
+        foreign.stop();
         await host.close();
         await admin.drain().catch(() => admin.close());
       },

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { JWS_ALG } from '../sdk/envelope/jws.ts';
 import { credentialIssuer } from '../sdk/trust/credential.ts';
-import { DIRECTORY_TTL_SECONDS, DIRECTORY_TYP, policyHash, type Directory, type DirectoryAgency } from '../sdk/trust/directory.ts';
+import { DIRECTORY_TTL_SECONDS, DIRECTORY_TYP, policyHash, type Directory, type DirectoryAgency, type DirectoryAgreement } from '../sdk/trust/directory.ts';
 import type { Ed25519PublicJwk } from '../sdk/trust/keys.ts';
 
 /** Verification is the SDK's (`services/sdk/trust/directory.ts`); signing stays here. */
@@ -18,7 +18,7 @@ export interface DirectorySigner {
 /** Sign a directory (JWS compact, alg Ed25519, typ `liaison-directory+jwt`, kid = root kid). */
 export async function signDirectory(
   root: DirectorySigner,
-  input: { federation: string; policyText: string; agencies: DirectoryAgency[]; now?: Date },
+  input: { federation: string; policyText: string; agencies: DirectoryAgency[]; agreements?: DirectoryAgreement[]; now?: Date },
 ): Promise<string> {
   const issuedAt = input.now ?? new Date();
   const iat = Math.floor(issuedAt.getTime() / 1000);
@@ -32,6 +32,7 @@ export async function signDirectory(
     iat,
     exp: iat + DIRECTORY_TTL_SECONDS,
   };
+  if (input.agreements && input.agreements.length > 0) payload.agreements = input.agreements;
   return await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: JWS_ALG, kid: root.kid, typ: DIRECTORY_TYP })
     .sign(root.privateKey);

@@ -3,9 +3,10 @@ import { writePublicFile } from './key-file.ts';
 import { trustPaths } from './paths.ts';
 import { listAgencyRecords, type AgencyRecord } from './record.ts';
 import { signDirectory, type DirectoryAgency } from './directory-jws.ts';
+import { listAppliedAgreements } from './applied-agreements.ts';
 
 export { directoryKey, policyHash, verifyDirectory, DIRECTORY_TYP } from './directory-jws.ts';
-export type { Directory, DirectoryAgency, DirectoryCredential, DirectoryKey } from './directory-jws.ts';
+export type { Directory, DirectoryAgency, DirectoryAgreement, DirectoryCredential, DirectoryKey } from './directory-jws.ts';
 
 function toDirectoryAgency(r: AgencyRecord): DirectoryAgency {
   const a: DirectoryAgency = {
@@ -25,7 +26,8 @@ function toDirectoryAgency(r: AgencyRecord): DirectoryAgency {
 export async function buildDirectory(dir: string, opts: { now?: Date; federation?: Federation } = {}): Promise<string> {
   const fed = opts.federation ?? (await openFederation(dir));
   const agencies = (await listAgencyRecords(fed.dir)).map(toDirectoryAgency);
-  const input = { federation: fed.name, policyText: fed.policyText, agencies, ...(opts.now ? { now: opts.now } : {}) };
+  const agreements = (await listAppliedAgreements(fed.dir)).map((a) => a.agreement);
+  const input = { federation: fed.name, policyText: fed.policyText, agencies, agreements, ...(opts.now ? { now: opts.now } : {}) };
   return await signDirectory(fed.root, input);
 }
 

@@ -38,6 +38,12 @@ export class RawAgency {
     return new RawAgency(nc);
   }
 
+  /** Connect with any `.creds` (a bridge user's, say) over TLS verified with `ca`, using inbox prefix `prefix`. */
+  static async connectCreds(url: string, creds: Uint8Array, ca: string, prefix: string): Promise<RawAgency> {
+    const nc = await connect({ servers: url, tls: { ca }, authenticator: credsAuthenticator(creds), inboxPrefix: prefix, reconnect: false });
+    return new RawAgency(nc);
+  }
+
   /** True when the server reports a violation for `subject` within `timeoutMs`. */
   async refused(subject: string, timeoutMs = 2_000): Promise<boolean> {
     const seen = () => this.violations.some((v) => v.subject === subject);

@@ -27,6 +27,8 @@ import type { FederationView } from './directory.ts';
 import { writePrivateFile } from '../trust/key-file.ts';
 import { join } from 'node:path';
 import { typeCatalogOf } from './type-catalog.ts';
+import type { CrossSupport } from '../envelope/cross.ts';
+import { CrossView } from './cross-view.ts';
 
 /** How to connect an agency. */
 export interface ConnectOptions {
@@ -56,6 +58,11 @@ export interface ConnectOptions {
    * agency's leaf node while the link is down: sends go to its outbox). Verified against the root like a fetched one.
    */
   directoryCache?: DirectoryCache;
+  /**
+   * Send to and receive from agencies of peer federations under the agreements the directory carries
+   * (services/bridge `bridgeSupport`); without it a qualified recipient is refused and bridged copies are rejected.
+   */
+  bridges?: CrossSupport;
 }
 
 /** The outcome of a send: one entry per published tier copy. */
@@ -134,6 +141,8 @@ export class LiaisonClient {
   readonly #auth: { creds: Uint8Array };
   readonly #agencyDir: string | undefined;
   readonly #services: Serving[] = [];
+  /** The agreements in force and the peers' verified directories (set when connected with `bridges`). */
+  #cross: CrossView | undefined;
 
   private constructor(
     identity: AgencyIdentity,
@@ -200,6 +209,10 @@ export class LiaisonClient {
         else client.#handled = await HandledRecord.open(nc, identity.id, { clock: client.#clock, replica: client.replica });
       }
       client.#replayToleranceMs = opts.replayToleranceMs;
+      if (opts.bridges) {
+        client.#cross = new CrossView({ nc, agency: identity.id, root: identity.root, catalog: typeCatalogOf(catalog), support: opts.bridges, logger });
+        await client.#cross.adopt(directory.current());
+      }
       client.#adopt(directory.current());
       client.#answerStatus();
       return client;
@@ -212,7 +225,8 @@ export class LiaisonClient {
   /** The context the receive pipeline uses, from the latest verified directory. */
   openContext(): OpenContext {
     const fed = this.#directory.current();
-    return { catalog: this.catalog, codec: this.#codec, policy: fed.policy, keys: fed.keys, self: this.id, clock: this.#clock };
+    const bridges = this.#cross?.context();
+    return { catalog: this.catalog, codec: this.#codec, policy: fed.policy, keys: fed.keys, self: this.id, clock: this.#clock, ...(bridges ? { bridges } : {}) };
   }
 
   /** The policy this client enforces (from the verified directory). */
@@ -244,6 +258,7 @@ export class LiaisonClient {
         key: this.identity.key,
         clock: this.#clock,
         maxPayload: this.nc.info?.max_payload,
+        bridges: this.#cross?.context(),
       },
       type,
       body,
@@ -371,6 +386,7 @@ export class LiaisonClient {
    */
   #adopt(view: FederationView): void {
     if (this.#behind && Date.parse(view.directory.issuedAt) >= Date.parse(this.#behind)) this.#behind = undefined;
+    void this.#cross?.adopt(view).catch((err: unknown) => this.#logger.warn({ err }, 'could not adopt the agreements of the new directory'));
     const mine = view.directory.agencies.find((a) => a.id === this.id);
     if (mine?.natsJwt && mine.revokedAt === undefined && mine.natsJwt !== jwtOfCreds(this.#auth.creds)) {
       this.#auth.creds = credsWithJwt(this.#auth.creds, mine.natsJwt);
@@ -580,6 +596,7 @@ export class LiaisonClient {
     // Handled copies still being marked done: let them finish, so their redelivery is not taken as in doubt.
     if (this.#handled) await inTime(this.#handled.idle(), undefined);
     this.#directory.stop();
+    this.#cross?.stop();
     this.#publisher.close();
     if (this.nc.isClosed()) return;
     // drain() waits for a reconnect that may never come (a revoked agency is refused): bound it, then close.

@@ -6,6 +6,7 @@ import { checkReceive } from '../policy/index.ts';
 import { decodeBody, fieldsAboveTier, toJson, type Catalog, type MessageInfo } from '../schema/index.ts';
 import { parseMessageSubject, serviceSubject } from '../subjects.ts';
 import type { EnvelopeCodec } from './codec.ts';
+import { originOf, type CrossContext } from './cross.ts';
 import type { MessageHeader } from './header.ts';
 import { parseProtectedHeader, verifyDetached } from './jws.ts';
 import { checkNatsHeaders, type HeaderGetter } from './nats-headers.ts';
@@ -42,6 +43,8 @@ export interface OpenContext {
   clock: Clock;
   /** Allowed clock skew for `created_at` in the future (default {@link MAX_CLOCK_SKEW_MS}). */
   maxSkewMs?: number;
+  /** The cross-federation agreements in force (cross.ts): copies from a peer federation's agencies. */
+  bridges?: CrossContext;
 }
 
 /** A verified message, as handed to a handler. */
@@ -103,14 +106,17 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
   } catch (err) {
     throw new LiaisonError('ERR_TYPE_UNKNOWN', `unknown message type "${header.type}"`, { type: header.type }, { cause: err });
   }
+  // The federation whose agency signed: ours, or — a bridged copy, sender token `<peer>:<agency>` — a peer's.
+  let local = { sender: header.sender, recipient: header.recipient, origin: ctx.bridges?.federation };
   if (route.route === 'message') {
     const s = parseMessageSubject(incoming.subject);
     if (!s) throw new LiaisonError('ERR_SUBJECT_MISMATCH', `"${incoming.subject}" is not a Liaison message subject`);
+    local = localised(ctx, header, s.sender);
     if (s.tier !== header.tier) mismatch('tier', s.tier, header.tier);
     if (s.family !== info.family) mismatch('family', s.family, info.family);
     if (s.type !== info.name) mismatch('type', s.type, info.name);
-    if (s.sender !== header.sender) mismatch('sender', s.sender, header.sender);
-    if (s.recipient !== header.recipient) mismatch('recipient', s.recipient, header.recipient);
+    if (s.sender !== local.sender) mismatch('sender', s.sender, local.sender);
+    if (s.recipient !== local.recipient) mismatch('recipient', s.recipient, local.recipient);
   } else if (route.route === 'request') {
     const want = serviceSubject(info.family, info.name, header.sender);
     if (incoming.subject !== want) mismatch('service', incoming.subject, want);
@@ -124,7 +130,8 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
   }
   if (incoming.header) checkNatsHeaders(header, incoming.header);
 
-  const key = ctx.keys(header.sender, ph.header.kid);
+  const foreign = local.origin !== ctx.bridges?.federation;
+  const key = (foreign ? ctx.bridges?.keys(local.origin!) : ctx.keys)?.(header.sender, ph.header.kid);
   if (!key) {
     throw new LiaisonError('ERR_KEY_UNKNOWN', `key ${ph.header.kid} is not a signing key of ${header.sender} in the federation directory`, {
       sender: header.sender,
@@ -162,15 +169,18 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
   if (header.expiresAt && header.expiresAt.getTime() <= now) {
     throw new LiaisonError('ERR_MESSAGE_EXPIRED', `message expired at ${header.expiresAt.toISOString()}`, { id: header.id });
   }
-  checkReceive(ctx.policy, {
-    receiver: ctx.self,
-    sender: header.sender,
-    type: info.name,
-    recipient: header.recipient,
-    tier: header.tier,
-    handling: header.handling,
-    tlp: header.tlp,
-  });
+  if (foreign) checkBridged(ctx, local, info.name, header.tier);
+  else {
+    checkReceive(ctx.policy, {
+      receiver: ctx.self,
+      sender: header.sender,
+      type: info.name,
+      recipient: header.recipient,
+      tier: header.tier,
+      handling: header.handling,
+      tlp: header.tlp,
+    });
+  }
   const decoded = decodeBody(info, body);
   const over = fieldsAboveTier(info, decoded, header.tier);
   if (over.length) {
@@ -180,11 +190,36 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
     });
   }
   return {
-    header,
+    // A bridged copy is handed over in this federation's namespace: its sender is `<peer>:<agency>` (a message is (sender, id)).
+    header: foreign ? { ...header, sender: local.sender, recipient: local.recipient } : header,
     type: info.name,
     family: info.family,
     subject: incoming.subject,
     body: toJson(info, decoded) as Record<string, unknown>,
     kid: ph.header.kid,
   };
+}
+
+/**
+ * The signed sender and recipient in the receiver's namespace (bridge design §2): a copy whose subject names a
+ * sender of a peer federation (`atl:xb-police`) was signed there, so its unqualified ids are the peer's and
+ * `<self>:x` is ours. Without agreements (or for a local sender token) the signed ids are compared as they are.
+ */
+function localised(ctx: OpenContext, header: MessageHeader, senderToken: string): { sender: string; recipient: string; origin: string | undefined } {
+  const b = ctx.bridges;
+  if (!b) return { sender: header.sender, recipient: header.recipient, origin: undefined };
+  const origin = originOf(senderToken, b.federation);
+  if (origin === b.federation) return { sender: header.sender, recipient: header.recipient, origin };
+  if (!b.sides.has(origin)) {
+    throw new LiaisonError('ERR_SUBJECT_MISMATCH', `subject sender "${senderToken}" names federation ${origin}, with which no agreement is in force`, { field: 'sender' });
+  }
+  return { sender: b.localise(header.sender, b.federation, origin), recipient: b.localise(header.recipient, b.federation, origin), origin };
+}
+
+/** A bridged copy: addressed to this agency, and admitted by a flow of the agreement with its federation. */
+function checkBridged(ctx: OpenContext, local: { sender: string; recipient: string; origin: string | undefined }, type: string, tier: MessageHeader['tier']): void {
+  if (local.recipient !== ctx.self) {
+    throw new LiaisonError('ERR_POLICY_RECEIVE_DENIED', `${type} from ${local.sender} is directed to ${local.recipient}, not to ${ctx.self}`, { sender: local.sender, recipient: local.recipient, type });
+  }
+  ctx.bridges!.sides.get(local.origin!)!.checkReceive({ sender: local.sender, recipient: local.recipient, type, tier });
 }

@@ -2,12 +2,13 @@ import type { Clock } from '../clock.ts';
 import { LiaisonError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Policy } from '../policy/index.ts';
-import { checkSend } from '../policy/index.ts';
+import { checkSend, type SendPlan } from '../policy/index.ts';
 import { checkConsent, type ConsentEvidence } from '../policy/consent.ts';
 import { encodeBody, fromJson, project, toJson, type Catalog } from '../schema/index.ts';
 import { BROADCAST, messageSubject } from '../subjects.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
 import type { EnvelopeCodec } from './codec.ts';
+import { originOf, type CrossContext } from './cross.ts';
 import type { InformationReliability, MessageHeader, SourceReliability } from './header.ts';
 import { signDetached, type SigningKey } from './jws.ts';
 import { natsHeadersFor } from './nats-headers.ts';
@@ -63,6 +64,8 @@ export interface SealContext {
   clock: Clock;
   /** Largest NATS payload the exchange accepts; larger copies are refused, never truncated. */
   maxPayload?: number;
+  /** The cross-federation agreements in force (cross.ts): a qualified recipient `<peer>:<agency>` is sent across. */
+  bridges?: CrossContext;
 }
 
 /**
@@ -77,10 +80,11 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
   const recipient = opts.to ?? BROADCAST;
   const handling = opts.handling ?? 'H0';
   const tlp = opts.tlp ?? 'GREEN';
-  const plan = checkSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
+  const across = crossPlan(ctx, info.name, recipient);
+  const plan = across ?? checkSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
   checkSafeguards(info.name, () => toJson(info, message));
   const now = ctx.clock.now();
-  if (ctx.policy.consent?.includes(info.name)) checkConsent(ctx.policy, { sender: ctx.sender, type: info.name, recipient, body: toJson(info, message), consent: opts.consent, now });
+  if (!across && ctx.policy.consent?.includes(info.name)) checkConsent(ctx.policy, { sender: ctx.sender, type: info.name, recipient, body: toJson(info, message), consent: opts.consent, now });
   const id = opts.id ?? uuidv7(now);
   const copies: SealedCopy[] = [];
   for (const copy of plan.copies) {
@@ -121,4 +125,25 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
     });
   }
   return { id, type: info.fullName, copies };
+}
+
+/**
+ * The copies of a send to an agency of a peer federation (`<peer>:<agency>`), planned by the agreement with it
+ * (bridge design §3): one per tier the flow admits, each for that recipient only; undefined for a local recipient.
+ * No agreement with the peer, or no flow for this sender, recipient and type: the typed policy refusal.
+ */
+function crossPlan(ctx: SealContext, type: string, recipient: string): SendPlan | undefined {
+  const b = ctx.bridges;
+  const peer = originOf(recipient, b?.federation ?? '');
+  if (!recipient.includes(':') || (b && peer === b.federation)) return undefined;
+  const side = b?.sides.get(peer);
+  if (!side) {
+    throw new LiaisonError('ERR_POLICY_SEND_DENIED', `${ctx.sender} may not send ${type} to ${recipient}: no cross-federation agreement with ${peer} is in force`, { sender: ctx.sender, recipient, type });
+  }
+  side.checkSend({ sender: ctx.sender, recipient, type });
+  const tiers = side.sendTiers(ctx.sender, recipient, type);
+  if (tiers.length === 0) {
+    throw new LiaisonError('ERR_POLICY_SEND_DENIED', `${ctx.sender} may not send ${type} to ${recipient}: no flow of agreement ${side.agreementId} admits it`, { sender: ctx.sender, recipient, type });
+  }
+  return { copies: tiers.map((tier) => ({ tier, recipients: [recipient] })), rule: `agreement ${side.agreementId}`, skipped: [] };
 }

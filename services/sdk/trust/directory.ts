@@ -46,6 +46,17 @@ export interface Directory {
   iat?: number;
   /** JWT expiry, seconds: {@link DIRECTORY_TTL_SECONDS} after iat; a directory past it is refused. */
   exp?: number;
+  /**
+   * The cross-federation agreements this federation applied (`liaison bridge apply`), each as stored: its text and
+   * both roots' signatures (services/bridge). Absent from directories without any. A client re-verifies each.
+   */
+  agreements?: DirectoryAgreement[];
+}
+
+/** One applied cross-federation agreement, as the directory carries it (`agreement.signed.json`). */
+export interface DirectoryAgreement {
+  text: string;
+  signatures: Record<string, string>;
 }
 
 /** How long a signed directory is valid: every enrolment, revocation, rotation and `policy apply` signs a new one. */
@@ -109,6 +120,9 @@ export async function verifyDirectory(jws: string, rootPublicJwk: Ed25519PublicJ
   isoOrInvalid(d.issuedAt, 'directory issuedAt');
   if (d.issuedAt === undefined) throw invalid('directory issuedAt is missing');
   if (d.policyHash !== policyHash(d.policy)) throw invalid('directory policyHash does not match its policy');
+  if (d.agreements !== undefined && (!Array.isArray(d.agreements) || !d.agreements.every((a) => typeof a?.text === 'string' && typeof a.signatures === 'object' && a.signatures !== null))) {
+    throw invalid('directory agreements are malformed');
+  }
   checkJwtClaims(d, now);
   const index = new Map<string, DirectoryKey>();
   for (const a of d.agencies) {

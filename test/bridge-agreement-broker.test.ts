@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { createTestFederation, type TestFederation } from './support/federation.
 import { RawAgency } from './support/violations.ts';
 
 /**
- * The import user compiled from an agreement (design §4), issued as a real NATS user JWT and used against a real
+ * The export consumers and the import user compiled from an agreement (design §4), issued as a real NATS user JWT and used against a real
  * nats-server of the `med` federation: it stores exactly the inbound routes' subjects, and the broker refuses it
  * anything else — another sender, another tier, another recipient, the JetStream API. (The bridge process and the
  * users' own account are F2's: test/bridge*.test.ts.)
@@ -57,5 +57,37 @@ describe('import user permissions on a real broker', () => {
   ])('is refused %s', async (_what, subject) => {
     importer.nc.publish(subject, new TextEncoder().encode('x'));
     expect(await importer.refused(subject)).toBe(true);
+  });
+});
+
+describe('export consumers on a real broker', () => {
+  it('nats-server accepts every compiled export consumer, and each delivers only its route\'s copy at its tier', async () => {
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    const js = jetstream(fed.exchange.admin);
+    const route = side.outbound.find((r) => r.sender === 'xa-coast-guard' && r.type === 'CaseReferral')!;
+    expect(route.recipient).toBe('atl:xb-police');
+    for (const c of side.exportConsumers) await jsm.consumers.add(c.stream, { durable_name: c.name, filter_subject: c.filterSubject, ack_policy: AckPolicy.Explicit });
+    const mine = side.exportConsumers.filter((c) => c.type === 'CaseReferral' && c.filterSubject.includes('.xa-coast-guard.atl:xb-police'));
+    expect(mine.map((c) => c.tier)).toEqual(['public', 'operational', 'personal']);
+    const family = route.family;
+    const publish = (subject: string, id: string) => js.publish(subject, new TextEncoder().encode(subject), { msgID: id });
+    // Copies the bridge must not see (another recipient, a local one, another sender, a tier above the flow's), then the agreed one.
+    await publish(`liaison.v1.personal.${family}.CaseReferral.xa-coast-guard.atl:xb-prosecutor`, 'x1');
+    await publish(`liaison.v1.personal.${family}.CaseReferral.xa-coast-guard.xa-ngo-harbour`, 'x2');
+    await publish(`liaison.v1.personal.${family}.CaseReferral.xa-border-police.atl:xb-police`, 'x3');
+    await publish(`liaison.v1.special.${family}.CaseReferral.xa-coast-guard.atl:xb-police`, 'x4');
+    await publish(`liaison.v1.personal.${family}.CaseReferral.xa-coast-guard.atl:xb-police`, 'ok');
+    const seen: string[] = [];
+    for (const c of side.exportConsumers) {
+      const info = await jsm.consumers.info(c.stream, c.name);
+      if (info.num_pending === 0) continue;
+      const consumer = await js.consumers.get(c.stream, c.name);
+      const batch = await consumer.fetch({ max_messages: 10, expires: 1_000 });
+      for await (const m of batch) {
+        seen.push(`${c.name} ${m.subject}`);
+        m.ack();
+      }
+    }
+    expect(seen).toEqual([`bridge_atl_xa-coast-guard_xb-police_CaseReferral_personal liaison.v1.personal.${family}.CaseReferral.xa-coast-guard.atl:xb-police`]);
   });
 });

@@ -103,19 +103,23 @@ describe('compileBridgeSide', () => {
     expect(s.exportConsumers).toHaveLength(2);
   });
 
-  it('the export consumers catch only the agreed copies for the foreign recipient, and the export user pulls only those', () => {
-    expect(atl.exportConsumers.map((c) => [c.stream, c.name, c.filterSubject])).toEqual([
-      ['LIAISON_COOPERATION', 'bridge_med_xb-police_xa-border-police_IntelligenceReport', 'liaison.v1.*.cooperation.IntelligenceReport.xb-police.med:xa-border-police'],
-      ['LIAISON_PERSONS', 'bridge_med_xb-police_xa-border-police_PersonAlert', 'liaison.v1.*.persons.PersonAlert.xb-police.med:xa-border-police'],
-      ['LIAISON_COOPERATION', 'bridge_med_xb-police_xa-coast-guard_IntelligenceReport', 'liaison.v1.*.cooperation.IntelligenceReport.xb-police.med:xa-coast-guard'],
+  it('the export consumers catch only the agreed copies for the foreign recipient (one per tier sealed), and the export user pulls only those', () => {
+    expect(atl.exportConsumers.filter((c) => c.type === 'IntelligenceReport' && c.filterSubject.endsWith('med:xa-border-police')).map((c) => [c.stream, c.name, c.filterSubject])).toEqual([
+      ['LIAISON_COOPERATION', 'bridge_med_xb-police_xa-border-police_IntelligenceReport_public', 'liaison.v1.public.cooperation.IntelligenceReport.xb-police.med:xa-border-police'],
+      ['LIAISON_COOPERATION', 'bridge_med_xb-police_xa-border-police_IntelligenceReport_operational', 'liaison.v1.operational.cooperation.IntelligenceReport.xb-police.med:xa-border-police'],
+      ['LIAISON_COOPERATION', 'bridge_med_xb-police_xa-border-police_IntelligenceReport_personal', 'liaison.v1.personal.cooperation.IntelligenceReport.xb-police.med:xa-border-police'],
     ]);
-    const c = atl.exportConsumers[0]!.filterSubject;
-    expect(subjectMatches(c, 'liaison.v1.personal.cooperation.IntelligenceReport.xb-police.med:xa-border-police')).toBe(true);
+    // Every sealed copy of every route is caught: 3 + 3 tiers (personal flows), 4 (the special one).
+    expect(atl.exportConsumers).toHaveLength(10);
+    expect(atl.exportConsumers.map((c) => c.filterSubject).join(' ')).not.toMatch(/[*>]/);
+    expect(new Set(atl.exportConsumers.map((c) => c.name)).size).toBe(10);
     for (const other of [
       'liaison.v1.personal.cooperation.IntelligenceReport.xb-police.xa-border-police', // atl's own xa-border-police
       'liaison.v1.personal.cooperation.IntelligenceReport.xb-police.med:xa-prosecutor', // another foreign recipient
       'liaison.v1.personal.cooperation.IntelligenceReport.xb-prosecutor.med:xa-border-police', // another sender
       'liaison.v1.personal.cooperation.IntelligenceReport.xb-police.pac:xa-border-police', // another federation
+      'liaison.v1.special.cooperation.IntelligenceReport.xb-police.med:xa-border-police', // above the flow's tier
+      'liaison.v1.personal.cooperation.CaseReferral.xb-police.med:xa-border-police', // a type no flow names
       'liaison.v1.personal.cooperation.IntelligenceReport.xb-police.all',
     ]) {
       expect(atl.exportConsumers.some((x) => subjectMatches(x.filterSubject, other)), other).toBe(false);

@@ -45,7 +45,11 @@ export interface BridgeSide {
   inbound: CrossRoute[];
   /** Per local sender: the exact subjects of its outbound routes (each tier it may seal), to add to its user JWT. */
   senderPublish: Record<string, string[]>;
-  /** Pull consumers in the local streams the bridge reads the outbound copies from: one per outbound route. */
+  /**
+   * Pull consumers in the local streams the bridge reads the outbound copies from: one per outbound route and tier
+   * its sender seals. One per tier, because a family's stream has one subject per tier and nats-server 2.9 refuses a
+   * filter that is not a subset of one of them (`liaison.v1.*.<family>.…`).
+   */
   exportConsumers: ConsumerSpec[];
   /** The export user: pull, inspect and ack the export consumers, its own inbox; nothing else. */
   exportUser: { pub: string[]; sub: string[] };
@@ -77,9 +81,9 @@ function consumerToken(s: string): string {
   return s.replace(/[^A-Za-z0-9_-]/g, '_');
 }
 
-/** The export consumer of an outbound route: `bridge_<peer>_<sender>_<recipient>_<Type>` (the recipient unqualified). */
-export function exportConsumerName(peer: string, sender: string, recipientAgency: string, type: string): string {
-  return ['bridge', peer, sender, recipientAgency, type].map(consumerToken).join('_');
+/** The export consumer of an outbound route's copies at one tier: `bridge_<peer>_<sender>_<recipient>_<Type>_<tier>` (the recipient unqualified). */
+export function exportConsumerName(peer: string, sender: string, recipientAgency: string, type: string, tier: Tier): string {
+  return ['bridge', peer, sender, recipientAgency, type, tier].map(consumerToken).join('_');
 }
 
 /** The tiers up to and including `tier`, lowest first. */
@@ -111,7 +115,7 @@ export function compileBridgeSide(agreement: Agreement, self: string, policy: Po
       else pushRoute(inbound, inboundRoute(ctx, flow, type));
     }
   }
-  const exportConsumers = outbound.map((r) => exportConsumer(agreement.id, peer, r));
+  const exportConsumers = outbound.flatMap((r) => routeSendTiers(r).map((tier) => exportConsumer(agreement.id, peer, r, tier)));
   return {
     agreementId: agreement.id,
     self,
@@ -233,15 +237,15 @@ function senderPublish(outbound: CrossRoute[]): Record<string, string[]> {
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, sortedUnique(v)]));
 }
 
-/** One export consumer per outbound route: every tier of exactly that type from exactly that sender to exactly that recipient. */
-function exportConsumer(agreementId: string, peer: string, r: CrossRoute): ConsumerSpec {
+/** The export consumer of one outbound route at one tier: exactly that copy of that type from that sender to that recipient. */
+function exportConsumer(agreementId: string, peer: string, r: CrossRoute, tier: Tier): ConsumerSpec {
   const recipientAgency = parseQualified(r.recipient)!.agency;
   return {
     agency: bridgeAccountName(agreementId),
     stream: streamName(r.family),
-    name: exportConsumerName(peer, r.sender, recipientAgency, r.type),
-    filterSubject: `${SUBJECT_ROOT}.*.${r.family}.${r.type}.${r.sender}.${r.recipient}`,
-    tier: r.tier,
+    name: exportConsumerName(peer, r.sender, recipientAgency, r.type, tier),
+    filterSubject: routeSubject(r, tier),
+    tier,
     type: r.type,
     scope: 'direct',
     replica: 1,

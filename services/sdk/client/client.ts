@@ -17,6 +17,8 @@ import { handleDelivery, runConsumer, SeenIds, type Handler, type ReceiveStats, 
 import { checkConcurrency, runConcurrentConsumer } from './concurrent-consume.ts';
 import { DirectoryWatcher, type DirectoryCache } from './directory.ts';
 import { checkMaxInFlight } from './in-flight.ts';
+import { leaseCryptoPool, type CryptoPoolLease } from '../crypto/shared.ts';
+import { checkCryptoWorkers, defaultCryptoWorkers } from '../crypto/size.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type ServeOptions, type Serving } from './rpc.ts';
@@ -53,6 +55,12 @@ export interface ConnectOptions {
   atMostOnce?: boolean;
   /** Tolerance of the freshness rule (default REPLAY_TOLERANCE_MS, freshness.ts); tests shorten it. */
   replayToleranceMs?: number;
+  /**
+   * Worker threads that check the signatures of received copies and sign sends (issue 16; services/sdk/crypto):
+   * default `defaultCryptoWorkers()` — one per core beyond the event loop's, at most 8; 0 keeps every signature
+   * on the event loop. An integer from 0 to 8, else ERR_USAGE. Clients of one process share one pool per size.
+   */
+  cryptoWorkers?: number;
   /**
    * Keep the last verified federation directory here and start from it when the exchange does not answer (an
    * agency's leaf node while the link is down: sends go to its outbox). Verified against the root like a fetched one.
@@ -141,6 +149,8 @@ export class LiaisonClient {
   readonly #auth: { creds: Uint8Array };
   readonly #agencyDir: string | undefined;
   readonly #services: Serving[] = [];
+  /** The shared crypto pool this client leases (absent: signatures on the event loop). */
+  #crypto: CryptoPoolLease | undefined;
   /** The agreements in force and the peers' verified directories (set when connected with `bridges`). */
   #cross: CrossView | undefined;
 
@@ -174,6 +184,7 @@ export class LiaisonClient {
   static async connect(opts: ConnectOptions): Promise<LiaisonClient> {
     const identity = opts.identity ?? (opts.agencyDir ? await loadAgencyDir(opts.agencyDir) : undefined);
     if (!identity) throw new LiaisonError('ERR_USAGE', 'LiaisonClient.connect needs agencyDir or identity');
+    const cryptoWorkers = checkCryptoWorkers(opts.cryptoWorkers) ?? defaultCryptoWorkers();
     const logger = (opts.logger ?? silentLogger()).child({ agency: identity.id });
     const catalog = opts.catalog ?? loadCatalog();
     let nc: NatsConnection;
@@ -215,6 +226,7 @@ export class LiaisonClient {
       }
       client.#adopt(directory.current());
       client.#answerStatus();
+      if (cryptoWorkers > 0) client.#crypto = leaseCryptoPool(cryptoWorkers, logger);
       return client;
     } catch (err) {
       await nc.close().catch(() => undefined);
@@ -500,6 +512,7 @@ export class LiaisonClient {
       handled: this.#handled,
       replayToleranceMs: this.#replayToleranceMs,
       msgIdKey: msgIdTagKey(this.identity.key.privateKey),
+      verify: this.#crypto?.verify,
       stats: this.stats,
       logger: this.#logger,
     };
@@ -598,6 +611,7 @@ export class LiaisonClient {
     this.#directory.stop();
     this.#cross?.stop();
     this.#publisher.close();
+    this.#crypto?.release();
     if (this.nc.isClosed()) return;
     // drain() waits for a reconnect that may never come (a revoked agency is refused): bound it, then close.
     const drained = this.nc.drain().then(

@@ -14,6 +14,7 @@
 import type { Consumer } from '@nats-io/jetstream';
 import { dispatchDelivery, fillWindow, MAX_IN_FLIGHT, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
 import { giveBack, pause, pullOnce, workingEvery } from './pull.ts';
+import { handBackOpening, newLane } from './lane.ts';
 import { LiaisonError } from '../errors.ts';
 import { InFlight, MAX_IN_FLIGHT_RANGE } from './in-flight.ts';
 import type { ReceivedMessage } from '../envelope/open.ts';
@@ -108,16 +109,21 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
       return loop.handler(msg);
     },
   };
-  const arrived: Delivery[] = [];
-  const window: Prepared[] = [];
+  const lane = newLane();
+  const { arrived, window } = lane;
+  /** Set when the window is empty and its next copy's signature is being checked on the crypto pool. */
+  let verifying: Promise<void> | undefined;
   /** Copies past the restart barrier, in delivery order, waiting for it to lift. */
   const held: Prepared[] = [];
   let running = 0;
   let pumping = false;
-  const fill = (): void => fillWindow(o, inFlight, arrived, window);
+  const fill = (): void => {
+    verifying = fillWindow(o, inFlight, lane);
+  };
   /** Stopping: what was pulled but not started goes back to JetStream now (claims freed); running handlers finish. */
   const handBack = (): void => {
     for (const p of [...held.splice(0), ...window.splice(0)]) void giveBack(o, p).finally(() => inFlight.settle(p.m));
+    handBackOpening(o, inFlight, lane.opening.splice(0));
     for (const m of arrived.splice(0)) {
       m.nak();
       inFlight.settle(m);
@@ -160,6 +166,7 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
       pumping = false;
     }
     if (signal.aborted) handBack();
+    else if (verifying) void verifying.then(() => void pump());
   };
   signal.addEventListener('abort', () => void (pumping ? undefined : handBack()), { once: true });
   void barrier?.lifted.then(() => void pump());

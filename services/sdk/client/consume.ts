@@ -1,8 +1,9 @@
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { asLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
+import { asLiaisonError, isLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging.ts';
-import { openMessage, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
+import { openMessageWith, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
+import type { SignatureCheck } from '../envelope/jws.ts';
 import { quarantineSubject } from '../subjects.ts';
 import { quarantineHeaders } from './quarantine.ts';
 import { dispatchClaimed } from './at-most-once.ts';
@@ -11,6 +12,7 @@ import { freshnessBoundMs, replayOf } from './freshness.ts';
 import type { Claim, HandledRecord } from './handled.ts';
 import { InFlight } from './in-flight.ts';
 import { giveBack, pullOnce, PULL_EXPIRES_MS, workingEvery } from './pull.ts';
+import { handBackOpening, newLane, openingOf, type Lane } from './lane.ts';
 
 export { PULL_EXPIRES_MS };
 
@@ -92,6 +94,12 @@ export interface ReceiveLoopOptions {
   maxInFlight?: number;
   /** The agency's Nats-Msg-Id tag key (msg-id-tag.ts): its quarantine records' de-duplication ids carry its tag. */
   msgIdKey?: Uint8Array;
+  /**
+   * Check signatures here instead of on the calling thread: a crypto pool's worker threads (LiaisonClient
+   * `cryptoWorkers`, services/sdk/crypto/pool.ts). The loops then verify up to {@link VERIFY_AHEAD} copies ahead of
+   * the window, so the event loop hands earlier copies to the handler meanwhile; order at the handler is unchanged.
+   */
+  verify?: SignatureCheck;
 }
 
 /** The parts of a JetStream message the receive path uses. */
@@ -109,12 +117,13 @@ export interface Prepared {
 /**
  * Verify, dispatch and acknowledge one delivered copy. Rejections are counted, logged, published
  * to the agency's quarantine subject and terminated (never redelivered); handler failures are
- * nak'ed for redelivery. Never throws. Synchronous unless the handler returns a promise or the
- * durable record is in use, so a batch of copies from one socket read is verified and acknowledged
- * in one tick (one write for the acks).
+ * nak'ed for redelivery. Never throws. Synchronous unless the handler returns a promise, the
+ * durable record is in use or signatures are checked on a crypto pool (`verify`), so a batch of
+ * copies from one socket read is verified and acknowledged in one tick (one write for the acks).
  */
 export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promise<void> {
   const p = prepareDelivery(o, m);
+  if (p instanceof Promise) return p.then((q) => q && dispatchDelivery(o, q));
   return p && dispatchDelivery(o, p);
 }
 
@@ -122,34 +131,58 @@ export function handleDelivery(o: ReceiveLoopOptions, m: Delivery): void | Promi
  * The first half of {@link handleDelivery}, run as a copy nears the handler: skip own broadcasts, verify,
  * and apply the freshness rule (a copy stored long after it was signed is a replay: ERR_REPLAY; how long, the
  * sender's bound under the policy: `freshnessBoundMs`).
- * Undefined when the copy is settled already.
+ * Undefined when the copy is settled already; a promise when its signature is checked on a crypto pool
+ * (`verify`: it never rejects).
  */
-export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | undefined {
+export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | undefined | Promise<Prepared | undefined> {
   if (m.subject.split('.')[5] === o.self) {
     // Our own broadcast, delivered back by our broadcast consumer (the broker guarantees the sender token).
     o.stats.own++;
     m.ack();
     return;
   }
-  let msg: ReceivedMessage;
+  let opened: ReceivedMessage | Promise<ReceivedMessage>;
   const ctx = o.context();
   try {
-    msg = openMessage(ctx, { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined });
+    opened = openMessageWith(ctx, { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined }, o.verify);
   } catch (err) {
-    const e = asLiaisonError(err, 'ERR_DECODE');
-    reject(o, m.subject, m.data, e);
-    // Plain +TERM: nats-server 2.9 does not understand a reason after it (the copy would be redelivered).
-    m.term();
-    return;
+    return refuse(o, m, err);
   }
-  if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
-  const replay = replayOf(msg, m.info?.timestampNanos, freshnessBoundMs(ctx.policy, msg.header.sender, o.replayToleranceMs));
-  if (replay) {
-    reject(o, m.subject, m.data, replay);
-    m.term();
-    return;
+  if (!(opened instanceof Promise)) return admit(opened);
+  return opened.then(admit, (err: unknown) => refuse(o, m, err)).catch((err: unknown) => {
+    o.logger.error({ err, subject: m.subject }, 'preparing a copy failed; it will be redelivered');
+    m.nak(1_000);
+    return undefined;
+  });
+
+  /** After the signature and the checks after it: the delivery facts and the freshness rule. */
+  function admit(msg: ReceivedMessage): Prepared | undefined {
+    if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
+    const replay = replayOf(msg, m.info?.timestampNanos, freshnessBoundMs(ctx.policy, msg.header.sender, o.replayToleranceMs));
+    if (replay) {
+      reject(o, m.subject, m.data, replay);
+      m.term();
+      return;
+    }
+    return { m, msg };
   }
-  return { m, msg };
+}
+
+/**
+ * A copy the receiving pipeline refused: counted, quarantined and terminated (never redelivered). A copy whose
+ * signature could not be checked at all (its crypto worker died: ERR_CRYPTO_WORKER) is no fault of the
+ * copy: it is nak'ed and comes back.
+ */
+function refuse(o: ReceiveLoopOptions, m: Delivery, err: unknown): undefined {
+  if (isLiaisonError(err, 'ERR_CRYPTO_WORKER')) {
+    o.logger.warn({ err, subject: m.subject }, 'the signature could not be checked; the copy will be redelivered');
+    m.nak(1_000);
+    return undefined;
+  }
+  reject(o, m.subject, m.data, asLiaisonError(err, 'ERR_DECODE'));
+  // Plain +TERM: nats-server 2.9 does not understand a reason after it (the copy would be redelivered).
+  m.term();
+  return undefined;
 }
 
 /**
@@ -247,20 +280,37 @@ export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, sig
 }
 
 /**
- * Move pulled copies into the window ahead of the handler, up to {@link CLAIM_AHEAD}: each verified and its
- * claim taken ahead; a copy refused on the way (quarantined, a duplicate) frees its slot at once.
+ * Copies whose signatures a loop checks on a crypto pool ahead of its window (ReceiveLoopOptions `verify`),
+ * besides the {@link CLAIM_AHEAD} in it: worker threads check them while the event loop hands earlier copies to
+ * the handler. On the calling thread nothing is verified ahead of the window (it would hold the event loop).
  */
-export function fillWindow(o: ReceiveLoopOptions, inFlight: InFlight, arrived: Delivery[], window: Prepared[]): void {
-  while (window.length < CLAIM_AHEAD && arrived.length > 0) {
-    const m = arrived.shift()!;
-    const p = prepareDelivery(o, m);
-    if (!p) {
-      inFlight.settle(m);
-      continue;
+export const VERIFY_AHEAD = 48;
+
+/**
+ * Move a lane's copies along (lane.ts): start preparing pulled copies — on the calling thread only as the
+ * window has room, on a crypto pool up to {@link VERIFY_AHEAD} more — and move prepared ones, in delivery order,
+ * into the window ahead of the handler, up to {@link CLAIM_AHEAD}, each with its claim taken ahead; a copy refused
+ * on the way (quarantined, a duplicate) frees its slot at once. Returns a promise to wait for when the window is
+ * empty and the next copy's signature is still being checked.
+ */
+export function fillWindow(o: ReceiveLoopOptions, inFlight: InFlight, lane: Lane): Promise<void> | undefined {
+  const ahead = CLAIM_AHEAD + (o.verify ? VERIFY_AHEAD : 0);
+  for (;;) {
+    while (lane.window.length < CLAIM_AHEAD && lane.opening[0]?.done) {
+      const { m, p } = lane.opening.shift()!;
+      if (!p) {
+        inFlight.settle(m);
+        continue;
+      }
+      claimAhead(o, p);
+      lane.window.push(p);
     }
-    claimAhead(o, p);
-    window.push(p);
+    if (lane.arrived.length === 0 || lane.window.length + lane.opening.length >= ahead) break;
+    const m = lane.arrived.shift()!;
+    lane.opening.push(openingOf(m, prepareDelivery(o, m)));
   }
+  const head = lane.opening[0];
+  return lane.window.length === 0 && head && !head.done ? head.ready : undefined;
 }
 
 /**
@@ -268,23 +318,34 @@ export function fillWindow(o: ReceiveLoopOptions, inFlight: InFlight, arrived: D
  * in a window and dispatched one after another; each frees its slot once settled at the handler.
  */
 function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSignal): (m: Delivery) => void {
-  const arrived: Delivery[] = [];
-  const window: Prepared[] = [];
+  const lane = newLane();
   let busy = false;
-  const fill = (): void => fillWindow(o, inFlight, arrived, window);
   /** Stopping: what was pulled but not dispatched goes back to JetStream now (claims freed), not after the ack wait. */
   const handBack = (): void => {
-    for (const p of window.splice(0)) void giveBack(o, p).finally(() => inFlight.settle(p.m));
-    for (const m of arrived.splice(0)) {
+    for (const p of lane.window.splice(0)) void giveBack(o, p).finally(() => inFlight.settle(p.m));
+    handBackOpening(o, inFlight, lane.opening.splice(0));
+    for (const m of lane.arrived.splice(0)) {
       m.nak();
       inFlight.settle(m);
     }
   };
   const pump = (): void => {
     if (signal.aborted) return handBack();
-    for (fill(); window.length > 0; fill()) {
+    for (;;) {
+      const verifying = fillWindow(o, inFlight, lane);
+      if (lane.window.length === 0) {
+        // The next copy's signature is being checked on the crypto pool: go on once it is.
+        if (verifying) {
+          busy = true;
+          void verifying.then(() => {
+            busy = false;
+            pump();
+          });
+        }
+        return;
+      }
       if (signal.aborted) return handBack();
-      const p = window.shift()!;
+      const p = lane.window.shift()!;
       const pending = dispatchDelivery(o, p);
       if (pending) {
         busy = true;
@@ -306,7 +367,9 @@ function orderedPump(o: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSig
       inFlight.settle(m);
       return;
     }
-    arrived.push(m);
+    lane.arrived.push(m);
     if (!busy) pump();
+    // Behind a busy handler, copies' signatures are checked on the crypto pool meanwhile.
+    else if (o.verify) void fillWindow(o, inFlight, lane);
   };
 }

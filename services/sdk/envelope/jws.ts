@@ -154,6 +154,23 @@ export function verifyDetached(signed: Uint8Array, protectedB64: Buffer, signatu
   return ok;
 }
 
+/**
+ * An Ed25519 check of a signature over a signing input: on the calling thread (a boolean) or on a crypto
+ * pool's worker thread (a promise, services/sdk/crypto/pool.ts).
+ */
+export type SignatureCheck = (signingInput: Uint8Array, signature: Uint8Array, publicKey: KeyObject) => boolean | Promise<boolean>;
+
+/**
+ * {@link verifyDetached} with the Ed25519 check done by `check` (a crypto pool): the same signing input and
+ * size rule, and a header whose signature verified joins the cache the same way.
+ */
+export async function verifyDetachedWith(check: SignatureCheck, signed: Uint8Array, protectedB64: Buffer, signature: Uint8Array, publicKey: KeyObject): Promise<boolean> {
+  if (signature.byteLength !== 64) return false;
+  const ok = await check(signingInput(protectedB64, signed), signature, publicKey);
+  if (ok === true) rememberVerified(protectedB64);
+  return ok === true;
+}
+
 /** The flattened JWS JSON serialization (RFC 7515 §7.2.2) of an envelope, for any JWS library. */
 export function toFlattenedJws(parts: JwsParts & { signed: Uint8Array }): { protected: string; payload: Uint8Array; signature: string } {
   return {

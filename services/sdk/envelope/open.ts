@@ -8,7 +8,7 @@ import { parseMessageSubject, serviceSubject } from '../subjects.ts';
 import type { EnvelopeCodec } from './codec.ts';
 import { originOf, type CrossContext } from './cross.ts';
 import type { MessageHeader } from './header.ts';
-import { parseProtectedHeader, verifyDetached } from './jws.ts';
+import { parseProtectedHeader, verifyDetached, verifyDetachedWith, type SignatureCheck } from './jws.ts';
 import { checkNatsHeaders, type HeaderGetter } from './nats-headers.ts';
 
 /** What the federation directory knows about one signing key of one agency. */
@@ -94,8 +94,52 @@ export type Route =
   | { route: 'request' }
   | { route: 'reply'; from: string; requestHash: string };
 
-/** The receiving pipeline for any route (see {@link openMessage}). */
+/** The receiving pipeline for any route (see {@link openMessage}), the signature checked on the calling thread. */
 export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route): ReceivedMessage {
+  const steps = openSteps(ctx, incoming, route);
+  let r = steps.next();
+  while (!r.done) r = steps.next(verifyDetached(r.value.signed, r.value.protectedB64, r.value.signature, r.value.publicKey));
+  return r.value;
+}
+
+/**
+ * The receiving pipeline with the signature checked by `check` (a crypto pool's worker thread,
+ * services/sdk/crypto/pool.ts): the checks before the signature run now, on the calling thread (a copy they
+ * refuse throws at once); the promise settles after the signature and the checks after it, on the calling
+ * thread again. Without `check`, exactly {@link openEnvelope}.
+ */
+export function openEnvelopeWith(ctx: OpenContext, incoming: Incoming, route: Route, check?: SignatureCheck): ReceivedMessage | Promise<ReceivedMessage> {
+  if (!check) return openEnvelope(ctx, incoming, route);
+  const steps = openSteps(ctx, incoming, route);
+  const first = steps.next();
+  if (first.done) return first.value;
+  const s = first.value;
+  return verifyDetachedWith(check, s.signed, s.protectedB64, s.signature, s.publicKey).then((ok) => {
+    const r = steps.next(ok);
+    if (!r.done) throw new LiaisonError('ERR_INTERNAL', 'the receiving pipeline asked for a second signature check');
+    return r.value;
+  });
+}
+
+/** {@link openMessage} with the signature checked by `check` (see {@link openEnvelopeWith}). */
+export function openMessageWith(ctx: OpenContext, incoming: Incoming, check?: SignatureCheck): ReceivedMessage | Promise<ReceivedMessage> {
+  return openEnvelopeWith(ctx, incoming, { route: 'message' }, check);
+}
+
+/** What the receiving pipeline has checked at its signature step. */
+export interface SignatureStep {
+  signed: Uint8Array;
+  protectedB64: Buffer;
+  signature: Uint8Array;
+  publicKey: KeyObject;
+}
+
+/**
+ * The receiving pipeline as steps: the cheap checks before the signature; then it yields the
+ * {@link SignatureStep} and takes back whether the signature holds; then the checks after it. The one
+ * pipeline of both {@link openEnvelope} (calling thread) and {@link openEnvelopeWith} (crypto pool).
+ */
+function* openSteps(ctx: OpenContext, incoming: Incoming, route: Route): Generator<SignatureStep, ReceivedMessage, boolean> {
   const env = ctx.codec.decodeEnvelope(incoming.data);
   const ph = parseProtectedHeader(env.protected);
   const { header, body } = ctx.codec.decodeSigned(env.signed);
@@ -138,7 +182,7 @@ export function openEnvelope(ctx: OpenContext, incoming: Incoming, route: Route)
       kid: ph.header.kid,
     });
   }
-  if (!verifyDetached(env.signed, ph.b64, env.signature, key.publicKey)) {
+  if (!(yield { signed: env.signed, protectedB64: ph.b64, signature: env.signature, publicKey: key.publicKey })) {
     throw new LiaisonError('ERR_SIGNATURE_INVALID', `signature of ${header.sender} does not verify`, { sender: header.sender, kid: ph.header.kid });
   }
   const signedAt = header.createdAt.getTime();

@@ -1,0 +1,122 @@
+/**
+ * The receive path with signatures checked on a crypto pool's worker threads (issue 16, "every core at
+ * work"): a forged copy is still quarantined and never handed over, handlers are still called in delivery
+ * order (in-order and concurrent consumers), and a worker that dies mid-backlog loses nothing. Real
+ * nats-server, real federation, real worker threads.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import type { Rejection } from '../services/sdk/client/consume.ts';
+import { leaseCryptoPool, type CryptoPoolLease } from '../services/sdk/crypto/shared.ts';
+import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { until } from './support/workflows.ts';
+
+const SENDER = 'xa-border-police';
+const RECEIVER = 'mac-centre';
+const TYPE = 'IntelligenceReport';
+/** The receiver's pool: two threads, so their answers can come back out of order. */
+const WORKERS = 2;
+const report = (summary: string) => ({ summary, migrantsCount: 1, assessment: 'crypto pool test' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('consuming with signatures checked on worker threads (issue 16)', () => {
+  let fed: TestFederation;
+  let police: LiaisonClient;
+  /** The same process-wide pool the receivers lease: its counters show the checks ran there. */
+  let lease: CryptoPoolLease;
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'crypto-pool' });
+    police = await fed.connect(SENDER, { cryptoWorkers: 0 });
+    lease = leaseCryptoPool(WORKERS);
+  }, 120_000);
+  afterAll(async () => {
+    lease?.release();
+    await police?.close();
+    await fed?.stop();
+  });
+
+  /** Send `n` reports (stored before anyone consumes), every `badEvery`-th with one bit of its signature flipped. */
+  async function store(n: number, label: string, badEvery = 0): Promise<{ good: string[]; bad: string[] }> {
+    const good: string[] = [];
+    const bad: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const sealed = police.seal(TYPE, report(`${label} ${i}`), { to: RECEIVER });
+      const forged = badEvery > 0 && i % badEvery === badEvery - 1;
+      if (forged) for (const c of sealed.copies) c.data[c.data.length - 10]! ^= 0x04;
+      (forged ? bad : good).push(sealed.id);
+      await police.publishSealed(sealed);
+    }
+    return { good, bad };
+  }
+
+  /** Consume with the pool until `n` are handled or refused; what the handler got, in call order, and the refusals. */
+  async function receive(n: number, opts: { concurrency?: number; handlerMs?: number; during?: (got: string[]) => void } = {}) {
+    const centre = await fed.connect(RECEIVER, { cryptoWorkers: WORKERS });
+    const got: string[] = [];
+    let redelivered = 0;
+    const rejected: Rejection[] = [];
+    const jobsBefore = lease.pool.stats().jobs;
+    await centre.consume(
+      async (m: ReceivedMessage) => {
+        got.push(m.header.id);
+        if ((m.delivery?.deliveryCount ?? 1) > 1) redelivered++;
+        opts.during?.(got);
+        if (opts.handlerMs) await sleep(Math.random() * opts.handlerMs);
+      },
+      { types: [TYPE], onReject: (r) => rejected.push(r), ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) },
+    );
+    await until(() => got.length + rejected.length >= n, 60_000, `${n} copies handled or refused`);
+    await sleep(300); // nothing more arrives (no copy handed over twice)
+    await centre.close();
+    return { got, rejected, redelivered, poolJobs: lease.pool.stats().jobs - jobsBefore };
+  }
+
+  it('a copy whose signature does not verify is quarantined as ERR_SIGNATURE_INVALID and never reaches the handler', async () => {
+    const { good, bad } = await store(60, 'forged', 5);
+    expect(bad.length).toBe(12);
+    const { got, rejected, poolJobs } = await receive(60);
+    expect(poolJobs).toBeGreaterThanOrEqual(60); // the checks ran on the pool, not inline
+    expect(rejected.map((r) => r.code)).toEqual(Array(12).fill('ERR_SIGNATURE_INVALID'));
+    expect(rejected.every((r) => r.claimedSender === SENDER)).toBe(true);
+    expect(got).toEqual(good);
+    expect(got.some((id) => bad.includes(id))).toBe(false);
+  });
+
+  it('handlers are called in delivery order with the pool on: in-order consumer with a slow async handler', async () => {
+    const { good } = await store(400, 'ordered');
+    const { got, rejected, poolJobs } = await receive(400, { handlerMs: 2 });
+    expect(poolJobs).toBeGreaterThanOrEqual(400);
+    expect(rejected).toEqual([]);
+    expect(got).toEqual(good);
+  });
+
+  it('handlers are called in delivery order with the pool on: concurrent consumer (concurrency 8)', async () => {
+    const { good } = await store(400, 'concurrent');
+    const { got, rejected } = await receive(400, { concurrency: 8, handlerMs: 5 });
+    expect(rejected).toEqual([]);
+    expect(got).toEqual(good);
+  });
+
+  it('a crypto worker that dies mid-backlog loses nothing: its copies come back, each handled once, none quarantined', async () => {
+    const { good } = await store(600, 'dying');
+    const restartsBefore = lease.pool.stats().restarts;
+    let killed = false;
+    const { got, rejected, redelivered } = await receive(600, {
+      during: (seen) => {
+        // Once checks are out on the threads (posted, unanswered), kill every thread.
+        if (!killed && seen.length >= 50 && lease.pool.stats().queued > 0) {
+          killed = true;
+          for (const t of lease.pool.threads) void t.terminate();
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(lease.pool.stats().restarts).toBeGreaterThan(restartsBefore);
+    expect(rejected).toEqual([]);
+    expect(redelivered).toBeGreaterThan(0); // copies whose checks died with the threads were handed back, then handled
+    expect(new Set(got).size).toBe(got.length);
+    expect(new Set(got)).toEqual(new Set(good));
+  });
+});

@@ -159,6 +159,35 @@ describe('bridge between two federations', () => {
     }
   }, 30_000);
 
+  it('the export user can only pull and ack its own export consumers: no other consumer, no JetStream admin, no message subjects', async () => {
+    const creds = new Uint8Array(await readFile(bridgePaths(feds.med.trustDir, ID).exportCreds));
+    const raw = await RawAgency.connectCreds(feds.med.server.url, creds, await caOf(feds.med), bridgeInbox(ID, 'export'));
+    try {
+      const stream = streamName(family);
+      const rogue = [
+        // pulling another agency's consumer (reading its messages)
+        `LIAISON.API.CONSUMER.MSG.NEXT.${stream}.xb-police__${TYPE}__direct`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.xb-police__${TYPE}__direct`,
+        // creating a consumer (2.9 does not check a push consumer's deliver subject), purging, deleting
+        `LIAISON.API.CONSUMER.CREATE.${stream}`,
+        `LIAISON.API.STREAM.PURGE.${stream}`,
+        `LIAISON.API.STREAM.DELETE.${stream}`,
+        // publishing any message, as itself or as an agency
+        messageSubject({ tier: 'personal', family, type: TYPE, sender: 'xa-border-police', recipient: 'atl:xb-police' }),
+        // the foreign directory subject is the import user's, on the other side
+        'liaison.v1.trust.foreign.atl',
+      ];
+      for (const s of rogue) raw.nc.publish(s, new Uint8Array([1]));
+      for (const s of rogue) expect(await raw.refused(s), s).toBe(true);
+      // Reading message subjects directly: a subscription violation.
+      const sub = messageSubject({ tier: 'personal', family, type: TYPE, sender: '*', recipient: 'xb-police' });
+      raw.nc.subscribe(sub);
+      expect(await raw.refused(sub)).toBe(true);
+    } finally {
+      await raw.close();
+    }
+  }, 30_000);
+
   it('an envelope signed by a peer agency not in the flow, put on a flow subject by the import user, is quarantined by the receiver', async () => {
     // med's xb-police (no party to any flow) signs a copy for atl:xb-police itself — its SDK would refuse, so it seals
     // with a cross context admitting anything — and the (compromised) bridge puts it on xa-border-police's flow subject.
@@ -201,13 +230,23 @@ describe('bridge between two federations', () => {
   }, 60_000);
 
   it('a bridge stopped while 200 messages are sent delivers all after it restarts, in order, none twice', async () => {
+    const ids: string[] = [];
+    const sending = (async () => {
+      for (let i = 0; i < 200; i++) {
+        ids.push((await medPolice.send(TYPE, { summary: `backlog ${i}` }, { to: 'atl:xb-police' })).id);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    // Stopped mid-stream: some copies crossed, the window in flight settles, the rest wait in med's export consumer.
+    await until(() => atlGot.filter((m) => ids.includes(m.header.id)).length >= 10, 30_000, 'the first copies');
     await bridge!.stop();
     bridge = undefined;
-    const ids: string[] = [];
-    for (let i = 0; i < 200; i++) ids.push((await medPolice.send(TYPE, { summary: `backlog ${i}` }, { to: 'atl:xb-police' })).id);
-    const before = atlGot.length;
-    await new Promise((r) => setTimeout(r, 500));
-    expect(atlGot.length).toBe(before);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const crossed = atlGot.filter((m) => ids.includes(m.header.id)).length;
+    await sending;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(atlGot.filter((m) => ids.includes(m.header.id)).length).toBe(crossed);
+    expect(crossed).toBeLessThan(200);
     bridge = await bridgeUp(feds, ID);
     await until(() => atlGot.filter((m) => ids.includes(m.header.id)).length >= 200, 60_000, 'the backlog');
     await new Promise((r) => setTimeout(r, 1_000));

@@ -115,6 +115,10 @@ describe('liaison bridge agreement', () => {
     expect(j.verified).toBe(false);
     expect(j.inbound.map((x) => `${x.sender}>${x.recipient}@${x.tier}`)).toContain('atl:xb-prosecutor>xa-prosecutor@special');
     expect((await cli(['bridge', 'agreement', 'explain', EXAMPLE, '--policy', POLICY])).code).toBe(2);
+    // With the peer's policy, each outbound copy is sealed once, at the peer recipient's own tier.
+    const exact = await cli(['bridge', 'agreement', 'explain', EXAMPLE, '--policy', POLICY, '--self', 'atl', '--peer-policy', POLICY]);
+    expect(exact.out).toMatch(/\n {2}xb-police +med:xa-coast-guard +IntelligenceReport +operational +flows\[2\]/);
+    expect(exact.out).toMatch(/\n {2}xb-police +med:xa-border-police +JointInvestigationProposal +operational +flows\[1\]/);
   });
 });
 

@@ -138,20 +138,22 @@ function table(rows: string[][]): string[] {
 const explain: Command = {
   path: ['bridge', 'agreement', 'explain'],
   summary: "who may send what to whom across an agreement, at which tier, both directions, under this side's policy (and what is left out)",
-  usage: 'liaison bridge agreement explain SIGNED|FILE (--trust DIR | --policy POLICY --self NAME) [--json]',
-  options: { trust: { type: 'string' }, policy: { type: 'string' }, self: { type: 'string' }, json: { type: 'boolean' } },
+  usage: 'liaison bridge agreement explain SIGNED|FILE (--trust DIR | --policy POLICY --self NAME) [--peer-policy POLICY] [--json]',
+  options: { trust: { type: 'string' }, policy: { type: 'string' }, self: { type: 'string' }, 'peer-policy': { type: 'string' }, json: { type: 'boolean' } },
   allowPositionals: true,
   async run(args, io) {
     const file = oneFile(args, explain.usage);
     if (!str(args, 'trust') && (!str(args, 'policy') || !str(args, 'self'))) throw new LiaisonError('ERR_USAGE', `give --trust DIR, or --policy POLICY and --self NAME (usage: ${explain.usage})`);
     const { agreement, policy, self, verified } = await explainInputs(args, file, await readAgreementInput(file));
-    const side = compileBridgeSide(agreement, self, policy, catalog());
+    const peerPolicyFile = str(args, 'peer-policy');
+    const peerPolicy = peerPolicyFile ? await loadPolicyFile(peerPolicyFile, catalog()) : undefined;
+    const side = compileBridgeSide(agreement, self, policy, catalog(), peerPolicy ? { peerPolicy } : {});
     if (args.values.json) {
       io.out(JSON.stringify({ id: agreement.id, self, peer: side.peer, verified, outbound: side.outbound, inbound: side.inbound, issues: side.issues, notes: side.notes }));
       return 0;
     }
     io.out(`${describeAgreement(agreement)}${verified ? '; signatures verified' : '; signatures not checked'}`);
-    io.out(`seen from ${self} (policy ${policy.name}); tiers are the copies sealed (outbound) or delivered (inbound)`);
+    io.out(`seen from ${self} (policy ${policy.name}${peerPolicy ? `; ${side.peer}'s policy ${peerPolicy.name}` : ''}); tiers are the copies sealed (outbound) or delivered (inbound)`);
     io.out(`outbound (${self} → ${side.peer}):`);
     for (const l of side.outbound.length ? table(routeRows(side.outbound, true)) : ['  none']) io.out(l);
     io.out(`inbound (${side.peer} → ${self}):`);

@@ -46,18 +46,28 @@ export class BoundedRunner {
     return true;
   }
 
-  #start(task: () => Promise<void>): void {
+  /** Take a slot and run `task` in it: at once (`now`), or after the event loop has polled I/O again. */
+  #start(task: () => Promise<void>, now = true): void {
     this.#active++;
     if (this.#active > this.#highWater) this.#highWater = this.#active;
-    void Promise.resolve()
-      .then(task)
-      .catch(() => undefined)
-      .finally(() => {
-        this.#active--;
-        this.#next();
-      });
+    const run = () =>
+      void Promise.resolve()
+        .then(task)
+        .catch(() => undefined)
+        .finally(() => {
+          this.#active--;
+          this.#next();
+        });
+    if (now) run();
+    else setImmediate(run);
   }
 
+  /**
+   * A slot came free: the next waiting task takes it, after the event loop's next turn. A task whose work is
+   * synchronous (a verification on the event loop) would otherwise chain into the next without ever letting I/O
+   * in: the loop reads the socket between rounds of at most `concurrency` tasks, so what arrives meanwhile is
+   * seen — counted, admitted or refused — while the earlier requests are worked on, not after all of them.
+   */
   #next(): void {
     if (this.waiting === 0 || this.#active >= this.concurrency) return;
     const task = this.#waiting[this.#head]!;
@@ -66,6 +76,6 @@ export class BoundedRunner {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;
     }
-    this.#start(task);
+    this.#start(task, false);
   }
 }

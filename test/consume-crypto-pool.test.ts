@@ -52,8 +52,8 @@ describe('consuming with signatures checked on worker threads (issue 16)', () =>
   }
 
   /** Consume with the pool until `n` are handled or refused; what the handler got, in call order, and the refusals. */
-  async function receive(n: number, opts: { concurrency?: number; handlerMs?: number; during?: (got: string[]) => void } = {}) {
-    const centre = await fed.connect(RECEIVER, { cryptoWorkers: WORKERS });
+  async function receive(n: number, opts: { concurrency?: number; handlerMs?: number; during?: (got: string[]) => void; cryptoWorkers?: number } = {}) {
+    const centre = await fed.connect(RECEIVER, { cryptoWorkers: opts.cryptoWorkers ?? WORKERS });
     const got: string[] = [];
     let redelivered = 0;
     const rejected: Rejection[] = [];
@@ -97,6 +97,19 @@ describe('consuming with signatures checked on worker threads (issue 16)', () =>
     const { got, rejected } = await receive(400, { concurrency: 8, handlerMs: 5 });
     expect(rejected).toEqual([]);
     expect(got).toEqual(good);
+  });
+
+  it('a sender with crypto threads signs there; every copy verifies at a receiver checking on its event loop', async () => {
+    const sender = await fed.connect(SENDER, { cryptoWorkers: WORKERS });
+    const before = lease.pool.stats().jobs;
+    const sent = await Promise.all(Array.from({ length: 80 }, (_, i) => sender.send(TYPE, report(`pool-signed ${i}`), { to: RECEIVER })));
+    expect(lease.pool.stats().jobs - before).toBeGreaterThanOrEqual(80); // signed on the pool
+    expect(lease.pool.stats().batches).toBeLessThan(lease.pool.stats().jobs); // in batches
+    await sender.close();
+    const { got, rejected, poolJobs } = await receive(80, { cryptoWorkers: 0 });
+    expect(poolJobs).toBe(0);
+    expect(rejected).toEqual([]);
+    expect(new Set(got)).toEqual(new Set(sent.map((s) => s.id)));
   });
 
   it('a crypto worker that dies mid-backlog loses nothing: its copies come back, each handled once, none quarantined', async () => {

@@ -59,18 +59,21 @@ export interface LiaisonRateOptions {
   backlog?: boolean;
   /** Default true: the receiver keeps its durable handled record. */
   atMostOnce?: boolean;
+  /** Crypto worker threads of the receiver and the publisher (LiaisonClient `cryptoWorkers`; absent: the default). */
+  cryptoWorkers?: number;
 }
 
 /** Liaison publish → verified receive, the receiver's handler a no-op (the core's rate). */
 export async function liaisonRate(fed: TestFederation, o: LiaisonRateOptions): Promise<LiaisonRate> {
   const { rate, count, type, body, to, stampField } = o;
-  const receiver = await fed.connect(o.receiver, { atMostOnce: o.atMostOnce ?? true });
+  const workers = o.cryptoWorkers === undefined ? {} : { cryptoWorkers: o.cryptoWorkers };
+  const receiver = await fed.connect(o.receiver, { atMostOnce: o.atMostOnce ?? true, ...workers });
   let got = 0;
   let t0 = 0;
   const latencies: number[] = [];
   let finish!: () => void;
   const done = new Promise<void>((r) => (finish = r));
-  const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[o.sender], agencyId: o.sender, url: fed.server.url, count, rate, type, body, to, stampField };
+  const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[o.sender], agencyId: o.sender, url: fed.server.url, count, rate, type, body, to, stampField, ...workers };
   const published = o.backlog ? await withTimeout(startPublisher(pubJob), 180_000, 'liaison publisher') : undefined;
   let cpu0 = process.cpuUsage();
   let srv0 = serverCpuUs(fed);

@@ -29,6 +29,8 @@ interface Job {
   /** Body field that carries `bench <i> <sent-at ms>` (high resolution) for latency. */
   stampField?: string;
   to?: string;
+  /** LiaisonClient `cryptoWorkers` of the liaison publisher (absent: the default). */
+  cryptoWorkers?: number;
 }
 
 const job = workerData as Job;
@@ -39,7 +41,7 @@ async function run(): Promise<void> {
   let send: (i: number) => Promise<unknown>;
   let close: () => Promise<void>;
   if (job.mode === 'liaison') {
-    const client = await LiaisonClient.connect({ agencyDir: job.agencyDir, servers: [job.url] });
+    const client = await LiaisonClient.connect({ agencyDir: job.agencyDir, servers: [job.url], ...(job.cryptoWorkers === undefined ? {} : { cryptoWorkers: job.cryptoWorkers }) });
     const field = job.stampField ?? 'remarks';
     // Steady state: warm the JIT on the sealing path (validate, project, encode, sign) before timing.
     for (let i = 0; i < WARMUP; i++) client.seal(job.type, { ...job.body, [field]: `warmup ${i}` }, { to: job.to });

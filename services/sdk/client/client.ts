@@ -4,7 +4,7 @@ import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnectio
 import { systemClock, type Clock } from '../clock.ts';
 import { createEnvelopeCodec, type EnvelopeCodec } from '../envelope/codec.ts';
 import type { OpenContext, ReceivedMessage } from '../envelope/open.ts';
-import { sealMessage, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
+import { sealMessage, sealMessageWith, type SealContext, type SealedMessage, type SendOptions } from '../envelope/seal.ts';
 import { msgIdTagKey } from '../envelope/msg-id-tag.ts';
 import { asLiaisonError, ERROR_CODES, isLiaisonError, LiaisonError, type ErrorCode } from '../errors.ts';
 import { directoryOfPing } from './status-ping.ts';
@@ -256,26 +256,26 @@ export class LiaisonClient {
    * refusing rule), and sign one projected copy per tier. {@link send} is `publishSealed(seal(…))`.
    */
   seal(type: string, body: unknown, opts: SendOptions = {}): SealedMessage {
+    return sealMessage(this.#sealContext(), type, body, opts);
+  }
+
+  /** What sealing needs, from the latest verified directory; ERR_POLICY_STALE while the exchange has a newer one. */
+  #sealContext(): SealContext {
     if (this.#behind) {
       throw new LiaisonError('ERR_POLICY_STALE', `${this.id} enforces policy ${this.policy.hash.slice(0, 12)}… but the exchange is on a newer directory (${this.#behind}); refusing to send until it has caught up`, {
         policyHash: this.policy.hash,
       });
     }
-    return sealMessage(
-      {
-        catalog: this.catalog,
-        codec: this.#codec,
-        policy: this.policy,
-        sender: this.id,
-        key: this.identity.key,
-        clock: this.#clock,
-        maxPayload: this.nc.info?.max_payload,
-        bridges: this.#cross?.context(),
-      },
-      type,
-      body,
-      opts,
-    );
+    return {
+      catalog: this.catalog,
+      codec: this.#codec,
+      policy: this.policy,
+      sender: this.id,
+      key: this.identity.key,
+      clock: this.#clock,
+      maxPayload: this.nc.info?.max_payload,
+      bridges: this.#cross?.context(),
+    };
   }
 
   /** Publish every copy of a sealed message to JetStream (de-duplicated by id and tier); resolves when all are stored. */
@@ -304,7 +304,9 @@ export class LiaisonClient {
    * sign one projected copy per tier and publish each to JetStream (de-duplicated by id and tier).
    */
   async send(type: string, body: unknown, opts: SendOptions = {}): Promise<SendReceipt> {
-    return await this.publishSealed(this.seal(type, body, opts));
+    // With crypto worker threads the copies are signed there: the sends of one event-loop turn go as one batch.
+    const sealed = this.#crypto ? await sealMessageWith(this.#crypto.sign, this.#sealContext(), type, body, opts) : this.seal(type, body, opts);
+    return await this.publishSealed(sealed);
   }
 
   /** The durable consumers the exchange provisioned for this agency (from the policy). */

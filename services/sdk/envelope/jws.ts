@@ -171,6 +171,16 @@ export async function verifyDetachedWith(check: SignatureCheck, signed: Uint8Arr
   return ok === true;
 }
 
+/** An Ed25519 signer of a signing input: a crypto pool's worker thread (services/sdk/crypto/pool.ts). */
+export type Signer = (signingInput: Uint8Array, privateKey: KeyObject) => Promise<Uint8Array>;
+
+/** {@link signDetached} with the Ed25519 signature made by `sign` (a crypto pool): the same protected header and signing input. */
+export async function signDetachedWith(sign: Signer, signed: Uint8Array, key: SigningKey): Promise<JwsParts> {
+  const ph = protectedHeaderFor(key.kid);
+  const signature = await sign(signingInput(ph.b64, signed), key.privateKey);
+  return { protected: ph.bytes, signature };
+}
+
 /** The flattened JWS JSON serialization (RFC 7515 §7.2.2) of an envelope, for any JWS library. */
 export function toFlattenedJws(parts: JwsParts & { signed: Uint8Array }): { protected: string; payload: Uint8Array; signature: string } {
   return {

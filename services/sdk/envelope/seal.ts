@@ -4,13 +4,13 @@ import { uuidv7 } from '../ids.ts';
 import type { Policy } from '../policy/index.ts';
 import { checkSend, type SendPlan } from '../policy/index.ts';
 import { checkConsent, type ConsentEvidence } from '../policy/consent.ts';
-import { encodeBody, fromJson, project, toJson, type Catalog } from '../schema/index.ts';
+import { encodeBody, fromJson, project, toJson, type Catalog, type MessageInfo } from '../schema/index.ts';
 import { BROADCAST, messageSubject } from '../subjects.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
 import type { EnvelopeCodec } from './codec.ts';
 import { originOf, type CrossContext } from './cross.ts';
 import type { InformationReliability, MessageHeader, SourceReliability } from './header.ts';
-import { signDetached, type SigningKey } from './jws.ts';
+import { signDetached, signDetachedWith, type JwsParts, type Signer, type SigningKey } from './jws.ts';
 import { natsHeadersFor } from './nats-headers.ts';
 import { checkSafeguards } from './safeguards.ts';
 
@@ -75,6 +75,37 @@ export interface SealContext {
  * here too, with the case registry's own guard (safeguards.ts).
  */
 export function sealMessage(ctx: SealContext, typeName: string, body: unknown, opts: SendOptions = {}): SealedMessage {
+  const plan = planCopies(ctx, typeName, body, opts);
+  return assembleCopies(ctx, plan, plan.copies.map((c) => signDetached(c.signed, ctx.key)));
+}
+
+/**
+ * {@link sealMessage} with the copies signed by `sign` (a crypto pool's worker threads, issue 16): the same
+ * validation, plan, projection and checks, on the calling thread, before anything is signed.
+ */
+export async function sealMessageWith(sign: Signer, ctx: SealContext, typeName: string, body: unknown, opts: SendOptions = {}): Promise<SealedMessage> {
+  const plan = planCopies(ctx, typeName, body, opts);
+  return assembleCopies(ctx, plan, await Promise.all(plan.copies.map((c) => signDetachedWith(sign, c.signed, ctx.key))));
+}
+
+/** A copy planned and encoded, waiting for its signature. */
+interface UnsignedCopy {
+  tier: Tier;
+  recipients: string[];
+  header: MessageHeader;
+  signed: Uint8Array;
+}
+
+/** What {@link sealMessage} has before signing: the type, the id and one encoded copy per tier. */
+interface SealPlan {
+  id: string;
+  info: MessageInfo;
+  recipient: string;
+  copies: UnsignedCopy[];
+}
+
+/** Validate, plan (the policy or an agreement), check the safeguards and consent, project and encode each copy. */
+function planCopies(ctx: SealContext, typeName: string, body: unknown, opts: SendOptions): SealPlan {
   const info = ctx.catalog.get(typeName);
   const message = fromJson(info, body);
   const recipient = opts.to ?? BROADCAST;
@@ -86,7 +117,7 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
   const now = ctx.clock.now();
   if (!across && ctx.policy.consent?.includes(info.name)) checkConsent(ctx.policy, { sender: ctx.sender, type: info.name, recipient, body: toJson(info, message), consent: opts.consent, now });
   const id = opts.id ?? uuidv7(now);
-  const copies: SealedCopy[] = [];
+  const copies: UnsignedCopy[] = [];
   for (const copy of plan.copies) {
     const header: MessageHeader = {
       id,
@@ -107,8 +138,16 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
       requestHash: opts.requestHash,
     };
     const signed = ctx.codec.encodeSigned(header, encodeBody(info, project(info, message, copy.tier)));
-    const jws = signDetached(signed, ctx.key);
-    const data = ctx.codec.encodeEnvelope({ signed, protected: jws.protected, signature: jws.signature });
+    copies.push({ tier: copy.tier, recipients: copy.recipients, header, signed });
+  }
+  return { id, info, recipient, copies };
+}
+
+/** The envelopes of a plan's copies with their signatures (`jws[i]` for copy i); a copy over the exchange's payload limit is refused. */
+function assembleCopies(ctx: SealContext, plan: SealPlan, jws: JwsParts[]): SealedMessage {
+  const { info, recipient } = plan;
+  const copies = plan.copies.map((copy, i): SealedCopy => {
+    const data = ctx.codec.encodeEnvelope({ signed: copy.signed, protected: jws[i]!.protected, signature: jws[i]!.signature });
     if (ctx.maxPayload !== undefined && data.byteLength > ctx.maxPayload) {
       throw new LiaisonError(
         'ERR_MESSAGE_TOO_LARGE',
@@ -116,15 +155,15 @@ export function sealMessage(ctx: SealContext, typeName: string, body: unknown, o
         { size: data.byteLength, max: ctx.maxPayload },
       );
     }
-    copies.push({
+    return {
       tier: copy.tier,
       subject: messageSubject({ tier: copy.tier, family: info.family, type: info.name, sender: ctx.sender, recipient }),
       recipients: copy.recipients,
       data,
-      headers: natsHeadersFor(header, ctx.key),
-    });
-  }
-  return { id, type: info.fullName, copies };
+      headers: natsHeadersFor(copy.header, ctx.key),
+    };
+  });
+  return { id: plan.id, type: info.fullName, copies };
 }
 
 /**

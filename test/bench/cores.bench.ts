@@ -1,0 +1,109 @@
+/**
+ * `npm run bench`, issue 16 "every core at work": signing and verification on one core vs on crypto worker
+ * threads (LiaisonClient `cryptoWorkers`, services/sdk/crypto/pool.ts), ratios in the same run:
+ *   (v1) raw node:crypto Ed25519 verify on the calling thread (one core);
+ *   (vN) the same verifies through a CryptoPool of N threads (one batch per event-loop turn);
+ *   (r1)/(rN) Liaison receive from a stored backlog (the sender finished first): the receiver's
+ *        signature checks on its event loop vs on N threads;
+ *   (s1)/(sN) the send rate of those backlog runs (the publisher alone): its signing inline vs on N threads;
+ *   (e1)/(eN) Liaison publish → verified receive, streaming (the publisher is a worker thread of this
+ *        process, so it shares the cores): sender and receiver crypto inline vs on N threads.
+ * N defaults to the SDK's default (cores − 1, at least 1 here); rounds alternate 1/N so both see the same
+ * machine load, and medians are reported. Bounded: fixed counts, every phase with a timeout, an overall
+ * limit; a slow run is a figure, not a crash.
+ */
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
+import os from 'node:os';
+import { CryptoPool } from '../../services/sdk/crypto/pool.ts';
+import { defaultCryptoWorkers } from '../../services/sdk/crypto/size.ts';
+import { createTestFederation, type TestFederation } from '../support/federation.ts';
+import { liaisonRate, withTimeout, type LiaisonRate } from './liaison-rate.ts';
+import { runBounded } from './run-bounded.ts';
+
+const COUNT = Number(process.env.BENCH_CORES_COUNT ?? 10_000);
+const ROUNDS = Number(process.env.BENCH_CORES_ROUNDS ?? 3);
+const N_VERIFY = Number(process.env.BENCH_VERIFY ?? 30_000);
+const WORKERS = Number(process.env.BENCH_CORES_WORKERS ?? Math.max(1, defaultCryptoWorkers()));
+const SENDER = 'xa-border-police';
+const RECEIVER = 'mac-centre';
+const TYPE = 'IntelligenceReport';
+const BODY = {
+  summary: 'Fishing vessel intercepted 40 nm south of Port Xandria with 61 persons on board; organisers paid in advance.',
+  route: { origin: 'XCC', transit: ['XBB'], destination: 'XAA', description: 'Corvenia to Xandria via the Bellmark coast' },
+  modusOperandi: ['overcrowded fishing vessel', 'satellite phone to coordinator', 'fraudulent passports issued in advance'],
+  vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456', flagState: 'XBB' },
+  migrantsCount: 61,
+  assessment: 'Same organiser network as the October interceptions.',
+};
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (n: number): string => n.toFixed(0).padStart(7);
+
+/** An input the size of a signed IntelligenceReport copy and its signature. */
+function verifyCase() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const input = Buffer.alloc(600, 3);
+  return { input, sig: sign(null, input, privateKey), publicKey };
+}
+
+function inlineVerifyRate(): number {
+  const { input, sig, publicKey } = verifyCase();
+  const t0 = performance.now();
+  for (let i = 0; i < N_VERIFY; i++) if (!verify(null, input, publicKey, sig)) throw new Error('verify baseline failed');
+  return N_VERIFY / ((performance.now() - t0) / 1000);
+}
+
+async function poolVerifyRate(size: number): Promise<number> {
+  const { input, sig, publicKey } = verifyCase();
+  const pool = CryptoPool.create({ size });
+  try {
+    await pool.verify(input, sig, publicKey); // threads up
+    const t0 = performance.now();
+    const all = Array.from({ length: N_VERIFY }, () => pool.verify(input, sig, publicKey));
+    const ok = await withTimeout(Promise.all(all), 120_000, 'pool verify');
+    if (!ok.every(Boolean)) throw new Error('pool verify failed');
+    return N_VERIFY / ((performance.now() - t0) / 1000);
+  } finally {
+    await pool.close();
+  }
+}
+
+function run(fed: TestFederation, cryptoWorkers: number, backlog: boolean): Promise<LiaisonRate> {
+  return liaisonRate(fed, { sender: SENDER, receiver: RECEIVER, count: COUNT, type: TYPE, body: BODY, to: RECEIVER, stampField: 'recommendedAction', backlog, cryptoWorkers });
+}
+
+async function main(): Promise<void> {
+  console.log(`cores bench: ${os.availableParallelism()} cores (load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}); N = ${WORKERS} crypto worker thread(s); ${COUNT} messages per run, ${ROUNDS} rounds`);
+  const v1 = inlineVerifyRate();
+  const vN = await poolVerifyRate(WORKERS);
+  console.log(`(v1) Ed25519 verify, calling thread       ${fmt(v1)} /s`);
+  console.log(`(vN) Ed25519 verify, pool of ${WORKERS}            ${fmt(vN)} /s   ratio (vN)/(v1) ${(vN / v1).toFixed(2)}`);
+  const fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'cores-bench' });
+  try {
+    const runs: Record<'r1' | 'rN' | 'e1' | 'eN', LiaisonRate[]> = { r1: [], rN: [], e1: [], eN: [] };
+    for (let i = 0; i < ROUNDS; i++) {
+      runs.r1.push(await run(fed, 0, true));
+      runs.rN.push(await run(fed, WORKERS, true));
+      runs.e1.push(await run(fed, 0, false));
+      runs.eN.push(await run(fed, WORKERS, false));
+      console.log(`  round ${i + 1}: r1 ${fmt(runs.r1[i]!.rate)}  rN ${fmt(runs.rN[i]!.rate)}  e1 ${fmt(runs.e1[i]!.rate)}  eN ${fmt(runs.eN[i]!.rate)} msg/s (load ${os.loadavg()[0]!.toFixed(1)})`);
+    }
+    const m = (k: keyof typeof runs) => median(runs[k].map((r) => r.rate));
+    const cpu = (k: keyof typeof runs) => median(runs[k].map((r) => r.cpu.receiver));
+    console.log(`(r1) receive from backlog, crypto inline  ${fmt(m('r1'))} msg/s   receiver CPU ${cpu('r1').toFixed(0)} µs/msg (all its threads)`);
+    console.log(`(rN) receive from backlog, pool of ${WORKERS}      ${fmt(m('rN'))} msg/s   receiver CPU ${cpu('rN').toFixed(0)} µs/msg`);
+    const pub = (k: keyof typeof runs) => median(runs[k].map((r) => r.publisherRate));
+    console.log(`(s1) send (publisher alone), inline       ${fmt(pub('r1'))} msg/s`);
+    console.log(`(sN) send (publisher alone), pool of ${WORKERS}    ${fmt(pub('rN'))} msg/s`);
+    console.log(`(e1) publish→verified receive, inline     ${fmt(m('e1'))} msg/s`);
+    console.log(`(eN) publish→verified receive, pool of ${WORKERS}  ${fmt(m('eN'))} msg/s`);
+    console.log(`ratio (rN)/(r1) backlog receive, all cores vs one   ${(m('rN') / m('r1')).toFixed(2)}`);
+    console.log(`ratio (sN)/(s1) send, all cores vs one                ${(pub('rN') / pub('r1')).toFixed(2)}`);
+    console.log(`ratio (eN)/(e1) end to end, all cores vs one        ${(m('eN') / m('e1')).toFixed(2)}`);
+    console.log(`ratio (r1)/(v1) (rN)/(v1) backlog receive vs one core's raw verify  ${(m('r1') / v1).toFixed(2)} ${(m('rN') / v1).toFixed(2)}`);
+  } finally {
+    await fed.stop();
+  }
+}
+
+runBounded('cores', 15 * 60_000, main);

@@ -34,6 +34,7 @@ export function startForeignDirectories(o: { nc: NatsConnection; trustDir: strin
     return undefined;
   };
   const offer = async (peer: string, jws: string): Promise<void> => {
+    if (kept.get(peer)?.jws === jws) return;
     const root = await peerRoot(peer);
     if (!root) throw new Error(`no applied agreement with ${peer}`);
     const d = await verifyDirectory(jws, root);

@@ -26,6 +26,8 @@ export class CrossView {
   #federation = '';
   #sides = new Map<string, CrossSide>();
   readonly #foreign = new Map<string, FederationView>();
+  /** The JWS each peer view came from (an unchanged answer is not verified again). */
+  readonly #jws = new Map<string, string>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #refreshing: Promise<void> | undefined;
 
@@ -63,7 +65,12 @@ export class CrossView {
       onIssue: (message) => this.#o.logger.warn({ issue: message }, 'agreement left out'),
     });
     this.#sides = new Map(sides.map((s) => [s.peer, s]));
-    for (const peer of [...this.#foreign.keys()]) if (!this.#sides.has(peer)) this.#foreign.delete(peer);
+    for (const peer of [...this.#foreign.keys()]) {
+      if (!this.#sides.has(peer)) {
+        this.#foreign.delete(peer);
+        this.#jws.delete(peer);
+      }
+    }
   }
 
   /** Fetch every peer's directory from the exchange now (one refresh at a time); failures are logged, never thrown. */
@@ -78,12 +85,13 @@ export class CrossView {
       try {
         const reply = await this.#o.nc.request(directoryRequestSubject(this.#o.agency), foreignDirectoryRequest(side.peer), { timeout: 5_000 });
         const jws = reply.string();
-        if (jws === '') continue;
+        if (jws === '' || this.#jws.get(side.peer) === jws) continue;
         const d = await verifyDirectory(jws, side.peerRoot);
         if (d.federation !== side.peer) throw new Error(`directory of federation ${d.federation}, not ${side.peer}`);
         const have = this.#foreign.get(side.peer);
         if (have && Date.parse(have.directory.issuedAt) >= Date.parse(d.issuedAt)) continue;
         this.#foreign.set(side.peer, federationView(d, this.#o.catalog));
+        this.#jws.set(side.peer, jws);
         changed = true;
       } catch (err) {
         this.#o.logger.warn({ peer: side.peer, err: (err as Error).message }, 'no verified directory of the peer federation');

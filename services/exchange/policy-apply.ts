@@ -21,6 +21,7 @@ import {
 } from '../trust/index.ts';
 import { federationPolicy } from './admin.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
+import { provisionPolicyChange } from './provision-change.ts';
 
 /** What one agency gains and loses under a new policy. */
 export interface AgencyChange {
@@ -201,9 +202,15 @@ export async function applyPolicy(o: {
       throw asLiaisonError(err, 'ERR_CONNECT', `cannot reach the exchange at ${o.url} as its administrator`);
     }));
   try {
+    const revokedBefore = new Set(records.filter((r) => r.revokedAt !== undefined).map((r) => r.id));
     const revoked = new Set([...(await listAgencyRecords(o.trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id), ...removed]);
     o.onStep?.('provisioning streams and consumers for the new policy');
-    report.provisioned = await provisionExchange(admin, next, o.catalog, logger, revoked);
+    // Only what the change touches; the same policy applied again reconciles everything (it repairs an apply that
+    // stopped half-way, whose policy was already written).
+    report.provisioned =
+      current.hash === next.hash
+        ? await provisionExchange(admin, next, o.catalog, logger, revoked)
+        : await provisionPolicyChange(admin, { policy: current, revoked: revokedBefore }, { policy: next, revoked }, o.catalog, logger);
   } finally {
     if (!o.admin) await admin.close().catch(() => undefined);
   }

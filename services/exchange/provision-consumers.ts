@@ -9,8 +9,8 @@ import type { ConsumerSpec } from '../sdk/policy/index.ts';
 import { retryTransient } from './replicas.ts';
 
 /** Consumers created or updated at once on a cluster, and on a single server. */
-const CLUSTER_CONSUMER_CONCURRENCY = 16;
-const SINGLE_CONSUMER_CONCURRENCY = 8;
+export const CLUSTER_CONSUMER_CONCURRENCY = 16;
+export const SINGLE_CONSUMER_CONCURRENCY = 8;
 /**
  * How long one consumer's reconcile goes on through transient answers. After a node's death every consumer whose RAFT
  * group it led elects a new leader; with hundreds of R3 consumers on a loaded machine that took over 30 s (CI).
@@ -53,7 +53,7 @@ async function listConsumers(jsm: JetStreamManager, stream: string): Promise<Map
 }
 
 /** Create, re-create (another filter) or update (window, ack wait) one consumer, through transient answers. */
-async function reconcileOne(jsm: JetStreamManager, c: ConsumerSpec): Promise<void> {
+export async function reconcileOne(jsm: JetStreamManager, c: ConsumerSpec): Promise<void> {
   const cfg = {
     durable_name: c.name,
     filter_subject: c.filterSubject,
@@ -78,7 +78,7 @@ async function reconcileOne(jsm: JetStreamManager, c: ConsumerSpec): Promise<voi
 }
 
 /** Delete a durable consumer the policy no longer grants; false when it was already gone. */
-async function removeOne(jsm: JetStreamManager, stream: string, name: string): Promise<boolean> {
+export async function removeOne(jsm: JetStreamManager, stream: string, name: string): Promise<boolean> {
   return await retryTransient(() =>
     jsm.consumers.delete(stream, name).then(
       () => true,

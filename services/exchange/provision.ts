@@ -1,11 +1,12 @@
-import { jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
-import { compileBuckets, compileConsumers, compileStreams, type BucketSpec, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
+import { compileBuckets, compileConsumers, compileStreams, type BucketSpec, type Policy, type StreamSpec, type TypeCatalog } from '../sdk/policy/index.ts';
 import { Kvm } from '@nats-io/kv';
 import { provisionBucket } from './buckets.ts';
 import { EXCHANGE_STATE_BUCKET } from './enforced.ts';
+import { jetStreamWhenReady } from './jetstream-ready.ts';
 import { reconcileConsumers } from './provision-consumers.ts';
 import { exchangeReplicas, replicateStreams, retryTransient } from './replicas.ts';
 import { RETRACTIONS_BUCKET } from './retract-service.ts';
@@ -58,30 +59,33 @@ function bucketUpToDate(info: StreamInfo | undefined, b: BucketSpec): boolean {
   return !(b.kind === 'kv' && b.maxAgeMs) || info.config.max_age === nanos(b.maxAgeMs);
 }
 
+/** The JetStream config of a compiled stream at `replicas` copies. */
+function streamConfig(s: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
+  return { name: s.name, subjects: s.subjects, max_age: nanos(s.maxAgeMs), duplicate_window: nanos(s.duplicateWindowMs), num_replicas: replicas };
+}
+
+/** Create a compiled stream, or update it when it exists, through transient answers. */
+export async function putStream(jsm: JetStreamManager, s: StreamSpec, replicas: number): Promise<void> {
+  const cfg = streamConfig(s, replicas);
+  await retryTransient(async () => {
+    const exists = await jsm.streams.info(s.name).then(
+      () => true,
+      (err: unknown) => {
+        if (/stream not found/i.test((err as Error).message)) return false;
+        throw err;
+      },
+    );
+    if (exists) await jsm.streams.update(s.name, cfg);
+    else await jsm.streams.add(cfg);
+  });
+}
+
 /** Create the policy's streams, or update those that differ from it. */
 async function provisionStreams(jsm: JetStreamManager, policy: Policy, catalog: TypeCatalog, existing: Map<string, StreamInfo>, replicas: number): Promise<string[]> {
   const names: string[] = [];
   for (const s of compileStreams(policy, catalog)) {
-    const cfg: Partial<StreamConfig> & { name: string } = {
-      name: s.name,
-      subjects: s.subjects,
-      max_age: nanos(s.maxAgeMs),
-      duplicate_window: nanos(s.duplicateWindowMs),
-      num_replicas: replicas,
-    };
     names.push(s.name);
-    if (streamUpToDate(existing.get(s.name), cfg)) continue;
-    await retryTransient(async () => {
-      const exists = await jsm.streams.info(s.name).then(
-        () => true,
-        (err: unknown) => {
-          if (/stream not found/i.test((err as Error).message)) return false;
-          throw err;
-        },
-      );
-      if (exists) await jsm.streams.update(s.name, cfg);
-      else await jsm.streams.add(cfg);
-    });
+    if (!streamUpToDate(existing.get(s.name), streamConfig(s, replicas))) await putStream(jsm, s, replicas);
   }
   return names;
 }
@@ -103,13 +107,8 @@ export async function provisionExchange(
   revoked: ReadonlySet<string> = new Set(),
   o: ProvisionOptions = {},
 ): Promise<ProvisionReport> {
-  let jsm: JetStreamManager;
-  try {
-    // Bounded retries: a cluster that just lost a node answers once its survivors elect leaders.
-    jsm = await retryTransient(() => jetstreamManager(nc));
-  } catch (err) {
-    throw asLiaisonError(err, 'ERR_EXCHANGE', 'JetStream is not available to the exchange account');
-  }
+  // A cluster that just lost a node answers once the client moved and the survivors elected leaders.
+  const jsm = await jetStreamWhenReady(nc);
   const existing = await retryTransient(() => listStreams(jsm));
   const replicas = o.replicas === undefined ? Math.max(1, ...[...existing.values()].map((si) => si.config.num_replicas ?? 1)) : await exchangeReplicas(jsm, o.replicas);
   const report: ProvisionReport = { streams: [], consumers: [], removedConsumers: [], buckets: [], replicas };

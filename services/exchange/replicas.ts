@@ -46,6 +46,11 @@ export async function replicateStreams(jsm: JetStreamManager, replicas: number):
 /** JetStream answers that pass on a cluster: no meta leader yet, an account being re-enabled, a request lost. */
 const TRANSIENT = /not enabled for account|temporarily unavailable|no responders|timeout|TIMEOUT|error creating store|no suitable peers|insufficient resources|leader/i;
 
+/** True for a JetStream answer that passes on a cluster (see {@link retryTransient}). */
+export function isTransient(err: unknown): boolean {
+  return TRANSIENT.test((err as Error | undefined)?.message ?? '');
+}
+
 /**
  * Run a JetStream administration step, again while it fails transiently (a cluster electing its meta leader, or
  * re-enabling JetStream for the account after an account JWT update: several seconds on nats-server 2.9), for at
@@ -57,7 +62,7 @@ export async function retryTransient<T>(step: () => Promise<T>, timeoutMs = 30_0
     try {
       return await step();
     } catch (err) {
-      if (!TRANSIENT.test((err as Error).message ?? '') || Date.now() > deadline) throw err;
+      if (!isTransient(err) || Date.now() > deadline) throw err;
     }
     await new Promise((r) => setTimeout(r, 250));
   }

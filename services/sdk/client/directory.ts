@@ -132,6 +132,7 @@ export class DirectoryWatcher {
     watcher.#fetch = async () => {
       await adopt((await o.nc.request(directoryRequestSubject(o.agency), '', { timeout: o.timeoutMs ?? 5_000 })).string());
     };
+    catchUpAfterReconnects(watcher, o.nc, o.logger);
     if (cached) {
       // Started offline: ask the exchange again until it answers, and adopt what it has when newer.
       const w = watcher;
@@ -153,8 +154,27 @@ export class DirectoryWatcher {
     return this.#view;
   }
 
+  /** Set by {@link stop}: the reconnect follower ends. */
+  stopped = false;
+
   stop(): void {
+    this.stopped = true;
     clearInterval(this.#retry);
     this.#sub.unsubscribe();
   }
+}
+
+/**
+ * After every reconnect the directory is fetched again and adopted when newer: a push made while the client was
+ * disconnected (its node died; a policy apply on a cluster with a node down) is not delivered later, and a client
+ * that kept its old NATS user JWT past the apply's grace would be cut and refused for good.
+ */
+function catchUpAfterReconnects(watcher: DirectoryWatcher, nc: NatsConnection, logger: Logger): void {
+  void (async () => {
+    for await (const st of nc.status()) {
+      if (watcher.stopped) return;
+      if (st.type !== 'reconnect') continue;
+      await watcher.refresh().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not fetch the federation directory after reconnecting'));
+    }
+  })();
 }

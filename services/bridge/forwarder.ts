@@ -20,8 +20,9 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import { natsTlsOptions } from '../sdk/client/nats-tls.ts';
-import { AsyncPublisher, type PubAck } from '../sdk/client/publisher.ts';
-import { isLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { AsyncPublisher } from '../sdk/client/publisher.ts';
+import { pause, refusedForGood, republish, type RepublishOutcome } from '../sdk/client/republish.ts';
+import { LiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { parseMessageSubject, messageSubject } from '../sdk/subjects.ts';
 
@@ -78,13 +79,6 @@ export function importedSubject(subject: string, from: string, to: string): stri
   return messageSubject({ ...s, sender: `${from}:${s.sender}`, recipient: s.recipient.slice(prefix.length) });
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
-
-type Outcome = { ok: PubAck } | { err: LiaisonError };
 
 /** Connect a bridge user; never reconnects by itself (the link starts again from what is acknowledged). */
 export async function connectEnd(end: LinkEnd, name: string): Promise<NatsConnection> {
@@ -148,7 +142,7 @@ export class BridgeLink {
       }
       if (!signal.aborted) {
         this.stats.restarts++;
-        await sleep(this.#o.retryMs, signal);
+        await pause(this.#o.retryMs, signal);
       }
     }
   }
@@ -181,20 +175,17 @@ export class BridgeLink {
     }
   }
 
-  #publish(publisher: AsyncPublisher, m: JsMsg): Promise<Outcome> {
+  #publish(publisher: AsyncPublisher, m: JsMsg): Promise<RepublishOutcome> {
     const subject = importedSubject(m.subject, this.#o.from.federation, this.#o.to.federation);
     if (!subject) return Promise.resolve({ err: new LiaisonError('ERR_PERMISSION_DENIED', `${m.subject} is not a copy for ${this.#o.to.federation}`, { subject: m.subject }) });
-    return publisher.publish(subject, m.data, m.headers ?? natsHeaders(), this.#o.ackTimeoutMs).then(
-      (ok) => ({ ok }),
-      (err: unknown) => ({ err: isLiaisonError(err) ? err : new LiaisonError('ERR_PUBLISH', String(err)) }),
-    );
+    return republish(publisher, subject, m.data, m.headers ?? natsHeaders(), this.#o.ackTimeoutMs);
   }
 
   /**
    * In window order: acknowledge in A what B stored (or had), terminate what B refused for good; at the first other
    * failure nak it and the rest (redelivered first, in order) and throw, so the link starts again.
    */
-  async #settle(src: NatsConnection, window: JsMsg[], outcomes: Outcome[]): Promise<void> {
+  async #settle(src: NatsConnection, window: JsMsg[], outcomes: RepublishOutcome[]): Promise<void> {
     let failure: LiaisonError | undefined;
     for (let i = 0; i < window.length; i++) {
       const m = window[i]!;
@@ -207,7 +198,7 @@ export class BridgeLink {
         if (r.ok.duplicate) this.stats.duplicates++;
         else this.stats.forwarded++;
         m.ack();
-      } else if (r.err.code === 'ERR_PERMISSION_DENIED') {
+      } else if (refusedForGood(r)) {
         this.stats.refused++;
         this.#logger.warn({ subject: m.subject, msgId: m.headers?.get('Nats-Msg-Id') }, 'the peer refused a bridged copy (Permissions Violation): terminated');
         m.term();

@@ -17,9 +17,10 @@
  */
 import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { AsyncPublisher, type PubAck } from '../sdk/client/publisher.ts';
+import { AsyncPublisher } from '../sdk/client/publisher.ts';
 import { natsTlsOptions } from '../sdk/client/nats-tls.ts';
-import { isLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { pause, refusedForGood, republish, type RepublishOutcome } from '../sdk/client/republish.ts';
+import { LiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { inboxPrefix } from '../sdk/subjects.ts';
 import { ForwarderCursor, OUTBOX_STREAM } from './outbox.ts';
@@ -62,14 +63,6 @@ export interface ForwarderOptions {
   logger?: Logger;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
-
-/** The outcome of one copy of a window. */
-type Outcome = { ok: PubAck } | { err: LiaisonError };
 
 /** Forwards the outbox to the exchange until stopped (see the file comment). */
 export class Forwarder {
@@ -135,7 +128,7 @@ export class Forwarder {
       }
       if (!signal.aborted) {
         this.stats.restarts++;
-        await sleep(this.#o.retryMs, signal);
+        await pause(this.#o.retryMs, signal);
       }
     }
   }
@@ -181,19 +174,15 @@ export class Forwarder {
     }
   }
 
-  #publish(publisher: AsyncPublisher, m: JsMsg): Promise<Outcome> {
-    const h = m.headers ?? natsHeaders();
-    return publisher.publish(m.subject, m.data, h, this.#o.ackTimeoutMs).then(
-      (ok) => ({ ok }),
-      (err: unknown) => ({ err: isLiaisonError(err) ? err : new LiaisonError('ERR_PUBLISH', String(err)) }),
-    );
+  #publish(publisher: AsyncPublisher, m: JsMsg): Promise<RepublishOutcome> {
+    return republish(publisher, m.subject, m.data, m.headers ?? natsHeaders(), this.#o.ackTimeoutMs);
   }
 
   /**
    * Advance the cursor over the acknowledged (or refused) prefix of a window; on the first other failure, keep the
    * cursor there and throw, so the connection is dropped and the rest is sent again.
    */
-  async #settle(window: JsMsg[], outcomes: Outcome[]): Promise<void> {
+  async #settle(window: JsMsg[], outcomes: RepublishOutcome[]): Promise<void> {
     let failure: LiaisonError | undefined;
     for (let i = 0; i < window.length && !failure; i++) {
       const m = window[i]!;
@@ -201,7 +190,7 @@ export class Forwarder {
       if ('ok' in r) {
         if (r.ok.duplicate) this.stats.duplicates++;
         else this.stats.forwarded++;
-      } else if (r.err.code === 'ERR_PERMISSION_DENIED') {
+      } else if (refusedForGood(r)) {
         this.stats.refused++;
         this.#logger.warn({ subject: m.subject, seq: m.seq, msgId: m.headers?.get('Nats-Msg-Id') }, 'the exchange refused a copy from the outbox (Permissions Violation): set aside');
       } else {

@@ -61,8 +61,11 @@ export async function startDirectoryService(opts: {
       mtime = m;
       if (next === current) return false;
       current = next;
-      // The server learns the accounts first (an agency told of new rights must find them granted).
-      await opts.onChange?.();
+      // The server learns the accounts first (an agency told of new rights must find them granted). Its failure (e.g.
+      // JetStream not answering while a cluster node is down) is logged and the push goes out all the same: skipped, it
+      // would never be made (the file no longer differs), and an agency left on a JWT a policy apply then revokes is
+      // cut for good.
+      await opts.onChange?.().catch((err: unknown) => opts.logger?.warn({ err }, 'the exchange could not follow the new directory; pushing it all the same'));
       opts.nc.publish(DIRECTORY_UPDATE_SUBJECT, current);
       opts.logger?.info('federation directory updated and pushed');
       return true;

@@ -51,6 +51,27 @@ export interface CopyEntry extends EntryBase {
   policy: string;
   /** NATS headers that disagree with the subject (ce-source, ce-type), when any. */
   mismatch?: string[];
+  /** A copy with a qualified sender or recipient (`<peer>:<agency>`): the agreement that admitted it, or why none did. */
+  cross?: CrossFacts;
+}
+
+/**
+ * A copy crossing a cross-federation agreement (issue 17). Ids in the entry are in this federation's namespace: the
+ * other federation's agencies qualified (`atl:xb-police`). `deliverTo` of an admitted outbound copy names the
+ * qualified recipient the bridge hands it to (its acknowledgement: the bridge's, after the peer exchange stored it).
+ */
+export interface CrossFacts {
+  /** The other federation. */
+  peer: string;
+  /** `outbound`: a local sender's copy to a foreign recipient (the bridge exports it); `inbound`: stored here by the bridge. */
+  direction: 'outbound' | 'inbound';
+  /** The applied agreement admitting it, and its flow (`flows[<i>]`); absent when none does. */
+  agreement?: string;
+  flow?: string;
+  /** Outbound, admitted: the export consumer the bridge reads it from. */
+  via?: string;
+  /** When no applied agreement admits it, why: an outbound copy then stays home, an inbound one is refused by its recipient. */
+  refused?: string;
 }
 
 /** A copy a receiving agency refused and put on the quarantine stream. */

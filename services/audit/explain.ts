@@ -1,4 +1,4 @@
-import type { CopyEntry, Entry, QuarantineEntry, ReceiptEntry } from './entry.ts';
+import type { CopyEntry, CrossFacts, Entry, QuarantineEntry, ReceiptEntry } from './entry.ts';
 
 /** What the ledger says of one message: its copies, who each was for, who acknowledged it, who refused it. */
 export interface MessageExplanation {
@@ -6,7 +6,7 @@ export interface MessageExplanation {
   type?: string;
   sender?: string;
   recipient?: string;
-  copies: { tier: string; subject: string; storedAt: string; seq: number; stream: string; deliverTo: string[]; acknowledged: string[]; digest: string }[];
+  copies: { tier: string; subject: string; storedAt: string; seq: number; stream: string; deliverTo: string[]; acknowledged: string[]; digest: string; cross?: CrossFacts }[];
   refused: { by: string; code: string; reason: string; at: string }[];
 }
 
@@ -16,16 +16,26 @@ function copyOf(e: CopyEntry, id: string): boolean {
   return e.id === id || msgId.startsWith(`${e.sender}:${id}:`) || msgId.startsWith(`${id}:`);
 }
 
-/** Acknowledgement floors by stream and agency, from the receipt entries. */
+/** Acknowledgement floors by stream and agency, and by stream and consumer name (`\u0001` keys), from the receipt entries. */
 function ackFloors(entries: readonly Entry[]): Map<string, number> {
   const floors = new Map<string, number>();
+  const raise = (key: string, floor: number) => floors.set(key, Math.max(floors.get(key) ?? 0, floor));
   for (const r of entries.filter((e): e is ReceiptEntry => e.kind === 'receipt')) {
     for (const a of r.acks) {
-      const key = `${a.stream}\u0000${a.agency}`;
-      floors.set(key, Math.max(floors.get(key) ?? 0, a.ackFloor));
+      raise(`${a.stream}\u0000${a.agency}`, a.ackFloor);
+      raise(`${a.stream}\u0001${a.consumer}`, a.ackFloor);
     }
   }
   return floors;
+}
+
+/**
+ * The agencies of `deliverTo` that acknowledged copy `c`: a local agency by its consumer's floor; the qualified
+ * recipient of an admitted outbound copy by the export consumer's (the bridge acks only once the peer stored it).
+ */
+function acknowledgedBy(c: CopyEntry, floors: Map<string, number>): string[] {
+  const across = c.cross?.direction === 'outbound' && c.cross.via ? c.recipient : undefined;
+  return c.deliverTo.filter((a) => (a === across ? (floors.get(`${c.stream}\u0001${c.cross!.via}`) ?? 0) : (floors.get(`${c.stream}\u0000${a}`) ?? 0)) >= c.seq);
 }
 
 /** One sender's message `id`: its copies (sender token of their subject) and the refusals of them. */
@@ -48,8 +58,9 @@ function explainOne(entries: readonly Entry[], id: string, sender: string, floor
       seq: c.seq,
       stream: c.stream,
       deliverTo: c.deliverTo,
-      acknowledged: c.deliverTo.filter((a) => (floors.get(`${c.stream}\u0000${a}`) ?? 0) >= c.seq),
+      acknowledged: acknowledgedBy(c, floors),
       digest: c.digest,
+      ...(c.cross ? { cross: c.cross } : {}),
     })),
     refused: refused.map((q) => ({ by: q.by, code: q.code, reason: q.reason, at: q.at })),
   };

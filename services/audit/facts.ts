@@ -1,4 +1,6 @@
+import { localise } from '../bridge/agreement/model.ts';
 import type { Policy } from '../sdk/policy/index.ts';
+import type { CrossJudgement } from './cross.ts';
 import { parseMessageSubject, QUARANTINE_STREAM, responseRoute, SUBJECT_ROOT } from '../sdk/subjects.ts';
 import { sha256, type CopyEntry, type QuarantineEntry, type QueryEntry } from './entry.ts';
 import type { DeliveryMap } from './recipients.ts';
@@ -30,8 +32,13 @@ export function shortType(type: string): string {
   return type.startsWith(TYPE_PREFIX) ? type.slice(TYPE_PREFIX.length) : type;
 }
 
-/** The entry for one stored copy of a family stream, or of the quarantine stream. */
-export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryMap): Omit<CopyEntry, 'v' | 'n' | 'prev'> | Omit<QuarantineEntry, 'v' | 'n' | 'prev'> {
+/**
+ * The entry for one stored copy of a family stream, or of the quarantine stream. `cross`: the copy's judgement
+ * across the applied agreements when its subject names a qualified sender or recipient (cross.ts): recorded with the
+ * agreement and flow that admitted it (and, outbound, the qualified recipient the bridge delivers it to); an inbound
+ * copy's `ce-source` is compared with its sender localised to this federation (the headers are the sender's own).
+ */
+export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryMap, cross?: CrossJudgement): Omit<CopyEntry, 'v' | 'n' | 'prev'> | Omit<QuarantineEntry, 'v' | 'n' | 'prev'> {
   const digest = sha256(m.data);
   const id = m.header('ce-id');
   const ceType = m.header('ce-type');
@@ -65,7 +72,8 @@ export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryM
   const sender = s?.sender ?? '?';
   const type = s?.type ?? (ceType ? shortType(ceType) : '?');
   const mismatch: string[] = [];
-  const ceSender = agencyOfSource(m.header('ce-source'));
+  const ceSource = agencyOfSource(m.header('ce-source'));
+  const ceSender = ceSource !== undefined && cross?.facts.direction === 'inbound' ? localise(ceSource, cross.self, cross.facts.peer) : ceSource;
   if (ceSender !== undefined && ceSender !== sender) mismatch.push('ce-source');
   if (ceType !== undefined && shortType(ceType) !== type) mismatch.push('ce-type');
   const sentAt = m.header('ce-time');
@@ -85,9 +93,10 @@ export function storedFacts(m: StoredCopy, policy: Policy, deliveries: DeliveryM
     ...(msgId ? { msgId } : {}),
     digest,
     size: m.data.byteLength,
-    deliverTo: s ? deliveries.recipients(policy, m.subject, sender) : [],
+    deliverTo: s ? [...deliveries.recipients(policy, m.subject, sender), ...(cross?.deliversTo ? [cross.deliversTo] : [])] : [],
     policy: policy.hash,
     ...(mismatch.length ? { mismatch } : {}),
+    ...(cross ? { cross: cross.facts } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
 export { CHECKPOINT_TYP, signCheckpoint, verifyCheckpoint } from './checkpoint.ts';
 export type { CheckpointClaims } from './checkpoint.ts';
 export { decodeEntry, encodeEntry, entrySubject, GENESIS, LEDGER_STREAM, LEDGER_SUBJECTS, sha256 } from './entry.ts';
-export type { CheckpointEntry, CopyEntry, Entry, EntryBody, GapEntry, QuarantineEntry, QueryEntry, ReceiptEntry, StartEntry } from './entry.ts';
+export type { CheckpointEntry, CopyEntry, CrossFacts, Entry, EntryBody, GapEntry, QuarantineEntry, QueryEntry, ReceiptEntry, StartEntry } from './entry.ts';
 export { ensureLedgerStream, ledgerStreamConfig, readChainHead, readLedger } from './ledger-stream.ts';
 export type { ChainHead, StoredEntry } from './ledger-stream.ts';
 export { formatRow, queryLedger } from './query.ts';

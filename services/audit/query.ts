@@ -32,8 +32,7 @@ export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
   for (const e of entries) {
     if (e.kind !== 'receipt') continue;
     for (const a of e.acks) {
-      const key = `${a.stream}/${a.consumer.split('__').slice(0, 2).join('__')}`;
-      floors.set(key, Math.max(floors.get(key) ?? 0, a.ackFloor));
+      for (const key of [`${a.stream}/${a.consumer.split('__').slice(0, 2).join('__')}`, `${a.stream}//${a.consumer}`]) floors.set(key, Math.max(floors.get(key) ?? 0, a.ackFloor));
     }
   }
   const type = q.type ? shortType(q.type) : undefined;
@@ -46,10 +45,22 @@ export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
     const roles = q.agency ? rolesOf(e, q.agency) : [];
     if (q.agency && roles.length === 0) continue;
     const row: QueryRow = { entry: e, roles };
-    if (e.kind === 'copy') row.acked = e.deliverTo.filter((a) => (floors.get(`${e.stream}/${a}__${e.type}`) ?? 0) >= e.seq);
+    if (e.kind === 'copy') row.acked = e.deliverTo.filter((a) => (floors.get(floorKey(e, a)) ?? 0) >= e.seq);
     out.push(row);
   }
   return out;
+}
+
+/** Where copy `e`'s acknowledgement by `agency` is read: its consumer of the type; across a bridge, the export consumer (acked once the peer stored it). */
+function floorKey(e: CopyEntry, agency: string): string {
+  return e.cross?.via && e.cross.direction === 'outbound' && agency === e.recipient ? `${e.stream}//${e.cross.via}` : `${e.stream}/${agency}__${e.type}`;
+}
+
+/** The agreement a cross copy crossed under, or why none admitted it. */
+export function crossNote(c: CopyEntry['cross']): string {
+  if (!c) return '';
+  const way = c.direction === 'outbound' ? `to ${c.peer}` : `from ${c.peer}`;
+  return c.agreement ? `; across agreement ${c.agreement} ${c.flow ?? ''} (${way})` : `; ${c.direction} ${way} NOT ADMITTED by any applied agreement: ${c.refused ?? '?'}`;
 }
 
 function rolesOf(e: CopyEntry | QuarantineEntry | QueryEntry, agency: string): Role[] {
@@ -75,7 +86,7 @@ export function formatRow(row: QueryRow): string {
   const short = (d: string) => `sha256:${d.slice(0, 16)}…`;
   if (e.kind === 'copy') {
     const to = e.deliverTo.map((a) => (row.acked?.includes(a) ? `${a}✓` : a)).join(' ');
-    return `#${e.n} ${e.at} ${who}${e.type} ${e.tier} ${e.sender} → ${e.recipient} id ${e.id ?? '?'} ${e.stream}#${e.seq} ${short(e.digest)} ${e.size} B; delivered to: ${to || '(nobody)'}`;
+    return `#${e.n} ${e.at} ${who}${e.type} ${e.tier} ${e.sender} → ${e.recipient} id ${e.id ?? '?'} ${e.stream}#${e.seq} ${short(e.digest)} ${e.size} B; delivered to: ${to || '(nobody)'}${crossNote(e.cross)}`;
   }
   if (e.kind === 'quarantine') {
     return `#${e.n} ${e.at} ${who}REFUSED by ${e.by}: ${e.code} ${e.type ?? '?'} from ${e.claimedSender ?? '?'} id ${e.id ?? '?'} (${e.originalSubject ?? e.subject}) ${short(e.digest)} — ${e.reason}`;

@@ -3,9 +3,10 @@ import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport
 import type { Logger } from '../sdk/logging.ts';
 import { silentLogger } from '../sdk/logging.ts';
 import { compileStreams, servedTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
-import { QUARANTINE_STREAM, REPLAY_SUBJECTS, serviceSubject } from '../sdk/subjects.ts';
+import { parseMessageSubject, QUARANTINE_STREAM, REPLAY_SUBJECTS, serviceSubject } from '../sdk/subjects.ts';
 import { loadOrCreateAuditKey } from '../trust/audit-key.ts';
 import type { SigningKey } from '../trust/key-file.ts';
+import { CrossBook, isCross, unjudged, type CrossJudgement } from './cross.ts';
 import type { Entry, ReceiptEntry } from './entry.ts';
 import { isReplaySubject, queryFacts, storedFacts } from './facts.ts';
 import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
@@ -85,11 +86,13 @@ class Session {
   #subscribedFor = '';
   #closed = false;
   readonly #verifier: RequestVerifier | undefined;
+  readonly #cross: CrossBook | undefined;
   /** Requests being verified and appended, in the order they were seen. */
   #queries: Promise<void> = Promise.resolve();
 
-  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined) {
+  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined) {
     this.#o = o;
+    this.#cross = cross;
     this.#writer = writer;
     this.#deliveries = new DeliveryMap(o.catalog);
     this.#logger = logger;
@@ -160,11 +163,26 @@ class Session {
         if (m.seq <= last) continue;
         const storedAt = m.time.toISOString();
         if (m.seq > last + 1) await this.#writer.append({ kind: 'gap', at: storedAt, stream, from: last + 1, to: m.seq - 1 });
-        await this.#writer.append(storedFacts({ stream, seq: m.seq, subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined, storedAt }, this.#o.policy(), this.#deliveries));
+        const policy = this.#o.policy();
+        const cross = stream === QUARANTINE_STREAM ? undefined : await this.#judgeCross(m.subject, policy);
+        await this.#writer.append(storedFacts({ stream, seq: m.seq, subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined, storedAt }, policy, this.#deliveries, cross));
         this.positions[stream] = m.seq;
       }
     } catch (err) {
       if (!this.#closed) this.#logger.warn({ err, stream }, 'audit reader stopped');
+    }
+  }
+
+  /** A copy naming a qualified sender or recipient, judged across the applied agreements (cross.ts); else undefined. */
+  async #judgeCross(subject: string, policy: Policy): Promise<CrossJudgement | undefined> {
+    const s = parseMessageSubject(subject);
+    if (!s || !isCross(s)) return undefined;
+    if (!this.#cross) return unjudged(s, subject, '', 'the federation directory could not be read');
+    try {
+      return await this.#cross.judge(s, subject, policy);
+    } catch (err) {
+      this.#logger.warn({ err, subject }, 'audit: cannot read the applied agreements');
+      return unjudged(s, subject, this.#cross.federation, `the applied agreements could not be read: ${(err as Error).message}`);
     }
   }
 
@@ -219,11 +237,16 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
     logger.warn({ err }, 'cannot read the federation directory: requesters are recorded as claimed, marked unverified');
     return undefined;
   });
+  // Copies naming a qualified agency are judged against the agreements applied in TRUST_DIR (issue 17).
+  const cross = await CrossBook.open(o.trustDir, o.catalog).catch((err: unknown) => {
+    logger.warn({ err }, 'cannot read the federation directory: copies across agreements are recorded without their agreement');
+    return undefined;
+  });
 
   const open = async (): Promise<Session> => {
     await ensureLedgerStream(o.nc);
     const writer = await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
-    const s = new Session(o, writer, logger, verifier);
+    const s = new Session(o, writer, logger, verifier, cross);
     writer.onFailure(() => {
       if (stopping) return;
       restarts++;

@@ -1,5 +1,6 @@
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { decodeEntry, formatRow, queryLedger, readLedger, verifyLedger, type Entry } from '../../audit/index.ts';
+import { crossNote } from '../../audit/query.ts';
 import { explainMessage } from '../../audit/explain.ts';
 import { retractionWithReceipts } from '../../exchange/retract-service.ts';
 import { asLiaisonError, LiaisonError } from '../../sdk/errors.ts';
@@ -118,7 +119,7 @@ const explain: Command = {
         io.out(`${x.type ?? '?'} ${id} from ${x.sender ?? '?'} to ${x.recipient ?? '?'}`);
         for (const c of x.copies) {
           const acked = c.deliverTo.map((a) => `${a}${c.acknowledged.includes(a) ? ' ✓' : ''}`).join(', ');
-          io.out(`  ${c.tier.padEnd(12)} stored ${c.storedAt} (${c.stream} #${c.seq}) for ${acked || 'nobody'}`);
+          io.out(`  ${c.tier.padEnd(12)} stored ${c.storedAt} (${c.stream} #${c.seq}) for ${acked || 'nobody'}${crossNote(c.cross)}`);
         }
         for (const r of x.refused) io.out(`  refused by ${r.by} at ${r.at}: ${r.code} — ${r.reason}`);
         if (retraction) {

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeSignedAgreement } from '../services/bridge/agreement/file.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +17,8 @@ import { createEnvelopeCodec } from '../services/sdk/envelope/codec.ts';
 import { sealMessage } from '../services/sdk/envelope/seal.ts';
 import { openFederation } from '../services/trust/index.ts';
 import { messageSubject, streamName } from '../services/sdk/subjects.ts';
-import { agreementText, applyOn, bridgeUp, caOf, connectBridged, revokeOn, signedByBoth, untilPeerKnown } from './support/bridge.ts';
+import { runCli } from '../services/cli/main.ts';
+import { agreementText, applyOn, bridgeUp, caOf, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 
@@ -52,7 +55,12 @@ beforeAll(async () => {
   family = feds.med.catalog.get(TYPE).family;
   const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
   await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
+  // atl's side through the CLI, from the signed file, as an operator would.
+  const signedFile = join(feds.atl.trustDir, '..', 'med-atl.yaml.signed.json');
+  await writeSignedAgreement(signedFile, doc);
+  const out: string[] = [];
+  const code = await runCli(['bridge', 'apply', '--trust', feds.atl.trustDir, '--agreement', signedFile, '--server', feds.atl.server.url], { out: (l) => out.push(l), err: (l) => out.push(l), interrupted: new Promise(() => undefined) });
+  if (code !== 0) throw new Error(`bridge apply failed: ${out.join('\n')}`);
   bridge = await bridgeUp(feds, ID);
   medPolice = await connectBridged(feds.med, 'xa-border-police');
   atlPolice = await connectBridged(feds.atl, 'xb-police');
@@ -256,7 +264,11 @@ describe('bridge between two federations', () => {
 
   it('bridge revoke stops the flow within 5 s: the bridge users are cut, nothing sent afterwards arrives', async () => {
     const t0 = Date.now();
-    await revokeOn(feds.med, ID);
+    // Through the CLI, as an operator would: the running exchange pushes the new directory from its poll.
+    const out: string[] = [];
+    const code = await runCli(['bridge', 'revoke', '--trust', feds.med.trustDir, '--agreement', ID, '--server', feds.med.server.url], { out: (l) => out.push(l), err: (l) => out.push(l), interrupted: new Promise(() => undefined) });
+    expect(code, out.join('\n')).toBe(0);
+    expect(out.join('\n')).toMatch(/agreement med-atl revoked: 2 bridge user\(s\) cut/);
     const stats = () => Object.values(bridge!.stats());
     await until(() => stats().every((s) => !s.online), 5_000 - (Date.now() - t0), 'the bridge connections to close');
     expect(Date.now() - t0).toBeLessThan(5_000);

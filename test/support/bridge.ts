@@ -3,6 +3,7 @@ import { signAgreement } from '../../services/bridge/agreement/sign.ts';
 import type { SignedAgreementFile } from '../../services/bridge/agreement/model.ts';
 import { applyBridge, type BridgeApplyReport } from '../../services/bridge/apply.ts';
 import { bridgeEndFromTrust, startBridge, type RunningBridge } from '../../services/bridge/bridge.ts';
+import { revokeBridge, type BridgeRevokeReport } from '../../services/bridge/revoke.ts';
 import { bridgeSupport } from '../../services/bridge/sdk-support.ts';
 import { typeCatalogOf } from '../../services/sdk/client/type-catalog.ts';
 import type { LiaisonClient } from '../../services/sdk/client/client.ts';
@@ -48,6 +49,11 @@ export async function signedByBoth(feds: TwoFederations, text: string): Promise<
 /** `bridge apply` on one side, through the attached exchange (its admin connection; the directory pushed at once). */
 export async function applyOn(f: TestFederation, doc: SignedAgreementFile): Promise<BridgeApplyReport> {
   return await applyBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), signed: doc, catalog: typeCatalogOf(f.catalog) });
+}
+
+/** `bridge revoke` on one side. */
+export async function revokeOn(f: TestFederation, id: string): Promise<BridgeRevokeReport> {
+  return await revokeBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), id, catalog: typeCatalogOf(f.catalog) });
 }
 
 /** `bridge up` between the two test federations for applied agreement `id`. */

@@ -2,6 +2,8 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, readLedger, type CopyEntry, type Entry } from '../services/audit/index.ts';
 import type { RunningBridge } from '../services/bridge/bridge.ts';
+import { revokeBridge } from '../services/bridge/revoke.ts';
+import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { exportConsumerName } from '../services/bridge/compile.ts';
 import { AUDIT_COMMANDS } from '../services/cli/commands/audit.ts';
 import { runCli } from '../services/cli/main.ts';
@@ -9,7 +11,7 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import type { TestFederation } from './support/federation.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, revokeOn, signedByBoth, untilPeerKnown } from './support/bridge.ts';
+import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 
@@ -58,6 +60,11 @@ async function ledger(f: TestFederation): Promise<Entry[]> {
 /** The copy entries of `f`'s ledger stored under `subject`, last first. */
 async function copiesOn(f: TestFederation, subject: string): Promise<CopyEntry[]> {
   return (await ledger(f)).filter((e): e is CopyEntry => e.kind === 'copy' && e.subject === subject).reverse();
+}
+
+/** `liaison bridge revoke` on one side, through its running exchange (directory pushed at once). */
+async function revokeOn(f: TestFederation, id: string): Promise<void> {
+  await revokeBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), id, catalog: typeCatalogOf(f.catalog) });
 }
 
 /** Store one copy on `subject` in med as its xa-border-police's raw client (the broker admits any recipient token). */

@@ -136,12 +136,14 @@ export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string
     from: 'the sender (for --receive; with --agreement, also another federation’s agency)',
     agreement: 'a cross-federation agreement (YAML or signed): answer for qualified ids (<federation>:<agency>) across it',
     self: "this federation's name in the --agreement",
+    trust: "a federation's trust directory: answer for qualified ids across the agreements applied on its exchange (verified again); without POLICY, under the policy its root signed",
   },
   'policy recipients': {
     from: 'the sending agency id (with --agreement, also another federation’s agency, e.g. atl:xb-police)',
     to: 'a directed recipient (default: broadcast; with --agreement, also another federation’s agency)',
     agreement: 'a cross-federation agreement (YAML or signed): answer for qualified ids (<federation>:<agency>) across it',
     self: "this federation's name in the --agreement",
+    trust: "a federation's trust directory: answer for qualified ids across the agreements applied on its exchange (verified again); without POLICY, under the policy its root signed",
   },
   'bridge agreement check': {
     policy: "a federation's policy: also report, for each side (or --self), the flows it cannot honour (exit 1 when any)",
@@ -223,10 +225,12 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'policy why': [
     'liaison policy why policy.yaml --as xa-ngo-harbour --receive PersonAlert',
     'liaison policy why policy.yaml --as xa-border-police --receive IntelligenceReport --from atl:xb-police --agreement deploy/agreements/med-atl.yaml --self med',
+    'liaison policy why --trust med-fed --as xa-border-police --send IntelligenceReport --to atl:xb-police',
   ],
   'policy recipients': [
     'liaison policy recipients policy.yaml --from xa-border-police --type DocumentReport',
     'liaison policy recipients policy.yaml --from xa-coast-guard --type CaseReferral --to atl:xb-police --agreement deploy/agreements/med-atl.yaml --self med',
+    'liaison policy recipients --trust atl-fed --from med:xa-border-police --type JointInvestigationProposal',
   ],
   'bridge agreement check': ['liaison bridge agreement check deploy/agreements/med-atl.yaml --policy deploy/policies/federation.yaml'],
   'bridge agreement sign': ['liaison bridge agreement sign med-atl.yaml --trust med-fed', 'liaison bridge agreement sign med-atl.yaml.signed.json --trust atl-fed'],

@@ -11,7 +11,7 @@ import { LiaisonError, asLiaisonError, isLiaisonError } from '../../sdk/errors.t
 import { loadCatalog } from '../../sdk/schema/index.ts';
 import type { HandlingCode, TlpLabel } from '../../sdk/tier.ts';
 import { need, str, type Command, type ParsedArgs } from '../args.ts';
-import { crossRecipients, crossSide, crossWhy } from './policy-cross.ts';
+import { acrossSides, crossRecipients, crossSides, crossWhy, questionPolicy } from './policy-cross.ts';
 
 const catalog = () => fieldCatalogOf(loadCatalog());
 const load = async (file: string): Promise<Policy> => loadPolicyFile(file, catalog());
@@ -124,7 +124,7 @@ const markings = (args: ParsedArgs) => ({ handling: (str(args, 'handling') ?? 'H
 const policyWhy: Command = {
   path: ['policy', 'why'],
   summary: 'the decision, the deciding rule and the tier for one agency sending or receiving one type',
-  usage: 'liaison policy why POLICY --as AGENCY (--send TYPE [--to ID|all] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T] [--agreement FILE --self NAME] [--json]',
+  usage: 'liaison policy why (POLICY [--agreement FILE --self NAME | --trust DIR] | --trust DIR) --as AGENCY (--send TYPE [--to ID|all] | --receive TYPE [--from ID] [--broadcast]) [--handling H] [--tlp T] [--json]',
   options: {
     as: { type: 'string' },
     send: { type: 'string' },
@@ -136,21 +136,21 @@ const policyWhy: Command = {
     tlp: { type: 'string' },
     agreement: { type: 'string' },
     self: { type: 'string' },
+    trust: { type: 'string' },
     json: { type: 'boolean' },
   },
   required: ['as'],
   allowPositionals: true,
   async run(args, io) {
-    const [p] = files(args, 1, policyWhy.usage);
-    const policy = await load(p!);
+    const policy = await questionPolicy(args, catalog(), policyWhy.usage, load);
     const as = need(args, 'as');
     const send = str(args, 'send');
     const receive = str(args, 'receive');
     const json = args.values.json === true;
     if (Boolean(send) === Boolean(receive)) throw new LiaisonError('ERR_USAGE', `give --send TYPE or --receive TYPE (usage: ${policyWhy.usage})`);
-    // Qualified ids (`atl:xb-police`) are answered across the --agreement, from this federation's side of it.
-    const side = await crossSide(args, policy, catalog(), policyWhy.usage);
-    const across = side && crossWhy(side, args, io);
+    // Qualified ids (`atl:xb-police`) are answered across the --agreement (or the agreements applied in --trust DIR), from this federation's side.
+    const sides = await crossSides(args, policy, catalog(), policyWhy.usage, io);
+    const across = sides && acrossSides(sides, args, io, crossWhy);
     if (across !== undefined) return across;
     if (send && str(args, 'to')) {
       const to = str(args, 'to')!;
@@ -222,7 +222,7 @@ const policyWhy: Command = {
 const policyRecipients: Command = {
   path: ['policy', 'recipients'],
   summary: 'exactly who would receive a message, at which tier (observers included), and why every other agency gets nothing',
-  usage: 'liaison policy recipients POLICY --from AGENCY --type TYPE [--to ID] [--handling H] [--tlp T] [--agreement FILE --self NAME] [--json]',
+  usage: 'liaison policy recipients (POLICY [--agreement FILE --self NAME | --trust DIR] | --trust DIR) --from AGENCY --type TYPE [--to ID] [--handling H] [--tlp T] [--json]',
   options: {
     from: { type: 'string' },
     type: { type: 'string' },
@@ -231,16 +231,16 @@ const policyRecipients: Command = {
     tlp: { type: 'string' },
     agreement: { type: 'string' },
     self: { type: 'string' },
+    trust: { type: 'string' },
     json: { type: 'boolean' },
   },
   required: ['from', 'type'],
   allowPositionals: true,
   async run(args, io) {
-    const [p] = files(args, 1, policyRecipients.usage);
-    const policy = await load(p!);
-    // A qualified --from or --to (`atl:xb-police`) is answered across the --agreement, from this federation's side.
-    const side = await crossSide(args, policy, catalog(), policyRecipients.usage);
-    const across = side && crossRecipients(side, args, io);
+    const policy = await questionPolicy(args, catalog(), policyRecipients.usage, load);
+    // A qualified --from or --to (`atl:xb-police`) is answered across the --agreement (or those applied in --trust DIR), from this federation's side.
+    const sides = await crossSides(args, policy, catalog(), policyRecipients.usage, io);
+    const across = sides && acrossSides(sides, args, io, crossRecipients);
     if (across !== undefined) return across;
     const r = reach(policy, { sender: need(args, 'from'), type: need(args, 'type'), recipient: str(args, 'to') ?? 'all', ...markings(args) });
     const { decision: d, plan } = r;

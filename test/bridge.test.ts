@@ -31,6 +31,8 @@ const TYPE = 'IntelligenceReport';
 const FLOWS = [
   { from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
   { from: 'atl:xb-police', to: 'med:xa-border-police', types: [TYPE], tier: 'personal' },
+  // enrolled in med only once the bridge runs (the peer's directory then catches up at atl)
+  { from: 'med:xa-coast-guard', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
 ];
 
 let feds: TwoFederations;
@@ -96,6 +98,15 @@ describe('bridge between two federations', () => {
     const r = await atlPolice.send(TYPE, { summary: 'and back' }, { to: 'med:xa-border-police' });
     await until(() => medGot.some((m) => m.header.id === r.id), 15_000, 'the copy from atl');
     expect(medGot.find((m) => m.header.id === r.id)!.header.sender).toBe('atl:xb-police');
+  }, 30_000);
+
+  it('a copy from a peer agency enrolled after the bridge started is handled once the peer directory catches up, not quarantined', async () => {
+    await feds.med.enrol('xa-coast-guard');
+    const coast = await connectBridged(feds.med, 'xa-coast-guard');
+    const r = await coast.send(TYPE, { summary: 'new on the bridge' }, { to: 'atl:xb-police' });
+    await until(() => atlGot.some((m) => m.header.id === r.id) || atlRejected.some((x) => x.claimedSender === 'med:xa-coast-guard'), 20_000, 'the copy of the newly enrolled agency');
+    expect(atlRejected.filter((x) => x.claimedSender === 'med:xa-coast-guard').map((x) => x.code)).toEqual([]);
+    expect(atlGot.find((m) => m.header.id === r.id)?.header.sender).toBe('med:xa-coast-guard');
   }, 30_000);
 
   it('a pair not in the agreement never leaves: the SDK refuses it (typed); a raw copy stays home; a type the sender may not send is refused by its broker', async () => {

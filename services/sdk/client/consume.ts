@@ -169,11 +169,26 @@ export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | 
 }
 
 /**
+ * A bridged copy signed with a key not (yet) in the peer federation's directory as this client holds it (an agency
+ * enrolled over there a moment ago; the client asks its exchange again at once) comes back after
+ * {@link PEER_KEY_RETRY_MS}, up to {@link PEER_KEY_ATTEMPTS} deliveries in all (past the client's 5 s refresh), then is
+ * refused like any copy with an unknown key.
+ */
+export const PEER_KEY_ATTEMPTS = 5;
+/** How long a bridged copy with a not-yet-known key waits before it is delivered again. */
+export const PEER_KEY_RETRY_MS = 2_000;
+
+/**
  * A copy the receiving pipeline refused: counted, quarantined and terminated (never redelivered). A copy whose
  * signature could not be checked at all (its crypto worker died: ERR_CRYPTO_WORKER) is no fault of the
  * copy: it is nak'ed and comes back.
  */
 function refuse(o: ReceiveLoopOptions, m: Delivery, err: unknown): undefined {
+  if (isLiaisonError(err, 'ERR_KEY_UNKNOWN') && err.details['pending'] === true && (m.info?.deliveryCount ?? 1) < PEER_KEY_ATTEMPTS) {
+    o.logger.info({ subject: m.subject, peer: err.details['peer'] }, 'a bridged copy signed with a key this client does not know yet; redelivered once the peer directory caught up');
+    m.nak(PEER_KEY_RETRY_MS);
+    return undefined;
+  }
   if (isLiaisonError(err, 'ERR_CRYPTO_WORKER')) {
     o.logger.warn({ err, subject: m.subject }, 'the signature could not be checked; the copy will be redelivered');
     m.nak(1_000);

@@ -176,6 +176,16 @@ function* openSteps(ctx: OpenContext, incoming: Incoming, route: Route): Generat
 
   const foreign = local.origin !== ctx.bridges?.federation;
   const key = (foreign ? ctx.bridges?.keys(local.origin!) : ctx.keys)?.(header.sender, ph.header.kid);
+  if (!key && foreign) {
+    // The peer's directory reaches this client through the bridge and the exchange, a few seconds behind the peer:
+    // `pending` tells the receiver to let the copy come back a few times before refusing it (consume.ts).
+    throw new LiaisonError('ERR_KEY_UNKNOWN', `key ${ph.header.kid} is not (yet) a signing key of ${header.sender} in the verified directory of federation ${local.origin}`, {
+      sender: local.sender,
+      kid: ph.header.kid,
+      peer: local.origin,
+      pending: true,
+    });
+  }
   if (!key) {
     throw new LiaisonError('ERR_KEY_UNKNOWN', `key ${ph.header.kid} is not a signing key of ${header.sender} in the federation directory`, {
       sender: header.sender,

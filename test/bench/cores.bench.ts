@@ -3,6 +3,9 @@
  * threads (LiaisonClient `cryptoWorkers`, services/sdk/crypto/pool.ts), ratios in the same run:
  *   (v1) raw node:crypto Ed25519 verify on the calling thread (one core);
  *   (vN) the same verifies through a CryptoPool of N threads (one batch per event-loop turn);
+ *   (o1)/(oN) the receive pipeline in process (decode, checks, signature, policy, body) over one sealed copy, its
+ *        signature checked inline vs through the pool: rate, and the event loop's own CPU per message
+ *        (process.threadCpuUsage — what bounds a receiver when the other cores are free);
  *   (r1)/(rN) Liaison receive from a stored backlog (the sender finished first): the receiver's
  *        signature checks on its event loop vs on N threads;
  *   (s1)/(sN) the send rate of those backlog runs (the publisher alone): its signing inline vs on N threads;
@@ -15,6 +18,7 @@
 import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import os from 'node:os';
 import { CryptoPool } from '../../services/sdk/crypto/pool.ts';
+import { openMessage, openMessageWith } from '../../services/sdk/envelope/open.ts';
 import { defaultCryptoWorkers } from '../../services/sdk/crypto/size.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 import { liaisonRate, withTimeout, type LiaisonRate } from './liaison-rate.ts';
@@ -68,6 +72,32 @@ async function poolVerifyRate(size: number): Promise<number> {
   }
 }
 
+/** (o1)/(oN): the receive pipeline over one sealed copy, inline or through a pool of `size`; rate and event-loop CPU µs per message. */
+async function openRate(fed: TestFederation, size: number): Promise<{ rate: number; loopCpuUs: number }> {
+  const sender = await fed.connect(SENDER, { cryptoWorkers: 0 });
+  const receiver = await fed.connect(RECEIVER, { cryptoWorkers: 0 });
+  const copy = sender.seal(TYPE, BODY, { to: RECEIVER }).copies[0]!;
+  const ctx = receiver.openContext();
+  const incoming = { subject: copy.subject, data: copy.data, header: (n: string) => copy.headers[n] };
+  const pool = size > 0 ? CryptoPool.create({ size }) : undefined;
+  const check = pool && ((i: Uint8Array, sig: Uint8Array, k: import('node:crypto').KeyObject) => pool.verify(i, sig, k));
+  try {
+    if (check) await openMessageWith(ctx, incoming, check);
+    const cpu0 = process.threadCpuUsage();
+    const t0 = performance.now();
+    if (!check) for (let i = 0; i < N_VERIFY; i++) openMessage(ctx, incoming);
+    // Through the pool as a consumer does: a window of 64 copies in flight, refilled as they complete.
+    else for (let i = 0; i < N_VERIFY; i += 64) await Promise.all(Array.from({ length: Math.min(64, N_VERIFY - i) }, () => openMessageWith(ctx, incoming, check)));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.threadCpuUsage(cpu0);
+    return { rate: N_VERIFY / seconds, loopCpuUs: (cpu.user + cpu.system) / N_VERIFY };
+  } finally {
+    await pool?.close();
+    await sender.close();
+    await receiver.close();
+  }
+}
+
 function run(fed: TestFederation, cryptoWorkers: number, backlog: boolean): Promise<LiaisonRate> {
   return liaisonRate(fed, { sender: SENDER, receiver: RECEIVER, count: COUNT, type: TYPE, body: BODY, to: RECEIVER, stampField: 'recommendedAction', backlog, cryptoWorkers });
 }
@@ -80,6 +110,10 @@ async function main(): Promise<void> {
   console.log(`(vN) Ed25519 verify, pool of ${WORKERS}            ${fmt(vN)} /s   ratio (vN)/(v1) ${(vN / v1).toFixed(2)}`);
   const fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'cores-bench' });
   try {
+    const o1 = await openRate(fed, 0);
+    const oN = await openRate(fed, WORKERS);
+    console.log(`(o1) receive pipeline in process, inline  ${fmt(o1.rate)} msg/s   event loop ${o1.loopCpuUs.toFixed(1)} µs/msg`);
+    console.log(`(oN) receive pipeline in process, pool of ${WORKERS} ${fmt(oN.rate)} msg/s   event loop ${oN.loopCpuUs.toFixed(1)} µs/msg   ratio rate ${(oN.rate / o1.rate).toFixed(2)}, event-loop CPU ${(oN.loopCpuUs / o1.loopCpuUs).toFixed(2)}`);
     const runs: Record<'r1' | 'rN' | 'e1' | 'eN', LiaisonRate[]> = { r1: [], rN: [], e1: [], eN: [] };
     for (let i = 0; i < ROUNDS; i++) {
       runs.r1.push(await run(fed, 0, true));

@@ -4,10 +4,11 @@ import { TIERS } from '../sdk/tier.ts';
 import type { BridgeSide } from './compile.ts';
 
 /**
- * The export consumers as nats-server 2.9 can hold them: one per tier of each compiled one. A family's stream has one
- * subject per tier (`liaison.v1.<tier>.<family>.>`), and 2.9 refuses a filter that is not a subset of one of them
- * ("consumer filter subject is not a valid subset of the interest subjects"), so the compiled
- * `liaison.v1.*.<family>.…` filter becomes four: `<name>_<tier>` filtering `liaison.v1.<tier>.<family>.…`.
+ * The export consumers as provisioned on nats-server 2.9: compileBridgeSide's own (one per route and sealed tier,
+ * each filtering exactly that copy's subject) pass unchanged. A family's stream has one subject per tier
+ * (`liaison.v1.<tier>.<family>.>`) and 2.9 refuses a filter that is not a subset of one of them ("consumer filter
+ * subject is not a valid subset of the interest subjects"), so a wildcard-tier filter (`liaison.v1.*.<family>.…`)
+ * would be split into `<name>_<tier>` per tier.
  */
 export function exportConsumersOf(side: Pick<BridgeSide, 'exportConsumers'>): ConsumerSpec[] {
   const wild = `${SUBJECT_ROOT}.*.`;

@@ -259,11 +259,11 @@ describe('a three-node exchange loses nothing when a node dies (issue 16)', () =
     expect(await leaderOf()).not.toBe(senderNode);
     const r = await burstThroughKill('sender-node', async () => fed.cluster.indexOf(police.nc.info!.server_name));
     expect(r.sent.acked.length).toBeGreaterThan(1_000);
-    // Its pending publishes fail when the connection drops (their acks died with the node). The first acknowledged
-    // publish after the death came 42–252 ms after it in the runs that added this test, but 10.2 s in two of three
-    // runs since (the SDK's 10 s acknowledgement deadline still applies somewhere on that path: open in issue 16).
-    // Bounded here by what must hold: well within the 30 s a caller would wait.
-    expect(r.firstPublishMs).toBeLessThan(30_000);
+    // Its pending publishes fail when the connection drops (their acks died with the node); the next send goes out on
+    // the connection to a survivor. Measured 32–359 ms (a probe, 4 kills at load 11) and 188 ms here. The 10.2 s seen
+    // before came from runs where the sender's node also led the stream (a publish waiting out the SDK's 10 s
+    // acknowledgement deadline: the next test's case, now resent after the cluster change); that is excluded above.
+    expect(r.firstPublishMs).toBeLessThan(5_000);
     expect(r.twice).toEqual([]);
     expect(r.lost).toEqual([]);
     // It was connected to the dead node and published after it died: it reconnected elsewhere.

@@ -26,6 +26,7 @@ export const bridgeSupport: CrossSupport = {
           sendTiers: (sender, recipient, type) => crossSendTiers(side, sender, recipient, type),
           checkSend: (req) => void checkCrossSend(side, req),
           checkReceive: (req) => void checkCrossReceive(side, req),
+          namesPair: (req) => [...side.outbound, ...side.inbound].some((r) => r.sender === req.sender && r.recipient === req.recipient && r.type === req.type),
         });
       } catch (err) {
         o.onIssue?.((err as Error).message);

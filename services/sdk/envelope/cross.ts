@@ -23,6 +23,11 @@ export interface CrossSide {
   checkSend(req: { sender: string; recipient: string; type: string }): void;
   /** Throw the typed policy refusal unless a flow admits this received copy (sender qualified). */
   checkReceive(req: { sender: string; recipient: string; type: string; tier: Tier }): void;
+  /**
+   * Whether a flow names this sender → recipient for this type, either way (ids in the local namespace, the foreign
+   * one qualified): what a cross copy seen by an observer must be (cross-observe.ts). Absent: none is.
+   */
+  namesPair?(req: { sender: string; recipient: string; type: string }): boolean;
 }
 
 /** The cross-federation facts of one open or seal: who we are, the agreements' sides, the peers' keys. */

@@ -7,6 +7,7 @@ import { decodeBody, fieldsAboveTier, toJson, type Catalog, type MessageInfo } f
 import { parseMessageSubject, serviceSubject } from '../subjects.ts';
 import type { EnvelopeCodec } from './codec.ts';
 import { originOf, type CrossContext } from './cross.ts';
+import { checkCrossPairAgreed, checkObserverPolicy, type ObservedCross } from './cross-observe.ts';
 import type { MessageHeader } from './header.ts';
 import { parseProtectedHeader, verifyDetached, verifyDetachedWith, type SignatureCheck } from './jws.ts';
 import { checkNatsHeaders, type HeaderGetter } from './nats-headers.ts';
@@ -223,8 +224,10 @@ function* openSteps(ctx: OpenContext, incoming: Incoming, route: Route): Generat
   if (header.expiresAt && header.expiresAt.getTime() <= now) {
     throw new LiaisonError('ERR_MESSAGE_EXPIRED', `message expired at ${header.expiresAt.toISOString()}`, { id: header.id });
   }
-  if (foreign) checkBridged(ctx, local, info.name, header.tier);
+  if (foreign) checkBridged(ctx, local, info.name, header);
   else {
+    // A local sender's copy addressed across, seen here by an observer: only one a flow names (cross-observe.ts).
+    if (route.route === 'message' && local.recipient.includes(':')) checkCrossPairAgreed(ctx.bridges, observed(ctx, local, originOf(local.recipient, ''), info.name, header));
     checkReceive(ctx.policy, {
       receiver: ctx.self,
       sender: header.sender,
@@ -270,10 +273,20 @@ function localised(ctx: OpenContext, header: MessageHeader, senderToken: string)
   return { sender: b.localise(header.sender, b.federation, origin), recipient: b.localise(header.recipient, b.federation, origin), origin };
 }
 
-/** A bridged copy: addressed to this agency, and admitted by a flow of the agreement with its federation. */
-function checkBridged(ctx: OpenContext, local: { sender: string; recipient: string; origin: string | undefined }, type: string, tier: MessageHeader['tier']): void {
+/**
+ * A bridged copy: addressed to this agency and admitted by a flow of the agreement with its federation; or seen by an
+ * observer of the type, whose own policy governs, of a pair and type a flow names (cross-observe.ts).
+ */
+function checkBridged(ctx: OpenContext, local: { sender: string; recipient: string; origin: string | undefined }, type: string, header: MessageHeader): void {
   if (local.recipient !== ctx.self) {
-    throw new LiaisonError('ERR_POLICY_RECEIVE_DENIED', `${type} from ${local.sender} is directed to ${local.recipient}, not to ${ctx.self}`, { sender: local.sender, recipient: local.recipient, type });
+    const o = observed(ctx, local, local.origin!, type, header);
+    checkCrossPairAgreed(ctx.bridges, o);
+    checkObserverPolicy(ctx.policy, o);
+    return;
   }
-  ctx.bridges!.sides.get(local.origin!)!.checkReceive({ sender: local.sender, recipient: local.recipient, type, tier });
+  ctx.bridges!.sides.get(local.origin!)!.checkReceive({ sender: local.sender, recipient: local.recipient, type, tier: header.tier });
+}
+
+function observed(ctx: OpenContext, local: { sender: string; recipient: string }, peer: string, type: string, header: MessageHeader): ObservedCross {
+  return { self: ctx.self, peer, sender: local.sender, recipient: local.recipient, type, tier: header.tier, handling: header.handling, tlp: header.tlp };
 }

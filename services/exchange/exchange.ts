@@ -11,6 +11,7 @@ import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
+import { provisionPolicyChange } from './provision-change.ts';
 import { replicateStreams } from './replicas.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { startReplayService } from './replay-service.ts';
@@ -144,11 +145,13 @@ export async function attachExchange(o: {
       provisioned,
       directory,
       async revoke(agencyId, at) {
+        const before = await revokedAgencies(o.trustDir);
         const result = await revokeAgency({ dir: o.trustDir, agencyId, at });
         await directory.refresh();
         await applyAccountUpdate({ url, trustDir: o.trustDir, accountJwt: result.accountJwt, plain: o.plain });
-        // Its durable consumers go too: nothing keeps collecting messages for a revoked agency.
-        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas });
+        // Its durable consumers go too: nothing keeps collecting messages for a revoked agency. Only those, by name (a
+        // listing of every stream's consumers waits for a dead node on a cluster: see provision-change.ts).
+        ex.provisioned = await provisionPolicyChange(admin, { policy: ex.policy, revoked: before }, { policy: ex.policy, revoked: await revokedAgencies(o.trustDir) }, o.catalog, logger, { replicas });
         logger.info({ agency: agencyId }, 'agency revoked');
         return result;
       },

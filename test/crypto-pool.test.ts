@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomBytes, randomInt, sign, verify, type KeyObject } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CryptoPool } from '../services/sdk/crypto/pool.ts';
+import { CryptoPool, MAX_JOBS_PER_BATCH } from '../services/sdk/crypto/pool.ts';
 import { defaultCryptoWorkers } from '../services/sdk/crypto/size.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 
@@ -70,6 +70,13 @@ describe('crypto pool (worker threads)', () => {
     await Promise.all(cases.map((c) => p.verify(c.input, c.sig, c.pub)));
     expect(p.stats().jobs).toBe(64);
     expect(p.stats().batches).toBe(1);
+  });
+
+  it('a large turn goes as batches of at most MAX_JOBS_PER_BATCH, so a thread has the next one waiting', async () => {
+    const p = pool({ size: 1 });
+    const cases = randomCases(300);
+    expect(await Promise.all(cases.map((c) => p.verify(c.input, c.sig, c.pub)))).toEqual(cases.map((c) => verify(null, c.input, c.pub, c.sig)));
+    expect(p.stats().batches).toBe(Math.ceil(300 / MAX_JOBS_PER_BATCH));
   });
 
   it('a thread that dies fails its jobs with ERR_CRYPTO_WORKER (none hangs), is replaced, and the pool keeps working', async () => {

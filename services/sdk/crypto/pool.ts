@@ -25,6 +25,11 @@ import { CryptoThread, type PendingJob } from './thread.ts';
 export const DEFAULT_MAX_QUEUED = 1024;
 /** Jobs below which a tick's batch is not split over more threads. */
 export const MIN_JOBS_PER_BATCH = 8;
+/**
+ * The most jobs in one batch: a larger turn goes as several, so a thread always has the next batch waiting while
+ * the event loop settles the answers of the last one (one batch of everything would leave the thread idle meanwhile).
+ */
+export const MAX_JOBS_PER_BATCH = 128;
 /** Consecutive deaths before a first answer after which a thread is not replaced. */
 export const MAX_EARLY_DEATHS = 3;
 
@@ -141,7 +146,10 @@ export class CryptoPool {
     this.#flushing = setImmediate(() => this.#flush());
   }
 
-  /** Post this turn's jobs: split over the least busy threads, at least {@link MIN_JOBS_PER_BATCH} per batch. */
+  /**
+   * Post this turn's jobs: split over the least busy threads, at least {@link MIN_JOBS_PER_BATCH} and at most
+   * {@link MAX_JOBS_PER_BATCH} per batch.
+   */
   #flush(): void {
     this.#flushing = undefined;
     const jobs = this.#tick;
@@ -151,12 +159,12 @@ export class CryptoPool {
       for (const p of jobs) runInline(p.job, p.key).then(p.resolve, p.reject);
       return;
     }
-    const parts = Math.max(1, Math.min(live.length, Math.floor(jobs.length / MIN_JOBS_PER_BATCH)));
+    const parts = Math.max(1, Math.min(live.length, Math.floor(jobs.length / MIN_JOBS_PER_BATCH)), Math.ceil(jobs.length / MAX_JOBS_PER_BATCH));
     const per = Math.ceil(jobs.length / parts);
     for (let i = 0; i < parts; i++) {
       const batch = jobs.slice(i * per, (i + 1) * per);
       if (batch.length === 0) continue;
-      live[i]!.post(batch);
+      live[i % live.length]!.post(batch);
       this.#stats.batches++;
     }
     this.#stats.jobs += jobs.length;

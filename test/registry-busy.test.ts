@@ -4,6 +4,7 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { OffsetClock } from '../services/sdk/clock.ts';
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { requestHash, SERVICE_ERROR_HEADER, type Serving } from '../services/sdk/client/rpc.ts';
+import { CryptoPool } from '../services/sdk/crypto/pool.ts';
 import type { ArrivingRequest } from '../services/sdk/client/serve-admission.ts';
 import type { MessageHeader } from '../services/sdk/envelope/header.ts';
 import { openEnvelope, type ReceivedMessage } from '../services/sdk/envelope/open.ts';
@@ -187,9 +188,9 @@ describe('serve(): admission before verification, concurrent answers, busy answe
   };
 
   /** The bureau serving checks through `handler`, with at most one check in process (admission as the registry's). */
-  const serveFull = async (handler: (req: ReceivedMessage) => Promise<{ type: string; body: unknown }>) => {
+  const serveFull = async (handler: (req: ReceivedMessage) => Promise<{ type: string; body: unknown }>, cryptoWorkers?: number) => {
     const counters = { busyFull: 0, busyLate: 0 };
-    ncb = await fed.connect(NCB);
+    ncb = await fed.connect(NCB, cryptoWorkers === undefined ? {} : { cryptoWorkers });
     serving = await ncb.serve({ DocumentCheckRequest: handler }, { admission: checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT }, { config: { maxInProcess: 1 }, clock: { now: () => Date.now() }, counters }) });
     return counters;
   };
@@ -214,9 +215,9 @@ describe('serve(): admission before verification, concurrent answers, busy answe
     return String(r.body.outcome);
   };
 
-  it('with the limit reached, a request whose signature does not verify is answered busy (signed, bound to it) without being verified; once there is room it is verified and refused ERR_SIGNATURE_INVALID', async () => {
+  it.each([0, 1])('with the limit reached, a request whose signature does not verify is answered busy (signed, bound to it) without being verified; once there is room it is verified and refused ERR_SIGNATURE_INVALID (%i crypto worker threads)', async (cryptoWorkers) => {
     const h = held();
-    const counters = await serveFull(h.handler);
+    const counters = await serveFull(h.handler, cryptoWorkers);
     const first = police.request('DocumentCheckRequest', CHECK, { timeoutMs: 8_000 });
     expect(await until(() => h.entered === 1)).toBe(true);
     const bad = tampered();
@@ -277,12 +278,29 @@ describe('serve(): admission before verification, concurrent answers, busy answe
     expect(serving.concurrentHighWater).toBe(n);
   });
 
+  it('with a crypto pool, requests are verified and answers signed on its worker threads (two pool jobs each), and a bad signature still refused ERR_SIGNATURE_INVALID', async () => {
+    const pool = CryptoPool.create({ size: 1 });
+    try {
+      ncb = await fed.connect(NCB);
+      serving = await ncb.serve({ DocumentCheckRequest: (req) => ({ type: 'DocumentCheckResult', body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT' } }) }, { cryptoPool: pool });
+      const n = 20;
+      const answers = await Promise.all(Array.from({ length: n }, () => police.request('DocumentCheckRequest', CHECK, { timeoutMs: 10_000 })));
+      expect(answers.map((r) => r.body.outcome)).toEqual(Array(n).fill('CHECK_OUTCOME_NO_HIT'));
+      expect(pool.stats().jobs).toBeGreaterThanOrEqual(2 * n); // a verification and a signature per request
+      const bad = tampered();
+      expect(answerTo(await police.nc.request(subject, bad.data, { headers: bad.headers, timeout: 4_000 }), bad.data)).toBe('ERR_SIGNATURE_INVALID');
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('with `concurrency` in process and `maxWaiting` waiting, more requests are refused ERR_BUSY at once; the waiting ones are answered', async () => {
     const h = held();
     ncb = await fed.connect(NCB);
     serving = await ncb.serve({ DocumentCheckRequest: h.handler }, { concurrency: 2, maxWaiting: 2 });
     const fates = Array.from({ length: 6 }, () => fate(police, 15_000));
-    expect(await until(() => serving!.busy === 2, 5_000)).toBe(true);
+    expect(await until(() => serving!.busy === 2 && h.entered === 2, 5_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200)); // (verification may run on a crypto thread: give a third the time to enter)
     expect(h.entered).toBe(2);
     h.open();
     const counts: Record<string, number> = {};

@@ -1,4 +1,5 @@
 import type { LiaisonClient } from '../sdk/client/client.ts';
+import type { CryptoPool } from '../sdk/crypto/pool.ts';
 import type { Reply } from '../sdk/client/rpc.ts';
 import type { Clock } from '../sdk/clock.ts';
 import { systemClock } from '../sdk/clock.ts';
@@ -78,6 +79,8 @@ export async function startRegistry(o: {
   alerted?: AlertedRanges;
   /** Bounded admission of checks: a check beyond it is answered with a signed busy result (see admission.ts). */
   admission?: AdmissionConfig;
+  /** Verify checks on this pool's worker threads (default: the client's own pool, if it has one). */
+  cryptoPool?: CryptoPool;
 }): Promise<Registry> {
   const { client, store } = o;
   const logger = (o.logger ?? silentLogger()).child({ service: 'registry' });
@@ -315,7 +318,7 @@ export async function startRegistry(o: {
   };
   // Admission counts every check from its arrival and refuses busy before verifying it (issue 16).
   const admission = checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT, PersonCheckRequest: PERSON_CHECK_RESULT }, { config: o.admission, clock, counters: stats });
-  const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry', admission });
+  const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry', admission, cryptoPool: o.cryptoPool });
   // Once the server has answered a flush it has registered the endpoints: a check sent after start returns
   // reaches this replica rather than finding no responders (the consumers may already have applied the tail).
   await client.nc.flush();

@@ -588,7 +588,9 @@ export class LiaisonClient {
       policy: () => this.policy,
       openContext: () => this.openContext(),
       seal: (type, body, opts) => this.seal(type, body, opts),
+      sealWith: (sign, type, body, opts) => sealMessageWith(sign, this.#sealContext(), type, body, opts),
       logger: this.#logger,
+      ...(this.#crypto ? { cryptoPool: this.#crypto.pool } : {}),
     };
   }
 

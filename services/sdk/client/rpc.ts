@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { errors, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { openEnvelope, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
+import type { CryptoPool } from '../crypto/pool.ts';
+import type { SignatureCheck, Signer } from '../envelope/jws.ts';
+import { openEnvelope, openEnvelopeWith, type OpenContext, type ReceivedMessage } from '../envelope/open.ts';
 import type { SealedMessage, SendOptions } from '../envelope/seal.ts';
 import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging.ts';
@@ -38,7 +40,11 @@ export interface RpcHost {
   policy(): Policy;
   openContext(): OpenContext;
   seal(type: string, body: unknown, opts: SendOptions): SealedMessage;
+  /** {@link RpcHost.seal} with the signature made by `sign` (a crypto pool's worker thread). */
+  sealWith?(sign: Signer, type: string, body: unknown, opts: SendOptions): Promise<SealedMessage>;
   logger: Logger;
+  /** The client's crypto worker threads, when it has them: a service verifies its requests and signs its answers there (issue 16). */
+  cryptoPool?: CryptoPool;
 }
 
 function toHeaders(h: Record<string, string>): MsgHdrs {
@@ -146,6 +152,12 @@ export interface ServeOptions {
    * refused at once with ERR_BUSY (status 503, unsigned like every refusal of the pipeline) instead of piling up.
    */
   maxWaiting?: number;
+  /**
+   * Verify requests and sign answers on this pool's worker threads (default: the client's pool, if it has one; a pool
+   * of size 0 or none works on the event loop). The checks before and after the signature, and sealing but for the
+   * signature, stay on the event loop; so does the signing of refusals on arrival (see `admission`).
+   */
+  cryptoPool?: CryptoPool;
 }
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
@@ -175,13 +187,14 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
   for (const type of Object.keys(handlers)) {
     if (!served.includes(type)) throw new LiaisonError('ERR_POLICY_RECEIVE_DENIED', `${host.id} does not serve ${type} under the policy (no role lists it under serve)`, { type });
   }
+  const crypto = cryptoOf(host, opts.cryptoPool ?? host.cryptoPool);
   const runner = new BoundedRunner({ concurrency: opts.concurrency ?? DEFAULT_SERVE_CONCURRENCY, maxWaiting: opts.maxWaiting ?? DEFAULT_SERVE_MAX_WAITING });
   let dropped = 0;
   let busy = 0;
   const take = (handler: RequestHandler, msg: Msg, requester: string) => {
     const release = admitOnArrival(host, opts.admission, msg);
     if (!release) return; // refused before verification, its signed refusal sent
-    if (runner.offer(() => answer(host, handler, msg, requester).finally(release))) return;
+    if (runner.offer(() => answer(host, handler, msg, requester, crypto).finally(release))) return;
     release();
     busy++;
     const why = `${host.id} has ${runner.concurrency} requests in process and ${runner.maxWaiting} waiting: retry shortly`;
@@ -227,6 +240,24 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
 
 const NOTHING_TO_RELEASE = () => undefined;
 
+/** How a service checks request signatures and seals its answers. */
+interface ServeCrypto {
+  /** Signature checks on a pool's threads; undefined: on the event loop. */
+  check: SignatureCheck | undefined;
+  seal(type: string, body: unknown, opts: SendOptions): SealedMessage | Promise<SealedMessage>;
+}
+
+/** Verification and signing on `pool`'s worker threads, or on the event loop without threads. */
+function cryptoOf(host: RpcHost, pool: CryptoPool | undefined): ServeCrypto {
+  const inline: ServeCrypto['seal'] = (type, body, opts) => host.seal(type, body, opts);
+  if (!pool || pool.size === 0) return { check: undefined, seal: inline };
+  const sign: Signer = (input, key) => pool.sign(input, key);
+  return {
+    check: (input, signature, key) => pool.verify(input, signature, key),
+    seal: host.sealWith ? (type, body, opts) => host.sealWith!(sign, type, body, opts) : inline,
+  };
+}
+
 /**
  * Ask the service's admission about a request as it arrives, before verification. Returns what to call once the
  * request is answered, or undefined when admission refused it (its signed refusal already on its way). A request
@@ -247,6 +278,12 @@ function admitOnArrival(host: RpcHost, admission: RequestAdmission | undefined, 
  * Answer a request refused on arrival with `refusal`, sealed and signed to the broker-authenticated requester and
  * bound to the request's hash, along the request's response route (checked by the caller): it reaches only the
  * requester's own account. Nothing of the unverified header is carried but its id (as the causation).
+ *
+ * Signed here, on the event loop, never queued for a crypto thread: refusing is what a service does when it is
+ * already behind, so a refusal must cost nothing that waits. Queued behind the admitted requests' verifications, a
+ * flood of refusals held every refused message (and the read buffers under it) until the heap ran out — the
+ * registry bench at 2 000 checks/s with one crypto thread on a loaded machine did exactly that. On the event loop
+ * refusing is bounded by the loop itself: what it cannot refuse in time waits in the socket.
  */
 function respondRefusal(host: RpcHost, msg: Msg, arriving: ArrivingRequest, refusal: Reply): void {
   try {
@@ -267,15 +304,15 @@ function respondError(msg: Msg, status: number, text: string): void {
   msg.respond(new Uint8Array(0), { headers: h });
 }
 
-async function answer(host: RpcHost, handler: RequestHandler, msg: Msg, requester: string): Promise<void> {
+async function answer(host: RpcHost, handler: RequestHandler, msg: Msg, requester: string, crypto: ServeCrypto): Promise<void> {
   let req: ReceivedMessage | undefined;
   try {
-    req = openEnvelope(host.openContext(), { subject: msg.subject, data: msg.data, header: (n) => msg.headers?.get(n) || undefined }, { route: 'request' });
+    req = await openEnvelopeWith(host.openContext(), { subject: msg.subject, data: msg.data, header: (n) => msg.headers?.get(n) || undefined }, { route: 'request' }, crypto.check);
     if (req.header.sender !== requester) {
       throw new LiaisonError('ERR_HEADER_MISMATCH', `request signed by ${req.header.sender} arrived on ${requester}'s request subject`, { field: 'sender' });
     }
     const out = await handler(req);
-    const sealed = host.seal(out.type, out.body, {
+    const sealed = await crypto.seal(out.type, out.body, {
       caseRef: req.header.caseRef,
       correlationId: req.header.correlationId || req.header.id,
       ...out.opts,

@@ -23,6 +23,7 @@ export const bridgeSupport: CrossSupport = {
           agreementId: agreement.id,
           peer: side.peer,
           peerRoot,
+          outageMs: agreement.outageMs ?? 0,
           sendTiers: (sender, recipient, type) => crossSendTiers(side, sender, recipient, type),
           checkSend: (req) => void checkCrossSend(side, req),
           checkReceive: (req) => void checkCrossReceive(side, req),

@@ -3,6 +3,8 @@ import { LineCounter, isScalar, parseDocument } from 'yaml';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { typeCatalogOf } from '../../sdk/client/type-catalog.ts';
 import { IssueList, type PolicyIssue } from '../../sdk/policy/issues.ts';
+import { parseDuration } from '../../sdk/policy/duration.ts';
+import { MAX_OFFLINE_MS } from '../../sdk/policy/edge.ts';
 import type { TypeCatalog } from '../../sdk/policy/model.ts';
 import { entries, field, items, oneOf, str, stringList, type Entry, type Located, type Walk } from '../../sdk/policy/yaml-walk.ts';
 import { loadCatalog } from '../../sdk/schema/index.ts';
@@ -22,6 +24,7 @@ import { AGREEMENT_ID_RE, FEDERATION_TOKEN_RE, agreementHash, parseQualified, ty
  *   - { name: med, root: { kty: OKP, crv: Ed25519, x: … } }
  *   - { name: atl, root: { kty: OKP, crv: Ed25519, x: … } }
  * expires: 2027-06-30T00:00:00Z
+ * outage: 24h            # optional: a bridge's backlog this late is still accepted (default: minutes)
  * flows:
  *   - { from: atl:xb-police, to: med:xa-border-police, types: [IntelligenceReport], tier: personal }
  * ```
@@ -35,7 +38,7 @@ export interface ParseAgreementOptions {
   catalog?: TypeCatalog;
 }
 
-const TOP_KEYS = ['version', 'id', 'description', 'federations', 'expires', 'flows'] as const;
+const TOP_KEYS = ['version', 'id', 'description', 'federations', 'expires', 'outage', 'flows'] as const;
 const FEDERATION_KEYS = ['name', 'root'] as const;
 const FLOW_KEYS = ['from', 'to', 'types', 'tier'] as const;
 
@@ -79,10 +82,27 @@ function validateAgreement(w: Walk, catalog: TypeCatalog): Body | undefined {
   const description = descEntry ? str(w, descEntry) : undefined;
   const federations = federationsOf(w, field(w, top, root, 'federations', true));
   const expiresAt = expiresOf(w, field(w, top, root, 'expires', true));
+  const outageEntry = field(w, top, root, 'outage', false);
+  const outageMs = outageEntry ? outageOf(w, outageEntry) : undefined;
   const flowsEntry = field(w, top, root, 'flows', true);
   const flows = flowsEntry && federations ? flowsOf(w, flowsEntry, federations, catalog) : undefined;
   if (id === undefined || !federations || !expiresAt || !flows) return undefined;
-  return { id, federations, flows, expiresAt, ...(description !== undefined ? { description } : {}) };
+  return { id, federations, flows, expiresAt, ...(description !== undefined ? { description } : {}), ...(outageMs !== undefined ? { outageMs } : {}) };
+}
+
+/** `outage: 24h`: a duration (days, hours, minutes) of at most {@link MAX_OFFLINE_MS}, as a policy's edge allowance. */
+function outageOf(w: Walk, e: Entry): number | undefined {
+  const text = isScalar(e.value) && typeof e.value.value === 'string' ? e.value.value : undefined;
+  const ms = text === undefined ? undefined : parseDuration(text);
+  if (ms === undefined) {
+    w.issues.add(e.at, e.path, `invalid duration ${JSON.stringify(isScalar(e.value) ? e.value.value : null)} (expected a whole number of days, hours or minutes: 24h, 3d, 90m)`);
+    return undefined;
+  }
+  if (ms > MAX_OFFLINE_MS) {
+    w.issues.add(e.at, e.path, `outage allowance ${text} is longer than ${MAX_OFFLINE_MS / 86_400_000}d, the longest offline allowance a policy may grant`);
+    return undefined;
+  }
+  return ms;
 }
 
 function idOf(w: Walk, e: Entry | undefined): string | undefined {

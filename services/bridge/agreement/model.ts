@@ -79,6 +79,12 @@ export interface Agreement {
   flows: Flow[];
   expiresAt: Date;
   description?: string;
+  /**
+   * `outage: 24h`: how long a bridge between the two may be down and its backlog still be accepted. Receivers accept
+   * a copy of the other federation's agencies stored up to this long (plus the clock skew) after it was signed, as a
+   * policy's `edge.<agency>.offline` does for a leaf; absent, the default freshness tolerance (minutes).
+   */
+  outageMs?: number;
   /** The YAML text, byte for byte as both roots sign it. */
   text: string;
   /** {@link agreementHash} of `text`. */

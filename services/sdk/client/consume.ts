@@ -158,7 +158,7 @@ export function prepareDelivery(o: ReceiveLoopOptions, m: Delivery): Prepared | 
   /** After the signature and the checks after it: the delivery facts and the freshness rule. */
   function admit(msg: ReceivedMessage): Prepared | undefined {
     if (m.info) msg.delivery = { stream: m.info.stream, consumer: m.info.consumer, streamSeq: m.info.streamSequence, deliveryCount: m.info.deliveryCount ?? 1 };
-    const replay = replayOf(msg, m.info?.timestampNanos, freshnessBoundMs(ctx.policy, msg.header.sender, o.replayToleranceMs));
+    const replay = replayOf(msg, m.info?.timestampNanos, freshnessBoundMs(ctx.policy, msg.header.sender, o.replayToleranceMs, ctx.bridges));
     if (replay) {
       reject(o, m.subject, m.data, replay);
       m.term();

@@ -3,6 +3,7 @@ import { LiaisonError } from '../errors.ts';
 import { DUPLICATE_WINDOW_MS } from '../policy/compile.ts';
 import { offlineAllowanceMs } from '../policy/edge.ts';
 import type { Policy } from '../policy/model.ts';
+import { originOf, type CrossContext } from '../envelope/cross.ts';
 
 /**
  * How long after its signed `created_at` JetStream may store a copy: the duplicate window (a sender's
@@ -18,9 +19,12 @@ export const REPLAY_TOLERANCE_MS = DUPLICATE_WINDOW_MS + MAX_CLOCK_SKEW_MS;
  * the clock skew, when longer. The duplicate window does not grow with it (JetStream's is the streams' 2 min): a
  * re-published envelope within the allowance is stored again, and what keeps it from the handler twice is the
  * agency's handled record, kept longer than any allowance (`handledMaxAgeMs`, compile.ts).
+ * A sender of another federation (`<peer>:<agency>`, a bridged copy) gets the `outage` allowance of the agreement
+ * with its federation instead (both roots signed it): what a bridge that was down republishes late.
  */
-export function freshnessBoundMs(policy: Pick<Policy, 'edge'>, sender: string, toleranceMs: number = REPLAY_TOLERANCE_MS): number {
-  const allowance = offlineAllowanceMs(policy, sender);
+export function freshnessBoundMs(policy: Pick<Policy, 'edge'>, sender: string, toleranceMs: number = REPLAY_TOLERANCE_MS, bridges?: Pick<CrossContext, 'federation' | 'sides'>): number {
+  const peer = bridges ? originOf(sender, bridges.federation) : undefined;
+  const allowance = bridges && peer !== bridges.federation ? (bridges.sides.get(peer!)?.outageMs ?? 0) : offlineAllowanceMs(policy, sender);
   return allowance > 0 ? Math.max(toleranceMs, allowance + MAX_CLOCK_SKEW_MS) : toleranceMs;
 }
 

@@ -17,6 +17,8 @@ export interface CrossSide {
   peer: string;
   /** The other federation's root, as both roots signed it in the agreement: the foreign directory is verified against it. */
   peerRoot: Ed25519PublicJwk;
+  /** The agreement's `outage` allowance (0: none): copies of the peer's agencies stored this late after signing are still fresh. */
+  outageMs?: number;
   /** The tiers a local sender seals for a foreign recipient (qualified); empty: no flow admits it. */
   sendTiers(sender: string, recipient: string, type: string): Tier[];
   /** Throw the typed policy refusal unless a flow admits this send (ids in the local namespace). */

@@ -67,8 +67,8 @@ async function revokeOn(f: TestFederation, id: string): Promise<void> {
   await revokeBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), id, catalog: typeCatalogOf(f.catalog) });
 }
 
-/** Store one copy on `subject` in med as its xa-border-police's raw client (the broker admits any recipient token). */
-async function storeRaw(subject: string, id: string): Promise<void> {
+/** Store one copy on `subject` in med as its xa-border-police's raw client (the broker admits any recipient token); its message id. */
+async function storeRaw(subject: string, id: string): Promise<string> {
   const sealed = medPolice.seal(TYPE, { summary: `raw ${id}` }, { to: 'xb-police' });
   const raw = await RawAgency.connect(feds.med.server.url, feds.med.agencyDirs['xa-border-police']!, 'xa-border-police');
   try {
@@ -77,6 +77,7 @@ async function storeRaw(subject: string, id: string): Promise<void> {
     for (const [k, v] of Object.entries(copy.headers)) h.set(k, v);
     h.set('Nats-Msg-Id', `raw-${id}`);
     await raw.nc.request(subject, copy.data, { headers: h, timeout: 5_000 });
+    return sealed.id;
   } finally {
     await raw.close();
   }
@@ -181,6 +182,30 @@ describe('the audit across a bridge', () => {
     expect(c!.cross).toMatchObject({ peer: 'med', direction: 'inbound' });
     expect(c!.cross!.agreement).toBeUndefined();
     expect(c!.cross!.refused).toMatch(/xa-border-police may not receive IntelligenceReport from med:xa-border-police under agreement med-atl/);
+  }, 60_000);
+
+  it('a copy the peer’s broker refuses is terminated by the bridge: explain says refused across, not acknowledged', async () => {
+    // The agreed pair at a tier below the flow's: exported (an export consumer per tier up to the flow's), but atl's
+    // import user may publish only the tier xb-police reads (personal), so atl's broker refuses it.
+    const subject = messageSubject({ tier: 'public', family, type: TYPE, sender: 'xa-border-police', recipient: 'atl:xb-police' });
+    const id = await storeRaw(subject, 'refused-across');
+    const [c] = await copiesOn(feds.med, subject);
+    expect(c!.cross).toMatchObject({ agreement: ID, via: exportConsumerName('atl', 'xa-border-police', 'xb-police', TYPE, 'public') });
+    type Explained = { copies: { acknowledged: string[] }[]; refused: { by: string; code: string; reason: string }[] };
+    const explain = async (): Promise<Explained> => {
+      await feds.med.exchange.audit!.flush();
+      return JSON.parse((await cli(['explain', '--dir', feds.med.trustDir, '--server', feds.med.server.url, id, '--json'])).out[0]!) as Explained;
+    };
+    await until(async () => (await explain()).refused.length > 0, 15_000, 'the bridge’s refusal in med’s ledger');
+    const x = await explain();
+    expect(x.refused).toEqual([{ by: 'atl:xb-police', code: 'REFUSED_ACROSS', reason: expect.stringContaining("atl's broker refused it"), at: expect.any(String) }]);
+    // The export consumer's floor has passed it (a terminated copy counts as done), yet atl never acknowledged it.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect((await explain()).copies[0]!.acknowledged).not.toContain('atl:xb-police');
+    const q = await cli(['audit', 'query', '--dir', feds.med.trustDir, '--server', feds.med.server.url, '--agency', 'atl:xb-police']);
+    expect(q.out.find((l) => l.includes(`id ${id} `))).toContain("REFUSED by atl's broker");
+    // The refusal is an entry of the chain like any other.
+    expect((await cli(['audit', 'verify', '--dir', feds.med.trustDir, '--server', feds.med.server.url])).out.at(-1)).toBe('ledger intact');
   }, 60_000);
 
   it('after bridge revoke, a copy to the former recipient is recorded as not admitted: the audit reads the agreements in force', async () => {

@@ -145,3 +145,18 @@ export function unjudged(s: MessageSubject, subject: string, self: string, why: 
   const j = judgeCopy(s, subject, self, []);
   return { ...j, facts: { peer: j.facts.peer, direction: j.facts.direction, refused: `not judged: ${why}` } };
 }
+
+/** Where JetStream announces a message terminated on a consumer (`.<stream>.<consumer>`). */
+export const TERMINATED_ADVISORY = '$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED';
+
+/** The facts of a MSG_TERMINATED advisory on an export consumer (`bridge_…`); undefined for any other consumer or payload. */
+export function bridgeRefusal(data: Uint8Array): { stream: string; seq: number; consumer: string; deliveries?: number } | undefined {
+  let a: { stream?: unknown; consumer?: unknown; stream_seq?: unknown; deliveries?: unknown };
+  try {
+    a = JSON.parse(Buffer.from(data).toString('utf8')) as typeof a;
+  } catch {
+    return undefined;
+  }
+  if (typeof a.stream !== 'string' || typeof a.consumer !== 'string' || !a.consumer.startsWith('bridge_') || !Number.isSafeInteger(a.stream_seq)) return undefined;
+  return { stream: a.stream, seq: a.stream_seq as number, consumer: a.consumer, ...(Number.isSafeInteger(a.deliveries) ? { deliveries: a.deliveries as number } : {}) };
+}

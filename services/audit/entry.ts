@@ -126,6 +126,21 @@ export interface QueryEntry extends EntryBase {
   size: number;
 }
 
+/**
+ * A copy the bridge terminated on an export consumer (JetStream's MSG_TERMINATED advisory): the peer's broker refused
+ * the bridge's publish (Permissions Violation) or its subject could not be rewritten, so the copy never crossed
+ * although the consumer's acknowledgement floor passed it.
+ */
+export interface BridgeRefusalEntry extends EntryBase {
+  kind: 'bridge-refusal';
+  /** The family stream and its sequence of the copy. */
+  stream: string;
+  seq: number;
+  /** The export consumer (`bridge_<peer>_…`). */
+  consumer: string;
+  deliveries?: number;
+}
+
 /** Consumer acknowledgement floors that advanced: agency A has acknowledged every copy of its consumer C up to stream seq `ackFloor`. */
 export interface ReceiptEntry extends EntryBase {
   kind: 'receipt';
@@ -159,7 +174,7 @@ export interface CheckpointEntry extends EntryBase {
 }
 
 /** Any ledger entry, discriminated by `kind`. */
-export type Entry = CopyEntry | QuarantineEntry | QueryEntry | ReceiptEntry | GapEntry | StartEntry | CheckpointEntry;
+export type Entry = CopyEntry | QuarantineEntry | QueryEntry | ReceiptEntry | GapEntry | StartEntry | CheckpointEntry | BridgeRefusalEntry;
 
 /** An entry before it is numbered and chained. */
 export type EntryBody = Entry extends infer E ? (E extends Entry ? Omit<E, 'v' | 'n' | 'prev'> : never) : never;

@@ -1,4 +1,4 @@
-import type { CopyEntry, CrossFacts, Entry, QuarantineEntry, ReceiptEntry } from './entry.ts';
+import type { BridgeRefusalEntry, CopyEntry, CrossFacts, Entry, QuarantineEntry, ReceiptEntry } from './entry.ts';
 
 /** What the ledger says of one message: its copies, who each was for, who acknowledged it, who refused it. */
 export interface MessageExplanation {
@@ -29,17 +29,29 @@ function ackFloors(entries: readonly Entry[]): Map<string, number> {
   return floors;
 }
 
+/** The copies the bridge terminated (the peer's broker refused them), by `<stream>#<seq>`. */
+export function bridgeRefusals(entries: readonly Entry[]): Map<string, BridgeRefusalEntry> {
+  return new Map(entries.filter((e): e is BridgeRefusalEntry => e.kind === 'bridge-refusal').map((e) => [`${e.stream}#${e.seq}`, e]));
+}
+
+/** The bridge's termination of copy `c`, when it was terminated on the export consumer the copy went out through. */
+export function refusedAcross(c: CopyEntry, refusals: Map<string, BridgeRefusalEntry>): BridgeRefusalEntry | undefined {
+  const r = c.cross?.via ? refusals.get(`${c.stream}#${c.seq}`) : undefined;
+  return r && r.consumer === c.cross!.via ? r : undefined;
+}
+
 /**
  * The agencies of `deliverTo` that acknowledged copy `c`: a local agency by its consumer's floor; the qualified
  * recipient of an admitted outbound copy by the export consumer's (the bridge acks only once the peer stored it).
  */
-function acknowledgedBy(c: CopyEntry, floors: Map<string, number>): string[] {
+function acknowledgedBy(c: CopyEntry, floors: Map<string, number>, refusals: Map<string, BridgeRefusalEntry>): string[] {
   const across = c.cross?.direction === 'outbound' && c.cross.via ? c.recipient : undefined;
+  if (across && refusedAcross(c, refusals)) return acknowledgedBy({ ...c, deliverTo: c.deliverTo.filter((a) => a !== across), cross: undefined }, floors, refusals);
   return c.deliverTo.filter((a) => (a === across ? (floors.get(`${c.stream}\u0001${c.cross!.via}`) ?? 0) : (floors.get(`${c.stream}\u0000${a}`) ?? 0)) >= c.seq);
 }
 
 /** One sender's message `id`: its copies (sender token of their subject) and the refusals of them. */
-function explainOne(entries: readonly Entry[], id: string, sender: string, floors: Map<string, number>): MessageExplanation | undefined {
+function explainOne(entries: readonly Entry[], id: string, sender: string, floors: Map<string, number>, refusals: Map<string, BridgeRefusalEntry>): MessageExplanation | undefined {
   const copies = entries.filter((e): e is CopyEntry => e.kind === 'copy' && e.sender === sender && copyOf(e, id));
   const refused = entries.filter(
     (e): e is QuarantineEntry =>
@@ -58,11 +70,17 @@ function explainOne(entries: readonly Entry[], id: string, sender: string, floor
       seq: c.seq,
       stream: c.stream,
       deliverTo: c.deliverTo,
-      acknowledged: acknowledgedBy(c, floors),
+      acknowledged: acknowledgedBy(c, floors, refusals),
       digest: c.digest,
       ...(c.cross ? { cross: c.cross } : {}),
     })),
-    refused: refused.map((q) => ({ by: q.by, code: q.code, reason: q.reason, at: q.at })),
+    refused: [
+      ...refused.map((q) => ({ by: q.by, code: q.code, reason: q.reason, at: q.at })),
+      ...copies.flatMap((c) => {
+        const r = refusedAcross(c, refusals);
+        return r ? [{ by: c.recipient, code: 'REFUSED_ACROSS', reason: `the bridge terminated the ${c.tier} copy on ${r.consumer}: ${c.cross!.peer}'s broker refused it`, at: r.at }] : [];
+      }),
+    ],
   };
 }
 
@@ -79,9 +97,10 @@ export function explainMessage(entries: readonly Entry[], id: string, sender?: s
     else if (e.kind === 'quarantine' && e.id === id && e.claimedSender !== undefined) senders.add(e.claimedSender);
   }
   const floors = ackFloors(entries);
+  const refusals = bridgeRefusals(entries);
   return [...senders]
     .filter((s) => sender === undefined || s === sender)
     .sort()
-    .map((s) => explainOne(entries, id, s, floors))
+    .map((s) => explainOne(entries, id, s, floors, refusals))
     .filter((x): x is MessageExplanation => x !== undefined);
 }

@@ -1,4 +1,5 @@
 import type { CopyEntry, Entry, QuarantineEntry, QueryEntry } from './entry.ts';
+import { bridgeRefusals, refusedAcross } from './explain.ts';
 import { shortType } from './facts.ts';
 
 /** Oversight question: entries concerning an agency, since a time, of a type. */
@@ -19,6 +20,8 @@ export interface QueryRow {
   roles: Role[];
   /** For copies: the recipients whose consumer acknowledged it (from receipt entries). */
   acked?: string[];
+  /** For a copy sent across a bridge: the bridge terminated it, the peer's broker having refused it. */
+  refusedAcross?: boolean;
 }
 
 /**
@@ -35,6 +38,7 @@ export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
       for (const key of [`${a.stream}/${a.consumer.split('__').slice(0, 2).join('__')}`, `${a.stream}//${a.consumer}`]) floors.set(key, Math.max(floors.get(key) ?? 0, a.ackFloor));
     }
   }
+  const refusals = bridgeRefusals(entries);
   const type = q.type ? shortType(q.type) : undefined;
   const since = q.since?.getTime();
   const out: QueryRow[] = [];
@@ -45,7 +49,11 @@ export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
     const roles = q.agency ? rolesOf(e, q.agency) : [];
     if (q.agency && roles.length === 0) continue;
     const row: QueryRow = { entry: e, roles };
-    if (e.kind === 'copy') row.acked = e.deliverTo.filter((a) => (floors.get(floorKey(e, a)) ?? 0) >= e.seq);
+    if (e.kind === 'copy') {
+      const refused = refusedAcross(e, refusals) !== undefined;
+      row.acked = e.deliverTo.filter((a) => (floors.get(floorKey(e, a)) ?? 0) >= e.seq && !(refused && a === e.recipient));
+      if (refused) row.refusedAcross = true;
+    }
     out.push(row);
   }
   return out;
@@ -86,7 +94,7 @@ export function formatRow(row: QueryRow): string {
   const short = (d: string) => `sha256:${d.slice(0, 16)}…`;
   if (e.kind === 'copy') {
     const to = e.deliverTo.map((a) => (row.acked?.includes(a) ? `${a}✓` : a)).join(' ');
-    return `#${e.n} ${e.at} ${who}${e.type} ${e.tier} ${e.sender} → ${e.recipient} id ${e.id ?? '?'} ${e.stream}#${e.seq} ${short(e.digest)} ${e.size} B; delivered to: ${to || '(nobody)'}${crossNote(e.cross)}`;
+    return `#${e.n} ${e.at} ${who}${e.type} ${e.tier} ${e.sender} → ${e.recipient} id ${e.id ?? '?'} ${e.stream}#${e.seq} ${short(e.digest)} ${e.size} B; delivered to: ${to || '(nobody)'}${crossNote(e.cross)}${row.refusedAcross ? ` — REFUSED by ${e.cross?.peer ?? 'the peer'}'s broker (the bridge terminated it)` : ''}`;
   }
   if (e.kind === 'quarantine') {
     return `#${e.n} ${e.at} ${who}REFUSED by ${e.by}: ${e.code} ${e.type ?? '?'} from ${e.claimedSender ?? '?'} id ${e.id ?? '?'} (${e.originalSubject ?? e.subject}) ${short(e.digest)} — ${e.reason}`;

@@ -6,7 +6,7 @@ import { compileStreams, servedTypes, type Policy, type TypeCatalog } from '../s
 import { parseMessageSubject, QUARANTINE_STREAM, REPLAY_SUBJECTS, serviceSubject } from '../sdk/subjects.ts';
 import { loadOrCreateAuditKey } from '../trust/audit-key.ts';
 import type { SigningKey } from '../trust/key-file.ts';
-import { CrossBook, isCross, unjudged, type CrossJudgement } from './cross.ts';
+import { bridgeRefusal, CrossBook, isCross, TERMINATED_ADVISORY, unjudged, type CrossJudgement } from './cross.ts';
 import type { Entry, ReceiptEntry } from './entry.ts';
 import { isReplaySubject, queryFacts, storedFacts } from './facts.ts';
 import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
@@ -83,6 +83,7 @@ class Session {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #floors = new Map<string, number>();
   #subs: Subscription[] = [];
+  #querySubs: Subscription[] = [];
   #subscribedFor = '';
   #closed = false;
   readonly #verifier: RequestVerifier | undefined;
@@ -111,6 +112,7 @@ class Session {
   async start(key: SigningKey, streams: string[]): Promise<void> {
     Object.assign(this.positions, await readSourcePositions(this.#o.nc, streams));
     await this.#writer.append({ kind: 'start', at: new Date().toISOString(), kid: key.kid, positions: { ...this.positions } });
+    this.#subs.push(this.#watchBridgeRefusals());
     if (this.#o.queries !== false) {
       this.#listen();
       this.#timers.push(setInterval(() => this.#listen(), 1_000));
@@ -138,8 +140,8 @@ class Session {
     const policy = this.#o.policy();
     if (this.#closed || policy.hash === this.#subscribedFor) return;
     this.#subscribedFor = policy.hash;
-    for (const s of this.#subs) s.unsubscribe();
-    this.#subs = auditedRequestSubjects(policy, this.#o.catalog).map((subject) =>
+    for (const s of this.#querySubs) s.unsubscribe();
+    this.#querySubs = auditedRequestSubjects(policy, this.#o.catalog).map((subject) =>
       this.#o.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err || this.#closed) return;
@@ -171,6 +173,21 @@ class Session {
     } catch (err) {
       if (!this.#closed) this.#logger.warn({ err, stream }, 'audit reader stopped');
     }
+  }
+
+  /**
+   * Record each copy the bridge terminates on an export consumer (JetStream's MSG_TERMINATED advisory; the bridge
+   * terminates what the peer's broker refused): its consumer's acknowledgement floor passes it, yet it never crossed.
+   * Advisories are core NATS: one published while the audit is not connected is not recorded.
+   */
+  #watchBridgeRefusals(): Subscription {
+    return this.#o.nc.subscribe(`${TERMINATED_ADVISORY}.*.*`, {
+      callback: (err, msg) => {
+        if (err || this.#closed) return;
+        const r = bridgeRefusal(msg.data);
+        if (r) this.#writer.append({ kind: 'bridge-refusal', at: new Date().toISOString(), ...r }).catch(() => undefined);
+      },
+    });
   }
 
   /** A copy naming a qualified sender or recipient, judged across the applied agreements (cross.ts); else undefined. */
@@ -207,7 +224,7 @@ class Session {
   async close(): Promise<void> {
     this.#closed = true;
     for (const t of this.#timers) clearInterval(t);
-    for (const s of this.#subs) s.unsubscribe();
+    for (const s of [...this.#subs, ...this.#querySubs]) s.unsubscribe();
     await Promise.allSettled(this.#iters.map((m) => m.close()));
     await Promise.allSettled(this.#loops);
     await Promise.allSettled(this.#consumers.map((c) => c.delete()));

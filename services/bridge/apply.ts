@@ -156,7 +156,7 @@ function exportRights(side: BridgeSide): { pub: { allow: string[] }; sub: { allo
  * The bridge's own NATS account (its imports: exactly the two users' rights) and its two users, their `.creds`
  * written at 0600; the users' public keys are appended to users.json (a re-apply issues new ones; revoke cuts all).
  */
-async function issueBridgeUsers(fed: Federation, agreement: Agreement, side: BridgeSide): Promise<BridgeUsers> {
+export async function issueBridgeUsers(fed: Federation, agreement: Agreement, side: BridgeSide): Promise<BridgeUsers> {
   const paths = bridgePaths(fed.dir, agreement.id);
   const exp = exportRights(side);
   const imp = { pub: { allow: [...side.importUser.pub] }, sub: { allow: [...side.importUser.sub] } };

@@ -10,7 +10,7 @@ import { federationPolicy } from '../exchange/admin.ts';
 import { readSignedAgreement } from './agreement/file.ts';
 import { verifyAgreement } from './agreement/sign.ts';
 import { compileBridgeSide, type BridgeSide } from './compile.ts';
-import { BridgeLink, type LinkEnd, type LinkStats } from './forwarder.ts';
+import { BridgeLink, currentCreds, type LinkEnd, type LinkStats } from './forwarder.ts';
 import { exportConsumersOf } from './export-consumers.ts';
 import { bridgePaths } from './paths.ts';
 import { foreignDirectorySubject } from './subjects.ts';
@@ -27,6 +27,11 @@ export interface BridgeEnd {
   exportInbox: string;
   importInbox: string;
   consumers: readonly { stream: string; name: string }[];
+  /** Where the two creds are kept: read again at each connect (a policy apply re-issues the users, refresh.ts). */
+  exportCredsFile?: string;
+  importCredsFile?: string;
+  /** The export consumers as compiled now (a policy apply changes them): asked again when a link starts again. */
+  currentConsumers?: () => Promise<readonly { stream: string; name: string }[]>;
   /** This federation's current root-signed directory (e.g. read from its trust dir), if the bridge can read it. */
   directory?: () => Promise<string | undefined>;
 }
@@ -53,12 +58,13 @@ export async function startBridge(o: { a: BridgeEnd; b: BridgeEnd; logger?: Logg
     servers: e.servers,
     ...(e.ca ? { ca: e.ca } : {}),
     creds: role === 'export' ? e.exportCreds : e.importCreds,
+    ...((role === 'export' ? e.exportCredsFile : e.importCredsFile) ? { credsFile: (role === 'export' ? e.exportCredsFile : e.importCredsFile)! } : {}),
     inbox: role === 'export' ? e.exportInbox : e.importInbox,
   });
   const relays = [await startDirectoryRelay(o.a, end(o.b, 'import'), logger), await startDirectoryRelay(o.b, end(o.a, 'import'), logger)];
   const links = new Map<string, BridgeLink>([
-    [`${o.a.federation}→${o.b.federation}`, BridgeLink.start({ from: end(o.a, 'export'), to: end(o.b, 'import'), consumers: o.a.consumers, logger, ...(o.window ? { window: o.window } : {}) })],
-    [`${o.b.federation}→${o.a.federation}`, BridgeLink.start({ from: end(o.b, 'export'), to: end(o.a, 'import'), consumers: o.b.consumers, logger, ...(o.window ? { window: o.window } : {}) })],
+    [`${o.a.federation}→${o.b.federation}`, BridgeLink.start({ from: end(o.a, 'export'), to: end(o.b, 'import'), consumers: o.a.consumers, ...(o.a.currentConsumers ? { currentConsumers: o.a.currentConsumers } : {}), logger, ...(o.window ? { window: o.window } : {}) })],
+    [`${o.b.federation}→${o.a.federation}`, BridgeLink.start({ from: end(o.b, 'export'), to: end(o.a, 'import'), consumers: o.b.consumers, ...(o.b.currentConsumers ? { currentConsumers: o.b.currentConsumers } : {}), logger, ...(o.window ? { window: o.window } : {}) })],
   ]);
   logger.info({ a: o.a.federation, b: o.b.federation }, 'bridge up');
   return {
@@ -75,8 +81,9 @@ export async function startBridge(o: { a: BridgeEnd; b: BridgeEnd; logger?: Logg
  * every push `from`'s exchange makes (seen by `from`'s export user).
  */
 async function startDirectoryRelay(from: BridgeEnd, to: LinkEnd, logger: Logger): Promise<{ stop(): Promise<void> }> {
-  const dst = await connectRelay(to.servers, to.ca, to.creds, to.inbox, `bridge-directory-${from.federation}`);
-  const src = await connectRelay(from.servers, from.ca, from.exportCreds, from.exportInbox, `bridge-directory-watch-${from.federation}`);
+  const dst = await connectRelay(to.servers, to.ca, to.credsFile ? currentCreds(to.credsFile, to.creds) : to.creds, to.inbox, `bridge-directory-${from.federation}`);
+  const exportCreds = from.exportCredsFile ? currentCreds(from.exportCredsFile, from.exportCreds) : from.exportCreds;
+  const src = await connectRelay(from.servers, from.ca, exportCreds, from.exportInbox, `bridge-directory-watch-${from.federation}`);
   const subject = foreignDirectorySubject(from.federation);
   let last: string | undefined;
   const publish = (jws: string | undefined) => {
@@ -101,7 +108,7 @@ async function startDirectoryRelay(from: BridgeEnd, to: LinkEnd, logger: Logger)
   };
 }
 
-async function connectRelay(servers: string[], ca: string | undefined, creds: Uint8Array, inbox: string, name: string): Promise<NatsConnection> {
+async function connectRelay(servers: string[], ca: string | undefined, creds: Uint8Array | (() => Uint8Array), inbox: string, name: string): Promise<NatsConnection> {
   return await connect({ servers, ...natsTlsOptions(ca, servers), authenticator: credsAuthenticator(creds), inboxPrefix: inbox, name, maxReconnectAttempts: -1 });
 }
 
@@ -131,6 +138,9 @@ export async function bridgeEndFromTrust(o: { trustDir: string; url: string; id:
     exportInbox: inboxOf(side.exportUser.sub, 'export user'),
     importInbox: inboxOf(side.importUser.sub, 'import user'),
     consumers: exportConsumersOf(side).map((c) => ({ stream: c.stream, name: c.name })),
+    exportCredsFile: paths.exportCreds,
+    importCredsFile: paths.importCreds,
+    currentConsumers: async () => exportConsumersOf(compileBridgeSide(agreement, fed.name, await federationPolicy(o.trustDir, o.catalog), o.catalog)).map((c) => ({ stream: c.stream, name: c.name })),
     directory: async () => (await readFile(p.directory, 'utf8')).trim(),
   };
 }

@@ -16,6 +16,7 @@
  * by B's own JetStream, past any user's publish permissions; a core-NATS leafnode link has no store-and-forward
  * across an outage. This link is an ordinary client of each broker.
  */
+import { readFileSync } from 'node:fs';
 import type { JsMsg } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { agencyJetStream } from '../sdk/client/agency-js.ts';
@@ -33,6 +34,11 @@ export interface LinkEnd {
   /** The federation CA (PEM); undefined: plain TCP, loopback only. */
   ca?: string;
   creds: Uint8Array;
+  /**
+   * Where the creds are kept (TRUST_DIR/bridges/<id>/…): read again at every connect, so the users `policy apply`
+   * re-issues (refresh.ts) are picked up when the server closes the previous ones' connections.
+   */
+  credsFile?: string;
   /** The inbox prefix the user's permissions grant (`_INBOX_…`). */
   inbox: string;
 }
@@ -59,6 +65,8 @@ export interface LinkOptions {
   to: LinkEnd;
   /** A's export consumers (stream and durable name). */
   consumers: readonly { stream: string; name: string }[];
+  /** A's export consumers as they are now (a policy apply changes them), asked again each time the link starts again. */
+  currentConsumers?: () => Promise<readonly { stream: string; name: string }[]>;
   /** Copies pulled and published before waiting for their acknowledgements (default 128). */
   window?: number;
   /** How long to wait for B's acknowledgement of a copy (default 10 s). */
@@ -80,12 +88,23 @@ export function importedSubject(subject: string, from: string, to: string): stri
 }
 
 
+/** The creds in `file` now (or `fallback` when it cannot be read): for an authenticator called at each connect. */
+export function currentCreds(file: string, fallback: Uint8Array): () => Uint8Array {
+  return () => {
+    try {
+      return new Uint8Array(readFileSync(file));
+    } catch {
+      return fallback;
+    }
+  };
+}
+
 /** Connect a bridge user; never reconnects by itself (the link starts again from what is acknowledged). */
 export async function connectEnd(end: LinkEnd, name: string): Promise<NatsConnection> {
   return await connect({
     servers: end.servers,
     ...natsTlsOptions(end.ca, end.servers),
-    authenticator: credsAuthenticator(end.creds),
+    authenticator: credsAuthenticator(end.credsFile ? currentCreds(end.credsFile, end.creds) : end.creds),
     inboxPrefix: end.inbox,
     name,
     reconnect: false,
@@ -125,6 +144,7 @@ export class BridgeLink {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       try {
+        if (this.stats.restarts > 0 && this.#o.currentConsumers) this.#o.consumers = await this.#o.currentConsumers();
         const src = await connectEnd(this.#o.from, `bridge-export-${this.#o.from.federation}`);
         this.#conns.push(src);
         const dst = await connectEnd(this.#o.to, `bridge-import-${this.#o.to.federation}`);

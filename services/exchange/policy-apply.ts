@@ -22,6 +22,7 @@ import {
 import { federationPolicy } from './admin.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
 import { provisionPolicyChange } from './provision-change.ts';
+import { refreshBridges, type BridgeRefresh } from '../bridge/refresh.ts';
 
 /** What one agency gains and loses under a new policy. */
 export interface AgencyChange {
@@ -51,6 +52,8 @@ export interface ApplyReport {
   elapsedMs: number;
   /** Milliseconds spent in each step (prepare, re-issue, provision, push accounts, push directory, grace and cut…). */
   timings?: Record<string, number>;
+  /** The applied cross-federation agreements, recompiled under the new policy (services/bridge/refresh.ts). */
+  bridges?: BridgeRefresh[];
 }
 
 const grantsOf = (policy: Policy, agency: string, catalog: TypeCatalog): Set<string> => {
@@ -221,6 +224,10 @@ export async function applyPolicy(o: {
   timer.lap('push accounts');
   await o.pushDirectory?.();
   timer.lap('push directory');
+  // Each applied agreement's side follows the new policy: export consumers, the bridge users' rights (issue 17).
+  o.onStep?.('recompiling the applied cross-federation agreements');
+  report.bridges = await refreshBridges({ trustDir: o.trustDir, url: o.url, plain: o.plain, ...(o.admin ? { admin: o.admin } : {}), policy: next, previous: current, catalog: o.catalog, logger });
+  timer.lap('bridges');
   if (losers.length > 0) {
     await sleep(o.graceMs ?? 1_500);
     const jwts: string[] = [];

@@ -1,0 +1,84 @@
+/**
+ * `liaison policy apply` keeps the applied agreements current (issue 17): the bridge's compiled side (export
+ * consumers, the export and import users' rights) is recompiled from the new policy on the running exchange, and a
+ * running `bridge up` carries on with the re-issued users — no `bridge apply` again, no restart. Here atl lowers
+ * its xb-police's IntelligenceReport ceiling from personal to operational: what crosses from med changes with it (an
+ * operational copy, which the import user compiled under the old policy would have refused).
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningBridge } from '../services/bridge/bridge.ts';
+import { applyPolicy, type ApplyReport } from '../services/exchange/policy-apply.ts';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
+import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
+import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
+import { EXAMPLE_POLICY } from './support/federation.ts';
+import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+
+const ID = 'med-atl';
+const TYPE = 'IntelligenceReport';
+const FLOWS = [{ from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' }];
+/** The border-police role's IntelligenceReport rule (xb-police's highest for the type) lowered to operational. */
+const PERSONAL_RULE = '      - types: [IntelligenceReport]\n        tier: personal\n        scope: any\n';
+
+const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+let feds: TwoFederations;
+let bridge: RunningBridge | undefined;
+let sender: LiaisonClient;
+let receiver: LiaisonClient;
+const got: ReceivedMessage[] = [];
+
+beforeAll(async () => {
+  feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police'] });
+  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
+  await applyOn(feds.med, doc);
+  await applyOn(feds.atl, doc);
+  bridge = await bridgeUp(feds, ID);
+  sender = await connectBridged(feds.med, 'xa-border-police');
+  receiver = await connectBridged(feds.atl, 'xb-police');
+  await untilPeerKnown(sender, 'atl');
+  await untilPeerKnown(receiver, 'med');
+  await receiver.consume((m) => void got.push(m), { types: [TYPE] });
+}, 120_000);
+
+afterAll(async () => {
+  await bridge?.stop();
+  await feds?.stop();
+}, 60_000);
+
+describe('policy apply with an applied agreement', () => {
+  it('before: the copy crosses at personal, xb-police’s ceiling', async () => {
+    const r = await sender.send(TYPE, { summary: 'before the change' }, { to: 'atl:xb-police' });
+    await until(() => got.some((m) => m.header.id === r.id), 20_000, 'the personal copy');
+    expect(got.find((m) => m.header.id === r.id)!.header.tier).toBe('personal');
+  }, 30_000);
+
+  it('after atl lowers xb-police’s ceiling to operational, an operational copy crosses through the running bridge', async () => {
+    const text = readFileSync(EXAMPLE_POLICY, 'utf8');
+    expect(text.split(PERSONAL_RULE).length).toBe(2);
+    const report: ApplyReport = await applyPolicy({
+      trustDir: feds.atl.trustDir,
+      policyText: text.replace(PERSONAL_RULE, PERSONAL_RULE.replace('personal', 'operational')),
+      catalog: typeCatalogOf(feds.atl.catalog),
+      url: feds.atl.server.url,
+      admin: feds.atl.exchange.admin,
+      pushDirectory: () => feds.atl.exchange.directory.refresh(),
+    });
+    expect(report.bridges?.map((b) => [b.id, b.usersReissued])).toEqual([[ID, true]]);
+    // med's client seals for the tier atl's policy (relayed through the bridge) gives its recipient.
+    const tiers = () => sender.seal(TYPE, { summary: 'probe' }, { to: 'atl:xb-police' }).copies.map((c) => c.tier);
+    await until(() => tiers().join() === 'operational', 30_000, 'med’s sender to learn atl’s new policy');
+    await until(() => receiver.policy.hash === report.to.hash, 15_000, 'xb-police to adopt the new policy');
+    const r = await sender.send(TYPE, { summary: 'after the change' }, { to: 'atl:xb-police' });
+    await until(() => got.some((m) => m.header.id === r.id), 30_000, 'the operational copy');
+    expect(got.find((m) => m.header.id === r.id)!.header.tier).toBe('operational');
+  }, 90_000);
+});

@@ -11,7 +11,8 @@ export const WORKING_EVERY_MS = 2_000;
 /**
  * Dispatch one verified copy by what the durable record decided (handled.ts): claimed → handler,
  * then `done`, then ack; already done (or already quarantined) → ack without handling; in doubt →
- * quarantine; record unreachable → nak (redelivered later, never handled unrecorded). Never throws.
+ * quarantine; record unreachable → the claim is tried again at the copy's place, for at most
+ * {@link CLAIM_RETRY_MS} (then nak: redelivered later, never handled unrecorded). Never throws.
  * Resolves when the handler has settled; the `done` write and the ack follow without holding the
  * next copy back.
  */
@@ -23,9 +24,7 @@ export function dispatchClaimed(o: ReceiveLoopOptions, m: Delivery, msg: Receive
       m.ack();
       return;
     case 'unavailable':
-      o.logger.warn({ code: c.error.code, err: c.error.message, msgId: msg.header.id, sender: msg.header.sender }, 'handled record unavailable; the copy is redelivered later');
-      m.nak(1_000);
-      return;
+      return claimAgain(o, m, msg, c);
     case 'in-doubt':
       return o.redeliverInDoubt ? handleAgain(o, m, msg, c) : quarantineInDoubt(o, m, msg, c);
     case 'claimed':
@@ -58,6 +57,40 @@ function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c:
   if (!(result instanceof Promise)) return ok();
   const beat = setInterval(() => m.working(), WORKING_EVERY_MS);
   return result.then(ok, failed).finally(() => clearInterval(beat));
+}
+
+/** How long a copy waits at its place for an unreachable handled record before it is handed back (nak). */
+export const CLAIM_RETRY_MS = 30_000;
+/** Pause between two claims of a copy while the handled record is unreachable. */
+const CLAIM_RETRY_EVERY_MS = 250;
+
+/**
+ * The handled record did not answer a claim (a hub restarting, its bucket electing a leader). Handing the copy back
+ * with a delay would let the copies behind it overtake it — the stream's order lost at the handler. So it waits here,
+ * kept alive, and claims again until the record answers, the loop stops, or {@link CLAIM_RETRY_MS} passed; only then
+ * is it nak'ed (redelivered later, never handled unrecorded).
+ */
+async function claimAgain(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, first: Extract<Claim, { outcome: 'unavailable' }>): Promise<void> {
+  const { sender, id } = msg.header;
+  o.logger.warn({ code: first.error.code, err: first.error.message, msgId: id, sender }, 'handled record unavailable; the copy waits at its place and is claimed again');
+  const until = Date.now() + CLAIM_RETRY_MS;
+  let c: Claim = first;
+  let beat = Date.now();
+  while (c.outcome === 'unavailable' && Date.now() < until && !o.signal?.aborted) {
+    await new Promise((r) => setTimeout(r, CLAIM_RETRY_EVERY_MS));
+    if (Date.now() - beat >= WORKING_EVERY_MS) {
+      m.working();
+      beat = Date.now();
+    }
+    const d = msg.delivery;
+    c = await o.handled!.claim(sender, id, d && { consumer: d.consumer, streamSeq: d.streamSeq });
+  }
+  if (c.outcome === 'unavailable') {
+    o.logger.warn({ code: c.error.code, err: c.error.message, msgId: id, sender }, 'handled record still unavailable; the copy is redelivered later');
+    m.nak(1_000);
+    return;
+  }
+  return dispatchClaimed(o, m, msg, c);
 }
 
 /** Release a claim (the handler did not complete), then `next` whether or not the release was written. */

@@ -90,6 +90,8 @@ export interface ReceiveLoopOptions {
   redeliverInDoubt?: boolean;
   /** The consumer's `max_deliver` (set by {@link runConsumer}): sets the dead-letter limit (dead-letter.ts); absent: none. */
   maxDeliver?: number;
+  /** Aborted when the loop stops (set by the loop): a copy waiting for an unreachable handled record gives up then. */
+  signal?: AbortSignal;
   /** The most copies one consumer loop holds in process (default {@link MAX_IN_FLIGHT}; checked by `checkMaxInFlight`, in-flight.ts). */
   maxInFlight?: number;
   /** The agency's Nats-Msg-Id tag key (msg-id-tag.ts): its quarantine records' de-duplication ids carry its tag. */
@@ -277,7 +279,7 @@ export const MAX_IN_FLIGHT = 64;
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
   const { name, config } = await consumer.info(true);
-  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver };
+  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal };
   const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
   const pump = orderedPump(lo, inFlight, signal);
   try {

@@ -4,7 +4,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { asLiaisonError } from '../sdk/errors.ts';
 import type { ConsumerSpec, Policy, TypeCatalog } from '../sdk/policy/index.ts';
-import { DIRECTORY_UPDATE_SUBJECT } from '../sdk/subjects.ts';
+import { DIRECTORY_UPDATE_SUBJECT, directoryRequestSubject } from '../sdk/subjects.ts';
 import { federationPolicy } from '../exchange/admin.ts';
 import type { User } from '@nats-io/jwt';
 import {
@@ -146,10 +146,14 @@ export async function provisionExportConsumers(admin: NatsConnection, specs: rea
   }
 }
 
-/** The export user's rights: the compiled ones, plus the own federation's directory pushes (it carries them to the peer). */
+/**
+ * The export user's rights: the compiled ones, plus the own federation's directory — its pushes, and asking for the
+ * current one as any client can (a bridge run from a kit has no trust dir to read it from) — which it carries to the peer.
+ */
 function exportRights(side: BridgeSide): { pub: { allow: string[] }; sub: { allow: string[] } } {
   const rights = exportUserRights(side);
-  return { pub: rights.pub, sub: { allow: [...new Set([...rights.sub.allow, DIRECTORY_UPDATE_SUBJECT])].sort() } };
+  const pub = [...new Set([...rights.pub.allow, directoryRequestSubject(bridgeAccountId(side.agreementId))])].sort();
+  return { pub: { allow: pub }, sub: { allow: [...new Set([...rights.sub.allow, DIRECTORY_UPDATE_SUBJECT])].sort() } };
 }
 
 /**

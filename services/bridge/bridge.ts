@@ -34,6 +34,11 @@ export interface BridgeEnd {
   currentConsumers?: () => Promise<readonly { stream: string; name: string }[]>;
   /** This federation's current root-signed directory (e.g. read from its trust dir), if the bridge can read it. */
   directory?: () => Promise<string | undefined>;
+  /**
+   * Else, the subject on which the export user may ask its exchange for the current directory, as any client does
+   * (`liaison.v1.svc.trust.directory.<bridge account>`; a kit's bridge reads it from the user's JWT).
+   */
+  directoryRequest?: string;
 }
 
 /** A running bridge: both directions and both directory relays. */
@@ -96,7 +101,12 @@ async function startDirectoryRelay(from: BridgeEnd, to: LinkEnd, logger: Logger)
     }
   };
   src.subscribe(DIRECTORY_UPDATE_SUBJECT, { callback: (err, msg) => void (err || publish(msg.string())) });
-  const tick = async () => publish((await from.directory?.().catch(() => undefined)) ?? last);
+  const current = async (): Promise<string | undefined> => {
+    if (from.directory) return await from.directory();
+    if (from.directoryRequest) return (await src.request(from.directoryRequest, '', { timeout: 5_000 })).string() || undefined;
+    return undefined;
+  };
+  const tick = async () => publish((await current().catch(() => undefined)) ?? last);
   await tick();
   const timer = setInterval(() => void tick(), DIRECTORY_RELAY_MS);
   timer.unref();

@@ -7,7 +7,9 @@
  * Real nats-servers, real signatures, a real bridge; how late a copy reaches the receiving stream is made by the
  * sender's clock set back (it signs `created_at` in the past), as test/edge-allowance does: no waiting.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Policy } from '../services/sdk/policy/index.ts';
 import { parseAgreement } from '../services/bridge/agreement/load.ts';
 import type { RunningBridge } from '../services/bridge/bridge.ts';
 import { bridgeSupport } from '../services/bridge/sdk-support.ts';
@@ -77,6 +79,7 @@ describe('a bridge down longer than the replay window (real servers)', () => {
   const localClock = laggingClock();
   const got: ReceivedMessage[] = [];
   const rejected: Rejection[] = [];
+  let receiverPolicy: () => Policy;
 
   beforeAll(async () => {
     feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police', 'xa-border-police'] });
@@ -90,6 +93,7 @@ describe('a bridge down longer than the replay window (real servers)', () => {
     await untilPeerKnown(sender, 'atl');
     await untilPeerKnown(receiver, 'med');
     await receiver.consume((m) => void got.push(m), { types: [TYPE], onReject: (r) => void rejected.push(r) });
+    receiverPolicy = () => receiver.policy;
   }, 120_000);
 
   afterAll(async () => {
@@ -101,6 +105,13 @@ describe('a bridge down longer than the replay window (real servers)', () => {
     await until(() => got.some((m) => m.header.id === id) || rejected.some((r) => r.reason.includes(id)), 20_000, `the copy ${id} of ${who}`);
     return got.some((m) => m.header.id === id) ? 'handled' : rejected.find((r) => r.reason.includes(id))!.code;
   };
+
+  it('the handled record outlives the allowance: a re-published envelope read at the end of the longest retention is still recognised', async () => {
+    const jsm = await jetstreamManager(feds.atl.exchange.admin);
+    const maxAgeMs = (await jsm.streams.info('KV_xb-police_handled')).config.max_age / 1_000_000;
+    const longestRetentionMs = Math.max(receiverPolicy().defaultRetentionMs, ...Object.values(receiverPolicy().retention));
+    expect(maxAgeMs).toBeGreaterThanOrEqual(longestRetentionMs + 24 * HOUR + MAX_CLOCK_SKEW_MS + REPLAY_TOLERANCE_MS);
+  }, 30_000);
 
   it('a copy the bridge republishes 20 h after it was signed is handled (within the agreed 24 h)', async () => {
     expect(20 * HOUR).toBeGreaterThan(REPLAY_TOLERANCE_MS);

@@ -6,7 +6,9 @@
  * operational copy, which the import user compiled under the old policy would have refused).
  */
 import { readFileSync } from 'node:fs';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handledMaxAgeMs } from '../services/sdk/policy/compile.ts';
 import type { RunningBridge } from '../services/bridge/bridge.ts';
 import { applyPolicy, type ApplyReport } from '../services/exchange/policy-apply.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
@@ -17,6 +19,7 @@ import { EXAMPLE_POLICY } from './support/federation.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 
 const ID = 'med-atl';
+const DAY = 24 * 3_600_000;
 const TYPE = 'IntelligenceReport';
 const FLOWS = [{ from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' }];
 /** The border-police role's IntelligenceReport rule (xb-police's highest for the type) lowered to operational. */
@@ -38,7 +41,7 @@ const got: ReceivedMessage[] = [];
 
 beforeAll(async () => {
   feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police'] });
-  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
+  const doc = await signedByBoth(feds, (await agreementText(feds, ID, FLOWS)).replace('\nflows:\n', '\noutage: 2d\nflows:\n'));
   await applyOn(feds.med, doc);
   await applyOn(feds.atl, doc);
   bridge = await bridgeUp(feds, ID);
@@ -64,9 +67,11 @@ describe('policy apply with an applied agreement', () => {
   it('after atl lowers xb-police’s ceiling to operational, an operational copy crosses through the running bridge', async () => {
     const text = readFileSync(EXAMPLE_POLICY, 'utf8');
     expect(text.split(PERSONAL_RULE).length).toBe(2);
+    expect(text.split('  legal: 3650d').length).toBe(2);
     const report: ApplyReport = await applyPolicy({
       trustDir: feds.atl.trustDir,
-      policyText: text.replace(PERSONAL_RULE, PERSONAL_RULE.replace('personal', 'operational')),
+      // …and one retention lengthened by a day: the handled records are re-provisioned to the policy's new age.
+      policyText: text.replace(PERSONAL_RULE, PERSONAL_RULE.replace('personal', 'operational')).replace('  legal: 3650d', '  legal: 3651d'),
       catalog: typeCatalogOf(feds.atl.catalog),
       url: feds.atl.server.url,
       admin: feds.atl.exchange.admin,
@@ -77,6 +82,9 @@ describe('policy apply with an applied agreement', () => {
     const tiers = () => sender.seal(TYPE, { summary: 'probe' }, { to: 'atl:xb-police' }).copies.map((c) => c.tier);
     await until(() => tiers().join() === 'operational', 30_000, 'med’s sender to learn atl’s new policy');
     await until(() => receiver.policy.hash === report.to.hash, 15_000, 'xb-police to adopt the new policy');
+    // The policy's provisioning set the handled records back to the policy's age; the agreement's outage is on top again.
+    const info = await (await jetstreamManager(feds.atl.exchange.admin)).streams.info('KV_xb-police_handled');
+    expect(info.config.max_age / 1_000_000).toBe(handledMaxAgeMs(receiver.policy) + 2 * DAY);
     const r = await sender.send(TYPE, { summary: 'after the change' }, { to: 'atl:xb-police' });
     await until(() => got.some((m) => m.header.id === r.id), 30_000, 'the operational copy');
     expect(got.find((m) => m.header.id === r.id)!.header.tier).toBe('operational');

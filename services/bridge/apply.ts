@@ -29,6 +29,7 @@ import { appliedBridges, bridgedPermissions, type AppliedBridge } from './applie
 import { compileBridgeSide, type BridgeSide } from './compile.ts';
 import { exportConsumersOf, exportUserRights } from './export-consumers.ts';
 import { bridgeAccountId, bridgePaths } from './paths.ts';
+import { keepHandledAcrossOutages } from './handled.ts';
 
 /** What `liaison bridge apply` did. */
 export interface BridgeApplyReport {
@@ -79,7 +80,10 @@ export async function applyBridge(o: ExchangeReach & { signed: string | SignedAg
   const bridges = await appliedBridges(o.trustDir, { federation: fed.name, root: fed.root.publicJwk }, policy, o.catalog, { now: o.now });
   const senders = await reissueSenders(fed, policy, o.catalog, bridges, Object.keys(side.senderPublish));
   await writeDirectory(o.trustDir, { federation: fed });
-  await withAdmin(o, (admin) => provisionExportConsumers(admin, exportConsumersOf(side)));
+  await withAdmin(o, async (admin) => {
+    await provisionExportConsumers(admin, exportConsumersOf(side));
+    await keepHandledAcrossOutages(admin, policy, bridges);
+  });
   await issueBridgeUsers(fed, agreement, side);
   await pushFederationAccounts({ url: o.url, trustDir: o.trustDir, plain: o.plain, agencies: [...senders, bridgeAccountId(agreement.id)] });
   await o.pushDirectory?.();

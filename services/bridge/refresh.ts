@@ -7,6 +7,7 @@ import { issueBridgeUsers, provisionExportConsumers, readBridgeUsers, withAdmin,
 import { compileBridgeSide, type BridgeSide } from './compile.ts';
 import { exportConsumersOf } from './export-consumers.ts';
 import { bridgeAccountId } from './paths.ts';
+import { keepHandledAcrossOutages } from './handled.ts';
 
 /**
  * Keeping the applied agreements current when the federation's policy changes (issue 17): `liaison policy apply`
@@ -14,7 +15,8 @@ import { bridgeAccountId } from './paths.ts';
  * route to the lower tier, a sender that may no longer send a type loses its outbound route — and brings the broker
  * in line, as `bridge apply` would: new export consumers provisioned and stale ones deleted; when the export or import
  * user's rights changed, both users re-issued (new keys, `.creds` rewritten) and the previous ones revoked in the
- * bridge's account (the server closes their connections; `bridge up` reconnects with the new creds).
+ * bridge's account (the server closes their connections; `bridge up` reconnects with the new creds); the agencies'
+ * handled records kept the agreements' `outage` longer again (handled.ts).
  *
  * @module
  */
@@ -44,6 +46,8 @@ export async function refreshBridges(o: ExchangeReach & { policy: Policy; previo
   const bridges = await appliedBridges(o.trustDir, self, o.policy, o.catalog, { onIssue: (m) => o.logger?.warn({ issue: m }, 'applied agreement left out') });
   const out: BridgeRefresh[] = [];
   for (const b of bridges) out.push(await refreshOne(o, fed, b));
+  // The policy's provisioning set the handled records back to the policy's age: the agreements' outage on top again.
+  if (bridges.length > 0) await withAdmin(o, (admin) => keepHandledAcrossOutages(admin, o.policy, bridges));
   return out;
 }
 

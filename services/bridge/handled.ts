@@ -1,9 +1,10 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { HANDLED_BUCKET, handledMaxAgeMs } from '../sdk/policy/compile.ts';
-import type { Policy } from '../sdk/policy/index.ts';
+import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
 import { bucketName } from '../sdk/subjects.ts';
-import type { AppliedBridge } from './applied.ts';
+import { openFederation } from '../trust/index.ts';
+import { appliedBridges, type AppliedBridge } from './applied.ts';
 
 /**
  * The handled record across an agreement's `outage` allowance (issue 17): a receiver accepts a bridged copy stored up
@@ -11,7 +12,8 @@ import type { AppliedBridge } from './applied.ts';
  * record of handled messages recognises an envelope a bridge re-publishes within it — possibly read a whole retention
  * later. The policy keeps that record the longest retention + the largest edge allowance + a day
  * (`handledMaxAgeMs`); with applied agreements it is kept the largest `outage` longer too. Policy provisioning sets it
- * back to the policy's value, so `bridge apply` and the refresh after a `policy apply` (refresh.ts) raise it again.
+ * back to the policy's value, so `bridge apply`, the refresh after a `policy apply` (refresh.ts) and the exchange after
+ * its own provisioning (at start, on a reprovision) raise it again.
  *
  * @module
  */
@@ -35,4 +37,14 @@ export async function keepHandledAcrossOutages(admin: NatsConnection, policy: Po
     raised.push(stream);
   }
   return raised;
+}
+
+/**
+ * {@link keepHandledAcrossOutages} for the agreements applied in `trustDir` now (verified again): what the exchange
+ * runs after provisioning the policy at start and on a reprovision, which set the handled records back.
+ */
+export async function keepHandledForApplied(admin: NatsConnection, trustDir: string, policy: Policy, catalog: TypeCatalog): Promise<string[]> {
+  const fed = await openFederation(trustDir);
+  const bridges = await appliedBridges(trustDir, { federation: fed.name, root: fed.root.publicJwk }, policy, catalog);
+  return bridges.length > 0 ? await keepHandledAcrossOutages(admin, policy, bridges) : [];
 }

@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../sdk/logging.ts';
 import type { Policy, TypeCatalog } from '../sdk/policy/index.ts';
 import { applyAccountUpdate, ensureExchangeTls, listAgencyRecords, openFederation, readPrivateFile, renderServerConfig, revokeAgency, trustPaths, type RevokeResult } from '../trust/index.ts';
 import { startForeignDirectories } from '../bridge/foreign-directories.ts';
+import { keepHandledForApplied } from '../bridge/handled.ts';
 import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
@@ -112,6 +113,7 @@ export async function attachExchange(o: {
     // Agencies live in accounts of their own: the server must know them (and the exchange's exports) first.
     const accounts = await startAccountSync({ trustDir: o.trustDir, url, plain: o.plain, logger, policy: () => currentPolicy, catalog: o.catalog });
     const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas: o.replicas });
+    await keepHandledForApplied(admin, o.trustDir, policy, o.catalog); // the applied agreements' outage on top (issue 17)
     const replicas = provisioned.replicas ?? 1;
     services = await startExchangeServiceHost({ url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, PEEK_SUBJECTS], logger });
     const host = services;
@@ -160,6 +162,7 @@ export async function attachExchange(o: {
         currentPolicy = ex.policy;
         await accounts.sync();
         ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas });
+        await keepHandledForApplied(admin, o.trustDir, ex.policy, o.catalog);
         await directory.refresh();
         return ex.provisioned;
       },

@@ -1,5 +1,5 @@
 import type { Policy, TypeCatalog } from '../policy/index.ts';
-import type { Tier } from '../tier.ts';
+import type { HandlingCode, Tier, TlpLabel } from '../tier.ts';
 import type { Ed25519PublicJwk } from '../trust/keys.ts';
 import type { KeyResolver } from './open.ts';
 
@@ -23,8 +23,11 @@ export interface CrossSide {
   sendTiers(sender: string, recipient: string, type: string): Tier[];
   /** Throw the typed policy refusal unless a flow admits this send (ids in the local namespace). */
   checkSend(req: { sender: string; recipient: string; type: string }): void;
-  /** Throw the typed policy refusal unless a flow admits this received copy (sender qualified). */
-  checkReceive(req: { sender: string; recipient: string; type: string; tier: Tier }): void;
+  /**
+   * Throw the typed policy refusal unless a flow admits this received copy (sender qualified); given its markings,
+   * ERR_POLICY_HANDLING_DENIED unless the recipient's own receive rules at that tier admit them.
+   */
+  checkReceive(req: { sender: string; recipient: string; type: string; tier: Tier; handling?: HandlingCode; tlp?: TlpLabel }): void;
   /**
    * Whether a flow names this sender → recipient for this type, either way (ids in the local namespace, the foreign
    * one qualified): what a cross copy seen by an observer must be (cross-observe.ts). Absent: none is.

@@ -284,7 +284,7 @@ function checkBridged(ctx: OpenContext, local: { sender: string; recipient: stri
     checkObserverPolicy(ctx.policy, o);
     return;
   }
-  ctx.bridges!.sides.get(local.origin!)!.checkReceive({ sender: local.sender, recipient: local.recipient, type, tier: header.tier });
+  ctx.bridges!.sides.get(local.origin!)!.checkReceive({ sender: local.sender, recipient: local.recipient, type, tier: header.tier, handling: header.handling, tlp: header.tlp });
 }
 
 function observed(ctx: OpenContext, local: { sender: string; recipient: string }, peer: string, type: string, header: MessageHeader): ObservedCross {

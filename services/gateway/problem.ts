@@ -46,6 +46,10 @@ export const HTTP_STATUS_OF: Readonly<Record<string, number>> = {
   ERR_KEY_SUPERSEDED: 502,
   ERR_REVOKED: 403,
   ERR_DIRECTORY_INVALID: 502,
+  // An agreement in the agency's directory that does not verify: the exchange's side, like a bad directory.
+  ERR_AGREEMENT_INVALID: 502,
+  // A crypto worker thread died with the job: transient, the request may be retried.
+  ERR_CRYPTO_WORKER: 503,
   ERR_MESSAGE_EXPIRED: 422,
   ERR_CLOCK_SKEW: 502,
   ERR_REPLAY: 502,

@@ -33,12 +33,18 @@ export function dispatchClaimed(o: ReceiveLoopOptions, m: Delivery, msg: Receive
 }
 
 function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c: Extract<Claim, { outcome: 'claimed' }>): void | Promise<void> {
+  const every = o.workingEveryMs ?? WORKING_EVERY_MS;
   const ok = () => {
     o.stats.received++;
-    c.finish().then(
-      () => m.ack(),
-      (err: unknown) => o.logger.warn({ err, msgId: msg.header.id }, 'handled but not marked done: not acknowledged; a redelivery is quarantined as in doubt'),
-    );
+    // Handled: the copy stays in progress until its `done` is stored and it is acknowledged (a slow record write under
+    // load would otherwise outlast the ack wait, and the copy come back as a duplicate).
+    const keep = setInterval(() => m.working(), every);
+    c.finish()
+      .then(
+        () => m.ack(),
+        (err: unknown) => o.logger.warn({ err, msgId: msg.header.id }, 'handled but not marked done: not acknowledged; a redelivery is quarantined as in doubt'),
+      )
+      .finally(() => clearInterval(keep));
   };
   const failed = (err: unknown): void | Promise<void> => {
     o.stats.handlerErrors++;
@@ -55,7 +61,7 @@ function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c:
     return failed(err);
   }
   if (!(result instanceof Promise)) return ok();
-  const beat = setInterval(() => m.working(), WORKING_EVERY_MS);
+  const beat = setInterval(() => m.working(), every);
   return result.then(ok, failed).finally(() => clearInterval(beat));
 }
 
@@ -78,7 +84,7 @@ async function claimAgain(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessa
   let beat = Date.now();
   while (c.outcome === 'unavailable' && Date.now() < until && !o.signal?.aborted) {
     await new Promise((r) => setTimeout(r, CLAIM_RETRY_EVERY_MS));
-    if (Date.now() - beat >= WORKING_EVERY_MS) {
+    if (Date.now() - beat >= (o.workingEveryMs ?? WORKING_EVERY_MS)) {
       m.working();
       beat = Date.now();
     }

@@ -47,7 +47,7 @@ export function checkConcurrency(value: unknown): number | undefined {
  */
 export async function runConcurrentConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal, concurrency: number): Promise<void> {
   const { name, config, delivered, num_ack_pending } = await consumer.info();
-  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal };
+  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal, workingEveryMs: workingEvery(config.ack_wait) };
   const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
   const barrier = num_ack_pending > 0 ? restartBarrier(o, consumer, name, delivered.stream_seq, signal) : undefined;
   const take = concurrentPump(lo, inFlight, signal, Math.max(1, Math.min(concurrency, inFlight.limit)), barrier);

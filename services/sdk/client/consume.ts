@@ -92,6 +92,8 @@ export interface ReceiveLoopOptions {
   maxDeliver?: number;
   /** Aborted when the loop stops (set by the loop): a copy waiting for an unreachable handled record gives up then. */
   signal?: AbortSignal;
+  /** How often a copy in progress is reported working (set by the loop from the consumer's ack wait; default `WORKING_EVERY_MS` of at-most-once.ts). */
+  workingEveryMs?: number;
   /** The most copies one consumer loop holds in process (default {@link MAX_IN_FLIGHT}; checked by `checkMaxInFlight`, in-flight.ts). */
   maxInFlight?: number;
   /** The agency's Nats-Msg-Id tag key (msg-id-tag.ts): its quarantine records' de-duplication ids carry its tag. */
@@ -279,7 +281,7 @@ export const MAX_IN_FLIGHT = 64;
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
   const { name, config } = await consumer.info(true);
-  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal };
+  const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal, workingEveryMs: workingEvery(config.ack_wait) };
   const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
   const pump = orderedPump(lo, inFlight, signal);
   try {

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { OffsetClock } from '../services/sdk/clock.ts';
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
-import { requestHash, SERVICE_ERROR_HEADER, type Serving } from '../services/sdk/client/rpc.ts';
+import { requestHash, SERVICE_ERROR_HEADER, type Reply, type Serving } from '../services/sdk/client/rpc.ts';
 import { CryptoPool } from '../services/sdk/crypto/pool.ts';
 import type { ArrivingRequest } from '../services/sdk/client/serve-admission.ts';
 import type { MessageHeader } from '../services/sdk/envelope/header.ts';
@@ -12,7 +12,7 @@ import { inboxPrefix, serviceSubject } from '../services/sdk/subjects.ts';
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { formatRegistryFigures } from '../services/cli/commands/registry-stats.ts';
 import type { RegistryFigures } from '../services/registry/figures.ts';
-import { checkAdmission, DOCUMENT_CHECK_RESULT, type AdmissionConfig } from '../services/registry/admission.ts';
+import { checkAdmission, DOCUMENT_CHECK_RESULT, STALE_AFTER_WAIT_MS, type AdmissionConfig } from '../services/registry/admission.ts';
 import { MapDocumentStore } from '../services/registry/map-store.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
@@ -122,18 +122,21 @@ describe('checkAdmission: at most N checks in process, counted from arrival', ()
     const admission = checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT }, { config: { maxInProcess: 2 }, clock: { now: () => Date.now() }, counters });
     expect(admission.admit(arriving('a'))).toBeUndefined();
     expect(admission.admit(arriving('b'))).toBeUndefined();
-    const third = admission.admit(arriving('c'));
+    const third = admission.admit(arriving('c')) as Reply | undefined;
     expect(third?.type).toBe('DocumentCheckResult');
     expect(third?.body).toMatchObject({ requestId: 'c', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/2 checks in process \(at most 2\)/) });
     expect(counters).toEqual({ busyFull: 1, busyLate: 0 });
     admission.release();
     expect(admission.admit(arriving('d'))).toBeUndefined();
-    expect(admission.admit(arriving('e'))?.body).toMatchObject({ requestId: 'e', outcome: 'CHECK_OUTCOME_BUSY' });
+    expect((admission.admit(arriving('e')) as Reply | undefined)?.body).toMatchObject({ requestId: 'e', outcome: 'CHECK_OUTCOME_BUSY' });
     // A check whose claimed created_at is older than the wait bound is refused late, even with room.
     admission.release();
     admission.release();
-    expect(admission.admit(arriving('f', new Date(Date.now() - 10_000)))?.body).toMatchObject({ requestId: 'f', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/waited \d+ ms/) });
+    expect((admission.admit(arriving('f', new Date(Date.now() - 6_000))) as Reply | undefined)?.body).toMatchObject({ requestId: 'f', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/waited \d+ ms/) });
     expect(counters).toEqual({ busyFull: 2, busyLate: 1 });
+    // Past the wait bound by more than the SDK's default timeout: refused without a signature (its checker has given up).
+    expect(admission.admit(arriving('g', new Date(Date.now() - 4_000 - STALE_AFTER_WAIT_MS - 1_000)))).toEqual({ stale: expect.stringMatching(/waited \d+ ms .*unsigned/) });
+    expect(counters).toEqual({ busyFull: 2, busyLate: 2 });
   });
 });
 

@@ -1,5 +1,5 @@
 import { BUSY_OUTCOME, type Reply } from '../sdk/client/rpc.ts';
-import type { ArrivingRequest, RequestAdmission } from '../sdk/client/serve-admission.ts';
+import type { ArrivingRequest, RequestAdmission, StaleRefusal } from '../sdk/client/serve-admission.ts';
 import type { Clock } from '../sdk/clock.ts';
 
 /** Default bound on the checks a registry has in process at once (issue 16). */
@@ -10,6 +10,12 @@ export const DEFAULT_MAX_CHECKS_IN_PROCESS = 256;
  * for a loaded machine and a second of clock skew between the requester and the registry.
  */
 export const DEFAULT_MAX_CHECK_WAIT_MS = 4_000;
+/**
+ * A check that waited this much longer than `maxWaitMs` is past the SDK's default 5 s request timeout: its checker has
+ * most likely given up, so it is refused without a signature (the unsigned ERR_BUSY refusal) — a flood then cannot
+ * make the registry sign a busy result for every check it is too late for, and it catches up (issue 16).
+ */
+export const STALE_AFTER_WAIT_MS = 5_000;
 
 /** How many checks the registry takes on (config of {@link checkAdmission}). */
 export interface AdmissionConfig {
@@ -71,9 +77,14 @@ export function checkAdmission(results: Readonly<Record<string, CheckResultShape
   const maxWaitMs = Math.max(0, o.config?.maxWaitMs ?? DEFAULT_MAX_CHECK_WAIT_MS);
   let inProcess = 0;
   return {
-    admit(req) {
+    admit(req): Reply | StaleRefusal | undefined {
       const result = results[req.type];
       const now = o.clock.now();
+      const waited = now - req.header.createdAt.getTime();
+      if (result && waited > maxWaitMs + STALE_AFTER_WAIT_MS) {
+        o.counters.busyLate++;
+        return { stale: `the check waited ${waited} ms before the registry reached it (at most ${maxWaitMs}); unsigned, its checker has most likely given up: retry` };
+      }
       const refused = result && refusalOf(req, inProcess, max, maxWaitMs, now);
       if (!result || !refused) {
         inProcess++;

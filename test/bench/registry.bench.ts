@@ -91,7 +91,9 @@ function checks(fed: TestFederation, job: Record<string, unknown>): Promise<Chec
 /** The registry's busy counters moved by a run. */
 const busyOf = (s: RegistryStats, before: { checks: number; busyFull: number; busyLate: number }) => {
   const m = process.memoryUsage();
-  return `registry: ${s.checks - before.checks} worked on, ${s.busyFull - before.busyFull} refused full, ${s.busyLate - before.busyLate} refused late; heap ${(m.heapUsed / 1e6).toFixed(0)} MB, rss ${(m.rss / 1e6).toFixed(0)} MB`;
+  gc?.();
+  const live = process.memoryUsage().heapUsed;
+  return `registry: ${s.checks - before.checks} worked on, ${s.busyFull - before.busyFull} refused full, ${s.busyLate - before.busyLate} refused late; heap ${(m.heapUsed / 1e6).toFixed(0)} MB (${(live / 1e6).toFixed(0)} MB live), rss ${(m.rss / 1e6).toFixed(0)} MB`;
 };
 
 /**

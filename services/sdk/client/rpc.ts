@@ -10,7 +10,7 @@ import { agencyServes, canSend, type Policy } from '../policy/index.ts';
 import type { Catalog } from '../schema/index.ts';
 import { parseServiceSubject, responseRoute, serviceSubject } from '../subjects.ts';
 import { BoundedRunner } from './bounded-runner.ts';
-import { arrivingRequest, type ArrivingRequest, type RequestAdmission } from './serve-admission.ts';
+import { arrivingRequest, type ArrivingRequest, type RequestAdmission, type StaleRefusal } from './serve-admission.ts';
 
 /** Header of a refusal: `CODE: message` (the name the NATS services framework uses). */
 export const SERVICE_ERROR_HEADER = 'Nats-Service-Error';
@@ -270,7 +270,8 @@ function admitOnArrival(host: RpcHost, admission: RequestAdmission | undefined, 
   if (!arriving) return NOTHING_TO_RELEASE;
   const refusal = admission.admit(arriving);
   if (!refusal) return () => admission.release();
-  respondRefusal(host, msg, arriving, refusal);
+  if ('stale' in refusal) respondError(msg, STATUS.ERR_BUSY!, `ERR_BUSY: ${refusal.stale}`.slice(0, 1000));
+  else respondRefusal(host, msg, arriving, refusal);
   return undefined;
 }
 
@@ -282,8 +283,10 @@ function admitOnArrival(host: RpcHost, admission: RequestAdmission | undefined, 
  * Signed here, on the event loop, never queued for a crypto thread: refusing is what a service does when it is
  * already behind, so a refusal must cost nothing that waits. Queued behind the admitted requests' verifications, a
  * flood of refusals held every refused message (and the read buffers under it) until the heap ran out — the
- * registry bench at 2 000 checks/s with one crypto thread on a loaded machine did exactly that. On the event loop
- * refusing is bounded by the loop itself: what it cannot refuse in time waits in the socket.
+ * registry bench at 2 000 checks/s with one crypto thread on a loaded machine did exactly that. A service that cannot
+ * even refuse as fast as requests arrive still falls behind: nats.js reads the socket into an unbounded queue of its
+ * own. Admission then answers what is too late for its requester with the unsigned refusal ({@link StaleRefusal}),
+ * which costs no signature, so the service catches up.
  */
 function respondRefusal(host: RpcHost, msg: Msg, arriving: ArrivingRequest, refusal: Reply): void {
   try {

@@ -32,8 +32,17 @@ export interface ArrivingRequest {
  * It cannot make the service answer anyone else, nor reach the handler, the lookup or any state.
  */
 export interface RequestAdmission {
-  admit(req: ArrivingRequest): Reply | undefined;
+  admit(req: ArrivingRequest): Reply | StaleRefusal | undefined;
   release(): void;
+}
+
+/**
+ * A refusal that costs no signature: answered with the pipeline's unsigned `ERR_BUSY` refusal (status 503). For a
+ * request so late that its requester has most likely given up: a flood must not make a service spend a signature
+ * on every request it is already too late for, or it never catches up (nats.js buffers the socket meanwhile).
+ */
+export interface StaleRefusal {
+  stale: string;
 }
 
 /**

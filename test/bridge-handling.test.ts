@@ -12,6 +12,7 @@ import type { Rejection } from '../services/sdk/client/consume.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
@@ -22,14 +23,6 @@ let bridge: RunningBridge | undefined;
 let sender: LiaisonClient;
 const got: ReceivedMessage[] = [];
 const rejected: Rejection[] = [];
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 beforeAll(async () => {
   feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-prosecutor'] });

@@ -12,6 +12,7 @@ import { startWorkflows, type Workflows } from '../services/workflows/service.ts
 import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
+import { until } from './support/workflows.ts';
 
 /**
  * Observers across a bridge (issue 17): the case registry mac-cases observes CaseReferral (personal tier) in both
@@ -32,14 +33,6 @@ let medCasesClient: LiaisonClient;
 let atlCasesClient: LiaisonClient;
 let medCases: Workflows;
 let atlCases: Workflows;
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 beforeAll(async () => {
   feds = await createTwoFederations({ med: ['xa-coast-guard', 'mac-cases'], atl: ['xb-police', 'mac-cases'] });

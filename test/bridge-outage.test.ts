@@ -22,6 +22,7 @@ import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
@@ -34,14 +35,6 @@ function laggingClock(): Clock & { lagMs: number } {
   const c = { lagMs: 0, now: () => Date.now() - c.lagMs };
   return c;
 }
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('agreement key outage', () => {
   const base = ['version: 1', 'id: med-atl', 'federations:', '  - { name: med, root: { kty: OKP, crv: Ed25519, x: 71Y3TP6FJ7CyCy1eMloab_e0oQng8ZyLvIkHW3iZppA } }', '  - { name: atl, root: { kty: OKP, crv: Ed25519, x: imBEUWsdWPY4msf9T5U1AN4m04wShYSu2Ke56WCrjuM } }', 'expires: 2099-01-01T00:00:00Z', 'flows:', '  - { from: med:xa-border-police, to: atl:xb-police, types: [IntelligenceReport], tier: personal }', ''].join('\n');

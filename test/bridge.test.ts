@@ -21,6 +21,7 @@ import { runCli } from '../services/cli/main.ts';
 import { agreementText, applyOn, bridgeUp, caOf, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
+import { until } from './support/workflows.ts';
 
 /**
  * Two federations, med and atl (own roots, own nats-servers, both on the example policy), bridged under an agreement
@@ -43,14 +44,6 @@ const atlGot: ReceivedMessage[] = [];
 const atlRejected: Rejection[] = [];
 const medGot: ReceivedMessage[] = [];
 let family: string;
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 beforeAll(async () => {
   feds = await createTwoFederations({ med: ['xa-border-police', 'xb-police'], atl: ['xb-police', 'xa-border-police'] });

@@ -34,6 +34,18 @@ const msg = (id: string) => {
   return h;
 };
 
+async function streamInfoWithin(nc: NatsConnection, ms: number) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      return await (await jetstreamManager(nc, { timeout: 5_000 })).streams.info(STREAM);
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 describe('publisher: a publish waiting on a dead stream leader is resent after the cluster change', () => {
   let cluster: TestNatsCluster;
   let nc: NatsConnection | undefined;
@@ -83,7 +95,8 @@ describe('publisher: a publish waiting on a dead stream leader is resent after t
       const again = await pub.publish('resend.a', new TextEncoder().encode('after'), msg('m-1'), DEADLINE_MS);
       expect(again.duplicate).toBe(true);
       expect(again.seq).toBe(ack.seq);
-      const info = await jetstreamManager(nc).then((m) => m.streams.info(STREAM));
+      // The JetStream API may still be electing its meta leader (the dead node may have led it): ask until it answers.
+      const info = await streamInfoWithin(nc, 30_000);
       expect(info.state.messages).toBe(2);
     } finally {
       pub.close();

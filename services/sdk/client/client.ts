@@ -24,6 +24,7 @@ import { correctMessage, receivingRetractions, retractionStatus, retractMessage,
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type ServeOptions, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { natsTlsOptions } from './nats-tls.ts';
+import { checkReconnectWait, ReconnectPacing } from './reconnect-pacing.ts';
 import { credsWithJwt, jwtOfCreds } from './live-credentials.ts';
 import type { FederationView } from './directory.ts';
 import { writePrivateFile } from '../trust/key-file.ts';
@@ -45,6 +46,12 @@ export interface ConnectOptions {
   catalog?: Catalog;
   /** Reconnect on connection loss (default true). */
   reconnect?: boolean;
+  /**
+   * After losing the exchange, how long to wait before dialling a server again, plus nats.js's jitter (default
+   * 2 000 ms, nats.js's `reconnectTimeWait`; a whole number of ms up to one hour, else ERR_USAGE). A switch to
+   * re-issued credentials never waits for it.
+   */
+  reconnectWaitMs?: number;
   /** Which replica of this agency's services this connection is (default 1; see the policy's `replicas`). */
   replica?: number;
   /**
@@ -135,6 +142,8 @@ export class LiaisonClient {
   #replayToleranceMs: number | undefined;
   /** Set while reconnecting with re-issued credentials: settles when the connection is back. */
   #reconnecting: Promise<void> | undefined;
+  /** Paces the connection's reconnects; a switch to re-issued credentials dials at once. */
+  #pacing: ReconnectPacing | undefined;
   /** Messages retracted by their sender (`<sender> <id>`): a late delivery is dropped. */
   readonly #retracted = new SeenIds();
   readonly #aborts: AbortController[] = [];
@@ -185,22 +194,27 @@ export class LiaisonClient {
     const identity = opts.identity ?? (opts.agencyDir ? await loadAgencyDir(opts.agencyDir) : undefined);
     if (!identity) throw new LiaisonError('ERR_USAGE', 'LiaisonClient.connect needs agencyDir or identity');
     const cryptoWorkers = checkCryptoWorkers(opts.cryptoWorkers) ?? defaultCryptoWorkers();
+    const reconnectWaitMs = checkReconnectWait(opts.reconnectWaitMs);
     const logger = (opts.logger ?? silentLogger()).child({ agency: identity.id });
     const catalog = opts.catalog ?? loadCatalog();
     let nc: NatsConnection;
     const auth = { creds: identity.creds };
+    let pacing: ReconnectPacing;
     try {
       const servers = opts.servers ?? identity.servers;
+      // The exchange's certificate is verified against the federation CA (plain TCP only to loopback, when enrolled so).
+      const tls = natsTlsOptions(identity.ca, servers);
+      pacing = new ReconnectPacing({ waitMs: reconnectWaitMs, tls: tls.tls !== null });
       nc = await connect({
         servers,
-        // The exchange's certificate is verified against the federation CA (plain TCP only to loopback, when enrolled so).
-        ...natsTlsOptions(identity.ca, servers),
+        ...tls,
         // A function: after a policy change the client swaps in its re-issued user JWT before reconnecting.
         authenticator: credsAuthenticator(() => auth.creds),
         inboxPrefix: inboxPrefix(identity.id),
         name: identity.id,
         reconnect: opts.reconnect ?? true,
         maxReconnectAttempts: -1,
+        reconnectDelayHandler: pacing.delay,
         // No pre-built Error objects with stack traces per request (they dominated request profiles);
         // failures still carry a typed LiaisonError from the call site.
         noAsyncTraces: true,
@@ -214,6 +228,7 @@ export class LiaisonClient {
           if (client) client.#adopt(view);
         } });
       client = new LiaisonClient(identity, nc, catalog, directory, logger, opts.clock ?? systemClock, opts.replica ?? 1, auth, opts.agencyDir);
+      client.#pacing = pacing;
       if (opts.atMostOnce !== false) {
         // Started offline (cached directory): the record lives on the exchange; it is opened before the first consume.
         if (directory.fromCache) client.#handledPending = true;
@@ -225,6 +240,8 @@ export class LiaisonClient {
         await client.#cross.adopt(directory.current());
       }
       client.#adopt(directory.current());
+      // Re-issued while this agency was offline (a policy change it only gained by): connected on the re-issued JWT.
+      await client.#reconnecting;
       client.#answerStatus();
       if (cryptoWorkers > 0) client.#crypto = leaseCryptoPool(cryptoWorkers, logger);
       return client;
@@ -446,15 +463,17 @@ export class LiaisonClient {
   }
 
   /**
-   * Reconnect now (with the re-issued JWT the authenticator returns); {@link #reconnecting} settles
-   * when the connection is back, or after 5 s. A JetStream request made meanwhile would be lost with
-   * the old connection and wait out its whole timeout, so new consumers are looked up after it.
+   * Reconnect now (with the re-issued JWT the authenticator returns): the dial goes at once, not after nats.js's
+   * reconnect wait; {@link #reconnecting} settles when the connection is back, or after 5 s. A JetStream request
+   * made meanwhile would be lost with the old connection and wait out its whole timeout, so new consumers are
+   * looked up after it.
    */
   #reconnectNow(): void {
     const statuses = this.nc.status();
     const back = (async () => {
       for await (const st of statuses) if (st.type === 'reconnect') return;
     })();
+    this.#pacing?.dialNow();
     void this.nc.reconnect().catch((err: unknown) => this.#logger.warn({ err }, 'reconnect with re-issued creds failed'));
     const settled: Promise<void> = Promise.race([back, new Promise<void>((r) => setTimeout(r, 5_000).unref())]).finally(() => {
       if (this.#reconnecting === settled) this.#reconnecting = undefined;

@@ -2,8 +2,6 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, readLedger, type CopyEntry, type Entry } from '../services/audit/index.ts';
 import type { RunningBridge } from '../services/bridge/bridge.ts';
-import { revokeBridge } from '../services/bridge/revoke.ts';
-import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import { exportConsumerName } from '../services/bridge/compile.ts';
 import { AUDIT_COMMANDS } from '../services/cli/commands/audit.ts';
 import { runCli } from '../services/cli/main.ts';
@@ -11,9 +9,11 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import type { TestFederation } from './support/federation.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
-import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { connectAcross, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, revokeOn } from './support/bridge.ts';
+import { createBridgedFederations } from './support/bridged-federations.ts';
+import type { TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
+import { until } from './support/workflows.ts';
 
 /**
  * The audit ledger and `liaison explain` / `audit query` across a bridge (issue 17, bridge design §8): on both
@@ -24,10 +24,7 @@ import { RawAgency } from './support/violations.ts';
  */
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
-const FLOWS = [
-  { from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
-  { from: 'atl:xb-police', to: 'med:xa-border-police', types: [TYPE], tier: 'personal' },
-];
+const FLOWS = [POLICE_MED_TO_ATL, POLICE_ATL_TO_MED];
 
 let feds: TwoFederations;
 let bridge: RunningBridge | undefined;
@@ -35,14 +32,6 @@ let medPolice: LiaisonClient;
 let atlPolice: LiaisonClient;
 const atlGot: ReceivedMessage[] = [];
 let family: string;
-
-const until = async (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 async function cli(argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
@@ -62,11 +51,6 @@ async function copiesOn(f: TestFederation, subject: string): Promise<CopyEntry[]
   return (await ledger(f)).filter((e): e is CopyEntry => e.kind === 'copy' && e.subject === subject).reverse();
 }
 
-/** `liaison bridge revoke` on one side, through its running exchange (directory pushed at once). */
-async function revokeOn(f: TestFederation, id: string): Promise<void> {
-  await revokeBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), id, catalog: typeCatalogOf(f.catalog) });
-}
-
 /** Store one copy on `subject` in med as its xa-border-police's raw client (the broker admits any recipient token); its message id. */
 async function storeRaw(subject: string, id: string): Promise<string> {
   const sealed = medPolice.seal(TYPE, { summary: `raw ${id}` }, { to: 'xb-police' });
@@ -84,16 +68,9 @@ async function storeRaw(subject: string, id: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  feds = await createTwoFederations({ med: ['xa-border-police', 'xb-police'], atl: ['xb-police', 'xa-border-police'] });
+  ({ feds, bridge } = await createBridgedFederations({ med: ['xa-border-police', 'xb-police'], atl: ['xb-police', 'xa-border-police'], id: ID, flows: FLOWS }));
   family = feds.med.catalog.get(TYPE).family;
-  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
-  await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
-  bridge = await bridgeUp(feds, ID);
-  medPolice = await connectBridged(feds.med, 'xa-border-police');
-  atlPolice = await connectBridged(feds.atl, 'xb-police');
-  await untilPeerKnown(medPolice, 'atl');
-  await untilPeerKnown(atlPolice, 'med');
+  ({ med: medPolice, atl: atlPolice } = await connectAcross(feds, 'xa-border-police', 'xb-police'));
   await atlPolice.consume((m) => void atlGot.push(m), { types: [TYPE] });
 }, 120_000);
 

@@ -10,8 +10,9 @@ import type { RunningBridge } from '../services/bridge/bridge.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { Rejection } from '../services/sdk/client/consume.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
-import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { connectAcross } from './support/bridge.ts';
+import { createBridgedFederations } from './support/bridged-federations.ts';
+import type { TwoFederations } from './support/two-federations.ts';
 import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
@@ -25,15 +26,10 @@ const got: ReceivedMessage[] = [];
 const rejected: Rejection[] = [];
 
 beforeAll(async () => {
-  feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-prosecutor'] });
-  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
-  await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
-  bridge = await bridgeUp(feds, ID);
-  sender = await connectBridged(feds.med, 'xa-border-police');
-  const receiver = await connectBridged(feds.atl, 'xb-prosecutor');
-  await untilPeerKnown(sender, 'atl');
-  await untilPeerKnown(receiver, 'med');
+  ({ feds, bridge } = await createBridgedFederations({ med: ['xa-border-police'], atl: ['xb-prosecutor'], id: ID, flows: FLOWS }));
+  const connected = await connectAcross(feds, 'xa-border-police', 'xb-prosecutor');
+  sender = connected.med;
+  const receiver = connected.atl;
   await receiver.consume((m) => void got.push(m), { types: [TYPE], onReject: (r) => void rejected.push(r) });
 }, 120_000);
 

@@ -11,28 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../services/cli/main.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
-import { agreementText, applyOn, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
+import { applyAgreement, connectAcross, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
-const FLOWS = [
-  { from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
-  { from: 'atl:xb-police', to: 'med:xa-border-police', types: [TYPE], tier: 'personal' },
-];
+const FLOWS = [POLICE_MED_TO_ATL, POLICE_ATL_TO_MED];
 
 let feds: TwoFederations;
 let work: string;
 let medKit: string;
 let atlKit: string;
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 /** Run the CLI in process; `stop` resolves its interrupt (what SIGINT does). */
 function cli(argv: string[]): { code: Promise<number>; out: string[]; stop(): void } {
@@ -45,9 +35,7 @@ function cli(argv: string[]): { code: Promise<number>; out: string[]; stop(): vo
 
 beforeAll(async () => {
   feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police'] });
-  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
-  await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
+  await applyAgreement(feds, ID, FLOWS);
   work = await mkdtemp(join(tmpdir(), 'liaison-kit-'));
   medKit = join(work, 'med-kit');
   atlKit = join(work, 'atl-kit');
@@ -79,11 +67,8 @@ describe('bridge kits', () => {
     let medPolice: LiaisonClient | undefined;
     let atlPolice: LiaisonClient | undefined;
     try {
-      medPolice = await connectBridged(feds.med, 'xa-border-police');
-      atlPolice = await connectBridged(feds.atl, 'xb-police');
       // Each side's directory reached the other through the bridge (the kit's export user asks its exchange for it).
-      await untilPeerKnown(medPolice, 'atl', 20_000);
-      await untilPeerKnown(atlPolice, 'med', 20_000);
+      ({ med: medPolice, atl: atlPolice } = await connectAcross(feds, 'xa-border-police', 'xb-police', 20_000));
       const atlGot: ReceivedMessage[] = [];
       const medGot: ReceivedMessage[] = [];
       await atlPolice.consume((m) => void atlGot.push(m), { types: [TYPE] });

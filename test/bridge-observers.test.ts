@@ -9,8 +9,9 @@ import { sealMessage } from '../services/sdk/envelope/seal.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import { openFederation } from '../services/trust/index.ts';
 import { startWorkflows, type Workflows } from '../services/workflows/service.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
-import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { connectAcross, connectBridged } from './support/bridge.ts';
+import { createBridgedFederations } from './support/bridged-federations.ts';
+import type { TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -35,16 +36,9 @@ let medCases: Workflows;
 let atlCases: Workflows;
 
 beforeAll(async () => {
-  feds = await createTwoFederations({ med: ['xa-coast-guard', 'mac-cases'], atl: ['xb-police', 'mac-cases'] });
-  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
-  await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
-  bridge = await bridgeUp(feds, ID);
-  coast = await connectBridged(feds.med, 'xa-coast-guard');
+  ({ feds, bridge } = await createBridgedFederations({ med: ['xa-coast-guard', 'mac-cases'], atl: ['xb-police', 'mac-cases'], id: ID, flows: FLOWS }));
+  ({ med: coast, atl: atlCasesClient } = await connectAcross(feds, 'xa-coast-guard', 'mac-cases'));
   medCasesClient = await connectBridged(feds.med, 'mac-cases');
-  atlCasesClient = await connectBridged(feds.atl, 'mac-cases');
-  await untilPeerKnown(coast, 'atl');
-  await untilPeerKnown(atlCasesClient, 'med');
   medCases = await startWorkflows({ client: medCasesClient, tickMs: 0 });
   atlCases = await startWorkflows({ client: atlCasesClient, tickMs: 0 });
 }, 120_000);

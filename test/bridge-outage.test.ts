@@ -20,14 +20,15 @@ import type { Clock } from '../services/sdk/clock.ts';
 import { MAX_CLOCK_SKEW_MS } from '../services/sdk/envelope/open.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
-import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { connectBridged, POLICE_MED_TO_ATL, untilPeerKnown } from './support/bridge.ts';
+import { createBridgedFederations } from './support/bridged-federations.ts';
+import type { TwoFederations } from './support/two-federations.ts';
 import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
 const HOUR = 3_600_000;
-const FLOWS = [{ from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' }];
+const FLOWS = [POLICE_MED_TO_ATL];
 const withOutage = (text: string, outage: string) => text.replace('\nflows:\n', `\noutage: ${outage}\nflows:\n`);
 
 /** A clock set back by `lagMs`. */
@@ -75,11 +76,7 @@ describe('a bridge down longer than the replay window (real servers)', () => {
   let receiverPolicy: () => Policy;
 
   beforeAll(async () => {
-    feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police', 'xa-border-police'] });
-    const doc = await signedByBoth(feds, withOutage(await agreementText(feds, ID, FLOWS), '24h'));
-    await applyOn(feds.med, doc);
-    await applyOn(feds.atl, doc);
-    bridge = await bridgeUp(feds, ID);
+    ({ feds, bridge } = await createBridgedFederations({ med: ['xa-border-police'], atl: ['xb-police', 'xa-border-police'], id: ID, flows: FLOWS, outage: '24h' }));
     sender = await feds.med.connect('xa-border-police', { bridges: bridgeSupport, clock });
     local = await feds.atl.connect('xa-border-police', { clock: localClock });
     const receiver = await connectBridged(feds.atl, 'xb-police');

@@ -14,24 +14,18 @@ import { applyPolicy, type ApplyReport } from '../services/exchange/policy-apply
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
+import { connectAcross, POLICE_MED_TO_ATL } from './support/bridge.ts';
+import { createBridgedFederations } from './support/bridged-federations.ts';
 import { EXAMPLE_POLICY } from './support/federation.ts';
-import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import type { TwoFederations } from './support/two-federations.ts';
+import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
 const DAY = 24 * 3_600_000;
 const TYPE = 'IntelligenceReport';
-const FLOWS = [{ from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' }];
+const FLOWS = [POLICE_MED_TO_ATL];
 /** The border-police role's IntelligenceReport rule (xb-police's highest for the type) lowered to operational. */
 const PERSONAL_RULE = '      - types: [IntelligenceReport]\n        tier: personal\n        scope: any\n';
-
-const until = async (cond: () => boolean, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 
 let feds: TwoFederations;
 let bridge: RunningBridge | undefined;
@@ -40,15 +34,8 @@ let receiver: LiaisonClient;
 const got: ReceivedMessage[] = [];
 
 beforeAll(async () => {
-  feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police'] });
-  const doc = await signedByBoth(feds, (await agreementText(feds, ID, FLOWS)).replace('\nflows:\n', '\noutage: 2d\nflows:\n'));
-  await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
-  bridge = await bridgeUp(feds, ID);
-  sender = await connectBridged(feds.med, 'xa-border-police');
-  receiver = await connectBridged(feds.atl, 'xb-police');
-  await untilPeerKnown(sender, 'atl');
-  await untilPeerKnown(receiver, 'med');
+  ({ feds, bridge } = await createBridgedFederations({ med: ['xa-border-police'], atl: ['xb-police'], id: ID, flows: FLOWS, outage: '2d' }));
+  ({ med: sender, atl: receiver } = await connectAcross(feds, 'xa-border-police', 'xb-police'));
   await receiver.consume((m) => void got.push(m), { types: [TYPE] });
 }, 120_000);
 

@@ -12,16 +12,15 @@ import { decodeNatsJwt, revocationsOf, trustPaths } from '../services/trust/inde
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { readFile } from 'node:fs/promises';
-import { agreementText, applyOn, bridgeUp, caOf, connectBridged, revokeOn, signedByBoth, untilPeerKnown } from './support/bridge.ts';
-import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { applyOn, bridgeUp, caOf, connectAcross, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, revokeOn } from './support/bridge.ts';
+import { createBridgedFederations } from './support/bridged-federations.ts';
+import type { TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
+import { until } from './support/workflows.ts';
 
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
-const FLOWS = [
-  { from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
-  { from: 'atl:xb-police', to: 'med:xa-border-police', types: [TYPE], tier: 'personal' },
-];
+const FLOWS = [POLICE_MED_TO_ATL, POLICE_ATL_TO_MED];
 
 let feds: TwoFederations;
 let bridge: RunningBridge | undefined;
@@ -30,24 +29,9 @@ let atlPolice: LiaisonClient;
 const atlGot: ReceivedMessage[] = [];
 const medGot: ReceivedMessage[] = [];
 
-const until = async (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
-
 beforeAll(async () => {
-  feds = await createTwoFederations({ med: ['xa-border-police'], atl: ['xb-police'] });
-  const doc = await signedByBoth(feds, await agreementText(feds, ID, FLOWS));
-  await applyOn(feds.med, doc);
-  await applyOn(feds.atl, doc);
-  bridge = await bridgeUp(feds, ID);
-  medPolice = await connectBridged(feds.med, 'xa-border-police');
-  atlPolice = await connectBridged(feds.atl, 'xb-police');
-  await untilPeerKnown(medPolice, 'atl');
-  await untilPeerKnown(atlPolice, 'med');
+  ({ feds, bridge } = await createBridgedFederations({ med: ['xa-border-police'], atl: ['xb-police'], id: ID, flows: FLOWS }));
+  ({ med: medPolice, atl: atlPolice } = await connectAcross(feds, 'xa-border-police', 'xb-police'));
   await atlPolice.consume((m) => void atlGot.push(m), { types: [TYPE] });
   await medPolice.consume((m) => void medGot.push(m), { types: [TYPE] });
 }, 120_000);

@@ -18,7 +18,7 @@ import { sealMessage } from '../services/sdk/envelope/seal.ts';
 import { openFederation } from '../services/trust/index.ts';
 import { messageSubject, streamName } from '../services/sdk/subjects.ts';
 import { runCli } from '../services/cli/main.ts';
-import { agreementText, applyOn, bridgeUp, caOf, connectBridged, signedByBoth, untilPeerKnown } from './support/bridge.ts';
+import { agreementText, applyOn, bridgeUp, caOf, connectAcross, connectBridged, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, signedByBoth } from './support/bridge.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
@@ -30,8 +30,8 @@ import { until } from './support/workflows.ts';
 const ID = 'med-atl';
 const TYPE = 'IntelligenceReport';
 const FLOWS = [
-  { from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
-  { from: 'atl:xb-police', to: 'med:xa-border-police', types: [TYPE], tier: 'personal' },
+  POLICE_MED_TO_ATL,
+  POLICE_ATL_TO_MED,
   // enrolled in med only once the bridge runs (the peer's directory then catches up at atl)
   { from: 'med:xa-coast-guard', to: 'atl:xb-police', types: [TYPE], tier: 'personal' },
 ];
@@ -57,10 +57,7 @@ beforeAll(async () => {
   const code = await runCli(['bridge', 'apply', '--trust', feds.atl.trustDir, '--agreement', signedFile, '--server', feds.atl.server.url], { out: (l) => out.push(l), err: (l) => out.push(l), interrupted: new Promise(() => undefined) });
   if (code !== 0) throw new Error(`bridge apply failed: ${out.join('\n')}`);
   bridge = await bridgeUp(feds, ID);
-  medPolice = await connectBridged(feds.med, 'xa-border-police');
-  atlPolice = await connectBridged(feds.atl, 'xb-police');
-  await untilPeerKnown(medPolice, 'atl');
-  await untilPeerKnown(atlPolice, 'med');
+  ({ med: medPolice, atl: atlPolice } = await connectAcross(feds, 'xa-border-police', 'xb-police'));
   await atlPolice.consume((m) => void atlGot.push(m), { types: [TYPE], onReject: (r) => void atlRejected.push(r) });
   await medPolice.consume((m) => void medGot.push(m), { types: [TYPE] });
 }, 120_000);

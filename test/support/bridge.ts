@@ -19,8 +19,22 @@ export interface TestFlow {
   tier: string;
 }
 
+/** med's xa-border-police → atl's xb-police, IntelligenceReport up to personal: the flow most bridge tests agree. */
+export const POLICE_MED_TO_ATL: TestFlow = { from: 'med:xa-border-police', to: 'atl:xb-police', types: ['IntelligenceReport'], tier: 'personal' };
+
+/** The same flow back: atl's xb-police → med's xa-border-police. */
+export const POLICE_ATL_TO_MED: TestFlow = { from: 'atl:xb-police', to: 'med:xa-border-police', types: ['IntelligenceReport'], tier: 'personal' };
+
+/** Keys of a test agreement beyond its flows. */
+export interface AgreementOptions {
+  /** `expires:` (default far in the future). */
+  expires?: string;
+  /** `outage:` (e.g. `24h`), when the agreement names one. */
+  outage?: string;
+}
+
 /** The YAML text of an agreement between the two test federations, naming their real roots. */
-export async function agreementText(feds: TwoFederations, id: string, flows: TestFlow[], expires = '2099-01-01T00:00:00Z'): Promise<string> {
+export async function agreementText(feds: TwoFederations, id: string, flows: TestFlow[], o: AgreementOptions = {}): Promise<string> {
   const root = async (f: TestFederation) => (await openFederation(f.trustDir)).root.publicJwk;
   const jwk = (k: { kty: string; crv: string; x: string }) => `{ kty: ${k.kty}, crv: ${k.crv}, x: ${k.x} }`;
   return [
@@ -29,7 +43,8 @@ export async function agreementText(feds: TwoFederations, id: string, flows: Tes
     'federations:',
     `  - { name: med, root: ${jwk(await root(feds.med))} }`,
     `  - { name: atl, root: ${jwk(await root(feds.atl))} }`,
-    `expires: ${expires}`,
+    `expires: ${o.expires ?? '2099-01-01T00:00:00Z'}`,
+    ...(o.outage === undefined ? [] : [`outage: ${o.outage}`]),
     'flows:',
     ...flows.map((f) => `  - { from: ${f.from}, to: ${f.to}, types: [${f.types.join(', ')}], tier: ${f.tier} }`),
     '',
@@ -51,6 +66,14 @@ export async function applyOn(f: TestFederation, doc: SignedAgreementFile): Prom
   return await applyBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), signed: doc, catalog: typeCatalogOf(f.catalog) });
 }
 
+/** Agreement `id` on `flows` signed by both roots and applied on both sides (`bridge apply` on each); the signed file. */
+export async function applyAgreement(feds: TwoFederations, id: string, flows: TestFlow[], o: AgreementOptions = {}): Promise<SignedAgreementFile> {
+  const doc = await signedByBoth(feds, await agreementText(feds, id, flows, o));
+  await applyOn(feds.med, doc);
+  await applyOn(feds.atl, doc);
+  return doc;
+}
+
 /** `bridge revoke` on one side. */
 export async function revokeOn(f: TestFederation, id: string): Promise<BridgeRevokeReport> {
   return await revokeBridge({ trustDir: f.trustDir, url: f.server.url, admin: f.exchange.admin, pushDirectory: () => f.exchange.directory.refresh(), id, catalog: typeCatalogOf(f.catalog) });
@@ -65,6 +88,25 @@ export async function bridgeUp(feds: TwoFederations, id: string): Promise<Runnin
 /** Connect an agency that sends and receives across its federation's agreements. */
 export async function connectBridged(f: TestFederation, agency: string): Promise<LiaisonClient> {
   return await f.connect(agency, { bridges: bridgeSupport });
+}
+
+/**
+ * Connect `medAgency` in med and `atlAgency` in atl for bridged traffic, returned once each holds the other
+ * federation's verified directory (the bridge relayed it): they can send to each other at once. On a failure, what
+ * it connected is closed.
+ */
+export async function connectAcross(feds: TwoFederations, medAgency: string, atlAgency: string, timeoutMs?: number): Promise<{ med: LiaisonClient; atl: LiaisonClient }> {
+  const med = await connectBridged(feds.med, medAgency);
+  let atl: LiaisonClient | undefined;
+  try {
+    atl = await connectBridged(feds.atl, atlAgency);
+    await untilPeerKnown(med, 'atl', timeoutMs);
+    await untilPeerKnown(atl, 'med', timeoutMs);
+    return { med, atl };
+  } catch (err) {
+    await Promise.allSettled([med.close(), atl?.close()]);
+    throw err;
+  }
 }
 
 /** Wait until `client` holds a verified directory of federation `peer` (the bridge relayed it to its exchange). */

@@ -23,10 +23,10 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Wait until `pred` holds (polling), or fail after `ms`. */
-export async function until(pred: () => boolean, ms = 8_000, what = 'condition'): Promise<void> {
+/** Wait until `pred` holds (polling; an async `pred` is awaited before the next poll), or fail after `ms`. */
+export async function until(pred: () => boolean | Promise<boolean>, ms = 8_000, what = 'condition'): Promise<void> {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 15));
   }

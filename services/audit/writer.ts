@@ -33,6 +33,8 @@ export class LedgerWriter {
   readonly #logger?: Logger;
   readonly #clock: () => Date;
   readonly #inflight = new Set<Promise<void>>();
+  /** Appends waiting for room in the pipeline, woken one per settled publish, oldest first. */
+  readonly #roomWaiters: (() => void)[] = [];
   #head: ChainHead;
   #since: number;
   #failed: LiaisonError | undefined;
@@ -85,8 +87,20 @@ export class LedgerWriter {
     if (this.#failed) throw this.#failed;
     this.#write(body);
     if (body.kind !== 'checkpoint' && ++this.#since >= this.#every) this.checkpoint();
-    while (this.#inflight.size >= this.#maxInFlight && !this.#failed) await Promise.race(this.#inflight);
+    if (this.#inflight.size >= this.#maxInFlight && !this.#failed) await new Promise<void>((wake) => this.#roomWaiters.push(wake));
     if (this.#failed) throw this.#failed;
+  }
+
+  /**
+   * A publish settled: once the pipeline is below its bound (or the writer failed), every waiting append returns —
+   * its own entry is already published. Each waiter is woken once, O(1): racing every in-flight publish from every
+   * waiter — what this did before — attached a reaction (and a derived promise) to each in-flight publish per waiter
+   * per settle, quadratic in the backlog; the audit of a registry flood (one append per check, not awaited) held
+   * millions of promises, gigabytes, in the exchange (issue 16).
+   */
+  #wakeWaiters(): void {
+    if (this.#inflight.size >= this.#maxInFlight && !this.#failed) return;
+    for (const wake of this.#roomWaiters.splice(0)) wake();
   }
 
   /** Append a signed checkpoint over the current head, when entries came since the last one. */
@@ -117,7 +131,10 @@ export class LedgerWriter {
         if (ack.seq !== expected + 1) throw new Error(`stored at sequence ${ack.seq}, expected ${expected + 1}`);
       })
       .catch((err: unknown) => this.#fail(n, err))
-      .finally(() => this.#inflight.delete(p));
+      .finally(() => {
+        this.#inflight.delete(p);
+        this.#wakeWaiters();
+      });
     this.#inflight.add(p);
   }
 

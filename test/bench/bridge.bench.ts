@@ -10,51 +10,16 @@
  * end. Bounded: 300 s overall; loopback only; every server and client is stopped.
  */
 import os from 'node:os';
-import type { RunningBridge } from '../../services/bridge/bridge.ts';
 import type { LiaisonClient } from '../../services/sdk/client/client.ts';
-import { agreementText, applyOn, bridgeUp, connectBridged, signedByBoth, untilPeerKnown } from '../support/bridge.ts';
-import { createTwoFederations } from '../support/two-federations.ts';
+import { connectAcross, connectBridged, POLICE_MED_TO_ATL } from '../support/bridge.ts';
+import { createBridgedFederations } from '../support/bridged-federations.ts';
+import { deliveryProblems, linkFigures, rejectedProblem, sendInBatches, sleep, TYPE, within } from './bridge-traffic.ts';
 import { runBounded } from './run-bounded.ts';
 
 const N = Number(process.env.BENCH_BRIDGE_N ?? 5_000);
-const TYPE = 'IntelligenceReport';
 
-const BATCH = 100;
 /** How long one path may take to deliver everything (two paths within the 300 s bound). */
 const DELIVERY_LIMIT_MS = 120_000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Wait until `pred` holds or `ms` passed; true when it held. */
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
-}
-
-/** What went wrong with `handled` against `sent` (lost, repeated, out of batch order); empty when nothing did. */
-function problems(sent: string[], handled: string[]): string[] {
-  const out: string[] = [];
-  const want = new Set(sent);
-  const got = new Set(handled);
-  const lost = sent.filter((id) => !got.has(id)).length;
-  const twice = handled.length - got.size;
-  const foreign = handled.filter((id) => !want.has(id)).length;
-  let disorder = 0;
-  // Each batch is published concurrently: order is checked between batches.
-  for (let b = 0; b < sent.length; b += BATCH) {
-    const batch = new Set(sent.slice(b, b + BATCH));
-    disorder += handled.slice(b, b + BATCH).filter((id) => !batch.has(id)).length;
-  }
-  if (lost) out.push(`${lost} lost`);
-  if (twice) out.push(`${twice} handled twice`);
-  if (foreign) out.push(`${foreign} not of this run`);
-  if (disorder) out.push(`${disorder} out of batch order`);
-  return out;
-}
 
 /** One path's outcome: its figures, or what went wrong (a failed send, a timeout, loss, repeats, disorder). */
 type PathResult = { sendMs: number; deliverMs: number; problems: string[] };
@@ -64,25 +29,21 @@ async function run(sender: LiaisonClient, to: string, handled: string[]): Promis
   const sent: string[] = [];
   const t0 = performance.now();
   try {
-    for (let i = 0; i < N; i += BATCH) {
-      const rs = await Promise.all(Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => sender.send(TYPE, { summary: `sighting ${i + k}`, assessment: 'bench' }, { to })));
-      for (const r of rs) sent.push(r.id);
-    }
+    await sendInBatches(sender, to, N, 'sighting', sent);
   } catch (err) {
     return { sendMs: performance.now() - t0, deliverMs: Number.NaN, problems: [`sending stopped after ${sent.length}/${N}: ${(err as Error).message}`] };
   }
   const sendMs = performance.now() - t0;
-  const complete = await until(() => handled.length >= N, DELIVERY_LIMIT_MS);
+  const complete = await within(() => handled.length >= N, DELIVERY_LIMIT_MS);
   const deliverMs = performance.now() - t0;
   await sleep(300);
-  const wrong = problems(sent, handled);
+  const wrong = deliveryProblems(sent, handled, 'run');
   if (!complete) wrong.unshift(`only ${handled.length}/${N} handled ${Math.round(DELIVERY_LIMIT_MS / 1000)} s after the first send`);
   return { sendMs, deliverMs: complete ? deliverMs : Number.NaN, problems: wrong };
 }
 
 async function main(): Promise<void> {
-  const feds = await createTwoFederations({ med: ['xa-border-police', 'xb-police'], atl: ['xb-police'] });
-  let bridge: RunningBridge | undefined;
+  const { feds, bridge } = await createBridgedFederations({ med: ['xa-border-police', 'xb-police'], atl: ['xb-police'], id: 'med-atl', flows: [POLICE_MED_TO_ATL] });
   const clients: LiaisonClient[] = [];
   let failed = false;
   const rate = (ms: number) => Math.round(N / (ms / 1000));
@@ -97,16 +58,10 @@ async function main(): Promise<void> {
     return false;
   };
   try {
-    const doc = await signedByBoth(feds, await agreementText(feds, 'med-atl', [{ from: 'med:xa-border-police', to: 'atl:xb-police', types: [TYPE], tier: 'personal' }]));
-    await applyOn(feds.med, doc);
-    await applyOn(feds.atl, doc);
-    bridge = await bridgeUp(feds, 'med-atl');
-    const sender = await connectBridged(feds.med, 'xa-border-police');
+    const { med: sender, atl: remote } = await connectAcross(feds, 'xa-border-police', 'xb-police');
+    clients.push(sender, remote);
     const local = await connectBridged(feds.med, 'xb-police');
-    const remote = await connectBridged(feds.atl, 'xb-police');
-    clients.push(sender, local, remote);
-    await untilPeerKnown(sender, 'atl');
-    await untilPeerKnown(remote, 'med');
+    clients.push(local);
     const localGot: string[] = [];
     const remoteGot: string[] = [];
     await local.consume((m) => void localGot.push(m.header.id), { types: [TYPE] });
@@ -115,15 +70,13 @@ async function main(): Promise<void> {
     const l = await run(sender, 'xb-police', localGot);
     const localOk = report('local  (med xa-border-police → med xb-police)', l);
     const b = await run(sender, 'atl:xb-police', remoteGot);
-    const rejected = Object.values(remote.stats.rejected).reduce((a: number, n) => a + (n ?? 0), 0);
-    if (rejected) b.problems.push(`${rejected} rejected by atl's SDK (${JSON.stringify(remote.stats.rejected)})`);
-    const s = bridge.stats()['med→atl'];
-    const link = s ? `; bridge forwarded ${s.forwarded}, duplicates ${s.duplicates}, refused ${s.refused}, restarts ${s.restarts}` : '';
-    const bridgedOk = report('bridged (med xa-border-police → atl xb-police)', b, link);
+    const rejected = rejectedProblem(remote, 'atl');
+    if (rejected) b.problems.push(rejected);
+    const bridgedOk = report('bridged (med xa-border-police → atl xb-police)', b, linkFigures(bridge));
     if (localOk && bridgedOk) console.log(`  bridged / local end-to-end rate: ${(l.deliverMs / b.deliverMs).toFixed(2)}`);
   } finally {
     await Promise.allSettled(clients.map((c) => c.close()));
-    await bridge?.stop();
+    await bridge.stop();
     await feds.stop();
   }
   if (failed) throw new Error('bridge bench: a path failed (see FAILED above)');

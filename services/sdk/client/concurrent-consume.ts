@@ -7,13 +7,16 @@
  * Everything else is {@link runConsumer}'s (consume.ts): the same verification, claims ahead,
  * at-most-once dispatch and acknowledgement per copy (`dispatchDelivery`), the same back-pressure
  * (pulls only into free slots of `maxInFlight`, default {@link MAX_IN_FLIGHT}; held copies kept alive), the same hand-back
- * of undispatched copies on stop; the pulling itself is pull.ts's, shared with consume.ts.
+ * of undispatched copies on stop, the same order barrier (order-barrier.ts); the pulling itself is pull-loop.ts's,
+ * shared with consume.ts.
  *
  * @module
  */
 import type { Consumer } from '@nats-io/jetstream';
 import { dispatchDelivery, fillWindow, MAX_IN_FLIGHT, type Delivery, type Prepared, type ReceiveLoopOptions } from './consume.ts';
-import { giveBack, pause, pullOnce, workingEvery } from './pull.ts';
+import { giveBack, workingEvery } from './pull.ts';
+import { pullLoop } from './pull-loop.ts';
+import { BARRIER_MAX_MS } from './order-barrier.ts';
 import { handBackOpening, newLane } from './lane.ts';
 import { LiaisonError } from '../errors.ts';
 import { InFlight, MAX_IN_FLIGHT_RANGE } from './in-flight.ts';
@@ -40,66 +43,22 @@ export function checkConcurrency(value: unknown): number | undefined {
  * handler at once. Handlers are called in delivery order: the next copy is dispatched once the
  * handler of the one before it was called (after its claim; for a copy in doubt, after its new claim).
  *
- * Stream order across a crash: copies a previous instance took and never acknowledged come back only
- * after their ack wait, while later copies are delivered at once. So when the loop starts with copies
- * outstanding, copies past the consumer's delivered sequence wait (in process, kept alive) until every
- * copy up to it is settled — the redelivered ones run meanwhile — or for at most {@link BARRIER_MAX_MS}.
+ * Stream order across a crash or a reconnect: copies delivered and never acknowledged (a previous instance took
+ * them; they were lost in transit when the connection died) come back only after their ack wait, while later
+ * copies are delivered at once; the loop's barrier (order-barrier.ts) holds the later ones until they did
+ * (for at most {@link BARRIER_MAX_MS} past the ack wait).
  */
 export async function runConcurrentConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal, concurrency: number): Promise<void> {
-  const { name, config, delivered, num_ack_pending } = await consumer.info();
+  const info = await consumer.info();
+  const { config } = info;
   const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal, workingEveryMs: workingEvery(config.ack_wait) };
   const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
-  const barrier = num_ack_pending > 0 ? restartBarrier(o, consumer, name, delivered.stream_seq, signal) : undefined;
-  const take = concurrentPump(lo, inFlight, signal, Math.max(1, Math.min(concurrency, inFlight.limit)), barrier);
-  try {
-    while (!signal.aborted) {
-      // While a restart barrier is up, the copies it holds fill slots that free only once it lifts, and it lifts only
-      // once the redelivered copies before it are pulled and settled: pull into any free slot then, not half the window
-      // (else the two wait on each other until BARRIER_MAX_MS and the order is lost). With the window at least the
-      // consumer's max_ack_pending, the server never delivers so many held copies that no slot is left.
-      await inFlight.room(barrier && !barrier.done ? 1 : Math.ceil(inFlight.limit / 2), signal);
-      if (signal.aborted) break;
-      await pullOnce({ logger: o.logger, name }, consumer, inFlight.free(), signal, (m) => {
-        inFlight.add(m);
-        take(m);
-      });
-    }
-  } finally {
-    inFlight.stop();
-  }
-}
-
-/** The longest copies past a restart barrier wait for the copies before it (then they run; the wait is logged). */
-export const BARRIER_MAX_MS = 20_000;
-
-/** Copies delivered before this loop started (up to `seq`) that are still outstanding: `lifted` settles once none is. */
-interface Barrier {
-  seq: number;
-  lifted: Promise<void>;
-  done: boolean;
-}
-
-/** Poll the consumer until its ack floor reaches `seq` (every copy up to it settled), `signal` aborts or {@link BARRIER_MAX_MS} passed. */
-function restartBarrier(o: ReceiveLoopOptions, consumer: Consumer, name: string, seq: number, signal: AbortSignal): Barrier {
-  const b: Barrier = { seq, done: false, lifted: Promise.resolve() };
-  const until = Date.now() + BARRIER_MAX_MS;
-  b.lifted = (async () => {
-    while (!signal.aborted) {
-      const floor = await consumer.info().then((i) => i.ack_floor.stream_seq, () => 0);
-      if (floor >= seq) break;
-      if (Date.now() >= until) {
-        o.logger.warn({ consumer: name, seq, floor }, 'copies delivered before this start are still outstanding; later copies run now');
-        break;
-      }
-      await pause(200, signal);
-    }
-    b.done = true;
-  })();
-  return b;
+  const take = concurrentPump(lo, inFlight, signal, Math.max(1, Math.min(concurrency, inFlight.limit)));
+  await pullLoop(o, consumer, info, inFlight, signal, take);
 }
 
 /** The pipeline of one loop: `take` a pulled copy; copies are prepared in a window and started in order, up to `concurrency` running. */
-function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSignal, concurrency: number, barrier?: Barrier): (m: Delivery) => void {
+function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: AbortSignal, concurrency: number): (m: Delivery) => void {
   /** Copies whose handler the pump waits to see called before it starts the next copy. */
   const calling = new Map<ReceivedMessage, () => void>();
   const o: ReceiveLoopOptions = {
@@ -113,8 +72,6 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
   const { arrived, window } = lane;
   /** Set when the window is empty and its next copy's signature is being checked on the crypto pool. */
   let verifying: Promise<void> | undefined;
-  /** Copies past the restart barrier, in delivery order, waiting for it to lift. */
-  const held: Prepared[] = [];
   let running = 0;
   let pumping = false;
   const fill = (): void => {
@@ -122,7 +79,7 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
   };
   /** Stopping: what was pulled but not started goes back to JetStream now (claims freed); running handlers finish. */
   const handBack = (): void => {
-    for (const p of [...held.splice(0), ...window.splice(0)]) void giveBack(o, p).finally(() => inFlight.settle(p.m));
+    for (const p of window.splice(0)) void giveBack(o, p).finally(() => inFlight.settle(p.m));
     handBackOpening(o, inFlight, lane.opening.splice(0));
     for (const m of arrived.splice(0)) {
       m.nak();
@@ -151,14 +108,8 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
     if (pumping) return;
     pumping = true;
     try {
-      for (fill(); (window.length > 0 || (held.length > 0 && barrier?.done)) && running < concurrency && !signal.aborted; fill()) {
-        const p = held.length > 0 && barrier?.done ? held[0]! : window[0]!;
-        if (p !== held[0] && barrier && !barrier.done && (p.m.info?.streamSequence ?? 0) > barrier.seq) {
-          window.shift();
-          held.push(p);
-          continue;
-        }
-        (p === held[0] ? held : window).shift();
+      for (fill(); window.length > 0 && running < concurrency && !signal.aborted; fill()) {
+        const p = window.shift()!;
         // The handler of each copy is called before the next copy is dispatched (a copy in doubt is claimed again first).
         await start(p);
       }
@@ -169,7 +120,6 @@ function concurrentPump(loop: ReceiveLoopOptions, inFlight: InFlight, signal: Ab
     else if (verifying) void verifying.then(() => void pump());
   };
   signal.addEventListener('abort', () => void (pumping ? undefined : handBack()), { once: true });
-  void barrier?.lifted.then(() => void pump());
   return (m) => {
     if (signal.aborted) {
       m.nak();

@@ -11,7 +11,8 @@ import { deadLetter, deadLetterReason, isLastAttempt, isPastLastAttempt } from '
 import { freshnessBoundMs, replayOf } from './freshness.ts';
 import type { Claim, HandledRecord } from './handled.ts';
 import { InFlight } from './in-flight.ts';
-import { giveBack, pullOnce, PULL_EXPIRES_MS, workingEvery } from './pull.ts';
+import { giveBack, PULL_EXPIRES_MS, workingEvery } from './pull.ts';
+import { pullLoop } from './pull-loop.ts';
 import { handBackOpening, newLane, openingOf, type Lane } from './lane.ts';
 
 export { PULL_EXPIRES_MS };
@@ -108,7 +109,13 @@ export interface ReceiveLoopOptions {
 
 /** The parts of a JetStream message the receive path uses. */
 export type Delivery = Pick<JsMsg, 'subject' | 'data' | 'headers' | 'ack' | 'term' | 'nak' | 'working'> & {
-  info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> & { deliveryCount?: number; /** When JetStream stored the copy (ns since the epoch). */ timestampNanos?: number };
+  info?: Pick<JsMsg['info'], 'stream' | 'consumer' | 'streamSequence'> & {
+    deliveryCount?: number;
+    /** When JetStream stored the copy (ns since the epoch). */
+    timestampNanos?: number;
+    /** The consumer's delivery sequence (a gap: deliveries lost in transit; order-barrier.ts). */
+    deliverySequence?: number;
+  };
 };
 
 /** A verified, fresh copy waiting for its turn at the handler (its durable claim may be in flight already). */
@@ -278,24 +285,18 @@ export const MAX_IN_FLIGHT = 64;
  * `maxInFlight` (default {@link MAX_IN_FLIGHT}; in-flight.ts), refilling once half are free, so what waits stays in JetStream,
  * not in this process; held copies are kept alive with `working()` at a third of the consumer's ack
  * wait. The consumer's `max_deliver` sets the dead-letter limit (dead-letter.ts).
+ *
+ * Stream order across a crash or a reconnect: copies delivered and never acknowledged (a previous instance took
+ * them; they were lost in transit when the connection died) come back only after their ack wait, while later
+ * copies are delivered at once; the loop's barrier (order-barrier.ts) holds the later ones until they did.
  */
 export async function runConsumer(o: ReceiveLoopOptions, consumer: Consumer, signal: AbortSignal): Promise<void> {
-  const { name, config } = await consumer.info(true);
+  const info = await consumer.info();
+  const { config } = info;
   const lo: ReceiveLoopOptions = { ...o, maxDeliver: config.max_deliver, signal, workingEveryMs: workingEvery(config.ack_wait) };
   const inFlight = new InFlight({ limit: o.maxInFlight ?? MAX_IN_FLIGHT, stats: o.stats, logger: o.logger, workingEveryMs: workingEvery(config.ack_wait) });
   const pump = orderedPump(lo, inFlight, signal);
-  try {
-    while (!signal.aborted) {
-      await inFlight.room(Math.ceil(inFlight.limit / 2), signal);
-      if (signal.aborted) break;
-      await pullOnce({ ...o, name }, consumer, inFlight.free(), signal, (m) => {
-        inFlight.add(m);
-        pump(m);
-      });
-    }
-  } finally {
-    inFlight.stop();
-  }
+  await pullLoop(o, consumer, info, inFlight, signal, pump);
 }
 
 /**

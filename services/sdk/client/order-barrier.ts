@@ -1,0 +1,171 @@
+/**
+ * Stream order at the handler when earlier copies are out of reach for a while (both consumer loops: consume.ts,
+ * concurrent-consume.ts). JetStream sends a copy again only after the consumer's ack wait when the copy was delivered
+ * and never acknowledged: a previous instance of the receiver took it and died, or it was lost in transit when the
+ * connection died (the receiver's server was killed, a cluster node went down, the link broke). The copies after it
+ * are delivered at once, so they would reach the handler first.
+ *
+ * A barrier (a "wall" at a stream sequence) holds the copies past it — in process, counted against the loop's
+ * in-flight limit and kept alive like every held copy — until every copy up to it is settled at the consumer (its
+ * ack floor reached it), while copies up to it pass; then the held ones go on, in stream order. A wall is raised
+ *  - at start, when the consumer has copies outstanding: at its delivered sequence;
+ *  - whenever a copy arrives whose delivery sequence skips deliveries this loop never got (lost in transit: after
+ *    every reconnect that lost some): just before the first new copy (first delivery) from then on.
+ * A wall comes down at the latest {@link BARRIER_MAX_MS} past the consumer's ack wait (the copies then run; logged).
+ *
+ * @module
+ */
+import type { Consumer } from '@nats-io/jetstream';
+import type { Logger } from '../logging.ts';
+import type { Delivery } from './consume.ts';
+import { pause } from './pull.ts';
+
+/** How long past the consumer's ack wait copies wait at a wall for the copies before it (then they run; the wait is logged). */
+export const BARRIER_MAX_MS = 20_000;
+/** How often the consumer's ack floor is read while a wall is up. */
+export const BARRIER_POLL_MS = 200;
+/** Margin past the ack wait after which the earlier copies are due back at the server (first in its queue). */
+const DUE_MARGIN_MS = 1_000;
+
+/** A wall: copies past `seq` wait until the ack floor reaches it. */
+interface Wall {
+  seq: number;
+  /** When the copies before it are due back at the server (ack wait past the wall's raising). */
+  due: number;
+  /** When it comes down anyway. */
+  deadline: number;
+}
+
+/** What a barrier needs from its loop. */
+export interface OrderBarrierOptions {
+  consumer: Consumer;
+  /** The consumer's name (for the log). */
+  name: string;
+  logger: Logger;
+  /** The consumer's ack wait, ms. */
+  ackWaitMs: number;
+  signal: AbortSignal;
+  /** A held copy may go on now (called in stream order). */
+  release: (m: Delivery) => void;
+  /** The loop stopped: a held copy goes back to JetStream. */
+  handBack: (m: Delivery) => void;
+  /** The consumer's state when the loop started. */
+  start: { deliveredConsumerSeq: number; deliveredStreamSeq: number; ackPending: number };
+}
+
+/** One loop's barrier: {@link OrderBarrier.hold} each pulled copy; pull only {@link OrderBarrier.pullable} copies. */
+export class OrderBarrier {
+  readonly #o: OrderBarrierOptions;
+  /** Raised walls, lowest first. */
+  readonly #walls: Wall[] = [];
+  /** Copies past the lowest wall, in arrival order. */
+  #held: Delivery[] = [];
+  /** The highest delivery sequence this loop got. */
+  #lastDelivery: number;
+  /** Deliveries were skipped: a wall goes up before the next first delivery. */
+  #gap = false;
+  #polling = false;
+
+  constructor(o: OrderBarrierOptions) {
+    this.#o = o;
+    this.#lastDelivery = o.start.deliveredConsumerSeq;
+    if (o.start.ackPending > 0) this.#raise(o.start.deliveredStreamSeq);
+    o.signal.addEventListener('abort', () => this.#handBackAll(), { once: true });
+  }
+
+  /** A wall is up. */
+  get up(): boolean {
+    return this.#walls.length > 0;
+  }
+
+  /** Copies held at a wall now. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /**
+   * A pulled copy arrives (already counted in flight): true when it is held here. It is released, in stream
+   * order, once the copies before the wall it waits at are settled.
+   */
+  hold(m: Delivery): boolean {
+    const info = m.info;
+    if (!info || this.#o.signal.aborted) return false;
+    const dseq = info.deliverySequence;
+    if (dseq !== undefined) {
+      if (dseq > this.#lastDelivery + 1) this.#gap = true;
+      this.#lastDelivery = Math.max(this.#lastDelivery, dseq);
+    }
+    if (this.#gap && (info.deliveryCount ?? 1) === 1) {
+      // Deliveries skipped: the copies in them come back after their ack wait, before this one in the stream.
+      this.#gap = false;
+      this.#o.logger.debug({ consumer: this.#o.name, streamSeq: info.streamSequence, deliverySeq: dseq }, 'deliveries were lost in transit: later copies wait for them');
+      this.#raise(info.streamSequence - 1);
+    }
+    const low = this.#walls[0];
+    if (!low || info.streamSequence <= low.seq) return false;
+    this.#held.push(m);
+    return true;
+  }
+
+  /**
+   * How many copies to pull now, of `free` slots out of `limit`. While a wall is up and the copies before it are
+   * not yet due back, a quarter of the slots stays free for them: the copies a pull brings meanwhile are later
+   * ones, held, and must never take every slot (the earlier copies could not be pulled, and the wall would wait
+   * out its deadline). Once they are due, the server sends them first: pull into every free slot.
+   */
+  pullable(free: number, limit: number): number {
+    if (!this.up) return free;
+    const now = Date.now();
+    if (this.#walls.some((w) => now >= w.due)) return free;
+    return Math.max(0, free - Math.max(1, Math.ceil(limit / 4)));
+  }
+
+  #raise(seq: number): void {
+    if (seq < 0 || this.#walls.some((w) => w.seq === seq)) return;
+    const now = Date.now();
+    this.#walls.push({ seq, due: now + this.#o.ackWaitMs + DUE_MARGIN_MS, deadline: now + this.#o.ackWaitMs + BARRIER_MAX_MS });
+    this.#walls.sort((a, b) => a.seq - b.seq);
+    if (!this.#polling) void this.#poll();
+  }
+
+  /** Read the ack floor until every wall is down (or the loop stops), releasing held copies as walls come down. */
+  async #poll(): Promise<void> {
+    this.#polling = true;
+    try {
+      while (this.#walls.length > 0 && !this.#o.signal.aborted) {
+        const floor = await this.#o.consumer.info().then(
+          (i) => i.ack_floor.stream_seq,
+          () => 0,
+        );
+        if (this.#o.signal.aborted) return;
+        this.#lower(floor);
+        if (this.#walls.length > 0) await pause(BARRIER_POLL_MS, this.#o.signal);
+      }
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** Take down the walls the ack floor reached or whose deadline passed (and every wall below), then release. */
+  #lower(floor: number): void {
+    const now = Date.now();
+    let down = 0;
+    this.#walls.forEach((w, i) => {
+      if (w.seq <= floor || now >= w.deadline) down = i + 1;
+    });
+    if (down === 0) return;
+    const gone = this.#walls.splice(0, down);
+    const last = gone[gone.length - 1]!;
+    if (last.seq > floor) this.#o.logger.warn({ consumer: this.#o.name, seq: last.seq, floor }, 'copies delivered before this one are still outstanding past their ack wait; later copies run now');
+    const next = this.#walls[0]?.seq ?? Infinity;
+    const seqOf = (m: Delivery) => m.info?.streamSequence ?? 0;
+    const ordered = this.#held.sort((a, b) => seqOf(a) - seqOf(b));
+    const go = ordered.filter((m) => seqOf(m) <= next);
+    this.#held = ordered.filter((m) => seqOf(m) > next);
+    for (const m of go) this.#o.release(m);
+  }
+
+  #handBackAll(): void {
+    for (const m of this.#held.splice(0)) this.#o.handBack(m);
+  }
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isLiaisonError } from '../services/sdk/errors.ts';
-import { parsePolicy, type PolicyIssue } from '../services/sdk/policy/index.ts';
+import type { PolicyIssue } from '../services/sdk/policy/index.ts';
 import { typeCatalogFromList } from './support/catalogue-list.ts';
+import { policyIssuesOf } from './support/policy-issues.ts';
 
 const catalog = typeCatalogFromList();
 
@@ -26,15 +26,7 @@ function policy(extraAgency = ''): string {
   ].join('\n') + '\n';
 }
 
-function issuesOf(text: string): PolicyIssue[] {
-  try {
-    parsePolicy(text, { file: 'sea.yaml', catalog });
-  } catch (err) {
-    if (isLiaisonError(err, 'ERR_POLICY_INVALID')) return (err.details.errors as PolicyIssue[]) ?? [];
-    throw err;
-  }
-  return [];
-}
+const issuesOf = (text: string): PolicyIssue[] => policyIssuesOf(text, 'sea.yaml', catalog);
 
 describe('policy validation: one designated authority per state (Protocol art. 8(6))', () => {
   it('one maritime authority in each state is accepted', () => {

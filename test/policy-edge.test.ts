@@ -16,6 +16,7 @@ import { handledMaxAgeMs } from '../services/sdk/policy/compile.ts';
 import { MAX_OFFLINE_MS } from '../services/sdk/policy/edge.ts';
 import { parsePolicy, type Policy, type PolicyIssue } from '../services/sdk/policy/index.ts';
 import { typeCatalogFromList } from './support/catalogue-list.ts';
+import { policyIssuesOf } from './support/policy-issues.ts';
 import { EXAMPLE_POLICY } from './support/federation.ts';
 
 const catalog = typeCatalogFromList();
@@ -36,15 +37,7 @@ function policy(edge: string[]): string {
   ].join('\n') + '\n';
 }
 
-function issuesOf(text: string): PolicyIssue[] {
-  try {
-    parsePolicy(text, { file: 'sea.yaml', catalog });
-  } catch (err) {
-    if (isLiaisonError(err, 'ERR_POLICY_INVALID')) return (err.details.errors as PolicyIssue[]) ?? [];
-    throw err;
-  }
-  return [];
-}
+const issuesOf = (text: string): PolicyIssue[] => policyIssuesOf(text, 'sea.yaml', catalog);
 
 const parse = (text: string): Policy => parsePolicy(text, { file: 'sea.yaml', catalog });
 

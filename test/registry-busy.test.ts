@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { OffsetClock } from '../services/sdk/clock.ts';
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
-import { requestHash, SERVICE_ERROR_HEADER, type Reply, type Serving } from '../services/sdk/client/rpc.ts';
+import { requestHash, SERVICE_ERROR_HEADER, type Serving } from '../services/sdk/client/rpc.ts';
 import { CryptoPool } from '../services/sdk/crypto/pool.ts';
 import type { ArrivingRequest } from '../services/sdk/client/serve-admission.ts';
 import type { MessageHeader } from '../services/sdk/envelope/header.ts';
@@ -12,7 +12,8 @@ import { inboxPrefix, serviceSubject } from '../services/sdk/subjects.ts';
 import { isLiaisonError, type ErrorCode } from '../services/sdk/errors.ts';
 import { formatRegistryFigures } from '../services/cli/commands/registry-stats.ts';
 import type { RegistryFigures } from '../services/registry/figures.ts';
-import { checkAdmission, DOCUMENT_CHECK_RESULT, STALE_AFTER_WAIT_MS, type AdmissionConfig } from '../services/registry/admission.ts';
+import { checkAdmission, type AdmissionConfig } from '../services/registry/admission.ts';
+import { BUSY_HEADER, verifyBusyStatement } from '../services/sdk/client/busy-statement.ts';
 import { MapDocumentStore } from '../services/registry/map-store.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
@@ -69,7 +70,7 @@ describe('¶16 registry: bounded admission of checks (issue 16)', () => {
     await fed?.stop();
   });
 
-  it('a check that waited longer than the bound gets a signed busy refusal at once, raised as ERR_BUSY (not a timeout); fresh checks are answered', async () => {
+  it('a check that waited longer than the bound gets a busy refusal with the signed busy statement at once, raised as ERR_BUSY (not a timeout); fresh checks are answered', async () => {
     // The registry's clock runs 3 s ahead: every check it reaches looks 3 s old, past the 1 s bound.
     const clock = new OffsetClock();
     clock.advance(3_000);
@@ -81,16 +82,16 @@ describe('¶16 registry: bounded admission of checks (issue 16)', () => {
     );
     expect(isLiaisonError(err) && err.code).toBe('ERR_BUSY');
     expect(Date.now() - t0).toBeLessThan(3_000); // answered, not waited out
-    expect((err as Error).message).toMatch(/xc-ncb refused to answer now \(busy, signed DocumentCheckResult .*waited \d+ ms/);
+    expect((err as Error).message).toMatch(/xc-ncb refused to answer now \(busy, signed statement of .*checks wait more than 1000 ms/);
     expect(reg.stats.busyLate).toBe(1);
     expect(reg.stats.checks).toBe(0); // refused before the lookup
-    // Person checks too: the busy PersonCheckResult carries its reason in requested_action.
+    // Person checks too.
     const personErr = await xbPolice.request('PersonCheckRequest', { subject: { name: { givenNames: 'Mohamed', familyName: 'Al Hassan' } } }, { timeoutMs: 4_000 }).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(isLiaisonError(personErr) && personErr.code).toBe('ERR_BUSY');
-    expect((personErr as Error).message).toMatch(/busy, signed PersonCheckResult .*waited \d+ ms/);
+    expect((personErr as Error).message).toMatch(/busy, signed statement of .*checks wait more than 1000 ms/);
     expect(reg.stats.busyLate).toBe(2);
 
     clock.advance(-3_000); // back in step: the same check is worked on and hits
@@ -117,26 +118,23 @@ describe('checkAdmission: at most N checks in process, counted from arrival', ()
   /** A check as it arrives (claimed header, unverified), as the SDK's serve() hands it to admission. */
   const arriving = (id: string, createdAt = new Date()): ArrivingRequest => ({ requester: 'xb-police', type: 'DocumentCheckRequest', header: { id, createdAt } as MessageHeader });
 
-  it('a check beyond the limit is refused busy at once while the admitted ones are in process; once one is released the next is admitted', () => {
+  it('a check beyond the limit is refused busy at once while the admitted ones are in process; once one is released the next is admitted; a late check is refused late; other types are not counted', () => {
     const counters = { busyFull: 0, busyLate: 0 };
-    const admission = checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT }, { config: { maxInProcess: 2 }, clock: { now: () => Date.now() }, counters });
+    const admission = checkAdmission(['DocumentCheckRequest'], { config: { maxInProcess: 2, maxWaitMs: 4_000 }, clock: { now: () => Date.now() }, counters });
     expect(admission.admit(arriving('a'))).toBeUndefined();
     expect(admission.admit(arriving('b'))).toBeUndefined();
-    const third = admission.admit(arriving('c')) as Reply | undefined;
-    expect(third?.type).toBe('DocumentCheckResult');
-    expect(third?.body).toMatchObject({ requestId: 'c', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/2 checks in process \(at most 2\)/) });
+    expect(admission.admit(arriving('c'))).toEqual({ busy: expect.stringMatching(/2 checks in process \(at most 2\)/) });
     expect(counters).toEqual({ busyFull: 1, busyLate: 0 });
     admission.release();
     expect(admission.admit(arriving('d'))).toBeUndefined();
-    expect((admission.admit(arriving('e')) as Reply | undefined)?.body).toMatchObject({ requestId: 'e', outcome: 'CHECK_OUTCOME_BUSY' });
+    // The reason is one fixed text per bound (the busy statement is signed once per window per reason).
+    expect(admission.admit(arriving('e'))).toEqual(admission.admit(arriving('e2')));
     // A check whose claimed created_at is older than the wait bound is refused late, even with room.
     admission.release();
     admission.release();
-    expect((admission.admit(arriving('f', new Date(Date.now() - 6_000))) as Reply | undefined)?.body).toMatchObject({ requestId: 'f', outcome: 'CHECK_OUTCOME_BUSY', instructions: expect.stringMatching(/waited \d+ ms/) });
-    expect(counters).toEqual({ busyFull: 2, busyLate: 1 });
-    // Past the wait bound by more than the SDK's default timeout: refused without a signature (its checker has given up).
-    expect(admission.admit(arriving('g', new Date(Date.now() - 4_000 - STALE_AFTER_WAIT_MS - 1_000)))).toEqual({ stale: expect.stringMatching(/waited \d+ ms .*unsigned/) });
-    expect(counters).toEqual({ busyFull: 2, busyLate: 2 });
+    expect(admission.admit(arriving('f', new Date(Date.now() - 6_000)))).toEqual({ busy: expect.stringMatching(/more than 4000 ms/) });
+    expect(admission.admit(arriving('g', new Date(Date.now() - 60_000)))).toEqual({ busy: expect.stringMatching(/more than 4000 ms/) });
+    expect(counters).toEqual({ busyFull: 3, busyLate: 2 });
   });
 });
 
@@ -194,7 +192,7 @@ describe('serve(): admission before verification, concurrent answers, busy answe
   const serveFull = async (handler: (req: ReceivedMessage) => Promise<{ type: string; body: unknown }>, cryptoWorkers?: number) => {
     const counters = { busyFull: 0, busyLate: 0 };
     ncb = await fed.connect(NCB, cryptoWorkers === undefined ? {} : { cryptoWorkers });
-    serving = await ncb.serve({ DocumentCheckRequest: handler }, { admission: checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT }, { config: { maxInProcess: 1 }, clock: { now: () => Date.now() }, counters }) });
+    serving = await ncb.serve({ DocumentCheckRequest: handler }, { admission: checkAdmission(['DocumentCheckRequest'], { config: { maxInProcess: 1 }, clock: { now: () => Date.now() }, counters }) });
     return counters;
   };
 
@@ -210,22 +208,33 @@ describe('serve(): admission before verification, concurrent answers, busy answe
     return { data: codec.encodeEnvelope({ ...env, signature }), headers: h };
   };
 
-  /** What the police's raw request got back: the verified reply's outcome, or the refusal's code. */
+  /**
+   * What the police's raw request got back: the verified reply's outcome, or the refusal's code — for ERR_BUSY,
+   * 'ERR_BUSY signed' when its busy statement verifies as the bureau's (else the code it is refused with).
+   */
   const answerTo = (m: Msg, sent: Uint8Array): string => {
     const refusal = m.headers?.get(SERVICE_ERROR_HEADER);
+    if (refusal?.startsWith('ERR_BUSY:')) {
+      try {
+        verifyBusyStatement(m.headers?.get(BUSY_HEADER) || undefined, { server: NCB, keys: police.openContext().keys, now: Date.now() });
+        return 'ERR_BUSY signed';
+      } catch (err) {
+        return isLiaisonError(err) ? err.code : String(err);
+      }
+    }
     if (refusal) return refusal.split(':')[0]!;
     const r = openEnvelope(police.openContext(), { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined }, { route: 'reply', from: NCB, requestHash: requestHash(sent) });
     return String(r.body.outcome);
   };
 
-  it.each([0, 1])('with the limit reached, a request whose signature does not verify is answered busy (signed, bound to it) without being verified; once there is room it is verified and refused ERR_SIGNATURE_INVALID (%i crypto worker threads)', async (cryptoWorkers) => {
+  it.each([0, 1])('with the limit reached, a request whose signature does not verify is answered busy (with the signed busy statement) without being verified; once there is room it is verified and refused ERR_SIGNATURE_INVALID (%i crypto worker threads)', async (cryptoWorkers) => {
     const h = held();
     const counters = await serveFull(h.handler, cryptoWorkers);
     const first = police.request('DocumentCheckRequest', CHECK, { timeoutMs: 8_000 });
     expect(await until(() => h.entered === 1)).toBe(true);
     const bad = tampered();
     // Admission after verification would refuse this as ERR_SIGNATURE_INVALID: it would have spent a verify on it.
-    expect(answerTo(await police.nc.request(subject, bad.data, { headers: bad.headers, timeout: 4_000 }), bad.data)).toBe('CHECK_OUTCOME_BUSY');
+    expect(answerTo(await police.nc.request(subject, bad.data, { headers: bad.headers, timeout: 4_000 }), bad.data)).toBe('ERR_BUSY signed');
     expect(counters.busyFull).toBe(1);
     h.open();
     expect((await first).body.outcome).toBe('CHECK_OUTCOME_NO_HIT');
@@ -254,7 +263,7 @@ describe('serve(): admission before verification, concurrent answers, busy answe
     expect(serving!.dropped).toBe(0);
     sub.unsubscribe();
     // The control: the same request with the police's own inbox gets the signed busy answer.
-    expect(answerTo(await police.nc.request(subject, copy.data, { headers: hdrs, timeout: 4_000 }), copy.data)).toBe('CHECK_OUTCOME_BUSY');
+    expect(answerTo(await police.nc.request(subject, copy.data, { headers: hdrs, timeout: 4_000 }), copy.data)).toBe('ERR_BUSY signed');
     // A request signed by xb-police arriving on the police's subject: its claimed sender is not the requester the
     // broker authenticated, so admission does not answer it (busy would be addressed to xb-police); the receive
     // pipeline refuses it before any verification.

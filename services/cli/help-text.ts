@@ -109,7 +109,7 @@ export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string
   'registry import': { to: 'the registry agency (default: the one the policy names)' },
   'registry up': {
     state: 'directory for the registry hashing key and, without an object store, its snapshots',
-    'max-checks': 'at most this many checks in process at once; more are answered at once with a signed busy result (ERR_BUSY at the checker; default 256)',
+    'max-checks': 'at most this many checks in process at once; more are refused at once with the registry’s signed busy statement (ERR_BUSY at the checker; default 256)',
     'max-check-wait-ms': 'a check that has waited longer than this since it was signed is answered busy rather than worked on (default 4000; the checker’s clock skew counts)',
   },
   'registry stats': { state: 'the registry state directory (when it snapshots to files)' },

@@ -78,7 +78,7 @@ export async function runRegistry(o: {
   onSnapshotProgress?: OnSnapshotProgress;
   /** At most one progress report per this many ms (default 250). */
   snapshotProgressEveryMs?: number;
-  /** Bounded admission of checks (default: 256 in process, 2 s of waiting): beyond it a check is refused busy, signed. */
+  /** Bounded admission of checks (default: 256 in process, 4 s of waiting): beyond it a check is refused busy, with the signed busy statement. */
   admission?: AdmissionConfig;
 }): Promise<DurableRegistry> {
   const { client } = o;

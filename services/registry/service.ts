@@ -6,7 +6,7 @@ import { systemClock } from '../sdk/clock.ts';
 import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
-import { checkAdmission, DOCUMENT_CHECK_RESULT, PERSON_CHECK_RESULT, type AdmissionConfig } from './admission.ts';
+import { checkAdmission, type AdmissionConfig } from './admission.ts';
 import { AlertedRanges, alertedNote, type AlertMatch } from './alerted-ranges.ts';
 import { applyDocumentBatch } from './import/apply-batch.ts';
 import { normaliseCountry, normaliseDocumentNumber } from './index/normalise.ts';
@@ -77,7 +77,7 @@ export async function startRegistry(o: {
   observe?: (msg: ReceivedMessage) => void;
   /** Forgery-alert ranges (default: empty, filled from the ForgeryAlerts consumed). */
   alerted?: AlertedRanges;
-  /** Bounded admission of checks: a check beyond it is answered with a signed busy result (see admission.ts). */
+  /** Bounded admission of checks: a check beyond it is refused ERR_BUSY with the signed busy statement (see admission.ts). */
   admission?: AdmissionConfig;
   /** Verify checks on this pool's worker threads (default: the client's own pool, if it has one). */
   cryptoPool?: CryptoPool;
@@ -317,7 +317,7 @@ export async function startRegistry(o: {
     return result.reply;
   };
   // Admission counts every check from its arrival and refuses busy before verifying it (issue 16).
-  const admission = checkAdmission({ DocumentCheckRequest: DOCUMENT_CHECK_RESULT, PersonCheckRequest: PERSON_CHECK_RESULT }, { config: o.admission, clock, counters: stats });
+  const admission = checkAdmission(['DocumentCheckRequest', 'PersonCheckRequest'], { config: o.admission, clock, counters: stats });
   const serving = await client.serve({ DocumentCheckRequest: check, PersonCheckRequest: checkPerson }, { name: 'liaison-registry', admission, cryptoPool: o.cryptoPool });
   // Once the server has answered a flush it has registered the endpoints: a check sent after start returns
   // reaches this replica rather than finding no responders (the consumers may already have applied the tail).

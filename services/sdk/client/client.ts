@@ -21,6 +21,7 @@ import { leaseCryptoPool, type CryptoPoolLease } from '../crypto/shared.ts';
 import { checkCryptoWorkers, defaultCryptoWorkers } from '../crypto/size.ts';
 import { AsyncPublisher } from './publisher.ts';
 import { correctMessage, receivingRetractions, retractionStatus, retractMessage, type CorrectOutcome, type RetractionRecord, type RetractOutcome } from './retract.ts';
+import { BusyStatements } from './busy-statement.ts';
 import { request as rpcRequest, serve as rpcServe, type RequestHandler, type RpcHost, type ServeOptions, type Serving } from './rpc.ts';
 import { loadAgencyDir, type AgencyIdentity } from './identity.ts';
 import { natsTlsOptions } from './nats-tls.ts';
@@ -158,6 +159,8 @@ export class LiaisonClient {
   readonly #auth: { creds: Uint8Array };
   readonly #agencyDir: string | undefined;
   readonly #services: Serving[] = [];
+  /** This agency's signed busy statements, shared by its services (made on the first serve). */
+  #busy: BusyStatements | undefined;
   /** The shared crypto pool this client leases (absent: signatures on the event loop). */
   #crypto: CryptoPoolLease | undefined;
   /** The agreements in force and the peers' verified directories (set when connected with `bridges`). */
@@ -610,6 +613,7 @@ export class LiaisonClient {
       sealWith: (sign, type, body, opts) => sealMessageWith(sign, this.#sealContext(), type, body, opts),
       logger: this.#logger,
       ...(this.#crypto ? { cryptoPool: this.#crypto.pool } : {}),
+      busy: (this.#busy ??= new BusyStatements({ service: this.id, key: () => this.identity.key, clock: this.#clock })),
     };
   }
 

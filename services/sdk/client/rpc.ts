@@ -10,7 +10,8 @@ import { agencyServes, canSend, type Policy } from '../policy/index.ts';
 import type { Catalog } from '../schema/index.ts';
 import { parseServiceSubject, responseRoute, serviceSubject } from '../subjects.ts';
 import { BoundedRunner } from './bounded-runner.ts';
-import { arrivingRequest, type ArrivingRequest, type RequestAdmission, type StaleRefusal } from './serve-admission.ts';
+import { BUSY_HEADER, verifyBusyStatement, type BusyStatements } from './busy-statement.ts';
+import { arrivingRequest, type RequestAdmission } from './serve-admission.ts';
 
 /** Header of a refusal: `CODE: message` (the name the NATS services framework uses). */
 export const SERVICE_ERROR_HEADER = 'Nats-Service-Error';
@@ -45,6 +46,11 @@ export interface RpcHost {
   logger: Logger;
   /** The client's crypto worker threads, when it has them: a service verifies its requests and signs its answers there (issue 16). */
   cryptoPool?: CryptoPool;
+  /**
+   * The agency's signed busy statements (busy-statement.ts): every ERR_BUSY refusal of its services carries the
+   * current one. Without it a refusal goes unsigned, and requesters do not believe it.
+   */
+  busy?: BusyStatements;
 }
 
 function toHeaders(h: Record<string, string>): MsgHdrs {
@@ -67,6 +73,19 @@ function remoteError(h: MsgHdrs): LiaisonError {
   const code = text.split(':')[0]!;
   const known = code in ERROR_CODES ? (code as ErrorCode) : 'ERR_EXCHANGE';
   return new LiaisonError(known, `${text.slice(code.length + 1).trim() || text} (status ${h.get(SERVICE_ERROR_CODE_HEADER) || '?'})`, { remote: true });
+}
+
+/**
+ * A refusal as the requester's typed error. An ERR_BUSY refusal is believed only with a busy statement of `server`
+ * that verifies and is current (busy-statement.ts): then ERR_BUSY with the statement's reason; otherwise the typed
+ * reason it is not believed (never ERR_BUSY): nothing unsigned makes a requester back off.
+ */
+function refusalError(host: RpcHost, server: string, h: MsgHdrs): LiaisonError {
+  const err = remoteError(h);
+  if (err.code !== 'ERR_BUSY') return err;
+  const ctx = host.openContext();
+  const claims = verifyBusyStatement(h.get(BUSY_HEADER) || undefined, { server, keys: ctx.keys, now: ctx.clock.now() });
+  return new LiaisonError('ERR_BUSY', `${server} refused to answer now (busy, signed statement of ${new Date(claims.iat).toISOString()}): ${claims.reason}`, { remote: true, server });
 }
 
 /**
@@ -97,7 +116,7 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
     }
     throw asLiaisonError(err, 'ERR_EXCHANGE', `request ${subject}`);
   }
-  if (reply.headers?.get(SERVICE_ERROR_HEADER)) throw remoteError(reply.headers);
+  if (reply.headers?.get(SERVICE_ERROR_HEADER)) throw refusalError(host, server, reply.headers);
   const opened = openEnvelope(
     host.openContext(),
     { subject: reply.subject, data: reply.data, header: (n) => reply.headers?.get(n) || undefined },
@@ -139,7 +158,7 @@ export interface ServeOptions {
   name?: string;
   /**
    * Admission on arrival, BEFORE verification ({@link RequestAdmission}): a request it refuses costs no
-   * verification, only the signed refusal it answers with. Default: every request is taken on, up to the bounds below.
+   * verification and no signature: its ERR_BUSY refusal carries the service's current busy statement. Default: every request is taken on, up to the bounds below.
    */
   admission?: RequestAdmission;
   /**
@@ -149,13 +168,13 @@ export interface ServeOptions {
   concurrency?: number;
   /**
    * At most this many requests waiting beyond `concurrency` (default {@link DEFAULT_SERVE_MAX_WAITING}); more are
-   * refused at once with ERR_BUSY (status 503, unsigned like every refusal of the pipeline) instead of piling up.
+   * refused at once with ERR_BUSY (status 503, carrying the service's signed busy statement, busy-statement.ts) instead of piling up.
    */
   maxWaiting?: number;
   /**
    * Verify requests and sign answers on this pool's worker threads (default: the client's pool, if it has one; a pool
    * of size 0 or none works on the event loop). The checks before and after the signature, and sealing but for the
-   * signature, stay on the event loop; so does the signing of refusals on arrival (see `admission`).
+   * signature, stay on the event loop; so does the signing of busy statements, at most one per window (see `admission`).
    */
   cryptoPool?: CryptoPool;
 }
@@ -179,7 +198,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * maps back into the requester's own account; anything else is dropped unanswered and counted.
  *
  * Requests are counted from the moment they arrive: `opts.admission` is asked first, before any verification, and
- * a request it refuses gets its signed refusal at once; the others are answered concurrently, at most
+ * a request it refuses gets ERR_BUSY with the service's signed busy statement at once; the others are answered concurrently, at most
  * `opts.concurrency` at once, with at most `opts.maxWaiting` waiting (beyond: ERR_BUSY at once).
  */
 export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, opts: ServeOptions = {}): Promise<Serving> {
@@ -197,9 +216,7 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
     if (runner.offer(() => answer(host, handler, msg, requester, crypto).finally(release))) return;
     release();
     busy++;
-    const why = `${host.id} has ${runner.concurrency} requests in process and ${runner.maxWaiting} waiting: retry shortly`;
-    host.logger.warn({ requester, service: opts.name }, `request refused busy: ${why}`);
-    respondError(msg, STATUS.ERR_BUSY!, `ERR_BUSY: ${why}`);
+    respondBusy(host, msg, `${host.id} has ${runner.concurrency} requests in process and ${runner.maxWaiting} waiting: retry shortly`);
   };
   const subs: Subscription[] = [];
   for (const [type, handler] of Object.entries(handlers)) {
@@ -270,34 +287,23 @@ function admitOnArrival(host: RpcHost, admission: RequestAdmission | undefined, 
   if (!arriving) return NOTHING_TO_RELEASE;
   const refusal = admission.admit(arriving);
   if (!refusal) return () => admission.release();
-  if ('stale' in refusal) respondError(msg, STATUS.ERR_BUSY!, `ERR_BUSY: ${refusal.stale}`.slice(0, 1000));
-  else respondRefusal(host, msg, arriving, refusal);
+  respondBusy(host, msg, refusal.busy);
   return undefined;
 }
 
 /**
- * Answer a request refused on arrival with `refusal`, sealed and signed to the broker-authenticated requester and
- * bound to the request's hash, along the request's response route (checked by the caller): it reaches only the
- * requester's own account. Nothing of the unverified header is carried but its id (as the causation).
- *
- * Signed here, on the event loop, never queued for a crypto thread: refusing is what a service does when it is
- * already behind, so a refusal must cost nothing that waits. Queued behind the admitted requests' verifications, a
- * flood of refusals held every refused message (and the read buffers under it) until the heap ran out — the
- * registry bench at 2 000 checks/s with one crypto thread on a loaded machine did exactly that. A service that cannot
- * even refuse as fast as requests arrive still falls behind: nats.js reads the socket into an unbounded queue of its
- * own. Admission then answers what is too late for its requester with the unsigned refusal ({@link StaleRefusal}),
- * which costs no signature, so the service catches up.
+ * Refuse a request ERR_BUSY (status 503) with the service's current signed busy statement for `reason`: signed at
+ * most once per window (busy-statement.ts), so refusing costs no signature per request — a service that is behind
+ * refuses at the rate requests arrive and catches up — while the requester believes only a refusal the service
+ * signed. Sent only along the request's response route (checked by the caller): it reaches only the requester's
+ * own account. Not logged per request: a flood of refusals would be a flood of log lines; the counters tell.
  */
-function respondRefusal(host: RpcHost, msg: Msg, arriving: ArrivingRequest, refusal: Reply): void {
-  try {
-    const sealed = host.seal(refusal.type, refusal.body, { ...refusal.opts, causationId: arriving.header.id, to: arriving.requester, requestHash: requestHash(msg.data) });
-    const copy = sealed.copies[0]!;
-    msg.respond(copy.data, { headers: toHeaders(copy.headers) });
-  } catch (err) {
-    const e = asLiaisonError(err, 'ERR_INTERNAL');
-    host.logger.warn({ code: e.code, requester: arriving.requester, type: arriving.type }, `refusal not sealed: ${e.message}`);
-    respondError(msg, STATUS[e.code] ?? 400, `${e.code}: ${e.message}`.slice(0, 1000));
-  }
+function respondBusy(host: RpcHost, msg: Msg, reason: string): void {
+  const h = natsHeaders();
+  h.set(SERVICE_ERROR_HEADER, `ERR_BUSY: ${reason}`.slice(0, 1000));
+  h.set(SERVICE_ERROR_CODE_HEADER, String(STATUS.ERR_BUSY));
+  if (host.busy) h.set(BUSY_HEADER, host.busy.current(reason));
+  msg.respond(new Uint8Array(0), { headers: h });
 }
 
 function respondError(msg: Msg, status: number, text: string): void {

@@ -1,7 +1,6 @@
 import type { MessageHeader } from '../envelope/header.ts';
 import type { OpenContext } from '../envelope/open.ts';
 import { isAgencyId, parseServiceSubject } from '../subjects.ts';
-import type { Reply } from './rpc.ts';
 
 /**
  * A request as a service sees it when it arrives, BEFORE its signature is verified (issue 16: a service refuses work
@@ -24,25 +23,25 @@ export interface ArrivingRequest {
 /**
  * Admission of a service's requests, consulted on arrival before verification. `admit` returns undefined to take
  * the request on (the service then calls `release` exactly once, when it has answered it, whatever the answer), or
- * a {@link Reply} to refuse it at once: the SDK seals and signs that reply, bound to the request's hash, and sends
- * it only along the request's response route, which the broker maps back into the requester's own account.
+ * a {@link BusyRefusal} to refuse it at once: the SDK answers `ERR_BUSY` with the service's signed busy statement for
+ * that reason (busy-statement.ts: signed at most once per window, whatever the number of refusals), only along the
+ * request's response route, which the broker maps back into the requester's own account.
  *
- * What an unverified request can make a service do through this: one signed refusal, to the broker-authenticated
- * requester's own inbox, per request it sent — bounded by the requester's own publishing and attributable to it.
+ * What an unverified request can make a service do through this: one refusal carrying a statement already signed,
+ * to the broker-authenticated requester's own inbox, per request it sent — no signature, no verification, no lookup.
  * It cannot make the service answer anyone else, nor reach the handler, the lookup or any state.
  */
 export interface RequestAdmission {
-  admit(req: ArrivingRequest): Reply | StaleRefusal | undefined;
+  admit(req: ArrivingRequest): BusyRefusal | undefined;
   release(): void;
 }
 
 /**
- * A refusal that costs no signature: answered with the pipeline's unsigned `ERR_BUSY` refusal (status 503). For a
- * request so late that its requester has most likely given up: a flood must not make a service spend a signature
- * on every request it is already too late for, or it never catches up (nats.js buffers the socket meanwhile).
+ * A refusal on arrival: `busy` is the reason the service's signed busy statement carries. Keep it to a few fixed
+ * texts (no per-request figures): a statement is signed once per window for each distinct reason.
  */
-export interface StaleRefusal {
-  stale: string;
+export interface BusyRefusal {
+  busy: string;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import type { TestFederation } from './support/federation.ts';
 import { connectAcross, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, revokeOn } from './support/bridge.ts';
-import { createBridgedFederations } from './support/bridged-federations.ts';
+import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import type { TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
@@ -74,10 +74,7 @@ beforeAll(async () => {
   await atlPolice.consume((m) => void atlGot.push(m), { types: [TYPE] });
 }, 120_000);
 
-afterAll(async () => {
-  await bridge?.stop();
-  await feds?.stop();
-}, 60_000);
+afterAll(() => stopBridged(bridge, feds), 60_000);
 
 describe('the audit across a bridge', () => {
   it('both ledgers record a bridged copy with qualified ids and the agreement and flow that admitted it; the same bytes on both sides', async () => {

@@ -11,7 +11,7 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { Rejection } from '../services/sdk/client/consume.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { connectAcross } from './support/bridge.ts';
-import { createBridgedFederations } from './support/bridged-federations.ts';
+import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import type { TwoFederations } from './support/two-federations.ts';
 import { until } from './support/workflows.ts';
 
@@ -33,10 +33,7 @@ beforeAll(async () => {
   await receiver.consume((m) => void got.push(m), { types: [TYPE], onReject: (r) => void rejected.push(r) });
 }, 120_000);
 
-afterAll(async () => {
-  await bridge?.stop();
-  await feds?.stop();
-}, 60_000);
+afterAll(() => stopBridged(bridge, feds), 60_000);
 
 describe('markings of a bridged copy', () => {
   const outcome = async (id: string) => {

@@ -10,7 +10,7 @@ import { messageSubject } from '../services/sdk/subjects.ts';
 import { openFederation } from '../services/trust/index.ts';
 import { startWorkflows, type Workflows } from '../services/workflows/service.ts';
 import { connectAcross, connectBridged } from './support/bridge.ts';
-import { createBridgedFederations } from './support/bridged-federations.ts';
+import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import type { TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
@@ -46,8 +46,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await medCases?.stop();
   await atlCases?.stop();
-  await bridge?.stop();
-  await feds?.stop();
+  await stopBridged(bridge, feds);
 }, 60_000);
 
 describe('observers of a bridged flow type', () => {

@@ -21,7 +21,7 @@ import { MAX_CLOCK_SKEW_MS } from '../services/sdk/envelope/open.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { connectBridged, POLICE_MED_TO_ATL, untilPeerKnown } from './support/bridge.ts';
-import { createBridgedFederations } from './support/bridged-federations.ts';
+import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import type { TwoFederations } from './support/two-federations.ts';
 import { until } from './support/workflows.ts';
 
@@ -86,10 +86,7 @@ describe('a bridge down longer than the replay window (real servers)', () => {
     receiverPolicy = () => receiver.policy;
   }, 120_000);
 
-  afterAll(async () => {
-    await bridge?.stop();
-    await feds?.stop();
-  }, 60_000);
+  afterAll(() => stopBridged(bridge, feds), 60_000);
 
   const outcome = async (id: string, who: string) => {
     await until(() => got.some((m) => m.header.id === id) || rejected.some((r) => r.reason.includes(id)), 20_000, `the copy ${id} of ${who}`);

@@ -15,7 +15,7 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { connectAcross, POLICE_MED_TO_ATL } from './support/bridge.ts';
-import { createBridgedFederations } from './support/bridged-federations.ts';
+import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import { EXAMPLE_POLICY } from './support/federation.ts';
 import type { TwoFederations } from './support/two-federations.ts';
 import { until } from './support/workflows.ts';
@@ -39,10 +39,7 @@ beforeAll(async () => {
   await receiver.consume((m) => void got.push(m), { types: [TYPE] });
 }, 120_000);
 
-afterAll(async () => {
-  await bridge?.stop();
-  await feds?.stop();
-}, 60_000);
+afterAll(() => stopBridged(bridge, feds), 60_000);
 
 describe('policy apply with an applied agreement', () => {
   it('before: the copy crosses at personal, xb-police’s ceiling', async () => {

@@ -13,7 +13,7 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { readFile } from 'node:fs/promises';
 import { applyOn, bridgeUp, caOf, connectAcross, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, revokeOn } from './support/bridge.ts';
-import { createBridgedFederations } from './support/bridged-federations.ts';
+import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import type { TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
@@ -36,10 +36,7 @@ beforeAll(async () => {
   await medPolice.consume((m) => void medGot.push(m), { types: [TYPE] });
 }, 120_000);
 
-afterAll(async () => {
-  await bridge?.stop();
-  await feds?.stop();
-}, 60_000);
+afterAll(() => stopBridged(bridge, feds), 60_000);
 
 describe('bridge revoke then apply at once', () => {
   it('the bridge users issued right after a revoke connect and carry traffic both ways; the revoked ones stay cut', async () => {

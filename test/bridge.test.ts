@@ -19,6 +19,7 @@ import { openFederation } from '../services/trust/index.ts';
 import { messageSubject, streamName } from '../services/sdk/subjects.ts';
 import { runCli } from '../services/cli/main.ts';
 import { agreementText, applyOn, bridgeUp, caOf, connectAcross, connectBridged, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, signedByBoth } from './support/bridge.ts';
+import { stopBridged } from './support/bridged-federations.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
@@ -62,10 +63,7 @@ beforeAll(async () => {
   await medPolice.consume((m) => void medGot.push(m), { types: [TYPE] });
 }, 120_000);
 
-afterAll(async () => {
-  await bridge?.stop();
-  await feds?.stop();
-}, 60_000);
+afterAll(() => stopBridged(bridge, feds), 60_000);
 
 describe('bridge between two federations', () => {
   it('delivers med → atl verified, with the original signature bytes and med’s kid; the handler sees med:xa-border-police', async () => {

@@ -31,3 +31,9 @@ export async function createBridgedFederations(o: BridgedOptions): Promise<Bridg
     throw err;
   }
 }
+
+/** Stop what a bridge test started: the bridge, if it still runs, then both federations, if they started. */
+export async function stopBridged(bridge: RunningBridge | undefined, feds: TwoFederations | undefined): Promise<void> {
+  await bridge?.stop();
+  await feds?.stop();
+}

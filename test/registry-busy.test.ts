@@ -216,7 +216,7 @@ describe('serve(): admission before verification, concurrent answers, busy answe
     const refusal = m.headers?.get(SERVICE_ERROR_HEADER);
     if (refusal?.startsWith('ERR_BUSY:')) {
       try {
-        verifyBusyStatement(m.headers?.get(BUSY_HEADER) || undefined, { server: NCB, keys: police.openContext().keys, now: Date.now() });
+        verifyBusyStatement(m.headers?.get(BUSY_HEADER) || undefined, { server: NCB, keys: police.openContext().keys, sentAt: Date.now(), now: Date.now() });
         return 'ERR_BUSY signed';
       } catch (err) {
         return isLiaisonError(err) ? err.code : String(err);
@@ -293,6 +293,7 @@ describe('serve(): admission before verification, concurrent answers, busy answe
   it('with a crypto pool, requests are verified and answers signed on its worker threads (two pool jobs each), and a bad signature still refused ERR_SIGNATURE_INVALID', async () => {
     const pool = CryptoPool.create({ size: 1 });
     try {
+      await pool.ready(); // its thread has started: jobs go to it (before, they run inline)
       ncb = await fed.connect(NCB);
       serving = await ncb.serve({ DocumentCheckRequest: (req) => ({ type: 'DocumentCheckResult', body: { requestId: req.header.id, outcome: 'CHECK_OUTCOME_NO_HIT' } }) }, { cryptoPool: pool });
       const n = 20;

@@ -110,11 +110,12 @@ function partsOf(jws: string): { header: Record<string, unknown>; claims: Record
 
 /**
  * Verify the busy statement of a refusal from `server`: a {@link BUSY_TYP} JWS signed with a key of `server` from the
- * federation directory (valid, not revoked or superseded when issued), naming `server`, current at `now` (within
- * {@link BUSY_CLOCK_SKEW_MS}). Returns its claims; throws a typed LiaisonError — never ERR_BUSY — for a missing,
+ * federation directory (valid, not revoked or superseded when issued), naming `server`, and current while the request
+ * was out: its validity overlaps `[sentAt, now]` (within {@link BUSY_CLOCK_SKEW_MS}), so a loaded requester that reads
+ * the refusal late still believes it, and a statement that expired before the request was sent does not pass. Returns its claims; throws a typed LiaisonError — never ERR_BUSY — for a missing,
  * malformed, foreign-signed, forged or expired statement: such a refusal is not believed.
  */
-export function verifyBusyStatement(jws: string | undefined, o: { server: string; keys: KeyResolver; now: number }): BusyClaims {
+export function verifyBusyStatement(jws: string | undefined, o: { server: string; keys: KeyResolver; sentAt: number; now: number }): BusyClaims {
   const { server } = o;
   if (!jws) throw notBelieved('ERR_SIGNATURE_INVALID', server, 'it carries no signed busy statement (an unsigned refusal nobody vouches for)');
   const p = partsOf(jws);
@@ -129,7 +130,7 @@ export function verifyBusyStatement(jws: string | undefined, o: { server: string
   if (key.revokedAt && c.iat >= key.revokedAt.getTime()) throw notBelieved('ERR_REVOKED', server, `${server} was revoked when it was signed`);
   if (key.supersededAt && c.iat >= key.supersededAt.getTime()) throw notBelieved('ERR_KEY_SUPERSEDED', server, 'it is signed with a rotated-out key');
   if (c.iat >= key.expiresAt.getTime()) throw notBelieved('ERR_CREDENTIAL_EXPIRED', server, `${server}'s credential had expired when it was signed`);
-  if (o.now > c.exp + BUSY_CLOCK_SKEW_MS) throw notBelieved('ERR_MESSAGE_EXPIRED', server, `its statement expired ${o.now - c.exp} ms ago (a stale or replayed refusal)`);
+  if (o.sentAt > c.exp + BUSY_CLOCK_SKEW_MS) throw notBelieved('ERR_MESSAGE_EXPIRED', server, `its statement expired ${o.sentAt - c.exp} ms before the request was sent (a stale or replayed refusal)`);
   if (c.iat > o.now + BUSY_CLOCK_SKEW_MS) throw notBelieved('ERR_CLOCK_SKEW', server, `its statement was issued ${c.iat - o.now} ms in the future`);
   return c as unknown as BusyClaims;
 }

@@ -80,11 +80,11 @@ function remoteError(h: MsgHdrs): LiaisonError {
  * that verifies and is current (busy-statement.ts): then ERR_BUSY with the statement's reason; otherwise the typed
  * reason it is not believed (never ERR_BUSY): nothing unsigned makes a requester back off.
  */
-function refusalError(host: RpcHost, server: string, h: MsgHdrs): LiaisonError {
+function refusalError(host: RpcHost, server: string, h: MsgHdrs, sentAt: number): LiaisonError {
   const err = remoteError(h);
   if (err.code !== 'ERR_BUSY') return err;
   const ctx = host.openContext();
-  const claims = verifyBusyStatement(h.get(BUSY_HEADER) || undefined, { server, keys: ctx.keys, now: ctx.clock.now() });
+  const claims = verifyBusyStatement(h.get(BUSY_HEADER) || undefined, { server, keys: ctx.keys, sentAt, now: ctx.clock.now() });
   return new LiaisonError('ERR_BUSY', `${server} refused to answer now (busy, signed statement of ${new Date(claims.iat).toISOString()}): ${claims.reason}`, { remote: true, server });
 }
 
@@ -98,6 +98,7 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
   const copy = host.seal(info.name, body, { ...opts, to: server }).copies[0]!;
   const subject = serviceSubject(info.family, info.name, host.id);
   let reply;
+  const sentAt = host.openContext().clock.now();
   try {
     reply = await host.nc.request(subject, copy.data, { headers: toHeaders(copy.headers), timeout: opts.timeoutMs ?? 5_000 });
   } catch (err) {
@@ -116,7 +117,7 @@ export async function request(host: RpcHost, type: string, body: unknown, opts: 
     }
     throw asLiaisonError(err, 'ERR_EXCHANGE', `request ${subject}`);
   }
-  if (reply.headers?.get(SERVICE_ERROR_HEADER)) throw refusalError(host, server, reply.headers);
+  if (reply.headers?.get(SERVICE_ERROR_HEADER)) throw refusalError(host, server, reply.headers, sentAt);
   const opened = openEnvelope(
     host.openContext(),
     { subject: reply.subject, data: reply.data, header: (n) => reply.headers?.get(n) || undefined },

@@ -30,6 +30,7 @@ describe('consuming with signatures checked on worker threads (issue 16)', () =>
     fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'crypto-pool' });
     police = await fed.connect(SENDER, { cryptoWorkers: 0 });
     lease = leaseCryptoPool(WORKERS);
+    await lease.pool.ready(); // its threads have started: checks go to them (before, they run inline: crypto-pool-warmup)
   }, 120_000);
   afterAll(async () => {
     lease?.release();

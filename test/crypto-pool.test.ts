@@ -1,8 +1,9 @@
-import { generateKeyPairSync, randomBytes, randomInt, sign, verify, type KeyObject } from 'node:crypto';
+import { randomBytes, randomInt, sign, verify } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CryptoPool, MAX_JOBS_PER_BATCH } from '../services/sdk/crypto/pool.ts';
 import { defaultCryptoWorkers } from '../services/sdk/crypto/size.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
+import { keys, randomCases } from './support/crypto-cases.ts';
 
 const pools: CryptoPool[] = [];
 function pool(o: Parameters<typeof CryptoPool.create>[0]): CryptoPool {
@@ -10,24 +11,15 @@ function pool(o: Parameters<typeof CryptoPool.create>[0]): CryptoPool {
   pools.push(p);
   return p;
 }
+/** A pool whose threads have started, so its jobs go to them (before, they run on the calling thread: crypto-pool-warmup). */
+async function started(o: Parameters<typeof CryptoPool.create>[0]): Promise<CryptoPool> {
+  const p = pool(o);
+  await p.ready();
+  return p;
+}
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
 });
-
-const keys = Array.from({ length: 4 }, () => generateKeyPairSync('ed25519'));
-
-/** Random jobs: genuine signatures, tampered inputs and signatures, another agency's key. */
-function randomCases(n: number): { input: Buffer; sig: Buffer; pub: KeyObject }[] {
-  return Array.from({ length: n }, () => {
-    const k = keys[randomInt(keys.length)]!;
-    const input = randomBytes(randomInt(0, 2000));
-    const sig = sign(null, input, k.privateKey);
-    const r = randomInt(4);
-    if (r === 1 && input.length > 0) input[randomInt(input.length)]! ^= 1 << randomInt(8);
-    if (r === 2) sig[randomInt(64)]! ^= 1 << randomInt(8);
-    return { input, sig, pub: r === 3 ? keys[(keys.indexOf(k) + 1) % keys.length]!.publicKey : k.publicKey };
-  });
-}
 
 describe('crypto pool (worker threads)', () => {
   it('verify answers exactly as node:crypto on random genuine, tampered and wrong-key inputs, on threads and inline', async () => {
@@ -36,16 +28,17 @@ describe('crypto pool (worker threads)', () => {
     expect(expected.filter(Boolean).length).toBeGreaterThan(30);
     expect(expected.filter((x) => !x).length).toBeGreaterThan(30);
     for (const size of [2, 0]) {
-      const p = pool({ size });
+      const p = await started({ size });
       expect(p.size).toBe(size);
       expect(p.threads.length).toBe(size);
       const got = await Promise.all(cases.map((c) => p.verify(c.input, c.sig, c.pub)));
       expect(got).toEqual(expected);
+      expect(p.stats().inline).toBe(size === 0 ? 300 : 0);
     }
   });
 
   it('a tampered signature is false; a genuine one true', async () => {
-    const p = pool({ size: 1 });
+    const p = await started({ size: 1 });
     const input = Buffer.from('liaison signing input');
     const sig = sign(null, input, keys[0]!.privateKey);
     expect(await p.verify(input, sig, keys[0]!.publicKey)).toBe(true);
@@ -55,7 +48,7 @@ describe('crypto pool (worker threads)', () => {
   });
 
   it('sign gives node:crypto’s Ed25519 signature (deterministic), which verifies', async () => {
-    const p = pool({ size: 2 });
+    const p = await started({ size: 2 });
     const inputs = Array.from({ length: 50 }, () => randomBytes(randomInt(1, 800)));
     const sigs = await Promise.all(inputs.map((x, i) => p.sign(x, keys[i % keys.length]!.privateKey)));
     sigs.forEach((s, i) => {
@@ -65,7 +58,7 @@ describe('crypto pool (worker threads)', () => {
   });
 
   it('jobs submitted in one turn go to a thread as one batch, not one message each', async () => {
-    const p = pool({ size: 1 });
+    const p = await started({ size: 1 });
     const cases = randomCases(64);
     await Promise.all(cases.map((c) => p.verify(c.input, c.sig, c.pub)));
     expect(p.stats().jobs).toBe(64);
@@ -73,14 +66,14 @@ describe('crypto pool (worker threads)', () => {
   });
 
   it('a large turn goes as batches of at most MAX_JOBS_PER_BATCH, so a thread has the next one waiting', async () => {
-    const p = pool({ size: 1 });
+    const p = await started({ size: 1 });
     const cases = randomCases(300);
     expect(await Promise.all(cases.map((c) => p.verify(c.input, c.sig, c.pub)))).toEqual(cases.map((c) => verify(null, c.input, c.pub, c.sig)));
     expect(p.stats().batches).toBe(Math.ceil(300 / MAX_JOBS_PER_BATCH));
   });
 
   it('a thread that dies fails its jobs with ERR_CRYPTO_WORKER (none hangs), is replaced, and the pool keeps working', async () => {
-    const p = pool({ size: 1 });
+    const p = await started({ size: 1 });
     const cases = randomCases(400);
     const results = cases.map((c) => p.verify(c.input, c.sig, c.pub).then((v) => ({ v }), (err: unknown) => ({ err })));
     await new Promise((r) => setImmediate(r)); // the batch is posted
@@ -99,7 +92,7 @@ describe('crypto pool (worker threads)', () => {
   });
 
   it('at most maxQueued jobs are posted at once; the rest wait in the pool and all are answered', async () => {
-    const p = pool({ size: 2, maxQueued: 16 });
+    const p = await started({ size: 2, maxQueued: 16 });
     const cases = randomCases(300);
     const all = Promise.all(cases.map((c) => p.verify(c.input, c.sig, c.pub)));
     expect(p.stats().waiting).toBe(300);
@@ -112,7 +105,7 @@ describe('crypto pool (worker threads)', () => {
   });
 
   it('close() ends every thread, fails what it held with ERR_CRYPTO_WORKER, and refuses new jobs', async () => {
-    const p = pool({ size: 2 });
+    const p = await started({ size: 2 });
     const threads = [...p.threads];
     const exits = threads.map((t) => new Promise<number>((r) => t.once('exit', r)));
     const held = randomCases(100).map((c) => p.verify(c.input, c.sig, c.pub).then(() => 'answered', (err: unknown) => (isLiaisonError(err, 'ERR_CRYPTO_WORKER') ? 'failed' : 'other')));

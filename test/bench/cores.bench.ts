@@ -61,7 +61,7 @@ async function poolVerifyRate(size: number): Promise<number> {
   const { input, sig, publicKey } = verifyCase();
   const pool = CryptoPool.create({ size });
   try {
-    await pool.verify(input, sig, publicKey); // threads up
+    await pool.ready(); // threads up (until then jobs run on the calling thread)
     const t0 = performance.now();
     const all = Array.from({ length: N_VERIFY }, () => pool.verify(input, sig, publicKey));
     const ok = await withTimeout(Promise.all(all), 120_000, 'pool verify');
@@ -82,6 +82,7 @@ async function openRate(fed: TestFederation, size: number): Promise<{ rate: numb
   const pool = size > 0 ? CryptoPool.create({ size }) : undefined;
   const check = pool && ((i: Uint8Array, sig: Uint8Array, k: import('node:crypto').KeyObject) => pool.verify(i, sig, k));
   try {
+    await pool?.ready(); // threads up (until then jobs run on the calling thread)
     if (check) await openMessageWith(ctx, incoming, check);
     const cpu0 = process.threadCpuUsage();
     const t0 = performance.now();

@@ -57,6 +57,12 @@ export interface BatchAnswer {
   errors: Record<number, string>;
 }
 
+/**
+ * The first message a worker thread posts, once its module is loaded and it listens for batches: until then the
+ * pool runs jobs on the calling thread rather than make them wait for the thread's start-up.
+ */
+export const THREAD_STARTED = 'started';
+
 /** Pack jobs into one message; `transfer` lists the buffers to move (fresh ones: never a pooled Buffer's slab). */
 export function packBatch(id: number, reset: boolean, keys: [number, KeyObject][], jobs: readonly JobInput[]): { message: BatchMessage; transfer: ArrayBuffer[] } {
   const ops = new Uint32Array(jobs.length * OP_WORDS);

@@ -11,6 +11,11 @@
  * replaced; a thread that dies before answering anything three times in a row is not replaced, and when no
  * thread is left the work runs on the calling thread. Size 0 is the calling thread from the start.
  *
+ * Never waiting for a thread to start: starting one and loading its module takes 64–161 ms, against 0–9 ms for a
+ * signature, so while no thread has started yet (at creation, or while a dead one's replacement starts) jobs run on
+ * the calling thread, at most {@link MAX_INLINE_PER_TURN} per turn of the event loop, and go to the threads from
+ * the turn after one has said it started. A process's first message after connecting does not wait for start-up.
+ *
  * @module
  */
 import { sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
@@ -30,6 +35,11 @@ export const MIN_JOBS_PER_BATCH = 8;
  * the event loop settles the answers of the last one (one batch of everything would leave the thread idle meanwhile).
  */
 export const MAX_JOBS_PER_BATCH = 128;
+/**
+ * The most jobs run on the calling thread in one turn while no thread has started (about 8 ms of verifications):
+ * a burst at start-up leaves the event loop turning and goes to the threads as soon as one is up.
+ */
+export const MAX_INLINE_PER_TURN = 32;
 /** Consecutive deaths before a first answer after which a thread is not replaced. */
 export const MAX_EARLY_DEATHS = 3;
 
@@ -56,6 +66,10 @@ export interface CryptoPoolStats {
   restarts: number;
   /** Threads running now. */
   threads: number;
+  /** Threads running now that have started (the pool posts jobs only to these). */
+  started: number;
+  /** Jobs run on the calling thread: size 0, no thread started yet, or none left. */
+  inline: number;
 }
 
 /** A pool of crypto worker threads (see the module comment). */
@@ -74,7 +88,7 @@ export class CryptoPool {
   readonly #waiting: PendingJob[] = [];
   #flushing: NodeJS.Immediate | undefined;
   #closed = false;
-  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0 };
+  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0, inline: 0 };
 
   private constructor(size: number, maxQueued: number, logger: Logger) {
     this.size = size;
@@ -86,7 +100,7 @@ export class CryptoPool {
     }
   }
 
-  /** Start a pool (threads start at once; jobs posted before a thread is up wait in its port). */
+  /** Start a pool (threads start at once; until one has started, jobs run on the calling thread). */
   static create(o: CryptoPoolOptions = {}): CryptoPool {
     const size = checkCryptoWorkers(o.size) ?? defaultCryptoWorkers();
     const maxQueued = o.maxQueued ?? DEFAULT_MAX_QUEUED;
@@ -111,7 +125,17 @@ export class CryptoPool {
 
   /** Counters (see {@link CryptoPoolStats}). */
   stats(): CryptoPoolStats {
-    return { ...this.#stats, waiting: this.#waiting.length + this.#tick.length, threads: this.threads.length };
+    const live = this.#threads.filter((t) => t !== undefined);
+    return { ...this.#stats, waiting: this.#waiting.length + this.#tick.length, threads: live.length, started: live.filter((t) => t.isStarted).length };
+  }
+
+  /**
+   * Resolves once each thread running now has started (or ended): from then on jobs go to the threads. Nothing
+   * needs to wait for it — jobs submitted before run on the calling thread — but a caller may, to have the threads
+   * warm. The threads do not keep the process alive meanwhile.
+   */
+  async ready(): Promise<void> {
+    await Promise.all(this.#threads.map((t) => t?.started));
   }
 
   /** End every thread; jobs not answered yet fail with ERR_CRYPTO_WORKER. Resolves once every thread has exited. */
@@ -132,7 +156,10 @@ export class CryptoPool {
 
   #submit(job: JobInput, key: KeyObject): Promise<boolean | Uint8Array> {
     if (this.#closed) return Promise.reject(new LiaisonError('ERR_CRYPTO_WORKER', 'the crypto pool is closed'));
-    if (!this.#threads.some((t) => t)) return runInline(job, key);
+    if (!this.#threads.some((t) => t)) {
+      this.#stats.inline++;
+      return runInline(job, key);
+    }
     return new Promise((resolve, reject) => {
       const p: PendingJob = { job, key, resolve, reject };
       if (this.#waiting.length > 0 || this.#stats.queued + this.#tick.length >= this.maxQueued) this.#waiting.push(p);
@@ -152,13 +179,10 @@ export class CryptoPool {
    */
   #flush(): void {
     this.#flushing = undefined;
+    const live = this.#threads.filter((t): t is CryptoThread => t?.isStarted === true).sort((a, b) => a.outstanding - b.outstanding);
+    if (live.length === 0) return this.#flushInline();
     const jobs = this.#tick;
     this.#tick = [];
-    const live = this.#threads.filter((t): t is CryptoThread => t !== undefined).sort((a, b) => a.outstanding - b.outstanding);
-    if (live.length === 0) {
-      for (const p of jobs) runInline(p.job, p.key).then(p.resolve, p.reject);
-      return;
-    }
     const parts = Math.max(1, Math.min(live.length, Math.floor(jobs.length / MIN_JOBS_PER_BATCH)), Math.ceil(jobs.length / MAX_JOBS_PER_BATCH));
     const per = Math.ceil(jobs.length / parts);
     for (let i = 0; i < parts; i++) {
@@ -172,11 +196,31 @@ export class CryptoPool {
     this.#stats.queuedHighWater = Math.max(this.#stats.queuedHighWater, this.#stats.queued);
   }
 
+  /**
+   * No thread has started: run this turn's jobs on the calling thread — at most {@link MAX_INLINE_PER_TURN} while a
+   * thread is starting, the rest in later turns or on the thread once it has started; all of them when none is left.
+   */
+  #flushInline(): void {
+    const starting = this.#threads.some((t) => t);
+    for (const p of this.#tick.splice(0, starting ? MAX_INLINE_PER_TURN : this.#tick.length)) this.#runInline(p);
+    this.#admit();
+  }
+
   /** Answers came back: admit waiting jobs into the room made. */
   #settled(n: number): void {
     this.#stats.queued -= n;
+    this.#admit();
+  }
+
+  /** Move waiting jobs, in order, into the next batch while there is room under the bound; schedule its flush. */
+  #admit(): void {
     while (this.#waiting.length > 0 && this.#stats.queued + this.#tick.length < this.maxQueued) this.#tick.push(this.#waiting.shift()!);
     this.#schedule();
+  }
+
+  #runInline(p: PendingJob): void {
+    this.#stats.inline++;
+    runInline(p.job, p.key).then(p.resolve, p.reject);
   }
 
   #start(i: number): CryptoThread {
@@ -196,7 +240,7 @@ export class CryptoPool {
     }
     // Jobs collected for the dead thread's share go to the others (or run inline when none is left).
     this.#schedule();
-    if (!this.#threads.some((x) => x)) for (const p of this.#waiting.splice(0)) runInline(p.job, p.key).then(p.resolve, p.reject);
+    if (!this.#threads.some((x) => x)) for (const p of this.#waiting.splice(0)) this.#runInline(p);
   }
 }
 

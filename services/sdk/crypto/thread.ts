@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { LiaisonError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
-import { JOB_SIGN, packBatch, SIGNATURE_BYTES, STATUS_FAILED, STATUS_OK, type BatchAnswer, type JobInput } from './batch.ts';
+import { JOB_SIGN, packBatch, SIGNATURE_BYTES, STATUS_FAILED, STATUS_OK, THREAD_STARTED, type BatchAnswer, type JobInput } from './batch.ts';
 
 /** The most keys one thread caches; past it the pool tells the thread to start its cache afresh. */
 export const MAX_THREAD_KEYS = 4096;
@@ -38,6 +38,11 @@ export class CryptoThread {
   readonly worker: Worker;
   /** Jobs posted and not answered yet. */
   outstanding = 0;
+  /** The thread has said it listens ({@link THREAD_STARTED}); the pool posts only to started threads. */
+  isStarted = false;
+  /** Resolves true once the thread has started, false if it ended first. */
+  readonly started: Promise<boolean>;
+  #markStarted: (up: boolean) => void = () => undefined;
   readonly #events: ThreadEvents;
   readonly #keys = new Set<number>();
   readonly #sent = new Map<number, PendingJob[]>();
@@ -50,7 +55,8 @@ export class CryptoThread {
     this.#events = events;
     this.worker = new Worker(WORKER_URL);
     this.worker.unref();
-    this.worker.on('message', (a: BatchAnswer) => this.#answer(a));
+    this.started = new Promise((resolve) => (this.#markStarted = resolve));
+    this.worker.on('message', (m: BatchAnswer | typeof THREAD_STARTED) => (m === THREAD_STARTED ? this.#start() : this.#answer(m)));
     this.worker.on('error', (err) => events.logger.warn({ err, threadId: this.worker.threadId }, 'crypto worker thread failed'));
     this.#exited = new Promise((resolve) => this.worker.once('exit', (code) => resolve(this.#exit(code))));
   }
@@ -74,6 +80,11 @@ export class CryptoThread {
     if (this.outstanding === 0) this.worker.ref();
     this.outstanding += jobs.length;
     this.worker.postMessage(message, transfer);
+  }
+
+  #start(): void {
+    this.isStarted = true;
+    this.#markStarted(true);
   }
 
   #answer(a: BatchAnswer): void {
@@ -109,6 +120,7 @@ export class CryptoThread {
   }
 
   #exit(code: number): void {
+    this.#markStarted(this.isStarted);
     this.#failAll(this.#closing ? 'the crypto pool was closed with this job in it' : `the crypto worker thread exited (code ${code}) with this job in it`);
     if (!this.#closing) this.#events.died(this, !this.#answered);
   }

@@ -1,12 +1,13 @@
 /**
  * The entry of a crypto worker thread started by {@link CryptoPool} (pool.ts): answers each batch message with
- * {@link runBatch}. Runs under Node's type stripping (erasable syntax only, relative `.ts` imports).
+ * {@link runBatch}, once it has told the pool it started ({@link THREAD_STARTED}). Runs under Node's type
+ * stripping (erasable syntax only, relative `.ts` imports).
  *
  * @module
  */
 import type { KeyObject } from 'node:crypto';
 import { parentPort } from 'node:worker_threads';
-import type { BatchMessage } from './batch.ts';
+import { THREAD_STARTED, type BatchMessage } from './batch.ts';
 import { runBatch } from './work.ts';
 
 const port = parentPort;
@@ -16,3 +17,4 @@ port.on('message', (m: BatchMessage) => {
   const { answer, transfer } = runBatch(keys, m);
   port.postMessage(answer, transfer);
 });
+port.postMessage(THREAD_STARTED);

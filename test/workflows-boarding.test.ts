@@ -6,7 +6,7 @@ import { applyMessage, openCase } from '../services/workflows/engine.ts';
 import { lackingSafeguards } from '../services/sdk/envelope/safeguards.ts';
 import type { TransitionContext, WorkflowMessage } from '../services/workflows/model.ts';
 import { RawAgency } from './support/violations.ts';
-import { startWorkflowFixture, until, workflowPolicyText, type Party, type WorkflowFixture } from './support/workflows.ts';
+import { rejectionOf, startWorkflowFixture, until, workflowPolicyText, type WorkflowFixture } from './support/workflows.ts';
 
 const HOUR = 3_600_000;
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -75,11 +75,6 @@ describe('boarding authorisation at sea (¶18; Smuggling of Migrants Protocol ar
     );
   });
   afterAll(async () => fx?.stop());
-
-  async function rejectionOf(who: Party, messageId: string): Promise<Record<string, unknown>> {
-    await until(() => who.notices('WorkflowRejection').some((r) => r.causeMessageId === messageId), 8_000, `rejection of ${messageId}`);
-    return who.notices('WorkflowRejection').find((r) => r.causeMessageId === messageId)!;
-  }
 
   /** Xandria's coast guard asks Bellmark's designated authority about a vessel flying Bellmark's flag. */
   async function request(overrides: Record<string, unknown> = {}) {

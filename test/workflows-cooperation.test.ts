@@ -1,18 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SendReceipt } from '../services/sdk/client/client.ts';
 import { keyToken } from '../services/workflows/definitions/read.ts';
-import { startWorkflowFixture, until, type Party, type WorkflowFixture } from './support/workflows.ts';
+import { rejectionOf, startWorkflowFixture, until, type WorkflowFixture } from './support/workflows.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Wait for the registry's rejection of one message (as told to `who`) and return it. */
-async function rejectionOf(who: Party, messageId: string): Promise<Record<string, unknown>> {
-  await until(() => who.notices('WorkflowRejection').some((r) => r.causeMessageId === messageId), 8_000, `rejection of ${messageId}`);
-  return who.notices('WorkflowRejection').find((r) => r.causeMessageId === messageId)!;
-}
 
 const PARTIES = [
   { agency: 'xa-border-police', country: 'XAA', role: 'lead', contribution: 'investigators, surveillance' },

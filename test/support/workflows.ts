@@ -32,6 +32,12 @@ export async function until(pred: () => boolean | Promise<boolean>, ms = 8_000, 
   }
 }
 
+/** Wait (up to 8 s) for the registry's WorkflowRejection of message `messageId`, as told to `who`, and return it. */
+export async function rejectionOf(who: Party, messageId: string): Promise<Record<string, unknown>> {
+  await until(() => who.notices('WorkflowRejection').some((r) => r.causeMessageId === messageId), 8_000, `rejection of ${messageId}`);
+  return who.notices('WorkflowRejection').find((r) => r.causeMessageId === messageId)!;
+}
+
 /** A connected party with everything it received. */
 export interface Party {
   client: LiaisonClient;

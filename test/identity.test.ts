@@ -7,11 +7,11 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
-import { isLiaisonError } from '../services/sdk/errors.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
 import { createEnvelopeCodec } from '../services/sdk/envelope/codec.ts';
 import { loadCatalog } from '../services/sdk/schema/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { codeOfAsync as refused } from './support/outcome.ts';
 import { RawAgency } from './support/violations.ts';
 import { startCentre } from '../services/centre/index.ts';
 import { entityHash } from '../services/centre/store.ts';
@@ -30,16 +30,6 @@ const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
   while (!(await pred()) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   return await pred();
 };
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isLiaisonError(err)) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 const REFERRAL = { kind: 'REFERRAL_KIND_PROTECTION', summary: 'Reuses another agency’s message id.', consentRecorded: true };
 const OFFER = {

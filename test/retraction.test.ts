@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../services/cli/main.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
-import { isLiaisonError } from '../services/sdk/errors.ts';
 import { IndexDocumentStore } from '../services/registry/index-store.ts';
 import { createKeyedHasher } from '../services/registry/index/index.ts';
 import { PersonAlerts } from '../services/registry/persons.ts';
 import { startRegistry, type Registry } from '../services/registry/service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { codeOfAsync as refused } from './support/outcome.ts';
 
 const until = async (pred: () => boolean | Promise<boolean>, ms = 8_000) => {
   const end = Date.now() + ms;
@@ -23,16 +23,6 @@ const report = (number: string) => ({
   status: 'DOCUMENT_STATUS_STOLEN',
   holderName: 'Amir Haddad',
 });
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (isLiaisonError(err)) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 describe('retraction and correction (issue 6)', () => {
   let fed: TestFederation;

@@ -2,7 +2,8 @@ import type { Clock } from '../clock.ts';
 import { LiaisonError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Policy } from '../policy/index.ts';
-import { checkSend, type SendPlan } from '../policy/index.ts';
+import type { SendPlan } from '../policy/index.ts';
+import { plannedSend } from '../policy/send-plans.ts';
 import { checkConsent, type ConsentEvidence } from '../policy/consent.ts';
 import { encodeBody, fromJson, project, toJson, type Catalog, type MessageInfo } from '../schema/index.ts';
 import { BROADCAST, messageSubject } from '../subjects.ts';
@@ -112,7 +113,8 @@ function planCopies(ctx: SealContext, typeName: string, body: unknown, opts: Sen
   const handling = opts.handling ?? 'H0';
   const tlp = opts.tlp ?? 'GREEN';
   const across = crossPlan(ctx, info.name, recipient);
-  const plan = across ?? checkSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
+  // Remembered per policy (send-plans.ts): a service sends the same few combinations over and over.
+  const plan = across ?? plannedSend(ctx.policy, { sender: ctx.sender, type: info.name, recipient, handling, tlp });
   checkSafeguards(info.name, () => toJson(info, message));
   const now = ctx.clock.now();
   if (!across && ctx.policy.consent?.includes(info.name)) checkConsent(ctx.policy, { sender: ctx.sender, type: info.name, recipient, body: toJson(info, message), consent: opts.consent, now });
@@ -138,7 +140,7 @@ function planCopies(ctx: SealContext, typeName: string, body: unknown, opts: Sen
       requestHash: opts.requestHash,
     };
     const signed = ctx.codec.encodeSigned(header, encodeBody(info, project(info, message, copy.tier)));
-    copies.push({ tier: copy.tier, recipients: copy.recipients, header, signed });
+    copies.push({ tier: copy.tier, recipients: [...copy.recipients], header, signed });
   }
   return { id, info, recipient, copies };
 }

@@ -8,6 +8,7 @@
  * copies in transit and closes the connection; the receiver reconnects through it.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
@@ -19,7 +20,7 @@ const RECEIVER = 'mac-centre';
 const TYPE = 'IntelligenceReport';
 const N = 300;
 /** The receiver's consumer's ack wait here (provisioned 30 s): the lost copies come back after it. */
-const ACK_WAIT_MS = 6_000;
+const ACK_WAIT_MS = 10_000;
 /** A read from the server this large is a pull's batch of copies (a claim's reply or a heartbeat is far smaller). */
 const BATCH_BYTES = 8_192;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,14 +48,22 @@ describe('a receiver whose connection is cut with copies in transit keeps the st
     const sent: string[] = [];
     for (let i = 0; i < N; i++) sent.push((await sender.send(TYPE, { summary: `round ${round} copy ${i}`, migrantsCount: i % 50, assessment: 'reconnect order' }, { to: RECEIVER })).id);
     const link: CutLink = await startCutLink(fed.server.url);
-    const receiver = await LiaisonClient.connect({ agencyDir: fed.agencyDirs[RECEIVER]!, catalog: fed.catalog, servers: [link.url], reconnectWaitMs: 100 });
+    /** The receiver's log: its barrier says when it raised a wall and when one came down by its deadline. */
+    const log: string[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void log.push((JSON.parse(line) as { msg: string }).msg) });
+    const receiver = await LiaisonClient.connect({ agencyDir: fed.agencyDirs[RECEIVER]!, catalog: fed.catalog, servers: [link.url], reconnectWaitMs: 100, logger });
     const handled: string[] = [];
     let redelivered = 0;
+    let cutAt = 0;
+    let allAt = 0;
+    /** Where each handled copy was stored and on which delivery it came (for the report of a failure). */
+    const at = new Map<string, string>();
     const inDoubt = () => receiver.stats.rejected.ERR_IN_DOUBT ?? 0;
     try {
       await receiver.consume(
         async (m) => {
           handled.push(m.header.id);
+          at.set(m.header.id, `${m.delivery?.streamSeq}/${m.delivery?.deliveryCount}`);
           if ((m.delivery?.deliveryCount ?? 1) > 1) redelivered++;
           // Slow: the loop holds copies pulled and not yet acknowledged, and pulls the next batch mid-stream.
           await sleep(8);
@@ -64,9 +73,11 @@ describe('a receiver whose connection is cut with copies in transit keeps the st
       await until(() => handled.length >= 40, 30_000, 'the first copies to be handled');
       link.armCut(BATCH_BYTES);
       const dropped = await Promise.race([link.cut, sleep(30_000).then(() => 0)]);
+      cutAt = Date.now();
       expect(dropped, 'a batch of copies was dropped in transit').toBeGreaterThanOrEqual(BATCH_BYTES);
       // A claim whose reply was lost in the cut stays in doubt (handled.ts): that copy is quarantined, never handled.
       await until(() => handled.length + inDoubt() >= N, 30_000 + 3 * ACK_WAIT_MS, 'every copy to be handled or quarantined');
+      allAt = Date.now();
       await sleep(1_000);
     } finally {
       await receiver.close();
@@ -75,9 +86,14 @@ describe('a receiver whose connection is cut with copies in transit keeps the st
     const rejected = { ...receiver.stats.rejected };
     delete rejected.ERR_IN_DOUBT;
     expect(rejected, 'nothing refused but copies in doubt').toEqual({});
-    console.info(`[consume-reconnect-order] ${concurrency ? `concurrency ${concurrency}` : 'single lane'}: ${redelivered} copies came back after their ack wait, ${inDoubt()} in doubt (claim reply lost in the cut)`);
+    console.info(`[consume-reconnect-order] ${concurrency ? `concurrency ${concurrency}` : 'single lane'}: ${redelivered} copies came back after their ack wait, ${inDoubt()} in doubt (claim reply lost in the cut); all settled ${allAt - cutAt} ms after the cut`);
+    expect(log.filter((m) => m.startsWith('deliveries were lost in transit')).length, 'the receiver saw the deliveries it lost').toBeGreaterThan(0);
+    expect(log.filter((m) => m.includes('later copies run now')), 'every wall came down once the earlier copies were settled, none by its deadline').toEqual([]);
     // The order is checked over what reached the handler (copies in doubt are quarantined instead).
     const seen = new Set(handled);
+    const expected = sent.filter((id) => seen.has(id));
+    const first = handled.findIndex((id, i) => id !== expected[i]);
+    if (first >= 0) console.info(`[consume-reconnect-order] out of order from #${first} (stream seq/delivery): ${handled.slice(Math.max(0, first - 3), first + 12).map((id) => at.get(id)).join(' ')}`);
     return { sent: sent.filter((id) => seen.has(id)), handled, redelivered, quarantined: inDoubt() };
   }
 

@@ -169,11 +169,9 @@ describe('leaf node: offline sends delivered after reconnect, in order, verified
     expect(cutAt).toBeLessThan(20 + OFFLINE + MID + LATE);
     // The leaf's guarantee: the exchange stored the copies in the order the agency sent them.
     expect([...handled].sort((a, b) => streamSeq.get(a)! - streamSeq.get(b)!), 'stored in the order the agency sent them').toEqual(expected);
-    // At the handler, in that order — except copies the receiver's hub lost in transit when it was cut: those come back
-    // after their ack wait (delivery count > 1), behind copies delivered first. A single-lane consumer has no barrier for
-    // them across a reconnect (open in issue 16).
-    const firstDeliveries = handled.filter((k) => !redelivered.has(k));
-    expect(firstDeliveries, 'first deliveries handled in the order the agency sent them').toEqual(expected.filter((k) => !redelivered.has(k)));
+    // At the handler, in that order too: copies the receiver's hub lost in transit when it was cut come back after their
+    // ack wait (delivery count > 1); the receiver holds the copies after them until they did (order-barrier.ts).
+    expect(handled, 'handled in the order the agency sent them').toEqual(expected);
     expect([...counts.values()].filter((c) => c !== 1), 'none handled twice').toEqual([]);
     console.info(`[leaf-offline] hub cut mid-backlog: ${redelivered.size} copies came back after their ack wait`);
     // Copies the hub stored just before the cut, whose acknowledgements died with it, were sent again and came back

@@ -24,14 +24,12 @@ import { pause } from './pull.ts';
 export const BARRIER_MAX_MS = 20_000;
 /** How often the consumer's ack floor is read while a wall is up. */
 export const BARRIER_POLL_MS = 200;
-/** Margin past the ack wait after which the earlier copies are due back at the server (first in its queue). */
-const DUE_MARGIN_MS = 1_000;
+/** While the held copies fill their share of the window, how often one copy is pulled to see whether the earlier ones are back. */
+export const BARRIER_PROBE_MS = 1_000;
 
 /** A wall: copies past `seq` wait until the ack floor reaches it. */
 interface Wall {
   seq: number;
-  /** When the copies before it are due back at the server (ack wait past the wall's raising). */
-  due: number;
   /** When it comes down anyway. */
   deadline: number;
 }
@@ -49,6 +47,8 @@ export interface OrderBarrierOptions {
   release: (m: Delivery) => void;
   /** The loop stopped: a held copy goes back to JetStream. */
   handBack: (m: Delivery) => void;
+  /** Copies of the loop in process now (pulled, not settled: held ones included). */
+  inProcess: () => number;
   /** The consumer's state when the loop started. */
   start: { deliveredConsumerSeq: number; deliveredStreamSeq: number; ackPending: number };
 }
@@ -65,6 +65,11 @@ export class OrderBarrier {
   /** Deliveries were skipped: a wall goes up before the next first delivery. */
   #gap = false;
   #polling = false;
+  /** Copies the consumer counts delivered and unacknowledged that this loop does not hold (at the last poll): they come back. */
+  #outstanding = 0;
+  /** A copy before a wall came back since the last pull: more may be ready. */
+  #cameBack = false;
+  #nextProbe = 0;
 
   constructor(o: OrderBarrierOptions) {
     this.#o = o;
@@ -102,28 +107,41 @@ export class OrderBarrier {
       this.#raise(info.streamSequence - 1);
     }
     const low = this.#walls[0];
-    if (!low || info.streamSequence <= low.seq) return false;
+    if (!low) return false;
+    if (info.streamSequence <= low.seq) {
+      if ((info.deliveryCount ?? 1) > 1) this.#cameBack = true;
+      return false;
+    }
     this.#held.push(m);
     return true;
   }
 
   /**
-   * How many copies to pull now, of `free` slots out of `limit`. While a wall is up and the copies before it are
-   * not yet due back, a quarter of the slots stays free for them: the copies a pull brings meanwhile are later
-   * ones, held, and must never take every slot (the earlier copies could not be pulled, and the wall would wait
-   * out its deadline). Once they are due, the server sends them first: pull into every free slot.
+   * How many copies to pull now, of `free` slots out of `limit`. While a wall is up, held copies may take three
+   * quarters of the window; the rest is kept for the earlier copies, which the server sends first once their ack wait
+   * is over, but which a pull brings only then (until then a pull brings later copies, held). So once the held copies
+   * fill their share, and copies are outstanding at the consumer, one copy is pulled every {@link BARRIER_PROBE_MS};
+   * when a pull brought an earlier copy back, the next one asks for as many as are outstanding.
    */
   pullable(free: number, limit: number): number {
     if (!this.up) return free;
+    const cap = Math.max(1, limit - Math.ceil(limit / 4));
+    if (this.#held.length < cap) return Math.max(0, Math.min(free, cap - this.#held.length));
+    if (free === 0 || this.#outstanding === 0) return 0;
+    if (this.#cameBack) {
+      this.#cameBack = false;
+      return Math.min(free, this.#outstanding);
+    }
     const now = Date.now();
-    if (this.#walls.some((w) => now >= w.due)) return free;
-    return Math.max(0, free - Math.max(1, Math.ceil(limit / 4)));
+    if (now < this.#nextProbe) return 0;
+    this.#nextProbe = now + BARRIER_PROBE_MS;
+    return 1;
   }
 
   #raise(seq: number): void {
     if (seq < 0 || this.#walls.some((w) => w.seq === seq)) return;
     const now = Date.now();
-    this.#walls.push({ seq, due: now + this.#o.ackWaitMs + DUE_MARGIN_MS, deadline: now + this.#o.ackWaitMs + BARRIER_MAX_MS });
+    this.#walls.push({ seq, deadline: now + this.#o.ackWaitMs + BARRIER_MAX_MS });
     this.#walls.sort((a, b) => a.seq - b.seq);
     if (!this.#polling) void this.#poll();
   }
@@ -134,7 +152,10 @@ export class OrderBarrier {
     try {
       while (this.#walls.length > 0 && !this.#o.signal.aborted) {
         const floor = await this.#o.consumer.info().then(
-          (i) => i.ack_floor.stream_seq,
+          (i) => {
+            this.#outstanding = Math.max(0, i.num_ack_pending - this.#o.inProcess());
+            return i.ack_floor.stream_seq;
+          },
           () => 0,
         );
         if (this.#o.signal.aborted) return;

@@ -14,7 +14,7 @@ import { pause, pullOnce } from './pull.ts';
 /**
  * Pull until `signal` aborts, `take`ing each copy in delivery order (a copy held at a wall: once released, in
  * stream order). Without a wall the loop refills once half the window is free, so what waits stays in JetStream.
- * While a wall is up it pulls into any free slot the barrier allows (`pullable`): the copies the wall holds fill
+ * While a wall is up it pulls what the barrier allows (`pullable`), into any free slot: the copies the wall holds fill
  * slots that free only once it comes down, and it comes down only once the earlier copies were pulled and settled.
  * `info` is the consumer's state when the loop starts (a fresh `consumer.info()`). Stops the window's keep-alive
  * when it ends.
@@ -32,6 +32,7 @@ export async function pullLoop(o: ReceiveLoopOptions, consumer: Consumer, info: 
       m.nak();
       inFlight.settle(m);
     },
+    inProcess: () => inFlight.limit - inFlight.free(),
     start: { deliveredConsumerSeq: delivered.consumer_seq, deliveredStreamSeq: delivered.stream_seq, ackPending: num_ack_pending },
   });
   try {

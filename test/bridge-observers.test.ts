@@ -1,17 +1,13 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localise } from '../services/bridge/agreement/model.ts';
 import type { RunningBridge } from '../services/bridge/bridge.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
-import { systemClock } from '../services/sdk/clock.ts';
-import { createEnvelopeCodec } from '../services/sdk/envelope/codec.ts';
-import { sealMessage } from '../services/sdk/envelope/seal.ts';
 import { messageSubject } from '../services/sdk/subjects.ts';
-import { openFederation } from '../services/trust/index.ts';
 import { startWorkflows, type Workflows } from '../services/workflows/service.ts';
 import { connectAcross, connectBridged } from './support/bridge.ts';
 import { createBridgedFederations, stopBridged } from './support/bridged-federations.ts';
 import type { TwoFederations } from './support/two-federations.ts';
+import { sealAdmittingAnything } from './support/cross-seal.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -66,21 +62,7 @@ describe('observers of a bridged flow type', () => {
   it('a cross copy no applied flow admits is refused by the observer (ERR_POLICY_RECEIVE_DENIED), not recorded', async () => {
     // xa-coast-guard's own broker stores a CaseReferral to atl:xb-prosecutor (its '*' recipient token matches), signed
     // by it — its SDK refuses such a send, so it is sealed with a cross context admitting anything.
-    const admitAll = { agreementId: ID, peer: 'atl', peerRoot: (await openFederation(feds.atl.trustDir)).root.publicJwk, sendTiers: () => ['personal' as const], checkSend: () => undefined, checkReceive: () => undefined };
-    const sealed = sealMessage(
-      {
-        catalog: feds.med.catalog,
-        codec: createEnvelopeCodec(feds.med.catalog.envelopeTypes),
-        policy: coast.policy,
-        sender: 'xa-coast-guard',
-        key: coast.identity.key,
-        clock: systemClock,
-        bridges: { federation: 'med', sides: new Map([['atl', admitAll]]), keys: () => undefined, localise },
-      },
-      'CaseReferral',
-      referral('not agreed'),
-      { to: 'atl:xb-prosecutor' },
-    );
+    const sealed = await sealAdmittingAnything(feds, ID, coast, 'CaseReferral', referral('not agreed'), 'atl:xb-prosecutor');
     const copy = sealed.copies[0]!;
     const family = feds.med.catalog.get('CaseReferral').family;
     const raw = await RawAgency.connect(feds.med.server.url, feds.med.agencyDirs['xa-coast-guard']!, 'xa-coast-guard');

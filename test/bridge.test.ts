@@ -11,16 +11,12 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { Rejection } from '../services/sdk/client/consume.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
-import { localise } from '../services/bridge/agreement/model.ts';
-import { systemClock } from '../services/sdk/clock.ts';
-import { createEnvelopeCodec } from '../services/sdk/envelope/codec.ts';
-import { sealMessage } from '../services/sdk/envelope/seal.ts';
-import { openFederation } from '../services/trust/index.ts';
 import { messageSubject, streamName } from '../services/sdk/subjects.ts';
 import { runCli } from '../services/cli/main.ts';
 import { agreementText, applyOn, bridgeUp, caOf, connectAcross, connectBridged, POLICE_ATL_TO_MED, POLICE_MED_TO_ATL, signedByBoth } from './support/bridge.ts';
 import { stopBridged } from './support/bridged-federations.ts';
 import { createTwoFederations, type TwoFederations } from './support/two-federations.ts';
+import { sealAdmittingAnything } from './support/cross-seal.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -199,21 +195,7 @@ describe('bridge between two federations', () => {
     // med's xb-police (no party to any flow) signs a copy for atl:xb-police itself — its SDK would refuse, so it seals
     // with a cross context admitting anything — and the (compromised) bridge puts it on xa-border-police's flow subject.
     const medOther = await connectBridged(feds.med, 'xb-police');
-    const admitAll = { agreementId: ID, peer: 'atl', peerRoot: (await openFederation(feds.atl.trustDir)).root.publicJwk, sendTiers: () => ['personal' as const], checkSend: () => undefined, checkReceive: () => undefined };
-    const sealed = sealMessage(
-      {
-        catalog: feds.med.catalog,
-        codec: createEnvelopeCodec(feds.med.catalog.envelopeTypes),
-        policy: medOther.policy,
-        sender: 'xb-police',
-        key: medOther.identity.key,
-        clock: systemClock,
-        bridges: { federation: 'med', sides: new Map([['atl', admitAll]]), keys: () => undefined, localise },
-      },
-      TYPE,
-      { summary: 'smuggled across' },
-      { to: 'atl:xb-police' },
-    );
+    const sealed = await sealAdmittingAnything(feds, ID, medOther, TYPE, { summary: 'smuggled across' }, 'atl:xb-police');
     const copy = sealed.copies[0]!;
     const creds = new Uint8Array(await readFile(bridgePaths(feds.atl.trustDir, ID).importCreds));
     const raw = await RawAgency.connectCreds(feds.atl.server.url, creds, await caOf(feds.atl), bridgeInbox(ID, 'import'));

@@ -117,13 +117,21 @@ class Session {
       this.#listen();
       this.#timers.push(setInterval(() => this.#listen(), 1_000));
     }
-    const js = jetstream(this.#o.nc);
-    for (const stream of streams) {
-      const from = this.positions[stream] ?? 0;
-      const consumer = await js.consumers.get(stream, {
-        name_prefix: `AUDIT_${stream}_${nuid.next()}`,
-        ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
-      });
+    const js = jetstream(this.#o.nc, { timeout: READER_REQUEST_TIMEOUT_MS });
+    // Every stream's reader made at once: on a cluster with a node down some attempts go unanswered and are retried.
+    const readers = await Promise.all(
+      streams.map((stream) => {
+        const from = this.positions[stream] ?? 0;
+        return untilAnswered(() =>
+          js.consumers.get(stream, {
+            name_prefix: `AUDIT_${stream}_${nuid.next()}`,
+            ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
+          }),
+        );
+      }),
+    );
+    for (const [i, stream] of streams.entries()) {
+      const consumer = readers[i]!;
       const messages = await consumer.consume({ max_messages: 512, expires: 5_000 });
       this.#iters.push(messages);
       this.#consumers.push(consumer);
@@ -231,6 +239,32 @@ class Session {
   }
 }
 
+/** Timeout of each request creating one of the audit's readers (retried: see {@link untilAnswered}). */
+const READER_REQUEST_TIMEOUT_MS = 1_000;
+/** How long the audit keeps trying a step of its start through answers that pass on a cluster. */
+const START_RETRY_MS = 60_000;
+/** Answers that pass on a cluster: a request lost with a dead node, a group electing its leader. */
+const PASSING = /timeout|no responders|leader|temporarily unavailable|no suitable peers/i;
+
+/**
+ * Run a step of the audit's start (opening the ledger, creating one ordered reader), again while it fails in a way
+ * that passes: right after the exchange pushed the account JWTs JetStream answers late for a moment, and on a cluster
+ * with a node down nats-server 2.9.10 places a new R1 consumer on any of the stream's peers, the dead node's too (about
+ * one create in three went unanswered in test/cluster-attach, long after the kill); each attempt (a new name) is placed
+ * anew.
+ */
+async function untilAnswered<T>(step: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + START_RETRY_MS;
+  for (;;) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!PASSING.test((err as Error).message ?? '') || Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 /**
  * Start the audit ledger: part of the exchange control plane, on the administrator's connection.
  * It reads every family stream and the quarantine stream with ordered consumers of its own
@@ -261,8 +295,10 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   });
 
   const open = async (): Promise<Session> => {
-    await ensureLedgerStream(o.nc);
-    const writer = await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
+    const writer = await untilAnswered(async () => {
+      await ensureLedgerStream(o.nc);
+      return await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
+    });
     const s = new Session(o, writer, logger, verifier, cross);
     writer.onFailure(() => {
       if (stopping) return;

@@ -12,9 +12,11 @@ import { federationPolicy } from './admin.ts';
 import { startDirectoryService, type DirectoryService } from './directory-service.ts';
 import { spawnNatsServer, type NatsProcess } from './nats-process.ts';
 import { provisionExchange, type ProvisionReport } from './provision.ts';
+import { provisionByName } from './provision-named.ts';
 import { provisionPolicyChange } from './provision-change.ts';
 import { replicateStreams } from './replicas.ts';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { LEDGER_STREAM } from '../audit/entry.ts';
 import { startReplayService } from './replay-service.ts';
 import { startQuarantineService } from './quarantine-service.ts';
 import { startPeekService } from './peek-service.ts';
@@ -68,8 +70,12 @@ export interface AttachedExchange {
   directory: DirectoryService;
   /** Revoke an agency: signed revocation list to receivers, NATS users revoked on the live server. */
   revoke(agencyId: string, at?: Date): Promise<RevokeResult>;
-  /** Re-provision streams and consumers (after enrolments or a policy change). */
-  reprovision(): Promise<ProvisionReport>;
+  /**
+   * Re-provision streams and consumers (after enrolments or a policy change), by name (provision-named.ts: nothing
+   * listed, so a cluster node down costs no listing's wait). `full`: the full reconcile instead, which lists every
+   * stream's consumers to delete strays nothing in Liaison made (≈ 4 s per stream with a cluster node down).
+   */
+  reprovision(o?: { full?: boolean }): Promise<ProvisionReport>;
   /** The audit ledger (services/audit), unless attached with `audit: false`. */
   audit?: AuditService;
   stop(): Promise<void>;
@@ -112,7 +118,8 @@ export async function attachExchange(o: {
   try {
     // Agencies live in accounts of their own: the server must know them (and the exchange's exports) first.
     const accounts = await startAccountSync({ trustDir: o.trustDir, url, plain: o.plain, logger, policy: () => currentPolicy, catalog: o.catalog });
-    const provisioned = await provisionExchange(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas: o.replicas });
+    // By name: on a cluster with a node down, every listing would wait ≈ 4 s for it (provision-named.ts).
+    const provisioned = await provisionByName(admin, policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas: o.replicas });
     await keepHandledForApplied(admin, o.trustDir, policy, o.catalog); // the applied agreements' outage on top (issue 17)
     const replicas = provisioned.replicas ?? 1;
     services = await startExchangeServiceHost({ url, trustDir: o.trustDir, plain: o.plain, subjects: [DIRECTORY_REQUEST_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, PEEK_SUBJECTS], logger });
@@ -157,11 +164,12 @@ export async function attachExchange(o: {
         logger.info({ agency: agencyId }, 'agency revoked');
         return result;
       },
-      async reprovision() {
+      async reprovision(r = {}) {
         ex.policy = await federationPolicy(o.trustDir, o.catalog);
         currentPolicy = ex.policy;
         await accounts.sync();
-        ex.provisioned = await provisionExchange(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas });
+        const provision = r.full ? provisionExchange : provisionByName;
+        ex.provisioned = await provision(admin, ex.policy, o.catalog, logger, await revokedAgencies(o.trustDir), { replicas });
         await keepHandledForApplied(admin, o.trustDir, ex.policy, o.catalog);
         await directory.refresh();
         return ex.provisioned;
@@ -177,7 +185,7 @@ export async function attachExchange(o: {
     await recordEnforcedPolicy(admin, policy);
     if (o.audit !== false) ex.audit = await startAuditService({ ...o.audit, nc: admin, trustDir: o.trustDir, policy: () => ex.policy, catalog: o.catalog, logger });
     // The audit ledger stream is made by its service: kept at the replica count like the rest.
-    if (replicas > 1) await replicateStreams(await jetstreamManager(admin), replicas);
+    if (replicas > 1) await replicateStreams(await jetstreamManager(admin), replicas, [LEDGER_STREAM]);
     return ex;
   } catch (err) {
     await services?.close().catch(() => undefined);

@@ -20,7 +20,8 @@ import {
   type Federation,
 } from '../trust/index.ts';
 import { federationPolicy } from './admin.ts';
-import { provisionExchange, type ProvisionReport } from './provision.ts';
+import type { ProvisionReport } from './provision.ts';
+import { provisionByName } from './provision-named.ts';
 import { provisionPolicyChange } from './provision-change.ts';
 import { refreshBridges, type BridgeRefresh } from '../bridge/refresh.ts';
 
@@ -208,11 +209,12 @@ export async function applyPolicy(o: {
     const revokedBefore = new Set(records.filter((r) => r.revokedAt !== undefined).map((r) => r.id));
     const revoked = new Set([...(await listAgencyRecords(o.trustDir)).filter((r) => r.revokedAt !== undefined).map((r) => r.id), ...removed]);
     o.onStep?.('provisioning streams and consumers for the new policy');
-    // Only what the change touches; the same policy applied again reconciles everything (it repairs an apply that
-    // stopped half-way, whose policy was already written).
+    // Only what the change touches; the same policy applied again reconciles everything it compiles, by name (it
+    // repairs an apply that stopped half-way, whose policy was already written: the exchange's record of its consumers
+    // names those the earlier policy granted). Nothing listed: a listing waits ≈ 4 s for a dead cluster node.
     report.provisioned =
       current.hash === next.hash
-        ? await provisionExchange(admin, next, o.catalog, logger, revoked)
+        ? await provisionByName(admin, next, o.catalog, logger, revoked)
         : await provisionPolicyChange(admin, { policy: current, revoked: revokedBefore }, { policy: next, revoked }, o.catalog, logger);
   } finally {
     if (!o.admin) await admin.close().catch(() => undefined);

@@ -14,6 +14,7 @@ import { putStream, type ProvisionReport } from './provision.ts';
 import { CLUSTER_CONSUMER_CONCURRENCY, SINGLE_CONSUMER_CONCURRENCY, inParallel, reconcileOne, removeOne } from './provision-consumers.ts';
 import { jetStreamWhenReady } from './jetstream-ready.ts';
 import { exchangeReplicas, retryTransient } from './replicas.ts';
+import { consumerKey, readProvisionedConsumers, recordProvisionedConsumers } from './provisioned-record.ts';
 
 /** A policy and the agencies revoked under it (they keep no consumers). */
 export interface ProvisionedState {
@@ -72,12 +73,19 @@ export async function provisionPolicyChange(nc: NatsConnection, from: Provisione
   if (diff.streams.length > 0 || diff.buckets.length > 0) report.replicas = o.replicas ?? (await replicasOfExchange(jsm, from.policy, catalog));
   const replicas = report.replicas ?? o.replicas ?? 1;
   for (const s of diff.streams) await putStream(jsm, s, replicas);
-  await inParallel(diff.consumers, replicas > 1 ? CLUSTER_CONSUMER_CONCURRENCY : SINGLE_CONSUMER_CONCURRENCY, (c) => reconcileOne(jsm, c));
+  // The exchange's record of its consumers (provisioned-record.ts) learns the new ones before they are made.
+  const recorded = await readProvisionedConsumers(nc);
+  if (recorded && diff.consumers.some((c) => !recorded.has(consumerKey(c)))) await recordProvisionedConsumers(nc, [...recorded, ...diff.consumers.map(consumerKey)]);
+  await inParallel(diff.consumers, replicas > 1 ? CLUSTER_CONSUMER_CONCURRENCY : SINGLE_CONSUMER_CONCURRENCY, async (c) => void (await reconcileOne(jsm, c)));
   // Listed whether deleted now or found gone (a delete answered after its request timed out, retried).
   await inParallel(diff.removedConsumers, SINGLE_CONSUMER_CONCURRENCY, async (c) => {
     await removeOne(jsm, c.stream, c.name);
     report.removedConsumers.push(c.name);
   });
+  if (recorded && diff.removedConsumers.length > 0) {
+    const gone = new Set(diff.removedConsumers.map(consumerKey));
+    await recordProvisionedConsumers(nc, [...recorded, ...diff.consumers.map(consumerKey)].filter((k) => !gone.has(k)));
+  }
   for (const b of diff.buckets) await retryTransient(() => provisionBucket(nc, b, replicas));
   logger?.info({ streams: diff.streams.length, consumers: diff.consumers.length, removed: report.removedConsumers.length, buckets: diff.buckets.length }, 'policy change provisioned');
   return report;
@@ -86,7 +94,5 @@ export async function provisionPolicyChange(nc: NatsConnection, from: Provisione
 /** The replica count of the exchange's streams, from one stream the previous policy provisioned. */
 async function replicasOfExchange(jsm: JetStreamManager, policy: Policy, catalog: TypeCatalog): Promise<number> {
   const first = compileStreams(policy, catalog)[0];
-  if (!first) return await retryTransient(() => exchangeReplicas(jsm));
-  const info = await retryTransient(() => jsm.streams.info(first.name));
-  return info.config.num_replicas ?? 1;
+  return await retryTransient(() => exchangeReplicas(jsm, undefined, first?.name));
 }

@@ -43,7 +43,7 @@ export function consumerUpToDate(info: ConsumerInfo | undefined, c: ConsumerSpec
   return info !== undefined && info.config.filter_subject === c.filterSubject && info.config.max_ack_pending === c.maxAckPending && info.config.ack_wait === nanos(c.ackWaitMs);
 }
 
-/** The consumers of `stream` (durable and ephemeral), by name. */
+/** The consumers of `stream` (durable and ephemeral), by name: a LISTING (≈ 4 s per stream on a cluster with a node down), for the full reconcile only. */
 async function listConsumers(jsm: JetStreamManager, stream: string): Promise<Map<string, ConsumerInfo>> {
   return await retryTransient(async () => {
     const out = new Map<string, ConsumerInfo>();
@@ -52,8 +52,11 @@ async function listConsumers(jsm: JetStreamManager, stream: string): Promise<Map
   });
 }
 
-/** Create, re-create (another filter) or update (window, ack wait) one consumer, through transient answers. */
-export async function reconcileOne(jsm: JetStreamManager, c: ConsumerSpec): Promise<void> {
+/**
+ * Create, re-create (another filter) or update (window, ack wait) one consumer, asked for by name, through transient
+ * answers. True when it was created or changed, false when it already was as the policy compiles it.
+ */
+export async function reconcileOne(jsm: JetStreamManager, c: ConsumerSpec): Promise<boolean> {
   const cfg = {
     durable_name: c.name,
     filter_subject: c.filterSubject,
@@ -63,17 +66,18 @@ export async function reconcileOne(jsm: JetStreamManager, c: ConsumerSpec): Prom
     max_deliver: 20,
     max_ack_pending: c.maxAckPending,
   };
-  await retryTransient(async () => {
-    // Looked up again: the listing may be stale or (on a cluster mid-election) incomplete.
+  return await retryTransient(async () => {
+    // Looked up by name (after a full reconcile's listing too: it may be stale or, on a cluster mid-election, incomplete).
     const info = await jsm.consumers.info(c.stream, c.name).catch((err: unknown) => {
       if (/consumer not found/i.test((err as Error).message)) return undefined;
       throw err;
     });
-    if (consumerUpToDate(info, c)) return;
+    if (consumerUpToDate(info, c)) return false;
     const same = info && info.config.filter_subject === c.filterSubject;
     if (info && !same) await jsm.consumers.delete(c.stream, c.name);
     if (!same) await jsm.consumers.add(c.stream, cfg);
     else await jsm.consumers.update(c.stream, c.name, { max_ack_pending: c.maxAckPending, ack_wait: nanos(c.ackWaitMs) });
+    return true;
   }, CONSUMER_RETRY_MS);
 }
 
@@ -91,7 +95,7 @@ export async function removeOne(jsm: JetStreamManager, stream: string, name: str
 }
 
 /**
- * Make the durable consumers of `streams` those of `wanted`: list each stream's consumers once, reconcile only the
+ * The full reconcile's consumers (provision.ts): make the durable consumers of `streams` those of `wanted`: list each stream's consumers once, reconcile only the
  * missing or different ones (several at once: on a cluster each is a RAFT group of its own, created in about half a
  * second), delete durable consumers not wanted. Ephemeral consumers (the services' ordered ones) are left alone.
  */
@@ -99,7 +103,7 @@ export async function reconcileConsumers(jsm: JetStreamManager, streams: readonl
   const existing = new Map<string, Map<string, ConsumerInfo>>();
   for (const s of streams) existing.set(s, await listConsumers(jsm, s));
   const stale = wanted.filter((c) => !consumerUpToDate(existing.get(c.stream)?.get(c.name), c));
-  await inParallel(stale, replicas > 1 ? CLUSTER_CONSUMER_CONCURRENCY : SINGLE_CONSUMER_CONCURRENCY, (c) => reconcileOne(jsm, c));
+  await inParallel(stale, replicas > 1 ? CLUSTER_CONSUMER_CONCURRENCY : SINGLE_CONSUMER_CONCURRENCY, async (c) => void (await reconcileOne(jsm, c)));
   const keep = new Set(wanted.map((c) => `${c.stream}/${c.name}`));
   const unwanted: [string, string][] = [];
   for (const [stream, consumers] of existing) {

@@ -10,6 +10,8 @@ import { jetStreamWhenReady } from './jetstream-ready.ts';
 import { reconcileConsumers } from './provision-consumers.ts';
 import { exchangeReplicas, replicateStreams, retryTransient } from './replicas.ts';
 import { RETRACTIONS_BUCKET } from './retract-service.ts';
+import { LEDGER_STREAM } from '../audit/entry.ts';
+import { consumerKey, readProvisionedConsumers, recordProvisionedConsumers } from './provisioned-record.ts';
 
 /** What provisioning did. */
 export interface ProvisionReport {
@@ -32,7 +34,7 @@ export interface ProvisionOptions {
 
 const nanos = (ms: number) => ms * 1_000_000;
 
-/** Every stream of the exchange account, by name (one listing; KV buckets and object stores are streams too). */
+/** Every stream of the exchange account, by name (one listing; KV buckets and object stores are streams too). The full reconcile only. */
 async function listStreams(jsm: JetStreamManager): Promise<Map<string, StreamInfo>> {
   const out = new Map<string, StreamInfo>();
   for await (const si of jsm.streams.list()) out.set(si.config.name, si);
@@ -40,7 +42,7 @@ async function listStreams(jsm: JetStreamManager): Promise<Map<string, StreamInf
 }
 
 /** True when JetStream's stream is the one the policy compiles (subjects, retention, dedupe window, replicas). */
-function streamUpToDate(info: StreamInfo | undefined, cfg: Partial<StreamConfig> & { name: string }): boolean {
+export function streamUpToDate(info: StreamInfo | undefined, cfg: Partial<StreamConfig> & { name: string }): boolean {
   if (!info) return false;
   const have = [...(info.config.subjects ?? [])].sort();
   const want = [...(cfg.subjects ?? [])].sort();
@@ -54,14 +56,30 @@ function streamUpToDate(info: StreamInfo | undefined, cfg: Partial<StreamConfig>
 }
 
 /** True when a bucket's stream exists as provisioning leaves it (direct get; a KV bucket's max age). */
-function bucketUpToDate(info: StreamInfo | undefined, b: BucketSpec): boolean {
+export function bucketUpToDate(info: StreamInfo | undefined, b: BucketSpec): boolean {
   if (!info || info.config.allow_direct !== true) return false;
   return !(b.kind === 'kv' && b.maxAgeMs) || info.config.max_age === nanos(b.maxAgeMs);
 }
 
 /** The JetStream config of a compiled stream at `replicas` copies. */
-function streamConfig(s: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
+export function streamConfig(s: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
   return { name: s.name, subjects: s.subjects, max_age: nanos(s.maxAgeMs), duplicate_window: nanos(s.duplicateWindowMs), num_replicas: replicas };
+}
+
+/** The stream holding a policy bucket (`KV_<bucket>` or `OBJ_<bucket>`). */
+export function bucketStream(b: BucketSpec): string {
+  return b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`;
+}
+
+/** The exchange's own KV buckets (the enforced policy and the provisioned-consumer record; the retraction records), made by provisioning at the replica count. */
+export const EXCHANGE_BUCKETS: readonly string[] = [EXCHANGE_STATE_BUCKET, RETRACTIONS_BUCKET];
+
+/**
+ * Every stream the exchange account holds for `policy`, by name: the policy's streams, its buckets' streams, the
+ * exchange's own buckets and the audit ledger. What the replica check looks at (no listing: see provision-named.ts).
+ */
+export function exchangeStreamNames(policy: Policy, catalog: TypeCatalog): string[] {
+  return [...compileStreams(policy, catalog).map((s) => s.name), ...compileBuckets(policy, catalog).map(bucketStream), ...EXCHANGE_BUCKETS.map((b) => `KV_${b}`), LEDGER_STREAM];
 }
 
 /** Create a compiled stream, or update it when it exists, through transient answers. */
@@ -91,12 +109,17 @@ async function provisionStreams(jsm: JetStreamManager, policy: Policy, catalog: 
 }
 
 /**
- * Reconcile JetStream with the policy, as the exchange administrator: one stream per family (tier
+ * The FULL reconcile of JetStream with the policy, as the exchange administrator: one stream per family (tier
  * subjects listed explicitly, retention from the policy) plus quarantine, and the durable pull
- * consumers of every agency (filters compiled from the policy). Consumers the policy no longer
- * grants (or that belong to a revoked agency) are deleted. Every stream, KV bucket and object store is kept at the
- * exchange's replica count (`o.replicas`, else learnt from its streams). Idempotent, and cheap when little differs:
- * streams and consumers are listed once and only those that differ from the policy are touched.
+ * consumers of every agency (filters compiled from the policy). Every durable consumer of the policy's streams that
+ * the policy does not grant (or that belongs to a revoked agency) is deleted — strays made by hand included, except a
+ * bridge's export consumers. Every stream, KV bucket and object store is kept at the
+ * exchange's replica count (`o.replicas`, else learnt from its streams). Idempotent; records the consumers it
+ * provisioned (provisioned-record.ts).
+ *
+ * It LISTS the account's streams and every stream's consumers, which on a cluster with a node down waits ≈ 4 s per
+ * listing: only for finding strays (`reprovision({ full: true })`; an exchange provisioned before the record existed).
+ * Attaching, reprovisioning and re-applying a policy provision by name ({@link provisionByName} in provision-named.ts).
  */
 export async function provisionExchange(
   nc: NatsConnection,
@@ -113,17 +136,20 @@ export async function provisionExchange(
   const replicas = o.replicas === undefined ? Math.max(1, ...[...existing.values()].map((si) => si.config.num_replicas ?? 1)) : await exchangeReplicas(jsm, o.replicas);
   const report: ProvisionReport = { streams: [], consumers: [], removedConsumers: [], buckets: [], replicas };
   report.streams = await provisionStreams(jsm, policy, catalog, existing, replicas);
+  await provisionExchangeBuckets(nc, replicas, existing);
   const wanted = compileConsumers(policy, catalog).filter((c) => !revoked.has(c.agency));
+  const wantedKeys = wanted.map(consumerKey);
+  await recordProvisionedConsumers(nc, [...((await readProvisionedConsumers(nc)) ?? []), ...wantedKeys]);
   const consumers = await reconcileConsumers(jsm, report.streams, wanted, replicas);
+  await recordProvisionedConsumers(nc, wantedKeys);
   report.consumers = wanted.map((c) => c.name);
   report.removedConsumers = consumers.removed;
   report.changedConsumers = consumers.changed;
   for (const b of compileBuckets(policy, catalog)) {
-    if (!bucketUpToDate(existing.get(b.kind === 'kv' ? `KV_${b.bucket}` : `OBJ_${b.bucket}`), b)) await retryTransient(() => provisionBucket(nc, b, replicas));
+    if (!bucketUpToDate(existing.get(bucketStream(b)), b)) await retryTransient(() => provisionBucket(nc, b, replicas));
     report.buckets.push(`${b.kind}:${b.bucket}`);
   }
-  await provisionExchangeBuckets(nc, replicas, existing);
-  await retryTransient(() => replicateStreams(jsm, replicas));
+  await replicateStreams(jsm, replicas, [...new Set([...existing.keys(), ...exchangeStreamNames(policy, catalog)])]);
   logger?.info(
     { replicas, buckets: report.buckets.length, streams: report.streams.length, consumers: report.consumers.length, changed: consumers.changed.length, removed: report.removedConsumers.length },
     'exchange provisioned',
@@ -137,7 +163,7 @@ export async function provisionExchange(
  */
 async function provisionExchangeBuckets(nc: NatsConnection, replicas: number, existing: Map<string, StreamInfo>): Promise<void> {
   const kvm = new Kvm(nc);
-  for (const bucket of [EXCHANGE_STATE_BUCKET, RETRACTIONS_BUCKET]) {
+  for (const bucket of EXCHANGE_BUCKETS) {
     if (existing.has(`KV_${bucket}`)) continue;
     try {
       await retryTransient(() => kvm.create(bucket, { history: 1, replicas }));

@@ -9,13 +9,24 @@ const INT64 = new Set(['int64', 'sint64', 'sfixed64']);
 const UINT64 = new Set(['uint64', 'fixed64']);
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
+/**
+ * A value refused. Thrown with the path inside the value that failed ('' at the throw site) and
+ * prefixed by each enclosing object or list while it unwinds ({@link within}): no path string is built
+ * for a value that is valid (issue 16 item 3: one per field of every message sealed).
+ */
 class Invalid {
-  readonly path: string;
+  path: string;
   readonly expected: string;
   constructor(path: string, expected: string) {
     this.path = path;
     this.expected = expected;
   }
+}
+
+/** `err` with `segment` (a key, `[i]` or `["k"]`) put in front of its path; any other error unchanged. */
+function within(err: unknown, segment: string): unknown {
+  if (err instanceof Invalid) err.path = !err.path ? segment : err.path.startsWith('[') ? `${segment}${err.path}` : `${segment}.${err.path}`;
+  return err;
 }
 
 function kindOf(value: unknown): string {
@@ -28,7 +39,20 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) && !(value instanceof Date);
 }
 
+/** Integer bounds, computed once (not per value). */
+const INT32_MIN = -(2n ** 31n);
+const INT32_MAX = 2n ** 31n - 1n;
+const UINT32_MAX = 2n ** 32n - 1n;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
 function integer(value: unknown, path: string, min: bigint, max: bigint, what: string, asString: boolean): number | string {
+  // A safe integer needs no BigInt: every bound is beyond 2^53 or exactly representable.
+  if (typeof value === 'number' && Number.isSafeInteger(value)) {
+    if (value < Number(min) || value > Number(max)) throw new Invalid(path, what);
+    return asString ? String(value) : value === 0 ? 0 : value;
+  }
   let big: bigint | undefined;
   if (typeof value === 'number' && Number.isInteger(value)) big = BigInt(value);
   else if (typeof value === 'string' && /^-?\d+$/.test(value)) big = BigInt(value);
@@ -52,10 +76,10 @@ function scalar(f: FieldNode, value: unknown, path: string): unknown {
     if (value === 'Infinity' || value === '-Infinity') return Number(value);
     throw new Invalid(path, 'number');
   }
-  if (INT32.has(t)) return integer(value, path, -(2n ** 31n), 2n ** 31n - 1n, '32-bit integer', false);
-  if (UINT32.has(t)) return integer(value, path, 0n, 2n ** 32n - 1n, 'unsigned 32-bit integer', false);
-  if (INT64.has(t)) return integer(value, path, -(2n ** 63n), 2n ** 63n - 1n, '64-bit integer (number or decimal string)', true);
-  if (UINT64.has(t)) return integer(value, path, 0n, 2n ** 64n - 1n, 'unsigned 64-bit integer (number or decimal string)', true);
+  if (INT32.has(t)) return integer(value, path, INT32_MIN, INT32_MAX, '32-bit integer', false);
+  if (UINT32.has(t)) return integer(value, path, 0n, UINT32_MAX, 'unsigned 32-bit integer', false);
+  if (INT64.has(t)) return integer(value, path, INT64_MIN, INT64_MAX, '64-bit integer (number or decimal string)', true);
+  if (UINT64.has(t)) return integer(value, path, 0n, UINT64_MAX, 'unsigned 64-bit integer (number or decimal string)', true);
   if (t === 'bytes') {
     if (value instanceof Uint8Array) return value;
     if (typeof value === 'string' && BASE64.test(value)) return new Uint8Array(Buffer.from(value, 'base64'));
@@ -105,23 +129,40 @@ function object(node: TypeNode, value: unknown, path: string): Record<string, un
   for (const key of Object.keys(value)) {
     const v = value[key];
     const f = node.byKey.get(key);
-    const p = path ? `${path}.${key}` : key;
-    if (!f) throw new Invalid(p, `no such field in ${node.type.fullName.slice(1)}`);
+    if (!f) throw new Invalid(key, `no such field in ${node.type.fullName.slice(1)}`);
     if (v === null || v === undefined) continue;
-    if (f.map) {
-      if (!isPlainObject(v)) throw new Invalid(p, 'object (map)');
-      const m: Record<string, unknown> = {};
-      for (const [k, item] of Object.entries(v)) m[k] = element(f, item, `${p}[${JSON.stringify(k)}]`);
-      out[f.name] = m;
-    } else if (f.repeated) {
-      if (!Array.isArray(v)) throw new Invalid(p, 'array');
-      if (v.length) out[f.name] = v.map((item, i) => element(f, item, `${p}[${i}]`));
-    } else {
-      const converted = element(f, v, p);
-      if (!isDefault(f, converted)) out[f.name] = converted;
+    try {
+      field(f, v, out);
+    } catch (err) {
+      throw within(err, key);
     }
   }
   return out;
+}
+
+/** One field's value (`v`, present) converted into `out`; an Invalid thrown carries the path inside the field. */
+function field(f: FieldNode, v: unknown, out: Record<string, unknown>): void {
+  if (f.map) {
+    if (!isPlainObject(v)) throw new Invalid('', 'object (map)');
+    const m: Record<string, unknown> = {};
+    for (const [k, item] of Object.entries(v)) m[k] = itemOf(f, item, k);
+    out[f.name] = m;
+  } else if (f.repeated) {
+    if (!Array.isArray(v)) throw new Invalid('', 'array');
+    if (v.length) out[f.name] = v.map((item, i) => itemOf(f, item, i));
+  } else {
+    const converted = element(f, v, '');
+    if (!isDefault(f, converted)) out[f.name] = converted;
+  }
+}
+
+/** One entry of a list (index `at`) or map (key `at`). */
+function itemOf(f: FieldNode, item: unknown, at: number | string): unknown {
+  try {
+    return element(f, item, '');
+  } catch (err) {
+    throw within(err, typeof at === 'number' ? `[${at}]` : `[${JSON.stringify(at)}]`);
+  }
 }
 
 /**

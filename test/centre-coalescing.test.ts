@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AlertCoalescer } from '../services/centre/alert-coalescer.ts';
+import { alertPlanStats } from '../services/centre/alerts.ts';
 import { deliverAlert, forgetAlerts, recordEntity, type CorrelateContext } from '../services/centre/correlate.ts';
 import { extractEntities } from '../services/centre/entities.ts';
 import { EntityWriter } from '../services/centre/entity-writer.ts';
@@ -100,6 +101,7 @@ describe('the centre coalesces its alerts per (value, recipient)', () => {
     const imo = '9000101';
     const [m1, m2, m3] = await threeReports(imo);
     const { store, stats, alerts, record } = await coalescing({ windowMs: 60_000 });
+    const built0 = alertPlanStats.built;
     const release = alerts.hold(); // A handler still working: the alerts wait for newer ones.
     await (await record(m1!, imo)).alerted; // Alone it is no link: nothing to wait for.
     const r2 = await record(m2!, imo);
@@ -119,6 +121,8 @@ describe('the centre coalesces its alerts per (value, recipient)', () => {
     await alerts.settle();
     expect(alerts.stats).toMatchObject({ offered: 4, sent: 2, merged: 2 });
     expect(stats.alerts).toBe(2);
+    // Issue 16 item 3: an alert's body is built when it is sent: 2 bodies for 4 alerts offered (before: 4).
+    expect(alertPlanStats.built - built0).toBe(2);
     await until(() => RECIPIENTS.every((to) => alertsAbout(to, imo).length >= 1), 8_000, 'the alerts');
     await new Promise((r) => setTimeout(r, 300));
     for (const to of RECIPIENTS) {

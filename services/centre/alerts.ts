@@ -19,13 +19,46 @@ export interface PlannedAlert {
   hidden: number;
 }
 
-/** True when the record is a tactical link: two agencies, or one agency in two cases. */
+/** True when the record is a tactical link: two agencies, or one agency in two cases (stops at the first pair found). */
 export function isLink(r: EntityRecord): boolean {
-  const agencies = new Set(r.occurrences.map((o) => o.agency));
-  if (agencies.size >= 2) return true;
-  const cases = new Set(r.occurrences.map((o) => o.caseRef).filter(Boolean));
-  return cases.size >= 2;
+  let agency: string | undefined;
+  let caseRef = '';
+  for (const o of r.occurrences) {
+    if (agency === undefined) agency = o.agency;
+    else if (o.agency !== agency) return true;
+    if (!o.caseRef) continue;
+    if (!caseRef) caseRef = o.caseRef;
+    else if (o.caseRef !== caseRef) return true;
+  }
+  return false;
 }
+
+/**
+ * True when {@link planAlert} plans an alert for `recipient` (does not answer undefined): it holds an
+ * occurrence, and another agency holds one too or its own span two cases. A single pass, without the
+ * views or the body: the centre decides with it which alerts a write remembers, and builds an alert's
+ * body only when the alert is sent (most are replaced by a newer one first: alert-coalescer.ts).
+ */
+export function alertsRecipient(entity: EntityRecord, recipient: string): boolean {
+  let own = false;
+  let others = false;
+  let ownCase = '';
+  let twoCases = false;
+  for (const o of entity.occurrences) {
+    if (o.agency !== recipient) {
+      others = true;
+      continue;
+    }
+    own = true;
+    if (!o.caseRef || twoCases) continue;
+    if (!ownCase) ownCase = o.caseRef;
+    else if (o.caseRef !== ownCase) twoCases = true;
+  }
+  return own && (others || twoCases);
+}
+
+/** Alert bodies built by {@link planAlert} in this process (tests assert the work saved). */
+export const alertPlanStats = { built: 0 };
 
 const kindLabel = (kind: string) => kind.replace('ENTITY_KIND_', '').toLowerCase().replace(/_/g, ' ');
 const maxOf = <T extends string>(order: readonly T[], values: T[], floor: T): T => values.reduce((a, b) => (order.indexOf(b) > order.indexOf(a) ? b : a), floor);
@@ -45,8 +78,9 @@ function occurrenceBody(o: Occurrence): Record<string, unknown> {
  * never relabelled operational.
  */
 export function planAlert(policy: Policy, entity: EntityRecord, recipient: string, trigger: Occurrence): PlannedAlert | undefined {
+  if (!alertsRecipient(entity, recipient)) return undefined;
+  alertPlanStats.built++;
   const own = entity.occurrences.filter((o) => o.agency === recipient);
-  if (own.length === 0) return undefined;
   const views = new Map<Occurrence, View>(entity.occurrences.map((o) => [o, viewOf(policy, recipient, o)]));
   const others = entity.occurrences.filter((o) => o.agency !== recipient);
   const visible = others.filter((o) => views.get(o)!.seesValue);
@@ -54,7 +88,6 @@ export function planAlert(policy: Policy, entity: EntityRecord, recipient: strin
   // An agency some of whose records are visible is named anyway; only wholly hidden ones are counted.
   for (const o of visible) hiddenAgencies.delete(o.agency);
   const ownCases = [...new Set(own.map((o) => o.caseRef).filter(Boolean))];
-  if (others.length === 0 && ownCases.length < 2) return undefined;
 
   const included = [...own, ...visible];
   const valueShown = entity.value !== undefined && included.some((o) => visibleAt(o.fieldTier, 'operational'));

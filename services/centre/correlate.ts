@@ -10,10 +10,10 @@ import type { ReceivedMessage } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { derivedUuidv7 } from '../sdk/ids.ts';
 import type { Logger } from '../sdk/logging.ts';
-import { receiveCeiling } from '../sdk/policy/index.ts';
+import { receiveCeiling, type Policy } from '../sdk/policy/index.ts';
 import { visibleAt } from '../sdk/tier.ts';
 import type { AlertCoalescer, OfferedAlert } from './alert-coalescer.ts';
-import { isLink, planAlert, type PlannedAlert } from './alerts.ts';
+import { alertsRecipient, isLink, planAlert, type PlannedAlert } from './alerts.ts';
 import type { ExtractedEntity } from './entities.ts';
 import type { EntityChange, EntityWriter } from './entity-writer.ts';
 import { entityHash, isOccurrenceOf, MAX_ALERTS, MAX_OCCURRENCES, type EntityRecord, type Occurrence, type SentAlert } from './store.ts';
@@ -38,10 +38,16 @@ export interface CorrelateContext {
   alerts?: AlertCoalescer;
 }
 
-/** An alert planned for one recipient, with the id and the entry it is remembered under. */
+/** An alert planned for one recipient, with the id and the entry it is remembered under; its body is built on first use. */
 interface PlannedSend {
-  plan: PlannedAlert;
+  plan: () => PlannedAlert;
   sent: SentAlert;
+}
+
+/** The alert `recipient` gets about `linked` (which {@link alertsRecipient} admitted), built once, on first use: most are replaced before they go. */
+function lazyPlan(policy: Policy, linked: EntityRecord, recipient: string, trigger: Occurrence): () => PlannedAlert {
+  let plan: PlannedAlert | undefined;
+  return () => (plan ??= planAlert(policy, linked, recipient, trigger)!);
 }
 
 /** What the last run of a change decided (the run that was written). */
@@ -77,11 +83,13 @@ function withOccurrence(base: EntityRecord, occ: Occurrence, value: string | und
 /** Plan each involved agency's alert about a link `trigger` made (its id from the message's sender and id, the value and the recipient). */
 function planAlerts(ctx: CorrelateContext, msg: ReceivedMessage, hash: string, linked: EntityRecord, trigger: Occurrence, run: ChangeRun): void {
   const agencies = [...new Set(linked.occurrences.map((x) => x.agency))].sort();
+  // The policy in force now, when the body is built later too.
+  const policy = ctx.client.policy;
   for (const recipient of agencies) {
     if (recipient === ctx.client.id) continue;
-    const plan = planAlert(ctx.client.policy, linked, recipient, trigger);
-    if (!plan) continue;
-    if (!receiveCeiling(ctx.client.policy, recipient, 'CorrelationAlert', 'direct')) {
+    if (!alertsRecipient(linked, recipient)) continue;
+    const plan = lazyPlan(policy, linked, recipient, trigger);
+    if (!receiveCeiling(policy, recipient, 'CorrelationAlert', 'direct')) {
       run.unreachable.push(recipient);
       continue;
     }
@@ -186,7 +194,11 @@ export async function recordEntity(ctx: CorrelateContext, msg: ReceivedMessage, 
     ctx.logger.debug({ to, ref }, 'involved agency may not receive CorrelationAlert');
   }
   const index = written?.record.occurrences.findIndex((o) => isOccurrenceOf(o, occ.agency, occ.messageId)) ?? -1;
-  const offers = run.planned.map((p): OfferedAlert => ({ hash, plan: p.plan, sent: p.sent, ref, revision: written?.revision ?? 0, index, fresh: run.fresh.has(p.sent.id) }));
+  const offers = run.planned.map((p): OfferedAlert => {
+    const offer = { hash, sent: p.sent, ref, revision: written?.revision ?? 0, index, fresh: run.fresh.has(p.sent.id) };
+    // The body is built when the alert is sent (deliverAlert reads it), not for an alert a newer one replaces.
+    return Object.defineProperty(offer, 'plan', { get: p.plan, enumerable: true }) as OfferedAlert;
+  });
   const alerted = ctx.alerts ? settleAll(offers.map((a) => ctx.alerts!.offer(a))).then(() => undefined) : sendNow(ctx, hash, offers);
   alerted.catch(() => undefined); // Observed by the caller; a sibling value's failure must not leave it unhandled.
   return { alerted };

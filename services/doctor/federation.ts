@@ -104,7 +104,7 @@ export async function checkFederation(o: { dir: string; server?: string; plain?:
     if (missingStreams.length || absent.length) {
       out.push(fail('provisioning', `missing streams: ${missingStreams.join(', ') || 'none'}; missing consumers: ${absent.slice(0, 6).join(', ') || 'none'}${absent.length > 6 ? ', …' : ''}`, 'restart `liaison exchange up` or re-apply the policy (liaison policy apply): both reconcile JetStream with the policy'));
     } else out.push(ok('provisioning', `${streams.length} streams and ${missing.length} consumers as the policy compiles them`));
-    if (stray.length) out.push(fail('stray consumers', `consumers no policy grants: ${stray.join(', ')}`, 'liaison policy apply (or exchange up) removes them'));
+    if (stray.length) out.push(fail('stray consumers', `consumers no policy grants: ${stray.join(', ')}`, 'those an earlier policy granted are removed by liaison policy apply (or exchange up), which delete by name what the exchange recorded provisioning; any other was made outside Liaison: delete it as the exchange administrator (nats consumer rm STREAM NAME) or run the full reconcile (the attached exchange\'s reprovision({ full: true }))'));
     out.push(quarantineFinding(await quarantineCounts(nc)));
   } finally {
     await nc.close();

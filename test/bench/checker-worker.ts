@@ -2,7 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { LiaisonClient } from '../../services/sdk/client/client.ts';
 import { requestHash, serverFor } from '../../services/sdk/client/rpc.ts';
-import { openEnvelope } from '../../services/sdk/envelope/open.ts';
+import { BUSY_HEADER, verifyBusyStatement } from '../../services/sdk/client/busy-statement.ts';
+import { openEnvelope, type KeyResolver } from '../../services/sdk/envelope/open.ts';
 import { isLiaisonError } from '../../services/sdk/errors.ts';
 import { serviceSubject } from '../../services/sdk/subjects.ts';
 
@@ -118,6 +119,7 @@ async function presigned(client: LiaisonClient, out: CheckerResult): Promise<num
   });
   const replies: { m: Msg; ms: number }[] = [];
   const start = performance.now();
+  const wallStart = Date.now();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < job.count; i++) {
     await sleep(start + (i * 1000) / job.rate - performance.now());
@@ -135,6 +137,7 @@ async function presigned(client: LiaisonClient, out: CheckerResult): Promise<num
   const ctx = client.openContext();
   replies.forEach(({ m, ms }, i) => {
     const refusal = m.headers?.get('Nats-Service-Error');
+    if (refusal?.startsWith('ERR_BUSY:') && believedBusy(m, ctx.keys, server, wallStart)) return void out.busyLat.push(ms);
     if (refusal) return void (out.failed[refusal.split(':')[0]!] = (out.failed[refusal.split(':')[0]!] ?? 0) + 1);
     const r = openEnvelope(ctx, { subject: m.subject, data: m.data, header: (n) => m.headers?.get(n) || undefined }, { route: 'reply', from: server, requestHash: requestHash(sealed[i]!.data) });
     if (r.body.outcome === 'CHECK_OUTCOME_BUSY') return void out.busyLat.push(ms);
@@ -142,6 +145,16 @@ async function presigned(client: LiaisonClient, out: CheckerResult): Promise<num
     out.lat.push(ms);
   });
   return start + (performance.now() - windowEnd); // the verifying after the window is not part of it
+}
+
+/** A busy refusal whose signed statement verifies as the server's, current since the window began (busy-statement.ts). */
+function believedBusy(m: Msg, keys: KeyResolver, server: string, windowStart: number): boolean {
+  try {
+    verifyBusyStatement(m.headers?.get(BUSY_HEADER) || undefined, { server, keys, sentAt: windowStart, now: Date.now() });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 run().catch((err: unknown) => parentPort?.postMessage({ error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err) }));

@@ -88,12 +88,43 @@ function checks(fed: TestFederation, job: Record<string, unknown>): Promise<Chec
   });
 }
 
-/** The registry's busy counters moved by a run. */
-const busyOf = (s: RegistryStats, before: { checks: number; busyFull: number; busyLate: number }) => {
+/** Checks each checker run sends before its window (warm-up, not in its figures, but seen by the registry). */
+const WARM_UP = 200;
+
+/**
+ * The heap's high-water during a run, sampled every 500 ms (after a full GC with --expose-gc: the live heap, not
+ * garbage not yet collected). This process holds the registry AND the exchange's control plane (its audit records
+ * every check): both count.
+ */
+function heapHighWater(): { stop(): number } {
+  let high = 0;
+  const sample = () => {
+    gc?.();
+    high = Math.max(high, process.memoryUsage().heapUsed);
+  };
+  const t = setInterval(sample, 500);
+  return {
+    stop() {
+      clearInterval(t);
+      sample();
+      return high;
+    },
+  };
+}
+
+/**
+ * The registry's busy counters moved by a run, how many of the checks `sent` (after the registry settled) it saw —
+ * worked on or refused: none dropped unanswered — and the run's heap high-water.
+ */
+const busyOf = (s: RegistryStats, before: { checks: number; busyFull: number; busyLate: number }, sent: number, highWater: number) => {
   const m = process.memoryUsage();
   gc?.();
   const live = process.memoryUsage().heapUsed;
-  return `registry: ${s.checks - before.checks} worked on, ${s.busyFull - before.busyFull} refused full, ${s.busyLate - before.busyLate} refused late; heap ${(m.heapUsed / 1e6).toFixed(0)} MB (${(live / 1e6).toFixed(0)} MB live), rss ${(m.rss / 1e6).toFixed(0)} MB`;
+  const seen = s.checks - before.checks + s.busyFull - before.busyFull + s.busyLate - before.busyLate;
+  return (
+    `registry: ${s.checks - before.checks} worked on, ${s.busyFull - before.busyFull} refused full, ${s.busyLate - before.busyLate} refused late (${seen} of ${sent} sent incl. ${WARM_UP} warm-up); ` +
+    `heap high-water ${(highWater / 1e6).toFixed(0)} MB${gc ? ' live' : ''}, now ${(m.heapUsed / 1e6).toFixed(0)} MB (${(live / 1e6).toFixed(0)} MB live), rss ${(m.rss / 1e6).toFixed(0)} MB`
+  );
 };
 
 /**
@@ -124,22 +155,28 @@ async function loadRuns(fed: TestFederation, state: ReturnType<typeof registrySt
       let before = { ...registry.stats };
       let open = NO_RUN;
       if (LOOPS.has('open')) {
-        open = figuresOf(await checks(fed, { mode: 'open', rate: RATE, count: RATE * SECONDS }));
-        console.log(`(r2) ${label}, open loop ${RATE} checks/s for ${SECONDS} s (1 in ${HIT_EVERY} a hit): ${describe(open)}; ${busyOf(registry.stats, before)}`);
+        const heap = heapHighWater();
+        const r = await checks(fed, { mode: 'open', rate: RATE, count: RATE * SECONDS });
+        open = figuresOf(r);
         await settled(registry.stats);
+        console.log(`(r2) ${label}, open loop ${RATE} checks/s for ${SECONDS} s (1 in ${HIT_EVERY} a hit): ${describe(open)}; ${busyOf(registry.stats, before, r.sent + WARM_UP, heap.stop())}`);
       }
       let closed = NO_RUN;
       if (LOOPS.has('closed')) {
         before = { ...registry.stats };
-        closed = figuresOf(await checks(fed, { mode: 'closed', rate: RATE, window: WINDOW, count: RATE * SECONDS, maxMs: SECONDS * 3_000 }));
-        console.log(`(r2) ${label}, closed loop (${WINDOW} outstanding, at most ${RATE}/s): ${describe(closed)}; ${busyOf(registry.stats, before)}`);
+        const heap = heapHighWater();
+        const r = await checks(fed, { mode: 'closed', rate: RATE, window: WINDOW, count: RATE * SECONDS, maxMs: SECONDS * 3_000 });
+        closed = figuresOf(r);
         await settled(registry.stats);
+        console.log(`(r2) ${label}, closed loop (${WINDOW} outstanding, at most ${RATE}/s): ${describe(closed)}; ${busyOf(registry.stats, before, r.sent + WARM_UP, heap.stop())}`);
       }
       if (PRESIGN) {
         before = { ...registry.stats };
-        const pre = figuresOf(await checks(fed, { mode: 'open', rate: RATE, count: RATE * SECONDS, presign: true }));
-        console.log(`(r2) ${label}, open loop, asker's signing/verifying outside the window: ${describe(pre)}; ${busyOf(registry.stats, before)}`);
+        const heap = heapHighWater();
+        const r = await checks(fed, { mode: 'open', rate: RATE, count: RATE * SECONDS, presign: true });
+        const pre = figuresOf(r);
         await settled(registry.stats);
+        console.log(`(r2) ${label}, open loop, asker's signing/verifying outside the window: ${describe(pre)}; ${busyOf(registry.stats, before, r.sent + WARM_UP, heap.stop())}`);
       }
       return { open, closed };
     } finally {

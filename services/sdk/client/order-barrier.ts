@@ -9,19 +9,26 @@
  * in-flight limit and kept alive like every held copy — until every copy up to it is settled at the consumer (its
  * ack floor reached it), while copies up to it pass; then the held ones go on, in stream order. A wall is raised
  *  - at start, when the consumer has copies outstanding: at its delivered sequence;
- *  - whenever a copy arrives whose delivery sequence skips deliveries this loop never got (lost in transit: after
- *    every reconnect that lost some): just before the first new copy (first delivery) from then on.
+ *  - after the connection dropped, when a copy arrives whose delivery sequence skips deliveries this loop never got
+ *    (lost in transit): just before the first new copy (first delivery) from then on. Only after a disconnect: replicas
+ *    of an agency may share a consumer (the case registry's), and then every loop sees gaps — the other's deliveries.
  * A wall comes down at the latest {@link BARRIER_MAX_MS} past the consumer's ack wait (the copies then run; logged).
  *
  * @module
  */
 import type { Consumer } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging.ts';
 import type { Delivery } from './consume.ts';
 import { pause } from './pull.ts';
 
-/** How long past the consumer's ack wait copies wait at a wall for the copies before it (then they run; the wait is logged). */
-export const BARRIER_MAX_MS = 20_000;
+/**
+ * How long past the consumer's ack wait copies wait at a wall for the copies before it (then they run; the wait is
+ * logged). Generous: an earlier copy may legitimately take longer than one ack wait — a copy handled just before the
+ * connection died stays in progress until its done write fails (record-writer.ts, 10 s), and only then its ack wait
+ * starts; a copy whose claim finds the record unreachable waits at its place up to 30 s (at-most-once.ts).
+ */
+export const BARRIER_MAX_MS = 60_000;
 /** How often the consumer's ack floor is read while a wall is up. */
 export const BARRIER_POLL_MS = 200;
 /** While the held copies fill their share of the window, how often one copy is pulled to see whether the earlier ones are back. */
@@ -36,6 +43,8 @@ interface Wall {
 
 /** What a barrier needs from its loop. */
 export interface OrderBarrierOptions {
+  /** The connection the consumer is read through (its disconnects are watched). */
+  nc: NatsConnection;
   consumer: Consumer;
   /** The consumer's name (for the log). */
   name: string;
@@ -64,6 +73,10 @@ export class OrderBarrier {
   #lastDelivery: number;
   /** Deliveries were skipped: a wall goes up before the next first delivery. */
   #gap = false;
+  /** The connection dropped since: a gap in the delivery sequence is a loss in transit. */
+  #disconnected = false;
+  /** …and it is back: a copy without a gap then says nothing was lost. */
+  #reconnected = false;
   #polling = false;
   /** Copies the consumer counts delivered and unacknowledged that this loop does not hold (at the last poll): they come back. */
   #outstanding = 0;
@@ -76,6 +89,19 @@ export class OrderBarrier {
     this.#lastDelivery = o.start.deliveredConsumerSeq;
     if (o.start.ackPending > 0) this.#raise(o.start.deliveredStreamSeq);
     o.signal.addEventListener('abort', () => this.#handBackAll(), { once: true });
+    void this.#watch();
+  }
+
+  /** Follow the connection's disconnects and reconnects until the loop stops. */
+  async #watch(): Promise<void> {
+    const status = this.#o.nc.status() as AsyncIterable<{ type: string }> & { stop?: () => void };
+    this.#o.signal.addEventListener('abort', () => status.stop?.(), { once: true });
+    for await (const s of status) {
+      if (s.type === 'disconnect') {
+        this.#disconnected = true;
+        this.#reconnected = false;
+      } else if (s.type === 'reconnect') this.#reconnected = true;
+    }
   }
 
   /** A wall is up. */
@@ -96,10 +122,14 @@ export class OrderBarrier {
     const info = m.info;
     if (!info || this.#o.signal.aborted) return false;
     const dseq = info.deliverySequence;
-    if (dseq !== undefined) {
-      if (dseq > this.#lastDelivery + 1) this.#gap = true;
-      this.#lastDelivery = Math.max(this.#lastDelivery, dseq);
+    if (dseq !== undefined && this.#disconnected) {
+      // A copy read before the drop may be taken after it: only a copy after the reconnect without a gap clears it.
+      if (dseq > this.#lastDelivery + 1) {
+        this.#gap = true;
+        this.#disconnected = false;
+      } else if (this.#reconnected) this.#disconnected = false;
     }
+    if (dseq !== undefined) this.#lastDelivery = Math.max(this.#lastDelivery, dseq);
     if (this.#gap && (info.deliveryCount ?? 1) === 1) {
       // Deliveries skipped: the copies in them come back after their ack wait, before this one in the stream.
       this.#gap = false;

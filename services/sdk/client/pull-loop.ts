@@ -22,6 +22,7 @@ import { pause, pullOnce } from './pull.ts';
 export async function pullLoop(o: ReceiveLoopOptions, consumer: Consumer, info: ConsumerInfo, inFlight: InFlight, signal: AbortSignal, take: (m: Delivery) => void): Promise<void> {
   const { name, config, delivered, num_ack_pending } = info;
   const barrier = new OrderBarrier({
+    nc: o.nc,
     consumer,
     name,
     logger: o.logger,

@@ -242,7 +242,7 @@ export function stateChange(c: CaseRecord, step: CaseStep, to: string, itemState
  * reminder to the party at the due time and an escalation to the supervisors after the grace period.
  * Returns the changed record (notices in its outbox), or undefined when nothing is due.
  */
-export function dueDeadlines(def: WorkflowDefinition, c: CaseRecord, now: number, supervisors: string[], registry: string, registryKid: string): CaseRecord | undefined {
+export function dueDeadlines(def: WorkflowDefinition, c: CaseRecord, now: number, supervisors: readonly string[], registry: string, registryKid: string): CaseRecord | undefined {
   const due = c.deadlines.filter((d) => now >= d.dueAt && (d.expireTo ? true : !d.reminded || (!d.escalated && now >= d.dueAt + d.graceMs)));
   if (due.length === 0) return undefined;
   const next = structuredClone(c);

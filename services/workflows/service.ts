@@ -7,6 +7,7 @@ import { LiaisonError, isLiaisonError, type ErrorCode } from '../sdk/errors.ts';
 import { derivedUuidv7 } from '../sdk/ids.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { agencyBuckets } from '../sdk/policy/index.ts';
+import { inboxPrefix } from '../sdk/subjects.ts';
 import { DEFINITIONS } from './definitions/index.ts';
 import { allowedNow, applyMessage, dueDeadlines, openCase, routeMessage, type Applied } from './engine.ts';
 import type { CaseRecord, TransitionContext, WorkflowDefinition, WorkflowMessage } from './model.ts';
@@ -15,6 +16,7 @@ import { answerCaseQuery } from './query.ts';
 import { awaitsRetraction, correctsOpening, reopenCase, reopens, retractFromCase, retractionFacts } from './retraction.ts';
 import { CaseStore, type CASE_CACHE, type StoredCase } from './store.ts';
 import { CasePartitions } from './partition.ts';
+import { directoryView } from './directory-view.ts';
 
 /** Counters of a running case registry. */
 export interface WorkflowStats {
@@ -39,8 +41,8 @@ export interface Workflows {
   tick(): Promise<void>;
   /** The cases this replica holds in memory: those with deadlines or notices pending, and the most recently used others (`cacheCases`). */
   cases(): CaseRecord[];
-  /** What memory holds: cases in it, cases dropped from it so far (still in the bucket), scans of the bucket. */
-  memory(): { cases: number; evicted: number; scans: number };
+  /** What memory holds: cases in it, cases dropped from it so far (still in the bucket), scans of the bucket, changes the watch read back (`rereads`) or knew already (`skipped`). */
+  memory(): { cases: number; evicted: number; scans: number; rereads: number; skipped: number };
   stop(): Promise<void>;
 }
 
@@ -121,19 +123,15 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'cases');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "cases" KV bucket under the policy (give its role state: { kv: [cases] })`);
   await migrateCaseAliases(client.nc, bucket.bucket, logger);
-  const store = await CaseStore.open(client.nc, bucket.bucket, { cacheCases: o.cacheCases });
+  const store = await CaseStore.open(client.nc, bucket.bucket, { cacheCases: o.cacheCases, inboxPrefix: inboxPrefix(client.id) });
   const stats: WorkflowStats = { applied: 0, opened: 0, rejected: {}, replayed: 0, conflicts: 0, deadlineEffects: 0, retracted: 0, notices: 0, undeliverable: 0 };
   const byName = new Map(defs.map((d) => [d.name, d]));
-  const ctx = (): TransitionContext => ({
-    now: clock.now(),
-    agencies: new Set(Object.keys(client.policy.agencies)),
-    directory: new Map(Object.values(client.policy.agencies).map((a) => [a.id, { country: a.country, roles: a.roles }])),
-  });
-  const supervisorsOf = (def: WorkflowDefinition) =>
-    Object.values(client.policy.agencies)
-      .filter((a) => a.roles.includes(def.supervisor))
-      .map((a) => a.id)
-      .sort();
+  // The directory as of the policy in force, built once per policy (directory-view.ts), not per message or case.
+  const ctx = (): TransitionContext => {
+    const view = directoryView(client.policy);
+    return { now: clock.now(), agencies: view.agencies, directory: view.directory };
+  };
+  const supervisorsOf = (def: WorkflowDefinition) => directoryView(client.policy).holding(def.supervisor);
 
   async function send(type: string, body: Record<string, unknown>, to: string, id: string, c?: CaseRecord): Promise<void> {
     try {
@@ -319,6 +317,16 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     }
   }
 
+  /**
+   * A case as a first attempt reads it: from memory; while memory holds every case (none dropped:
+   * `store.complete`), a case it lacks is taken to be new, without a round trip (issue 16 item 3: two
+   * reads per opening message). Should another replica have created it meanwhile, the create conflicts
+   * and the next attempt reads the bucket.
+   */
+  async function firstRead(key: string): Promise<StoredCase | undefined> {
+    return store.cached(key) ?? (store.complete ? undefined : await store.get(key));
+  }
+
   /** Apply a message to its case (its turn on the case has come: nothing else of the case runs in this process). */
   async function applyInTurn(r: ReceivedMessage, caseKey: string | undefined): Promise<void> {
     await o.beforeApply?.(caseKey ?? '', r);
@@ -329,9 +337,10 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     const def = route.def;
     const waitUntil = Date.now() + waitMs;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; ) {
-      const key = route.opens ? await openingKey(def.name, route.key, m, async (k) => (store.cached(k) ?? (await store.get(k)))?.record) : caseKey;
+      const first = attempt === 0;
+      const key = route.opens ? await openingKey(def.name, route.key, m, async (k) => (first ? await firstRead(k) : (store.cached(k) ?? (await store.get(k))))?.record) : caseKey;
       // The mirror first (no round trip); after a conflict, the bucket itself.
-      const cur = key ? (attempt === 0 ? (store.cached(key) ?? (await store.get(key))) : await store.get(key)) : undefined;
+      const cur = key ? (first ? await firstRead(key) : await store.get(key)) : undefined;
       attempt++;
       if (cur && appliedFrom(cur.record, m.sender, m.id)) {
         stats.replayed++;
@@ -465,7 +474,7 @@ export async function startWorkflows(o: WorkflowOptions): Promise<Workflows> {
     stats,
     tick,
     cases: () => store.cases().map((c) => c.record),
-    memory: () => ({ cases: store.inMemory, evicted: store.stats.evicted, scans: store.stats.scans }),
+    memory: () => ({ cases: store.inMemory, evicted: store.stats.evicted, scans: store.stats.scans, ...store.watchStats }),
     async stop() {
       if (timer) clearInterval(timer);
       await ticking;

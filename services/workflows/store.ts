@@ -4,6 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { KvReader, type Following, type KvValue } from '../sdk/state/kv-reader.ts';
+import { RecordWriter } from '../sdk/client/record-writer.ts';
+import { agencyJsApi } from '../sdk/subjects.ts';
 import type { CaseRecord } from './model.ts';
 
 /** A case and the KV revision it was read at (the compare-and-set token). */
@@ -41,6 +43,14 @@ export interface CaseStoreStats {
   scans: number;
 }
 
+/** What the watch did with the changes it was told of. */
+export interface CaseWatchStats {
+  /** Changes read back from the bucket (another writer's, or one whose revision memory did not hold yet). */
+  rereads: number;
+  /** Changes memory held already at that revision (this process's own acknowledged writes): not read back. */
+  skipped: number;
+}
+
 /**
  * The case registry's state in its JetStream KV bucket: one key per case (JSON), compare-and-set on
  * the revision for every change, plus `alias.<sender>.<message id>` keys for messages that belong to a
@@ -64,21 +74,33 @@ export class CaseStore {
   readonly #cap: number;
   readonly stats: CaseStoreStats = { evicted: 0, scans: 0 };
   #watch?: Following;
+  /** Compare-and-set writes as plain publishes acknowledged on one inbox subscription (no request, timer or error object per write); absent: through nats.js KV. */
+  readonly #writer?: RecordWriter;
+  readonly #subjectPrefix: string;
 
-  private constructor(kv: KV, reader: KvReader, cap: number) {
+  private constructor(kv: KV, reader: KvReader, cap: number, writer: RecordWriter | undefined, bucket: string) {
     this.#kv = kv;
     this.#reader = reader;
     this.#cap = cap;
+    this.#writer = writer;
+    // Through the agency's JetStream API import, as the KV client and the handled record write.
+    this.#subjectPrefix = agencyJsApi(`$KV.${bucket}.`);
   }
 
-  /** Open the bucket the exchange provisioned for this agency (the agency may not create it); `cacheCases` (default {@link CASE_CACHE}) bounds memory. */
-  static async open(nc: NatsConnection, bucket: string, o: { cacheCases?: number } = {}): Promise<CaseStore> {
+  /**
+   * Open the bucket the exchange provisioned for this agency (the agency may not create it); `cacheCases`
+   * (default {@link CASE_CACHE}) bounds memory. With `inboxPrefix` (the agency's inbox, `inboxPrefix(id)`)
+   * case updates go as plain publishes acknowledged on one subscription of it (issue 16 item 3: two per
+   * transition, each a nats.js request before).
+   */
+  static async open(nc: NatsConnection, bucket: string, o: { cacheCases?: number; inboxPrefix?: string } = {}): Promise<CaseStore> {
     const cap = o.cacheCases ?? CASE_CACHE;
     if (!Number.isInteger(cap) || cap < 0) throw new LiaisonError('ERR_USAGE', `cacheCases must be a whole number of cases, 0 or more, not ${String(cap)}`);
     try {
       const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
-      return new CaseStore(kv, await KvReader.open(nc, bucket), cap);
+      const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'case bucket' }) : undefined;
+      return new CaseStore(kv, await KvReader.open(nc, bucket), cap, writer, bucket);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);
     }
@@ -92,8 +114,15 @@ export class CaseStore {
 
   /** Create the case; undefined when it exists already (someone else won the race). */
   async create(key: string, record: CaseRecord): Promise<number | undefined> {
+    const data = encoder.encode(JSON.stringify(record));
+    if (this.#writer) {
+      // No entry yet: the usual case, one plain publish. Any entry (a case, or the marker of a removed one)
+      // makes it conflict; nats.js's create then decides (it writes over a removal marker).
+      const written = await this.#writer.put(this.#subjectPrefix + key, data, 0);
+      if (written !== 'conflict') return written;
+    }
     try {
-      return await this.#kv.create(key, encoder.encode(JSON.stringify(record)));
+      return await this.#kv.create(key, data);
     } catch (err) {
       if (isConflict(err)) return undefined;
       throw err;
@@ -102,6 +131,10 @@ export class CaseStore {
 
   /** Replace the case if it is still at `revision`; undefined on a conflict. */
   async update(key: string, record: CaseRecord, revision: number): Promise<number | undefined> {
+    if (this.#writer) {
+      const written = await this.#writer.put(this.#subjectPrefix + key, encoder.encode(JSON.stringify(record)), revision);
+      return written === 'conflict' ? undefined : written;
+    }
     try {
       return await this.#kv.update(key, encoder.encode(JSON.stringify(record)), revision);
     } catch (err) {
@@ -129,6 +162,8 @@ export class CaseStore {
         if (c && loaded) onChange?.(c);
       },
       onError: (err) => logger.warn({ err }, 'case watch could not re-read a changed case'),
+      // This process's own writes are in memory at their revision already (remember): not read back.
+      revisionOf: (key) => this.#known(key)?.revision,
     });
     loaded = true;
   }
@@ -190,6 +225,11 @@ export class CaseStore {
     return [...this.#hot.values()];
   }
 
+  /** What the watch re-read and what it skipped so far. */
+  get watchStats(): CaseWatchStats {
+    return { rereads: this.#watch?.rereads ?? 0, skipped: this.#watch?.skipped ?? 0 };
+  }
+
   /** Cases in memory now (at most the cap plus those the tick needs). */
   get inMemory(): number {
     return this.#hot.size + this.#recent.size;
@@ -222,5 +262,6 @@ export class CaseStore {
 
   stop(): void {
     this.#watch?.stop();
+    this.#writer?.close();
   }
 }

@@ -1,8 +1,16 @@
 import { headers as natsHeaders, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { LiaisonError } from '../errors.ts';
+import { LiaisonError, type ErrorCode } from '../errors.ts';
 
 /** JetStream's error code for a write whose expected last subject sequence did not match. */
 const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
+
+/** What a {@link RecordWriter}'s failures are reported as (default: the handled record's). */
+export interface RecordWriterOptions {
+  /** Error code of a failed write (default ERR_HANDLED_RECORD). */
+  code?: ErrorCode;
+  /** The bucket named when no stream stores the subject (default "handled bucket"). */
+  what?: string;
+}
 
 interface Pending {
   subject: string;
@@ -27,9 +35,13 @@ export class RecordWriter {
   /** Writes of this turn of the event loop, published together (one socket write, not one per write). */
   #queued: { subject: string; value: Uint8Array; expected: number | undefined; token: string }[] = [];
   #next = 0;
+  readonly #code: ErrorCode;
+  readonly #what: string;
 
-  constructor(nc: NatsConnection, inboxPrefix: string) {
+  constructor(nc: NatsConnection, inboxPrefix: string, o: RecordWriterOptions = {}) {
     this.#nc = nc;
+    this.#code = o.code ?? 'ERR_HANDLED_RECORD';
+    this.#what = o.what ?? 'handled bucket';
     this.#prefix = `${inboxPrefix}.kvack.${nuid.next()}`;
     this.#sub = nc.subscribe(`${this.#prefix}.*`, { callback: (err, msg) => (err ? undefined : this.#settle(msg.subject.slice(this.#prefix.length + 1), msg.headers?.code, msg.string())) });
     this.#sweep = setInterval(() => this.#expire(), 250);
@@ -57,7 +69,7 @@ export class RecordWriter {
       } catch (err) {
         const p = this.#pending.get(q.token);
         this.#pending.delete(q.token);
-        p?.reject(new LiaisonError('ERR_HANDLED_RECORD', `write ${q.subject}: ${(err as Error).message}`, { subject: q.subject }, { cause: err }));
+        p?.reject(new LiaisonError(this.#code, `write ${q.subject}: ${(err as Error).message}`, { subject: q.subject }, { cause: err }));
       }
     }
   }
@@ -66,15 +78,15 @@ export class RecordWriter {
     const p = this.#pending.get(token);
     if (!p) return;
     this.#pending.delete(token);
-    if (status === 503) return p.reject(new LiaisonError('ERR_HANDLED_RECORD', `no stream stores ${p.subject} (is the handled bucket provisioned?)`, { subject: p.subject }));
+    if (status === 503) return p.reject(new LiaisonError(this.#code, `no stream stores ${p.subject} (is the ${this.#what} provisioned?)`, { subject: p.subject }));
     let ack: { seq?: number; error?: { err_code?: number; description?: string } };
     try {
       ack = JSON.parse(text) as typeof ack;
     } catch {
-      return p.reject(new LiaisonError('ERR_HANDLED_RECORD', `unreadable acknowledgement for ${p.subject}`, { subject: p.subject }));
+      return p.reject(new LiaisonError(this.#code, `unreadable acknowledgement for ${p.subject}`, { subject: p.subject }));
     }
     if (ack.error && WRONG_LAST_SEQUENCE.has(ack.error.err_code ?? 0)) return p.resolve('conflict');
-    if (ack.error || !ack.seq) return p.reject(new LiaisonError('ERR_HANDLED_RECORD', `JetStream refused ${p.subject}: ${ack.error?.description ?? 'no sequence'}`, { subject: p.subject }));
+    if (ack.error || !ack.seq) return p.reject(new LiaisonError(this.#code, `JetStream refused ${p.subject}: ${ack.error?.description ?? 'no sequence'}`, { subject: p.subject }));
     p.resolve(ack.seq);
   }
 
@@ -83,7 +95,7 @@ export class RecordWriter {
     for (const [token, p] of this.#pending) {
       if (p.deadline > now) continue;
       this.#pending.delete(token);
-      p.reject(new LiaisonError('ERR_HANDLED_RECORD', `no acknowledgement from the exchange for ${p.subject}`, { subject: p.subject }));
+      p.reject(new LiaisonError(this.#code, `no acknowledgement from the exchange for ${p.subject}`, { subject: p.subject }));
     }
   }
 
@@ -91,7 +103,7 @@ export class RecordWriter {
   close(): void {
     clearInterval(this.#sweep);
     this.#sub.unsubscribe();
-    for (const p of this.#pending.values()) p.reject(new LiaisonError('ERR_HANDLED_RECORD', `closed before ${p.subject} was acknowledged`, { subject: p.subject }));
+    for (const p of this.#pending.values()) p.reject(new LiaisonError(this.#code, `closed before ${p.subject} was acknowledged`, { subject: p.subject }));
     this.#pending.clear();
   }
 }

@@ -19,12 +19,24 @@ export interface FollowOptions {
   onValue(v: KvValue): void;
   /** A re-read after a change failed (the watch goes on; the next change of the key reads it again). */
   onError?(err: LiaisonError): void;
+  /**
+   * The revision of `key` the caller holds already (its own write, acknowledged), if any: a change
+   * notice at or below it is not re-read (issue 16 item 3: a writer re-read each of its own writes).
+   */
+  revisionOf?(key: string): number | undefined;
 }
 
 /** A running follow; `stop()` ends the live subscription and drops the changes not yet re-read (nothing is reported after it). */
 export interface Following {
   stop(): void;
+  /** Changes re-read from the stream so far. */
+  readonly rereads: number;
+  /** Changes not re-read because the caller held that revision already ({@link FollowOptions.revisionOf}). */
+  readonly skipped: number;
 }
+
+/** The header a republished change notice carries: the stream sequence (revision) of the change. */
+const NATS_SEQUENCE = 'Nats-Sequence';
 
 /** The header nats.js KV writes on a delete or purge marker. */
 const KV_OPERATION = 'KV-Operation';
@@ -105,11 +117,20 @@ export class KvReader {
    * keeps the highest revision). Resolves once the scan is reported.
    */
   async follow(o: FollowOptions): Promise<Following> {
-    const changed: ChangedKeys = new ChangedKeys((key) => this.#reread(key, o, () => changed.stopped));
+    const counts = { rereads: 0, skipped: 0 };
+    const changed: ChangedKeys = new ChangedKeys((key, revision) => {
+      // The caller holds this change already (its own acknowledged write): nothing to read.
+      if (revision > 0 && (o.revisionOf?.(key) ?? 0) >= revision) {
+        counts.skipped++;
+        return undefined;
+      }
+      counts.rereads++;
+      return this.#reread(key, o, () => changed.stopped);
+    });
     const notices = `${bucketChangesSubject(this.bucket)}.`;
     const sub: Subscription = this.#nc.subscribe(`${notices}>`, {
       callback: (err, m) => {
-        if (!err) changed.add(m.subject.slice(notices.length));
+        if (!err) changed.add(m.subject.slice(notices.length), Number(m.headers?.get(NATS_SEQUENCE) || 0));
       },
     });
     try {
@@ -124,6 +145,12 @@ export class KvReader {
       stop: () => {
         sub.unsubscribe();
         changed.stop();
+      },
+      get rereads() {
+        return counts.rereads;
+      },
+      get skipped() {
+        return counts.skipped;
       },
     };
   }
@@ -144,19 +171,22 @@ export class KvReader {
  * bucket's key count, whatever the write rate). Held until `start()`, then drained one key at a time.
  */
 class ChangedKeys {
-  readonly #pending = new Set<string>();
-  readonly #read: (key: string) => Promise<void>;
+  /** Key → the highest revision a notice named for it (0: a notice without one, always re-read). */
+  readonly #pending = new Map<string, number>();
+  readonly #read: (key: string, revision: number) => Promise<void> | undefined;
   #started = false;
   #draining = false;
   #stopped = false;
 
-  constructor(read: (key: string) => Promise<void>) {
+  constructor(read: (key: string, revision: number) => Promise<void> | undefined) {
     this.#read = read;
   }
 
-  add(key: string): void {
+  add(key: string, revision: number): void {
     if (this.#stopped) return;
-    this.#pending.add(key);
+    const known = this.#pending.get(key);
+    // A notice without a revision forces the re-read (0 wins over any revision).
+    this.#pending.set(key, known === undefined ? revision : known === 0 || revision === 0 ? 0 : Math.max(known, revision));
     this.#drain();
   }
 
@@ -178,13 +208,15 @@ class ChangedKeys {
   #drain(): void {
     if (!this.#started || this.#draining || this.#stopped) return;
     this.#draining = true;
-    void (async () => {
+    // From the next turn: the acknowledgement of the caller's own write, read in the same turn as its
+    // notice, is then known (revisionOf), and the write is not read back.
+    setImmediate(() => void (async () => {
       while (this.#pending.size > 0) {
-        const key = this.#pending.values().next().value!;
+        const [key, revision] = this.#pending.entries().next().value!;
         this.#pending.delete(key);
-        await this.#read(key);
+        await this.#read(key, revision);
       }
       this.#draining = false;
-    })();
+    })());
   }
 }

@@ -7,6 +7,7 @@ import { LiaisonError } from '../sdk/errors.ts';
 import { derivedUuidv7 } from '../sdk/ids.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { agencyBuckets } from '../sdk/policy/index.ts';
+import { inboxPrefix } from '../sdk/subjects.ts';
 import { AlertCoalescer } from './alert-coalescer.ts';
 import { deliverAlert, forgetAlerts, recordEntity, settleAll, type CorrelateContext } from './correlate.ts';
 import { extractEntities } from './entities.ts';
@@ -136,7 +137,8 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
   const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'correlations');
   if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no "correlations" KV bucket under the policy (give its role state: { kv: [correlations] })`);
   await migrateCentreFacts(client.nc, bucket.bucket, logger);
-  const store = await CorrelationStore.open(client.nc, bucket.bucket);
+  // Writes acknowledged on the agency's inbox (no request per record or facts write); the writer ends with the connection.
+  const store = await CorrelationStore.open(client.nc, bucket.bucket, { inboxPrefix: inboxPrefix(client.id) });
   const stats: CentreStats = {
     processed: 0,
     replayed: 0,

@@ -3,6 +3,8 @@ import { agencyJetStream } from '../sdk/client/agency-js.ts';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
+import { RecordWriter } from '../sdk/client/record-writer.ts';
+import { agencyJsApi } from '../sdk/subjects.ts';
 import { KvReader } from '../sdk/state/kv-reader.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
 import { EntityCache } from './entity-cache.ts';
@@ -108,19 +110,30 @@ export class CorrelationStore {
   readonly #kv: KV;
   readonly #reader: KvReader;
   readonly #cache: EntityCache;
+  /** Writes as plain publishes acknowledged on one inbox subscription (no request, timer or error object per write); absent: through nats.js KV. */
+  readonly #writer?: RecordWriter;
+  readonly #subjectPrefix: string;
 
-  private constructor(kv: KV, reader: KvReader, cache: EntityCache) {
+  private constructor(kv: KV, reader: KvReader, cache: EntityCache, writer: RecordWriter | undefined, bucket: string) {
     this.#kv = kv;
     this.#reader = reader;
     this.#cache = cache;
+    this.#writer = writer;
+    // Through the agency's JetStream API import, as the KV client writes.
+    this.#subjectPrefix = agencyJsApi(`$KV.${bucket}.`);
   }
 
-  /** Open the bucket the exchange provisioned (the agency may not create it); `cacheBytes` bounds the entity cache. */
-  static async open(nc: NatsConnection, bucket: string, o: { cacheBytes?: number } = {}): Promise<CorrelationStore> {
+  /**
+   * Open the bucket the exchange provisioned (the agency may not create it); `cacheBytes` bounds the entity
+   * cache. With `inboxPrefix` (the agency's inbox, `inboxPrefix(id)`) record and facts writes go as plain
+   * publishes acknowledged on one subscription of it (issue 16 item 3: each was a nats.js request).
+   */
+  static async open(nc: NatsConnection, bucket: string, o: { cacheBytes?: number; inboxPrefix?: string } = {}): Promise<CorrelationStore> {
     try {
       const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
-      return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes));
+      const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'correlation bucket' }) : undefined;
+      return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes), writer, bucket);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);
     }
@@ -162,11 +175,30 @@ export class CorrelationStore {
   async writeEntity(hash: string, revision: number, record: EntityRecord): Promise<number | undefined> {
     const data = encoder.encode(JSON.stringify(record));
     try {
-      const next = revision ? await this.#kv.update(ENTITY + hash, data, revision) : await this.#kv.create(ENTITY + hash, data);
-      this.#cache.set(hash, { record, revision: next, bytes: data.length });
+      const next = await this.#compareAndSet(ENTITY + hash, data, revision);
+      if (next === undefined) this.#cache.delete(hash);
+      else this.#cache.set(hash, { record, revision: next, bytes: data.length });
       return next;
     } catch (err) {
       this.#cache.delete(hash);
+      throw err;
+    }
+  }
+
+  /**
+   * Write `key` if it is still at `revision` (0: it must not exist): the new revision, undefined on a
+   * conflict. By the writer when there is one; a create that found an entry is left to nats.js's create,
+   * which writes over the marker of a removed record and refuses a live one.
+   */
+  async #compareAndSet(key: string, data: Uint8Array, revision: number): Promise<number | undefined> {
+    if (this.#writer) {
+      const r = await this.#writer.put(this.#subjectPrefix + key, data, revision);
+      if (r !== 'conflict') return r;
+      if (revision) return undefined;
+    }
+    try {
+      return revision ? await this.#kv.update(key, data, revision) : await this.#kv.create(key, data);
+    } catch (err) {
       if (isConflict(err)) return undefined;
       throw err;
     }
@@ -200,7 +232,12 @@ export class CorrelationStore {
 
   /** Record a message's facts (the last step of handling it), under its sender and id. */
   async putFacts(f: MessageFacts): Promise<void> {
-    await this.#kv.put(`${FACTS}${f.agency}.${f.messageId}`, encoder.encode(JSON.stringify(f)));
+    const data = encoder.encode(JSON.stringify(f));
+    if (this.#writer) {
+      await this.#writer.put(`${this.#subjectPrefix}${FACTS}${f.agency}.${f.messageId}`, data, undefined);
+      return;
+    }
+    await this.#kv.put(`${FACTS}${f.agency}.${f.messageId}`, data);
   }
 
   /** Every current value whose key starts with `prefix`, read by one direct-get scan of the bucket. */

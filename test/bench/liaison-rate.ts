@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import type { LiaisonClient } from '../../services/sdk/client/client.ts';
 import type { TestFederation } from '../support/federation.ts';
 
 /** `p` rejected with "`what`: timed out" after `ms`. */
@@ -61,6 +62,8 @@ export interface LiaisonRateOptions {
   atMostOnce?: boolean;
   /** Crypto worker threads of the receiver and the publisher (LiaisonClient `cryptoWorkers`; absent: the default). */
   cryptoWorkers?: number;
+  /** Called with the receiving client once it is connected, before it consumes (a bench may instrument its connection). */
+  onReceiver?: (client: LiaisonClient) => void;
 }
 
 /** Liaison publish → verified receive, the receiver's handler a no-op (the core's rate). */
@@ -68,34 +71,39 @@ export async function liaisonRate(fed: TestFederation, o: LiaisonRateOptions): P
   const { rate, count, type, body, to, stampField } = o;
   const workers = o.cryptoWorkers === undefined ? {} : { cryptoWorkers: o.cryptoWorkers };
   const receiver = await fed.connect(o.receiver, { atMostOnce: o.atMostOnce ?? true, ...workers });
-  let got = 0;
-  let t0 = 0;
-  const latencies: number[] = [];
-  let finish!: () => void;
-  const done = new Promise<void>((r) => (finish = r));
-  const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[o.sender], agencyId: o.sender, url: fed.server.url, count, rate, type, body, to, stampField, ...workers };
-  const published = o.backlog ? await withTimeout(startPublisher(pubJob), 180_000, 'liaison publisher') : undefined;
-  let cpu0 = process.cpuUsage();
-  let srv0 = serverCpuUs(fed);
-  await receiver.consume(
-    (msg) => {
-      if (got === 0) {
-        t0 = performance.now();
-        cpu0 = process.cpuUsage();
-        srv0 = serverCpuUs(fed);
-      }
-      const sentAt = Number(String(msg.body[stampField] ?? '').split(' ')[2]);
-      if (rate) latencies.push(performance.timeOrigin + performance.now() - sentAt);
-      if (++got === count) finish();
-    },
-    { types: [type] },
-  );
-  const [pubResult] = await withTimeout(Promise.all([published ?? startPublisher(pubJob), done]), 180_000, 'liaison pipeline');
-  const seconds = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(cpu0);
-  const cpu = { receiver: (used.user + used.system) / count, server: (serverCpuUs(fed) - srv0) / count };
-  const rejected = Object.values(receiver.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
-  if (rejected) throw new Error(`liaison: ${rejected} copies rejected: ${JSON.stringify(receiver.stats.rejected)}`);
-  await receiver.close();
-  return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b), publisherRate: pubResult.sent / pubResult.seconds, cpu };
+  // Closed however the run ends: a receiver left running would keep pulling from the consumer the next run uses.
+  try {
+    o.onReceiver?.(receiver);
+    let got = 0;
+    let t0 = 0;
+    const latencies: number[] = [];
+    let finish!: () => void;
+    const done = new Promise<void>((r) => (finish = r));
+    const pubJob = { mode: 'liaison', agencyDir: fed.agencyDirs[o.sender], agencyId: o.sender, url: fed.server.url, count, rate, type, body, to, stampField, ...workers };
+    const published = o.backlog ? await withTimeout(startPublisher(pubJob), 180_000, 'liaison publisher') : undefined;
+    let cpu0 = process.cpuUsage();
+    let srv0 = serverCpuUs(fed);
+    await receiver.consume(
+      (msg) => {
+        if (got === 0) {
+          t0 = performance.now();
+          cpu0 = process.cpuUsage();
+          srv0 = serverCpuUs(fed);
+        }
+        const sentAt = Number(String(msg.body[stampField] ?? '').split(' ')[2]);
+        if (rate) latencies.push(performance.timeOrigin + performance.now() - sentAt);
+        if (++got === count) finish();
+      },
+      { types: [type] },
+    );
+    const [pubResult] = await withTimeout(Promise.all([published ?? startPublisher(pubJob), done]), 180_000, 'liaison pipeline');
+    const seconds = (performance.now() - t0) / 1000;
+    const used = process.cpuUsage(cpu0);
+    const cpu = { receiver: (used.user + used.system) / count, server: (serverCpuUs(fed) - srv0) / count };
+    const rejected = Object.values(receiver.stats.rejected).reduce((a, b) => a + (b ?? 0), 0);
+    if (rejected) throw new Error(`liaison: ${rejected} copies rejected: ${JSON.stringify(receiver.stats.rejected)}`);
+    return { rate: count / seconds, latencies: latencies.sort((a, b) => a - b), publisherRate: pubResult.sent / pubResult.seconds, cpu };
+  } finally {
+    await receiver.close();
+  }
 }

@@ -138,7 +138,17 @@ class Session {
       this.#loops.push(this.#read(stream, messages));
     }
     const receiptsMs = this.#o.receiptsMs ?? 2_000;
-    if (receiptsMs > 0) this.#timers.push(setInterval(() => void this.receipts(streams.filter((s) => s !== QUARANTINE_STREAM)).catch(() => undefined), receiptsMs));
+    // One round at a time: a round lists every stream's consumers, which on a cluster with a node down waits ≈ 4 s per
+    // stream whose consumers that node hosted: rounds started at every interval would pile up (test/cluster-attach).
+    let receipting = false;
+    const round = () => {
+      if (receipting) return;
+      receipting = true;
+      void this.receipts(streams.filter((s) => s !== QUARANTINE_STREAM))
+        .catch(() => undefined)
+        .finally(() => (receipting = false));
+    };
+    if (receiptsMs > 0) this.#timers.push(setInterval(round, receiptsMs));
     this.#timers.push(setInterval(() => this.#writer.checkpoint(), this.#o.checkpointMs ?? 30_000));
     for (const t of this.#timers) t.unref();
   }

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { AckPolicy, DeliverPolicy, jetstream, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import type { RequestVerifier } from '../audit/requester.ts';
+import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from './ephemeral-create.ts';
 import type { EnvelopeCodec } from '../sdk/envelope/codec.ts';
 import type { MessageHeader } from '../sdk/envelope/header.ts';
 import { parseMessageSubject, type MessageSubject } from '../sdk/subjects.ts';
@@ -30,9 +31,12 @@ export interface Seen {
  * nats-server 2.9 allows) through a short-lived ephemeral consumer of the exchange administrator.
  */
 export async function scan(nc: NatsConnection, jsm: JetStreamManager, stream: string, fromMs: number, visit: (m: Seen) => void, filter?: string): Promise<void> {
-  const name = `RETRACT_${nuid.next()}`;
-  const ci = await jsm.consumers.add(stream, {
-    name,
+  let name = '';
+  // Made again (a new name) while unanswered: on a cluster with a node down it may be placed on the dead node
+  // (ephemeral-create.ts).
+  const quick = await jetstreamManager(nc, { timeout: EPHEMERAL_CREATE_TIMEOUT_MS, checkAPI: false });
+  const ci = await createEphemeral(() => quick.consumers.add(stream, {
+    name: (name = `RETRACT_${nuid.next()}`),
     ack_policy: AckPolicy.None,
     deliver_policy: DeliverPolicy.StartTime,
     opt_start_time: new Date(Math.max(0, fromMs)).toISOString(),
@@ -40,7 +44,7 @@ export async function scan(nc: NatsConnection, jsm: JetStreamManager, stream: st
     inactive_threshold: nanos(30_000),
     mem_storage: true,
     ...(filter ? { filter_subject: filter } : {}),
-  });
+  }));
   try {
     let pending = ci.num_pending;
     if (pending === 0) return;

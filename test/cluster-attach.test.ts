@@ -27,9 +27,9 @@ const AGENCIES = ['xa-border-police', 'mac-centre', 'xb-police', 'xc-ncb'];
 /**
  * Each step's bound with a node down. Listing, reprovision and re-apply took 44–45 s here (≈ 4 s per listing of a
  * stream whose readers the dead node hosted, and a provisioning lists every stream's consumers) and the attach failed
- * (the audit's reader created on the dead node went unanswered); by name 0.2–0.8 s, the attach 1–4 s (creates of the
- * audit's readers placed on the dead node retried) on a quiet machine. Generous for a loaded CI run (load 10+), and
- * far below the listing version's figure.
+ * (the audit's reader created on the dead node went unanswered); by name, over 6 runs at load 3–17, reprovision
+ * 0.35–2.7 s, re-apply 0.4–0.75 s, attach 2.0–6.3 s (creates of the audit's readers placed on the dead node retried).
+ * Generous for a loaded CI run (load 10+), and far below the listing version's figure.
  */
 const DOWN_BOUND_MS = 20_000;
 

@@ -20,7 +20,9 @@ import { RecordWriter } from './record-writer.ts';
  * handled on redelivery), a claim its process's floor does not cover (the handler may or may not
  * have run: IN DOUBT, never handled again — quarantined), a covered claim (acked on redelivery without
  * handling); the crash points are listed on {@link DoneFloor}. A handler that throws `free`s its claim,
- * so its redelivery is handled. Entries of the per-message `done` era (`done <at>`, `claim <at>`) read
+ * so its redelivery is handled. A claim whose write failed with its outcome unknown (its PubAck lost with the
+ * connection) is in doubt to every other process, but the process that wrote it knows no handler ran for it: finding
+ * it in the entry, that process claims the copy again on the entry's revision and handles it. Entries of the per-message `done` era (`done <at>`, `claim <at>`) read
  * as done and in doubt.
  */
 export type RecordState = EntryState;
@@ -51,6 +53,8 @@ const encoder = new TextEncoder();
 const CLAIM_ATTEMPTS = 4;
 /** Abandoned claim numbers (holes kept for good) after which new claims start a fresh floor (new P): the floor entry stays small. */
 export const MAX_ABANDONED = 256;
+/** Claims whose write failed that a process remembers as its own and never started (handled.ts `#unstarted`). */
+export const MAX_UNSTARTED = 4_096;
 
 /** One token of a KV key: kept when it is plain (`[-A-Za-z0-9_]`), else `=` + base64url (never ambiguous with a plain token). */
 function keyToken(s: string): string {
@@ -70,6 +74,12 @@ export class HandledRecord {
   #floor: DoneFloor;
   /** Keys whose copy is between claim and done in this process: a second copy waits for the first. */
   readonly #inFlight = new Map<string, Promise<void>>();
+  /**
+   * `<P> <n>` of this process's claims whose write failed (its outcome unknown: the PubAck lost with the connection,
+   * say): the entry may hold it, but no handler ever started for it. A claim that finds such an entry takes it again.
+   * Bounded ({@link MAX_UNSTARTED}, oldest forgotten first: a forgotten one reads as in doubt, as any uncovered claim).
+   */
+  readonly #unstarted = new Set<string>();
   #replay: { positions: Record<string, number>; at: number } | undefined;
 
   private constructor(kv: KV, writer: RecordWriter, bucket: string, clock: Clock, replica: number) {
@@ -90,7 +100,9 @@ export class HandledRecord {
   static async open(nc: NatsConnection, agency: string, o: { clock: Clock; replica: number }): Promise<HandledRecord> {
     const bucket = bucketName(agency, HANDLED_BUCKET);
     const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
-    return new HandledRecord(kv, new RecordWriter(nc, inboxPrefix(agency)), bucket, o.clock, o.replica);
+    // A write pending when the connection drops fails at once: a claim is claimed again (its own entry recognised,
+    // see #unstarted), a floor covers its claims again in the next batch and is re-read on redelivery.
+    return new HandledRecord(kv, new RecordWriter(nc, inboxPrefix(agency), { failOnDisconnect: true }), bucket, o.clock, o.replica);
   }
 
   /** `<sender>.<id>` (replica k > 1 of an agency keeps its own: `<sender>.<id>.r<k>`). */
@@ -176,8 +188,10 @@ export class HandledRecord {
       const e = await this.#kv.get(key);
       if (!e) continue; // expired between the two calls: claim again
       const entry = parseEntry(e.string());
-      if (e.operation !== 'PUT' || entry.state === 'free' || this.#replayed(from, entry.at)) {
+      const own = this.#ownUnstarted(entry.claimOf);
+      if (e.operation !== 'PUT' || entry.state === 'free' || this.#replayed(from, entry.at) || own) {
         const reclaimed = await this.#claimAt(key, e.revision);
+        if (own) this.#unstarted.delete(own); // overwritten (by us, or by another writer: conflict)
         if (reclaimed !== 'conflict') return reclaimed;
         continue; // another writer claimed it meanwhile: read again
       }
@@ -187,6 +201,22 @@ export class HandledRecord {
       return { outcome: 'in-doubt', claimedAt: entry.at, quarantined: () => this.#write(key, 'quarantined', revision), reclaim: () => this.#reclaim(key, revision) };
     }
     throw new Error(`no stable entry after ${CLAIM_ATTEMPTS} attempts`);
+  }
+
+  /**
+   * Whether the entry holds a claim this process wrote and never handed to a handler (its write failed with its
+   * outcome unknown): the copy is free for this process, which claims it again on that revision. Any other claim — of
+   * another process (it may have run its handler), or one of ours whose handler started — is left to the floor.
+   */
+  #ownUnstarted(c: { process: string; n: number } | undefined): string | undefined {
+    const k = c && `${c.process} ${c.n}`;
+    return k !== undefined && this.#unstarted.has(k) ? k : undefined;
+  }
+
+  /** Remember a claim of ours whose write failed before any handler started (the oldest forgotten beyond the bound). */
+  #rememberUnstarted(k: string): void {
+    this.#unstarted.add(k);
+    if (this.#unstarted.size > MAX_UNSTARTED) this.#unstarted.delete(this.#unstarted.values().next().value!);
   }
 
   /** Whether process P's durable floor covers its claim number n (no floor, or an unreadable one: not covered). */
@@ -210,7 +240,8 @@ export class HandledRecord {
     try {
       r = await this.#put(key, claimText(this.#clock.now(), floor.id, n), expected);
     } catch (err) {
-      floor.abandon(n); // the claim may have been stored: it stays uncovered (in doubt)
+      floor.abandon(n); // the claim may have been stored: it stays uncovered (in doubt to every other process)
+      this.#rememberUnstarted(`${floor.id} ${n}`);
       throw err;
     }
     if (r === 'conflict') {

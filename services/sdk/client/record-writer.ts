@@ -1,4 +1,4 @@
-import { headers as natsHeaders, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, nuid, type NatsConnection, type Status, type Subscription } from '@nats-io/transport-node';
 import { LiaisonError, type ErrorCode } from '../errors.ts';
 
 /** JetStream's error code for a write whose expected last subject sequence did not match. */
@@ -10,6 +10,14 @@ export interface RecordWriterOptions {
   code?: ErrorCode;
   /** The bucket named when no stream stores the subject (default "handled bucket"). */
   what?: string;
+  /**
+   * Fail every pending write as soon as the connection is lost (status `disconnect`), as a timeout would but
+   * without waiting it out: its PubAck went to the connection just lost and will not come. Only for a caller that
+   * retries or re-reads a write whose fate is unknown (the handled record: a claim is claimed again and its own
+   * entry recognised, a floor is re-read on redelivery and rewritten by the next batch). Default false: the write
+   * fails at its timeout.
+   */
+  failOnDisconnect?: boolean;
 }
 
 interface Pending {
@@ -37,6 +45,8 @@ export class RecordWriter {
   #next = 0;
   readonly #code: ErrorCode;
   readonly #what: string;
+  /** The connection's status events, followed when pending writes fail on a disconnect. */
+  #status: (AsyncIterable<Status> & { stop?: () => void }) | undefined;
 
   constructor(nc: NatsConnection, inboxPrefix: string, o: RecordWriterOptions = {}) {
     this.#nc = nc;
@@ -46,6 +56,18 @@ export class RecordWriter {
     this.#sub = nc.subscribe(`${this.#prefix}.*`, { callback: (err, msg) => (err ? undefined : this.#settle(msg.subject.slice(this.#prefix.length + 1), msg.headers?.code, msg.string())) });
     this.#sweep = setInterval(() => this.#expire(), 250);
     this.#sweep.unref();
+    if (o.failOnDisconnect) void this.#failOnDisconnect((this.#status = nc.status()));
+  }
+
+  /** Until the writer or its connection closes: at each disconnect, every write pending then fails ("connection lost"). */
+  async #failOnDisconnect(status: AsyncIterable<Status>): Promise<void> {
+    for await (const s of status) {
+      if (s.type !== 'disconnect') continue;
+      for (const [token, p] of this.#pending) {
+        this.#pending.delete(token);
+        p.reject(new LiaisonError(this.#code, `connection lost (${s.server}) before the exchange acknowledged ${p.subject}: it may or may not be stored`, { subject: p.subject }));
+      }
+    }
   }
 
   /** Write `value` at `subject` if the subject's last revision is `expected` (0: no entry yet; undefined: whatever is there). */
@@ -102,6 +124,7 @@ export class RecordWriter {
   /** Stop: pending writes fail. */
   close(): void {
     clearInterval(this.#sweep);
+    this.#status?.stop?.();
     this.#sub.unsubscribe();
     for (const p of this.#pending.values()) p.reject(new LiaisonError(this.#code, `closed before ${p.subject} was acknowledged`, { subject: p.subject }));
     this.#pending.clear();

@@ -1,0 +1,146 @@
+/**
+ * A claim whose reply is lost when the connection is cut (issue 16). The claim may be stored, so to every other
+ * process it is in doubt (its handler may have run: never handled twice). The process that wrote it knows better:
+ * its handler never started for that claim number, so when it claims the copy again and finds its own claim in
+ * the entry, it takes the copy (compare-and-set on that revision) and handles it once. A claim of ours whose handler
+ * did start (its release lost in the cut) stays in doubt. And a write pending when the connection drops fails at
+ * once with "connection lost", not after its 10 s timeout.
+ * Real nats-server; the record's connection runs through a TCP link (test/support/cut-link.ts) armed to drop the
+ * next bytes the server sends — the write's PubAck — and close the connection; the client reconnects through it.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiaisonClient } from '../services/sdk/client/client.ts';
+import { HandledRecord, type Claim } from '../services/sdk/client/handled.ts';
+import { parseEntry } from '../services/sdk/client/record-entry.ts';
+import { systemClock } from '../services/sdk/clock.ts';
+import { HANDLED_BUCKET } from '../services/sdk/policy/index.ts';
+import { bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { startCutLink, type CutLink } from './support/cut-link.ts';
+import { until } from './support/workflows.ts';
+
+const SENDER = 'xa-border-police';
+const RECEIVER = 'mac-centre';
+
+/** A handled record on its own connection through a cut link, and how often that connection came back. */
+interface Linked {
+  link: CutLink;
+  nc: NatsConnection;
+  record: HandledRecord;
+  reconnects: () => number;
+}
+
+describe('a claim lost in a connection cut (issue 16)', () => {
+  let fed: TestFederation;
+  let receiver: LiaisonClient;
+  /** The receiver's handled bucket, as the exchange administrator sees it (raw entries). */
+  let kv: KV;
+  const linked: Linked[] = [];
+  let seq = 0;
+  const id = (label: string) => `own-claim-${label}-${Date.now()}-${seq++}`;
+
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'own-claim' });
+    receiver = await fed.connect(RECEIVER);
+    kv = await new Kvm(fed.exchange.admin).open(bucketName(RECEIVER, HANDLED_BUCKET));
+  }, 60_000);
+  afterAll(async () => {
+    for (const l of linked) {
+      await l.nc.close();
+      await l.link.stop();
+    }
+    await receiver?.close();
+    await fed?.stop();
+  });
+
+  /** A process of the receiver whose record writes through a fresh cut link (plain nats.js connection, its own creds). */
+  async function linkedProcess(): Promise<Linked> {
+    const dir = fed.agencyDirs[RECEIVER]!;
+    const link = await startCutLink(fed.server.url);
+    const nc = await connect({
+      servers: link.url,
+      tls: { ca: await readFile(join(dir, 'ca.pem'), 'utf8') },
+      authenticator: credsAuthenticator(new Uint8Array(await readFile(join(dir, 'nats.creds')))),
+      inboxPrefix: inboxPrefix(RECEIVER),
+      reconnectTimeWait: 100,
+      maxReconnectAttempts: -1,
+    });
+    let reconnects = 0;
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === 'reconnect') reconnects++;
+    })();
+    const record = await HandledRecord.open(nc, RECEIVER, { clock: systemClock, replica: 1 });
+    const l = { link, nc, record, reconnects: () => reconnects };
+    linked.push(l);
+    return l;
+  }
+
+  /** Run `write` with the link armed to drop the server's next bytes (its PubAck) and cut; settles once reconnected. */
+  async function cutDuring<T>(l: Linked, write: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+    const before = l.reconnects();
+    l.link.armCut(1);
+    const [result] = await Promise.allSettled([write()]);
+    expect(await Promise.race([l.link.cut, new Promise((r) => setTimeout(() => r(0), 1_000))]), 'the reply was dropped in the cut').toBeGreaterThan(0);
+    await until(() => l.reconnects() > before, 20_000, 'the connection to come back through the link');
+    return result!;
+  }
+
+  it('the process whose claim reply was lost takes the copy again and handles it once; to another process it stays in doubt', async () => {
+    const a = await linkedProcess();
+    const msgId = id('lost-reply');
+    const key = a.record.keyOf(SENDER, msgId);
+    const lost = await cutDuring(a, () => a.record.claim(SENDER, msgId));
+    // claim() never rejects: the failed write is 'unavailable' (the loop claims again at the copy's place).
+    expect(lost.status).toBe('fulfilled');
+    const first = (lost as PromiseFulfilledResult<Claim>).value;
+    expect(first.outcome).toBe('unavailable');
+    // Failed by the disconnect, not by waiting out the write's 10 s timeout ("no acknowledgement from the exchange").
+    expect(first.outcome === 'unavailable' && first.error.message).toMatch(/^connection lost/);
+    // The claim was stored (the server acknowledged it; the acknowledgement was what the cut dropped).
+    const stored = parseEntry((await kv.get(key))?.string() ?? '');
+    expect(stored.claimOf?.process).toBe(a.record.processId);
+
+    // Another process cannot know whether a handler ran for it: in doubt, as before.
+    const b = await HandledRecord.open(receiver.nc, RECEIVER, { clock: systemClock, replica: 1 });
+    expect((await b.claim(SENDER, msgId)).outcome).toBe('in-doubt');
+
+    // The process that wrote it knows no handler started for that claim number: it claims the copy again.
+    const again = await a.record.claim(SENDER, msgId);
+    expect(again.outcome).toBe('claimed');
+    const retaken = parseEntry((await kv.get(key))?.string() ?? '').claimOf;
+    expect(retaken?.process).toBe(a.record.processId);
+    expect(retaken?.n).toBeGreaterThan(stored.claimOf!.n);
+    if (again.outcome === 'claimed') await again.finish();
+    // Handled once: done for everyone now, never claimed a third time.
+    expect((await a.record.claim(SENDER, msgId)).outcome).toBe('done');
+    expect((await b.claim(SENDER, msgId)).outcome).toBe('done');
+  }, 60_000);
+
+  it('a claim of ours whose handler started (its release never written) stays in doubt to us too', async () => {
+    const a = await HandledRecord.open(receiver.nc, RECEIVER, { clock: systemClock, replica: 1 });
+    const msgId = id('unwritten-release');
+    const key = a.keyOf(SENDER, msgId);
+    const c = await a.claim(SENDER, msgId);
+    expect(c.outcome).toBe('claimed');
+    if (c.outcome !== 'claimed') return;
+    // The handler ran and failed; its release (`free`) cannot be written: the bucket's stream stores elsewhere for a moment.
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    const stream = `KV_${bucketName(RECEIVER, HANDLED_BUCKET)}`;
+    const original = (await jsm.streams.info(stream)).config;
+    await jsm.streams.update(stream, { ...original, subjects: [`unreachable.${RECEIVER}.>`] });
+    try {
+      await expect(c.release()).rejects.toThrow();
+    } finally {
+      await jsm.streams.update(stream, original);
+    }
+    const entry = parseEntry((await kv.get(key))?.string() ?? '');
+    expect(entry.claimOf?.process).toBe(a.processId);
+    // Its claim number was taken by a handler that ran: never free for this process either.
+    expect((await a.claim(SENDER, msgId)).outcome).toBe('in-doubt');
+  }, 60_000);
+});

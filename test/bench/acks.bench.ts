@@ -27,7 +27,7 @@ import { liaisonRate, serverCpuUs, withTimeout, type LiaisonRate } from './liais
 import { runBounded } from './run-bounded.ts';
 
 const N_RAW = Number(process.env.BENCH_ACKS_RAW ?? 30_000);
-const COUNT = Number(process.env.BENCH_ACKS_COUNT ?? 10_000);
+const COUNT = Number(process.env.BENCH_ACKS_COUNT ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ACKS_ROUNDS ?? 3);
 const PULL_BATCH = 64;
 const PAYLOAD = 600;
@@ -119,7 +119,7 @@ async function rawDrain(fed: TestFederation, k: number, via: 'admin' | 'agency')
 }
 
 /** What the receiver's connection published, by kind. */
-type Traffic = Record<'pull' | 'ack' | 'working' | 'nakTerm' | 'recordWrite' | 'read' | 'other', number>;
+export type Traffic = Record<'pull' | 'ack' | 'working' | 'nakTerm' | 'recordWrite' | 'read' | 'other', number>;
 
 /** The receiver connection's protocol handler (the path of nc.publish, requests and every JsMsg ack). */
 interface Publishing {
@@ -146,7 +146,7 @@ function kindOf(subject: string, data: Uint8Array | undefined): keyof Traffic {
  * Count every publish of `nc` by kind; with `coalesce` k, forward only every k-th +ACK (the consumer is AckPolicy.All,
  * so an ack covers the earlier copies) and the latest one 20 ms after the acks stop. Returns the counts and an undo.
  */
-function instrument(nc: NatsConnection, coalesce: number): { traffic: Traffic; restore: () => void } {
+export function instrument(nc: NatsConnection, coalesce: number): { traffic: Traffic; restore: () => void } {
   const traffic: Traffic = { pull: 0, ack: 0, working: 0, nakTerm: 0, recordWrite: 0, read: 0, other: 0 };
   const p = protocolOf(nc);
   const original = p.publish;
@@ -187,9 +187,10 @@ function instrument(nc: NatsConnection, coalesce: number): { traffic: Traffic; r
  * Re-create the receiver's durable consumer as the policy provisioned it, from the stream's next sequence (earlier runs'
  * copies are not redelivered), under `ackPolicy`.
  */
-async function freshReceiverConsumer(fed: TestFederation, ackPolicy: AckPolicy): Promise<ConsumerSpec> {
+export async function freshReceiverConsumer(fed: TestFederation, ackPolicy: AckPolicy): Promise<ConsumerSpec> {
   const probe = await fed.connect(RECEIVER, { atMostOnce: false });
-  const spec = probe.consumerSpecs([TYPE])[0]!;
+  // The consumer the directed copies arrive on (the type has a broadcast one too).
+  const spec = probe.consumerSpecs([TYPE]).find((c) => c.scope === 'direct')!;
   await probe.close();
   const jsm = await jetstreamManager(fed.exchange.admin);
   const { config } = await jsm.consumers.info(spec.stream, spec.name);
@@ -200,13 +201,13 @@ async function freshReceiverConsumer(fed: TestFederation, ackPolicy: AckPolicy):
   return spec;
 }
 
-interface Run {
+export interface Run {
   rate: LiaisonRate;
   traffic: Traffic;
 }
 
 /** One Liaison receive of COUNT copies (backlog or streaming), acks coalesced by `k` (1: as now). */
-async function liaisonRun(fed: TestFederation, o: { k: number; backlog: boolean; atMostOnce?: boolean }): Promise<Run> {
+export async function liaisonRun(fed: TestFederation, o: { k: number; backlog: boolean; atMostOnce?: boolean }): Promise<Run> {
   await freshReceiverConsumer(fed, o.k === 1 ? AckPolicy.Explicit : AckPolicy.All);
   let counted: ReturnType<typeof instrument> | undefined;
   const rate = await liaisonRate(fed, {
@@ -259,8 +260,9 @@ async function main(): Promise<void> {
   try {
     console.log(`nats-server ${fed.server.runtime}`);
     const rawKeys = ['j1', 'j16', 'j64', 'a1', 'a16', 'a64'] as const;
+    const onlyLiaison = process.env.BENCH_ACKS_ONLY === 'liaison';
     const raw = Object.fromEntries(rawKeys.map((k) => [k, [] as RawRate[]])) as Record<(typeof rawKeys)[number], RawRate[]>;
-    for (let i = 0; i < ROUNDS; i++) {
+    for (let i = 0; i < (onlyLiaison ? 0 : ROUNDS); i++) {
       // Rotated, so no variant always runs first in a round.
       for (const key of rotate(rawKeys, i)) {
         const k = Number(key.slice(1));
@@ -279,8 +281,8 @@ async function main(): Promise<void> {
       a16: "agency's imports, AckAll every 16",
       a64: "agency's imports, AckAll every 64",
     };
-    for (const k of rawKeys) console.log(`(${k.padEnd(3)}) raw JetStream pull→ack, ${rawLabels[k].padEnd(42)} ${fmt(rm(k))} copies/s   CPU/copy puller ${rc(k, 'client').toFixed(1)} µs, nats-server ${rc(k, 'server').toFixed(1)} µs`);
-    for (const [one, k16, k64] of [['j1', 'j16', 'j64'], ['a1', 'a16', 'a64']] as const) {
+    if (!onlyLiaison) for (const k of rawKeys) console.log(`(${k.padEnd(3)}) raw JetStream pull→ack, ${rawLabels[k].padEnd(42)} ${fmt(rm(k))} copies/s   CPU/copy puller ${rc(k, 'client').toFixed(1)} µs, nats-server ${rc(k, 'server').toFixed(1)} µs`);
+    for (const [one, k16, k64] of onlyLiaison ? [] : ([['j1', 'j16', 'j64'], ['a1', 'a16', 'a64']] as const)) {
       console.log(
         `ratio (${k16})/(${one}) ${(rm(k16) / rm(one)).toFixed(2)}, (${k64})/(${one}) ${(rm(k64) / rm(one)).toFixed(2)}: one ack ~${(1e6 / rm(one) - 1e6 / rm(k64)).toFixed(1)} µs of wall time per copy (CPU: puller ${(rc(one, 'client') - rc(k64, 'client')).toFixed(1)} µs + nats-server ${(rc(one, 'server') - rc(k64, 'server')).toFixed(1)} µs)`,
       );
@@ -327,4 +329,4 @@ async function main(): Promise<void> {
   }
 }
 
-runBounded('acks', 20 * 60_000, main);
+if (import.meta.main) runBounded('acks', 20 * 60_000, main);

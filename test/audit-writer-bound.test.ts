@@ -22,7 +22,8 @@ async function promisesCreatedBy(run: () => Promise<void>): Promise<number> {
 describe('audit LedgerWriter: appends waiting for room cost O(1) each (issue 16: the registry flood)', () => {
   let server: TestNatsServer;
   let nc: NatsConnection;
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const key = { privateKey, kid: 'writer-test', publicJwk: publicKey.export({ format: 'jwk' }) } as Parameters<typeof LedgerWriter.open>[1];
 
   beforeAll(async () => {
     server = await startNatsServer({ name: 'audit-writer-bound', runtime: 'local', config: (ctx) => `listen: "${ctx.host}:${ctx.port}"\njetstream { store_dir: "${ctx.storeDir}" }\n` });
@@ -38,7 +39,7 @@ describe('audit LedgerWriter: appends waiting for room cost O(1) each (issue 16:
     // The audit appends one entry per registry check without awaiting it. Each append past the bound used to wait in
     // `Promise.race(inflight)`: every waiter re-attached a reaction (and a derived promise) to EVERY in-flight publish
     // each time one settled — quadratic; a 2 000 checks/s flood held millions of promises (GBs) in the exchange.
-    const writer = await LedgerWriter.open(nc, { privateKey, kid: 'writer-test' }, { maxInFlight: 4, checkpointEvery: 1_000_000 });
+    const writer = await LedgerWriter.open(nc, key, { maxInFlight: 4, checkpointEvery: 1_000_000 });
     const N = 400;
     const at = new Date().toISOString();
     const created = await promisesCreatedBy(async () => {

@@ -225,7 +225,10 @@ export async function liaisonRun(fed: TestFederation, o: { k: number; backlog: b
     },
   });
   counted!.restore();
-  return { rate, traffic: counted!.traffic };
+  const { traffic } = counted!;
+  // Each copy claimed once: more claims mean copies came back (unacknowledged), and the figure would be of something else.
+  if (o.atMostOnce !== false && traffic.recordWrite > COUNT * 1.5) throw new Error(`${traffic.recordWrite} handled-record writes for ${COUNT} copies: copies were redelivered`);
+  return { rate, traffic };
 }
 
 /** `xs` rotated left by `i`. */

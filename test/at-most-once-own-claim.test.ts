@@ -3,8 +3,8 @@
  * process it is in doubt (its handler may have run: never handled twice). The process that wrote it knows better:
  * its handler never started for that claim number, so when it claims the copy again and finds its own claim in
  * the entry, it takes the copy (compare-and-set on that revision) and handles it once. A claim of ours whose handler
- * did start (its release lost in the cut) stays in doubt. And a write pending when the connection drops fails at
- * once with "connection lost", not after its 10 s timeout.
+ * did start (its release never written) stays in doubt. A write pending when the connection drops fails at once with
+ * "connection lost", not after its 10 s timeout; one asked for while the connection is down is written once it is back.
  * Real nats-server; the record's connection runs through a TCP link (test/support/cut-link.ts) armed to drop the
  * next bytes the server sends — the write's PubAck — and close the connection; the client reconnects through it.
  */
@@ -119,6 +119,27 @@ describe('a claim lost in a connection cut (issue 16)', () => {
     // Handled once: done for everyone now, never claimed a third time.
     expect((await a.record.claim(SENDER, msgId)).outcome).toBe('done');
     expect((await b.claim(SENDER, msgId)).outcome).toBe('done');
+  }, 60_000);
+
+  it('a write asked for while the connection is down waits for the reconnect and is written then, not dropped', async () => {
+    const a = await linkedProcess();
+    const before = a.reconnects();
+    // The link cuts at the next reply and then refuses the client's reconnects until told otherwise.
+    a.link.refuse(true);
+    a.link.armCut(1);
+    const cut = await a.record.claim(SENDER, id('cut'));
+    expect(cut.outcome === 'unavailable' && cut.error.message).toMatch(/^connection lost/);
+    // Down: a claim asked for now. nats.js drops what is published between a disconnect and its next dial.
+    const msgId = id('while-down');
+    const asked = a.record.claim(SENDER, msgId);
+    const refusedThen = a.link.refused();
+    await until(() => a.link.refused() >= refusedThen + 2, 20_000, 'two reconnects refused while the claim waits');
+    expect(a.reconnects()).toBe(before);
+    a.link.refuse(false);
+    // Written once the connection is back: claimed, not failed at its 10 s timeout.
+    const c = await asked;
+    expect(c.outcome === 'unavailable' ? c.error.message : c.outcome).toBe('claimed');
+    expect(parseEntry((await kv.get(a.record.keyOf(SENDER, msgId)))?.string() ?? '').claimOf?.process).toBe(a.record.processId);
   }, 60_000);
 
   it('a claim of ours whose handler started (its release never written) stays in doubt to us too', async () => {

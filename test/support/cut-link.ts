@@ -14,6 +14,10 @@ export interface CutLink {
   armCut(burstBytes: number): void;
   /** Resolves once an armed cut happened; how many bytes it dropped. */
   cut: Promise<number>;
+  /** While on, every new connection is closed at once (a client stays disconnected); off lets them through again. */
+  refuse(on: boolean): void;
+  /** How many connections were refused so far. */
+  refused(): number;
   stop(): Promise<void>;
 }
 
@@ -22,6 +26,8 @@ export async function startCutLink(target: string): Promise<CutLink> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
   let armed = 0;
+  let refusing = false;
+  let refused = 0;
   let resolveCut: (bytes: number) => void = () => undefined;
   const cut = new Promise<number>((r) => (resolveCut = r));
   const closeAll = () => {
@@ -29,6 +35,11 @@ export async function startCutLink(target: string): Promise<CutLink> {
     sockets.clear();
   };
   const server: Server = createServer((client) => {
+    if (refusing) {
+      refused++;
+      client.destroy();
+      return;
+    }
     const upstream = createConnection({ host: hostname, port: Number(port) });
     sockets.add(client).add(upstream);
     client.on('data', (d: Buffer) => upstream.write(d));
@@ -57,6 +68,8 @@ export async function startCutLink(target: string): Promise<CutLink> {
     url: `nats://127.0.0.1:${address.port}`,
     armCut: (burstBytes) => void (armed = burstBytes),
     cut,
+    refuse: (on) => void (refusing = on),
+    refused: () => refused,
     stop: async () => {
       closeAll();
       await new Promise<void>((r) => server.close(() => r()));

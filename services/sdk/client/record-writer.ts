@@ -11,11 +11,12 @@ export interface RecordWriterOptions {
   /** The bucket named when no stream stores the subject (default "handled bucket"). */
   what?: string;
   /**
-   * Fail every pending write as soon as the connection is lost (status `disconnect`), as a timeout would but
-   * without waiting it out: its PubAck went to the connection just lost and will not come. Only for a caller that
-   * retries or re-reads a write whose fate is unknown (the handled record: a claim is claimed again and its own
-   * entry recognised, a floor is re-read on redelivery and rewritten by the next batch). Default false: the write
-   * fails at its timeout.
+   * Follow the connection: every write published and not yet acknowledged fails as soon as the connection is lost
+   * (status `disconnect`), as a timeout would but without waiting it out (its PubAck went to the connection just
+   * lost and will not come); writes asked for while it is down are published once it is back (nats.js drops what
+   * is published between a disconnect and the next dial). Only for a caller that retries or re-reads a write whose
+   * fate is unknown (the handled record: a claim is claimed again and its own entry recognised, a floor is re-read on
+   * redelivery and rewritten by the next batch). Default false: a write fails at its timeout.
    */
   failOnDisconnect?: boolean;
 }
@@ -47,6 +48,8 @@ export class RecordWriter {
   readonly #what: string;
   /** The connection's status events, followed when pending writes fail on a disconnect. */
   #status: (AsyncIterable<Status> & { stop?: () => void }) | undefined;
+  /** Between a disconnect and the reconnect (followed connections only): queued writes wait. */
+  #offline = false;
 
   constructor(nc: NatsConnection, inboxPrefix: string, o: RecordWriterOptions = {}) {
     this.#nc = nc;
@@ -56,16 +59,26 @@ export class RecordWriter {
     this.#sub = nc.subscribe(`${this.#prefix}.*`, { callback: (err, msg) => (err ? undefined : this.#settle(msg.subject.slice(this.#prefix.length + 1), msg.headers?.code, msg.string())) });
     this.#sweep = setInterval(() => this.#expire(), 250);
     this.#sweep.unref();
-    if (o.failOnDisconnect) void this.#failOnDisconnect((this.#status = nc.status()));
+    if (o.failOnDisconnect) void this.#follow((this.#status = nc.status()));
   }
 
-  /** Until the writer or its connection closes: at each disconnect, every write pending then fails ("connection lost"). */
-  async #failOnDisconnect(status: AsyncIterable<Status>): Promise<void> {
+  /**
+   * Until the writer or its connection closes: at a disconnect every write published and not acknowledged fails
+   * ("connection lost"), and writes wait to be published until the reconnect.
+   */
+  async #follow(status: AsyncIterable<Status>): Promise<void> {
     for await (const s of status) {
-      if (s.type !== 'disconnect') continue;
-      for (const [token, p] of this.#pending) {
-        this.#pending.delete(token);
-        p.reject(new LiaisonError(this.#code, `connection lost (${s.server}) before the exchange acknowledged ${p.subject}: it may or may not be stored`, { subject: p.subject }));
+      if (s.type === 'disconnect') {
+        this.#offline = true;
+        const waiting = new Set(this.#queued.map((q) => q.token));
+        for (const [token, p] of this.#pending) {
+          if (waiting.has(token)) continue;
+          this.#pending.delete(token);
+          p.reject(new LiaisonError(this.#code, `connection lost (${s.server}) before the exchange acknowledged ${p.subject}: it may or may not be stored`, { subject: p.subject }));
+        }
+      } else if (s.type === 'reconnect') {
+        this.#offline = false;
+        if (this.#queued.length > 0) this.#publishQueued();
       }
     }
   }
@@ -81,6 +94,7 @@ export class RecordWriter {
   }
 
   #publishQueued(): void {
+    if (this.#offline) return; // published at the reconnect
     const queued = this.#queued;
     this.#queued = [];
     for (const q of queued) {

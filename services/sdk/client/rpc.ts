@@ -199,8 +199,8 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
  * maps back into the requester's own account; anything else is dropped unanswered and counted.
  *
  * Requests are counted from the moment they arrive: `opts.admission` is asked first, before any verification, and
- * a request it refuses gets ERR_BUSY with the service's signed busy statement at once; the others are answered concurrently, at most
- * `opts.concurrency` at once, with at most `opts.maxWaiting` waiting (beyond: ERR_BUSY at once).
+ * a request it refuses gets ERR_BUSY with the service's signed busy statement at once; the others are answered
+ * concurrently, at most `opts.concurrency` at once, with at most `opts.maxWaiting` waiting (beyond: ERR_BUSY at once).
  */
 export async function serve(host: RpcHost, handlers: Record<string, RequestHandler>, opts: ServeOptions = {}): Promise<Serving> {
   const served = agencyServes(host.policy(), host.id);
@@ -213,7 +213,7 @@ export async function serve(host: RpcHost, handlers: Record<string, RequestHandl
   let busy = 0;
   const take = (handler: RequestHandler, msg: Msg, requester: string) => {
     const release = admitOnArrival(host, opts.admission, msg);
-    if (!release) return; // refused before verification, its signed refusal sent
+    if (!release) return; // refused before verification, ERR_BUSY with the signed busy statement sent
     if (runner.offer(() => answer(host, handler, msg, requester, crypto).finally(release))) return;
     release();
     busy++;
@@ -278,7 +278,7 @@ function cryptoOf(host: RpcHost, pool: CryptoPool | undefined): ServeCrypto {
 
 /**
  * Ask the service's admission about a request as it arrives, before verification. Returns what to call once the
- * request is answered, or undefined when admission refused it (its signed refusal already on its way). A request
+ * request is answered, or undefined when admission refused it (its busy refusal already on its way). A request
  * whose claimed header disagrees with its subject is not admission's to count: the receive pipeline refuses it
  * before verifying anything.
  */

@@ -5,6 +5,7 @@
  * the entry, it takes the copy (compare-and-set on that revision) and handles it once. A claim of ours whose handler
  * did start (its release never written) stays in doubt. A write pending when the connection drops fails at once with
  * "connection lost", not after its 10 s timeout; one asked for while the connection is down is written once it is back.
+ * A copy handled here whose floor write failed is re-checked when it comes back: the floor is written again, done.
  * Real nats-server; the record's connection runs through a TCP link (test/support/cut-link.ts) armed to drop the
  * next bytes the server sends — the write's PubAck — and close the connection; the client reconnects through it.
  */
@@ -16,7 +17,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { HandledRecord, type Claim } from '../services/sdk/client/handled.ts';
-import { parseEntry } from '../services/sdk/client/record-entry.ts';
+import { covers, floorKey, parseEntry, parseFloor } from '../services/sdk/client/record-entry.ts';
 import { systemClock } from '../services/sdk/clock.ts';
 import { HANDLED_BUCKET } from '../services/sdk/policy/index.ts';
 import { bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
@@ -142,6 +143,42 @@ describe('a claim lost in a connection cut (issue 16)', () => {
     expect(parseEntry((await kv.get(a.record.keyOf(SENDER, msgId)))?.string() ?? '').claimOf?.process).toBe(a.record.processId);
   }, 60_000);
 
+  /** Run `write` while the receiver's handled bucket stores elsewhere (its writes unanswered), then put it back. */
+  async function bucketAway<T>(write: () => Promise<T>): Promise<PromiseSettledResult<T>> {
+    const jsm = await jetstreamManager(fed.exchange.admin);
+    const stream = `KV_${bucketName(RECEIVER, HANDLED_BUCKET)}`;
+    const original = (await jsm.streams.info(stream)).config;
+    await jsm.streams.update(stream, { ...original, subjects: [`unreachable.${RECEIVER}.>`] });
+    try {
+      return (await Promise.allSettled([write()]))[0]!;
+    } finally {
+      await jsm.streams.update(stream, original);
+    }
+  }
+
+  it('a copy handled here whose floor write failed is done when it comes back: the floor is written again, not assumed', async () => {
+    const a = await HandledRecord.open(receiver.nc, RECEIVER, { clock: systemClock, replica: 1 });
+    const msgId = id('unwritten-floor');
+    const c = await a.claim(SENDER, msgId);
+    expect(c.outcome).toBe('claimed');
+    if (c.outcome !== 'claimed') return;
+    const n = parseEntry((await kv.get(a.keyOf(SENDER, msgId)))?.string() ?? '').claimOf?.n;
+    // The handler succeeded; the floor write that marks it done is not stored (so the copy is not acknowledged).
+    expect((await bucketAway(() => c.finish())).status).toBe('rejected');
+    const durable = async () => {
+      const f = await kv.get(floorKey(a.processId));
+      return !!f && covers(parseFloor(f.string()), n!);
+    };
+    expect(await durable()).toBe(false);
+    // Another process cannot tell whether the handler ran: in doubt.
+    const b = await HandledRecord.open(receiver.nc, RECEIVER, { clock: systemClock, replica: 1 });
+    expect((await b.claim(SENDER, msgId)).outcome).toBe('in-doubt');
+    // This one knows it finished it: its floor is written again, and the copy is done (acknowledged, not handled again).
+    expect((await a.claim(SENDER, msgId)).outcome).toBe('done');
+    expect(await durable()).toBe(true);
+    expect((await b.claim(SENDER, msgId)).outcome).toBe('done');
+  }, 60_000);
+
   it('a claim of ours whose handler started (its release never written) stays in doubt to us too', async () => {
     const a = await HandledRecord.open(receiver.nc, RECEIVER, { clock: systemClock, replica: 1 });
     const msgId = id('unwritten-release');
@@ -150,15 +187,7 @@ describe('a claim lost in a connection cut (issue 16)', () => {
     expect(c.outcome).toBe('claimed');
     if (c.outcome !== 'claimed') return;
     // The handler ran and failed; its release (`free`) cannot be written: the bucket's stream stores elsewhere for a moment.
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    const stream = `KV_${bucketName(RECEIVER, HANDLED_BUCKET)}`;
-    const original = (await jsm.streams.info(stream)).config;
-    await jsm.streams.update(stream, { ...original, subjects: [`unreachable.${RECEIVER}.>`] });
-    try {
-      await expect(c.release()).rejects.toThrow();
-    } finally {
-      await jsm.streams.update(stream, original);
-    }
+    expect((await bucketAway(() => c.release())).status).toBe('rejected');
     const entry = parseEntry((await kv.get(key))?.string() ?? '');
     expect(entry.claimOf?.process).toBe(a.processId);
     // Its claim number was taken by a handler that ran: never free for this process either.

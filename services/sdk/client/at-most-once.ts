@@ -42,7 +42,7 @@ function runHandler(o: ReceiveLoopOptions, m: Delivery, msg: ReceivedMessage, c:
     c.finish()
       .then(
         () => m.ack(),
-        (err: unknown) => o.logger.warn({ err, msgId: msg.header.id }, 'handled but not marked done: not acknowledged; a redelivery is quarantined as in doubt'),
+        (err: unknown) => o.logger.warn({ err, msgId: msg.header.id }, 'handled but not marked done: not acknowledged; its redelivery is done if this process still runs (its floor written again), else in doubt'),
       )
       .finally(() => clearInterval(keep));
   };

@@ -196,6 +196,7 @@ export class HandledRecord {
         continue; // another writer claimed it meanwhile: read again
       }
       if (entry.state === 'done' || (entry.claimOf && (await this.#covered(entry.claimOf)))) return { outcome: 'done' };
+      if (entry.claimOf && (await this.#finishedHere(entry.claimOf))) return { outcome: 'done' };
       if (entry.state === 'quarantined') return { outcome: 'quarantined' };
       const revision = e.revision;
       return { outcome: 'in-doubt', claimedAt: entry.at, quarantined: () => this.#write(key, 'quarantined', revision), reclaim: () => this.#reclaim(key, revision) };
@@ -217,6 +218,19 @@ export class HandledRecord {
   #rememberUnstarted(k: string): void {
     this.#unstarted.add(k);
     if (this.#unstarted.size > MAX_UNSTARTED) this.#unstarted.delete(this.#unstarted.values().next().value!);
+  }
+
+  /**
+   * Whether the claim is this process's, numbered in its current floor, and finished here (its handler succeeded)
+   * although the durable floor does not cover it: the floor write that was to cover it failed with its outcome unknown
+   * (the connection lost). Re-checked, not assumed: the floor is written again and this resolves true once that write
+   * is durable (it rejects if that write fails too: the record is unavailable, the copy claimed again later).
+   */
+  async #finishedHere(c: { process: string; n: number }): Promise<boolean> {
+    const floor = this.#floor;
+    if (c.process !== floor.id || !covers(floor.current(), c.n)) return false;
+    await floor.finish(c.n);
+    return true;
   }
 
   /** Whether process P's durable floor covers its claim number n (no floor, or an unreadable one: not covered). */

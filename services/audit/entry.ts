@@ -155,6 +155,38 @@ export interface GapEntry extends EntryBase {
   to: number;
 }
 
+/** Requests of one (service, requester) the audit did not record, within one {@link QueriesMissedEntry}. */
+export interface MissedRequests {
+  /** `<family>.<Type>` or `exchange.replay`, from the request subject. */
+  service: string;
+  /** The agency the request subject names (only it may publish there: broker-enforced); signatures were not verified. */
+  requester: string;
+  count: number;
+  /** First and last arrival (ISO 8601). */
+  from: string;
+  to: string;
+}
+
+/**
+ * Requests the audit saw but did not record (issue 16): they came while its bounded queue of requests to record
+ * was full (requests are core NATS, not stored: they cannot wait in JetStream), or their entry could not be
+ * appended. Appended once the queue has room again, in arrival order: after every request recorded before them,
+ * before every request that came after.
+ */
+export interface QueriesMissedEntry extends EntryBase {
+  kind: 'queries-missed';
+  /** First and last arrival of the requests not recorded (ISO 8601). */
+  from: string;
+  to: string;
+  /** How many requests were not recorded (the sum of `missed[].count`). */
+  count: number;
+  /** Why: `queue-full` (held requests or bytes at the bound), `append-failed` (the ledger writer failed). */
+  reasons: string[];
+  missed: MissedRequests[];
+  /** A count of requests names no message or request id (present for the other entries an answer returns). */
+  id?: undefined;
+}
+
 /** The audit service (re)started; where it resumed each source stream. */
 export interface StartEntry extends EntryBase {
   kind: 'start';
@@ -174,7 +206,7 @@ export interface CheckpointEntry extends EntryBase {
 }
 
 /** Any ledger entry, discriminated by `kind`. */
-export type Entry = CopyEntry | QuarantineEntry | QueryEntry | ReceiptEntry | GapEntry | StartEntry | CheckpointEntry | BridgeRefusalEntry;
+export type Entry = CopyEntry | QuarantineEntry | QueryEntry | ReceiptEntry | GapEntry | StartEntry | CheckpointEntry | BridgeRefusalEntry | QueriesMissedEntry;
 
 /** An entry before it is numbered and chained. */
 export type EntryBody = Entry extends infer E ? (E extends Entry ? Omit<E, 'v' | 'n' | 'prev'> : never) : never;

@@ -1,4 +1,4 @@
-import type { CopyEntry, Entry, QuarantineEntry, QueryEntry } from './entry.ts';
+import type { CopyEntry, Entry, QuarantineEntry, QueriesMissedEntry, QueryEntry } from './entry.ts';
 import { bridgeRefusals, refusedAcross } from './explain.ts';
 import { shortType } from './facts.ts';
 
@@ -10,12 +10,15 @@ export interface LedgerQuery {
   type?: string;
 }
 
+/** The entries an answer returns: copies, refusals, requests, and requests seen but not recorded. */
+export type Answered = CopyEntry | QuarantineEntry | QueryEntry | QueriesMissedEntry;
+
 /** How the asked-about agency figures in an entry. */
 export type Role = 'sent' | 'addressed' | 'delivered' | 'refused' | 'refused-from' | 'asked' | 'served';
 
 /** One answer row. */
 export interface QueryRow {
-  entry: CopyEntry | QuarantineEntry | QueryEntry;
+  entry: Answered;
   /** The agency's roles in it (empty without an agency filter). */
   roles: Role[];
   /** For copies: the recipients whose consumer acknowledged it (from receipt entries). */
@@ -27,8 +30,9 @@ export interface QueryRow {
 /**
  * Answer "who saw what, when" from ledger entries: copies sent by the agency, addressed to it or
  * delivered to it under the policy (with whether its consumer acknowledged them), copies it refused
- * or that were refused from it, requests it made or served. Receipts, checkpoints, start and gap
- * entries are bookkeeping and are not returned.
+ * or that were refused from it, requests it made or served, and the counts of its requests the audit saw but did not
+ * record (`queries-missed`: its queue was full). Receipts, checkpoints, start and gap entries are bookkeeping and are
+ * not returned.
  */
 export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
   const floors = new Map<string, number>();
@@ -43,9 +47,9 @@ export function queryLedger(entries: Entry[], q: LedgerQuery): QueryRow[] {
   const since = q.since?.getTime();
   const out: QueryRow[] = [];
   for (const e of entries) {
-    if (e.kind !== 'copy' && e.kind !== 'quarantine' && e.kind !== 'query') continue;
-    if (since !== undefined && Date.parse(e.at) < since) continue;
-    if (type !== undefined && e.type !== type) continue;
+    if (e.kind !== 'copy' && e.kind !== 'quarantine' && e.kind !== 'query' && e.kind !== 'queries-missed') continue;
+    if (since !== undefined && Date.parse(e.kind === 'queries-missed' ? e.to : e.at) < since) continue;
+    if (type !== undefined && (e.kind === 'queries-missed' ? !e.missed.some((m) => m.service.split('.')[1] === type) : e.type !== type)) continue;
     const roles = q.agency ? rolesOf(e, q.agency) : [];
     if (q.agency && roles.length === 0) continue;
     const row: QueryRow = { entry: e, roles };
@@ -71,7 +75,7 @@ export function crossNote(c: CopyEntry['cross']): string {
   return c.agreement ? `; across agreement ${c.agreement} ${c.flow ?? ''} (${way})` : `; ${c.direction} ${way} NOT ADMITTED by any applied agreement: ${c.refused ?? '?'}`;
 }
 
-function rolesOf(e: CopyEntry | QuarantineEntry | QueryEntry, agency: string): Role[] {
+function rolesOf(e: Answered, agency: string): Role[] {
   const r: Role[] = [];
   if (e.kind === 'copy') {
     if (e.sender === agency) r.push('sent');
@@ -80,6 +84,8 @@ function rolesOf(e: CopyEntry | QuarantineEntry | QueryEntry, agency: string): R
   } else if (e.kind === 'quarantine') {
     if (e.by === agency) r.push('refused');
     if (e.claimedSender === agency) r.push('refused-from');
+  } else if (e.kind === 'queries-missed') {
+    if (e.missed.some((m) => m.requester === agency)) r.push('asked');
   } else {
     if (e.requester === agency) r.push('asked');
     if (e.server === agency) r.push('served');
@@ -98,6 +104,10 @@ export function formatRow(row: QueryRow): string {
   }
   if (e.kind === 'quarantine') {
     return `#${e.n} ${e.at} ${who}REFUSED by ${e.by}: ${e.code} ${e.type ?? '?'} from ${e.claimedSender ?? '?'} id ${e.id ?? '?'} (${e.originalSubject ?? e.subject}) ${short(e.digest)} — ${e.reason}`;
+  }
+  if (e.kind === 'queries-missed') {
+    const by = e.missed.map((m) => `${m.requester} ${m.service} ×${m.count}`).join(', ');
+    return `#${e.n} ${e.at} ${who}REQUESTS NOT RECORDED: ${e.count} seen ${e.from} – ${e.to} (${e.reasons.join(', ')}; the audit's request queue was full): ${by}`;
   }
   const trust = e.unverified ? ` UNVERIFIED (${e.unverified})` : '';
   const disagree = e.mismatch?.length ? ` [${e.mismatch.map((m) => (m === 'reply' ? 'reply subject outside the requester’s inbox (dropped)' : `${m} disagrees with the signed header`)).join('; ')}]` : '';

@@ -12,6 +12,7 @@ import { isReplaySubject, queryFacts, storedFacts } from './facts.ts';
 import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
 import { DeliveryMap } from './recipients.ts';
 import { RequestVerifier } from './requester.ts';
+import { RequestQueue, type RequestQueueOptions, type RequestQueueStats, type SeenRequest } from './request-queue.ts';
 import { LedgerWriter } from './writer.ts';
 
 /** Options of {@link startAuditService}. */
@@ -32,6 +33,11 @@ export interface AuditServiceOptions {
   receiptsMs?: number;
   /** Record requests on `liaison.v1.svc.>` (default true). */
   queries?: boolean;
+  /**
+   * Bounds of the queue of requests waiting to be recorded (default 4 096 requests, 32 MiB). Requests are core NATS,
+   * not stored: beyond the bound they are counted, not held, and one `queries-missed` entry says so.
+   */
+  queryQueue?: Pick<RequestQueueOptions, 'maxRequests' | 'maxBytes'>;
 }
 
 /** What the audit service did since it started. */
@@ -42,6 +48,8 @@ export interface AuditStats {
   head: number;
   /** Times the writer failed and the service resynchronised from the ledger. */
   restarts: number;
+  /** The queue of requests to record: held now, high-water, requests not recorded and overflow episodes. */
+  queries: RequestQueueStats;
 }
 
 /** A running audit service. */
@@ -85,14 +93,19 @@ class Session {
   #subs: Subscription[] = [];
   #querySubs: Subscription[] = [];
   #subscribedFor = '';
+  /** Set by {@link drainQueries}: requests are no longer listened to. */
+  #deaf = false;
   #closed = false;
   readonly #verifier: RequestVerifier | undefined;
   readonly #cross: CrossBook | undefined;
-  /** Requests being verified and appended, in the order they were seen. */
-  #queries: Promise<void> = Promise.resolve();
+  /** Requests to verify and append, in the order they were seen (the service's: it outlives a failed session). */
+  readonly #requests: RequestQueue;
+  /** The pump taking from {@link #requests}, while it runs. */
+  #pump: Promise<void> | undefined;
 
-  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined) {
+  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined, requests: RequestQueue) {
     this.#o = o;
+    this.#requests = requests;
     this.#cross = cross;
     this.#writer = writer;
     this.#deliveries = new DeliveryMap(o.catalog);
@@ -100,9 +113,9 @@ class Session {
     this.#verifier = verifier;
   }
 
-  /** Settles when every request seen so far is in the writer's queue. */
-  get queries(): Promise<void> {
-    return this.#queries;
+  /** True when every request seen so far, or its count in a `queries-missed` entry, is in the writer's hands. */
+  get queriesDone(): boolean {
+    return this.#pump === undefined && this.#requests.empty;
   }
 
   get writer(): LedgerWriter {
@@ -156,23 +169,60 @@ class Session {
   /** (Re)subscribe to the audited request subjects when the policy changed. */
   #listen(): void {
     const policy = this.#o.policy();
-    if (this.#closed || policy.hash === this.#subscribedFor) return;
+    if (this.#closed || this.#deaf || policy.hash === this.#subscribedFor) return;
     this.#subscribedFor = policy.hash;
     for (const s of this.#querySubs) s.unsubscribe();
     this.#querySubs = auditedRequestSubjects(policy, this.#o.catalog).map((subject) =>
       this.#o.nc.subscribe(subject, {
         callback: (err, msg) => {
           if (err || this.#closed) return;
-          const q = { subject: msg.subject, data: msg.data, reply: msg.reply, header: (n: string) => msg.headers?.get(n) || undefined, at: new Date().toISOString() };
-          // In order: verifying is synchronous unless the directory must be re-read for a new key.
-          this.#queries = this.#queries.then(async () => {
-            const signer = isReplaySubject(q.subject) ? undefined : ((await this.#verifier?.verify(q.data)) ?? { unverified: 'ERR_CONFIG_INVALID: the audit could not read the federation directory' });
-            const facts = queryFacts({ ...q, ...(signer ? { signer } : {}) }, this.#o.policy(), this.#deliveries);
-            if (facts && !this.#closed) this.#writer.append(facts).catch(() => undefined);
-          });
+          this.#requests.offer({ subject: msg.subject, data: msg.data, reply: msg.reply, header: (n: string) => msg.headers?.get(n) || undefined, at: new Date().toISOString() });
+          this.#kick();
         },
       }),
     );
+  }
+
+  /** Start the pump unless it runs. */
+  #kick(): void {
+    if (this.#pump || this.#closed) return;
+    this.#pump = this.#drain().finally(() => {
+      this.#pump = undefined;
+      if (!this.#requests.empty) this.#kick();
+    });
+  }
+
+  /**
+   * Record the queued requests in order, each appended before the next is taken: the writer's pipeline bound then
+   * holds the pump, and requests arriving meanwhile wait in the bounded queue (or are counted) instead of piling up
+   * as entries in flight. An append that fails counts its request(s) again for the next session's writer.
+   */
+  async #drain(): Promise<void> {
+    while (!this.#closed) {
+      const item = this.#requests.take();
+      if (!item) return;
+      if (item.missed) {
+        this.#logger.warn({ count: item.missed.count, from: item.missed.from, to: item.missed.to }, 'audit: requests not recorded while its request queue was full (a queries-missed entry says so)');
+        await this.#writer.append(item.missed).catch(() => this.#requests.restore(item.missed));
+      } else await this.#record(item.request);
+    }
+  }
+
+  /** Verify one request's signer (synchronous unless the directory must be re-read for a new key) and append it. */
+  async #record(q: SeenRequest): Promise<void> {
+    const signer = isReplaySubject(q.subject) ? undefined : ((await this.#verifier?.verify(q.data)) ?? { unverified: 'ERR_CONFIG_INVALID: the audit could not read the federation directory' });
+    const facts = queryFacts({ ...q, ...(signer ? { signer } : {}) }, this.#o.policy(), this.#deliveries);
+    if (facts) await this.#writer.append(facts).catch(() => this.#requests.miss(q, 'append-failed'));
+  }
+
+  /** Stop listening for requests and record those held (for a stop: the writer is sound). */
+  async drainQueries(timeoutMs: number): Promise<void> {
+    for (const s of this.#querySubs) s.unsubscribe();
+    this.#querySubs = [];
+    this.#deaf = true;
+    const end = Date.now() + timeoutMs;
+    this.#kick();
+    while (!this.queriesDone && Date.now() < end && !this.#writer.failed) await (this.#pump ?? new Promise((r) => setTimeout(r, 10)));
   }
 
   async #read(stream: string, messages: ConsumerMessages): Promise<void> {
@@ -241,6 +291,7 @@ class Session {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#pump;
     for (const t of this.#timers) clearInterval(t);
     for (const s of [...this.#subs, ...this.#querySubs]) s.unsubscribe();
     await Promise.allSettled(this.#iters.map((m) => m.close()));
@@ -249,6 +300,8 @@ class Session {
   }
 }
 
+/** How long a stop waits for the requests held to be recorded. */
+const STOP_DRAIN_MS = 10_000;
 /** Timeout of each request creating one of the audit's readers (retried: see {@link untilAnswered}). */
 const READER_REQUEST_TIMEOUT_MS = 1_000;
 /** How long the audit keeps trying a step of its start through answers that pass on a cluster. */
@@ -294,6 +347,11 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   let stopping = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let session: Session;
+  const requests = new RequestQueue({
+    ...o.queryQueue,
+    // Once per overflow episode, not per request: the episode's count goes in its queries-missed entry.
+    onOverflow: (q) => logger.warn({ ...q, maxRequests: o.queryQueue?.maxRequests, maxBytes: o.queryQueue?.maxBytes }, 'audit: request queue full; requests are counted, not recorded, until it has room'),
+  });
   const verifier = await RequestVerifier.open(o.trustDir, o.catalog).catch((err: unknown) => {
     logger.warn({ err }, 'cannot read the federation directory: requesters are recorded as claimed, marked unverified');
     return undefined;
@@ -309,7 +367,7 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
       await ensureLedgerStream(o.nc);
       return await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
     });
-    const s = new Session(o, writer, logger, verifier, cross);
+    const s = new Session(o, writer, logger, verifier, cross, requests);
     writer.onFailure(() => {
       if (stopping) return;
       restarts++;
@@ -342,7 +400,10 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
         if (Date.now() > end) throw new Error(`audit flush timed out: ${targets.filter(([s, last]) => (session.positions[s] ?? 0) < last).map(([s, l]) => `${s} ${session.positions[s] ?? 0}/${l}`).join(', ')}`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      await session.queries;
+      while (!session.queriesDone) {
+        if (Date.now() > end) throw new Error(`audit flush timed out: ${requests.length} requests still to record`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
       await session.writer.flush();
     },
     async checkpoint() {
@@ -350,11 +411,13 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
       await session.writer.flush();
     },
     stats() {
-      return { appended: { ...session.writer.counts }, head: session.writer.head.n, restarts };
+      return { appended: { ...session.writer.counts }, head: session.writer.head.n, restarts, queries: requests.stats() };
     },
     async stop() {
       stopping = true;
       if (retry) clearTimeout(retry);
+      await session.drainQueries(STOP_DRAIN_MS);
+      if (!requests.empty) logger.warn({ held: requests.length }, 'audit stopped with requests not recorded');
       await session.close();
       session.writer.checkpoint();
       await session.writer.flush().catch((err: unknown) => logger.error({ err }, 'audit ledger: last entries not stored'));

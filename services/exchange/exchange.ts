@@ -28,7 +28,7 @@ import { DIRECTORY_REQUEST_SUBJECTS, PEEK_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS,
 import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
 
 /** Audit ledger settings of an exchange, or `false` to run without it. */
-export type ExchangeAuditOptions = false | Pick<AuditServiceOptions, 'checkpointEvery' | 'checkpointMs' | 'receiptsMs' | 'queries'>;
+export type ExchangeAuditOptions = false | Pick<AuditServiceOptions, 'checkpointEvery' | 'checkpointMs' | 'receiptsMs' | 'queries' | 'queryQueue'>;
 
 /** Agencies revoked in the trust dir (they keep no consumers). */
 async function revokedAgencies(trustDir: string): Promise<Set<string>> {

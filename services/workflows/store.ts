@@ -99,7 +99,10 @@ export class CaseStore {
     try {
       const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
-      const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'case bucket' }) : undefined;
+      // Following the connection (a write pending at a disconnect fails at once, one asked for meanwhile waits for the
+      // reconnect) is safe: every case write is a compare-and-set, and a failed transition is redelivered and re-read,
+      // its own stored write found by the message id it recorded (appliedFrom), never applied twice.
+      const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'case bucket', failOnDisconnect: true }) : undefined;
       return new CaseStore(kv, await KvReader.open(nc, bucket), cap, writer, bucket);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);

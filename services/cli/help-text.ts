@@ -92,6 +92,10 @@ export const COMMAND_OPTION_TEXT: Readonly<Record<string, Readonly<Record<string
     server: 'every nats-server of the exchange, comma-separated (the nodes of a cluster)',
     replicas: 'copies JetStream keeps of each stream and bucket (default: the number of servers, at most 3)',
   },
+  'exchange reconcile': {
+    server: 'the exchange, every node of a cluster comma-separated (default: the URL `exchange up` or `exchange attach` recorded in TRUST_DIR)',
+    json: 'print what it did as one JSON object (removedConsumers, changedConsumers, streams, consumers, buckets, replicas, policyHash)',
+  },
   'exchange config': {
     cluster: "every node's host (or address), comma-separated, in the same order on every node: prints node --node's config with routes to all of them (TLS between routes unless --plain)",
     node: 'which host of --cluster this config is for (1-based)',
@@ -196,6 +200,7 @@ export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
   'trust rotate-key': ['liaison trust rotate-key --dir fed --agency xc-ncb --out agencies/xc-ncb'],
   'exchange attach': ['liaison exchange attach --dir fed --server tls://nats1.example.org:4222,tls://nats2.example.org:4222,tls://nats3.example.org:4222'],
   'exchange up': ['liaison exchange up --dir fed', 'liaison exchange up --dir fed --cluster 3', 'liaison exchange up --dir fed --port 4333 --store /var/lib/liaison', 'liaison exchange up --dir fed --host 10.0.0.5 --leaf-port 7422'],
+  'exchange reconcile': ['liaison exchange reconcile --dir fed', 'liaison exchange reconcile --dir fed --server tls://nats1.example.org:4222,tls://nats2.example.org:4222,tls://nats3.example.org:4222 --json'],
   'exchange config': ['liaison exchange config --dir fed > nats.conf', 'liaison exchange config --dir fed --cluster nats1.example.org,nats2.example.org,nats3.example.org --node 1 --store /var/lib/liaison > nats-1.conf', 'liaison exchange config --dir fed --leaf-port 7422 > nats.conf'],
   'leaf up': ['liaison leaf up --as agencies/xa-coast-guard', 'liaison leaf up --as agencies/xa-coast-guard --port 4333 --hub tls://exchange.example.org:7422'],
   'exchange status': ['liaison exchange status --dir fed', 'liaison exchange status --dir fed --json | jq .'],

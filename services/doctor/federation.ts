@@ -12,6 +12,13 @@ import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import { federationTlsFindings } from './tls.ts';
 import { quarantineFinding } from './quarantine.ts';
 import { quarantineCounts } from '../exchange/quarantine-read.ts';
+import { fullReconcileOwns } from '../exchange/provision-consumers.ts';
+
+/** The fix of stray consumers: the exact command of the full reconcile, which lists every stream and deletes them. */
+function strayFix(o: { dir: string; server?: string; plain?: boolean }): string {
+  const command = `liaison exchange reconcile --dir ${o.dir}${o.server ? ` --server ${o.server}` : ''}${o.plain ? ' --plain' : ''}`;
+  return `run the full reconcile: ${command} (it lists every stream's consumers and deletes the durable ones no policy grants; the exchange itself provisions by name and never finds those made outside Liaison)`;
+}
 
 /** Whether the running exchange enforces the directory's policy (it adopts an applied one within a second or two). */
 function enforcedFinding(enforced: EnforcedPolicy | undefined, directoryHash: string): Finding {
@@ -99,12 +106,13 @@ export async function checkFederation(o: { dir: string; server?: string; plain?:
     const stray: string[] = [];
     for (const s of streams) {
       if (missingStreams.includes(s.name)) continue;
-      for await (const ci of jsm.consumers.list(s.name)) if (!names.has(ci.name) && !ci.name.startsWith('AUDIT')) stray.push(ci.name);
+      // What the full reconcile deletes: durable, not a bridge's export consumer (the audit's readers are ephemeral).
+      for await (const ci of jsm.consumers.list(s.name)) if (!names.has(ci.name) && fullReconcileOwns(ci)) stray.push(ci.name);
     }
     if (missingStreams.length || absent.length) {
       out.push(fail('provisioning', `missing streams: ${missingStreams.join(', ') || 'none'}; missing consumers: ${absent.slice(0, 6).join(', ') || 'none'}${absent.length > 6 ? ', …' : ''}`, 'restart `liaison exchange up` or re-apply the policy (liaison policy apply): both reconcile JetStream with the policy'));
     } else out.push(ok('provisioning', `${streams.length} streams and ${missing.length} consumers as the policy compiles them`));
-    if (stray.length) out.push(fail('stray consumers', `consumers no policy grants: ${stray.join(', ')}`, 'those an earlier policy granted are removed by liaison policy apply (or exchange up), which delete by name what the exchange recorded provisioning; any other was made outside Liaison: delete it as the exchange administrator (nats consumer rm STREAM NAME) or run the full reconcile (the attached exchange\'s reprovision({ full: true }))'));
+    if (stray.length) out.push(fail('stray consumers', `consumers no policy grants: ${stray.join(', ')}`, strayFix(o)));
     out.push(quarantineFinding(await quarantineCounts(nc)));
   } finally {
     await nc.close();

@@ -95,6 +95,15 @@ export async function removeOne(jsm: JetStreamManager, stream: string, name: str
 }
 
 /**
+ * Whether the full reconcile deletes `ci` when the policy does not grant it: a durable consumer, not a bridge's export
+ * consumer (`bridge_…`, no agency id holds '_': `liaison bridge apply|revoke`'s own). Ephemeral consumers (the
+ * services' and the audit's ordered readers) are left alone. `liaison doctor` reports as strays exactly these.
+ */
+export function fullReconcileOwns(ci: ConsumerInfo): boolean {
+  return Boolean(ci.config.durable_name) && !ci.name.startsWith('bridge_');
+}
+
+/**
  * The full reconcile's consumers (provision.ts): make the durable consumers of `streams` those of `wanted`: list each stream's consumers once, reconcile only the
  * missing or different ones (several at once: on a cluster each is a RAFT group of its own, created in about half a
  * second), delete durable consumers not wanted. Ephemeral consumers (the services' ordered ones) are left alone.
@@ -107,8 +116,7 @@ export async function reconcileConsumers(jsm: JetStreamManager, streams: readonl
   const keep = new Set(wanted.map((c) => `${c.stream}/${c.name}`));
   const unwanted: [string, string][] = [];
   for (const [stream, consumers] of existing) {
-    // A bridge's export consumers (`bridge_…`; no agency id holds '_') are `liaison bridge apply|revoke`'s own.
-    for (const ci of consumers.values()) if (ci.config.durable_name && !keep.has(`${stream}/${ci.name}`) && !ci.name.startsWith('bridge_')) unwanted.push([stream, ci.name]);
+    for (const ci of consumers.values()) if (fullReconcileOwns(ci) && !keep.has(`${stream}/${ci.name}`)) unwanted.push([stream, ci.name]);
   }
   const removed: string[] = [];
   await inParallel(unwanted, SINGLE_CONSUMER_CONCURRENCY, async ([stream, name]) => {

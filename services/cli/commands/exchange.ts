@@ -12,6 +12,7 @@ import { serverList } from '../../sdk/client/nats-tls.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import type { Logger } from '../../sdk/logging.ts';
 import { exchangeUrlFor, rememberExchangeUrl } from '../exchange-url.ts';
+import { exchangeReconcile } from './exchange-reconcile.ts';
 
 const exchangeUp: Command = {
   path: ['exchange', 'up'],
@@ -165,4 +166,4 @@ const exchangeAttach: Command = {
   },
 };
 
-export const EXCHANGE_COMMANDS: Command[] = [exchangeUp, exchangeConfig, exchangeAttach];
+export const EXCHANGE_COMMANDS: Command[] = [exchangeUp, exchangeConfig, exchangeAttach, exchangeReconcile];

@@ -10,7 +10,8 @@
  * consumer is answered by its leader at once.
  *
  * Strays — durable consumers nothing in Liaison made (by hand), or an older exchange made without recording them — are
- * found only by a listing: {@link provisionExchange} (the full reconcile) and `liaison doctor` list.
+ * found only by a listing: {@link provisionExchange} (the full reconcile, `liaison exchange reconcile`) and `liaison
+ * doctor` list.
  *
  * @module
  */

@@ -118,7 +118,8 @@ async function provisionStreams(jsm: JetStreamManager, policy: Policy, catalog: 
  * provisioned (provisioned-record.ts).
  *
  * It LISTS the account's streams and every stream's consumers, which on a cluster with a node down waits ≈ 4 s per
- * listing: only for finding strays (`reprovision({ full: true })`; an exchange provisioned before the record existed).
+ * listing: only for finding strays (`liaison exchange reconcile`, full-reconcile.ts; `reprovision({ full: true })`; an
+ * exchange provisioned before the record existed).
  * Attaching, reprovisioning and re-applying a policy provision by name ({@link provisionByName} in provision-named.ts).
  */
 export async function provisionExchange(

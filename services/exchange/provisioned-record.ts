@@ -6,7 +6,8 @@
  * a provisioning adds what it is about to create before creating it, and drops only what it has deleted.
  *
  * Consumers made by anything else (by hand, an older Liaison that kept no record) are found only by a listing: `liaison
- * doctor` reports them, the full reconcile ({@link provisionExchange}, `reprovision({ full: true })`) deletes them.
+ * doctor` reports them, the full reconcile ({@link provisionExchange}: `liaison exchange reconcile`,
+ * `reprovision({ full: true })`) deletes them.
  *
  * @module
  */

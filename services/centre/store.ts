@@ -132,7 +132,11 @@ export class CorrelationStore {
     try {
       const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
       await kv.status();
-      const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'correlation bucket' }) : undefined;
+      // Following the connection (a write pending at a disconnect fails at once, one asked for meanwhile waits for the
+      // reconnect) is safe: a record write is a compare-and-set whose failure drops the cached copy, the failed message is
+      // redelivered and its occurrence, found by (sender, id) on the record read afresh, is never added twice; its facts
+      // (the last write) are the same facts written again.
+      const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'correlation bucket', failOnDisconnect: true }) : undefined;
       return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes), writer, bucket);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);

@@ -14,9 +14,11 @@ export interface RecordWriterOptions {
    * Follow the connection: every write published and not yet acknowledged fails as soon as the connection is lost
    * (status `disconnect`), as a timeout would but without waiting it out (its PubAck went to the connection just
    * lost and will not come); writes asked for while it is down are published once it is back (nats.js drops what
-   * is published between a disconnect and the next dial). Only for a caller that retries or re-reads a write whose
-   * fate is unknown (the handled record: a claim is claimed again and its own entry recognised, a floor is re-read on
-   * redelivery and rewritten by the next batch). Default false: a write fails at its timeout.
+   * is published between a disconnect and the next dial); one that fails while held (its timeout passed) is never
+   * sent. Only for a caller that retries or re-reads a write whose fate is unknown (the handled record: a claim is
+   * claimed again and its own entry recognised, a floor is re-read on redelivery and rewritten by the next batch; the
+   * case registry and the centre: compare-and-set writes whose message is redelivered and finds its own change by its
+   * id on the record read again). Default false: a write fails at its timeout.
    */
   failOnDisconnect?: boolean;
 }
@@ -98,6 +100,8 @@ export class RecordWriter {
     const queued = this.#queued;
     this.#queued = [];
     for (const q of queued) {
+      // Failed while held (its timeout passed, or the writer closed): its caller was told so and may retry; never sent now.
+      if (!this.#pending.has(q.token)) continue;
       const h = q.expected === undefined ? undefined : natsHeaders();
       h?.set('Nats-Expected-Last-Subject-Sequence', String(q.expected));
       try {

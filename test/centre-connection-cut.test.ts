@@ -68,13 +68,17 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
     const link = await startCutLink(fed.server.url);
     /** Why the centre's work failed (from its log). */
     const failures: string[] = [];
+    /** The log lines of the other failures (what failed besides record writes, for the summary). */
+    const failedWork = new Map<string, string>();
     const logger = pino(
       { level: 'debug' },
       {
         write: (line: string) => {
-          const entry = JSON.parse(line) as { err?: string | { message?: string } };
+          const entry = JSON.parse(line) as { msg: string; err?: string | { message?: string } };
           const err = typeof entry.err === 'string' ? entry.err : entry.err?.message;
-          if (err) failures.push(err);
+          if (!err) return;
+          failures.push(err);
+          failedWork.set(err, entry.msg);
         },
       },
     );
@@ -113,7 +117,7 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
       const recordWrites = failures.filter((e) => e.includes(`$KV.${bucket}.`));
       const lost = recordWrites.filter((e) => e.startsWith('connection lost')).length;
       const timedOut = recordWrites.filter((e) => e.startsWith('no acknowledgement from the exchange'));
-      const others = [...new Set(failures.filter((e) => !recordWrites.includes(e)).map((e) => e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')))];
+      const others = [...new Set(failures.filter((e) => !recordWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')}`))];
       console.info(`[centre-connection-cut] record writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${recordWrites.length - lost - timedOut.length} otherwise; processed ${centre.stats.processed}, replayed ${centre.stats.replayed}; other failures: ${others.join(' | ')}`);
       expect(lost, 'the record write pending at the cut failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no record write waited out its 10 s timeout').toEqual([]);

@@ -73,13 +73,17 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
     const link = await startCutLink(fed.server.url);
     /** Why the registry's work failed (from its log): a case write pending at the cut fails as the connection drops. */
     const failures: string[] = [];
+    /** The log lines of the other failures (what failed besides record writes, for the summary). */
+    const failedWork = new Map<string, string>();
     const logger = pino(
       { level: 'debug' },
       {
         write: (line: string) => {
-          const entry = JSON.parse(line) as { err?: string | { message?: string } };
+          const entry = JSON.parse(line) as { msg: string; err?: string | { message?: string } };
           const err = typeof entry.err === 'string' ? entry.err : entry.err?.message;
-          if (err) failures.push(err);
+          if (!err) return;
+          failures.push(err);
+          failedWork.set(err, entry.msg);
         },
       },
     );
@@ -124,7 +128,7 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
       const caseWrites = failures.filter((e) => e.includes(`$KV.${bucket}.`));
       const lost = caseWrites.filter((e) => e.startsWith('connection lost')).length;
       const timedOut = caseWrites.filter((e) => e.startsWith('no acknowledgement from the exchange'));
-      const others = [...new Set(failures.filter((e) => !caseWrites.includes(e)).map((e) => e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')))];
+      const others = [...new Set(failures.filter((e) => !caseWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')}`))];
       console.info(`[workflows-connection-cut] case writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${caseWrites.length - lost - timedOut.length} otherwise; replayed ${wf.stats.replayed}, conflicts ${wf.stats.conflicts}; other failures: ${others.join(' | ')}`);
       expect(lost, 'the write whose acknowledgement was dropped failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no case write waited out its 10 s timeout').toEqual([]);

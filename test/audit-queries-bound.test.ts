@@ -32,7 +32,7 @@ describe('audit: requests to record wait in a bounded queue; those beyond it are
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'audit-queries-bound' });
     await fed.exchange.audit!.stop();
-    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), queryQueue: { maxRequests: BOUND } });
+    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), queryQueue: { maxRequests: BOUND }, cryptoWorkers: 1 });
     fed.exchange.audit = audit;
     for (const a of Object.keys(sent)) clients[a] = await fed.connect(a);
   });
@@ -77,6 +77,8 @@ describe('audit: requests to record wait in a bounded queue; those beyond it are
       expect(kept.length + notKept.reduce((n, m) => n + m.count, 0), `${agency}: recorded + counted as missed`).toBe(digests.size);
     }
     expect(missed.reduce((n, m) => n + m.count, 0)).toBe(q.missed);
+    // Their signatures were checked on the crypto pool (one check per request recorded).
+    expect(audit.stats().verifiedOnPool).toBe(recorded.length);
     for (const m of missed) {
       expect(m.count).toBe(m.missed.reduce((n, x) => n + x.count, 0));
       expect(m.reasons).toEqual(['queue-full']);
@@ -86,6 +88,9 @@ describe('audit: requests to record wait in a bounded queue; those beyond it are
 
   it('each queries-missed entry stands in arrival order: after the requests recorded before the ones it counts, before those after', () => {
     expect(entries.some((e) => e.kind === 'queries-missed')).toBe(true);
+    // Verified together on the pool, appended one by one in arrival order.
+    const arrivals = entries.filter((e): e is QueryEntry => e.kind === 'query').map((e) => e.at);
+    expect(arrivals).toEqual([...arrivals].sort());
     for (const [i, e] of entries.entries()) {
       if (e.kind !== 'queries-missed') continue;
       const before = entries.slice(0, i).filter((x): x is QueryEntry => x.kind === 'query').at(-1);

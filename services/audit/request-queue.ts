@@ -32,7 +32,7 @@ export const DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 /** Counters of the queue (the audit's stats). */
 export interface RequestQueueStats {
-  /** Items held now, and their bytes. */
+  /** Items held now (queued, and taken but not yet appended), and their bytes. */
   held: number;
   heldBytes: number;
   /** The most items ever held at once (never above `maxRequests`). */
@@ -59,6 +59,9 @@ export class RequestQueue {
   #items: QueuedItem[] = [];
   #head = 0;
   #bytes = 0;
+  /** Requests taken and not yet {@link done}, and their bytes (still held: being verified and appended). */
+  #taken = 0;
+  #takenBytes = 0;
   readonly #stats = { highWater: 0, missed: 0, episodes: 0 };
 
   constructor(o: RequestQueueOptions = {}) {
@@ -69,14 +72,19 @@ export class RequestQueue {
     this.#onOverflow = o.onOverflow;
   }
 
-  /** Items held now. */
+  /** Items queued now (not taken yet). */
   get length(): number {
     return this.#items.length - this.#head;
   }
 
+  /** Items held now: queued, and taken but not yet {@link done}. */
+  get held(): number {
+    return this.length + this.#taken;
+  }
+
   /** True when nothing is held and nothing is counted as missed: everything seen is in the writer's hands. */
   get empty(): boolean {
-    return this.length === 0 && !this.#tally.open;
+    return this.held === 0 && !this.#tally.open;
   }
 
   /** Hold a request, or count it as missed when the queue is at its bound: true when held. */
@@ -84,7 +92,7 @@ export class RequestQueue {
     const size = sizeOf(r);
     // A request held after missed ones needs a slot for the marker saying so.
     const slots = this.#tally.open ? 2 : 1;
-    if (this.length + slots > this.maxRequests || this.#bytes + size > this.maxBytes) {
+    if (this.held + slots > this.maxRequests || this.#bytes + this.#takenBytes + size > this.maxBytes) {
       this.miss(r, 'queue-full');
       return false;
     }
@@ -98,7 +106,7 @@ export class RequestQueue {
   miss(r: Pick<SeenRequest, 'subject' | 'at'>, reason: MissReason): void {
     if (!this.#tally.open) {
       this.#stats.episodes++;
-      this.#onOverflow?.({ held: this.length, heldBytes: this.#bytes });
+      this.#onOverflow?.({ held: this.held, heldBytes: this.#bytes + this.#takenBytes });
     }
     this.#tally.add(r.subject, r.at, reason);
     this.#stats.missed++;
@@ -110,7 +118,10 @@ export class RequestQueue {
     this.#tally.restore(body);
   }
 
-  /** The next item, oldest first; when none is held, the requests counted as missed (one marker), else undefined. */
+  /**
+   * The next item, oldest first; when none is queued, the requests counted as missed (one marker), else undefined.
+   * A request taken is still held (counted against the bounds) until {@link done}.
+   */
   take(now: () => string = () => new Date().toISOString()): QueuedItem | undefined {
     if (this.length === 0) {
       const missed = this.#tally.close(now());
@@ -118,7 +129,12 @@ export class RequestQueue {
     }
     const item = this.#items[this.#head]!;
     this.#items[this.#head++] = undefined as unknown as QueuedItem;
-    if (item.request) this.#bytes -= sizeOf(item.request);
+    if (item.request) {
+      const size = sizeOf(item.request);
+      this.#bytes -= size;
+      this.#takenBytes += size;
+      this.#taken++;
+    }
     if (this.#head > 1_024 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head);
       this.#head = 0;
@@ -126,14 +142,21 @@ export class RequestQueue {
     return item;
   }
 
+  /** A request taken is appended (or counted as missed): it is no longer held. */
+  done(item: QueuedItem): void {
+    if (!item.request) return;
+    this.#taken--;
+    this.#takenBytes -= sizeOf(item.request);
+  }
+
   stats(): RequestQueueStats {
-    return { held: this.length, heldBytes: this.#bytes, highWater: this.#stats.highWater, maxRequests: this.maxRequests, maxBytes: this.maxBytes, missed: this.#stats.missed, episodes: this.#stats.episodes };
+    return { held: this.held, heldBytes: this.#bytes + this.#takenBytes, highWater: this.#stats.highWater, maxRequests: this.maxRequests, maxBytes: this.maxBytes, missed: this.#stats.missed, episodes: this.#stats.episodes };
   }
 
   #push(item: QueuedItem, size: number): void {
     this.#items.push(item);
     this.#bytes += size;
-    this.#stats.highWater = Math.max(this.#stats.highWater, this.length);
+    this.#stats.highWater = Math.max(this.#stats.highWater, this.held);
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { createEnvelopeCodec, type EnvelopeCodec } from '../sdk/envelope/codec.ts';
-import { parseProtectedHeader, verifyDetached } from '../sdk/envelope/jws.ts';
+import { parseProtectedHeader, verifyDetached, verifyDetachedWith, type SignatureCheck } from '../sdk/envelope/jws.ts';
 import type { KeyResolver } from '../sdk/envelope/open.ts';
 import { isLiaisonError } from '../sdk/errors.ts';
 import { federationView } from '../sdk/client/directory.ts';
@@ -61,8 +61,11 @@ export class RequestVerifier {
     this.#mtime = mtime;
   }
 
-  /** The signer of a request, and whether its signature verifies under the directory's key. */
-  async verify(data: Uint8Array): Promise<RequestSigner> {
+  /**
+   * The signer of a request, and whether its signature verifies under the directory's key; the Ed25519 check by
+   * `check` when given (a crypto pool's worker thread), else on the calling thread.
+   */
+  async verify(data: Uint8Array, check?: SignatureCheck): Promise<RequestSigner> {
     let sender: string | undefined;
     try {
       const env = this.#codec.decodeEnvelope(data);
@@ -75,7 +78,8 @@ export class RequestVerifier {
         key = this.#keys(sender, ph.header.kid);
       }
       if (!key) return { sender, unverified: `ERR_KEY_UNKNOWN: key ${ph.header.kid} is not a signing key of ${sender} in the federation directory` };
-      if (!verifyDetached(env.signed, ph.b64, env.signature, key.publicKey)) return { sender, unverified: `ERR_SIGNATURE_INVALID: signature of ${sender} does not verify` };
+      const ok = check ? await verifyDetachedWith(check, env.signed, ph.b64, env.signature, key.publicKey) : verifyDetached(env.signed, ph.b64, env.signature, key.publicKey);
+      if (!ok) return { sender, unverified: `ERR_SIGNATURE_INVALID: signature of ${sender} does not verify` };
       return { sender };
     } catch (err) {
       const code = isLiaisonError(err) ? err.code : 'ERR_DECODE';

@@ -1,5 +1,8 @@
 import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages } from '@nats-io/jetstream';
 import { nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { leaseCryptoPool, type CryptoPoolLease } from '../sdk/crypto/shared.ts';
+import { checkCryptoWorkers, defaultCryptoWorkers } from '../sdk/crypto/size.ts';
+import type { SignatureCheck } from '../sdk/envelope/jws.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { silentLogger } from '../sdk/logging.ts';
 import { compileStreams, servedTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
@@ -11,8 +14,9 @@ import type { Entry, ReceiptEntry } from './entry.ts';
 import { isReplaySubject, queryFacts, storedFacts } from './facts.ts';
 import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
 import { DeliveryMap } from './recipients.ts';
-import { RequestVerifier } from './requester.ts';
-import { RequestQueue, type RequestQueueOptions, type RequestQueueStats, type SeenRequest } from './request-queue.ts';
+import type { QueriesMissedBody } from './missed-tally.ts';
+import { RequestVerifier, type RequestSigner } from './requester.ts';
+import { RequestQueue, type QueuedItem, type RequestQueueOptions, type RequestQueueStats, type SeenRequest } from './request-queue.ts';
 import { LedgerWriter } from './writer.ts';
 
 /** Options of {@link startAuditService}. */
@@ -38,6 +42,12 @@ export interface AuditServiceOptions {
    * not stored: beyond the bound they are counted, not held, and one `queries-missed` entry says so.
    */
   queryQueue?: Pick<RequestQueueOptions, 'maxRequests' | 'maxBytes'>;
+  /**
+   * Worker threads verifying the requests' signatures (the process's shared crypto pool of that size,
+   * services/sdk/crypto/shared.ts); default one per core beyond the first; 0: on the event loop. Appends keep
+   * arrival order either way.
+   */
+  cryptoWorkers?: number;
 }
 
 /** What the audit service did since it started. */
@@ -48,6 +58,8 @@ export interface AuditStats {
   head: number;
   /** Times the writer failed and the service resynchronised from the ledger. */
   restarts: number;
+  /** Requests whose signature was checked on the crypto pool's worker threads. */
+  verifiedOnPool: number;
   /** The queue of requests to record: held now, high-water, requests not recorded and overflow episodes. */
   queries: RequestQueueStats;
 }
@@ -102,10 +114,13 @@ class Session {
   readonly #requests: RequestQueue;
   /** The pump taking from {@link #requests}, while it runs. */
   #pump: Promise<void> | undefined;
+  /** The Ed25519 check of request signatures: the crypto pool's, or undefined (the event loop). */
+  readonly #check: SignatureCheck | undefined;
 
-  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined, requests: RequestQueue) {
+  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined, requests: RequestQueue, check: SignatureCheck | undefined) {
     this.#o = o;
     this.#requests = requests;
+    this.#check = check;
     this.#cross = cross;
     this.#writer = writer;
     this.#deliveries = new DeliveryMap(o.catalog);
@@ -193,26 +208,46 @@ class Session {
   }
 
   /**
-   * Record the queued requests in order, each appended before the next is taken: the writer's pipeline bound then
-   * holds the pump, and requests arriving meanwhile wait in the bounded queue (or are counted) instead of piling up
-   * as entries in flight. An append that fails counts its request(s) again for the next session's writer.
+   * Record the queued requests in order. Up to {@link VERIFY_AHEAD} are taken at once and their signatures checked
+   * together (on the crypto pool's threads, one batch), then appended one by one in arrival order, each append
+   * awaited: the writer's pipeline bound then holds the pump, and requests arriving meanwhile wait in the bounded
+   * queue (or are counted) instead of piling up as entries in flight. Requests taken stay counted against the
+   * queue's bound until appended. An append that fails counts its request(s) again for the next session's writer.
    */
   async #drain(): Promise<void> {
     while (!this.#closed) {
-      const item = this.#requests.take();
-      if (!item) return;
-      if (item.missed) {
-        this.#logger.warn({ count: item.missed.count, from: item.missed.from, to: item.missed.to }, 'audit: requests not recorded while its request queue was full (a queries-missed entry says so)');
-        await this.#writer.append(item.missed).catch(() => this.#requests.restore(item.missed));
-      } else await this.#record(item.request);
+      const batch: QueuedItem[] = [];
+      for (let item = this.#requests.take(); item; item = batch.length < VERIFY_AHEAD ? this.#requests.take() : undefined) batch.push(item);
+      if (batch.length === 0) return;
+      const signers = batch.map((item) => (item.request ? this.#signerOf(item.request) : undefined));
+      for (const [i, item] of batch.entries()) {
+        try {
+          if (item.missed) await this.#appendMissed(item.missed);
+          else await this.#record(item.request, await signers[i]);
+        } finally {
+          this.#requests.done(item);
+        }
+      }
     }
   }
 
-  /** Verify one request's signer (synchronous unless the directory must be re-read for a new key) and append it. */
-  async #record(q: SeenRequest): Promise<void> {
-    const signer = isReplaySubject(q.subject) ? undefined : ((await this.#verifier?.verify(q.data)) ?? { unverified: 'ERR_CONFIG_INVALID: the audit could not read the federation directory' });
+  /** Who signed a request (a replay request is named by its subject): verified against the federation directory. */
+  async #signerOf(q: SeenRequest): Promise<RequestSigner | undefined> {
+    if (isReplaySubject(q.subject)) return undefined;
+    if (!this.#verifier) return { unverified: 'ERR_CONFIG_INVALID: the audit could not read the federation directory' };
+    return await this.#verifier.verify(q.data, this.#check);
+  }
+
+  /** Append one request's entry; counted as missed when the writer has failed. */
+  async #record(q: SeenRequest, signer: RequestSigner | undefined): Promise<void> {
     const facts = queryFacts({ ...q, ...(signer ? { signer } : {}) }, this.#o.policy(), this.#deliveries);
     if (facts) await this.#writer.append(facts).catch(() => this.#requests.miss(q, 'append-failed'));
+  }
+
+  /** Append the count of requests not recorded; counted again when the writer has failed. */
+  async #appendMissed(missed: QueriesMissedBody): Promise<void> {
+    this.#logger.warn({ count: missed.count, from: missed.from, to: missed.to }, 'audit: requests not recorded while its request queue was full (a queries-missed entry says so)');
+    await this.#writer.append(missed).catch(() => this.#requests.restore(missed));
   }
 
   /** Stop listening for requests and record those held (for a stop: the writer is sound). */
@@ -300,6 +335,8 @@ class Session {
   }
 }
 
+/** Requests taken from the queue at once, their signatures checked together (one batch on the crypto pool). */
+const VERIFY_AHEAD = 64;
 /** How long a stop waits for the requests held to be recorded. */
 const STOP_DRAIN_MS = 10_000;
 /** Timeout of each request creating one of the audit's readers (retried: see {@link untilAnswered}). */
@@ -347,6 +384,15 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   let stopping = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let session: Session;
+  const workers = checkCryptoWorkers(o.cryptoWorkers) ?? defaultCryptoWorkers();
+  const lease: CryptoPoolLease | undefined = workers > 0 ? leaseCryptoPool(workers, logger) : undefined;
+  let verifiedOnPool = 0;
+  const check: SignatureCheck | undefined = lease
+    ? (input, signature, key) => {
+        verifiedOnPool++;
+        return lease.verify(input, signature, key);
+      }
+    : undefined;
   const requests = new RequestQueue({
     ...o.queryQueue,
     // Once per overflow episode, not per request: the episode's count goes in its queries-missed entry.
@@ -367,7 +413,7 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
       await ensureLedgerStream(o.nc);
       return await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
     });
-    const s = new Session(o, writer, logger, verifier, cross, requests);
+    const s = new Session(o, writer, logger, verifier, cross, requests, check);
     writer.onFailure(() => {
       if (stopping) return;
       restarts++;
@@ -388,7 +434,12 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
     }
   };
 
-  session = await open();
+  try {
+    session = await open();
+  } catch (err) {
+    lease?.release();
+    throw err;
+  }
   logger.info({ head: session.writer.head.n, kid: key.kid, streams: streams.length }, 'audit ledger started');
   return {
     async flush(timeoutMs = 10_000) {
@@ -411,7 +462,7 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
       await session.writer.flush();
     },
     stats() {
-      return { appended: { ...session.writer.counts }, head: session.writer.head.n, restarts, queries: requests.stats() };
+      return { appended: { ...session.writer.counts }, head: session.writer.head.n, restarts, queries: requests.stats(), verifiedOnPool };
     },
     async stop() {
       stopping = true;
@@ -421,6 +472,7 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
       await session.close();
       session.writer.checkpoint();
       await session.writer.flush().catch((err: unknown) => logger.error({ err }, 'audit ledger: last entries not stored'));
+      lease?.release();
       logger.info({ head: session.writer.head.n }, 'audit ledger stopped');
     },
   };

@@ -28,6 +28,8 @@ const VESSELS = ['9100001', '9100002', '9100003', '9100004', '9100005'];
 /** The centre's consumers' ack wait here (provisioned 30 s): copies whose acknowledgement the cut lost come back after it. */
 const ACK_WAIT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Each distinct line with how often it occurred. */
+const tally = (lines: string[]) => [...Map.groupBy(lines, (l) => l)].map(([l, all]) => `${l} ×${all.length}`);
 
 /** Call `arm` right after the connection's next publish to a subject containing `marker` (the publish itself unchanged). */
 function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: () => void): void {
@@ -105,20 +107,22 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
       const refusedBefore = link.refused();
       link.refuse(true);
       cutAfterNextWrite(client, `$KV.${bucket}.ent.`, () => link.armCut(1));
-      expect(await Promise.race([link.cut, sleep(30_000).then(() => 0)]), 'the connection was cut after a record write').toBeGreaterThan(0);
+      const cutAt = await Promise.race([link.cut.then(() => Date.now()), sleep(30_000).then(() => 0)]);
+      expect(cutAt, 'the connection was cut after a record write').toBeGreaterThan(0);
       await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the centre works on');
       link.refuse(false);
       await sending;
       await until(() => reconnects > 0, 20_000, 'the centre to reconnect');
       const handled = async () => (await Promise.all(sent.map((s) => centre.store.facts(s.sender, s.id)))).filter(Boolean).length;
       await until(async () => (await handled()) === REPORTS, 60_000 + 3 * ACK_WAIT_MS, 'every report handled');
+      const settledAt = Date.now();
       await sleep(1_000);
 
       const recordWrites = failures.filter((e) => e.includes(`$KV.${bucket}.`));
       const lost = recordWrites.filter((e) => e.startsWith('connection lost')).length;
       const timedOut = recordWrites.filter((e) => e.startsWith('no acknowledgement from the exchange'));
-      const others = [...new Set(failures.filter((e) => !recordWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')}`))];
-      console.info(`[centre-connection-cut] record writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${recordWrites.length - lost - timedOut.length} otherwise; processed ${centre.stats.processed}, replayed ${centre.stats.replayed}; other failures: ${others.join(' | ')}`);
+      const others = tally(failures.filter((e) => !recordWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').replace(/\(127\.0\.0\.1:\d+\)/, '(…)')}`));
+      console.info(`[centre-connection-cut] record writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${recordWrites.length - lost - timedOut.length} otherwise; processed ${centre.stats.processed}, replayed ${centre.stats.replayed}; settled ${settledAt - cutAt} ms after the cut; other failures: ${others.join(' | ')}`);
       expect(lost, 'the record write pending at the cut failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no record write waited out its 10 s timeout').toEqual([]);
       for (const imo of VESSELS) {

@@ -29,6 +29,8 @@ const PER_CASE = 10;
 const ACK_WAIT_MS = 5_000;
 const person = { name: { familyName: 'Haddad', givenNames: 'Amir' } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Each distinct line with how often it occurred. */
+const tally = (lines: string[]) => [...Map.groupBy(lines, (l) => l)].map(([l, all]) => `${l} ×${all.length}`);
 
 /** Call `arm` right after the connection's next publish to a subject containing `marker` (the publish itself unchanged). */
 function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: () => void): void {
@@ -117,19 +119,21 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
       const refusedBefore = link.refused();
       link.refuse(true);
       cutAfterNextWrite(client, `$KV.${bucket}.`, () => link.armCut(1));
-      expect(await Promise.race([link.cut, sleep(30_000).then(() => 0)]), 'the connection was cut after a case write').toBeGreaterThan(0);
+      const cutAt = await Promise.race([link.cut.then(() => Date.now()), sleep(30_000).then(() => 0)]);
+      expect(cutAt, 'the connection was cut after a case write').toBeGreaterThan(0);
       await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the registry works on');
       link.refuse(false);
       await sending;
       await until(() => reconnects > 0, 20_000, 'the registry to reconnect');
       await until(() => applied() === CASES * PER_CASE, 60_000 + 3 * ACK_WAIT_MS, 'the whole burst applied');
+      const settledAt = Date.now();
       await sleep(1_000);
 
       const caseWrites = failures.filter((e) => e.includes(`$KV.${bucket}.`));
       const lost = caseWrites.filter((e) => e.startsWith('connection lost')).length;
       const timedOut = caseWrites.filter((e) => e.startsWith('no acknowledgement from the exchange'));
-      const others = [...new Set(failures.filter((e) => !caseWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…')}`))];
-      console.info(`[workflows-connection-cut] case writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${caseWrites.length - lost - timedOut.length} otherwise; replayed ${wf.stats.replayed}, conflicts ${wf.stats.conflicts}; other failures: ${others.join(' | ')}`);
+      const others = tally(failures.filter((e) => !caseWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').replace(/\(127\.0\.0\.1:\d+\)/, '(…)')}`));
+      console.info(`[workflows-connection-cut] case writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${caseWrites.length - lost - timedOut.length} otherwise; replayed ${wf.stats.replayed}, conflicts ${wf.stats.conflicts}; settled ${settledAt - cutAt} ms after the cut; other failures: ${others.join(' | ')}`);
       expect(lost, 'the write whose acknowledgement was dropped failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no case write waited out its 10 s timeout').toEqual([]);
       for (const id of cases) {

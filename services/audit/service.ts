@@ -143,6 +143,8 @@ class Session {
     this.#subs.push(this.#watchBridgeRefusals());
     if (this.#o.queries !== false) {
       this.#listen();
+      // Requests a failed session left held are recorded by this one's writer.
+      this.#kick();
       this.#timers.push(setInterval(() => this.#listen(), 1_000));
     }
     const js = jetstream(this.#o.nc, { timeout: READER_REQUEST_TIMEOUT_MS });

@@ -162,7 +162,7 @@ async function loadRuns(fed: TestFederation, state: ReturnType<typeof registrySt
         console.log(`(r2) ${label}, open loop ${RATE} checks/s for ${SECONDS} s (1 in ${HIT_EVERY} a hit): ${describe(open)}; ${busyOf(registry.stats, before, r.sent + WARM_UP, heap.stop())}`);
         const audit = fed.exchange.audit?.stats();
         // The exchange's audit of the checks (this process): its bounded request queue and what it did not record (issue 16).
-        if (audit?.queries) console.log(`(r2) ${label}, the exchange's audit of the checks so far: ${audit.appended.query ?? 0} recorded, ${audit.queries.missed} counted as not recorded in ${audit.appended['queries-missed'] ?? 0} queries-missed entries; request queue high-water ${audit.queries.highWater} of ${audit.queries.maxRequests}`);
+        if (audit?.queries) console.log(`(r2) ${label}, the exchange's audit of the checks so far: ${audit.appended.query ?? 0} recorded, ${audit.queries.missed} counted as not recorded in ${audit.appended['queries-missed'] ?? 0} queries-missed entries; request queue high-water ${audit.queries.highWater} of ${audit.queries.maxRequests}; ${audit.restarts} writer restart(s) (the entry counts are the current writer's)`);
       }
       let closed = NO_RUN;
       if (LOOPS.has('closed')) {

@@ -1,4 +1,5 @@
 import { headers as natsHeaders } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEntry, encodeEntry, queryLedger, readLedger, sha256, startAuditService, verifyLedger, type AuditService, type Entry, type QueriesMissedEntry, type QueryEntry, type StoredEntry } from '../services/audit/index.ts';
 import { AUDIT_COMMANDS } from '../services/cli/commands/audit.ts';
@@ -28,11 +29,13 @@ describe('audit: requests to record wait in a bounded queue; those beyond it are
   /** Digest of every request published, by requester. */
   const sent: Record<string, Set<string>> = { 'xa-border-police': new Set(), 'xb-police': new Set() };
   let entries: Entry[];
+  /** The audit's log lines (pino JSON). */
+  const logged: { level: number; msg: string }[] = [];
 
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'audit-queries-bound' });
     await fed.exchange.audit!.stop();
-    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), queryQueue: { maxRequests: BOUND }, cryptoWorkers: 1 });
+    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), logger: pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) }), queryQueue: { maxRequests: BOUND }, cryptoWorkers: 1 });
     fed.exchange.audit = audit;
     for (const a of Object.keys(sent)) clients[a] = await fed.connect(a);
   });
@@ -77,6 +80,10 @@ describe('audit: requests to record wait in a bounded queue; those beyond it are
       expect(kept.length + notKept.reduce((n, m) => n + m.count, 0), `${agency}: recorded + counted as missed`).toBe(digests.size);
     }
     expect(missed.reduce((n, m) => n + m.count, 0)).toBe(q.missed);
+    // Said in the logs once per overflow episode, not once per request.
+    const warnings = logged.filter((l) => l.level === 40 && /request queue full/.test(l.msg));
+    expect(warnings.length).toBe(q.episodes);
+    expect(warnings.length).toBeLessThan(q.missed);
     // Their signatures were checked on the crypto pool (one check per request recorded).
     expect(audit.stats().verifiedOnPool).toBe(recorded.length);
     for (const m of missed) {

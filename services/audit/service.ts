@@ -248,7 +248,7 @@ class Session {
 
   /** Append the count of requests not recorded; counted again when the writer has failed. */
   async #appendMissed(missed: QueriesMissedBody): Promise<void> {
-    this.#logger.warn({ count: missed.count, from: missed.from, to: missed.to }, 'audit: requests not recorded while its request queue was full (a queries-missed entry says so)');
+    this.#logger.info({ count: missed.count, from: missed.from, to: missed.to }, 'audit: requests not recorded while its request queue was full (a queries-missed entry says so)');
     await this.#writer.append(missed).catch(() => this.#requests.restore(missed));
   }
 
@@ -386,6 +386,11 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   let stopping = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let session: Session;
+  const requests = new RequestQueue({
+    ...o.queryQueue,
+    // Once per overflow episode, not per request: the episode's count goes in its queries-missed entry.
+    onOverflow: (q) => logger.warn({ ...q, maxRequests: requests.maxRequests, maxBytes: requests.maxBytes }, 'audit: request queue full; requests are counted, not recorded, until it has room'),
+  });
   const workers = checkCryptoWorkers(o.cryptoWorkers) ?? defaultCryptoWorkers();
   const lease: CryptoPoolLease | undefined = workers > 0 ? leaseCryptoPool(workers, logger) : undefined;
   let verifiedOnPool = 0;
@@ -395,11 +400,6 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
         return lease.verify(input, signature, key);
       }
     : undefined;
-  const requests = new RequestQueue({
-    ...o.queryQueue,
-    // Once per overflow episode, not per request: the episode's count goes in its queries-missed entry.
-    onOverflow: (q) => logger.warn({ ...q, maxRequests: o.queryQueue?.maxRequests, maxBytes: o.queryQueue?.maxBytes }, 'audit: request queue full; requests are counted, not recorded, until it has room'),
-  });
   const verifier = await RequestVerifier.open(o.trustDir, o.catalog).catch((err: unknown) => {
     logger.warn({ err }, 'cannot read the federation directory: requesters are recorded as claimed, marked unverified');
     return undefined;

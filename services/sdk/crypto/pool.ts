@@ -64,6 +64,8 @@ export interface CryptoPoolStats {
   jobs: number;
   /** Threads replaced after they died. */
   restarts: number;
+  /** Jobs failed with ERR_CRYPTO_WORKER because the thread holding them died (their callers retry). */
+  lostWithThread: number;
   /** Threads running now. */
   threads: number;
   /** Threads running now that have started (the pool posts jobs only to these). */
@@ -88,7 +90,7 @@ export class CryptoPool {
   readonly #waiting: PendingJob[] = [];
   #flushing: NodeJS.Immediate | undefined;
   #closed = false;
-  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0, inline: 0 };
+  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0, inline: 0, lostWithThread: 0 };
 
   private constructor(size: number, maxQueued: number, logger: Logger) {
     this.size = size;
@@ -224,11 +226,12 @@ export class CryptoPool {
   }
 
   #start(i: number): CryptoThread {
-    return new CryptoThread({ logger: this.#logger, settled: (n) => this.#settled(n), died: (t, early) => this.#died(i, t, early) });
+    return new CryptoThread({ logger: this.#logger, settled: (n) => this.#settled(n), died: (t, early, failed) => this.#died(i, t, early, failed) });
   }
 
-  #died(i: number, t: CryptoThread, early: boolean): void {
+  #died(i: number, t: CryptoThread, early: boolean, failed: number): void {
     if (this.#closed || this.#threads[i] !== t) return;
+    this.#stats.lostWithThread += failed;
     this.#earlyDeaths[i] = early ? this.#earlyDeaths[i]! + 1 : 0;
     if (this.#earlyDeaths[i]! >= MAX_EARLY_DEATHS) {
       this.#logger.error({ slot: i }, 'a crypto worker thread keeps dying before its first answer; not replacing it');

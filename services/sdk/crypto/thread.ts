@@ -26,8 +26,11 @@ export interface PendingJob {
 export interface ThreadEvents {
   /** `n` jobs of this thread were settled (answered or failed). */
   settled: (n: number) => void;
-  /** The thread ended while the pool was open (its jobs failed already). `early`: before it answered any batch. */
-  died: (thread: CryptoThread, early: boolean) => void;
+  /**
+   * The thread ended while the pool was open (its jobs failed already). `early`: before it answered any batch;
+   * `failed`: how many jobs it held, failed with ERR_CRYPTO_WORKER.
+   */
+  died: (thread: CryptoThread, early: boolean, failed: number) => void;
   logger: Logger;
 }
 
@@ -110,19 +113,20 @@ export class CryptoThread {
     this.#events.settled(n);
   }
 
-  /** Fail every job still held (the thread is gone). */
-  #failAll(why: string): void {
+  /** Fail every job still held (the thread is gone); how many there were. */
+  #failAll(why: string): number {
     const held = [...this.#sent.values()].flat();
     this.#sent.clear();
     const err = new LiaisonError('ERR_CRYPTO_WORKER', why, { threadId: this.worker.threadId });
     for (const p of held) p.reject(err);
     if (held.length) this.#settle(held.length);
+    return held.length;
   }
 
   #exit(code: number): void {
     this.#markStarted(this.isStarted);
-    this.#failAll(this.#closing ? 'the crypto pool was closed with this job in it' : `the crypto worker thread exited (code ${code}) with this job in it`);
-    if (!this.#closing) this.#events.died(this, !this.#answered);
+    const failed = this.#failAll(this.#closing ? 'the crypto pool was closed with this job in it' : `the crypto worker thread exited (code ${code}) with this job in it`);
+    if (!this.#closing) this.#events.died(this, !this.#answered, failed);
   }
 
   /** End the thread; resolves once it has exited (its jobs failed). */

@@ -9,7 +9,6 @@
  * its occurrence exactly once; no alert received twice.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCentre } from '../services/centre/index.ts';
 import { entityHash } from '../services/centre/store.ts';
@@ -17,7 +16,7 @@ import { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
-import { startCutLink } from './support/cut-link.ts';
+import { connectThroughCut, cutAfterNextWrite } from './support/cut-service.ts';
 import { until } from './support/workflows.ts';
 
 const CENTRE = 'mac-centre';
@@ -28,21 +27,6 @@ const VESSELS = ['9100001', '9100002', '9100003', '9100004', '9100005'];
 /** The centre's consumers' ack wait here (provisioned 30 s): copies whose acknowledgement the cut lost come back after it. */
 const ACK_WAIT_MS = 5_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Each distinct line with how often it occurred. */
-const tally = (lines: string[]) => [...Map.groupBy(lines, (l) => l)].map(([l, all]) => `${l} ×${all.length}`);
-
-/** Call `arm` right after the connection's next publish to a subject containing `marker` (the publish itself unchanged). */
-function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: () => void): void {
-  const nc = client.nc;
-  const publish = nc.publish.bind(nc);
-  nc.publish = (subject, ...rest) => {
-    publish(subject, ...rest);
-    if (subject.includes(marker)) {
-      nc.publish = publish;
-      arm();
-    }
-  };
-}
 
 describe('the centre across a connection cut mid-burst (issue 16)', () => {
   let fed: TestFederation;
@@ -67,28 +51,7 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
   });
 
   it('a record write pending at the cut fails with it, none waits out its timeout; every report handled once, each occurrence stored once', async () => {
-    const link = await startCutLink(fed.server.url);
-    /** Why the centre's work failed (from its log). */
-    const failures: string[] = [];
-    /** The log lines of the other failures (what failed besides record writes, for the summary). */
-    const failedWork = new Map<string, string>();
-    const logger = pino(
-      { level: 'debug' },
-      {
-        write: (line: string) => {
-          const entry = JSON.parse(line) as { msg: string; err?: string | { message?: string } };
-          const err = typeof entry.err === 'string' ? entry.err : entry.err?.message;
-          if (!err) return;
-          failures.push(err);
-          failedWork.set(err, entry.msg);
-        },
-      },
-    );
-    const client = await LiaisonClient.connect({ agencyDir: fed.agencyDirs[CENTRE]!, catalog: fed.catalog, servers: [link.url], reconnectWaitMs: 100, logger });
-    let reconnects = 0;
-    void (async () => {
-      for await (const s of client.nc.status()) if (s.type === 'reconnect') reconnects++;
-    })();
+    const { link, client, logger, reconnects, bucketWrites, otherFailures } = await connectThroughCut(fed, CENTRE);
     const centre = await startCentre({ client, logger, reportEveryMs: 0 });
     const bucket = agencyBuckets(client.policy, CENTRE).find((b) => b.kind === 'kv' && b.name === 'correlations')!.bucket;
     try {
@@ -112,16 +75,14 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
       await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the centre works on');
       link.refuse(false);
       await sending;
-      await until(() => reconnects > 0, 20_000, 'the centre to reconnect');
+      await until(() => reconnects() > 0, 20_000, 'the centre to reconnect');
       const handled = async () => (await Promise.all(sent.map((s) => centre.store.facts(s.sender, s.id)))).filter(Boolean).length;
       await until(async () => (await handled()) === REPORTS, 60_000 + 3 * ACK_WAIT_MS, 'every report handled');
       const settledAt = Date.now();
       await sleep(1_000);
 
-      const recordWrites = failures.filter((e) => e.includes(`$KV.${bucket}.`));
-      const lost = recordWrites.filter((e) => e.startsWith('connection lost')).length;
-      const timedOut = recordWrites.filter((e) => e.startsWith('no acknowledgement from the exchange'));
-      const others = tally(failures.filter((e) => !recordWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').replace(/\(127\.0\.0\.1:\d+\)/, '(…)')}`));
+      const { all: recordWrites, lost, timedOut } = bucketWrites(bucket);
+      const others = otherFailures(recordWrites);
       console.info(`[centre-connection-cut] record writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${recordWrites.length - lost - timedOut.length} otherwise; processed ${centre.stats.processed}, replayed ${centre.stats.replayed}; settled ${settledAt - cutAt} ms after the cut; other failures: ${others.join(' | ')}`);
       expect(lost, 'the record write pending at the cut failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no record write waited out its 10 s timeout').toEqual([]);

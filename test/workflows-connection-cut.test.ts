@@ -10,14 +10,13 @@
  * party once.
  */
 import { jetstreamManager } from '@nats-io/jetstream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { startWorkflows, workflowTypes } from '../services/workflows/service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
-import { startCutLink } from './support/cut-link.ts';
+import { connectThroughCut, cutAfterNextWrite } from './support/cut-service.ts';
 import { ManualClock, until, workflowPolicyText } from './support/workflows.ts';
 
 const REGISTRY = 'mac-cases';
@@ -29,21 +28,6 @@ const PER_CASE = 10;
 const ACK_WAIT_MS = 5_000;
 const person = { name: { familyName: 'Haddad', givenNames: 'Amir' } };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Each distinct line with how often it occurred. */
-const tally = (lines: string[]) => [...Map.groupBy(lines, (l) => l)].map(([l, all]) => `${l} ×${all.length}`);
-
-/** Call `arm` right after the connection's next publish to a subject containing `marker` (the publish itself unchanged). */
-function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: () => void): void {
-  const nc = client.nc;
-  const publish = nc.publish.bind(nc);
-  nc.publish = (subject, ...rest) => {
-    publish(subject, ...rest);
-    if (subject.includes(marker)) {
-      nc.publish = publish;
-      arm();
-    }
-  };
-}
 
 describe('the case registry across a connection cut mid-burst (issue 16)', () => {
   let fed: TestFederation;
@@ -72,28 +56,7 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
   const notices = (inbox: ReceivedMessage[], ref: string) => inbox.filter((m) => m.type === 'WorkflowStateChange' && m.body.caseRef === ref);
 
   it('a case write pending at the cut fails with it, none waits out its timeout; every transition stored once, every notice once', async () => {
-    const link = await startCutLink(fed.server.url);
-    /** Why the registry's work failed (from its log): a case write pending at the cut fails as the connection drops. */
-    const failures: string[] = [];
-    /** The log lines of the other failures (what failed besides record writes, for the summary). */
-    const failedWork = new Map<string, string>();
-    const logger = pino(
-      { level: 'debug' },
-      {
-        write: (line: string) => {
-          const entry = JSON.parse(line) as { msg: string; err?: string | { message?: string } };
-          const err = typeof entry.err === 'string' ? entry.err : entry.err?.message;
-          if (!err) return;
-          failures.push(err);
-          failedWork.set(err, entry.msg);
-        },
-      },
-    );
-    const client = await LiaisonClient.connect({ agencyDir: fed.agencyDirs[REGISTRY]!, catalog: fed.catalog, servers: [link.url], reconnectWaitMs: 100, logger });
-    let reconnects = 0;
-    void (async () => {
-      for await (const s of client.nc.status()) if (s.type === 'reconnect') reconnects++;
-    })();
+    const { link, client, logger, reconnects, bucketWrites, otherFailures } = await connectThroughCut(fed, REGISTRY);
     const wf = await startWorkflows({ client, logger, clock: new ManualClock(), tickMs: 0 });
     try {
       const cases: string[] = [];
@@ -124,15 +87,13 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
       await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the registry works on');
       link.refuse(false);
       await sending;
-      await until(() => reconnects > 0, 20_000, 'the registry to reconnect');
+      await until(() => reconnects() > 0, 20_000, 'the registry to reconnect');
       await until(() => applied() === CASES * PER_CASE, 60_000 + 3 * ACK_WAIT_MS, 'the whole burst applied');
       const settledAt = Date.now();
       await sleep(1_000);
 
-      const caseWrites = failures.filter((e) => e.includes(`$KV.${bucket}.`));
-      const lost = caseWrites.filter((e) => e.startsWith('connection lost')).length;
-      const timedOut = caseWrites.filter((e) => e.startsWith('no acknowledgement from the exchange'));
-      const others = tally(failures.filter((e) => !caseWrites.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').replace(/\(127\.0\.0\.1:\d+\)/, '(…)')}`));
+      const { all: caseWrites, lost, timedOut } = bucketWrites(bucket);
+      const others = otherFailures(caseWrites);
       console.info(`[workflows-connection-cut] case writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${caseWrites.length - lost - timedOut.length} otherwise; replayed ${wf.stats.replayed}, conflicts ${wf.stats.conflicts}; settled ${settledAt - cutAt} ms after the cut; other failures: ${others.join(' | ')}`);
       expect(lost, 'the write whose acknowledgement was dropped failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no case write waited out its 10 s timeout').toEqual([]);

@@ -1,0 +1,77 @@
+/**
+ * A service's client connected through a {@link CutLink}, with what its log says failed: the set-up the
+ * connection-cut tests of the case registry and the centre share (issue 16: record writes across a drop).
+ */
+import { pino, type Logger } from 'pino';
+import { LiaisonClient } from '../../services/sdk/client/client.ts';
+import { startCutLink, type CutLink } from './cut-link.ts';
+import type { TestFederation } from './federation.ts';
+
+/** A client behind a cut link, its logger, and the failures its log reported. */
+export interface ClientThroughCut {
+  link: CutLink;
+  client: LiaisonClient;
+  /** Give this to the service: its failures land in {@link failures}. */
+  logger: Logger;
+  /** The message of every error the log reported, in order. */
+  failures: string[];
+  /** How many times the client reconnected so far. */
+  reconnects(): number;
+  /** Writes to KV bucket `bucket` among the failures: failed as the connection dropped, by their timeout. */
+  bucketWrites(bucket: string): { all: string[]; lost: number; timedOut: string[] };
+  /** The failures not in `excluded`, as "what failed: why ×count" (ids and ports blanked), for a test's summary line. */
+  otherFailures(excluded: readonly string[]): string[];
+}
+
+/** Connect `agency` of `fed` through a new cut link (reconnect wait 100 ms), logging at debug into {@link ClientThroughCut.failures}. */
+export async function connectThroughCut(fed: TestFederation, agency: string): Promise<ClientThroughCut> {
+  const link = await startCutLink(fed.server.url);
+  const failures: string[] = [];
+  /** The log line (what failed) of each failure message. */
+  const failedWork = new Map<string, string>();
+  const logger = pino(
+    { level: 'debug' },
+    {
+      write: (line: string) => {
+        const entry = JSON.parse(line) as { msg: string; err?: string | { message?: string } };
+        const err = typeof entry.err === 'string' ? entry.err : entry.err?.message;
+        if (!err) return;
+        failures.push(err);
+        failedWork.set(err, entry.msg);
+      },
+    },
+  );
+  const client = await LiaisonClient.connect({ agencyDir: fed.agencyDirs[agency]!, catalog: fed.catalog, servers: [link.url], reconnectWaitMs: 100, logger });
+  let reconnects = 0;
+  void (async () => {
+    for await (const s of client.nc.status()) if (s.type === 'reconnect') reconnects++;
+  })();
+  return {
+    link,
+    client,
+    logger,
+    failures,
+    reconnects: () => reconnects,
+    bucketWrites(bucket) {
+      const all = failures.filter((e) => e.includes(`$KV.${bucket}.`));
+      return { all, lost: all.filter((e) => e.startsWith('connection lost')).length, timedOut: all.filter((e) => e.startsWith('no acknowledgement from the exchange')) };
+    },
+    otherFailures(excluded) {
+      const lines = failures.filter((e) => !excluded.includes(e)).map((e) => `${failedWork.get(e)}: ${e.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').replace(/\(127\.0\.0\.1:\d+\)/, '(…)')}`);
+      return [...Map.groupBy(lines, (l) => l)].map(([l, all]) => `${l} ×${all.length}`);
+    },
+  };
+}
+
+/** Call `arm` right after the connection's next publish to a subject containing `marker` (the publish itself unchanged). */
+export function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: () => void): void {
+  const nc = client.nc;
+  const publish = nc.publish.bind(nc);
+  nc.publish = (subject, ...rest) => {
+    publish(subject, ...rest);
+    if (subject.includes(marker)) {
+      nc.publish = publish;
+      arm();
+    }
+  };
+}

@@ -1,6 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
+import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from '../exchange/ephemeral-create.ts';
 import { decodeEntry, GENESIS, LEDGER_STREAM, LEDGER_SUBJECT_ROOT, LEDGER_SUBJECTS, sha256, sourcePosition, type Entry } from './entry.ts';
 
 /** One stored ledger message, as read back. */
@@ -48,6 +49,20 @@ async function manager(nc: NatsConnection): Promise<JetStreamManager> {
   }
 }
 
+/**
+ * The ordered consumer reading the ledger from its first message. On a cluster with a node down nats-server 2.9.10
+ * places this R1 consumer on the dead node too (about one create in three): each create is bounded at
+ * {@link EPHEMERAL_CREATE_TIMEOUT_MS} and, unanswered, made again under a new name (test/cluster-audit-read).
+ */
+async function createReader(nc: NatsConnection) {
+  const js = jetstream(nc, { timeout: EPHEMERAL_CREATE_TIMEOUT_MS });
+  try {
+    return await createEphemeral(() => js.consumers.get(LEDGER_STREAM, { name_prefix: `AUDIT_READ_${nuid.next()}`, deliver_policy: DeliverPolicy.All }));
+  } catch (err) {
+    throw asLiaisonError(err, 'ERR_AUDIT_LEDGER', `cannot create a reader of the audit ledger (stream ${LEDGER_STREAM})`);
+  }
+}
+
 /** Read every stored ledger entry in stream order (an ordered consumer from the first message). */
 export async function readLedger(nc: NatsConnection, o: { timeoutMs?: number } = {}): Promise<StoredEntry[]> {
   const jsm = await manager(nc);
@@ -57,7 +72,7 @@ export async function readLedger(nc: NatsConnection, o: { timeoutMs?: number } =
   const last = info.state.last_seq;
   const out: StoredEntry[] = [];
   if (info.state.messages === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(LEDGER_STREAM, { name_prefix: `AUDIT_READ_${nuid.next()}`, deliver_policy: DeliverPolicy.All });
+  const consumer = await createReader(nc);
   const messages = await consumer.consume({ max_messages: 1_000 });
   const timer = setTimeout(() => void messages.close(), o.timeoutMs ?? 60_000);
   try {

@@ -3,7 +3,8 @@
  * node's death. nats-server 2.9.10 places a new R1 (ephemeral) consumer on any of its stream's peers, the dead node's
  * too: about one create in three went unanswered in test/cluster-attach, long after the kill, and the request it served
  * failed after nats.js's 5 s timeout. Each attempt is bounded at {@link EPHEMERAL_CREATE_TIMEOUT_MS} and, unanswered,
- * made again under a new name (placed anew).
+ * made again under a new name (placed anew). The audit ledger's reader (readLedger: `liaison audit verify`, `audit
+ * query`) is made the same way (test/cluster-audit-read).
  *
  * @module
  */

@@ -215,6 +215,10 @@ export class CorrelationStore {
   async replaceEntity(hash: string, revision: number, record: EntityRecord | undefined): Promise<boolean> {
     if (record) return (await this.writeEntity(hash, revision, record)) !== undefined;
     this.#cache.delete(hash);
+    // By the writer when there is one: still a compare-and-set on the revision, its removal marker the one nats.js
+    // writes (read as no record); a delete whose fate a cut left unknown fails its message, whose redelivery reads the
+    // record again (gone: the delete is not done twice, a retry at the old revision conflicts).
+    if (this.#writer) return (await this.#writer.remove(this.#subjectPrefix + ENTITY + hash, revision)) !== 'conflict';
     try {
       await this.#kv.delete(ENTITY + hash, { previousSeq: revision });
       return true;

@@ -152,7 +152,16 @@ export class CaseStore {
     return e && e.operation === 'PUT' && e.value.length > 0 ? decoder.decode(e.value) : undefined;
   }
 
+  /**
+   * Record that `sender`'s message `messageId` belongs to case `key`. By the writer when there is one (it follows the
+   * connection): safe, as the alias is a plain put of a value fixed by the message, so a write whose fate a cut left
+   * unknown fails its message, which is redelivered and writes the same alias again.
+   */
   async setAlias(sender: string, messageId: string, key: string): Promise<void> {
+    if (this.#writer) {
+      await this.#writer.put(`${this.#subjectPrefix}${ALIAS}${sender}.${messageId}`, encoder.encode(key), undefined);
+      return;
+    }
     await this.#kv.put(`${ALIAS}${sender}.${messageId}`, encoder.encode(key));
   }
 

@@ -44,7 +44,7 @@ export class RecordWriter {
   readonly #pending = new Map<string, Pending>();
   readonly #sweep: ReturnType<typeof setInterval>;
   /** Writes of this turn of the event loop, published together (one socket write, not one per write). */
-  #queued: { subject: string; value: Uint8Array; expected: number | undefined; token: string }[] = [];
+  #queued: { subject: string; value: Uint8Array; expected: number | undefined; remove: boolean; token: string }[] = [];
   #next = 0;
   readonly #code: ErrorCode;
   readonly #what: string;
@@ -87,11 +87,23 @@ export class RecordWriter {
 
   /** Write `value` at `subject` if the subject's last revision is `expected` (0: no entry yet; undefined: whatever is there). */
   put(subject: string, value: Uint8Array, expected: number | undefined, timeoutMs = 10_000): Promise<number | 'conflict'> {
+    return this.#write(subject, value, expected, false, timeoutMs);
+  }
+
+  /**
+   * Remove the entry at `subject` if its last revision is `expected` (compare-and-set): a removal marker (`KV-Operation:
+   * DEL`, no value) as nats.js KV's delete writes it, which readers take as no entry. The marker's revision, or `'conflict'`.
+   */
+  remove(subject: string, expected: number, timeoutMs = 10_000): Promise<number | 'conflict'> {
+    return this.#write(subject, new Uint8Array(0), expected, true, timeoutMs);
+  }
+
+  #write(subject: string, value: Uint8Array, expected: number | undefined, remove: boolean, timeoutMs: number): Promise<number | 'conflict'> {
     const token = (this.#next++).toString(36);
     return new Promise((resolve, reject) => {
       this.#pending.set(token, { subject, deadline: Date.now() + timeoutMs, resolve, reject });
       if (this.#queued.length === 0) setImmediate(() => this.#publishQueued());
-      this.#queued.push({ subject, value, expected, token });
+      this.#queued.push({ subject, value, expected, remove, token });
     });
   }
 
@@ -102,8 +114,9 @@ export class RecordWriter {
     for (const q of queued) {
       // Failed while held (its timeout passed, or the writer closed): its caller was told so and may retry; never sent now.
       if (!this.#pending.has(q.token)) continue;
-      const h = q.expected === undefined ? undefined : natsHeaders();
-      h?.set('Nats-Expected-Last-Subject-Sequence', String(q.expected));
+      const h = q.expected === undefined && !q.remove ? undefined : natsHeaders();
+      if (q.expected !== undefined) h?.set('Nats-Expected-Last-Subject-Sequence', String(q.expected));
+      if (q.remove) h?.set('KV-Operation', 'DEL');
       try {
         this.#nc.publish(q.subject, q.value, { ...(h && { headers: h }), reply: `${this.#prefix}.${q.token}` });
       } catch (err) {

@@ -1,0 +1,128 @@
+/**
+ * The record writes that went around RecordWriter, across a connection cut (issue 16): the case registry's alias
+ * write (`setAlias`, a plain put) and the centre's record delete (`replaceEntity` with no record left, a
+ * compare-and-set on the revision). The store's connection runs through a TCP link (test/support/cut-link.ts) cut
+ * right after such a write is published (its acknowledgement dropped) and refusing reconnects a while. The pending
+ * write fails with the connection ("connection lost"), not by a timeout; one asked for while the connection is down
+ * is sent once it is back; the outcome is there exactly once (the delete stored without its acknowledgement is not
+ * done twice: a retry at the old revision conflicts).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CorrelationStore, entityHash, type EntityRecord } from '../services/centre/store.ts';
+import { isLiaisonError } from '../services/sdk/errors.ts';
+import { agencyBuckets } from '../services/sdk/policy/index.ts';
+import { inboxPrefix } from '../services/sdk/subjects.ts';
+import { CaseStore } from '../services/workflows/store.ts';
+import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { connectThroughCut, cutAfterNextWrite, type ClientThroughCut } from './support/cut-service.ts';
+import { until, workflowPolicyText } from './support/workflows.ts';
+
+const REGISTRY = 'mac-cases';
+const CENTRE = 'mac-centre';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How a write's promise ended: its value, or its error's code and message. */
+async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; message: string }> {
+  try {
+    return { ok: await p };
+  } catch (err) {
+    return { code: isLiaisonError(err) ? err.code : 'untyped', message: (err as Error).message };
+  }
+}
+
+/**
+ * Cut `through`'s link right after its next publish to a subject containing `marker`, started by `write`; reconnects
+ * are refused until `whileDown` (a write asked for while the connection is down) has been called. Returns how the
+ * cut write and the held write ended.
+ */
+async function cutAfter<A, B>(through: ClientThroughCut, marker: string, write: () => Promise<A>, whileDown: () => Promise<B>) {
+  const { link, client } = through;
+  const refusedBefore = link.refused();
+  link.refuse(true);
+  cutAfterNextWrite(client, marker, () => link.armCut(1));
+  const cut = outcome(write());
+  const cutAt = await Promise.race([link.cut.then(() => Date.now()), sleep(30_000).then(() => 0)]);
+  expect(cutAt, 'the connection was cut after the write').toBeGreaterThan(0);
+  await until(() => client.nc.isClosed() || link.refused() > refusedBefore, 20_000, 'a reconnect refused');
+  const held = outcome(whileDown());
+  await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the write is held');
+  link.refuse(false);
+  return { cut: await cut, held: await held };
+}
+
+describe('the case registry alias write across a connection cut (issue 16)', () => {
+  let fed: TestFederation;
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: [REGISTRY], name: 'alias-cut', policyText: await workflowPolicyText() });
+  }, 60_000);
+  afterAll(async () => fed?.stop());
+
+  it('an alias write pending at the cut fails with the connection, one asked for while down is stored at the reconnect', async () => {
+    const through = await connectThroughCut(fed, REGISTRY);
+    const { client, link } = through;
+    const bucket = agencyBuckets(client.policy, REGISTRY).find((b) => b.kind === 'kv' && b.name === 'cases')!.bucket;
+    const store = await CaseStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
+    try {
+      const started = Date.now();
+      const { cut, held } = await cutAfter(
+        through,
+        `$KV.${bucket}.alias.`,
+        () => store.setAlias('xa-border-police', 'm-cut', 'training.xa-border-police.c1'),
+        () => store.setAlias('xa-border-police', 'm-held', 'training.xa-border-police.c2'),
+      );
+      console.info(`[record-bypass-cut] alias: cut write ${JSON.stringify(cut)}, held write ${JSON.stringify(held)}, ${Date.now() - started} ms`);
+      expect(cut, 'the alias write whose acknowledgement was lost failed with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost .*alias\.xa-border-police\.m-cut/) });
+      expect(held, 'the alias write asked for while down was sent at the reconnect').toEqual({ ok: undefined });
+      expect(await store.alias('xa-border-police', 'm-held')).toBe('training.xa-border-police.c2');
+      // The write of unknown fate was stored (only its acknowledgement was dropped); written again it is the same alias.
+      expect(await store.alias('xa-border-police', 'm-cut')).toBe('training.xa-border-police.c1');
+    } finally {
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
+});
+
+describe('the centre record delete across a connection cut (issue 16)', () => {
+  let fed: TestFederation;
+  beforeAll(async () => {
+    fed = await createTestFederation({ agencies: [CENTRE], name: 'delete-cut' });
+  }, 60_000);
+  afterAll(async () => fed?.stop());
+
+  const record = (reference: string): EntityRecord => ({ kind: 'vessel', namespace: 'imo', reference, firstSeen: 1, occurrences: [] }) as unknown as EntityRecord;
+
+  it('a delete pending at the cut fails with the connection, one asked for while down is done at the reconnect; each exactly once', async () => {
+    const through = await connectThroughCut(fed, CENTRE);
+    const { client, link } = through;
+    const bucket = agencyBuckets(client.policy, CENTRE).find((b) => b.kind === 'kv' && b.name === 'correlations')!.bucket;
+    const store = await CorrelationStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
+    try {
+      const [a, b] = [entityHash('imo:9100001'), entityHash('imo:9100002')];
+      const revA = (await store.writeEntity(a, 0, record('ref-a')))!;
+      const revB = (await store.writeEntity(b, 0, record('ref-b')))!;
+      expect(revA && revB).toBeGreaterThan(0);
+      const { cut, held } = await cutAfter(
+        through,
+        `$KV.${bucket}.ent.${a}`,
+        () => store.replaceEntity(a, revA, undefined),
+        () => store.replaceEntity(b, revB, undefined),
+      );
+      console.info(`[record-bypass-cut] delete: cut ${JSON.stringify(cut)}, held ${JSON.stringify(held)}`);
+      expect(cut, 'the delete whose acknowledgement was lost failed with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(new RegExp(`^connection lost .*ent\\.${a}`)) });
+      expect(held, 'the delete asked for while down was done at the reconnect').toEqual({ ok: true });
+      // Compare-and-set exact: the delete stored without its acknowledgement is found (the record is gone) and a retry
+      // at the old revision conflicts instead of deleting again; likewise the held one.
+      expect(await store.entity(a)).toBeUndefined();
+      expect(await store.entity(b)).toBeUndefined();
+      expect(await store.replaceEntity(a, revA, undefined), 'the cut delete is not done twice').toBe(false);
+      expect(await store.replaceEntity(b, revB, undefined), 'the held delete is not done twice').toBe(false);
+      // A create over the removal marker still works (the readers and writers understand the marker).
+      expect(await store.writeEntity(a, 0, record('ref-a2'))).toBeGreaterThan(revA);
+      expect((await store.entity(a))?.record.reference).toBe('ref-a2');
+    } finally {
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
+});

@@ -7,11 +7,14 @@
  * is sent once it is back; the outcome is there exactly once (the delete stored without its acknowledgement is not
  * done twice: a retry at the old revision conflicts).
  */
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorrelationStore, entityHash, type EntityRecord } from '../services/centre/store.ts';
+import { agencyJetStream } from '../services/sdk/client/agency-js.ts';
 import { isLiaisonError } from '../services/sdk/errors.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { inboxPrefix } from '../services/sdk/subjects.ts';
+import type { CaseRecord } from '../services/workflows/model.ts';
 import { CaseStore } from '../services/workflows/store.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { connectThroughCut, cutAfterNextWrite, type ClientThroughCut } from './support/cut-service.ts';
@@ -31,15 +34,39 @@ async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; me
 }
 
 /**
+ * A create over a removal marker cut right after its second write: stored (nats.js may still send a write buffered at
+ * the cut once reconnected) or failed with the connection, never by a timeout.
+ */
+function expectNoTimeout(cut: { ok: unknown } | { code: string; message: string }, lost: RegExp): void {
+  if ('ok' in cut) expect(cut.ok, 'the create over the marker was stored').toEqual(expect.any(Number));
+  else expect(cut, 'the create over the marker whose fate the cut left unknown failed with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(lost) });
+}
+
+/** Call `arm` right after the `nth` write (a publish, not a direct get) to a subject containing `marker`. */
+function cutAfterWrite(client: ClientThroughCut['client'], marker: string, nth: number, arm: () => void): void {
+  if (nth <= 1) return cutAfterNextWrite(client, marker, arm);
+  const nc = client.nc;
+  const publish = nc.publish.bind(nc);
+  let seen = 0;
+  nc.publish = (subject, ...rest) => {
+    publish(subject, ...rest);
+    if (subject.includes(marker) && !subject.includes('DIRECT') && ++seen === nth) {
+      nc.publish = publish;
+      arm();
+    }
+  };
+}
+
+/**
  * Cut `through`'s link right after its next publish to a subject containing `marker`, started by `write`; reconnects
  * are refused until `whileDown` (a write asked for while the connection is down) has been called. Returns how the
  * cut write and the held write ended.
  */
-async function cutAfter<A, B>(through: ClientThroughCut, marker: string, write: () => Promise<A>, whileDown: () => Promise<B>) {
+async function cutAfter<A, B>(through: ClientThroughCut, marker: string, write: () => Promise<A>, whileDown: () => Promise<B>, nth = 1) {
   const { link, client } = through;
   const refusedBefore = link.refused();
   link.refuse(true);
-  cutAfterNextWrite(client, marker, () => link.armCut(1));
+  cutAfterWrite(client, marker, nth, () => link.armCut(1));
   const cut = outcome(write());
   const cutAt = await Promise.race([link.cut.then(() => Date.now()), sleep(30_000).then(() => 0)]);
   expect(cutAt, 'the connection was cut after the write').toBeGreaterThan(0);
@@ -76,6 +103,39 @@ describe('the case registry alias write across a connection cut (issue 16)', () 
       expect(await store.alias('xa-border-police', 'm-held')).toBe('training.xa-border-police.c2');
       // The write of unknown fate was stored (only its acknowledgement was dropped); written again it is the same alias.
       expect(await store.alias('xa-border-police', 'm-cut')).toBe('training.xa-border-police.c1');
+    } finally {
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
+
+  it('a case created over a removed one (the fallback after its conflict) follows the connection too, and is created once', async () => {
+    const through = await connectThroughCut(fed, REGISTRY);
+    const { client, link } = through;
+    const bucket = agencyBuckets(client.policy, REGISTRY).find((b) => b.kind === 'kv' && b.name === 'cases')!.bucket;
+    const store = await CaseStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
+    const kv = await new Kvm(agencyJetStream(client.nc)).open(bucket);
+    const rec = (n: string) => ({ ref: n, note: n }) as unknown as CaseRecord;
+    try {
+      for (const k of ['training.x.gone1', 'training.x.gone2']) {
+        expect(await store.create(k, rec('old'))).toBeGreaterThan(0);
+        await kv.delete(k);
+      }
+      // The create's first write conflicts with the removal marker; the cut comes right after the second (over it).
+      const { cut, held } = await cutAfter(
+        through,
+        `$KV.${bucket}.training.x.gone1`,
+        () => store.create('training.x.gone1', rec('new1')),
+        () => store.create('training.x.gone2', rec('new2')),
+        2,
+      );
+      console.info(`[record-bypass-cut] create over a removal: cut ${JSON.stringify(cut)}, held ${JSON.stringify(held)}`);
+      expectNoTimeout(cut, /^connection lost .*training\.x\.gone1/);
+      expect(held, 'the create asked for while down was done at the reconnect').toEqual({ ok: expect.any(Number) });
+      // Exactly once: the case stored without its acknowledgement is there, and created again it conflicts.
+      expect((await store.get('training.x.gone1'))?.record).toEqual(rec('new1'));
+      expect((await store.get('training.x.gone2'))?.record).toEqual(rec('new2'));
+      expect(await store.create('training.x.gone1', rec('again')), 'the cut create is not done twice').toBeUndefined();
     } finally {
       await client.close();
       await link.stop();
@@ -120,6 +180,34 @@ describe('the centre record delete across a connection cut (issue 16)', () => {
       // A create over the removal marker still works (the readers and writers understand the marker).
       expect(await store.writeEntity(a, 0, record('ref-a2'))).toBeGreaterThan(revA);
       expect((await store.entity(a))?.record.reference).toBe('ref-a2');
+    } finally {
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
+
+  it('a record created over a removed one (the fallback after its conflict) follows the connection too, and is created once', async () => {
+    const through = await connectThroughCut(fed, CENTRE);
+    const { client, link } = through;
+    const bucket = agencyBuckets(client.policy, CENTRE).find((b) => b.kind === 'kv' && b.name === 'correlations')!.bucket;
+    const store = await CorrelationStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
+    try {
+      const [c, d] = [entityHash('imo:9100003'), entityHash('imo:9100004')];
+      for (const h of [c, d]) expect(await store.replaceEntity(h, (await store.writeEntity(h, 0, record('old')))!, undefined)).toBe(true);
+      // The create's first write conflicts with the removal marker; the cut comes right after the second (over it).
+      const { cut, held } = await cutAfter(
+        through,
+        `$KV.${bucket}.ent.${c}`,
+        () => store.writeEntity(c, 0, record('new-c')),
+        () => store.writeEntity(d, 0, record('new-d')),
+        2,
+      );
+      console.info(`[record-bypass-cut] record over a removal: cut ${JSON.stringify(cut)}, held ${JSON.stringify(held)}`);
+      expectNoTimeout(cut, new RegExp(`^connection lost .*ent\\.${c}`));
+      expect(held, 'the create asked for while down was done at the reconnect').toEqual({ ok: expect.any(Number) });
+      expect((await store.entity(c))?.record.reference).toBe('new-c');
+      expect((await store.entity(d))?.record.reference).toBe('new-d');
+      expect(await store.writeEntity(c, 0, record('again')), 'the cut create is not done twice').toBeUndefined();
     } finally {
       await client.close();
       await link.stop();

@@ -191,14 +191,20 @@ export class CorrelationStore {
 
   /**
    * Write `key` if it is still at `revision` (0: it must not exist): the new revision, undefined on a
-   * conflict. By the writer when there is one; a create that found an entry is left to nats.js's create,
-   * which writes over the marker of a removed record and refuses a live one.
+   * conflict. By the writer when there is one; a create that found an entry writes over the marker of a removed
+   * record (as nats.js's create) and refuses a live one.
    */
   async #compareAndSet(key: string, data: Uint8Array, revision: number): Promise<number | undefined> {
     if (this.#writer) {
       const r = await this.#writer.put(this.#subjectPrefix + key, data, revision);
       if (r !== 'conflict') return r;
       if (revision) return undefined;
+      // A create that found an entry decides as nats.js's create does: over a removal marker it writes at the marker's
+      // revision (by the writer too: a compare-and-set), a live record is a conflict.
+      const e = await this.#kv.get(key);
+      if (!e || (e.operation !== 'DEL' && e.operation !== 'PURGE')) return undefined;
+      const over = await this.#writer.put(this.#subjectPrefix + key, data, e.revision);
+      return over === 'conflict' ? undefined : over;
     }
     try {
       return revision ? await this.#kv.update(key, data, revision) : await this.#kv.create(key, data);

@@ -120,9 +120,14 @@ export class CaseStore {
     const data = encoder.encode(JSON.stringify(record));
     if (this.#writer) {
       // No entry yet: the usual case, one plain publish. Any entry (a case, or the marker of a removed one)
-      // makes it conflict; nats.js's create then decides (it writes over a removal marker).
+      // makes it conflict; then as nats.js's create decides: over a removal marker it writes at the marker's revision
+      // (by the writer too: a compare-and-set), a live case is a conflict.
       const written = await this.#writer.put(this.#subjectPrefix + key, data, 0);
       if (written !== 'conflict') return written;
+      const e = await this.#kv.get(key);
+      if (!e || (e.operation !== 'DEL' && e.operation !== 'PURGE')) return undefined;
+      const over = await this.#writer.put(this.#subjectPrefix + key, data, e.revision);
+      return over === 'conflict' ? undefined : over;
     }
     try {
       return await this.#kv.create(key, data);

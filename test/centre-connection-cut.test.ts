@@ -86,6 +86,8 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
       console.info(`[centre-connection-cut] record writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${recordWrites.length - lost - timedOut.length} otherwise; processed ${centre.stats.processed}, replayed ${centre.stats.replayed}; settled ${settledAt - cutAt} ms after the cut; other failures: ${others.join(' | ')}`);
       expect(lost, 'the record write pending at the cut failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no record write waited out its 10 s timeout').toEqual([]);
+      // Nor a read of the correlation bucket: one awaiting its answer at the cut fails with the connection.
+      expect(others.filter((f) => /: timeout ×\d+$/.test(f)), 'no read waited out nats.js\'s timeout').toEqual([]);
       for (const imo of VESSELS) {
         const record = (await centre.store.entity(entityHash(`imo:${imo}`)))?.record;
         const stored = (record?.occurrences ?? []).map((o) => `${o.agency} ${o.messageId}`);

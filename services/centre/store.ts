@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { agencyJetStream } from '../sdk/client/agency-js.ts';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError } from '../sdk/errors.ts';
+import { ReadGate } from '../sdk/client/read-gate.ts';
 import { RecordWriter } from '../sdk/client/record-writer.ts';
 import { agencyJsApi } from '../sdk/subjects.ts';
 import { KvReader } from '../sdk/state/kv-reader.ts';
@@ -112,13 +113,16 @@ export class CorrelationStore {
   readonly #cache: EntityCache;
   /** Writes as plain publishes acknowledged on one inbox subscription (no request, timer or error object per write); absent: through nats.js KV. */
   readonly #writer?: RecordWriter;
+  /** With the writer: reads of a key follow the connection as its writes do (fail at a drop, wait for the reconnect). */
+  readonly #gate?: ReadGate;
   readonly #subjectPrefix: string;
 
-  private constructor(kv: KV, reader: KvReader, cache: EntityCache, writer: RecordWriter | undefined, bucket: string) {
+  private constructor(kv: KV, reader: KvReader, cache: EntityCache, writer: RecordWriter | undefined, bucket: string, gate: ReadGate | undefined) {
     this.#kv = kv;
     this.#reader = reader;
     this.#cache = cache;
     this.#writer = writer;
+    this.#gate = gate;
     // Through the agency's JetStream API import, as the KV client writes.
     this.#subjectPrefix = agencyJsApi(`$KV.${bucket}.`);
   }
@@ -137,21 +141,27 @@ export class CorrelationStore {
       // redelivered and its occurrence, found by (sender, id) on the record read afresh, is never added twice; its facts
       // (the last write) are the same facts written again.
       const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'correlation bucket', failOnDisconnect: true }) : undefined;
-      return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes), writer, bucket);
+      const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_PUBLISH') : undefined;
+      return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes), writer, bucket, gate);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);
     }
   }
 
+  /** The entry at `key` (removal markers too), through the gate when there is one. */
+  async #entry(key: string): Promise<KvEntry | null> {
+    return this.#gate ? await this.#gate.read(key, () => this.#kv.get(key)) : await this.#kv.get(key);
+  }
+
   async #get<T>(key: string): Promise<{ value: T; revision: number } | undefined> {
-    const e = await this.#kv.get(key);
+    const e = await this.#entry(key);
     if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
     return { value: JSON.parse(decoder.decode(e.value)) as T, revision: e.revision };
   }
 
   /** One value's record by its hash, read from the bucket (and remembered for the next write). */
   async entity(hash: string): Promise<StoredEntity | undefined> {
-    const e = await this.#kv.get(ENTITY + hash);
+    const e = await this.#entry(ENTITY + hash);
     if (!e || e.operation !== 'PUT' || e.value.length === 0) {
       this.#cache.delete(hash);
       return undefined;
@@ -201,7 +211,7 @@ export class CorrelationStore {
       if (revision) return undefined;
       // A create that found an entry decides as nats.js's create does: over a removal marker it writes at the marker's
       // revision (by the writer too: a compare-and-set), a live record is a conflict.
-      const e = await this.#kv.get(key);
+      const e = await this.#entry(key);
       if (!e || (e.operation !== 'DEL' && e.operation !== 'PURGE')) return undefined;
       const over = await this.#writer.put(this.#subjectPrefix + key, data, e.revision);
       return over === 'conflict' ? undefined : over;

@@ -97,6 +97,8 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
       console.info(`[workflows-connection-cut] case writes failed: ${lost} as the connection dropped, ${timedOut.length} by their timeout, ${caseWrites.length - lost - timedOut.length} otherwise; replayed ${wf.stats.replayed}, conflicts ${wf.stats.conflicts}; settled ${settledAt - cutAt} ms after the cut; other failures: ${others.join(' | ')}`);
       expect(lost, 'the write whose acknowledgement was dropped failed with the connection').toBeGreaterThan(0);
       expect(timedOut, 'no case write waited out its 10 s timeout').toEqual([]);
+      // Nor a read of the case bucket: one awaiting its answer at the cut fails with the connection.
+      expect(others.filter((f) => /: timeout ×\d+$/.test(f)), 'no read waited out nats.js\'s timeout').toEqual([]);
       for (const id of cases) {
         const ref = `case-referral.${id}`;
         const shown = await police.request('CaseQuery', { caseRef: ref });

@@ -4,6 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { KvReader, type Following, type KvValue } from '../sdk/state/kv-reader.ts';
+import { ReadGate } from '../sdk/client/read-gate.ts';
 import { RecordWriter } from '../sdk/client/record-writer.ts';
 import { agencyJsApi } from '../sdk/subjects.ts';
 import type { CaseRecord } from './model.ts';
@@ -76,13 +77,16 @@ export class CaseStore {
   #watch?: Following;
   /** Compare-and-set writes as plain publishes acknowledged on one inbox subscription (no request, timer or error object per write); absent: through nats.js KV. */
   readonly #writer?: RecordWriter;
+  /** With the writer: reads of a key follow the connection as its writes do (fail at a drop, wait for the reconnect). */
+  readonly #gate?: ReadGate;
   readonly #subjectPrefix: string;
 
-  private constructor(kv: KV, reader: KvReader, cap: number, writer: RecordWriter | undefined, bucket: string) {
+  private constructor(kv: KV, reader: KvReader, cap: number, writer: RecordWriter | undefined, bucket: string, gate: ReadGate | undefined) {
     this.#kv = kv;
     this.#reader = reader;
     this.#cap = cap;
     this.#writer = writer;
+    this.#gate = gate;
     // Through the agency's JetStream API import, as the KV client and the handled record write.
     this.#subjectPrefix = agencyJsApi(`$KV.${bucket}.`);
   }
@@ -103,7 +107,8 @@ export class CaseStore {
       // reconnect) is safe: every case write is a compare-and-set, and a failed transition is redelivered and re-read,
       // its own stored write found by the message id it recorded (appliedFrom), never applied twice.
       const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'case bucket', failOnDisconnect: true }) : undefined;
-      return new CaseStore(kv, await KvReader.open(nc, bucket), cap, writer, bucket);
+      const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_PUBLISH') : undefined;
+      return new CaseStore(kv, await KvReader.open(nc, bucket), cap, writer, bucket, gate);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);
     }
@@ -111,7 +116,7 @@ export class CaseStore {
 
   /** The case as stored now (not memory). */
   async get(key: string): Promise<StoredCase | undefined> {
-    const v = await this.#reader.get(key);
+    const v = await this.#read(key, () => this.#reader.get(key));
     return v?.value && v.value.length > 0 ? { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision } : undefined;
   }
 
@@ -124,7 +129,7 @@ export class CaseStore {
       // (by the writer too: a compare-and-set), a live case is a conflict.
       const written = await this.#writer.put(this.#subjectPrefix + key, data, 0);
       if (written !== 'conflict') return written;
-      const e = await this.#kv.get(key);
+      const e = await this.#read(key, () => this.#kv.get(key));
       if (!e || (e.operation !== 'DEL' && e.operation !== 'PURGE')) return undefined;
       const over = await this.#writer.put(this.#subjectPrefix + key, data, e.revision);
       return over === 'conflict' ? undefined : over;
@@ -153,7 +158,8 @@ export class CaseStore {
 
   /** The case key `sender`'s message `messageId` belongs to, when it was recorded by {@link setAlias}. */
   async alias(sender: string, messageId: string): Promise<string | undefined> {
-    const e = await this.#kv.get(`${ALIAS}${sender}.${messageId}`);
+    const key = `${ALIAS}${sender}.${messageId}`;
+    const e = await this.#read(key, () => this.#kv.get(key));
     return e && e.operation === 'PUT' && e.value.length > 0 ? decoder.decode(e.value) : undefined;
   }
 
@@ -277,8 +283,14 @@ export class CaseStore {
     return [...out.values()];
   }
 
+  /** A read of `key`, through the gate when there is one. */
+  async #read<T>(key: string, read: () => Promise<T>): Promise<T> {
+    return this.#gate ? await this.#gate.read(key, read) : await read();
+  }
+
   stop(): void {
     this.#watch?.stop();
     this.#writer?.close();
+    this.#gate?.close();
   }
 }

@@ -5,7 +5,8 @@
  * right after such a write is published (its acknowledgement dropped) and refusing reconnects a while. The pending
  * write fails with the connection ("connection lost"), not by a timeout; one asked for while the connection is down
  * is sent once it is back; the outcome is there exactly once (the delete stored without its acknowledgement is not
- * done twice: a retry at the old revision conflicts).
+ * done twice: a retry at the old revision conflicts). The create that finds a removal marker (its fallback write over
+ * the marker) and the stores' reads of a key follow the connection the same way.
  */
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +181,29 @@ describe('the centre record delete across a connection cut (issue 16)', () => {
       // A create over the removal marker still works (the readers and writers understand the marker).
       expect(await store.writeEntity(a, 0, record('ref-a2'))).toBeGreaterThan(revA);
       expect((await store.entity(a))?.record.reference).toBe('ref-a2');
+    } finally {
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
+
+  it('a read awaiting its answer at the cut fails with the connection, one asked for while down is answered at the reconnect', async () => {
+    const through = await connectThroughCut(fed, CENTRE);
+    const { client, link } = through;
+    const bucket = agencyBuckets(client.policy, CENTRE).find((b) => b.kind === 'kv' && b.name === 'correlations')!.bucket;
+    const store = await CorrelationStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
+    try {
+      const e = entityHash('imo:9100005');
+      expect(await store.writeEntity(e, 0, record('ref-e'))).toBeGreaterThan(0);
+      const { cut, held } = await cutAfter(
+        through,
+        'DIRECT.GET',
+        () => store.entity(e),
+        () => store.entity(e),
+      );
+      console.info(`[record-bypass-cut] read: cut ${JSON.stringify(cut)}, held ${'ok' in held ? held.ok?.record.reference : JSON.stringify(held)}`);
+      expect(cut, 'the read whose answer was lost failed with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(new RegExp(`^connection lost .*read of ent\\.${e}`)) });
+      expect('ok' in held && held.ok?.record.reference, 'the read asked for while down was answered at the reconnect').toBe('ref-e');
     } finally {
       await client.close();
       await link.stop();

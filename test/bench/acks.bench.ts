@@ -25,23 +25,17 @@ import type { ConsumerSpec } from '../../services/sdk/policy/index.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 import { liaisonRate, serverCpuUs, withTimeout, type LiaisonRate } from './liaison-rate.ts';
 import { runBounded } from './run-bounded.ts';
+import { BENCH_BODY, BENCH_RECEIVER, BENCH_SENDER, BENCH_TYPE } from './bench-report.ts';
 
 const N_RAW = Number(process.env.BENCH_ACKS_RAW ?? 30_000);
 const COUNT = Number(process.env.BENCH_ACKS_COUNT ?? 5_000);
 const ROUNDS = Number(process.env.BENCH_ACKS_ROUNDS ?? 3);
 const PULL_BATCH = 64;
 const PAYLOAD = 600;
-const SENDER = 'xa-border-police';
-const RECEIVER = 'mac-centre';
-const TYPE = 'IntelligenceReport';
-const BODY = {
-  summary: 'Fishing vessel intercepted 40 nm south of Port Xandria with 61 persons on board; organisers paid in advance.',
-  route: { origin: 'XCC', transit: ['XBB'], destination: 'XAA', description: 'Corvenia to Xandria via the Bellmark coast' },
-  modusOperandi: ['overcrowded fishing vessel', 'satellite phone to coordinator', 'fraudulent passports issued in advance'],
-  vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456', flagState: 'XBB' },
-  migrantsCount: 61,
-  assessment: 'Same organiser network as the October interceptions.',
-};
+const SENDER = BENCH_SENDER;
+const RECEIVER = BENCH_RECEIVER;
+const TYPE = BENCH_TYPE;
+const BODY = BENCH_BODY;
 const RAW_STREAM = 'LIAISON_DOCUMENTS';
 const RAW_SUBJECT = `liaison.v1.operational.documents.DocumentReport.${SENDER}.bench-acks`;
 

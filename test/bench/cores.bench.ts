@@ -23,22 +23,16 @@ import { defaultCryptoWorkers } from '../../services/sdk/crypto/size.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 import { liaisonRate, withTimeout, type LiaisonRate } from './liaison-rate.ts';
 import { runBounded } from './run-bounded.ts';
+import { BENCH_BODY, BENCH_RECEIVER, BENCH_SENDER, BENCH_TYPE } from './bench-report.ts';
 
 const COUNT = Number(process.env.BENCH_CORES_COUNT ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_CORES_ROUNDS ?? 3);
 const N_VERIFY = Number(process.env.BENCH_VERIFY ?? 30_000);
 const WORKERS = Number(process.env.BENCH_CORES_WORKERS ?? Math.max(1, defaultCryptoWorkers()));
-const SENDER = 'xa-border-police';
-const RECEIVER = 'mac-centre';
-const TYPE = 'IntelligenceReport';
-const BODY = {
-  summary: 'Fishing vessel intercepted 40 nm south of Port Xandria with 61 persons on board; organisers paid in advance.',
-  route: { origin: 'XCC', transit: ['XBB'], destination: 'XAA', description: 'Corvenia to Xandria via the Bellmark coast' },
-  modusOperandi: ['overcrowded fishing vessel', 'satellite phone to coordinator', 'fraudulent passports issued in advance'],
-  vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456', flagState: 'XBB' },
-  migrantsCount: 61,
-  assessment: 'Same organiser network as the October interceptions.',
-};
+const SENDER = BENCH_SENDER;
+const RECEIVER = BENCH_RECEIVER;
+const TYPE = BENCH_TYPE;
+const BODY = BENCH_BODY;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number): string => n.toFixed(0).padStart(7);

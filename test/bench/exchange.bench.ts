@@ -20,6 +20,7 @@ import { compactVerify, importJWK, type JWK } from 'jose';
 import { openMessage } from '../../services/sdk/envelope/open.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 import { liaisonRate, startPublisher, withTimeout, type LiaisonRate, type LiaisonRateOptions } from './liaison-rate.ts';
+import { BENCH_BODY, BENCH_RECEIVER, BENCH_SENDER, BENCH_TYPE } from './bench-report.ts';
 
 const N_RAW = Number(process.env.BENCH_RAW ?? 200_000);
 const N_VERIFY = Number(process.env.BENCH_VERIFY ?? 30_000);
@@ -27,18 +28,11 @@ const N_PIPE = Number(process.env.BENCH_PIPE ?? 20_000);
 const LAT_RATE = 1_000;
 const LAT_SECONDS = Number(process.env.BENCH_LAT_SECONDS ?? 10);
 const PAYLOAD = 512;
-const SENDER = 'xa-border-police';
-const RECEIVER = 'mac-centre';
+const SENDER = BENCH_SENDER;
+const RECEIVER = BENCH_RECEIVER;
 /** (d): a directed IntelligenceReport, one signed copy (personal tier) per message. */
-const TYPE = 'IntelligenceReport';
-const BODY = {
-  summary: 'Fishing vessel intercepted 40 nm south of Port Xandria with 61 persons on board; organisers paid in advance.',
-  route: { origin: 'XCC', transit: ['XBB'], destination: 'XAA', description: 'Corvenia to Xandria via the Bellmark coast' },
-  modusOperandi: ['overcrowded fishing vessel', 'satellite phone to coordinator', 'fraudulent passports issued in advance'],
-  vessel: { name: 'STELLA MARIS II', imoNumber: 'IMO9123456', flagState: 'XBB' },
-  migrantsCount: 61,
-  assessment: 'Same organiser network as the October interceptions.',
-};
+const TYPE = BENCH_TYPE;
+const BODY = BENCH_BODY;
 /** (d2): a broadcast DocumentReport, two signed copies (operational, personal) per message. */
 const BROADCAST_TYPE = 'DocumentReport';
 const BROADCAST_BODY = { documentNumber: 'XA1234567', issuingCountry: 'XAA', documentType: 'DOCUMENT_TYPE_PASSPORT', status: 'DOCUMENT_STATUS_STOLEN', holderName: 'Amir Haddad' };

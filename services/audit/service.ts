@@ -18,6 +18,7 @@ import type { QueriesMissedBody } from './missed-tally.ts';
 import { RequestVerifier, type RequestSigner } from './requester.ts';
 import { RequestQueue, type QueuedItem, type RequestQueueOptions, type RequestQueueStats, type SeenRequest } from './request-queue.ts';
 import { LedgerWriter } from './writer.ts';
+import { settleBy } from '../sdk/settle-by.ts';
 
 /** Options of {@link startAuditService}. */
 export interface AuditServiceOptions {
@@ -71,8 +72,11 @@ export interface AuditService {
   /** Append a signed checkpoint now (when entries came since the last one) and wait until stored. */
   checkpoint(): Promise<void>;
   stats(): AuditStats;
-  /** Stop reading, append a final checkpoint, wait until stored. */
-  stop(): Promise<void>;
+  /**
+   * Stop reading, append a final checkpoint, wait until stored — until the epoch-ms deadline `by` at most (default
+   * 15 s from now), stalled server or not; what is not stored by then is logged.
+   */
+  stop(by?: number): Promise<void>;
 }
 
 /**
@@ -259,7 +263,7 @@ class Session {
     this.#deaf = true;
     const end = Date.now() + timeoutMs;
     this.#kick();
-    while (!this.queriesDone && Date.now() < end && !this.#writer.failed) await (this.#pump ?? new Promise((r) => setTimeout(r, 10)));
+    while (!this.queriesDone && Date.now() < end && !this.#writer.failed) await settleBy(this.#pump ?? new Promise((r) => setTimeout(r, 10)), end);
   }
 
   async #read(stream: string, messages: ConsumerMessages): Promise<void> {
@@ -326,14 +330,15 @@ class Session {
     if (acks.length && !this.#closed) await this.#writer.append({ kind: 'receipt', at: new Date().toISOString(), acks });
   }
 
-  async close(): Promise<void> {
+  /** Stop reading; what is still pending at the epoch-ms deadline `by` (none: no deadline) is left, not waited for. */
+  async close(by?: number): Promise<void> {
     this.#closed = true;
-    await this.#pump;
+    await settleBy(this.#pump ?? Promise.resolve(), by);
     for (const t of this.#timers) clearInterval(t);
     for (const s of [...this.#subs, ...this.#querySubs]) s.unsubscribe();
-    await Promise.allSettled(this.#iters.map((m) => m.close()));
-    await Promise.allSettled(this.#loops);
-    await Promise.allSettled(this.#consumers.map((c) => c.delete()));
+    await settleBy(Promise.allSettled(this.#iters.map((m) => m.close())), by);
+    await settleBy(Promise.allSettled(this.#loops), by);
+    await settleBy(Promise.allSettled(this.#consumers.map((c) => c.delete())), by);
   }
 }
 
@@ -341,6 +346,8 @@ class Session {
 const VERIFY_AHEAD = 64;
 /** How long a stop waits for the requests held to be recorded. */
 const STOP_DRAIN_MS = 10_000;
+/** How long a stop takes at most, server stalled or not (default of `stop(by)`). */
+const STOP_BOUND_MS = 15_000;
 /** Timeout of each request creating one of the audit's readers (retried: see {@link untilAnswered}). */
 const READER_REQUEST_TIMEOUT_MS = 1_000;
 /** How long the audit keeps trying a step of its start through answers that pass on a cluster. */
@@ -466,14 +473,18 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
     stats() {
       return { appended: { ...session.writer.counts }, head: session.writer.head.n, restarts, queries: requests.stats(), verifiedOnPool };
     },
-    async stop() {
+    async stop(by = Date.now() + STOP_BOUND_MS) {
       stopping = true;
       if (retry) clearTimeout(retry);
-      await session.drainQueries(STOP_DRAIN_MS);
+      await session.drainQueries(Math.min(STOP_DRAIN_MS, (by - Date.now()) / 2));
       if (!requests.empty) logger.warn({ held: requests.length }, 'audit stopped with requests not recorded');
-      await session.close();
+      // The last half of what is left goes to storing the entries in flight and the closing checkpoint.
+      await session.close(by - (by - Date.now()) / 2);
       session.writer.checkpoint();
-      await session.writer.flush().catch((err: unknown) => logger.error({ err }, 'audit ledger: last entries not stored'));
+      const stored = await settleBy(session.writer.flush(), by);
+      if (stored.state === 'failed') logger.error({ err: stored.err }, 'audit ledger: last entries not stored');
+      // Copies are recorded again from their streams at the next start (it resumes after the last entry stored).
+      if (stored.state === 'late') logger.warn({ head: session.writer.head.n }, 'audit ledger: last entries not stored before the stop bound');
       lease?.release();
       logger.info({ head: session.writer.head.n }, 'audit ledger stopped');
     },

@@ -24,6 +24,7 @@ import { natsTlsOptions } from '../sdk/client/nats-tls.ts';
 import { AsyncPublisher } from '../sdk/client/publisher.ts';
 import { pause, refusedForGood, republish, type RepublishOutcome } from '../sdk/client/republish.ts';
 import { LiaisonError } from '../sdk/errors.ts';
+import { settleBy } from '../sdk/settle-by.ts';
 import { silentLogger, type Logger } from '../sdk/logging.ts';
 import { parseMessageSubject, messageSubject } from '../sdk/subjects.ts';
 
@@ -113,6 +114,9 @@ export async function connectEnd(end: LinkEnd, name: string): Promise<NatsConnec
   });
 }
 
+/** What a stop waits beyond the acknowledgement timeout before closing a link's connections under it. */
+const STOP_GRACE_MS = 2_000;
+
 /** One running direction of a bridge (see the file comment). */
 export class BridgeLink {
   readonly stats: LinkStats = { forwarded: 0, duplicates: 0, refused: 0, restarts: 0, online: false };
@@ -134,10 +138,17 @@ export class BridgeLink {
     return link;
   }
 
-  /** Stop: the window in flight settles (acknowledged in A or nak'ed), then the connections close. */
+  /**
+   * Stop: the window in flight settles (acknowledged in A or nak'ed), then the connections close. Bounded: a window
+   * still unsettled one acknowledgement timeout (+ {@link STOP_GRACE_MS}) after the stop has its connections closed
+   * under it — A redelivers those copies after their ack wait, and B's duplicate window keeps a resend from counting twice.
+   */
   async stop(): Promise<void> {
     this.#abort.abort();
-    await this.#loop;
+    if ((await settleBy(this.#loop, Date.now() + this.#o.ackTimeoutMs + STOP_GRACE_MS)).state !== 'late') return;
+    this.#logger.warn({ conns: this.#conns.length }, 'bridge link did not settle its window in time: connections closed');
+    await Promise.all(this.#conns.map((c) => c.close().catch(() => undefined)));
+    await settleBy(this.#loop, Date.now() + STOP_GRACE_MS);
   }
 
   async #run(): Promise<void> {

@@ -24,6 +24,7 @@ import { startRetractService } from './retract-service.ts';
 import { startAccountSync, type AccountSync } from './account-sync.ts';
 import { recordEnforcedPolicy } from './enforced.ts';
 import { startExchangeServiceHost, type ExchangeServiceHost } from './service-host.ts';
+import { drainBy } from '../sdk/client/drain-by.ts';
 import { DIRECTORY_REQUEST_SUBJECTS, PEEK_SUBJECTS, QUARANTINE_SERVICE_SUBJECTS, REPLAY_SUBJECTS, RETRACT_SUBJECTS } from '../sdk/subjects.ts';
 import { startAuditService, type AuditService, type AuditServiceOptions } from '../audit/index.ts';
 
@@ -37,6 +38,10 @@ async function revokedAgencies(trustDir: string): Promise<Set<string>> {
 
 /** How long after the cluster's gossip changes the account JWTs are pushed again (the new node's routes settle). */
 const RESYNC_DELAY_MS = 1_000;
+/** How long `stop()` of an attached exchange takes at most, its server stalled or not. */
+const STOP_BOUND_MS = 20_000;
+/** The end of that bound kept for draining the connections (the audit's stop ends before it). */
+const CONNECTIONS_SHARE_MS = 4_000;
 
 /**
  * On a cluster, a node that returns gets every account JWT pushed again: what was revoked or re-issued while it was
@@ -175,11 +180,14 @@ export async function attachExchange(o: {
         return ex.provisioned;
       },
       async stop() {
-        await ex.audit?.stop();
+        // Bounded, stalled server or not: each part gets until its share of the bound, then what it holds is left
+        // (what JetStream stores is read again at the next start; unacknowledged work is redelivered).
+        const by = Date.now() + STOP_BOUND_MS;
+        await ex.audit?.stop(by - CONNECTIONS_SHARE_MS);
         directory.stop();
         foreign.stop();
-        await host.close();
-        await admin.drain().catch(() => admin.close());
+        const closed = await Promise.all([host.close(by), drainBy(admin, by)]);
+        if (closed.includes(false)) logger.warn({ boundMs: STOP_BOUND_MS }, 'exchange stop: connections closed without draining (the server did not answer)');
       },
     };
     await recordEnforcedPolicy(admin, policy);

@@ -1,4 +1,5 @@
 import { connect, credsAuthenticator, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { drainBy } from '../sdk/client/drain-by.ts';
 import { asLiaisonError } from '../sdk/errors.ts';
 import { serverList, trustDirTls } from '../sdk/client/nats-tls.ts';
 import type { Logger } from '../sdk/logging.ts';
@@ -51,7 +52,8 @@ export interface ExchangeServiceHost {
   /** Listen on `subject` (last token: the requesting agency) and answer with `respond`. */
   listen(service: string, subject: string, respond: ExchangeResponder, opts?: { queue?: string }): void;
   readonly stats: ServiceHostStats;
-  close(): Promise<void>;
+  /** Stop answering and close the connection: drained until the epoch-ms deadline `by` (default: 5 s from now), then closed; true when drained. */
+  close(by?: number): Promise<boolean>;
 }
 
 /** The NATS user name of the exchange's services. */
@@ -125,9 +127,9 @@ export async function startExchangeServiceHost(o: { url: string; trustDir: strin
       listeners.push(l);
       subs.push(attach(nc, l));
     },
-    async close() {
+    async close(by = Date.now() + 5_000) {
       for (const s of subs) s.unsubscribe();
-      await nc.drain().catch(() => nc.close());
+      return await drainBy(nc, by);
     },
   };
 }

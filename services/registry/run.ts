@@ -8,7 +8,7 @@ import { loadRegistryState, registryKey, saveRegistryState, type ConsumerPositio
 import type { AdmissionConfig } from './admission.ts';
 import { REGISTRY_TYPES, startRegistry, type Registry } from './service.ts';
 import { fileSnapshotStore, objectSnapshotStore, type SnapshotStore } from './snapshot-store.ts';
-import { settleBy } from './settle-by.ts';
+import { settleBy } from '../sdk/settle-by.ts';
 import { registryState } from './state.ts';
 
 /** The policy's name of the registry's snapshot object store (`state: { objects: [snapshots] }`). */

@@ -1,7 +1,7 @@
 import { DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import { asLiaisonError, LiaisonError } from '../sdk/errors.ts';
-import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from '../exchange/ephemeral-create.ts';
+import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from '../sdk/jetstream-retry.ts';
 import { decodeEntry, GENESIS, LEDGER_STREAM, LEDGER_SUBJECT_ROOT, LEDGER_SUBJECTS, sha256, sourcePosition, type Entry } from './entry.ts';
 
 /** One stored ledger message, as read back. */

@@ -18,6 +18,7 @@ import type { QueriesMissedBody } from './missed-tally.ts';
 import { RequestVerifier, type RequestSigner } from './requester.ts';
 import { RequestQueue, type QueuedItem, type RequestQueueOptions, type RequestQueueStats, type SeenRequest } from './request-queue.ts';
 import { LedgerWriter } from './writer.ts';
+import { retryTransient } from '../sdk/jetstream-retry.ts';
 import { settleBy } from '../sdk/settle-by.ts';
 
 /** Options of {@link startAuditService}. */
@@ -156,11 +157,13 @@ class Session {
     const readers = await Promise.all(
       streams.map((stream) => {
         const from = this.positions[stream] ?? 0;
-        return untilAnswered(() =>
-          js.consumers.get(stream, {
-            name_prefix: `AUDIT_${stream}_${nuid.next()}`,
-            ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
-          }),
+        return retryTransient(
+          () =>
+            js.consumers.get(stream, {
+              name_prefix: `AUDIT_${stream}_${nuid.next()}`,
+              ...(from > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from + 1 } : { deliver_policy: DeliverPolicy.All }),
+            }),
+          START_RETRY_MS,
         );
       }),
     );
@@ -348,31 +351,16 @@ const VERIFY_AHEAD = 64;
 const STOP_DRAIN_MS = 10_000;
 /** How long a stop takes at most, server stalled or not (default of `stop(by)`). */
 const STOP_BOUND_MS = 15_000;
-/** Timeout of each request creating one of the audit's readers (retried: see {@link untilAnswered}). */
+/** Timeout of each request creating one of the audit's readers (retried: see {@link START_RETRY_MS}). */
 const READER_REQUEST_TIMEOUT_MS = 1_000;
-/** How long the audit keeps trying a step of its start through answers that pass on a cluster. */
-const START_RETRY_MS = 60_000;
-/** Answers that pass on a cluster: a request lost with a dead node, a group electing its leader. */
-const PASSING = /timeout|no responders|leader|temporarily unavailable|no suitable peers/i;
-
 /**
- * Run a step of the audit's start (opening the ledger, creating one ordered reader), again while it fails in a way
- * that passes: right after the exchange pushed the account JWTs JetStream answers late for a moment, and on a cluster
- * with a node down nats-server 2.9.10 places a new R1 consumer on any of the stream's peers, the dead node's too (about
- * one create in three went unanswered in test/cluster-attach, long after the kill); each attempt (a new name) is placed
- * anew.
+ * How long the audit keeps trying a step of its start (opening the ledger, creating one ordered reader) through answers
+ * that pass ({@link retryTransient}): right after the exchange pushed the account JWTs JetStream answers late for a
+ * moment, and on a cluster with a node down nats-server 2.9.10 places a new R1 consumer on any of the stream's peers,
+ * the dead node's too (about one create in three went unanswered in test/cluster-attach, long after the kill); each
+ * attempt (a new name) is placed anew.
  */
-async function untilAnswered<T>(step: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + START_RETRY_MS;
-  for (;;) {
-    try {
-      return await step();
-    } catch (err) {
-      if (!PASSING.test((err as Error).message ?? '') || Date.now() > deadline) throw err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const START_RETRY_MS = 60_000;
 
 /**
  * Start the audit ledger: part of the exchange control plane, on the administrator's connection.
@@ -418,10 +406,10 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   });
 
   const open = async (): Promise<Session> => {
-    const writer = await untilAnswered(async () => {
+    const writer = await retryTransient(async () => {
       await ensureLedgerStream(o.nc);
       return await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
-    });
+    }, START_RETRY_MS);
     const s = new Session(o, writer, logger, verifier, cross, requests, check);
     writer.onFailure(() => {
       if (stopping) return;

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { countQuarantine, foldQuarantine, parseQuarantined, type QuarantineCounts, type QuarantinedCopy, type ReplayMarker } from '../sdk/client/quarantine-entry.ts';
 import { QUARANTINE_STREAM, QUARANTINE_SUBJECTS, quarantineSubject } from '../sdk/subjects.ts';
-import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from './ephemeral-create.ts';
+import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from '../sdk/jetstream-retry.ts';
 
 /** How long one read of the quarantine waits for a batch before it gives up on the rest. */
 const FETCH_EXPIRES_MS = 2_000;
@@ -18,7 +18,7 @@ export async function readQuarantine(nc: NatsConnection, agency?: string): Promi
   const info = await jsm.streams.info(QUARANTINE_STREAM, { subjects_filter: filter }).catch(() => undefined);
   const total = Object.values(info?.state.subjects ?? {}).reduce((a, b) => a + b, 0);
   if (total === 0) return [];
-  // Made again while unanswered: on a cluster with a node down it may be placed on the dead node (ephemeral-create.ts).
+  // Made again while unanswered: on a cluster with a node down it may be placed on the dead node (services/sdk/jetstream-retry.ts).
   const js = jetstream(nc, { timeout: EPHEMERAL_CREATE_TIMEOUT_MS });
   const consumer = await createEphemeral(() => js.consumers.get(QUARANTINE_STREAM, { filter_subjects: filter, headers_only: true }));
   const items: (QuarantinedCopy | ReplayMarker)[] = [];

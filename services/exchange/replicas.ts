@@ -4,6 +4,10 @@
  */
 import type { JetStreamManager, StreamInfo } from '@nats-io/jetstream';
 import { LiaisonError } from '../sdk/errors.ts';
+import { retryTransient } from '../sdk/jetstream-retry.ts';
+
+/** The retry through transient JetStream answers lives in services/sdk/jetstream-retry.ts (shared with the audit). */
+export { isTransient, retryTransient } from '../sdk/jetstream-retry.ts';
 
 /** JetStream's largest useful replica count (a RAFT group of 3 or 5; Liaison uses 3). */
 export const MAX_REPLICAS = 3;
@@ -67,27 +71,3 @@ export async function replicateStreams(jsm: JetStreamManager, replicas: number, 
   return low.sort();
 }
 
-/** JetStream answers that pass on a cluster: no meta leader yet, an account being re-enabled, a request lost. */
-const TRANSIENT = /not enabled for account|temporarily unavailable|no responders|timeout|TIMEOUT|error creating store|no suitable peers|insufficient resources|leader/i;
-
-/** True for a JetStream answer that passes on a cluster (see {@link retryTransient}). */
-export function isTransient(err: unknown): boolean {
-  return TRANSIENT.test((err as Error | undefined)?.message ?? '');
-}
-
-/**
- * Run a JetStream administration step, again while it fails transiently (a cluster electing its meta leader, or
- * re-enabling JetStream for the account after an account JWT update: several seconds on nats-server 2.9), for at
- * most `timeoutMs`; then, or on any other error, throw the last error.
- */
-export async function retryTransient<T>(step: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await step();
-    } catch (err) {
-      if (!isTransient(err) || Date.now() > deadline) throw err;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

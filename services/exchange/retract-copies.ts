@@ -10,7 +10,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { nuid, type NatsConnection } from '@nats-io/transport-node';
 import type { RequestVerifier } from '../audit/requester.ts';
-import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from './ephemeral-create.ts';
+import { createEphemeral, EPHEMERAL_CREATE_TIMEOUT_MS } from '../sdk/jetstream-retry.ts';
 import type { EnvelopeCodec } from '../sdk/envelope/codec.ts';
 import type { MessageHeader } from '../sdk/envelope/header.ts';
 import { parseMessageSubject, type MessageSubject } from '../sdk/subjects.ts';
@@ -33,7 +33,7 @@ export interface Seen {
 export async function scan(nc: NatsConnection, jsm: JetStreamManager, stream: string, fromMs: number, visit: (m: Seen) => void, filter?: string): Promise<void> {
   let name = '';
   // Made again (a new name) while unanswered: on a cluster with a node down it may be placed on the dead node
-  // (ephemeral-create.ts).
+  // (services/sdk/jetstream-retry.ts).
   const quick = await jetstreamManager(nc, { timeout: EPHEMERAL_CREATE_TIMEOUT_MS, checkAPI: false });
   const ci = await createEphemeral(() => quick.consumers.add(stream, {
     name: (name = `RETRACT_${nuid.next()}`),

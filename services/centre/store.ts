@@ -6,7 +6,8 @@ import { asLiaisonError } from '../sdk/errors.ts';
 import { ReadGate } from '../sdk/client/read-gate.ts';
 import { RecordWriter } from '../sdk/client/record-writer.ts';
 import { agencyJsApi } from '../sdk/subjects.ts';
-import { KvReader } from '../sdk/state/kv-reader.ts';
+import { StoredReader } from '../sdk/state/stored.ts';
+import { BucketScan } from './bucket-scan.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
 import { EntityCache } from './entity-cache.ts';
 import type { EntityKindName } from './entities.ts';
@@ -105,11 +106,14 @@ export function entityHash(key: string): string {
  * written last: the mark that the message was fully handled). Several centre instances may share it:
  * every record write is a compare-and-set, the records this process wrote are remembered (bounded,
  * {@link EntityCache}) so a write need not read first, and a conflict drops the remembered copy.
- * Reads go by direct get ({@link KvReader}): the agency has no consumer rights on its bucket.
+ * Reads go by direct get (one key, or a scan: {@link BucketScan}): the agency has no consumer rights on its bucket.
+ * Opened with the agency's inbox, its writes, reads and scans follow the connection (issue 16): one awaiting its
+ * answer at a disconnect fails at once, typed; one asked for while down waits for the reconnect.
  */
 export class CorrelationStore {
   readonly #kv: KV;
-  readonly #reader: KvReader;
+  /** Whole-bucket reads, through the gate when there is one. */
+  readonly #scan: BucketScan;
   readonly #cache: EntityCache;
   /** Writes as plain publishes acknowledged on one inbox subscription (no request, timer or error object per write); absent: through nats.js KV. */
   readonly #writer?: RecordWriter;
@@ -117,9 +121,9 @@ export class CorrelationStore {
   readonly #gate?: ReadGate;
   readonly #subjectPrefix: string;
 
-  private constructor(kv: KV, reader: KvReader, cache: EntityCache, writer: RecordWriter | undefined, bucket: string, gate: ReadGate | undefined) {
+  private constructor(kv: KV, stored: StoredReader, cache: EntityCache, writer: RecordWriter | undefined, bucket: string, gate: ReadGate | undefined) {
     this.#kv = kv;
-    this.#reader = reader;
+    this.#scan = new BucketScan(stored, bucket, gate);
     this.#cache = cache;
     this.#writer = writer;
     this.#gate = gate;
@@ -142,7 +146,7 @@ export class CorrelationStore {
       // (the last write) are the same facts written again.
       const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'correlation bucket', failOnDisconnect: true }) : undefined;
       const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_PUBLISH') : undefined;
-      return new CorrelationStore(kv, await KvReader.open(nc, bucket), new EntityCache(o.cacheBytes), writer, bucket, gate);
+      return new CorrelationStore(kv, await StoredReader.open(nc, `KV_${bucket}`), new EntityCache(o.cacheBytes), writer, bucket, gate);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);
     }
@@ -249,9 +253,13 @@ export class CorrelationStore {
     return (await this.#get<MessageFacts>(`${FACTS}${sender}.${messageId}`))?.value;
   }
 
-  /** The facts of every sender's message with id `messageId` (ids come from the sender: several may share one). A scan of the bucket. */
+  /**
+   * The facts of every sender's message with id `messageId` (ids come from the sender: several may share one). A scan
+   * of the bucket for `facts.*.<id>`, filtered by the server; an id that cannot be one key token names no facts.
+   */
   async factsOf(messageId: string): Promise<MessageFacts[]> {
-    return (await this.#all<MessageFacts>(FACTS)).filter((e) => e.key.endsWith(`.${messageId}`)).map((e) => e.value);
+    if (!/^[^.*>\s]+$/.test(messageId)) return [];
+    return (await this.#all<MessageFacts>(`${FACTS}*.${messageId}`)).map((e) => e.value);
   }
 
   /** Record a message's facts (the last step of handling it), under its sender and id. */
@@ -264,22 +272,18 @@ export class CorrelationStore {
     await this.#kv.put(`${FACTS}${f.agency}.${f.messageId}`, data);
   }
 
-  /** Every current value whose key starts with `prefix`, read by one direct-get scan of the bucket. */
-  async #all<T>(prefix: string): Promise<{ key: string; value: T; revision: number }[]> {
-    const out: { key: string; value: T; revision: number }[] = [];
-    for (const [key, v] of await this.#reader.values(prefix)) {
-      if (v.value && v.value.length > 0) out.push({ key, value: JSON.parse(decoder.decode(v.value)) as T, revision: v.revision });
-    }
-    return out;
+  /** Every current value whose key matches `keyFilter` (a subject filter: `facts.>`), read by one direct-get scan of the bucket. */
+  async #all<T>(keyFilter: string): Promise<{ key: string; value: T; revision: number }[]> {
+    return (await this.#scan.values(keyFilter)).map((v) => ({ key: v.key, value: JSON.parse(decoder.decode(v.value)) as T, revision: v.revision }));
   }
 
   /** Every message's facts (reports). */
   async allFacts(): Promise<MessageFacts[]> {
-    return (await this.#all<MessageFacts>(FACTS)).map((e) => e.value);
+    return (await this.#all<MessageFacts>(`${FACTS}>`)).map((e) => e.value);
   }
 
   /** Every correlated value (reports, tests). */
   async allEntities(): Promise<StoredEntity[]> {
-    return (await this.#all<EntityRecord>(ENTITY)).map((e) => ({ hash: e.key.slice(ENTITY.length), record: e.value, revision: e.revision }));
+    return (await this.#all<EntityRecord>(`${ENTITY}>`)).map((e) => ({ hash: e.key.slice(ENTITY.length), record: e.value, revision: e.revision }));
   }
 }

@@ -7,6 +7,7 @@ import { derivedUuidv7 } from '../../sdk/ids.ts';
 import { LiaisonError } from '../../sdk/errors.ts';
 import { createLogger } from '../../sdk/logging.ts';
 import { agencyBuckets } from '../../sdk/policy/index.ts';
+import { inboxPrefix } from '../../sdk/subjects.ts';
 import { int, str, type Command } from '../args.ts';
 import { connectAs } from '../connect.ts';
 
@@ -78,7 +79,9 @@ const centreReport: Command = {
     try {
       const bucket = agencyBuckets(client.policy, client.id).find((b) => b.kind === 'kv' && b.name === 'correlations');
       if (!bucket) throw new LiaisonError('ERR_CONFIG_INVALID', `${client.id} keeps no correlations bucket: run the report as the multiagency centre (a role with state: { kv: [correlations] })`);
-      const store = await CorrelationStore.open(client.nc, bucket.bucket);
+      // As the service opens it (its writer and read gate): a scan awaiting an answer when the connection drops fails
+      // at once ("connection lost"), one asked for while it is down waits for the reconnect; never nats.js's timeout.
+      const store = await CorrelationStore.open(client.nc, bucket.bucket, { inboxPrefix: inboxPrefix(client.id) });
       const periodEnd = Date.now();
       const { figures, body } = await composeReport(store, { agency: client.id, periodEnd, periodMs, minPublicCount: int(args, 'min-public-count', 1, 1000) });
       const text = renderReport(format, figures, body);

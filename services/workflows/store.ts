@@ -16,6 +16,8 @@ export interface StoredCase {
 }
 
 const ALIAS = 'alias.';
+/** What a scan of every case is called in a failure ("… the read of the case bucket (every case)"). */
+const SCAN = 'the case bucket (every case)';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -179,6 +181,7 @@ export class CaseStore {
   /** Start following every case; resolves once the current values are loaded. `onChange` sees each later change. */
   async watch(logger: Logger, onChange?: (c: StoredCase) => void): Promise<void> {
     let loaded = false;
+    const gate = this.#gate;
     this.#watch = await this.#reader.follow({
       onValue: (v) => {
         const c = this.#apply(v);
@@ -187,6 +190,9 @@ export class CaseStore {
       onError: (err) => logger.warn({ err }, 'case watch could not re-read a changed case'),
       // This process's own writes are in memory at their revision already (remember): not read back.
       revisionOf: (key) => this.#known(key)?.revision,
+      // Another writer's change is read back whatever the connection does: a re-read cut by a drop is read again at the
+      // reconnect (dropped, memory would stay behind until the case's next change).
+      ...(gate ? { reread: <T>(key: string, read: () => Promise<T>) => gate.readAcross(key, read) } : {}),
     });
     loaded = true;
   }
@@ -272,7 +278,9 @@ export class CaseStore {
     if (this.complete) return this.cases();
     this.stats.scans++;
     const out = new Map<string, StoredCase>();
-    for (const [key, v] of await this.#reader.values()) {
+    // Through the gate, whole: a drop part-way fails the listing at once (never a partial one).
+    const stored = this.#gate ? await this.#gate.read(SCAN, () => this.#reader.values()) : await this.#reader.values();
+    for (const [key, v] of stored) {
       if (key.startsWith(ALIAS) || !v.value || v.value.length === 0) continue;
       out.set(key, { record: JSON.parse(decoder.decode(v.value)) as CaseRecord, revision: v.revision });
     }

@@ -2,10 +2,14 @@
  * A service's client connected through a {@link CutLink}, with what its log says failed: the set-up the
  * connection-cut tests of the case registry and the centre share (issue 16: record writes across a drop).
  */
+import type { NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
+import { expect } from 'vitest';
+import { isLiaisonError } from '../../services/sdk/errors.ts';
 import { LiaisonClient } from '../../services/sdk/client/client.ts';
 import { startCutLink, type CutLink } from './cut-link.ts';
 import type { TestFederation } from './federation.ts';
+import { until } from './workflows.ts';
 
 /** A client behind a cut link, its logger, and the failures its log reported. */
 export interface ClientThroughCut {
@@ -74,4 +78,53 @@ export function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: ()
       arm();
     }
   };
+}
+
+/** How a promise ended: its value, or its error's code (`untyped` for an error that is no LiaisonError) and message. */
+export async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; message: string }> {
+  try {
+    return { ok: await p };
+  } catch (err) {
+    return { code: isLiaisonError(err) ? err.code : 'untyped', message: (err as Error).message };
+  }
+}
+
+/** Call `arm` right after `nc`'s `nth` publish to a subject `matches` accepts (the publishes themselves unchanged). */
+export function armAfterPublish(nc: NatsConnection, matches: (subject: string) => boolean, nth: number, arm: () => void): void {
+  const publish = nc.publish.bind(nc);
+  let seen = 0;
+  nc.publish = (subject, ...rest) => {
+    publish(subject, ...rest);
+    if (matches(subject) && ++seen === nth) {
+      nc.publish = publish;
+      arm();
+    }
+  };
+}
+
+/**
+ * Cut `link` right after `nc`'s `nth` publish `matches` accepts, made by `first` (the next bytes the server sends, most
+ * likely its answer, dropped); reconnects are refused until `whileDown` (asked for while the connection is down) has
+ * been called and three reconnects were refused. How `first` and `whileDown` ended, and when the cut came.
+ */
+export async function cutAround<A, B>(
+  through: { link: CutLink; nc: NatsConnection },
+  matches: (subject: string) => boolean,
+  first: () => Promise<A>,
+  whileDown: () => Promise<B>,
+  nth = 1,
+): Promise<{ cut: { ok: A } | { code: string; message: string }; held: { ok: B } | { code: string; message: string }; cutAt: number; failedAt: number }> {
+  const { link, nc } = through;
+  const refusedBefore = link.refused();
+  link.refuse(true);
+  armAfterPublish(nc, matches, nth, () => link.armCut(1));
+  let failedAt = 0;
+  const cut = outcome(first()).finally(() => (failedAt = Date.now()));
+  const cutAt = await Promise.race([link.cut.then(() => Date.now()), new Promise<number>((r) => setTimeout(() => r(0), 30_000))]);
+  expect(cutAt, 'the connection was cut after the publish').toBeGreaterThan(0);
+  await until(() => nc.isClosed() || link.refused() > refusedBefore, 20_000, 'a reconnect refused');
+  const held = outcome(whileDown());
+  await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the second call is held');
+  link.refuse(false);
+  return { cut: await cut, held: await held, cutAt, failedAt };
 }

@@ -24,6 +24,11 @@ export interface FollowOptions {
    * notice at or below it is not re-read (issue 16 item 3: a writer re-read each of its own writes).
    */
   revisionOf?(key: string): number | undefined;
+  /**
+   * Runs each re-read of a changed key (default: as it is). The case registry gives its ReadGate's `readAcross`: a
+   * re-read cut by a drop is read again at the reconnect instead of waiting out nats.js's timeout and being dropped.
+   */
+  reread?<T>(key: string, read: () => Promise<T>): Promise<T>;
 }
 
 /** A running follow; `stop()` ends the live subscription and drops the changes not yet re-read (nothing is reported after it). */
@@ -157,7 +162,8 @@ export class KvReader {
 
   async #reread(key: string, o: FollowOptions, stopped: () => boolean): Promise<void> {
     try {
-      const m = await this.#stored.last(this.#prefix + key);
+      const read = () => this.#stored.last(this.#prefix + key);
+      const m = await (o.reread ? o.reread(key, read) : read());
       if (!stopped()) o.onValue(m ? toValue(this.#prefix, m) : { key, revision: 0 });
     } catch (err) {
       if (stopped()) return;

@@ -7,6 +7,7 @@ import { HANDLED_BUCKET } from '../policy/compile.ts';
 import { agencyJsApi, bucketName, inboxPrefix } from '../subjects.ts';
 import { DoneFloor } from './done-floor.ts';
 import { claimText, covers, floorKey, parseEntry, parseFloor, stateText, type EntryState } from './record-entry.ts';
+import { ReadGate } from './read-gate.ts';
 import { RecordWriter } from './record-writer.ts';
 
 /**
@@ -63,8 +64,14 @@ function keyToken(s: string): string {
 
 /** The record of one receiving agency (one per client; shared by its consumer loops). */
 export class HandledRecord {
-  /** Reads (only when a claim finds an entry). */
+  /** Reads (only when a claim finds an entry), through {@link #gate}. */
   readonly #kv: KV;
+  /**
+   * Reads follow the connection as the writes do: one awaiting its answer at a drop fails at once (the claim is
+   * 'unavailable' and asked again at the copy's place; nothing was written or handled on the strength of it), one asked
+   * for while the connection is down starts at the reconnect.
+   */
+  readonly #gate: ReadGate;
   /** Writes: compare-and-set publishes, PubAcks on one subscription. */
   readonly #writer: RecordWriter;
   readonly #bucket: string;
@@ -82,8 +89,9 @@ export class HandledRecord {
   readonly #unstarted = new Set<string>();
   #replay: { positions: Record<string, number>; at: number } | undefined;
 
-  private constructor(kv: KV, writer: RecordWriter, bucket: string, clock: Clock, replica: number) {
+  private constructor(kv: KV, gate: ReadGate, writer: RecordWriter, bucket: string, clock: Clock, replica: number) {
     this.#kv = kv;
+    this.#gate = gate;
     this.#writer = writer;
     this.#bucket = bucket;
     this.#clock = clock;
@@ -102,7 +110,7 @@ export class HandledRecord {
     const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
     // A write pending when the connection drops fails at once: a claim is claimed again (its own entry recognised,
     // see #unstarted), a floor covers its claims again in the next batch and is re-read on redelivery.
-    return new HandledRecord(kv, new RecordWriter(nc, inboxPrefix(agency), { failOnDisconnect: true }), bucket, o.clock, o.replica);
+    return new HandledRecord(kv, new ReadGate(nc, 'ERR_HANDLED_RECORD'), new RecordWriter(nc, inboxPrefix(agency), { failOnDisconnect: true }), bucket, o.clock, o.replica);
   }
 
   /** `<sender>.<id>` (replica k > 1 of an agency keeps its own: `<sender>.<id>.r<k>`). */
@@ -127,7 +135,7 @@ export class HandledRecord {
    */
   async markQuarantined(sender: string, id: string): Promise<void> {
     const key = this.keyOf(sender, id);
-    const e = await this.#kv.get(key);
+    const e = await this.#get(key);
     if (!e || e.operation !== 'PUT' || e.string().split(' ')[0] !== 'free') return;
     await this.#put(key, 'quarantined', e.revision);
   }
@@ -140,7 +148,7 @@ export class HandledRecord {
   async reopen(sender: string, id: string): Promise<'reopened' | 'done' | 'busy'> {
     const key = this.keyOf(sender, id);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-      const e = await this.#kv.get(key);
+      const e = await this.#get(key);
       if (!e || e.operation !== 'PUT') return 'reopened'; // no entry: the next delivery claims it anew
       const state = e.string().split(' ')[0] as RecordState;
       if (state === 'done') return 'done';
@@ -185,7 +193,7 @@ export class HandledRecord {
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const created = await this.#claimAt(key, 0);
       if (created !== 'conflict') return created;
-      const e = await this.#kv.get(key);
+      const e = await this.#get(key);
       if (!e) continue; // expired between the two calls: claim again
       const entry = parseEntry(e.string());
       const own = this.#ownUnstarted(entry.claimOf);
@@ -235,7 +243,7 @@ export class HandledRecord {
 
   /** Whether process P's durable floor covers its claim number n (no floor, or an unreadable one: not covered). */
   async #covered(c: { process: string; n: number }): Promise<boolean> {
-    const f = await this.#kv.get(floorKey(c.process));
+    const f = await this.#get(floorKey(c.process));
     return !!f && f.operation === 'PUT' && covers(parseFloor(f.string()), c.n);
   }
 
@@ -296,6 +304,11 @@ export class HandledRecord {
   #put(key: string, text: string, expected: number): Promise<number | 'conflict'> {
     // Through the agency's import of its own bucket (account-routes.ts), as nats.js's KV would write it.
     return this.#writer.put(agencyJsApi(`$KV.${this.#bucket}.${key}`), encoder.encode(text), expected);
+  }
+
+  /** The entry at `key` as stored now (removal markers too), read through the gate. */
+  #get(key: string): ReturnType<KV['get']> {
+    return this.#gate.read(key, () => this.#kv.get(key));
   }
 
   #replayed(from: DeliveredFrom | undefined, at: number): boolean {

@@ -5,8 +5,8 @@ import { checkCryptoWorkers, defaultCryptoWorkers } from '../sdk/crypto/size.ts'
 import type { SignatureCheck } from '../sdk/envelope/jws.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { silentLogger } from '../sdk/logging.ts';
-import { compileStreams, servedTypes, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
-import { parseMessageSubject, QUARANTINE_STREAM, REPLAY_SUBJECTS, serviceSubject } from '../sdk/subjects.ts';
+import { compileStreams, type Policy, type TypeCatalog } from '../sdk/policy/index.ts';
+import { parseMessageSubject, QUARANTINE_STREAM } from '../sdk/subjects.ts';
 import { loadOrCreateAuditKey } from '../trust/audit-key.ts';
 import type { SigningKey } from '../trust/key-file.ts';
 import { bridgeRefusal, CrossBook, isCross, TERMINATED_ADVISORY, unjudged, type CrossJudgement } from './cross.ts';
@@ -15,6 +15,7 @@ import { isReplaySubject, queryFacts, storedFacts } from './facts.ts';
 import { ensureLedgerStream, readSourcePositions } from './ledger-stream.ts';
 import { DeliveryMap } from './recipients.ts';
 import type { QueriesMissedBody } from './missed-tally.ts';
+import { RequestListener } from './request-listener.ts';
 import { RequestVerifier, type RequestSigner } from './requester.ts';
 import { RequestQueue, type QueuedItem, type RequestQueueOptions, type RequestQueueStats, type SeenRequest } from './request-queue.ts';
 import { LedgerWriter } from './writer.ts';
@@ -80,20 +81,7 @@ export interface AuditService {
   stop(by?: number): Promise<void>;
 }
 
-/**
- * The request subjects the audit listens on: those of the request types some agency serves under the
- * policy, and the replay subjects. Not `liaison.v1.svc.>`: a listener is interest, so a request to a
- * subject nobody serves (the directory service while it is down) would wait for its timeout instead
- * of failing at once with "no responders".
- */
-export function auditedRequestSubjects(policy: Policy, catalog: TypeCatalog): string[] {
-  const out = [REPLAY_SUBJECTS];
-  for (const type of servedTypes(policy)) {
-    const family = catalog.familyOf(type);
-    if (family) out.push(serviceSubject(family, type, '*'));
-  }
-  return out;
-}
+export { auditedRequestSubjects } from './request-listener.ts';
 
 /** One run of the service over one writer; a failed writer ends the session and a new one resumes from the ledger. */
 class Session {
@@ -108,11 +96,11 @@ class Session {
   readonly #timers: ReturnType<typeof setInterval>[] = [];
   readonly #floors = new Map<string, number>();
   #subs: Subscription[] = [];
-  #querySubs: Subscription[] = [];
-  #subscribedFor = '';
-  /** Set by {@link drainQueries}: requests are no longer listened to. */
-  #deaf = false;
   #closed = false;
+  /** The service's listener on the request subjects (it outlives a failed session), started with the first session. */
+  readonly #listener: RequestListener | undefined;
+  /** Wakes the service's current session's pump: a request counted late (its entry lost in flight) is taken there. */
+  readonly #wake: () => void;
   readonly #verifier: RequestVerifier | undefined;
   readonly #cross: CrossBook | undefined;
   /** Requests to verify and append, in the order they were seen (the service's: it outlives a failed session). */
@@ -122,8 +110,10 @@ class Session {
   /** The Ed25519 check of request signatures: the crypto pool's, or undefined (the event loop). */
   readonly #check: SignatureCheck | undefined;
 
-  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined, requests: RequestQueue, check: SignatureCheck | undefined) {
+  constructor(o: AuditServiceOptions, writer: LedgerWriter, logger: Logger, verifier: RequestVerifier | undefined, cross: CrossBook | undefined, requests: RequestQueue, check: SignatureCheck | undefined, listener: RequestListener | undefined, wake: () => void) {
     this.#o = o;
+    this.#listener = listener;
+    this.#wake = wake;
     this.#requests = requests;
     this.#check = check;
     this.#cross = cross;
@@ -146,11 +136,10 @@ class Session {
     Object.assign(this.positions, await readSourcePositions(this.#o.nc, streams));
     await this.#writer.append({ kind: 'start', at: new Date().toISOString(), kid: key.kid, positions: { ...this.positions } });
     this.#subs.push(this.#watchBridgeRefusals());
-    if (this.#o.queries !== false) {
-      this.#listen();
-      // Requests a failed session left held are recorded by this one's writer.
-      this.#kick();
-      this.#timers.push(setInterval(() => this.#listen(), 1_000));
+    if (this.#listener) {
+      this.#listener.start();
+      // Requests a failed session left held, or that arrived while it was replaced, are recorded by this one's writer.
+      this.kick();
     }
     const js = jetstream(this.#o.nc, { timeout: READER_REQUEST_TIMEOUT_MS });
     // Every stream's reader made at once: on a cluster with a node down some attempts go unanswered and are retried.
@@ -190,29 +179,12 @@ class Session {
     for (const t of this.#timers) t.unref();
   }
 
-  /** (Re)subscribe to the audited request subjects when the policy changed. */
-  #listen(): void {
-    const policy = this.#o.policy();
-    if (this.#closed || this.#deaf || policy.hash === this.#subscribedFor) return;
-    this.#subscribedFor = policy.hash;
-    for (const s of this.#querySubs) s.unsubscribe();
-    this.#querySubs = auditedRequestSubjects(policy, this.#o.catalog).map((subject) =>
-      this.#o.nc.subscribe(subject, {
-        callback: (err, msg) => {
-          if (err || this.#closed) return;
-          this.#requests.offer({ subject: msg.subject, data: msg.data, reply: msg.reply, header: (n: string) => msg.headers?.get(n) || undefined, at: new Date().toISOString() });
-          this.#kick();
-        },
-      }),
-    );
-  }
-
-  /** Start the pump unless it runs. */
-  #kick(): void {
+  /** Start the pump unless it runs (or this session is closed: the next one starts it). */
+  kick(): void {
     if (this.#pump || this.#closed) return;
     this.#pump = this.#drain().finally(() => {
       this.#pump = undefined;
-      if (!this.#requests.empty) this.#kick();
+      if (!this.#requests.empty) this.kick();
     });
   }
 
@@ -221,7 +193,8 @@ class Session {
    * together (on the crypto pool's threads, one batch), then appended one by one in arrival order, each append
    * awaited: the writer's pipeline bound then holds the pump, and requests arriving meanwhile wait in the bounded
    * queue (or are counted) instead of piling up as entries in flight. Requests taken stay counted against the
-   * queue's bound until appended. An append that fails counts its request(s) again for the next session's writer.
+   * queue's bound until appended. An entry that is not stored (refused by a failed writer, or its publish failed in
+   * flight) counts its request(s) as missed, for the next session's writer.
    */
   async #drain(): Promise<void> {
     while (!this.#closed) {
@@ -247,25 +220,28 @@ class Session {
     return await this.#verifier.verify(q.data, this.#check);
   }
 
-  /** Append one request's entry; counted as missed when the writer has failed. */
+  /** Append one request's entry; counted as missed ('append-failed') when it is not stored. */
   async #record(q: SeenRequest, signer: RequestSigner | undefined): Promise<void> {
     const facts = queryFacts({ ...q, ...(signer ? { signer } : {}) }, this.#o.policy(), this.#deliveries);
-    if (facts) await this.#writer.append(facts).catch(() => this.#requests.miss(q, 'append-failed'));
+    if (facts) await this.#writer.append(facts, () => this.#lost(() => this.#requests.miss(q, 'append-failed'))).catch(() => undefined);
   }
 
-  /** Append the count of requests not recorded; counted again when the writer has failed. */
+  /** Append the count of requests not recorded; counted again when it is not stored. */
   async #appendMissed(missed: QueriesMissedBody): Promise<void> {
-    this.#logger.info({ count: missed.count, from: missed.from, to: missed.to }, 'audit: requests not recorded while its request queue was full (a queries-missed entry says so)');
-    await this.#writer.append(missed).catch(() => this.#requests.restore(missed));
+    this.#logger.info({ count: missed.count, from: missed.from, to: missed.to, reasons: missed.reasons }, 'audit: requests not recorded (a queries-missed entry says so)');
+    await this.#writer.append(missed, () => this.#lost(() => this.#requests.restore(missed))).catch(() => undefined);
   }
 
-  /** Stop listening for requests and record those held (for a stop: the writer is sound). */
+  /** An entry of requests was not stored: count them again, and have the current session's pump take the count. */
+  #lost(count: () => void): void {
+    count();
+    this.#wake();
+  }
+
+  /** Record the requests held (for a stop, the service's listener closed first: the writer is sound). */
   async drainQueries(timeoutMs: number): Promise<void> {
-    for (const s of this.#querySubs) s.unsubscribe();
-    this.#querySubs = [];
-    this.#deaf = true;
     const end = Date.now() + timeoutMs;
-    this.#kick();
+    this.kick();
     while (!this.queriesDone && Date.now() < end && !this.#writer.failed) await settleBy(this.#pump ?? new Promise((r) => setTimeout(r, 10)), end);
   }
 
@@ -338,7 +314,7 @@ class Session {
     this.#closed = true;
     await settleBy(this.#pump ?? Promise.resolve(), by);
     for (const t of this.#timers) clearInterval(t);
-    for (const s of [...this.#subs, ...this.#querySubs]) s.unsubscribe();
+    for (const s of this.#subs) s.unsubscribe();
     await settleBy(Promise.allSettled(this.#iters.map((m) => m.close())), by);
     await settleBy(Promise.allSettled(this.#loops), by);
     await settleBy(Promise.allSettled(this.#consumers.map((c) => c.delete())), by);
@@ -381,6 +357,9 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   let stopping = false;
   let retry: ReturnType<typeof setTimeout> | undefined;
   let session: Session;
+  /** The session whose pump records requests: set before its start, so a request arriving meanwhile is taken. */
+  let recording: Session | undefined;
+  const wake = () => recording?.kick();
   const requests = new RequestQueue({
     ...o.queryQueue,
     // Once per overflow episode, not per request: the episode's count goes in its queries-missed entry.
@@ -405,12 +384,15 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
     return undefined;
   });
 
+  const listener = o.queries === false ? undefined : new RequestListener({ nc: o.nc, policy: o.policy, catalog: o.catalog, requests, onRequest: wake });
+
   const open = async (): Promise<Session> => {
     const writer = await retryTransient(async () => {
       await ensureLedgerStream(o.nc);
       return await LedgerWriter.open(o.nc, key, { checkpointEvery: o.checkpointEvery, logger });
     }, START_RETRY_MS);
-    const s = new Session(o, writer, logger, verifier, cross, requests, check);
+    const s = new Session(o, writer, logger, verifier, cross, requests, check, listener, wake);
+    recording = s;
     writer.onFailure(() => {
       if (stopping) return;
       restarts++;
@@ -418,7 +400,13 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
         if (!stopping) retry = setTimeout(() => void reopen(), 1_000);
       });
     });
-    await s.start(key, streams);
+    try {
+      await s.start(key, streams);
+    } catch (err) {
+      // Its pump stops at once (what it held stays queued for the next session); its readers are closed meanwhile.
+      void s.close();
+      throw err;
+    }
     return s;
   };
   const reopen = async (): Promise<void> => {
@@ -434,6 +422,7 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
   try {
     session = await open();
   } catch (err) {
+    listener?.close();
     lease?.release();
     throw err;
   }
@@ -464,6 +453,8 @@ export async function startAuditService(o: AuditServiceOptions): Promise<AuditSe
     async stop(by = Date.now() + STOP_BOUND_MS) {
       stopping = true;
       if (retry) clearTimeout(retry);
+      // Requests published from now on are not seen; those held are recorded before the stop returns (within its bound).
+      listener?.close();
       await session.drainQueries(Math.min(STOP_DRAIN_MS, (by - Date.now()) / 2));
       if (!requests.empty) logger.warn({ held: requests.length }, 'audit stopped with requests not recorded');
       // The last half of what is left goes to storing the entries in flight and the closing checkpoint.

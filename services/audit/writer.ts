@@ -82,10 +82,16 @@ export class LedgerWriter {
   /**
    * Append an entry. It is chained at once (call order is ledger order); the returned promise
    * resolves when the pipeline has room again, not when it is stored ({@link flush} waits for that).
+   * `onLost` is called once if the entry is never stored: refused because the writer has failed, or
+   * its publish failed (then the promise may already have resolved) — what an entry in flight when
+   * the writer fails becomes (the audit counts such a request as not recorded).
    */
-  async append(body: EntryBody): Promise<void> {
-    if (this.#failed) throw this.#failed;
-    this.#write(body);
+  async append(body: EntryBody, onLost?: () => void): Promise<void> {
+    if (this.#failed) {
+      onLost?.();
+      throw this.#failed;
+    }
+    this.#write(body, onLost);
     if (body.kind !== 'checkpoint' && ++this.#since >= this.#every) this.checkpoint();
     if (this.#inflight.size >= this.#maxInFlight && !this.#failed) await new Promise<void>((wake) => this.#roomWaiters.push(wake));
     if (this.#failed) throw this.#failed;
@@ -118,7 +124,7 @@ export class LedgerWriter {
     if (this.#failed) throw this.#failed;
   }
 
-  #write(body: EntryBody): void {
+  #write(body: EntryBody, onLost?: () => void): void {
     const n = this.#head.n + 1;
     const entry = { v: 1, n, prev: this.#head.hash, ...body } as Entry;
     const bytes = encodeEntry(entry);
@@ -130,7 +136,10 @@ export class LedgerWriter {
       .then((ack) => {
         if (ack.seq !== expected + 1) throw new Error(`stored at sequence ${ack.seq}, expected ${expected + 1}`);
       })
-      .catch((err: unknown) => this.#fail(n, err))
+      .catch((err: unknown) => {
+        this.#fail(n, err);
+        onLost?.();
+      })
       .finally(() => {
         this.#inflight.delete(p);
         this.#wakeWaiters();

@@ -105,4 +105,41 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
       await link.stop();
     }
   }, 120_000);
+
+  it('changes made while the connection is down (their notices lost with it) reach memory at the reconnect, and a listing holds them', async () => {
+    const through = await connectThroughCut(fed, REGISTRY);
+    const { client, link, logger, failures } = through;
+    const watched = await CaseStore.open(client.nc, bucketOf(client), { inboxPrefix: inboxPrefix(client.id) });
+    const other = await fed.connect(REGISTRY);
+    const writer = await CaseStore.open(other.nc, bucketOf(other), { inboxPrefix: inboxPrefix(other.id) });
+    try {
+      await watched.watch(logger);
+      const old = 'training.down.c1';
+      const created = 'training.down.c2';
+      const first = (await writer.create(old, rec(old, 'first')))!;
+      await until(() => watched.cached(old)?.revision === first, 20_000, 'the case re-read by the watch');
+      // Down: the next bytes the exchange sends are dropped with the connection, and reconnects refused a while.
+      const refusedBefore = link.refused();
+      link.refuse(true);
+      link.armCut(1);
+      client.nc.flush().catch(() => undefined);
+      expect(await Promise.race([link.cut, new Promise((r) => setTimeout(() => r(0), 30_000))]), 'the connection was cut').toBeGreaterThan(0);
+      // Meanwhile another replica changes one case and opens another: their notices find the watched store away.
+      const changed = (await writer.update(old, rec(old, 'changed while down'), first))!;
+      const opened = (await writer.create(created, rec(created, 'opened while down')))!;
+      await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the other replica writes');
+      link.refuse(false);
+      await until(() => watched.cached(old)?.revision === changed && watched.cached(created)?.revision === opened, 30_000, 'the changes made while down reached memory');
+      expect(watched.complete, 'memory holds every case: a listing answers from it').toBe(true);
+      const listed = (await watched.allCases()).map((c) => c.record.ref).filter((r) => r.startsWith('training.down.')).sort();
+      expect(listed, 'the listing holds the case opened while down').toEqual([old, created]);
+      expect(failures, 'nothing failed').toEqual([]);
+    } finally {
+      watched.stop();
+      writer.stop();
+      await other.close();
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
 });

@@ -2,6 +2,7 @@ import type { StoredMsg } from '@nats-io/jetstream';
 import { bucketChangesSubject } from '../subjects.ts';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { LiaisonError } from '../errors.ts';
+import { MissedChanges } from './missed-changes.ts';
 import { StoredReader } from './stored.ts';
 
 /** One key's current value in a KV bucket, or its removal (`value` undefined). */
@@ -119,10 +120,13 @@ export class KvReader {
   /**
    * Report the current values, then every later change, to `o.onValue`. The live subscription starts
    * before the scan, so a change made during the scan is not missed (it may be reported twice; a caller
-   * keeps the highest revision). Resolves once the scan is reported.
+   * keeps the highest revision). Resolves once the scan is reported. Changes made while the connection is down
+   * (their notices lost with it) are read at the reconnect ({@link MissedChanges}).
    */
   async follow(o: FollowOptions): Promise<Following> {
     const counts = { rereads: 0, skipped: 0 };
+    const prefix = this.#prefix;
+    const stored = this.#stored;
     const changed: ChangedKeys = new ChangedKeys((key, revision) => {
       // The caller holds this change already (its own acknowledged write): nothing to read.
       if (revision > 0 && (o.revisionOf?.(key) ?? 0) >= revision) {
@@ -130,25 +134,42 @@ export class KvReader {
         return undefined;
       }
       counts.rereads++;
-      return this.#reread(key, o, () => changed.stopped);
+      return this.#reread(key, o, () => changed.stopped, (r) => missed.saw(r));
+    });
+    const missed = new MissedChanges(this.#nc, {
+      bucket: this.bucket,
+      async *scan(from) {
+        for await (const m of stored.scan(`${prefix}>`, from)) yield { key: m.subject.slice(prefix.length), revision: m.seq };
+      },
+      changed: (key, revision) => changed.add(key, revision),
+      ...(o.reread ? { reread: o.reread.bind(o) } : {}),
+      ...(o.onError ? { onError: o.onError.bind(o) } : {}),
     });
     const notices = `${bucketChangesSubject(this.bucket)}.`;
     const sub: Subscription = this.#nc.subscribe(`${notices}>`, {
       callback: (err, m) => {
-        if (!err) changed.add(m.subject.slice(notices.length), Number(m.headers?.get(NATS_SEQUENCE) || 0));
+        if (err) return;
+        const revision = Number(m.headers?.get(NATS_SEQUENCE) || 0);
+        missed.saw(revision);
+        changed.add(m.subject.slice(notices.length), revision);
       },
     });
     try {
       await this.#nc.flush();
-      for await (const v of this.entries()) o.onValue(v);
+      for await (const v of this.entries()) {
+        missed.saw(v.revision);
+        o.onValue(v);
+      }
     } catch (err) {
       sub.unsubscribe();
+      missed.stop();
       throw err;
     }
     changed.start();
     return {
       stop: () => {
         sub.unsubscribe();
+        missed.stop();
         changed.stop();
       },
       get rereads() {
@@ -160,10 +181,11 @@ export class KvReader {
     };
   }
 
-  async #reread(key: string, o: FollowOptions, stopped: () => boolean): Promise<void> {
+  async #reread(key: string, o: FollowOptions, stopped: () => boolean, saw: (revision: number) => void): Promise<void> {
     try {
       const read = () => this.#stored.last(this.#prefix + key);
       const m = await (o.reread ? o.reread(key, read) : read());
+      if (m) saw(m.seq);
       if (!stopped()) o.onValue(m ? toValue(this.#prefix, m) : { key, revision: 0 });
     } catch (err) {
       if (stopped()) return;

@@ -12,27 +12,16 @@ import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorrelationStore, entityHash, type EntityRecord } from '../services/centre/store.ts';
 import { agencyJetStream } from '../services/sdk/client/agency-js.ts';
-import { isLiaisonError } from '../services/sdk/errors.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { inboxPrefix } from '../services/sdk/subjects.ts';
 import type { CaseRecord } from '../services/workflows/model.ts';
 import { CaseStore } from '../services/workflows/store.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
-import { connectThroughCut, cutAfterNextWrite, type ClientThroughCut } from './support/cut-service.ts';
-import { until, workflowPolicyText } from './support/workflows.ts';
+import { connectThroughCut, cutAround, type ClientThroughCut } from './support/cut-service.ts';
+import { workflowPolicyText } from './support/workflows.ts';
 
 const REGISTRY = 'mac-cases';
 const CENTRE = 'mac-centre';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** How a write's promise ended: its value, or its error's code and message. */
-async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; message: string }> {
-  try {
-    return { ok: await p };
-  } catch (err) {
-    return { code: isLiaisonError(err) ? err.code : 'untyped', message: (err as Error).message };
-  }
-}
 
 /**
  * A create over a removal marker cut right after its second write: stored (nats.js may still send a write buffered at
@@ -43,39 +32,13 @@ function expectNoTimeout(cut: { ok: unknown } | { code: string; message: string 
   else expect(cut, 'the create over the marker whose fate the cut left unknown failed with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(lost) });
 }
 
-/** Call `arm` right after the `nth` write (a publish, not a direct get) to a subject containing `marker`. */
-function cutAfterWrite(client: ClientThroughCut['client'], marker: string, nth: number, arm: () => void): void {
-  if (nth <= 1) return cutAfterNextWrite(client, marker, arm);
-  const nc = client.nc;
-  const publish = nc.publish.bind(nc);
-  let seen = 0;
-  nc.publish = (subject, ...rest) => {
-    publish(subject, ...rest);
-    if (subject.includes(marker) && !subject.includes('DIRECT') && ++seen === nth) {
-      nc.publish = publish;
-      arm();
-    }
-  };
-}
-
 /**
- * Cut `through`'s link right after its next publish to a subject containing `marker`, started by `write`; reconnects
- * are refused until `whileDown` (a write asked for while the connection is down) has been called. Returns how the
- * cut write and the held write ended.
+ * Cut `through`'s link right after its `nth` publish to a subject containing `marker` (beyond the first: a write, not a
+ * direct get), started by `write`; `whileDown` is asked for while reconnects are refused (test/support/cut-service.ts).
  */
-async function cutAfter<A, B>(through: ClientThroughCut, marker: string, write: () => Promise<A>, whileDown: () => Promise<B>, nth = 1) {
-  const { link, client } = through;
-  const refusedBefore = link.refused();
-  link.refuse(true);
-  cutAfterWrite(client, marker, nth, () => link.armCut(1));
-  const cut = outcome(write());
-  const cutAt = await Promise.race([link.cut.then(() => Date.now()), sleep(30_000).then(() => 0)]);
-  expect(cutAt, 'the connection was cut after the write').toBeGreaterThan(0);
-  await until(() => client.nc.isClosed() || link.refused() > refusedBefore, 20_000, 'a reconnect refused');
-  const held = outcome(whileDown());
-  await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the write is held');
-  link.refuse(false);
-  return { cut: await cut, held: await held };
+function cutAfter<A, B>(through: ClientThroughCut, marker: string, write: () => Promise<A>, whileDown: () => Promise<B>, nth = 1) {
+  const matches = (subject: string) => subject.includes(marker) && (nth <= 1 || !subject.includes('DIRECT'));
+  return cutAround({ link: through.link, nc: through.client.nc }, matches, write, whileDown, nth);
 }
 
 describe('the case registry alias write across a connection cut (issue 16)', () => {

@@ -69,15 +69,7 @@ export async function connectThroughCut(fed: TestFederation, agency: string): Pr
 
 /** Call `arm` right after the connection's next publish to a subject containing `marker` (the publish itself unchanged). */
 export function cutAfterNextWrite(client: LiaisonClient, marker: string, arm: () => void): void {
-  const nc = client.nc;
-  const publish = nc.publish.bind(nc);
-  nc.publish = (subject, ...rest) => {
-    publish(subject, ...rest);
-    if (subject.includes(marker)) {
-      nc.publish = publish;
-      arm();
-    }
-  };
+  armAfterPublish(client.nc, (subject) => subject.includes(marker), 1, arm);
 }
 
 /** How a promise ended: its value, or its error's code (`untyped` for an error that is no LiaisonError) and message. */

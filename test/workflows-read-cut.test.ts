@@ -106,6 +106,34 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
     }
   }, 120_000);
 
+  it('the watch\'s first load of every case cut part-way is loaded again at the reconnect, not failed by a timeout', async () => {
+    const through = await connectThroughCut(fed, REGISTRY);
+    const { client, link, logger, failures } = through;
+    const other = await fed.connect(REGISTRY);
+    const writer = await CaseStore.open(other.nc, bucketOf(other), { inboxPrefix: inboxPrefix(other.id) });
+    const watched = await CaseStore.open(client.nc, bucketOf(client), { inboxPrefix: inboxPrefix(client.id) });
+    try {
+      const keys = Array.from({ length: CASES }, (_, i) => `training.load.c${i}`);
+      for (const k of keys) expect(await writer.create(k, rec(k, 'stored'))).toBeGreaterThan(0);
+      const loaded = () => keys.filter((k) => watched.cached(k)).length;
+      const { cut } = await cutAround(
+        { link, nc: client.nc },
+        isDirectGet,
+        () => watched.watch(logger).then(loaded),
+        async () => undefined,
+        3,
+      );
+      expect(cut, 'the watch started once the connection was back, every case loaded').toEqual({ ok: CASES });
+      expect(failures, 'nothing failed').toEqual([]);
+    } finally {
+      watched.stop();
+      writer.stop();
+      await other.close();
+      await client.close();
+      await link.stop();
+    }
+  }, 120_000);
+
   it('changes made while the connection is down (their notices lost with it) reach memory at the reconnect, and a listing holds them', async () => {
     const through = await connectThroughCut(fed, REGISTRY);
     const { client, link, logger, failures } = through;

@@ -26,8 +26,9 @@ export interface FollowOptions {
    */
   revisionOf?(key: string): number | undefined;
   /**
-   * Runs each re-read of a changed key (default: as it is). The case registry gives its ReadGate's `readAcross`: a
-   * re-read cut by a drop is read again at the reconnect instead of waiting out nats.js's timeout and being dropped.
+   * Runs each read the follow makes — the first load of every entry, each re-read of a changed key, the changes missed
+   * while the connection was down — (default: as it is). The case registry gives its ReadGate's `readAcross`: a read cut
+   * by a drop is made again at the reconnect instead of waiting out nats.js's timeout (and, for a re-read, being dropped).
    */
   reread?<T>(key: string, read: () => Promise<T>): Promise<T>;
 }
@@ -154,12 +155,20 @@ export class KvReader {
         changed.add(m.subject.slice(notices.length), revision);
       },
     });
-    try {
-      await this.#nc.flush();
+    // The current values, through the reread wrapper too: a load a drop cut part-way is loaded again at the reconnect
+    // (the newer load only: what the cut one still reads is not reported).
+    let loads = 0;
+    const load = async () => {
+      const mine = ++loads;
       for await (const v of this.entries()) {
+        if (mine !== loads) return;
         missed.saw(v.revision);
         o.onValue(v);
       }
+    };
+    try {
+      await this.#nc.flush();
+      await (o.reread ? o.reread(`every entry of ${this.bucket}`, load) : load());
     } catch (err) {
       sub.unsubscribe();
       missed.stop();

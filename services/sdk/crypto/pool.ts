@@ -5,6 +5,11 @@
  * as much as one verification, so never one message per signature); inputs are packed into a fresh
  * buffer and transferred; keys are sent to a thread once and cached there by the pool's key id.
  *
+ * Jobs that arrive one per turn (a service's requests, each its own socket read) are gathered while the threads are
+ * behind: a thread holds at most {@link MAX_BATCHES_IN_FLIGHT} batches (one it works on, the next waiting); jobs
+ * submitted meanwhile wait in the pool and go together, as one batch, when a thread answers. An idle thread gets a
+ * job at once (no delay is added to gather), so this batches only what would have waited in the thread's queue anyway.
+ *
  * Bounded: at most `maxQueued` jobs are posted and unanswered at once; jobs beyond wait, in order, in the
  * pool until answers come back (their promises wait — callers bound what they submit, as a consumer's
  * window does). A thread that dies fails the jobs it held with ERR_CRYPTO_WORKER (never a hang) and is
@@ -40,6 +45,11 @@ export const MAX_JOBS_PER_BATCH = 128;
  * a burst at start-up leaves the event loop turning and goes to the threads as soon as one is up.
  */
 export const MAX_INLINE_PER_TURN = 32;
+/**
+ * The most batches posted to one thread and not answered yet: the one it works on and the next, waiting. Jobs
+ * submitted while every started thread holds this many wait in the pool and go out together at the next answer.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 2;
 /** Consecutive deaths before a first answer after which a thread is not replaced. */
 export const MAX_EARLY_DEATHS = 3;
 
@@ -72,6 +82,8 @@ export interface CryptoPoolStats {
   started: number;
   /** Jobs run on the calling thread: size 0, no thread started yet, or none left. */
   inline: number;
+  /** The most batches one thread holds now, posted and not answered (never above {@link MAX_BATCHES_IN_FLIGHT}). */
+  batchesInFlight: number;
 }
 
 /** A pool of crypto worker threads (see the module comment). */
@@ -128,7 +140,13 @@ export class CryptoPool {
   /** Counters (see {@link CryptoPoolStats}). */
   stats(): CryptoPoolStats {
     const live = this.#threads.filter((t) => t !== undefined);
-    return { ...this.#stats, waiting: this.#waiting.length + this.#tick.length, threads: live.length, started: live.filter((t) => t.isStarted).length };
+    return {
+      ...this.#stats,
+      waiting: this.#waiting.length + this.#tick.length,
+      threads: live.length,
+      started: live.filter((t) => t.isStarted).length,
+      batchesInFlight: Math.max(0, ...live.map((t) => t.batchesInFlight)),
+    };
   }
 
   /**
@@ -176,25 +194,30 @@ export class CryptoPool {
   }
 
   /**
-   * Post this turn's jobs: split over the least busy threads, at least {@link MIN_JOBS_PER_BATCH} and at most
-   * {@link MAX_JOBS_PER_BATCH} per batch.
+   * Post the jobs collected: split over the least busy threads with room ({@link MAX_BATCHES_IN_FLIGHT}), at least
+   * {@link MIN_JOBS_PER_BATCH} and at most {@link MAX_JOBS_PER_BATCH} per batch. What finds no room waits, in order,
+   * for the next answer (which flushes again).
    */
   #flush(): void {
     this.#flushing = undefined;
-    const live = this.#threads.filter((t): t is CryptoThread => t?.isStarted === true).sort((a, b) => a.outstanding - b.outstanding);
+    const live = this.#threads.filter((t): t is CryptoThread => t?.isStarted === true);
     if (live.length === 0) return this.#flushInline();
-    const jobs = this.#tick;
-    this.#tick = [];
-    const parts = Math.max(1, Math.min(live.length, Math.floor(jobs.length / MIN_JOBS_PER_BATCH)), Math.ceil(jobs.length / MAX_JOBS_PER_BATCH));
-    const per = Math.ceil(jobs.length / parts);
-    for (let i = 0; i < parts; i++) {
-      const batch = jobs.slice(i * per, (i + 1) * per);
-      if (batch.length === 0) continue;
-      live[i % live.length]!.post(batch);
+    const slots = batchSlots(live);
+    if (slots.length === 0) return; // every thread is behind: gather until one answers
+    const n = this.#tick.length;
+    const spread = Math.max(1, Math.min(new Set(slots).size, Math.floor(n / MIN_JOBS_PER_BATCH)), Math.ceil(n / MAX_JOBS_PER_BATCH));
+    const parts = Math.min(slots.length, spread);
+    const per = Math.min(MAX_JOBS_PER_BATCH, Math.ceil(n / spread));
+    let posted = 0;
+    for (let i = 0; i < parts && posted < n; i++) {
+      const batch = this.#tick.slice(posted, posted + per);
+      slots[i]!.post(batch);
+      posted += batch.length;
       this.#stats.batches++;
     }
-    this.#stats.jobs += jobs.length;
-    this.#stats.queued += jobs.length;
+    this.#tick = this.#tick.slice(posted);
+    this.#stats.jobs += posted;
+    this.#stats.queued += posted;
     this.#stats.queuedHighWater = Math.max(this.#stats.queuedHighWater, this.#stats.queued);
   }
 
@@ -245,6 +268,19 @@ export class CryptoPool {
     this.#schedule();
     if (!this.#threads.some((x) => x)) for (const p of this.#waiting.splice(0)) this.#runInline(p);
   }
+}
+
+/**
+ * Where the next batches go: one entry per batch a thread can still take under {@link MAX_BATCHES_IN_FLIGHT}, the
+ * least busy threads first and spread round the threads (a thread's second slot after every thread's first).
+ */
+function batchSlots(live: readonly CryptoThread[]): CryptoThread[] {
+  const byLoad = [...live].sort((a, b) => a.outstanding - b.outstanding);
+  const slots: CryptoThread[] = [];
+  for (let round = 0; round < MAX_BATCHES_IN_FLIGHT; round++) {
+    for (const t of byLoad) if (t.batchesInFlight + round < MAX_BATCHES_IN_FLIGHT) slots.push(t);
+  }
+  return slots;
 }
 
 /** One job on the calling thread (a pool of size 0, or one left without threads). */

@@ -85,6 +85,11 @@ export class CryptoThread {
     this.worker.postMessage(message, transfer);
   }
 
+  /** Batches posted to this thread and not answered yet. */
+  get batchesInFlight(): number {
+    return this.#sent.size;
+  }
+
   #start(): void {
     this.isStarted = true;
     this.#markStarted(true);

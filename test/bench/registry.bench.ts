@@ -11,6 +11,13 @@
  *        REGISTRY_BENCH_PRESIGN=1 adds an open-loop run with the asker's signing and verifying outside the window;
  *        REGISTRY_BENCH_LOOPS=open|closed runs one loop only; REGISTRY_BENCH_TRACE=1 prints heap, registry counters
  *        and crypto-pool counters every second;
+ *        each run also prints the event loop's CPU per check (this thread: the registry and the exchange's control
+ *        plane with its audit; the asker runs in its own thread), the crypto pool's jobs per batch, and how long this
+ *        process's threads and the nats-server waited for a core (Linux schedstat): on a shared machine a tail spent
+ *        waiting for a core is the machine's. The heap high-water is sampled without collecting (live + garbage not
+ *        yet collected): a forced full GC every 500 ms stopped the registry's event loop for 20–450 ms each time and
+ *        was the 100/s run's p99 (issue 16, traced); REGISTRY_BENCH_LIVE_HEAP=1 samples the live heap that way again
+ *        (for memory hunts: its pauses are in that run's latencies);
  *   (r3) the closed-loop rate's ratio to the raw Ed25519 verify rate measured here
  *        (a check costs two signatures and two verifications: request and reply);
  *   (r4) snapshot write to the agency's JetStream object store (and, for comparison, to a local file), and
@@ -32,6 +39,7 @@ import { registryState } from '../../services/registry/state.ts';
 import { CryptoPool } from '../../services/sdk/crypto/pool.ts';
 import { createTestFederation, type TestFederation } from '../support/federation.ts';
 import type { CheckerResult } from './checker-worker.ts';
+import { schedWindow } from './run-queue.ts';
 
 const N = Number(process.env.REGISTRY_SERVICE_RECORDS ?? 10_000_000);
 const RATE = Number(process.env.REGISTRY_BENCH_RATE ?? 2_000);
@@ -40,6 +48,8 @@ const WINDOW = Number(process.env.REGISTRY_BENCH_WINDOW ?? 64);
 const TIMEOUT_MS = Number(process.env.REGISTRY_BENCH_TIMEOUT_MS ?? 5_000);
 const WORKERS = Number(process.env.REGISTRY_BENCH_CRYPTO_WORKERS ?? Math.max(1, availableParallelism() - 1));
 const PRESIGN = process.env.REGISTRY_BENCH_PRESIGN === '1';
+/** Sample the live heap (a forced full GC each 500 ms, pausing the registry) instead of the heap as it is. */
+const LIVE_HEAP = process.env.REGISTRY_BENCH_LIVE_HEAP === '1';
 /** Which loops run (default both): `open`, `closed` or `open,closed`. */
 const LOOPS = new Set((process.env.REGISTRY_BENCH_LOOPS ?? 'open,closed').split(','));
 const NO_RUN: Figures = { p50: NaN, p99: NaN, answered: 0, busy: 0, timeouts: 0, failed: {}, rate: NaN, behindMs: 0 };
@@ -92,14 +102,15 @@ function checks(fed: TestFederation, job: Record<string, unknown>): Promise<Chec
 const WARM_UP = 200;
 
 /**
- * The heap's high-water during a run, sampled every 500 ms (after a full GC with --expose-gc: the live heap, not
- * garbage not yet collected). This process holds the registry AND the exchange's control plane (its audit records
- * every check): both count.
+ * The heap's high-water during a run, sampled every 500 ms: as it is (live and garbage not yet collected, an upper
+ * bound of the live heap), or with REGISTRY_BENCH_LIVE_HEAP=1 and --expose-gc after a forced full GC (the live heap;
+ * each GC stops the registry's event loop, and its pauses land in the run's latencies). This process holds the
+ * registry AND the exchange's control plane (its audit records every check): both count.
  */
 function heapHighWater(): { stop(): number } {
   let high = 0;
   const sample = () => {
-    gc?.();
+    if (LIVE_HEAP) gc?.();
     high = Math.max(high, process.memoryUsage().heapUsed);
   };
   const t = setInterval(sample, 500);
@@ -123,9 +134,36 @@ const busyOf = (s: RegistryStats, before: { checks: number; busyFull: number; bu
   const seen = s.checks - before.checks + s.busyFull - before.busyFull + s.busyLate - before.busyLate;
   return (
     `registry: ${s.checks - before.checks} worked on, ${s.busyFull - before.busyFull} refused full, ${s.busyLate - before.busyLate} refused late (${seen} of ${sent} sent incl. ${WARM_UP} warm-up); ` +
-    `heap high-water ${(highWater / 1e6).toFixed(0)} MB${gc ? ' live' : ''}, now ${(m.heapUsed / 1e6).toFixed(0)} MB (${(live / 1e6).toFixed(0)} MB live), rss ${(m.rss / 1e6).toFixed(0)} MB`
+    `heap high-water ${(highWater / 1e6).toFixed(0)} MB${gc && LIVE_HEAP ? ' live' : ' (not collected)'}, now ${(m.heapUsed / 1e6).toFixed(0)} MB (${(live / 1e6).toFixed(0)} MB live), rss ${(m.rss / 1e6).toFixed(0)} MB`
   );
 };
+
+/**
+ * What a run cost this process's event loop (CPU per check the registry saw: the registry and the exchange's control
+ * plane, not the asker's thread), how the registry's crypto pool batched its jobs, and how long this process's threads
+ * and the nats-server waited for a core (the machine's share of the tail).
+ */
+function costWindow(fed: TestFederation, pool: CryptoPool, stats: RegistryStats): { stop(): string } {
+  const cpu = () => {
+    const u = process.threadCpuUsage();
+    return u.user + u.system;
+  };
+  const seen = () => stats.checks + stats.busyFull + stats.busyLate;
+  const c0 = cpu();
+  const s0 = seen();
+  const p0 = pool.stats();
+  const sched = schedWindow({ 'this process': 'self', 'nats-server': fed.server.pid });
+  return {
+    stop() {
+      const n = Math.max(1, seen() - s0);
+      const p = pool.stats();
+      const jobs = p.jobs - p0.jobs;
+      const batches = p.batches - p0.batches;
+      const pooled = jobs > 0 ? `, crypto pool ${jobs} jobs in ${batches} batches (${(jobs / Math.max(1, batches)).toFixed(2)} per batch)` : '';
+      return `event loop ${((cpu() - c0) / n).toFixed(0)} µs CPU per check${pooled}; ${sched.stop()}`;
+    },
+  };
+}
 
 /**
  * Wait (at most 60 s) until the registry has taken on or refused nothing for a second: the checks an overloaded run
@@ -150,16 +188,19 @@ async function loadRuns(fed: TestFederation, state: ReturnType<typeof registrySt
   try {
     // The presigned run signs its requests before its window: their age is not queueing, so the wait bound is widened past it.
     const registry = await startRegistry({ client: ncb, ...state, cryptoPool, admission: PRESIGN ? { maxWaitMs: (SECONDS + 60) * 1000 } : {} });
-    const trace = process.env.REGISTRY_BENCH_TRACE === '1' ? setInterval(() => console.log(`  trace: heap ${(gc?.(), process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB, registry ${JSON.stringify(registry.stats)}, pool ${JSON.stringify(cryptoPool.stats())}`), 1_000) : undefined;
+    const trace = process.env.REGISTRY_BENCH_TRACE === '1' ? setInterval(() => console.log(`  trace: heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB, registry ${JSON.stringify(registry.stats)}, pool ${JSON.stringify(cryptoPool.stats())}`), 1_000) : undefined;
     try {
       let before = { ...registry.stats };
       let open = NO_RUN;
       if (LOOPS.has('open')) {
         const heap = heapHighWater();
+        const cost = costWindow(fed, cryptoPool, registry.stats);
         const r = await checks(fed, { mode: 'open', rate: RATE, count: RATE * SECONDS });
+        const spent = cost.stop();
         open = figuresOf(r);
         await settled(registry.stats);
         console.log(`(r2) ${label}, open loop ${RATE} checks/s for ${SECONDS} s (1 in ${HIT_EVERY} a hit): ${describe(open)}; ${busyOf(registry.stats, before, r.sent + WARM_UP, heap.stop())}`);
+        console.log(`(r2) ${label}, open loop, cost: ${spent}`);
         const audit = fed.exchange.audit?.stats();
         // The exchange's audit of the checks (this process): its bounded request queue and what it did not record (issue 16).
         if (audit?.queries) console.log(`(r2) ${label}, the exchange's audit of the checks so far: ${audit.appended.query ?? 0} recorded, ${audit.queries.missed} counted as not recorded in ${audit.appended['queries-missed'] ?? 0} queries-missed entries; request queue high-water ${audit.queries.highWater} of ${audit.queries.maxRequests}; ${audit.restarts} writer restart(s) (the entry counts are the current writer's)`);
@@ -168,10 +209,13 @@ async function loadRuns(fed: TestFederation, state: ReturnType<typeof registrySt
       if (LOOPS.has('closed')) {
         before = { ...registry.stats };
         const heap = heapHighWater();
+        const cost = costWindow(fed, cryptoPool, registry.stats);
         const r = await checks(fed, { mode: 'closed', rate: RATE, window: WINDOW, count: RATE * SECONDS, maxMs: SECONDS * 3_000 });
+        const spent = cost.stop();
         closed = figuresOf(r);
         await settled(registry.stats);
         console.log(`(r2) ${label}, closed loop (${WINDOW} outstanding, at most ${RATE}/s): ${describe(closed)}; ${busyOf(registry.stats, before, r.sent + WARM_UP, heap.stop())}`);
+        console.log(`(r2) ${label}, closed loop, cost: ${spent}`);
       }
       if (PRESIGN) {
         before = { ...registry.stats };

@@ -2,12 +2,13 @@
  * The centre's batched record writes (issue 13): changes to one value that arrive while a write of it
  * is in flight go out together in one compare-and-set write; nothing is resolved before it is durable;
  * a stale cached record (another replica wrote) costs a conflict, never a lost change; and two messages
- * on one value in one batch get the alerts each would have got alone.
+ * on one value in one batch get the alerts each would have got alone; a change asked for later (replaced alerts coming
+ * off a record) rides with the value's next write instead of a write of its own (issue 16).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { correlateEntity, type CorrelateContext } from '../services/centre/correlate.ts';
 import { extractEntities } from '../services/centre/entities.ts';
-import { EntityWriter } from '../services/centre/entity-writer.ts';
+import { EntityWriter, LATER_MS } from '../services/centre/entity-writer.ts';
 import { CorrelationStore, entityHash, type EntityRecord, type Occurrence } from '../services/centre/store.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
@@ -94,6 +95,37 @@ describe('the centre batches its record writes without losing or reordering a ch
     expect(b.stats.conflicts).toBe(1);
     const stored = await (await freshStore()).entity(hash);
     expect(stored!.record.occurrences.map((o) => o.messageId)).toEqual(['r1', 'r2', 'r3', 'r4']);
+  });
+
+  it('a change asked for later (replaced alerts coming off) goes with the value\'s next write, not one of its own; alone once none comes; hurry writes it now', async () => {
+    const writer = new EntityWriter(await CorrelationStore.open(centre.nc, bucket));
+    const [hash, quiet] = [entityHash('imo:9000005'), entityHash('imo:9000006')];
+    await writer.update(hash, append(occurrence('xb-police', 'l1')));
+    await writer.update(quiet, append(occurrence('xb-police', 'q1')));
+    expect(writer.stats.writes).toBe(2);
+    // Asked for later: no write yet, and its caller waits.
+    const later = writer.update(hash, append(occurrence('xb-police', 'l2')), { later: true });
+    let resolved = false;
+    void later.then(() => (resolved = true));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(resolved, 'a later change waits for the value\'s next write').toBe(false);
+    expect(writer.stats.writes).toBe(2);
+    // The value's next write carries it, ahead of the change that took it along: one write for both.
+    await writer.update(hash, append(occurrence('xb-police', 'l3')));
+    expect((await later)!.record.occurrences.map((o) => o.messageId)).toEqual(['l1', 'l2', 'l3']);
+    expect(writer.stats).toEqual({ writes: 3, changes: 4, conflicts: 0 });
+    // hurry: written now, alone.
+    const hurried = writer.update(hash, append(occurrence('xb-police', 'l4')), { later: true });
+    writer.hurry();
+    expect((await hurried)!.record.occurrences.map((o) => o.messageId)).toEqual(['l1', 'l2', 'l3', 'l4']);
+    expect(writer.stats.writes).toBe(4);
+    // No further write of the value comes: written alone after LATER_MS, not kept.
+    const started = Date.now();
+    const alone = await writer.update(quiet, append(occurrence('xb-police', 'q2')), { later: true });
+    expect(Date.now() - started, 'written once LATER_MS had passed').toBeGreaterThanOrEqual(LATER_MS - 50);
+    expect(alone!.record.occurrences.map((o) => o.messageId)).toEqual(['q1', 'q2']);
+    expect((await (await freshStore()).entity(quiet))!.record.occurrences.map((o) => o.messageId)).toEqual(['q1', 'q2']);
+    expect(writer.stats).toEqual({ writes: 5, changes: 6, conflicts: 0 });
   });
 
   it('two messages on one value in one batch: only the one that made the link alerts, as if each came alone', async () => {

@@ -50,8 +50,13 @@ export interface CoalescerStats {
 export interface CoalescerOptions {
   /** Send one alert; false when the policy refuses it (it is then not listed on the record). */
   send(a: OfferedAlert): Promise<boolean>;
-  /** Take alerts that were never sent off the value's record (the record lists only alerts sent). */
-  forget(hash: string, ids: Set<string>): Promise<void>;
+  /**
+   * Take alerts that were never sent off the value's record (the record lists only alerts sent). `background`: nothing
+   * waits for it (alerts a newer one replaced), so it may wait for the value's next write until {@link hurry}.
+   */
+  forget(hash: string, ids: Set<string>, background: boolean): Promise<void>;
+  /** Write at once the background forgets still waiting for their value's next write ({@link AlertCoalescer.settle}). */
+  hurry?(): void;
   /** Longest time an alert waits for a newer one (default {@link ALERT_WINDOW_MS}; 0: flush at every offer). */
   windowMs?: number;
   /** Most alerts waiting at once (default {@link ALERT_CAP}); reaching it flushes at once. */
@@ -154,6 +159,7 @@ export class AlertCoalescer {
   async settle(): Promise<void> {
     this.#flushNow();
     await Promise.allSettled([...this.#running]);
+    this.#o.hurry?.();
     await Promise.allSettled([...this.#running]);
   }
 
@@ -198,12 +204,12 @@ export class AlertCoalescer {
         if (!sent && e.alert.fresh) {
           covered.add(e.alert.sent.id);
           try {
-            await this.#o.forget(e.alert.hash, covered);
+            await this.#o.forget(e.alert.hash, covered, false);
           } catch (err) {
             for (const w of e.waiters) w.reject(err);
             return;
           }
-        } else if (covered.size > 0) this.#track(this.#o.forget(e.alert.hash, covered));
+        } else if (covered.size > 0) this.#track(this.#o.forget(e.alert.hash, covered, true));
         for (const w of e.waiters) w.resolve(sent);
       }),
     );

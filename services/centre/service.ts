@@ -159,7 +159,9 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
   const writer = new EntityWriter(store);
   const alerts = new AlertCoalescer({
     send: (a) => deliverAlert({ client, stats, logger }, a),
-    forget: async (hash, ids) => void (await writer.update(hash, forgetAlerts(ids))),
+    // Replaced alerts come off with the value's next write (a hot value's is soon), not in a write of their own.
+    forget: async (hash, ids, background) => void (await writer.update(hash, forgetAlerts(ids), { later: background })),
+    hurry: () => writer.hurry(),
     windowMs: o.alertWindowMs,
     cap: o.alertCap,
     onError: (err) => logger.warn({ err }, 'taking replaced alerts off a record failed; the record lists them until its next change'),
@@ -268,6 +270,7 @@ export async function startCentre(o: CentreOptions): Promise<Centre> {
       // Bounded: the waiting alerts are sent, not awaited (their messages are acknowledged only once they
       // are out; a stop that closes the client first leaves those messages in JetStream, to plan them again).
       alerts.flush();
+      writer.hurry();
     },
   };
 }

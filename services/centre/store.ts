@@ -8,6 +8,7 @@ import { RecordWriter } from '../sdk/client/record-writer.ts';
 import { agencyJsApi } from '../sdk/subjects.ts';
 import { StoredReader } from '../sdk/state/stored.ts';
 import { BucketScan } from './bucket-scan.ts';
+import { recordJson } from './record-json.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
 import { EntityCache } from './entity-cache.ts';
 import type { EntityKindName } from './entities.ts';
@@ -191,7 +192,7 @@ export class CorrelationStore {
    * read it again). The written record is remembered; callers must not change it afterwards.
    */
   async writeEntity(hash: string, revision: number, record: EntityRecord): Promise<number | undefined> {
-    const data = encoder.encode(JSON.stringify(record));
+    const data = encoder.encode(recordJson(record));
     try {
       const next = await this.#compareAndSet(ENTITY + hash, data, revision);
       if (next === undefined) this.#cache.delete(hash);

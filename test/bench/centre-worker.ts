@@ -40,6 +40,16 @@ async function run(job: CentreWorkerJob): Promise<void> {
     job.mode === 'centre' ? await startCentre({ client, reportEveryMs: 0, alertWindowMs: env('BENCH_CENTRE_ALERT_WINDOW'), concurrency: env('BENCH_CENTRE_CONCURRENCY') }) : undefined;
   if (!centre) await client.consume(() => void noop++);
   const handled = () => (centre ? centre.stats.processed + centre.stats.replayed : noop);
+  // Work counts: the correlation records written (each its value's whole record) and their bytes.
+  const records = { writes: 0, bytes: 0 };
+  const publish = client.nc.publish.bind(client.nc);
+  client.nc.publish = (subject, data, opts) => {
+    if (subject.includes('_correlations.ent.')) {
+      records.writes++;
+      records.bytes += typeof data === 'string' ? data.length : (data?.byteLength ?? 0);
+    }
+    publish(subject, data, opts);
+  };
   const post = (r: CentreWorkerReport) => parentPort!.postMessage(r);
   const timer = setInterval(() => post({ handled: handled(), cpuUs: threadCpu() }), 50);
   post({ handled: 0, cpuUs: threadCpu() });
@@ -48,7 +58,7 @@ async function run(job: CentreWorkerJob): Promise<void> {
     void (async () => {
       await centre?.stop();
       await client.close();
-      post({ handled: handled(), cpuUs: threadCpu(), final: true, stats: { ...(centre?.stats ?? {}), received: client.stats.received } });
+      post({ handled: handled(), cpuUs: threadCpu(), final: true, stats: { ...(centre?.stats ?? {}), received: client.stats.received, recordWrites: records.writes, recordKiB: Math.round(records.bytes / 1024) } });
     })();
   });
 }

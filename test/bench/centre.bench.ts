@@ -14,7 +14,7 @@
  * receiver of (a')) in another (centre-worker.ts), the exchange's own services in this one.
  * Bounded: fixed counts, every wait has a deadline (a centre too slow to finish is reported as the rate
  * it reached, not a crash), loopback only, the server stopped at the end.
- * Profile: `BENCH_CENTRE_ONLY=b node --cpu-prof test/bench/centre.bench.ts`.
+ * Profile: `BENCH_CENTRE_ONLY=b node --cpu-prof test/bench/centre.bench.ts`; the drains alone: `BENCH_CENTRE_ONLY=ab`.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -22,7 +22,7 @@ import { createTestFederation, type TestFederation } from '../support/federation
 import type { CentreLoadJob } from './centre-load-worker.ts';
 import type { CentreWorkerJob, CentreWorkerReport } from './centre-worker.ts';
 import { LOAD_SENDERS } from './centre-load-worker.ts';
-import { liaisonRate, withTimeout } from './liaison-rate.ts';
+import { liaisonRate, serverCpuUs, withTimeout } from './liaison-rate.ts';
 import { runBounded } from './run-bounded.ts';
 
 const N_CORE = Number(process.env.BENCH_CENTRE_CORE ?? 3_000);
@@ -93,8 +93,18 @@ async function drained(count: () => number, target: number, t0: number, limitMs:
   return { done: Math.min(count(), target), seconds: (performance.now() - t0) / 1000, complete: count() >= target };
 }
 
-/** A stored backlog of the mix drained by a receiver in its worker: messages per second, CPU µs per message of its thread. */
-async function fromBacklog(fed: TestFederation, mode: CentreWorkerJob['mode'], seed: number): Promise<{ rate: number; cpuPerMsg: number; complete: boolean; receiver: Receiver }> {
+/** CPU µs per message of a drain: the receiver's thread, this whole process (every thread: the receiver, its crypto threads, the exchange's services) and nats-server. */
+interface DrainCpu {
+  thread: number;
+  process: number;
+  server: number;
+}
+
+/**
+ * A stored backlog of the mix drained by a receiver in its worker: messages per second, and the CPU it took per
+ * message (the machine's two cores are shared by all of it: what the drain costs in all is what bounds its rate).
+ */
+async function fromBacklog(fed: TestFederation, mode: CentreWorkerJob['mode'], seed: number): Promise<{ rate: number; cpu: DrainCpu; complete: boolean; receiver: Receiver }> {
   await withTimeout(offer(fed, N_BACKLOG, seed), 300_000, `offer (${mode})`);
   const receiver = await startReceiver(fed, mode);
   // Timed from the first message handled (start-up, connection and consumer set-up are not the rate).
@@ -102,8 +112,13 @@ async function fromBacklog(fed: TestFederation, mode: CentreWorkerJob['mode'], s
   const t0 = performance.now();
   const h0 = receiver.handled();
   const cpu0 = receiver.cpuUs();
+  const p0 = process.cpuUsage();
+  const s0 = serverCpuUs(fed);
   const r = await drained(receiver.handled, N_BACKLOG, t0, DRAIN_LIMIT_MS);
-  return { rate: (r.done - h0) / r.seconds, cpuPerMsg: (receiver.cpuUs() - cpu0) / Math.max(1, r.done - h0), complete: r.complete, receiver };
+  const n = Math.max(1, r.done - h0);
+  const p = process.cpuUsage(p0);
+  const cpu = { thread: (receiver.cpuUs() - cpu0) / n, process: (p.user + p.system) / n, server: (serverCpuUs(fed) - s0) / n };
+  return { rate: (r.done - h0) / r.seconds, cpu, complete: r.complete, receiver };
 }
 
 /** A running receiver at a steady offered rate: processed per second while offered (and the backlog left, the time to clear it). */
@@ -124,11 +139,24 @@ async function steady(fed: TestFederation, receiver: Receiver, label: string, se
   return during / window;
 }
 
+/** A centre's final counters, and its record writes per message handled (work counts: each write is its value's whole record). */
+function counters(final: CentreWorkerReport): void {
+  console.log(`     centre counters: ${JSON.stringify(final.stats)}`);
+  const s = final.stats as { recordWrites?: number; recordKiB?: number } | undefined;
+  if (s?.recordWrites !== undefined && final.handled > 0) console.log(`     record writes per message handled: ${(s.recordWrites / final.handled).toFixed(2)} (${(s.recordKiB! / final.handled).toFixed(1)} KiB)`);
+}
+
+/** A drain's CPU per message as the bench prints it. */
+const cpuLine = (c: DrainCpu) => `CPU µs per message: ${c.thread.toFixed(0)} its thread, ${c.process.toFixed(0)} this process, ${c.server.toFixed(0)} nats-server`;
+
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const fed = await createTestFederation({ agencies: AGENCIES, name: 'bench-centre' });
+  // BENCH_CENTRE_ONLY=b: the centre's drain alone (to profile it); =ab: the drains (a), (a'), (b), not the steady rate.
   const only = process.env.BENCH_CENTRE_ONLY;
+  const withCore = only !== 'b';
+  const atRate = !only;
   try {
     console.log(`# multiagency centre benchmark — ${os.cpus().length} cores, Node ${process.version}, nats-server ${fed.server.runtime}; ${ROUNDS} round(s), medians`);
     const a: number[] = [];
@@ -136,7 +164,7 @@ async function main(): Promise<void> {
     const b: number[] = [];
     let centre: Receiver | undefined;
     for (let round = 0; round < ROUNDS; round++) {
-      if (!only) {
+      if (withCore) {
         const core = await liaisonRate(fed, {
           sender: 'xa-coast-guard',
           receiver: CENTRE,
@@ -152,19 +180,19 @@ async function main(): Promise<void> {
         const noop = await fromBacklog(fed, 'noop', 100 + round);
         await noop.receiver.stop();
         a2.push(noop.rate);
-        console.log(`(a') core delivering the centre's mixed load, no-op handler: ${noop.rate.toFixed(0)} msg/s (${N_BACKLOG} messages, every consumer of ${CENTRE}; ${noop.cpuPerMsg.toFixed(0)} µs CPU per message)`);
+        console.log(`(a') core delivering the centre's mixed load, no-op handler: ${noop.rate.toFixed(0)} msg/s (${N_BACKLOG} messages, every consumer of ${CENTRE}; ${cpuLine(noop.cpu)})`);
       }
       await centre?.stop();
       const run = await fromBacklog(fed, 'centre', 200 + round);
       centre = run.receiver;
       b.push(run.rate);
-      console.log(`(b)  centre from a backlog: ${run.rate.toFixed(0)} msg/s (${N_BACKLOG} messages${run.complete ? '' : ', NOT finished'}; ${run.cpuPerMsg.toFixed(0)} µs CPU per message of its thread)`);
+      console.log(`(b)  centre from a backlog: ${run.rate.toFixed(0)} msg/s (${N_BACKLOG} messages${run.complete ? '' : ', NOT finished'}; ${cpuLine(run.cpu)})`);
     }
     let c = NaN;
     let c2 = NaN;
-    if (only !== 'b') {
+    if (atRate) {
       const final = await centre!.stop();
-      console.log(`     centre counters: ${JSON.stringify(final.stats)}`);
+      counters(final);
       const noop = await startReceiver(fed, 'noop');
       c2 = await steady(fed, noop, "(c') core, no-op handler,", 300);
       await noop.stop();
@@ -172,14 +200,14 @@ async function main(): Promise<void> {
       c = await steady(fed, centre, '(c)  centre', 301);
     }
     const final = await centre!.stop();
-    console.log(`     centre counters: ${JSON.stringify(final.stats)}`);
+    counters(final);
     console.log('');
     const line = (label: string, v: number) => console.log(`${label.padEnd(48)} ${v.toFixed(3).padStart(7)}   target ≥ 1.00  ${v >= 1 ? 'MET' : 'NOT MET'}`);
-    if (!only) {
+    if (withCore) {
       line("ratio (b)/(a') centre vs core, same mixed load", median(b) / median(a2));
       line('ratio (b)/(a)  centre vs core signed end to end', median(b) / median(a));
     }
-    if (only !== 'b') line("ratio (c)/(c') centre vs core at the offered rate", c / c2);
+    if (atRate) line("ratio (c)/(c') centre vs core at the offered rate", c / c2);
     const mem = process.memoryUsage();
     console.log(`memory (main thread's process): rss ${(mem.rss / 2 ** 20).toFixed(0)} MiB, heap ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB`);
   } finally {

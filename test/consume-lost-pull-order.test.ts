@@ -13,6 +13,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
+import { consumerName } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { startDropLink, type DropLink } from './support/drop-link.ts';
 import { until } from './support/workflows.ts';
@@ -23,6 +24,8 @@ const TYPE = 'IntelligenceReport';
 const N = 300;
 /** The receiver's consumer's ack wait here (provisioned 30 s): the lost copies come back after it. */
 const ACK_WAIT_MS = 10_000;
+/** The receiver's consumer the reports go to (directed to it). */
+const DIRECT = consumerName(RECEIVER, TYPE, 'direct');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A receiver consuming through a drop link, and what its handler and its log saw. */
@@ -111,7 +114,7 @@ describe("a receiver that loses a pull's copies without a disconnect keeps the s
     let closed = -1;
     try {
       await until(() => w.handled.length >= 40, 30_000, 'the first copies to be handled');
-      link.armDrop('pull');
+      link.armDrop('pull', DIRECT);
       const inbox = await Promise.race([link.dropping, sleep(30_000).then(() => '')]);
       expect(inbox, "a pull's batch was dropped").not.toBe('');
       await until(() => w.handled.length >= N, 30_000 + 3 * ACK_WAIT_MS, 'every copy to be handled');
@@ -143,7 +146,7 @@ describe("a receiver that loses a pull's copies without a disconnect keeps the s
       await until(() => w.handled.length >= 10, 30_000, 'the first copies to be handled');
       // The receiver's next pull waits for copies: the next ones sent go to it, and are lost; its heartbeats and its
       // end (at expiry, saying how many of its batch were left) reach the client.
-      link.armDrop('copies');
+      link.armDrop('copies', DIRECT);
       sent.push(...(await send(5, 10)));
       const inbox = await Promise.race([link.dropping, sleep(30_000).then(() => '')]);
       expect(inbox, "a pull's copies were dropped").not.toBe('');

@@ -5,13 +5,21 @@
  * connection died (the receiver's server was killed, a cluster node went down, the link broke). The copies after it
  * are delivered at once, so they would reach the handler first.
  *
+ * A copy can also be lost with the connection up: delivered to a pull the client already gave up on (its heartbeats
+ * missed under load: nats.js ends the pull while the server may still deliver to it), or its frames lost between
+ * servers (a cluster route, a leaf link). Its pull then ends short (pull.ts {@link PullEnd}: it failed, or fewer
+ * copies arrived than the server's end of the pull said it sent).
+ *
  * A barrier (a "wall" at a stream sequence) holds the copies past it — in process, counted against the loop's
  * in-flight limit and kept alive like every held copy — until every copy up to it is settled at the consumer (its
  * ack floor reached it), while copies up to it pass; then the held ones go on, in stream order. A wall is raised
  *  - at start, when the consumer has copies outstanding: at its delivered sequence;
- *  - after the connection dropped, when a copy arrives whose delivery sequence skips deliveries this loop never got
- *    (lost in transit): just before the first new copy (first delivery) from then on. Only after a disconnect: replicas
- *    of an agency may share a consumer (the case registry's), and then every loop sees gaps — the other's deliveries.
+ *  - when deliveries may have been lost — the connection dropped, or one of this loop's pulls ended short — and then a
+ *    copy arrives whose delivery sequence skips deliveries this loop never got: just before the first new copy (first
+ *    delivery) from then on. A gap alone is not a loss: replicas of an agency may share a consumer (the case
+ *    registry's), and then every loop sees gaps — the other's deliveries. Without a loss a loop gets every delivery
+ *    (redeliveries and naks included, each with the next delivery sequence), so it sees no gap and raises no wall.
+ *    The first copy without a gap (after the reconnect, or after the short pull) says nothing was lost.
  * A wall comes down at the latest {@link BARRIER_MAX_MS} past the consumer's ack wait (the copies then run; logged).
  *
  * @module
@@ -20,7 +28,7 @@ import type { Consumer } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging.ts';
 import type { Delivery } from './consume.ts';
-import { pause } from './pull.ts';
+import { pause, type PullEnd } from './pull.ts';
 
 /**
  * How long past the consumer's ack wait copies wait at a wall for the copies before it (then they run; the wait is
@@ -40,6 +48,9 @@ interface Wall {
   /** When it comes down anyway. */
   deadline: number;
 }
+
+/** What may have lost deliveries: the connection dropped, or a pull of this loop ended short. */
+type LossCause = 'disconnect' | 'short pull';
 
 /** What a barrier needs from its loop. */
 export interface OrderBarrierOptions {
@@ -71,12 +82,12 @@ export class OrderBarrier {
   #held: Delivery[] = [];
   /** The highest delivery sequence this loop got. */
   #lastDelivery: number;
-  /** Deliveries were skipped: a wall goes up before the next first delivery. */
-  #gap = false;
-  /** The connection dropped since: a gap in the delivery sequence is a loss in transit. */
-  #disconnected = false;
-  /** …and it is back: a copy without a gap then says nothing was lost. */
-  #reconnected = false;
+  /** Deliveries were skipped (after what): a wall goes up before the next first delivery. */
+  #gap: LossCause | undefined;
+  /** Why deliveries may have been lost since (a gap in the delivery sequence is then a loss); absent: none may have. */
+  #mayHaveLost: LossCause | undefined;
+  /** …and the next copy comes through again (reconnected, or a later pull): one without a gap says nothing was lost. */
+  #flowing = false;
   #polling = false;
   /** Copies the consumer counts delivered and unacknowledged that this loop does not hold (at the last poll): they come back. */
   #outstanding = 0;
@@ -98,9 +109,9 @@ export class OrderBarrier {
     this.#o.signal.addEventListener('abort', () => status.stop?.(), { once: true });
     for await (const s of status) {
       if (s.type === 'disconnect') {
-        this.#disconnected = true;
-        this.#reconnected = false;
-      } else if (s.type === 'reconnect') this.#reconnected = true;
+        this.#mayHaveLost = 'disconnect';
+        this.#flowing = false;
+      } else if (s.type === 'reconnect') this.#flowing = true;
     }
   }
 
@@ -115,6 +126,17 @@ export class OrderBarrier {
   }
 
   /**
+   * One of this loop's pulls ended (before the next starts). A short one may have lost copies: the next copy that
+   * skips deliveries raises a wall (while the connection is down, its reconnect still decides when a copy without a
+   * gap says nothing was lost).
+   */
+  pullEnded(end: PullEnd): void {
+    if (end !== 'short' || this.#mayHaveLost !== undefined) return;
+    this.#mayHaveLost = 'short pull';
+    this.#flowing = true;
+  }
+
+  /**
    * A pulled copy arrives (already counted in flight): true when it is held here. It is released, in stream
    * order, once the copies before the wall it waits at are settled.
    */
@@ -122,18 +144,19 @@ export class OrderBarrier {
     const info = m.info;
     if (!info || this.#o.signal.aborted) return false;
     const dseq = info.deliverySequence;
-    if (dseq !== undefined && this.#disconnected) {
+    if (dseq !== undefined && this.#mayHaveLost !== undefined) {
       // A copy read before the drop may be taken after it: only a copy after the reconnect without a gap clears it.
       if (dseq > this.#lastDelivery + 1) {
-        this.#gap = true;
-        this.#disconnected = false;
-      } else if (this.#reconnected) this.#disconnected = false;
+        this.#gap = this.#mayHaveLost;
+        this.#mayHaveLost = undefined;
+      } else if (this.#flowing) this.#mayHaveLost = undefined;
     }
     if (dseq !== undefined) this.#lastDelivery = Math.max(this.#lastDelivery, dseq);
     if (this.#gap && (info.deliveryCount ?? 1) === 1) {
       // Deliveries skipped: the copies in them come back after their ack wait, before this one in the stream.
-      this.#gap = false;
-      this.#o.logger.debug({ consumer: this.#o.name, streamSeq: info.streamSequence, deliverySeq: dseq }, 'deliveries were lost in transit: later copies wait for them');
+      const after = this.#gap;
+      this.#gap = undefined;
+      this.#o.logger.debug({ consumer: this.#o.name, streamSeq: info.streamSequence, deliverySeq: dseq, after }, 'deliveries were lost in transit: later copies wait for them');
       this.#raise(info.streamSequence - 1);
     }
     const low = this.#walls[0];
@@ -152,10 +175,13 @@ export class OrderBarrier {
    * is over, but which a pull brings only then (until then a pull brings later copies, held). So once the held copies
    * fill their share, and copies are outstanding at the consumer, one copy is pulled every {@link BARRIER_PROBE_MS};
    * when a pull brought an earlier copy back, the next one asks for as many as are outstanding.
+   * Without a wall a pull asks for at most that share too: a wall may rise on its first copy, and every copy it
+   * brings past the wall is then held — a pull for the whole window would fill it with held copies, leaving no slot
+   * for the earlier ones the wall waits for (until its deadline).
    */
   pullable(free: number, limit: number): number {
-    if (!this.up) return free;
     const cap = Math.max(1, limit - Math.ceil(limit / 4));
+    if (!this.up) return Math.min(free, cap);
     if (this.#held.length < cap) return Math.max(0, Math.min(free, cap - this.#held.length));
     if (free === 0 || this.#outstanding === 0) return 0;
     if (this.#cameBack) {

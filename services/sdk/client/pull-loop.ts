@@ -1,7 +1,8 @@
 /**
  * The pull loop of both consumer loops (consume.ts, concurrent-consume.ts): one bounded pull at a time into free
  * slots of the loop's in-flight window, each copy counted in flight and then passed through the loop's
- * {@link OrderBarrier} (copies past a wall wait there, in flight, kept alive) to the loop's pipeline.
+ * {@link OrderBarrier} (copies past a wall wait there, in flight, kept alive) to the loop's pipeline; the barrier
+ * is told how each pull ended (one that ended short may have lost copies).
  *
  * @module
  */
@@ -45,10 +46,11 @@ export async function pullLoop(o: ReceiveLoopOptions, consumer: Consumer, info: 
         await pause(BARRIER_POLL_MS, signal);
         continue;
       }
-      await pullOnce({ logger: o.logger, name }, consumer, max, signal, (m) => {
+      const end = await pullOnce({ logger: o.logger, name }, consumer, max, signal, (m) => {
         inFlight.add(m);
         if (!barrier.hold(m)) take(m);
       });
+      barrier.pullEnded(end);
     }
   } finally {
     inFlight.stop();

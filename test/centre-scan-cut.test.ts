@@ -14,11 +14,10 @@ import type { MessageFacts } from '../services/centre/facts.ts';
 import { parseCommandArgs, type CliIo } from '../services/cli/args.ts';
 import { CENTRE_COMMANDS } from '../services/cli/commands/centre.ts';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
-import { isLiaisonError } from '../services/sdk/errors.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { inboxPrefix } from '../services/sdk/subjects.ts';
-import { startCutLink, type CutLink } from './support/cut-link.ts';
-import { connectThroughCut, type ClientThroughCut } from './support/cut-service.ts';
+import { startCutLink } from './support/cut-link.ts';
+import { armAfterPublish, connectThroughCut, cutAround, outcome } from './support/cut-service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { until } from './support/workflows.ts';
 
@@ -29,57 +28,9 @@ const ENTITIES = 24;
 const FACTS = 24;
 /** The message id every sender used (ids come from the sender): `factsOf` finds one facts entry per sender. */
 const SHARED_ID = '0190f0a0-0000-7000-8000-00000000aaaa';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** How a promise ended: its value, or its error's code and message. */
-async function outcome<T>(p: Promise<T>): Promise<{ ok: T } | { code: string; message: string }> {
-  try {
-    return { ok: await p };
-  } catch (err) {
-    return { code: isLiaisonError(err) ? err.code : 'untyped', message: (err as Error).message };
-  }
-}
-
-/** Call `arm` right after the connection's `nth` direct get of a subject containing `marker` (the publish itself unchanged). */
-function cutAfterRead(nc: LiaisonClient['nc'], marker: string, nth: number, arm: () => void): void {
-  const publish = nc.publish.bind(nc);
-  let seen = 0;
-  nc.publish = (subject, ...rest) => {
-    publish(subject, ...rest);
-    if (subject.includes(marker) && ++seen === nth) {
-      nc.publish = publish;
-      arm();
-    }
-  };
-}
-
-/** Wait for the armed cut of `link` (at most 30 s): the time it happened. */
-async function cutAt(link: CutLink): Promise<number> {
-  const at = await Promise.race([link.cut.then(() => Date.now()), sleep(30_000).then(() => 0)]);
-  expect(at, 'the connection was cut part-way through the scan').toBeGreaterThan(0);
-  return at;
-}
-
-/**
- * Cut `through`'s link right after the `nth` direct get of the bucket `bucket`, made by `scan`; reconnects are refused
- * until `whileDown` (a scan asked for while the connection is down) has been called. How both ended, and how long
- * the cut scan took to end after the cut.
- */
-async function cutMidScan<A, B>(through: ClientThroughCut, bucket: string, nth: number, scan: () => Promise<A>, whileDown: () => Promise<B>) {
-  const { link, client } = through;
-  const refusedBefore = link.refused();
-  link.refuse(true);
-  cutAfterRead(client.nc, `DIRECT.GET.KV_${bucket}`, nth, () => link.armCut(1));
-  let endedAt = 0;
-  const cut = outcome(scan()).finally(() => (endedAt = Date.now()));
-  const at = await cutAt(link);
-  await until(() => link.refused() > refusedBefore, 20_000, 'a reconnect refused');
-  const held = outcome(whileDown());
-  await until(() => link.refused() >= refusedBefore + 3, 20_000, 'reconnects refused while the scan is held');
-  link.refuse(false);
-  const result = { cut: await cut, held: await held };
-  return { ...result, cutEndedMs: endedAt - at };
-}
+/** Does `subject` read the correlation bucket `bucket` (a direct get of its stream)? */
+const readsBucket = (bucket: string) => (subject: string) => subject.includes(`DIRECT.GET.KV_${bucket}`);
 
 const record = (reference: string): EntityRecord => ({ kind: 'vessel', namespace: 'imo', reference, firstSeen: 1, occurrences: [] }) as unknown as EntityRecord;
 const facts = (agency: string, messageId: string): MessageFacts => ({
@@ -130,18 +81,17 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
   afterAll(async () => fed?.stop());
 
   it('an entity scan awaiting an answer at the cut fails with the connection, not its timeout nor partial; a facts scan asked for while down returns every entry', async () => {
-    const through = await connectThroughCut(fed, CENTRE);
-    const { client, link } = through;
+    const { client, link } = await connectThroughCut(fed, CENTRE);
     const store = await CorrelationStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
     try {
-      const { cut, held, cutEndedMs } = await cutMidScan(
-        through,
-        bucket,
-        8,
+      const { cut, held, cutAt, failedAt } = await cutAround(
+        { link, nc: client.nc },
+        readsBucket(bucket),
         () => store.allEntities(),
         () => store.allFacts(),
+        8,
       );
-      console.info(`[centre-scan-cut] entities: cut ${'ok' in cut ? `returned ${cut.ok.length}` : JSON.stringify(cut)} ${cutEndedMs} ms after the cut; held ${'ok' in held ? `returned ${held.ok.length}` : JSON.stringify(held)}`);
+      console.info(`[centre-scan-cut] entities: cut ${'ok' in cut ? `returned ${cut.ok.length}` : JSON.stringify(cut)} ${failedAt - cutAt} ms after the cut; held ${'ok' in held ? `returned ${held.ok.length}` : JSON.stringify(held)}`);
       expect(cut, 'the scan whose answer was lost failed with the connection (typed), not by a timeout, nor resolved part-way').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost .*ent\./) });
       expect('ok' in held && held.ok.map(named).sort(), 'the facts scan asked for while down was answered in full at the reconnect').toEqual([...factsNames].sort());
       // Read again once connected: every record.
@@ -153,16 +103,15 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
   }, 120_000);
 
   it('factsOf cut part-way fails with the connection; one asked for while down finds every sender\'s facts of the id', async () => {
-    const through = await connectThroughCut(fed, CENTRE);
-    const { client, link } = through;
+    const { client, link } = await connectThroughCut(fed, CENTRE);
     const store = await CorrelationStore.open(client.nc, bucket, { inboxPrefix: inboxPrefix(client.id) });
     try {
-      const { cut, held } = await cutMidScan(
-        through,
-        bucket,
+      const { cut, held } = await cutAround(
+        { link, nc: client.nc },
+        readsBucket(bucket),
+        () => store.factsOf(SHARED_ID),
+        () => store.factsOf(SHARED_ID),
         2,
-        () => store.factsOf(SHARED_ID),
-        () => store.factsOf(SHARED_ID),
       );
       console.info(`[centre-scan-cut] factsOf: cut ${'ok' in cut ? `returned ${cut.ok.map(named).join(', ')}` : JSON.stringify(cut)}; held ${'ok' in held ? `returned ${held.ok.length}` : JSON.stringify(held)}`);
       expect(cut, 'the scan whose answer was lost failed with the connection (typed), not by a timeout, nor resolved part-way').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost .*facts\./) });
@@ -182,7 +131,7 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
     const connect = LiaisonClient.connect;
     LiaisonClient.connect = async (o) => {
       const c = await connect.call(LiaisonClient, o);
-      cutAfterRead(c.nc, `DIRECT.GET.KV_${bucket}`, 8, () => {
+      armAfterPublish(c.nc, readsBucket(bucket), 8, () => {
         link.refuse(true);
         link.armCut(1);
       });
@@ -191,7 +140,8 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
     try {
       let endedAt = 0;
       const run = outcome(cmd.run(parseCommandArgs(cmd, ['--as', fed.agencyDirs[CENTRE]!, '--server', link.url]), io)).finally(() => (endedAt = Date.now()));
-      const at = await cutAt(link);
+      const at = await Promise.race([link.cut.then(() => Date.now()), new Promise<number>((r) => setTimeout(() => r(0), 30_000))]);
+      expect(at, 'the connection was cut part-way through the report\'s scans').toBeGreaterThan(0);
       await until(() => endedAt > 0, 60_000, 'the report to end');
       const r = await run;
       console.info(`[centre-scan-cut] CLI report: ${JSON.stringify(r)} ${endedAt - at} ms after the cut`);

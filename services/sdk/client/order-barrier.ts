@@ -175,13 +175,14 @@ export class OrderBarrier {
    * is over, but which a pull brings only then (until then a pull brings later copies, held). So once the held copies
    * fill their share, and copies are outstanding at the consumer, one copy is pulled every {@link BARRIER_PROBE_MS};
    * when a pull brought an earlier copy back, the next one asks for as many as are outstanding.
-   * Without a wall a pull asks for at most that share too: a wall may rise on its first copy, and every copy it
-   * brings past the wall is then held — a pull for the whole window would fill it with held copies, leaving no slot
-   * for the earlier ones the wall waits for (until its deadline).
+   * While deliveries may have been lost (after a disconnect or a short pull, until a copy settles it) a pull asks for
+   * at most that share even without a wall: one may rise on its first copy, and every copy it brings past the wall is
+   * then held — a pull for the whole window would fill it with held copies, leaving no slot for the earlier ones the
+   * wall waits for (until its deadline). Otherwise (no loss in sight) a pull takes every free slot.
    */
   pullable(free: number, limit: number): number {
     const cap = Math.max(1, limit - Math.ceil(limit / 4));
-    if (!this.up) return Math.min(free, cap);
+    if (!this.up) return this.#mayHaveLost === undefined && this.#gap === undefined ? free : Math.min(free, cap);
     if (this.#held.length < cap) return Math.max(0, Math.min(free, cap - this.#held.length));
     if (free === 0 || this.#outstanding === 0) return 0;
     if (this.#cameBack) {

@@ -15,7 +15,7 @@
  *        plane with its audit; the asker runs in its own thread), the crypto pool's jobs per batch, and how long this
  *        process's threads and the nats-server waited for a core (Linux schedstat): on a shared machine a tail spent
  *        waiting for a core is the machine's. The heap high-water is sampled without collecting (live + garbage not
- *        yet collected): a forced full GC every 500 ms stopped the registry's event loop for 20–450 ms each time and
+ *        yet collected): a forced full GC every 500 ms stopped the registry's event loop for 20–530 ms each time and
  *        was the 100/s run's p99 (issue 16, traced); REGISTRY_BENCH_LIVE_HEAP=1 samples the live heap that way again
  *        (for memory hunts: its pauses are in that run's latencies);
  *   (r3) the closed-loop rate's ratio to the raw Ed25519 verify rate measured here

@@ -20,6 +20,7 @@ import { isLiaisonError } from '../services/sdk/errors.ts';
 import { parsePolicy } from '../services/sdk/policy/index.ts';
 import { QUARANTINE_STREAM, quarantineSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, EXAMPLE_POLICY, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { typeCatalogFromList } from './support/catalogue-list.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
@@ -116,10 +117,7 @@ describe('at most once at the handler, durably (issue 12, finding 4)', () => {
     work = await mkdtemp(join(tmpdir(), 'liaison-amo-'));
     police = await fed.connect(SENDER);
     // Shorten the ack wait of the receiver's IntelligenceReport consumers (as the exchange administrator).
-    const probe = await fed.connect(RECEIVER);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs([TYPE])) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000 });
-    await probe.close();
+    await setConsumerLimits(fed, RECEIVER, { ackWaitMs: ACK_WAIT_MS }, [TYPE]);
   });
   afterEach(async () => {
     for (const c of children.splice(0)) await sigkill(c);

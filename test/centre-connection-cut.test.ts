@@ -8,7 +8,6 @@
  * (sender, id), never added twice). Every report ends handled once: its facts written, each of its values holding
  * its occurrence exactly once; no alert received twice.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCentre } from '../services/centre/index.ts';
 import { entityHash } from '../services/centre/store.ts';
@@ -16,6 +15,7 @@ import { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { connectThroughCut, cutAfterNextWrite } from './support/cut-service.ts';
 import { until } from './support/workflows.ts';
 
@@ -40,10 +40,7 @@ describe('the centre across a connection cut mid-burst (issue 16)', () => {
       senders.set(id, c);
       await c.consume((m) => void alerts.push(m), { types: ['CorrelationAlert'] });
     }
-    const probe = await fed.connect(CENTRE);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs()) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000 });
-    await probe.close();
+    await setConsumerLimits(fed, CENTRE, { ackWaitMs: ACK_WAIT_MS });
   }, 60_000);
   afterAll(async () => {
     for (const c of senders.values()) await c.close();

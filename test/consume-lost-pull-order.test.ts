@@ -9,12 +9,12 @@
  * Real nats-server; the connection runs through a link (test/support/drop-link.ts) that takes TLS off and drops one
  * pull's frames, the connection left open.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
 import { consumerName } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { startDropLink, type DropLink } from './support/drop-link.ts';
 import { until } from './support/workflows.ts';
 
@@ -49,10 +49,7 @@ describe("a receiver that loses a pull's copies without a disconnect keeps the s
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'lost-pull-order' });
     sender = await fed.connect(SENDER);
-    const probe = await fed.connect(RECEIVER);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs([TYPE])) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000 });
-    await probe.close();
+    await setConsumerLimits(fed, RECEIVER, { ackWaitMs: ACK_WAIT_MS }, [TYPE]);
   }, 60_000);
   afterAll(async () => {
     await fed?.stop();

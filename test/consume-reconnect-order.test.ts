@@ -9,11 +9,11 @@
  * Real nats-server; the connection runs through a TCP link (test/support/cut-link.ts) that drops a pull's batch of
  * copies in transit and closes the connection; the receiver reconnects through it.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { startCutLink, type CutLink } from './support/cut-link.ts';
 import { until } from './support/workflows.ts';
 
@@ -35,10 +35,7 @@ describe('a receiver whose connection is cut with copies in transit keeps the st
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'reconnect-order' });
     sender = await fed.connect(SENDER);
-    const probe = await fed.connect(RECEIVER);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs([TYPE])) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000 });
-    await probe.close();
+    await setConsumerLimits(fed, RECEIVER, { ackWaitMs: ACK_WAIT_MS }, [TYPE]);
   }, 60_000);
   afterAll(async () => {
     await fed?.stop();

@@ -13,6 +13,7 @@ import { listQuarantine, replayQuarantined } from '../services/sdk/client/quaran
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { quarantineServiceSubject, quarantineSubject } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -60,10 +61,7 @@ describe('quarantine replay: dead letters and in-doubt copies handed to the fixe
   beforeAll(async () => {
     fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'quarantine-replay' });
     police = await fed.connect(SENDER);
-    const probe = await fed.connect(RECEIVER);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs([TYPE])) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000, max_deliver: MAX_DELIVER });
-    await probe.close();
+    await setConsumerLimits(fed, RECEIVER, { ackWaitMs: ACK_WAIT_MS, maxDeliver: MAX_DELIVER }, [TYPE]);
     as = ['--as', fed.agencyDirs[RECEIVER]!, '--server', fed.server.url];
   }, 60_000);
   afterAll(async () => {

@@ -4,7 +4,6 @@
  * quarantine by reason (in doubt, dead letter, other refusals), and doctor warns while dead letters wait —
  * until the agency replays them. Real nats-server, real federation, the real CLI commands.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { QuarantineCounts } from '../services/sdk/client/quarantine-entry.ts';
 import { replayQuarantined } from '../services/sdk/client/quarantine-replay.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { RawAgency } from './support/violations.ts';
 import { until } from './support/workflows.ts';
 
@@ -54,10 +54,7 @@ describe('quarantine counts in exchange status and doctor, quarantined copies in
     fed = await createTestFederation({ agencies: [SENDER, RECEIVER], name: 'quarantine-status' });
     dir = ['--dir', fed.trustDir, '--server', fed.server.url];
     police = await fed.connect(SENDER);
-    const probe = await fed.connect(RECEIVER);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs([TYPE])) await jsm.consumers.update(c.stream, c.name, { ack_wait: 1_000_000_000, max_deliver: MAX_DELIVER });
-    await probe.close();
+    await setConsumerLimits(fed, RECEIVER, { ackWaitMs: 1_000, maxDeliver: MAX_DELIVER }, [TYPE]);
 
     // One of each reason: a dead letter (its handler always fails), an in-doubt copy (a claim left without
     // done), and a refusal before the handler (bytes that are no envelope, on the sender's own subject).

@@ -9,13 +9,13 @@
  * it recorded, never applied twice). Every transition ends in its case exactly once, every notice reaches each
  * party once.
  */
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LiaisonClient } from '../services/sdk/client/client.ts';
 import type { ReceivedMessage } from '../services/sdk/envelope/open.ts';
 import { agencyBuckets } from '../services/sdk/policy/index.ts';
 import { startWorkflows, workflowTypes } from '../services/workflows/service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { setConsumerLimits } from './support/consumer-limits.ts';
 import { connectThroughCut, cutAfterNextWrite } from './support/cut-service.ts';
 import { ManualClock, until, workflowPolicyText } from './support/workflows.ts';
 
@@ -42,10 +42,7 @@ describe('the case registry across a connection cut mid-burst (issue 16)', () =>
     ngo = await fed.connect(NGO);
     await police.consume((m) => void policeInbox.push(m), { types: ['WorkflowStateChange', 'WorkflowRejection'] });
     await ngo.consume((m) => void ngoInbox.push(m), { types: ['WorkflowStateChange', 'WorkflowRejection'] });
-    const probe = await fed.connect(REGISTRY);
-    const jsm = await jetstreamManager(fed.exchange.admin);
-    for (const c of probe.consumerSpecs([...workflowTypes(), 'Retraction'])) await jsm.consumers.update(c.stream, c.name, { ack_wait: ACK_WAIT_MS * 1_000_000 });
-    await probe.close();
+    await setConsumerLimits(fed, REGISTRY, { ackWaitMs: ACK_WAIT_MS }, [...workflowTypes(), 'Retraction']);
   }, 60_000);
   afterAll(async () => {
     await police?.close();

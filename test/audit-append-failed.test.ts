@@ -1,11 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEntry, LEDGER_STREAM, readLedger, startAuditService, type AuditService, type Entry, type QueriesMissedEntry } from '../services/audit/index.ts';
+import { decodeEntry, LEDGER_STREAM, readLedger, type AuditService, type Entry, type QueriesMissedEntry } from '../services/audit/index.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
-import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
-import { publishCheck, sealCheck, tallyChecks, until, type SignedCheck } from './support/audit-checks.ts';
-import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { federationWithOwnAudit, type LoggedLine, publishCheck, sealCheck, type SignedCheck, tallyChecks, until } from './support/audit-checks.ts';
+import type { TestFederation } from './support/federation.ts';
 
 const AGENCIES = ['xa-border-police', 'xb-police'] as const;
 /** Checks each agency publishes once the ledger is gone (all held: the queue's default bound is 4 096). */
@@ -15,15 +13,10 @@ describe("audit: a request whose entry is not stored is counted as missed ('appe
   let fed: TestFederation;
   let audit: AuditService;
   const clients: Partial<Record<string, LiaisonClient>> = {};
-  const logged: { level: number; msg: string; code?: string }[] = [];
+  const logged: LoggedLine[] = [];
 
   beforeAll(async () => {
-    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'audit-append-failed' });
-    await fed.exchange.audit!.stop();
-    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
-    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), logger, cryptoWorkers: 0 });
-    fed.exchange.audit = audit;
-    for (const a of AGENCIES) clients[a] = await fed.connect(a);
+    ({ fed, audit } = await federationWithOwnAudit({ name: 'audit-append-failed', agencies: AGENCIES, cryptoWorkers: 0, attach: true, logged, clients }));
   });
   afterAll(async () => {
     await fed?.stop();

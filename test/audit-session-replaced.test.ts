@@ -1,11 +1,9 @@
 import { jetstream } from '@nats-io/jetstream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEntry, encodeEntry, entrySubject, readChainHead, readLedger, startAuditService, type AuditService, type Entry, type StartEntry } from '../services/audit/index.ts';
+import { decodeEntry, encodeEntry, entrySubject, readChainHead, readLedger, type AuditService, type Entry, type StartEntry } from '../services/audit/index.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
-import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
-import { publishCheck, sealCheck, tallyChecks, until } from './support/audit-checks.ts';
-import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { federationWithOwnAudit, type LoggedLine, publishCheck, sealCheck, tallyChecks, until } from './support/audit-checks.ts';
+import type { TestFederation } from './support/federation.ts';
 
 const AGENCIES = ['xa-border-police', 'xb-police'] as const;
 /** Pause between two checks of one agency: a steady flow, so requests arrive all through the session's replacement. */
@@ -16,15 +14,10 @@ describe('audit: requests that arrive while a failed session is replaced are rec
   let audit: AuditService;
   const clients: Partial<Record<string, LiaisonClient>> = {};
   const sent: Record<string, Set<string>> = Object.fromEntries(AGENCIES.map((a) => [a, new Set<string>()]));
-  const logged: { level: number; msg: string }[] = [];
+  const logged: LoggedLine[] = [];
 
   beforeAll(async () => {
-    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'audit-session-replaced' });
-    await fed.exchange.audit!.stop();
-    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
-    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), logger, cryptoWorkers: 0 });
-    fed.exchange.audit = audit;
-    for (const a of AGENCIES) clients[a] = await fed.connect(a);
+    ({ fed, audit } = await federationWithOwnAudit({ name: 'audit-session-replaced', agencies: AGENCIES, cryptoWorkers: 0, attach: true, logged, clients }));
   });
   afterAll(async () => {
     await fed?.stop();

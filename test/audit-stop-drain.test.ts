@@ -1,10 +1,8 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeEntry, readLedger, startAuditService, type AuditService, type Entry } from '../services/audit/index.ts';
+import { decodeEntry, readLedger, type AuditService, type Entry } from '../services/audit/index.ts';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
-import { typeCatalogOf } from '../services/sdk/client/type-catalog.ts';
-import { publishCheck, sealCheck, tallyChecks, type SignedCheck } from './support/audit-checks.ts';
-import { createTestFederation, type TestFederation } from './support/federation.ts';
+import { federationWithOwnAudit, type LoggedLine, publishCheck, sealCheck, type SignedCheck, tallyChecks } from './support/audit-checks.ts';
+import type { TestFederation } from './support/federation.ts';
 
 const AGENCIES = ['xa-border-police', 'xb-police'] as const;
 /**
@@ -19,15 +17,10 @@ describe('audit: requests held when stop() is called are recorded before it retu
   let fed: TestFederation;
   let audit: AuditService;
   const clients: Partial<Record<string, LiaisonClient>> = {};
-  const logged: { level: number; msg: string }[] = [];
+  const logged: LoggedLine[] = [];
 
   beforeAll(async () => {
-    fed = await createTestFederation({ agencies: ['xa-border-police', 'xb-police', 'xc-ncb'], name: 'audit-stop-drain' });
-    await fed.exchange.audit!.stop();
-    fed.exchange.audit = undefined;
-    const logger = pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line) as { level: number; msg: string }) });
-    audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), logger, cryptoWorkers: 1 });
-    for (const a of AGENCIES) clients[a] = await fed.connect(a);
+    ({ fed, audit } = await federationWithOwnAudit({ name: 'audit-stop-drain', agencies: AGENCIES, cryptoWorkers: 1, attach: false, logged, clients }));
   });
   afterAll(async () => {
     await fed?.stop();

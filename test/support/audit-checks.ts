@@ -4,9 +4,12 @@
  * (issue 16): recorded + counted = sent, per requester.
  */
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
-import { sha256, type Entry, type QueriesMissedEntry, type QueryEntry } from '../../services/audit/index.ts';
+import { pino } from 'pino';
+import { sha256, startAuditService, type AuditService, type Entry, type QueriesMissedEntry, type QueryEntry } from '../../services/audit/index.ts';
 import type { LiaisonClient } from '../../services/sdk/client/client.ts';
+import { typeCatalogOf } from '../../services/sdk/client/type-catalog.ts';
 import { serviceSubject } from '../../services/sdk/subjects.ts';
+import { createTestFederation, type TestFederation } from './federation.ts';
 
 /** One signed DocumentCheckRequest, ready to publish. */
 export interface SignedCheck {
@@ -52,11 +55,35 @@ export function tallyChecks(entries: Entry[], agency: string): CheckTally {
   return { recorded, counted: mine.reduce((n, m) => n + m.count, 0), reasons };
 }
 
-/** Wait until `pred` holds, checking every 20 ms, at most `ms`; throw naming `what` when it never does. */
-export async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** One line the replaced audit logged. */
+export interface LoggedLine {
+  level: number;
+  msg: string;
+  code?: string;
 }
+
+/**
+ * A federation named `name` enrolling `agencies` and xc-ncb (the checks' recipient), its exchange's audit replaced by
+ * one whose log lines land in `logged` (crypto on `cryptoWorkers` threads), each agency's client put in `clients`.
+ * `attach`: the exchange stops the new audit with itself (else the test does).
+ */
+export async function federationWithOwnAudit(o: {
+  name: string;
+  agencies: readonly string[];
+  cryptoWorkers: number;
+  attach: boolean;
+  logged: LoggedLine[];
+  clients: Partial<Record<string, LiaisonClient>>;
+}): Promise<{ fed: TestFederation; audit: AuditService }> {
+  const fed = await createTestFederation({ agencies: [...o.agencies, 'xc-ncb'], name: o.name });
+  await fed.exchange.audit!.stop();
+  fed.exchange.audit = undefined;
+  const logger = pino({ level: 'info' }, { write: (line: string) => void o.logged.push(JSON.parse(line) as LoggedLine) });
+  const audit = await startAuditService({ nc: fed.exchange.admin, trustDir: fed.trustDir, policy: () => fed.exchange.policy, catalog: typeCatalogOf(fed.catalog), logger, cryptoWorkers: o.cryptoWorkers });
+  if (o.attach) fed.exchange.audit = audit;
+  for (const a of o.agencies) o.clients[a] = await fed.connect(a);
+  return { fed, audit };
+}
+
+/** Wait until `pred` holds, at most `ms`; throw naming `what` when it never does. */
+export { until } from './workflows.ts';

@@ -62,7 +62,21 @@ function keyToken(s: string): string {
   return /^[-\w]+$/.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`;
 }
 
-/** The record of one receiving agency (one per client; shared by its consumer loops). */
+/**
+ * The key of (sender, id) in the handled record of replica `replica` of an agency: `<sender>.<id>` (replica k > 1 keeps
+ * its own: `<sender>.<id>.r<k>`). A pure function: naming an entry needs no open record (the quarantine replay only
+ * names the entries it re-opens).
+ */
+export function handledKey(sender: string, id: string, replica: number): string {
+  const key = `${keyToken(sender)}.${keyToken(id)}`;
+  return replica > 1 ? `${key}.r${replica}` : key;
+}
+
+/**
+ * The record of one receiving agency (one per client; shared by its consumer loops). While open it follows its
+ * connection (its read gate and its writer each hold a status listener, the writer a subscription): {@link close} it
+ * when done with it, or it holds them until the connection closes.
+ */
 export class HandledRecord {
   /** Reads (only when a claim finds an entry), through {@link #gate}. */
   readonly #kv: KV;
@@ -115,8 +129,17 @@ export class HandledRecord {
 
   /** `<sender>.<id>` (replica k > 1 of an agency keeps its own: `<sender>.<id>.r<k>`). */
   keyOf(sender: string, id: string): string {
-    const key = `${keyToken(sender)}.${keyToken(id)}`;
-    return this.#replica > 1 ? `${key}.r${this.#replica}` : key;
+    return handledKey(sender, id, this.#replica);
+  }
+
+  /**
+   * Stop following the connection: the read gate and the writer let go of their status listeners, the writer of its
+   * subscription (a write still awaiting its acknowledgement fails; a read waiting for the reconnect runs now). For a
+   * record opened for one operation on a connection that lives on.
+   */
+  close(): void {
+    this.#gate.close();
+    this.#writer.close();
   }
 
   /**

@@ -5,7 +5,7 @@ import type { SigningKey } from '../envelope/jws.ts';
 import { msgIdTagKey } from '../envelope/msg-id-tag.ts';
 import { asLiaisonError, ERROR_CODES, LiaisonError, type ErrorCode } from '../errors.ts';
 import { quarantineServiceSubject, quarantineSubject } from '../subjects.ts';
-import { HandledRecord } from './handled.ts';
+import { handledKey } from './handled.ts';
 import { quarantineMsgId } from './quarantine.ts';
 import { reopenEntry } from './quarantine-record.ts';
 import { QUARANTINE_HEADERS, replayable, replicaOfConsumer, type ListedCopy } from './quarantine-entry.ts';
@@ -105,9 +105,12 @@ async function markReplayed(host: QuarantineHost, c: ListedCopy, outcome: string
   await jetstream(host.nc).publish(quarantineSubject(host.id), new Uint8Array(0), { headers: h, msgID: quarantineMsgId(host.id, { kind: 'replayed', sender: c.sender ?? '-', id: String(c.seq) }, msgIdTagKey(host.identity.key.privateKey)) });
 }
 
-/** Re-open the chosen entries in the handled record (one record per replica of the agency's services). */
+/**
+ * Re-open the chosen entries in the handled record (one record per replica of the agency's services). Each entry is
+ * named by its key alone: no record is opened (one opened per replay and left open followed the agency's connection for
+ * as long as it lived, two status listeners and a subscription per replay).
+ */
 async function reopenAll(host: QuarantineHost, chosen: ListedCopy[], clock: Clock, r: ReplayResult): Promise<ListedCopy[]> {
-  const records = new Map<number, HandledRecord>();
   const reopened: ListedCopy[] = [];
   for (const c of chosen) {
     const why = whyNot(c);
@@ -116,10 +119,7 @@ async function reopenAll(host: QuarantineHost, chosen: ListedCopy[], clock: Cloc
       continue;
     }
     const replica = replicaOfConsumer(c.from.consumer);
-    const state = await (async () => {
-      if (!records.has(replica)) records.set(replica, await HandledRecord.open(host.nc, host.id, { clock, replica }));
-      return await reopenEntry(host.nc, host.id, records.get(replica)!.keyOf(c.sender, c.id), clock);
-    })().catch((err: unknown) => {
+    const state = await reopenEntry(host.nc, host.id, handledKey(c.sender, c.id, replica), clock).catch((err: unknown) => {
       throw asLiaisonError(err, 'ERR_HANDLED_RECORD', `cannot re-open ${c.sender} ${c.id} in the handled record of ${host.id}`);
     });
     if (state === 'done') r.alreadyHandled.push(c);

@@ -26,6 +26,32 @@ const rec = (ref: string, note: string) => ({ ref, note, outbox: [], deadlines: 
 const bucketOf = (client: LiaisonClient) => agencyBuckets(client.policy, REGISTRY).find((b) => b.kind === 'kv' && b.name === 'cases')!.bucket;
 const isDirectGet = (subject: string) => subject.includes('DIRECT.GET');
 
+/** What a test of the watch works with: the store watched through the cut link, another replica's store on a connection of its own. */
+interface Replicas {
+  through: Awaited<ReturnType<typeof connectThroughCut>>;
+  watched: CaseStore;
+  writer: CaseStore;
+}
+
+/** Run `body` with the two replicas' stores of `fed`'s case registry; everything it opened is stopped after. */
+async function withReplicas(fed: TestFederation, body: (r: Replicas) => Promise<void>): Promise<void> {
+  const through = await connectThroughCut(fed, REGISTRY);
+  const { client, link } = through;
+  const watched = await CaseStore.open(client.nc, bucketOf(client), { inboxPrefix: inboxPrefix(client.id) });
+  // Another replica of the registry, on a connection of its own (not through the link).
+  const other = await fed.connect(REGISTRY);
+  const writer = await CaseStore.open(other.nc, bucketOf(other), { inboxPrefix: inboxPrefix(other.id) });
+  try {
+    await body({ through, watched, writer });
+  } finally {
+    watched.stop();
+    writer.stop();
+    await other.close();
+    await client.close();
+    await link.stop();
+  }
+}
+
 describe('the case registry reads across a connection cut (issue 16)', () => {
   let fed: TestFederation;
   beforeAll(async () => {
@@ -67,13 +93,8 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
   }, 120_000);
 
   it('a changed case whose re-read the cut lost is read again at the reconnect: the change reaches memory', async () => {
-    const through = await connectThroughCut(fed, REGISTRY);
-    const { client, link, logger, failures } = through;
-    const watched = await CaseStore.open(client.nc, bucketOf(client), { inboxPrefix: inboxPrefix(client.id) });
-    // Another replica of the registry, on a connection of its own (not through the link).
-    const other = await fed.connect(REGISTRY);
-    const writer = await CaseStore.open(other.nc, bucketOf(other), { inboxPrefix: inboxPrefix(other.id) });
-    try {
+    await withReplicas(fed, async ({ through, watched, writer }) => {
+      const { client, link, logger, failures } = through;
       await watched.watch(logger);
       const key = 'training.watch.c1';
       const first = (await writer.create(key, rec(key, 'first')))!;
@@ -97,22 +118,12 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
       expect(watched.cached(key)?.record).toEqual(rec(key, 'changed'));
       console.info(`[workflows-read-cut] watch: re-read again at the reconnect; failures logged: ${JSON.stringify(failures)}`);
       expect(failures.filter((f) => /timeout/i.test(f)), 'no re-read waited out nats.js\'s timeout').toEqual([]);
-    } finally {
-      watched.stop();
-      writer.stop();
-      await other.close();
-      await client.close();
-      await link.stop();
-    }
+    });
   }, 120_000);
 
   it('the watch\'s first load of every case cut part-way is loaded again at the reconnect, not failed by a timeout', async () => {
-    const through = await connectThroughCut(fed, REGISTRY);
-    const { client, link, logger, failures } = through;
-    const other = await fed.connect(REGISTRY);
-    const writer = await CaseStore.open(other.nc, bucketOf(other), { inboxPrefix: inboxPrefix(other.id) });
-    const watched = await CaseStore.open(client.nc, bucketOf(client), { inboxPrefix: inboxPrefix(client.id) });
-    try {
+    await withReplicas(fed, async ({ through, watched, writer }) => {
+      const { client, link, logger, failures } = through;
       const keys = Array.from({ length: CASES }, (_, i) => `training.load.c${i}`);
       for (const k of keys) expect(await writer.create(k, rec(k, 'stored'))).toBeGreaterThan(0);
       const loaded = () => keys.filter((k) => watched.cached(k)).length;
@@ -125,22 +136,12 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
       );
       expect(cut, 'the watch started once the connection was back, every case loaded').toEqual({ ok: CASES });
       expect(failures, 'nothing failed').toEqual([]);
-    } finally {
-      watched.stop();
-      writer.stop();
-      await other.close();
-      await client.close();
-      await link.stop();
-    }
+    });
   }, 120_000);
 
   it('changes made while the connection is down (their notices lost with it) reach memory at the reconnect, and a listing holds them', async () => {
-    const through = await connectThroughCut(fed, REGISTRY);
-    const { client, link, logger, failures } = through;
-    const watched = await CaseStore.open(client.nc, bucketOf(client), { inboxPrefix: inboxPrefix(client.id) });
-    const other = await fed.connect(REGISTRY);
-    const writer = await CaseStore.open(other.nc, bucketOf(other), { inboxPrefix: inboxPrefix(other.id) });
-    try {
+    await withReplicas(fed, async ({ through, watched, writer }) => {
+      const { client, link, logger, failures } = through;
       await watched.watch(logger);
       const old = 'training.down.c1';
       const created = 'training.down.c2';
@@ -162,12 +163,6 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
       const listed = (await watched.allCases()).map((c) => c.record.ref).filter((r) => r.startsWith('training.down.')).sort();
       expect(listed, 'the listing holds the case opened while down').toEqual([old, created]);
       expect(failures, 'nothing failed').toEqual([]);
-    } finally {
-      watched.stop();
-      writer.stop();
-      await other.close();
-      await client.close();
-      await link.stop();
-    }
+    });
   }, 120_000);
 });

@@ -92,7 +92,7 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
         8,
       );
       console.info(`[centre-scan-cut] entities: cut ${'ok' in cut ? `returned ${cut.ok.length}` : JSON.stringify(cut)} ${failedAt - cutAt} ms after the cut; held ${'ok' in held ? `returned ${held.ok.length}` : JSON.stringify(held)}`);
-      expect(cut, 'the scan whose answer was lost failed with the connection (typed), not by a timeout, nor resolved part-way').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost .*ent\./) });
+      expect(cut, 'the scan whose answer was lost failed with the connection (typed), not by a timeout, nor resolved part-way').toEqual({ code: 'ERR_STATE_READ', message: expect.stringMatching(/^connection lost .*ent\./) });
       expect('ok' in held && held.ok.map(named).sort(), 'the facts scan asked for while down was answered in full at the reconnect').toEqual([...factsNames].sort());
       // Read again once connected: every record.
       expect((await store.allEntities()).map((e) => e.record.reference).sort()).toEqual([...entityRefs].sort());
@@ -114,7 +114,7 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
         2,
       );
       console.info(`[centre-scan-cut] factsOf: cut ${'ok' in cut ? `returned ${cut.ok.map(named).join(', ')}` : JSON.stringify(cut)}; held ${'ok' in held ? `returned ${held.ok.length}` : JSON.stringify(held)}`);
-      expect(cut, 'the scan whose answer was lost failed with the connection (typed), not by a timeout, nor resolved part-way').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost .*facts\./) });
+      expect(cut, 'the scan whose answer was lost failed with the connection (typed), not by a timeout, nor resolved part-way').toEqual({ code: 'ERR_STATE_READ', message: expect.stringMatching(/^connection lost .*facts\./) });
       expect('ok' in held && held.ok.map((f) => f.agency).sort(), 'the scan asked for while down found each sender\'s facts').toEqual([...SENDERS].sort());
     } finally {
       await client.close();
@@ -145,7 +145,7 @@ describe('the centre\'s whole-bucket scans across a connection cut (issue 16)', 
       await until(() => endedAt > 0, 60_000, 'the report to end');
       const r = await run;
       console.info(`[centre-scan-cut] CLI report: ${JSON.stringify(r)} ${endedAt - at} ms after the cut`);
-      expect(r, 'the report whose scan was cut failed with the connection, not by nats.js\'s timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost /) });
+      expect(r, 'the report whose scan was cut failed with the connection, not by nats.js\'s timeout').toEqual({ code: 'ERR_STATE_READ', message: expect.stringMatching(/^connection lost /) });
     } finally {
       LiaisonClient.connect = connect;
       link.refuse(false);

@@ -165,7 +165,7 @@ describe('the centre record delete across a connection cut (issue 16)', () => {
         () => store.entity(e),
       );
       console.info(`[record-bypass-cut] read: cut ${JSON.stringify(cut)}, held ${'ok' in held ? held.ok?.record.reference : JSON.stringify(held)}`);
-      expect(cut, 'the read whose answer was lost failed with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(new RegExp(`^connection lost .*read of ent\\.${e}`)) });
+      expect(cut, 'the read whose answer was lost failed with the connection, not by a timeout').toEqual({ code: 'ERR_STATE_READ', message: expect.stringMatching(new RegExp(`^connection lost .*read of ent\\.${e}`)) });
       expect('ok' in held && held.ok?.record.reference, 'the read asked for while down was answered at the reconnect').toBe('ref-e');
     } finally {
       await client.close();

@@ -83,7 +83,7 @@ describe('the case registry reads across a connection cut (issue 16)', () => {
         3,
       );
       console.info(`[workflows-read-cut] scan: cut ${JSON.stringify(cut)} ${failedAt - cutAt} ms after the cut, held ${JSON.stringify(held)}`);
-      expect(cut, 'the scan awaiting an answer at the cut failed whole with the connection, not by a timeout').toEqual({ code: 'ERR_PUBLISH', message: expect.stringMatching(/^connection lost .*read of the case bucket/) });
+      expect(cut, 'the scan awaiting an answer at the cut failed whole with the connection, not by a timeout').toEqual({ code: 'ERR_STATE_READ', message: expect.stringMatching(/^connection lost .*read of the case bucket/) });
       expect(held, 'the scan asked for while down listed every case at the reconnect').toEqual({ ok: keys });
     } finally {
       store.stop();

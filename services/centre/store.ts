@@ -146,7 +146,7 @@ export class CorrelationStore {
       // redelivered and its occurrence, found by (sender, id) on the record read afresh, is never added twice; its facts
       // (the last write) are the same facts written again.
       const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'correlation bucket', failOnDisconnect: true }) : undefined;
-      const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_PUBLISH') : undefined;
+      const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_STATE_READ') : undefined;
       return new CorrelationStore(kv, await StoredReader.open(nc, `KV_${bucket}`), new EntityCache(o.cacheBytes), writer, bucket, gate);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the correlation bucket ${bucket} (is the agency's role given "state: { kv: [correlations] }" and the exchange provisioned?)`);

@@ -97,6 +97,7 @@ export const HTTP_STATUS_OF: Readonly<Record<string, number>> = {
   ERR_CONNECT: 503,
   ERR_TLS: 502,
   ERR_PUBLISH: 502,
+  ERR_STATE_READ: 503,
   ERR_EXCHANGE: 502,
   ERR_NATS_SERVER_MISSING: 500,
   ERR_TIMEOUT: 504,

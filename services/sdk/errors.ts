@@ -88,6 +88,7 @@ export const ERROR_CODES = {
   ERR_CONNECT: 'Could not connect to the exchange (unreachable, refused, or authorization failed).',
   ERR_TLS: "The federation's TLS material (CA, the exchange's server certificate, an agency's ca.pem) is missing, invalid or could not be made, or plain TCP was asked for beyond loopback.",
   ERR_PUBLISH: 'The exchange did not acknowledge a publish.',
+  ERR_STATE_READ: "A read of a service's stored state (a KV entry or a scan of its bucket: the case registry's cases, the centre's records and facts) lost its answer: the connection to the exchange dropped before the exchange answered. Nothing was decided on it and a scan is never returned part-way; read it again (a message being handled is redelivered).",
   ERR_EXCHANGE: 'The exchange (nats-server) could not be configured, started or provisioned.',
   ERR_EDGE: "The agency's leaf node (`liaison leaf up`) could not start, keep its outbox or forwarder cursor in its own JetStream domain, or read it (the message says which).",
   ERR_NATS_SERVER_MISSING: 'The nats-server binary was not found (LIAISON_NATS_SERVER names no executable file, or nats-server is neither on the PATH nor in /usr/sbin): the message names the command that installs it.',

@@ -109,7 +109,8 @@ export class CaseStore {
       // reconnect) is safe: every case write is a compare-and-set, and a failed transition is redelivered and re-read,
       // its own stored write found by the message id it recorded (appliedFrom), never applied twice.
       const writer = o.inboxPrefix ? new RecordWriter(nc, o.inboxPrefix, { code: 'ERR_PUBLISH', what: 'case bucket', failOnDisconnect: true }) : undefined;
-      const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_PUBLISH') : undefined;
+      // A read that lost its answer at a drop is a read failure (ERR_STATE_READ), not a publish's.
+      const gate = o.inboxPrefix ? new ReadGate(nc, 'ERR_STATE_READ') : undefined;
       return new CaseStore(kv, await KvReader.open(nc, bucket), cap, writer, bucket, gate);
     } catch (err) {
       throw asLiaisonError(err, 'ERR_CONFIG_INVALID', `cannot open the case bucket ${bucket} (is the agency's role given "state: { kv: [cases] }" and the exchange provisioned?)`);

@@ -7,6 +7,7 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ReadGate } from '../sdk/client/read-gate.ts';
 import type { Logger } from '../sdk/logging.ts';
 import { agencyBucket, rekey, type RekeyCounts, type RekeyEntry, type RekeyVerdict } from '../sdk/state/rekey.ts';
 import type { MessageFacts } from './facts.ts';
@@ -32,9 +33,20 @@ export function planFacts(e: RekeyEntry): RekeyVerdict {
   return { kind: 'unresolved', why: `the key is neither ${FACTS}${f.messageId} nor ${current}` };
 }
 
-/** Move every old-format facts entry of the centre's bucket to its (sender, id) key; idempotent, bounded, logged with counts. */
+/**
+ * Move every old-format facts entry of the centre's bucket to its (sender, id) key; idempotent, bounded, logged with
+ * counts. Each request — every step of the scan, every create and delete — goes through a {@link ReadGate} (issue 16):
+ * one whose answer a dropped connection lost is made again at the reconnect, at once, so a drop during the centre's
+ * start delays it instead of failing it after nats.js's timeout; asked while the connection is down, it waits for the
+ * reconnect. Only a connection closed for good fails it (ERR_EXCHANGE).
+ */
 export async function migrateCentreFacts(nc: NatsConnection, bucket: string, logger?: Logger): Promise<RekeyCounts> {
-  // Old keys are `facts.<UUIDv7>`, one token; current ones `facts.<sender>.<id>`: only old ones are read.
-  const { entries, target } = await agencyBucket(nc, bucket, `${FACTS}*`);
-  return await rekey({ what: 'centre facts', entries, target, plan: planFacts, logger });
+  const gate = new ReadGate(nc, 'ERR_EXCHANGE');
+  try {
+    // Old keys are `facts.<UUIDv7>`, one token; current ones `facts.<sender>.<id>`: only old ones are read.
+    const { entries, target } = await agencyBucket(nc, bucket, `${FACTS}*`, async (what, request) => await gate.readAcross(what, request));
+    return await rekey({ what: 'centre facts', entries, target, plan: planFacts, logger });
+  } finally {
+    gate.close();
+  }
 }

@@ -8,8 +8,10 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agencyJetStream } from '../client/agency-js.ts';
+import { asLiaisonError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
-import { KvReader, type KvValue } from './kv-reader.ts';
+import { KvReader } from './kv-reader.ts';
+import { StoredReader } from './stored.ts';
 
 /** One stored entry as the migration sees it. */
 export interface RekeyEntry {
@@ -86,7 +88,7 @@ export function isKeyExists(err: unknown): boolean {
   return /wrong last sequence|key exists|10071|10164/i.test(String((err as { message?: unknown })?.message ?? err));
 }
 
-/** A KV bucket as a rekey target: create-if-absent (false when the key exists) and delete. */
+/** A KV bucket as a rekey target: create-if-absent (false when the key exists) and delete; a failed write is ERR_PUBLISH. */
 export function kvTarget(kv: KV): RekeyTarget {
   return {
     async create(key, value) {
@@ -95,35 +97,81 @@ export function kvTarget(kv: KV): RekeyTarget {
         return true;
       } catch (err) {
         if (isKeyExists(err)) return false;
-        throw err;
+        throw asLiaisonError(err, 'ERR_PUBLISH', `cannot create ${key} (moving it to its new key)`);
       }
     },
     async delete(key) {
-      await kv.delete(key);
+      try {
+        await kv.delete(key);
+      } catch (err) {
+        throw asLiaisonError(err, 'ERR_PUBLISH', `cannot delete ${key} (its entry moved to its new key)`);
+      }
     },
+  };
+}
+
+/**
+ * Runs one request of a migration — a step of its scan, or one write — named `what` (default: as it is). A service
+ * gives its ReadGate's `readAcross` (issue 16): a request cut by a drop is made again at the reconnect, at once,
+ * instead of failing the start after nats.js's timeout. Each request is safe to repeat: a scan step reads by sequence;
+ * a create whose answer was lost finds its own value at the key (counted superseded), a delete is idempotent.
+ */
+export type RekeyRequests = <T>(what: string, request: () => Promise<T>) => Promise<T>;
+
+/** Each request as it is. */
+const direct: RekeyRequests = async (_what, request) => await request();
+
+/** The header nats.js KV writes on a delete or purge marker. */
+const KV_OPERATION = 'KV-Operation';
+
+/**
+ * The current values of the keys of `bucket` matching `keyFilter`, up to the stream's last sequence when the scan
+ * started (the latest entry of each key; removed keys left out), one direct get at a time, each through `requests`.
+ */
+async function* currentValues(stored: StoredReader, bucket: string, keyFilter: string, requests: RekeyRequests): AsyncGenerator<RekeyEntry> {
+  const prefix = `$KV.${bucket}.`;
+  const filter = prefix + keyFilter;
+  const { first, last } = await requests(`${keyFilter} of ${bucket} (a scan: the bucket's bounds)`, () => stored.bounds());
+  const latest = new Map<string, Uint8Array | undefined>();
+  for (let seq = Math.max(1, first); seq <= last; ) {
+    const at = seq;
+    const m = await requests(`${keyFilter} of ${bucket} (a scan, from sequence ${at})`, () => stored.next(filter, at));
+    if (!m || m.seq > last) break;
+    const op = m.header?.get(KV_OPERATION);
+    // In stream order: a later entry of a key replaces an earlier one; a removal marker leaves it out.
+    latest.set(m.subject.slice(prefix.length), op === 'DEL' || op === 'PURGE' || m.data.length === 0 ? undefined : m.data);
+    seq = m.seq + 1;
+  }
+  for (const [key, value] of latest) if (value) yield { key, value };
+}
+
+/** `target` with each write through `requests`. */
+function targetThrough(target: RekeyTarget, bucket: string, requests: RekeyRequests): RekeyTarget {
+  return {
+    create: async (key, value) => await requests(`the create of ${key} in ${bucket}`, () => target.create(key, value)),
+    delete: async (key) => await requests(`the delete of ${key} in ${bucket}`, () => target.delete(key)),
   };
 }
 
 /**
  * The entries and writes of a KV bucket the agency owns, as a migration needs them: the current values
  * of the keys matching `keyFilter` (a NATS subject filter such as `facts.*`, which the server applies,
- * so a start after the migration reads next to nothing) by direct get ({@link KvReader}: agencies have
- * no consumer rights on their buckets), writes through the agency's JetStream.
+ * so a start after the migration reads next to nothing) by direct get (agencies have no consumer rights
+ * on their buckets), writes through the agency's JetStream; every request of the scan and every write
+ * through `requests` ({@link RekeyRequests}). `reader` reads other keys of the bucket (not through `requests`).
  */
-export async function agencyBucket(nc: NatsConnection, bucket: string, keyFilter: string): Promise<{ entries: AsyncIterable<RekeyEntry>; target: RekeyTarget; reader: KvReader }> {
+export async function agencyBucket(
+  nc: NatsConnection,
+  bucket: string,
+  keyFilter: string,
+  requests: RekeyRequests = direct,
+): Promise<{ entries: AsyncIterable<RekeyEntry>; target: RekeyTarget; reader: KvReader }> {
   const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
   const reader = await KvReader.open(nc, bucket);
-  async function* entries(): AsyncGenerator<RekeyEntry> {
-    const latest = new Map<string, KvValue>();
-    for await (const v of reader.entriesMatching(keyFilter)) {
-      const known = latest.get(v.key);
-      if (!known || known.revision < v.revision) latest.set(v.key, v);
-    }
-    for (const [key, v] of latest) if (v.value && v.value.length > 0) yield { key, value: v.value };
-  }
+  const stored = await StoredReader.open(nc, `KV_${bucket}`);
   return {
-    entries: entries(),
+    entries: currentValues(stored, bucket, keyFilter, requests),
     reader,
-    target: kvTarget(kv),
+    target: targetThrough(kvTarget(kv), bucket, requests),
   };
 }

@@ -639,12 +639,16 @@ export class LiaisonClient {
     this.#cross?.stop();
     this.#publisher.close();
     this.#crypto?.release();
-    if (this.nc.isClosed()) return;
-    // drain() waits for a reconnect that may never come (a revoked agency is refused): bound it, then close.
-    const drained = this.nc.drain().then(
-      () => true,
-      () => false,
-    );
-    if (!(await inTime(drained, false, 0)) && !this.nc.isClosed()) await this.nc.close().catch(() => undefined);
+    if (!this.nc.isClosed()) {
+      // drain() waits for a reconnect that may never come (a revoked agency is refused): bound it, then close.
+      const drained = this.nc.drain().then(
+        () => true,
+        () => false,
+      );
+      if (!(await inTime(drained, false, 0)) && !this.nc.isClosed()) await this.nc.close().catch(() => undefined);
+    }
+    // Only now, its writes drained: closed earlier, pending done marks would fail and their copies come back in doubt.
+    // Left open, its writer's sweep timer would keep it and the closed connection alive for the life of the process.
+    this.#handled?.close();
   }
 }

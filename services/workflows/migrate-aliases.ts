@@ -9,6 +9,7 @@
  * @module
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ReadGate } from '../sdk/client/read-gate.ts';
 import type { Logger } from '../sdk/logging.ts';
 import type { KvReader } from '../sdk/state/kv-reader.ts';
 import { agencyBucket, rekey, type RekeyCounts, type RekeyEntry, type RekeyVerdict } from '../sdk/state/rekey.ts';
@@ -18,9 +19,12 @@ import type { CaseRecord } from './model.ts';
 const ALIAS = 'alias.';
 const decoder = new TextDecoder();
 
-/** The case an alias names, or why it cannot be read. */
+/**
+ * The case an alias names, or why it cannot be used. A read that failed fails the migration (the start): taken for a
+ * case not there, it would leave the alias unmoved, reported as unresolved.
+ */
 async function caseOf(reader: Pick<KvReader, 'get'>, key: string): Promise<CaseRecord | string> {
-  const v = await reader.get(key).catch(() => undefined);
+  const v = await reader.get(key);
   if (!v?.value || v.value.length === 0) return `its case ${key} is not in the bucket`;
   try {
     return JSON.parse(decoder.decode(v.value)) as CaseRecord;
@@ -45,9 +49,23 @@ export async function planAlias(reader: Pick<KvReader, 'get'>, e: RekeyEntry): P
   return rest.includes('.') ? { kind: 'current' } : { kind: 'unresolved', why: 'its case applied no message with this id' };
 }
 
-/** Move every old-format alias of the case bucket to its (sender, id) key; idempotent, bounded, logged with counts. */
+/**
+ * Move every old-format alias of the case bucket to its (sender, id) key; idempotent, bounded, logged with counts.
+ * Each request — every step of the scan, every read of a case an alias names, every create and delete — goes through a
+ * {@link ReadGate} (issue 16), as the centre's facts migration does: one whose answer a dropped connection lost is made
+ * again at the reconnect, at once, so a drop during the registry's start delays it instead of failing it after
+ * nats.js's timeout (or, for a case read, leaving its alias unmoved as if the case were gone); asked while the
+ * connection is down, it waits for the reconnect. Only a connection closed for good fails it.
+ */
 export async function migrateCaseAliases(nc: NatsConnection, bucket: string, logger?: Logger): Promise<RekeyCounts> {
-  // Old keys are `alias.<UUIDv7>`, one token; current ones `alias.<sender>.<id>`: only old ones are read.
-  const { entries, target, reader } = await agencyBucket(nc, bucket, `${ALIAS}*`);
-  return await rekey({ what: 'case aliases', entries, target, plan: (e) => planAlias(reader, e), logger });
+  const gate = new ReadGate(nc, 'ERR_EXCHANGE');
+  try {
+    const across = async <T>(what: string, request: () => Promise<T>) => await gate.readAcross(what, request);
+    // Old keys are `alias.<UUIDv7>`, one token; current ones `alias.<sender>.<id>`: only old ones are read.
+    const { entries, target, reader } = await agencyBucket(nc, bucket, `${ALIAS}*`, across);
+    const cases = { get: async (key: string) => await across(`the case ${key} of ${bucket} (named by an alias)`, () => reader.get(key)) };
+    return await rekey({ what: 'case aliases', entries, target, plan: (e) => planAlias(cases, e), logger });
+  } finally {
+    gate.close();
+  }
 }

@@ -11,7 +11,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CaseRecord } from '../services/workflows/model.ts';
 import { startWorkflows } from '../services/workflows/service.ts';
-import { migrationSuite, startAcrossCut, whereNow } from './support/start-across-cut.ts';
+import { agencyHolds, migrationSuite, startAcrossCut, whereNow } from './support/start-across-cut.ts';
 import { workflowPolicyText } from './support/workflows.ts';
 
 const REGISTRY = 'mac-cases';
@@ -49,7 +49,7 @@ interface SeededAlias {
 describe('the case registry\'s start-up alias migration across a connection cut (issue 16)', () => {
   const suite = migrationSuite({ agency: REGISTRY, name: 'aliases-migrate-cut', kvName: 'cases', policyText: workflowPolicyText });
   const bucket = () => suite.bucket();
-  const whereNowOf = async (seeded: SeededAlias[]) => await whereNow(suite.seeder().nc, bucket(), seeded);
+  const whereNowOf = async (seeded: SeededAlias[]) => await whereNow(await agencyHolds(suite.seeder().nc, bucket()), seeded);
 
   /** Write `OLD` cases (keys `case-mig-<series>-<i>`) and an alias of each under its old key `alias.<id>`, as the pre-(sender, id) registry did. */
   async function seedOldAliases(series: number): Promise<SeededAlias[]> {

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MessageFacts } from '../services/centre/facts.ts';
 import { startCentre } from '../services/centre/index.ts';
-import { migrationSuite, startAcrossCut, whereNow } from './support/start-across-cut.ts';
+import { agencyHolds, migrationSuite, startAcrossCut, whereNow } from './support/start-across-cut.ts';
 
 const CENTRE = 'mac-centre';
 const SENDERS = ['xa-border-police', 'xb-police', 'xa-coast-guard'];
@@ -47,7 +47,7 @@ describe('the centre\'s start-up facts migration across a connection cut (issue 
 
   /** Which seeded facts sit where now: at their (sender, id) key, and still at their old key. */
   const whereNowOf = async (seeded: MessageFacts[]) =>
-    await whereNow(suite.seeder().nc, suite.bucket(), seeded.map((f) => ({ from: `facts.${f.messageId}`, to: `facts.${f.agency}.${f.messageId}` })));
+    await whereNow(await agencyHolds(suite.seeder().nc, suite.bucket()), seeded.map((f) => ({ from: `facts.${f.messageId}`, to: `facts.${f.agency}.${f.messageId}` })));
 
   /** Start the centre through a link cut right after its `nth` publish `matches` accepts (see startAcrossCut). */
   const startCentreAcrossCut = async (matches: (subject: string) => boolean, nth: number) =>

@@ -89,7 +89,7 @@ export function startRetractService(o: { nc: NatsConnection; host: ExchangeServi
   let kv: Promise<KV> | undefined;
   let verifier: Promise<RequestVerifier> | undefined;
   // Records written before they were keyed by (sender, id) move to their new key first.
-  const bucket = () => (kv ??= new Kvm(o.nc).create(RETRACTIONS_BUCKET, { history: 1 }).then(async (b) => (await migrateRetractions(b, o.logger), b)));
+  const bucket = () => (kv ??= new Kvm(o.nc).create(RETRACTIONS_BUCKET, { history: 1 }).then(async (b) => (await migrateRetractions(o.nc, b, o.logger), b)));
   void bucket().catch((err: unknown) => {
     kv = undefined;
     o.logger?.warn({ err }, 'could not open or migrate the retraction records; trying again on the next request');

@@ -11,6 +11,7 @@ import { agencyJetStream } from '../../services/sdk/client/agency-js.ts';
 import type { LiaisonClient } from '../../services/sdk/client/client.ts';
 import { agencyBuckets } from '../../services/sdk/policy/index.ts';
 import { KvReader } from '../../services/sdk/state/kv-reader.ts';
+import type { CutLink } from './cut-link.ts';
 import { armAfterPublish, connectThroughCut, outcome } from './cut-service.ts';
 import { createTestFederation, type TestFederation } from './federation.ts';
 import { until } from './workflows.ts';
@@ -21,36 +22,51 @@ export interface StartAcrossCut {
   afterReconnectMs: number;
 }
 
+/** Which publish of a connection the link is cut right after: the `nth` that `matches` accepts. */
+export interface CutAt {
+  matches: (subject: string) => boolean;
+  nth: number;
+}
+
+/**
+ * Run `work` with `link` cut right after `nc`'s publish `at` names (the next bytes the server sends dropped),
+ * reconnects refused until three were, then let through; how `work` ended, and how long after the let-through.
+ */
+export async function runAcrossCut<T>(link: CutLink, nc: NatsConnection, at: CutAt, work: () => Promise<T>): Promise<{ result: { ok: T } | { code: string; message: string }; afterReconnectMs: number }> {
+  const refusedBefore = link.refused();
+  link.refuse(true);
+  armAfterPublish(nc, at.matches, at.nth, () => link.armCut(1));
+  let endedAt = 0;
+  const running = outcome(work()).finally(() => (endedAt = Date.now()));
+  const cutAt = await Promise.race([link.cut.then(() => Date.now()), new Promise<number>((r) => setTimeout(() => r(0), 30_000))]);
+  expect(cutAt, 'the connection was cut part-way through the work').toBeGreaterThan(0);
+  await until(() => link.refused() >= refusedBefore + 3, 20_000, 'three reconnects refused');
+  link.refuse(false);
+  const letThroughAt = Date.now();
+  await until(() => endedAt > 0, 60_000, 'the work to end');
+  return { result: await running, afterReconnectMs: endedAt - letThroughAt };
+}
+
 /**
  * Start a service of `agency` (`start`, given the client behind the cut link and its logger) with the link cut right
- * after the client's `nth` publish `matches` accepts, reconnects refused until three were; how the start ended (the
- * started service is stopped, the client closed, the link stopped before this returns). `tag` prefixes the log line.
+ * after the client's publish `at` names, reconnects refused until three were ({@link runAcrossCut}); how the start
+ * ended (the started service is stopped, the client closed, the link stopped before this returns). `tag` prefixes the
+ * log line.
  */
 export async function startAcrossCut(
   fed: TestFederation,
   agency: string,
   tag: string,
-  cut: { matches: (subject: string) => boolean; nth: number },
+  at: CutAt,
   start: (client: LiaisonClient, logger: Logger) => Promise<{ stop(): Promise<void> }>,
 ): Promise<StartAcrossCut> {
   const { client, link, logger, failures } = await connectThroughCut(fed, agency);
   let started: { stop(): Promise<void> } | undefined;
   try {
-    const refusedBefore = link.refused();
-    link.refuse(true);
-    armAfterPublish(client.nc, cut.matches, cut.nth, () => link.armCut(1));
-    let endedAt = 0;
-    const starting = outcome(start(client, logger)).finally(() => (endedAt = Date.now()));
-    const cutAt = await Promise.race([link.cut.then(() => Date.now()), new Promise<number>((r) => setTimeout(() => r(0), 30_000))]);
-    expect(cutAt, 'the connection was cut part-way through the start').toBeGreaterThan(0);
-    await until(() => link.refused() >= refusedBefore + 3, 20_000, 'three reconnects refused');
-    link.refuse(false);
-    const letThroughAt = Date.now();
-    await until(() => endedAt > 0, 60_000, 'the start to end');
-    const r = await starting;
+    const { result: r, afterReconnectMs } = await runAcrossCut(link, client.nc, at, async () => await start(client, logger));
     if ('ok' in r) started = r.ok;
-    console.info(`[${tag}] start ${'ok' in r ? 'succeeded' : JSON.stringify(r)} ${endedAt - letThroughAt} ms after reconnects were let through; logged failures: ${failures.length}`);
-    return { start: 'ok' in r ? 'started' : r, afterReconnectMs: endedAt - letThroughAt };
+    console.info(`[${tag}] start ${'ok' in r ? 'succeeded' : JSON.stringify(r)} ${afterReconnectMs} ms after reconnects were let through; logged failures: ${failures.length}`);
+    return { start: 'ok' in r ? 'started' : r, afterReconnectMs };
   } finally {
     await started?.stop();
     await client.close();
@@ -58,14 +74,19 @@ export async function startAcrossCut(
   }
 }
 
-/** Where entries moved by a migration sit now: how many at their new key, how many still at their old one. */
-export async function whereNow(nc: NatsConnection, bucket: string, moves: readonly { from: string; to: string }[]): Promise<{ moved: number; old: number }> {
+/** Whether `key` of the agency's KV bucket `bucket` holds a value now (read by direct get, as the agency may). */
+export async function agencyHolds(nc: NatsConnection, bucket: string): Promise<(key: string) => Promise<boolean>> {
   const reader = await KvReader.open(nc, bucket);
+  return async (key) => (await reader.get(key)) !== undefined;
+}
+
+/** Where entries moved by a migration sit now (`holds`: whether a key holds a value): how many at their new key, how many still at their old one. */
+export async function whereNow(holds: (key: string) => Promise<boolean>, moves: readonly { from: string; to: string }[]): Promise<{ moved: number; old: number }> {
   let moved = 0;
   let old = 0;
   for (const { from, to } of moves) {
-    if (await reader.get(to)) moved++;
-    if (await reader.get(from)) old++;
+    if (await holds(to)) moved++;
+    if (await holds(from)) old++;
   }
   return { moved, old };
 }

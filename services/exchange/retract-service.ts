@@ -88,12 +88,18 @@ export function startRetractService(o: { nc: NatsConnection; host: ExchangeServi
   let codec: EnvelopeCodec | undefined;
   let kv: Promise<KV> | undefined;
   let verifier: Promise<RequestVerifier> | undefined;
-  // Records written before they were keyed by (sender, id) move to their new key first.
-  const bucket = () => (kv ??= new Kvm(o.nc).create(RETRACTIONS_BUCKET, { history: 1 }).then(async (b) => (await migrateRetractions(o.nc, b, o.logger), b)));
-  void bucket().catch((err: unknown) => {
-    kv = undefined;
-    o.logger?.warn({ err }, 'could not open or migrate the retraction records; trying again on the next request');
-  });
+  // Records written before they were keyed by (sender, id) move to their new key first. A failed attempt is
+  // forgotten (whoever made it): the next request tries again, so the service recovers when the cause goes.
+  const open = (): Promise<KV> => {
+    const attempt = new Kvm(o.nc).create(RETRACTIONS_BUCKET, { history: 1 }).then(async (b) => (await migrateRetractions(o.nc, b, o.logger), b));
+    attempt.catch((err: unknown) => {
+      if (kv === attempt) kv = undefined;
+      o.logger?.warn({ err }, 'could not open or migrate the retraction records; trying again on the next request');
+    });
+    return attempt;
+  };
+  const bucket = () => (kv ??= open());
+  void bucket().catch(() => undefined);
 
   // The refusal names no other sender: the caller may not be allowed to know that agency exchanged anything.
   const notSender = (agency: string, id: string) =>

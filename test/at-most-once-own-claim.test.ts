@@ -9,20 +9,19 @@
  * Real nats-server; the record's connection runs through a TCP link (test/support/cut-link.ts) armed to drop the
  * next bytes the server sends — the write's PubAck — and close the connection; the client reconnects through it.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiaisonClient } from '../services/sdk/client/client.ts';
 import { HandledRecord, type Claim } from '../services/sdk/client/handled.ts';
 import { covers, floorKey, parseEntry, parseFloor } from '../services/sdk/client/record-entry.ts';
 import { systemClock } from '../services/sdk/clock.ts';
 import { HANDLED_BUCKET } from '../services/sdk/policy/index.ts';
-import { bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
+import { bucketName } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
-import { startCutLink, type CutLink } from './support/cut-link.ts';
+import type { CutLink } from './support/cut-link.ts';
+import { rawAgencyThroughCut } from './support/cut-service.ts';
 import { until } from './support/workflows.ts';
 
 const SENDER = 'xa-border-police';
@@ -61,16 +60,7 @@ describe('a claim lost in a connection cut (issue 16)', () => {
 
   /** A process of the receiver whose record writes through a fresh cut link (plain nats.js connection, its own creds). */
   async function linkedProcess(): Promise<Linked> {
-    const dir = fed.agencyDirs[RECEIVER]!;
-    const link = await startCutLink(fed.server.url);
-    const nc = await connect({
-      servers: link.url,
-      tls: { ca: await readFile(join(dir, 'ca.pem'), 'utf8') },
-      authenticator: credsAuthenticator(new Uint8Array(await readFile(join(dir, 'nats.creds')))),
-      inboxPrefix: inboxPrefix(RECEIVER),
-      reconnectTimeWait: 100,
-      maxReconnectAttempts: -1,
-    });
+    const { link, nc } = await rawAgencyThroughCut(fed, RECEIVER);
     let reconnects = 0;
     void (async () => {
       for await (const s of nc.status()) if (s.type === 'reconnect') reconnects++;

@@ -10,25 +10,14 @@ import { describe, expect, it } from 'vitest';
 import type { MessageFacts } from '../services/centre/facts.ts';
 import { startCentre } from '../services/centre/index.ts';
 import { agencyHolds, migrationSuite, startAcrossCut, whereNow } from './support/start-across-cut.ts';
+import { plainFacts } from './support/centre-facts.ts';
 
 const CENTRE = 'mac-centre';
 const SENDERS = ['xa-border-police', 'xb-police', 'xa-coast-guard'];
 /** Old-format facts per test: the scan is that many direct gets, the moves twice that many writes; the cut lands part-way. */
 const OLD = 24;
 
-const facts = (agency: string, messageId: string): MessageFacts => ({
-  messageId,
-  type: 'IntelligenceReport',
-  agency,
-  at: Date.now(),
-  routes: [],
-  nationalities: [],
-  documentTypes: [],
-  modusOperandi: [],
-  migrants: 0,
-  children: 0,
-  entities: 0,
-});
+const facts = plainFacts;
 
 describe('the centre\'s start-up facts migration across a connection cut (issue 16)', () => {
   const suite = migrationSuite({ agency: CENTRE, name: 'centre-migrate-cut', kvName: 'correlations' });

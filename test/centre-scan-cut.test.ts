@@ -20,6 +20,7 @@ import { startCutLink } from './support/cut-link.ts';
 import { armAfterPublish, connectThroughCut, cutAround, outcome } from './support/cut-service.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
 import { until } from './support/workflows.ts';
+import { plainFacts } from './support/centre-facts.ts';
 
 const CENTRE = 'mac-centre';
 const SENDERS = ['xa-border-police', 'xb-police', 'xa-coast-guard'];
@@ -33,19 +34,7 @@ const SHARED_ID = '0190f0a0-0000-7000-8000-00000000aaaa';
 const readsBucket = (bucket: string) => (subject: string) => subject.includes(`DIRECT.GET.KV_${bucket}`);
 
 const record = (reference: string): EntityRecord => ({ kind: 'vessel', namespace: 'imo', reference, firstSeen: 1, occurrences: [] }) as unknown as EntityRecord;
-const facts = (agency: string, messageId: string): MessageFacts => ({
-  messageId,
-  type: 'IntelligenceReport',
-  agency,
-  at: Date.now(),
-  routes: [],
-  nationalities: [],
-  documentTypes: [],
-  modusOperandi: [],
-  migrants: 0,
-  children: 0,
-  entities: 0,
-});
+const facts = plainFacts;
 const factsId = (i: number) => `0190f0a0-0000-7000-8000-${String(i).padStart(12, '0')}`;
 /** A facts entry as `<sender> <id>`, to compare scans. */
 const named = (f: MessageFacts) => `${f.agency} ${f.messageId}`;

@@ -9,19 +9,17 @@
  * - A reopen asked for while the connection is down reads at the reconnect and reopens the copy (before: its read was
  *   dropped by nats.js and failed untyped, 'timeout').
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HandledRecord, type Claim } from '../services/sdk/client/handled.ts';
 import { parseEntry, stateText } from '../services/sdk/client/record-entry.ts';
 import { systemClock } from '../services/sdk/clock.ts';
 import { HANDLED_BUCKET } from '../services/sdk/policy/index.ts';
-import { bucketName, inboxPrefix } from '../services/sdk/subjects.ts';
+import { bucketName } from '../services/sdk/subjects.ts';
 import { createTestFederation, type TestFederation } from './support/federation.ts';
-import { startCutLink, type CutLink } from './support/cut-link.ts';
-import { cutAround } from './support/cut-service.ts';
+import type { CutLink } from './support/cut-link.ts';
+import { cutAround, rawAgencyThroughCut } from './support/cut-service.ts';
 
 const SENDER = 'xa-border-police';
 const RECEIVER = 'mac-centre';
@@ -47,16 +45,7 @@ describe('the handled record reads across a connection cut (issue 16)', () => {
   });
 
   it('a claim whose read is cut is unavailable at once with the connection; claimed again it is done, never handled twice; a reopen asked while down reopens at the reconnect', async () => {
-    const dir = fed.agencyDirs[RECEIVER]!;
-    link = await startCutLink(fed.server.url);
-    nc = await connect({
-      servers: link.url,
-      tls: { ca: await readFile(join(dir, 'ca.pem'), 'utf8') },
-      authenticator: credsAuthenticator(new Uint8Array(await readFile(join(dir, 'nats.creds')))),
-      inboxPrefix: inboxPrefix(RECEIVER),
-      reconnectTimeWait: 100,
-      maxReconnectAttempts: -1,
-    });
+    ({ link, nc } = await rawAgencyThroughCut(fed, RECEIVER));
     const record = await HandledRecord.open(nc, RECEIVER, { clock: systemClock, replica: 1 });
     const handledId = `read-cut-done-${Date.now()}`;
     const quarantinedId = `read-cut-quarantined-${Date.now()}`;

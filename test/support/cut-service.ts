@@ -2,11 +2,14 @@
  * A service's client connected through a {@link CutLink}, with what its log says failed: the set-up the
  * connection-cut tests of the case registry and the centre share (issue 16: record writes across a drop).
  */
-import type { NatsConnection } from '@nats-io/transport-node';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { pino, type Logger } from 'pino';
 import { expect } from 'vitest';
 import { isLiaisonError } from '../../services/sdk/errors.ts';
 import { LiaisonClient } from '../../services/sdk/client/client.ts';
+import { inboxPrefix } from '../../services/sdk/subjects.ts';
 import { startCutLink, type CutLink } from './cut-link.ts';
 import type { TestFederation } from './federation.ts';
 import { until } from './workflows.ts';
@@ -25,6 +28,24 @@ export interface ClientThroughCut {
   bucketWrites(bucket: string): { all: string[]; lost: number; timedOut: string[] };
   /** The failures not in `excluded`, as "what failed: why ×count" (ids and ports blanked), for a test's summary line. */
   otherFailures(excluded: readonly string[]): string[];
+}
+
+/**
+ * A plain nats.js connection of `agency` of `fed` (its own creds, TLS and inbox) through a new cut link, reconnecting
+ * at once (every 100 ms, for ever): for tests of the SDK's parts below the client (the handled record).
+ */
+export async function rawAgencyThroughCut(fed: TestFederation, agency: string): Promise<{ link: CutLink; nc: NatsConnection }> {
+  const dir = fed.agencyDirs[agency]!;
+  const link = await startCutLink(fed.server.url);
+  const nc = await connect({
+    servers: link.url,
+    tls: { ca: await readFile(join(dir, 'ca.pem'), 'utf8') },
+    authenticator: credsAuthenticator(new Uint8Array(await readFile(join(dir, 'nats.creds')))),
+    inboxPrefix: inboxPrefix(agency),
+    reconnectTimeWait: 100,
+    maxReconnectAttempts: -1,
+  });
+  return { link, nc };
 }
 
 /** Connect `agency` of `fed` through a new cut link (reconnect wait 100 ms), logging at debug into {@link ClientThroughCut.failures}. */

@@ -113,7 +113,7 @@ describe('consuming with signatures checked on worker threads (issue 16)', () =>
     expect(new Set(got)).toEqual(new Set(sent.map((s) => s.id)));
   });
 
-  it('a crypto worker that dies mid-backlog loses nothing: its copies come back, each handled once, none quarantined', async () => {
+  it('a crypto worker that dies mid-backlog loses nothing: the checks it held are done again (or, lost twice, their copies come back), each copy handled once, none quarantined', async () => {
     const { good } = await store(600, 'dying');
     const before = lease.pool.stats();
     let kills = 0;
@@ -129,10 +129,15 @@ describe('consuming with signatures checked on worker threads (issue 16)', () =>
       },
     });
     const after = lease.pool.stats();
+    const lost = after.lostWithThread - before.lostWithThread;
+    const redone = after.redoneAfterLoss - before.redoneAfterLoss;
     expect(after.restarts).toBeGreaterThan(before.restarts);
-    expect(after.lostWithThread, `checks failed with a dying thread (${kills} kills)`).toBeGreaterThan(before.lostWithThread);
+    expect(lost, `checks lost with a dying thread (${kills} kills)`).toBeGreaterThan(0);
+    // The pool did the lost checks again (crypto-pool-lost); only a check lost a second time (both threads were killed at
+    // once, so the other may die holding it too) failed ERR_CRYPTO_WORKER, its copy nak'ed and handed back later.
+    expect(redone).toBeGreaterThan(0);
+    expect(redelivered).toBeLessThanOrEqual(lost - redone);
     expect(rejected).toEqual([]);
-    expect(redelivered).toBeGreaterThan(0); // copies whose checks died with the threads were handed back, then handled
     expect(new Set(got).size).toBe(got.length);
     expect(new Set(got)).toEqual(new Set(good));
   });

@@ -72,18 +72,18 @@ describe('crypto pool (worker threads)', () => {
     expect(p.stats().batches).toBe(Math.ceil(300 / MAX_JOBS_PER_BATCH));
   });
 
-  it('a thread that dies fails its jobs with ERR_CRYPTO_WORKER (none hangs), is replaced, and the pool keeps working', async () => {
+  it('a thread that dies is replaced; the jobs it held are done again (none hangs, none fails) and the pool keeps working', async () => {
     const p = await started({ size: 1 });
     const cases = randomCases(400);
     const results = cases.map((c) => p.verify(c.input, c.sig, c.pub).then((v) => ({ v }), (err: unknown) => ({ err })));
     await new Promise((r) => setImmediate(r)); // the batch is posted
     const dying = p.threads[0]!;
     await dying.terminate();
-    const settled = await Promise.race([Promise.all(results), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
+    const settled = await Promise.race([Promise.all(results), new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
     expect(settled).not.toBe('hung');
-    const failed = (settled as { err?: unknown }[]).filter((r) => 'err' in r);
-    expect(failed.length).toBeGreaterThan(0);
-    for (const f of failed) expect(isLiaisonError(f.err, 'ERR_CRYPTO_WORKER')).toBe(true);
+    expect(settled).toEqual(cases.map((c) => ({ v: verify(null, c.input, c.pub, c.sig) })));
+    expect(p.stats().lostWithThread).toBeGreaterThan(0);
+    expect(p.stats().redoneAfterLoss).toBe(p.stats().lostWithThread);
     expect(p.stats().restarts).toBe(1);
     expect(p.threads[0]).not.toBe(dying);
     const again = randomCases(50);

@@ -12,9 +12,19 @@
  *
  * Bounded: at most `maxQueued` jobs are posted and unanswered at once; jobs beyond wait, in order, in the
  * pool until answers come back (their promises wait — callers bound what they submit, as a consumer's
- * window does). A thread that dies fails the jobs it held with ERR_CRYPTO_WORKER (never a hang) and is
- * replaced; a thread that dies before answering anything three times in a row is not replaced, and when no
- * thread is left the work runs on the calling thread. Size 0 is the calling thread from the start.
+ * window does). A thread that dies is replaced; a thread that dies before answering anything three times in a row is
+ * not replaced, and when no thread is left the work runs on the calling thread. Size 0 is the calling thread from the
+ * start.
+ *
+ * A job lost with its thread is done again, once (never a hang, never a refusal for the pool's own transient fault):
+ * verify and sign are pure — the same input gives the same answer, and doing one twice has no effect beyond its
+ * answer — so the pool puts the jobs a dead thread held back at the head of its queue, and they go wherever the next
+ * jobs go (another started thread, the replacement once it has started, the calling thread meanwhile or when none is
+ * left). Done here rather than by each caller: a service answering a request (rpc.ts `serve()`) would otherwise
+ * refuse it, and redoing its whole answer would run its handler twice. Only a job whose thread died: a job that
+ * failed on its own (node:crypto threw for it, STATUS_FAILED) is failed, not done again. A job lost a second time
+ * fails with ERR_CRYPTO_WORKER (a receiver naks the copy, a sender fails): a job that kills every thread it meets
+ * does not go round the pool for ever.
  *
  * Never waiting for a thread to start: starting one and loading its module takes 64–161 ms, against 0–9 ms for a
  * signature, so while no thread has started yet (at creation, or while a dead one's replacement starts) jobs run on
@@ -74,8 +84,10 @@ export interface CryptoPoolStats {
   jobs: number;
   /** Threads replaced after they died. */
   restarts: number;
-  /** Jobs failed with ERR_CRYPTO_WORKER because the thread holding them died (their callers retry). */
+  /** Jobs held by a thread when it died (each loss counted: a job lost twice counts twice). */
   lostWithThread: number;
+  /** Jobs lost with their thread and submitted again (first losses); the rest of {@link lostWithThread} failed with ERR_CRYPTO_WORKER. */
+  redoneAfterLoss: number;
   /** Threads running now. */
   threads: number;
   /** Threads running now that have started (the pool posts jobs only to these). */
@@ -102,7 +114,7 @@ export class CryptoPool {
   readonly #waiting: PendingJob[] = [];
   #flushing: NodeJS.Immediate | undefined;
   #closed = false;
-  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0, inline: 0, lostWithThread: 0 };
+  readonly #stats = { queued: 0, queuedHighWater: 0, batches: 0, jobs: 0, restarts: 0, inline: 0, lostWithThread: 0, redoneAfterLoss: 0 };
 
   private constructor(size: number, maxQueued: number, logger: Logger) {
     this.size = size;
@@ -249,24 +261,53 @@ export class CryptoPool {
   }
 
   #start(i: number): CryptoThread {
-    return new CryptoThread({ logger: this.#logger, settled: (n) => this.#settled(n), died: (t, early, failed) => this.#died(i, t, early, failed) });
+    return new CryptoThread({
+      logger: this.#logger,
+      settled: (n) => this.#settled(n),
+      died: (t, early, held, code) => this.#died(i, t, early, held, code),
+    });
   }
 
-  #died(i: number, t: CryptoThread, early: boolean, failed: number): void {
-    if (this.#closed || this.#threads[i] !== t) return;
-    this.#stats.lostWithThread += failed;
+  /** A thread died holding `held` (taken off it, not settled): do them again or fail them, then replace it. */
+  #died(i: number, t: CryptoThread, early: boolean, held: PendingJob[], code: number): void {
+    this.#stats.queued -= held.length;
+    this.#stats.lostWithThread += held.length;
+    this.#redo(held, code);
+    if (this.#closed) return;
+    if (this.#threads[i] === t) this.#replace(i, early);
+    // Jobs collected for the dead thread's share, and the ones it held, go to the others (or run inline when none is left).
+    this.#admit();
+    if (!this.#threads.some((x) => x)) for (const p of this.#waiting.splice(0)) this.#runInline(p);
+  }
+
+  /** Start another thread in slot `i` — unless its threads keep dying before their first answer. */
+  #replace(i: number, early: boolean): void {
     this.#earlyDeaths[i] = early ? this.#earlyDeaths[i]! + 1 : 0;
     if (this.#earlyDeaths[i]! >= MAX_EARLY_DEATHS) {
       this.#logger.error({ slot: i }, 'a crypto worker thread keeps dying before its first answer; not replacing it');
       this.#threads[i] = undefined;
     } else {
-      this.#logger.warn({ slot: i }, 'a crypto worker thread died; its jobs failed, starting another');
+      this.#logger.warn({ slot: i }, 'a crypto worker thread died; its jobs go again, starting another');
       this.#threads[i] = this.#start(i);
       this.#stats.restarts++;
     }
-    // Jobs collected for the dead thread's share go to the others (or run inline when none is left).
-    this.#schedule();
-    if (!this.#threads.some((x) => x)) for (const p of this.#waiting.splice(0)) this.#runInline(p);
+  }
+
+  /**
+   * Jobs a dead thread held: each lost for the first time goes back at the head of the next batch, ahead of the
+   * jobs submitted after it (they take no more room under `maxQueued` than they did posted); one lost before fails
+   * with ERR_CRYPTO_WORKER, as does every one once the pool is closed.
+   */
+  #redo(held: PendingJob[], code: number): void {
+    const again: PendingJob[] = [];
+    for (const p of held) {
+      p.losses = (p.losses ?? 0) + 1;
+      if (this.#closed) p.reject(new LiaisonError('ERR_CRYPTO_WORKER', 'the crypto pool was closed with this job in it'));
+      else if (p.losses > 1) p.reject(new LiaisonError('ERR_CRYPTO_WORKER', `the crypto worker thread exited (code ${code}) with this job in it, the second thread to die holding it`, { losses: p.losses }));
+      else again.push(p);
+    }
+    this.#stats.redoneAfterLoss += again.length;
+    this.#tick.unshift(...again);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * One worker thread of a {@link CryptoPool} (pool.ts): posts batches to it, settles each job from the answer,
- * remembers which keys the thread holds, and fails every job it holds with ERR_CRYPTO_WORKER if the thread dies
- * — a job never waits on a dead thread.
+ * remembers which keys the thread holds, and hands every job it holds back to the pool if the thread dies (the pool
+ * does it again or fails it) — a job never waits on a dead thread. Closed, it fails what it holds with ERR_CRYPTO_WORKER.
  *
  * @module
  */
@@ -20,6 +20,8 @@ export interface PendingJob {
   key: KeyObject;
   resolve: (value: boolean | Uint8Array) => void;
   reject: (err: LiaisonError) => void;
+  /** Threads that died holding this job (the pool does a job again only after its first loss). */
+  losses?: number;
 }
 
 /** What a thread tells its pool. */
@@ -27,10 +29,11 @@ export interface ThreadEvents {
   /** `n` jobs of this thread were settled (answered or failed). */
   settled: (n: number) => void;
   /**
-   * The thread ended while the pool was open (its jobs failed already). `early`: before it answered any batch;
-   * `failed`: how many jobs it held, failed with ERR_CRYPTO_WORKER.
+   * The thread ended while the pool was open. `early`: before it answered any batch; `held`: the jobs it held, posted
+   * and unanswered, in the order they were posted — neither settled nor counted by {@link ThreadEvents.settled}: the
+   * pool does them again or fails them. `exitCode`: the thread's.
    */
-  died: (thread: CryptoThread, early: boolean, failed: number) => void;
+  died: (thread: CryptoThread, early: boolean, held: PendingJob[], exitCode: number) => void;
   logger: Logger;
 }
 
@@ -118,20 +121,22 @@ export class CryptoThread {
     this.#events.settled(n);
   }
 
-  /** Fail every job still held (the thread is gone); how many there were. */
-  #failAll(why: string): number {
+  /** Take every job still held (the thread is gone), in the order posted; they leave {@link outstanding}. */
+  #takeAll(): PendingJob[] {
     const held = [...this.#sent.values()].flat();
     this.#sent.clear();
-    const err = new LiaisonError('ERR_CRYPTO_WORKER', why, { threadId: this.worker.threadId });
-    for (const p of held) p.reject(err);
-    if (held.length) this.#settle(held.length);
-    return held.length;
+    this.outstanding -= held.length;
+    this.worker.unref();
+    return held;
   }
 
   #exit(code: number): void {
     this.#markStarted(this.isStarted);
-    const failed = this.#failAll(this.#closing ? 'the crypto pool was closed with this job in it' : `the crypto worker thread exited (code ${code}) with this job in it`);
-    if (!this.#closing) this.#events.died(this, !this.#answered, failed);
+    const held = this.#takeAll();
+    if (!this.#closing) return this.#events.died(this, !this.#answered, held, code);
+    const err = new LiaisonError('ERR_CRYPTO_WORKER', 'the crypto pool was closed with this job in it', { threadId: this.worker.threadId });
+    for (const p of held) p.reject(err);
+    if (held.length) this.#events.settled(held.length);
   }
 
   /** End the thread; resolves once it has exited (its jobs failed). */

@@ -276,8 +276,9 @@ describe('audit ledger: a hash chain of every copy, refusal and registry query, 
       await fed.exchange.audit!.stop();
       original = await readLedger(fed.exchange.admin);
       key = await readAuditPublicKey(fed.trustDir);
-      // A copy entry in the middle, followed by another entry and by a checkpoint.
-      k = original.findIndex((s, i) => i > 2 && decodeEntry(s.data).kind === 'copy' && i + 2 < original.length);
+      // A copy entry in the middle, followed by another entry and by a checkpoint. Not one a checkpoint follows at once
+      // (the audit signs one every 30 s): that checkpoint would name the edit too, a second problem for the same fault.
+      k = original.findIndex((s, i) => i > 2 && decodeEntry(s.data).kind === 'copy' && i + 2 < original.length && decodeEntry(original[i + 1]!.data).kind !== 'checkpoint');
       expect(k).toBeGreaterThan(0);
     });
     afterAll(async () => {

@@ -7,7 +7,7 @@ import { ReadGate } from '../sdk/client/read-gate.ts';
 import { RecordWriter } from '../sdk/client/record-writer.ts';
 import { agencyJsApi } from '../sdk/subjects.ts';
 import { StoredReader } from '../sdk/state/stored.ts';
-import { BucketScan } from '../sdk/state/bucket-scan.ts';
+import { BucketScan } from './bucket-scan.ts';
 import { recordJson } from './record-json.ts';
 import type { HandlingCode, Tier, TlpLabel } from '../sdk/tier.ts';
 import { EntityCache } from './entity-cache.ts';
@@ -124,7 +124,7 @@ export class CorrelationStore {
 
   private constructor(kv: KV, stored: StoredReader, cache: EntityCache, writer: RecordWriter | undefined, bucket: string, gate: ReadGate | undefined) {
     this.#kv = kv;
-    this.#scan = new BucketScan(stored, bucket, gate ? (what, read) => gate.read(what, read) : undefined);
+    this.#scan = new BucketScan(stored, bucket, gate);
     this.#cache = cache;
     this.#writer = writer;
     this.#gate = gate;

@@ -10,7 +10,6 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { agencyJetStream } from '../client/agency-js.ts';
 import { asLiaisonError } from '../errors.ts';
 import type { Logger } from '../logging.ts';
-import { BucketScan, directStep, type ScanStep } from './bucket-scan.ts';
 import { KvReader } from './kv-reader.ts';
 import { StoredReader } from './stored.ts';
 
@@ -117,14 +116,33 @@ export function kvTarget(kv: KV): RekeyTarget {
  * instead of failing the start after nats.js's timeout. Each request is safe to repeat: a scan step reads by sequence;
  * a create whose answer was lost finds its own value at the key (counted superseded), a delete is idempotent.
  */
-export type RekeyRequests = ScanStep;
+export type RekeyRequests = <T>(what: string, request: () => Promise<T>) => Promise<T>;
+
+/** Each request as it is. */
+const direct: RekeyRequests = async (_what, request) => await request();
+
+/** The header nats.js KV writes on a delete or purge marker. */
+const KV_OPERATION = 'KV-Operation';
 
 /**
  * The current values of the keys of `bucket` matching `keyFilter`, up to the stream's last sequence when the scan
- * started (the latest entry of each key; removed keys left out), each step through `requests`.
+ * started (the latest entry of each key; removed keys left out), one direct get at a time, each through `requests`.
  */
 async function* currentValues(stored: StoredReader, bucket: string, keyFilter: string, requests: RekeyRequests): AsyncGenerator<RekeyEntry> {
-  for (const { key, value } of await new BucketScan(stored, bucket, requests, ` of ${bucket}`).values(keyFilter)) yield { key, value };
+  const prefix = `$KV.${bucket}.`;
+  const filter = prefix + keyFilter;
+  const { first, last } = await requests(`${keyFilter} of ${bucket} (a scan: the bucket's bounds)`, () => stored.bounds());
+  const latest = new Map<string, Uint8Array | undefined>();
+  for (let seq = Math.max(1, first); seq <= last; ) {
+    const at = seq;
+    const m = await requests(`${keyFilter} of ${bucket} (a scan, from sequence ${at})`, () => stored.next(filter, at));
+    if (!m || m.seq > last) break;
+    const op = m.header?.get(KV_OPERATION);
+    // In stream order: a later entry of a key replaces an earlier one; a removal marker leaves it out.
+    latest.set(m.subject.slice(prefix.length), op === 'DEL' || op === 'PURGE' || m.data.length === 0 ? undefined : m.data);
+    seq = m.seq + 1;
+  }
+  for (const [key, value] of latest) if (value) yield { key, value };
 }
 
 /** `target` with each write through `requests`. */
@@ -146,7 +164,7 @@ export async function agencyBucket(
   nc: NatsConnection,
   bucket: string,
   keyFilter: string,
-  requests: RekeyRequests = directStep,
+  requests: RekeyRequests = direct,
 ): Promise<{ entries: AsyncIterable<RekeyEntry>; target: RekeyTarget; reader: KvReader }> {
   const kv = await new Kvm(agencyJetStream(nc)).open(bucket, { allow_direct: true });
   const reader = await KvReader.open(nc, bucket);
